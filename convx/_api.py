@@ -1,0 +1,513 @@
+"""Public convolution functions: argument validation, dtype policy, allocation.
+
+This is the top layer (see STYLE.md): it turns whatever the caller passed into
+C-contiguous, aligned, native float32/float64 arrays and a validated geometry,
+allocates the result (MemoryError before anything runs if it cannot exist),
+and calls the Cython glue in ``convx._conv``. Every error a user can cause is
+raised here, as a TypeError (wrong type) or ValueError (wrong value or shape)
+whose message names the argument.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _conv
+
+__all__ = ["conv2d", "conv2d_weight", "conv2d_input"]
+
+ALGORITHMS = ("auto", "direct", "im2col")
+
+# Sizes, strides and paddings are kept below 2**60 so that every index the C
+# layer computes (p * stride + r * dilation - pad, products of dimensions)
+# stays far inside a signed 64-bit integer.
+_SIZE_LIMIT = 2**60
+# A request for more threads than this is clamped: results do not depend on
+# the thread count, and asking an OpenMP runtime for millions of threads can
+# abort the process.
+MAX_THREADS = 256
+
+
+# --------------------------------------------------------------------------- scalars
+
+def _int(name, value, minimum):
+    """An integer argument (Python or numpy integer, not bool) >= minimum."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value >= _SIZE_LIMIT:
+        raise ValueError(f"{name}={value} is too large (must be < 2**60)")
+    return value
+
+
+def _pair(name, value, minimum):
+    """An int or a pair of ints, each >= minimum, as an (h, w) tuple."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r} "
+                             f"(length {len(value)})")
+        return (_int(name, value[0], minimum), _int(name, value[1], minimum))
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return _pair(name, list(value), minimum)
+    return (_int(name, value, minimum),) * 2
+
+
+def _threads(threads):
+    if threads is None:
+        return max(1, min(_conv.max_threads(), MAX_THREADS))
+    return min(_int("threads", threads, 1), MAX_THREADS)
+
+
+def _algorithm(algorithm):
+    if not isinstance(algorithm, str):
+        raise TypeError(f"algorithm must be a string, one of {ALGORITHMS}, "
+                        f"got {algorithm!r} of type {type(algorithm).__name__}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    return algorithm
+
+
+def _padding(padding, size, kernel, stride, dilation):
+    """Resolve the padding argument to ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            pads = []
+            for n, r, s, d in zip(size, kernel, stride, dilation):
+                out = -(-n // s)
+                total = max((out - 1) * s + (r - 1) * d + 1 - n, 0)
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        raise ValueError(f"padding must be an int, a pair, a pair of pairs, 'valid' or 'same', "
+                         f"got {padding!r}")
+    if isinstance(padding, np.ndarray):
+        padding = padding.tolist()
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != 2:
+            raise ValueError(f"padding must be an int, a pair (pad_h, pad_w) or "
+                             f"((top, bottom), (left, right)), got {padding!r}")
+        out = []
+        for p in padding:
+            if isinstance(p, (tuple, list)):
+                if len(p) != 2:
+                    raise ValueError(f"padding must be ((top, bottom), (left, right)), "
+                                     f"got {padding!r}")
+                out.append((_int("padding", p[0], 0), _int("padding", p[1], 0)))
+            else:
+                v = _int("padding", p, 0)
+                out.append((v, v))
+        return tuple(out)
+    v = _int("padding", padding, 0)
+    return ((v, v), (v, v))
+
+
+# --------------------------------------------------------------------------- arrays
+
+def _array(name, value):
+    """np.asarray with a TypeError for dtypes convx cannot compute in."""
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+    kind = a.dtype.kind
+    if kind not in "biuf" or (kind == "f" and a.dtype.itemsize > 8):
+        raise TypeError(f"{name} has dtype {a.dtype}; convx computes in float32 or float64 and "
+                        f"accepts bool, integer and float arrays up to float64")
+    return a
+
+
+def _compute_dtype(*dtypes):
+    """numpy's promotion, then: integer/bool -> float64, float16 -> float32."""
+    dt = np.result_type(*dtypes)
+    if dt.kind in "biu":
+        return np.dtype(np.float64)
+    if dt.itemsize <= 4:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _prepare(a, dtype):
+    """A C-contiguous, aligned, native-order copy of a, or a itself if it is one already."""
+    return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
+def _memory_limit():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**62
+
+
+def _check_size(name, shape, dtype):
+    """MemoryError (before allocating) if shape cannot exist in this machine's memory."""
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    limit = _memory_limit()
+    if nbytes > limit:
+        raise MemoryError(f"{name} of shape {tuple(shape)} and dtype {np.dtype(dtype)} would need "
+                          f"{nbytes / 2**30:.3g} GiB, more than this machine's "
+                          f"{limit / 2**30:.3g} GiB of memory")
+
+
+def _alloc(name, shape, dtype, zero=False):
+    _check_size(name, shape, dtype)
+    return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+
+
+# --------------------------------------------------------------------------- geometry
+
+@dataclass(frozen=True)
+class Geometry:
+    """A validated convolution: input (N, C, H, W), weight (K, C/groups, R, S), output (N, K, P, Q)."""
+
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    P: int
+    Q: int
+    stride: tuple
+    dilation: tuple
+    padding: tuple  # ((top, bottom), (left, right))
+    groups: int
+
+    def astuple(self):
+        """The order of cx_conv2d_desc."""
+        return (self.N, self.C, self.H, self.W, self.K, self.R, self.S, self.P, self.Q,
+                self.stride[0], self.stride[1], self.dilation[0], self.dilation[1],
+                self.padding[0][0], self.padding[1][0], self.groups)
+
+    @property
+    def flops(self):
+        """Multiply-adds x 2 of one forward pass (the same for each gradient)."""
+        return 2 * self.N * self.K * (self.C // self.groups) * self.R * self.S * self.P * self.Q
+
+    @property
+    def output_shape(self):
+        return (self.N, self.K, self.P, self.Q)
+
+    @property
+    def input_shape(self):
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def weight_shape(self):
+        return (self.K, self.C // self.groups, self.R, self.S)
+
+
+def _geometry(input_shape, weight_shape, stride, padding, dilation, groups,
+              input_name="input", weight_name="weight"):
+    """Validate shapes and parameters (ints already checked for type) and compute the output size."""
+    N, C, H, W = input_shape
+    K, Cg, R, S = weight_shape
+    stride = _pair("stride", stride, 1)
+    dilation = _pair("dilation", dilation, 1)
+    groups = _int("groups", groups, 1)
+    if R == 0 or S == 0:
+        raise ValueError(f"{weight_name} has a zero-sized kernel: shape {tuple(weight_shape)} "
+                         f"(K, C/groups, R, S) needs R >= 1 and S >= 1")
+    if C % groups:
+        raise ValueError(f"groups={groups} must divide the {input_name} channels, but "
+                         f"{input_name} has C={C} channels (shape {tuple(input_shape)})")
+    if K % groups:
+        raise ValueError(f"groups={groups} must divide the output channels, but {weight_name} "
+                         f"has K={K} (shape {tuple(weight_shape)})")
+    if Cg * groups != C:
+        raise ValueError(f"{weight_name} has {Cg} input channels per group but {input_name} has "
+                         f"{C} channels and groups={groups} (expected {weight_name}.shape[1] == "
+                         f"{C // groups}); {weight_name} shape {tuple(weight_shape)}, "
+                         f"{input_name} shape {tuple(input_shape)}")
+    pads = _padding(padding, (H, W), (R, S), stride, dilation)
+    same = isinstance(padding, str) and padding == "same"
+    out = []
+    for axis, (n, r, s, d, (lo, hi)) in enumerate(zip((H, W), (R, S), stride, dilation, pads)):
+        padded = n + lo + hi
+        eff = (r - 1) * d + 1
+        if padded >= _SIZE_LIMIT or eff >= _SIZE_LIMIT:
+            raise ValueError(f"padding {pads} with dilation {dilation} is too large "
+                             f"(padded size and dilated kernel must be < 2**60)")
+        if same and n == 0:
+            out.append(0)
+            continue
+        if eff > padded:
+            dim = "height" if axis == 0 else "width"
+            raise ValueError(f"{weight_name}'s dilated kernel {dim} {eff} (size {r}, dilation {d}) "
+                             f"is larger than the padded {input_name} {dim} {padded} "
+                             f"({n} + padding {lo} + {hi}); {weight_name} shape "
+                             f"{tuple(weight_shape)}, {input_name} shape {tuple(input_shape)}")
+        out.append((padded - eff) // s + 1)
+    P, Q = out
+    return Geometry(N, C, H, W, K, R, S, P, Q, stride, dilation, pads, groups)
+
+
+def _auto(op, geo):
+    """The algorithm "auto" picks: direct for thin reductions, im2col + GEMM otherwise.
+
+    The GEMM pays for packing and only wins when its tiles are well filled: the
+    reduction C/groups * R * S must be long and there must be several output
+    channels per group. Depthwise and single-channel layers go direct.
+    """
+    Cg = geo.C // geo.groups
+    Kg = geo.K // geo.groups
+    crs = Cg * geo.R * geo.S
+    if Kg < 4 or crs < 16:
+        return "direct"
+    return "im2col"
+
+
+def _resolve_algorithm(algorithm, op, geo):
+    algorithm = _algorithm(algorithm)
+    return _auto(op, geo) if algorithm == "auto" else algorithm
+
+
+def _shape_tuple(name, value, ndims):
+    """A shape argument (weight_size, input_size): a sequence of non-negative ints."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of ints, got {value!r} of type "
+                        f"{type(value).__name__}")
+    if len(value) not in ndims:
+        want = " or ".join(str(n) for n in ndims)
+        raise ValueError(f"{name} must have {want} entries, got {tuple(value)!r}")
+    return tuple(_int(name, v, 0) for v in value)
+
+
+def _batched(name, a, allowed=(3, 4), what="(N, C, H, W)"):
+    if a.ndim not in allowed:
+        raise ValueError(f"{name} must be a 4-D {what} array"
+                         + (" or a 3-D unbatched one" if 3 in allowed else "")
+                         + f", got {a.ndim}-D shape {a.shape}")
+    return a.ndim == 3
+
+
+# --------------------------------------------------------------------------- public API
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           algorithm="auto", threads=None, out=None):
+    """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
+
+    ``out[n, k] = bias[k] + sum_{c, r, s} weight[k, c, r, s] *
+    input[n, g*C/groups + c, p*stride + r*dilation - pad_top, q*stride + s*dilation - pad_left]``
+    where ``g`` is the group of output channel ``k``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C, H, W) or (C, H, W)
+        Images. A 3-D input is one unbatched image and gives a 3-D result.
+    weight : array_like, shape (K, C/groups, R, S)
+        Filters.
+    bias : array_like, shape (K,), optional
+        Added to every output pixel of each channel.
+    stride, dilation : int or (int, int), default 1
+        Step between output pixels, and between kernel taps, along (H, W).
+    padding : int, (int, int), ((top, bottom), (left, right)), "valid" or "same", default 0
+        Implicit zero padding. "same" follows TensorFlow's rule for every stride:
+        the output has ceil(H / stride) rows, and an odd total padding puts the
+        extra pixel at the bottom (right).
+    groups : int, default 1
+        Channels are split into ``groups`` independent convolutions (depthwise
+        when ``groups == C``). Must divide C and K.
+    algorithm : {"auto", "direct", "im2col"}, default "auto"
+        "direct" loops over the kernel taps; "im2col" multiplies the weights by
+        tiles of the column matrix with convx's own blocked GEMM; "auto" picks.
+    threads : int, optional
+        OpenMP threads; None uses the OpenMP default (``OMP_NUM_THREADS``).
+        The result is bitwise the same for every thread count.
+    out : ndarray, optional
+        Writeable array of exactly the result's shape and dtype (any strides),
+        filled and returned. It may overlap ``input`` or ``weight``.
+
+    Returns
+    -------
+    ndarray, shape (N, K, P, Q) (or (K, P, Q))
+        A new C-contiguous array (or ``out``). Its dtype is numpy's promotion
+        of the inputs' dtypes, with integer/bool computed as float64 and
+        float16 as float32.
+
+    Examples
+    --------
+    >>> import numpy as np, convx
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    >>> w = np.ones((1, 1, 2, 2), dtype=np.float32)
+    >>> convx.conv2d(x, w)[0, 0]
+    array([[10., 14., 18.],
+           [26., 30., 34.],
+           [42., 46., 50.]], dtype=float32)
+    >>> convx.conv2d(x, w, padding="same", stride=2).shape
+    (1, 1, 2, 2)
+    """
+    x = _array("input", input)
+    w = _array("weight", weight)
+    b = None if bias is None else _array("bias", bias)
+    unbatched = _batched("input", x)
+    if w.ndim != 4:
+        raise ValueError(f"weight must be a 4-D (K, C/groups, R, S) array, got {w.ndim}-D "
+                         f"shape {w.shape}")
+    xs = (1,) + x.shape if unbatched else x.shape
+    geo = _geometry(xs, w.shape, stride, padding, dilation, groups)
+    if b is not None and b.shape != (geo.K,):
+        raise ValueError(f"bias must have shape (K,) = ({geo.K},) to match weight shape "
+                         f"{w.shape}, got shape {b.shape}")
+    dtype = _compute_dtype(x.dtype, w.dtype, *(() if b is None else (b.dtype,)))
+    algo = _resolve_algorithm(algorithm, "fwd", geo)
+    nthreads = _threads(threads)
+    shape = geo.output_shape[1:] if unbatched else geo.output_shape
+
+    target = None
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+        if out.shape != shape:
+            raise ValueError(f"out must have the result's shape {shape}, got {out.shape}")
+        if out.dtype.kind != "f" or out.dtype.newbyteorder("=") != dtype:
+            raise ValueError(f"out must have the result's dtype {dtype}, got {out.dtype}")
+        if not out.flags.writeable:
+            raise ValueError("out is read-only")
+        target = out
+
+    _check_size("output", shape, dtype)
+    xc = _prepare(x, dtype).reshape(xs)
+    wc = _prepare(w, dtype)
+    bc = _prepare(b, dtype) if b is not None else np.empty(0, dtype)
+    direct_out = (
+        target is not None
+        and target.flags.c_contiguous
+        and target.flags.aligned
+        and target.dtype == dtype
+        and not any(np.may_share_memory(target, a) for a in (xc, wc, bc))
+    )
+    y = target if direct_out else _alloc("output", shape, dtype)
+    if y.size:
+        _conv.conv2d_fwd(xc.reshape(-1), wc.reshape(-1), bc.reshape(-1), y.reshape(-1),
+                         geo.astuple(), b is not None, algo, nthreads)
+    if target is not None and not direct_out:
+        target[...] = y
+        return target
+    return y
+
+
+def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1,
+                  *, algorithm="auto", threads=None):
+    """Gradient of a 2-D convolution with respect to its weight.
+
+    For ``y = conv2d(input, weight, ...)`` and a loss gradient ``grad_output =
+    dL/dy``, returns ``dL/dweight``: ``sum_{n, p, q} grad_output[n, k, p, q] *
+    input[n, g*C/groups + c, p*stride + r*dilation - pad_top, ...]``. Same
+    argument order as ``torch.nn.grad.conv2d_weight``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C, H, W) or (C, H, W)
+    weight_size : tuple of 4 ints
+        (K, C/groups, R, S), the weight's shape.
+    grad_output : array_like, shape (N, K, P, Q) (3-D if input is)
+        Must be exactly the shape the forward pass produces.
+    stride, padding, dilation, groups, algorithm, threads
+        As in :func:`conv2d`. The reduction over the batch has a fixed order,
+        so the result is bitwise the same for every thread count.
+
+    Returns
+    -------
+    ndarray, shape weight_size
+        dtype: numpy's promotion of input and grad_output (see :func:`conv2d`).
+
+    Examples
+    --------
+    >>> import numpy as np, convx
+    >>> x = np.ones((1, 1, 3, 3))
+    >>> g = np.ones((1, 1, 2, 2))
+    >>> convx.conv2d_weight(x, (1, 1, 2, 2), g)[0, 0]
+    array([[4., 4.],
+           [4., 4.]])
+    """
+    x = _array("input", input)
+    gy = _array("grad_output", grad_output)
+    unbatched = _batched("input", x)
+    wsize = _shape_tuple("weight_size", weight_size, (4,))
+    xs = (1,) + x.shape if unbatched else x.shape
+    geo = _geometry(xs, wsize, stride, padding, dilation, groups, weight_name="weight_size")
+    expected = geo.output_shape[1:] if unbatched else geo.output_shape
+    if gy.shape != expected:
+        raise ValueError(f"grad_output must have the forward output's shape {expected} "
+                         f"(input shape {x.shape}, weight_size {wsize}), got {gy.shape}")
+    dtype = _compute_dtype(x.dtype, gy.dtype)
+    algo = _resolve_algorithm(algorithm, "wgrad", geo)
+    nthreads = _threads(threads)
+    dw = _alloc("weight gradient", wsize, dtype)
+    if dw.size:
+        xc = _prepare(x, dtype)
+        gc = _prepare(gy, dtype)
+        _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1), geo.astuple(),
+                           algo, nthreads)
+    return dw
+
+
+def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
+                 *, algorithm="auto", threads=None):
+    """Gradient of a 2-D convolution with respect to its input.
+
+    For ``y = conv2d(input, weight, ...)`` with ``input.shape == input_size``
+    and ``grad_output = dL/dy``, returns ``dL/dinput`` (a transposed
+    convolution). Input pixels that no output pixel reads get exactly 0. Same
+    argument order as ``torch.nn.grad.conv2d_input``.
+
+    Parameters
+    ----------
+    input_size : tuple of 4 (or 3) ints
+        (N, C, H, W), or (C, H, W) for an unbatched input. Any size whose
+        forward output has grad_output's shape is legal (with stride 2 and a
+        3-row kernel, H = 7 and H = 8 both give 3 output rows).
+    weight : array_like, shape (K, C/groups, R, S)
+    grad_output : array_like, shape (N, K, P, Q) (3-D if input_size is)
+    stride, padding, dilation, groups, algorithm, threads
+        As in :func:`conv2d`.
+
+    Returns
+    -------
+    ndarray, shape input_size
+        dtype: numpy's promotion of weight and grad_output (see :func:`conv2d`).
+
+    Examples
+    --------
+    >>> import numpy as np, convx
+    >>> w = np.ones((1, 1, 2, 2))
+    >>> g = np.ones((1, 1, 2, 2))
+    >>> convx.conv2d_input((1, 1, 3, 3), w, g)[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    """
+    isize = _shape_tuple("input_size", input_size, (3, 4))
+    w = _array("weight", weight)
+    gy = _array("grad_output", grad_output)
+    if w.ndim != 4:
+        raise ValueError(f"weight must be a 4-D (K, C/groups, R, S) array, got {w.ndim}-D "
+                         f"shape {w.shape}")
+    unbatched = len(isize) == 3
+    xs = (1,) + isize if unbatched else isize
+    geo = _geometry(xs, w.shape, stride, padding, dilation, groups, input_name="input_size")
+    expected = geo.output_shape[1:] if unbatched else geo.output_shape
+    if gy.shape != expected:
+        raise ValueError(f"grad_output must have the forward output's shape {expected} "
+                         f"(input_size {isize}, weight shape {w.shape}), got {gy.shape}")
+    dtype = _compute_dtype(w.dtype, gy.dtype)
+    algo = _resolve_algorithm(algorithm, "dgrad", geo)
+    nthreads = _threads(threads)
+    dx = _alloc("input gradient", isize, dtype)
+    if dx.size:
+        wc = _prepare(w, dtype)
+        gc = _prepare(gy, dtype)
+        _conv.conv2d_dgrad(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geo.astuple(),
+                           algo, nthreads)
+    return dx

@@ -1,0 +1,106 @@
+"""Build convx's compiled core: the Cython glue in src/_conv.pyx and the C drivers.
+
+OpenMP: the compiler is asked to compile *and link* a small OpenMP program
+first. If that works the extension is built with OpenMP; otherwise a serial
+library is built and a loud warning printed. CONVX_FAIL_NO_OPENMP=1 turns the
+fallback into an error (CI sets it).
+
+Flags: -O3 only. Never -march=native (the package must run on any CPU of its
+architecture) and never -ffast-math (it would change results and NaN handling).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import numpy  # noqa: F401  (build requirement; keeps the pyproject honest)
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+OPENMP_TEST = textwrap.dedent(
+    """
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        printf("%d %d\\n", n, omp_get_max_threads());
+        return n > 0 ? 0 : 1;
+    }
+    """
+)
+
+
+def _openmp_flags(compiler):
+    """Return (compile_args, link_args) for OpenMP, or None if the toolchain has none."""
+    if compiler.compiler_type == "msvc":
+        candidates = [(["/openmp"], [])]
+    elif sys.platform == "darwin":
+        candidates = [(["-Xpreprocessor", "-fopenmp"], ["-lomp"]), (["-fopenmp"], ["-fopenmp"])]
+    else:
+        candidates = [(["-fopenmp"], ["-fopenmp"])]
+    tmp = tempfile.mkdtemp(prefix="convx-omp-")
+    try:
+        src = os.path.join(tmp, "omp_test.c")
+        with open(src, "w") as f:
+            f.write(OPENMP_TEST)
+        for cflags, lflags in candidates:
+            try:
+                objs = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+                exe = os.path.join(tmp, "omp_test")
+                compiler.link_executable(objs, exe, extra_postargs=lflags)
+                subprocess.run([exe], check=True, capture_output=True, timeout=60)
+                return cflags, lflags
+            except Exception:  # any failure means: not this flag set
+                continue
+        return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        flags = _openmp_flags(self.compiler)
+        if flags is None:
+            msg = (
+                "convx: the C compiler cannot build an OpenMP program; building a SERIAL "
+                "library (every operation will use one thread). Install an OpenMP runtime "
+                "(e.g. libgomp with gcc, libomp with clang) to get parallel kernels."
+            )
+            if os.environ.get("CONVX_FAIL_NO_OPENMP", "") not in ("", "0"):
+                raise RuntimeError(msg + " (CONVX_FAIL_NO_OPENMP is set)")
+            bar = "*" * 78
+            print(f"\n{bar}\nWARNING: {msg}\n{bar}\n", file=sys.stderr)
+            cflags, lflags = [], []
+        else:
+            cflags, lflags = flags
+            print(f"convx: building with OpenMP ({' '.join(cflags)})")
+        opt = ["/O2"] if self.compiler.compiler_type == "msvc" else ["-O3"]
+        for ext in self.extensions:
+            ext.extra_compile_args = opt + cflags + list(ext.extra_compile_args)
+            ext.extra_link_args = lflags + list(ext.extra_link_args)
+        super().build_extensions()
+
+
+extensions = [
+    Extension(
+        "convx._conv",
+        sources=["src/_conv.pyx", "src/cx_conv_f32.c", "src/cx_conv_f64.c", "src/cx_info.c"],
+        include_dirs=["src"],
+        depends=["src/cx_conv.h", "src/cx_gemm_impl.h", "src/cx_conv_impl.h", "src/_cx.pxd"],
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        include_path=["src"],
+        compiler_directives={"language_level": "3"},
+    ),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -1,0 +1,199 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""Cython glue between convx's Python API and its C drivers.
+
+This is the only layer with OpenMP: each public operation is planned once by
+the C layer (a list of independent work items whose split depends only on the
+geometry), the per-thread workspace is allocated here with numpy (so a failed
+allocation is a MemoryError before any kernel runs), and the items run in a
+``prange`` with the GIL released. Parallel strategy, the same for every
+operation: items write disjoint parts of the result, so no synchronisation is
+needed beyond the implicit barrier at the end of the loop.
+
+Arguments arrive validated by ``convx._api``: C-contiguous, aligned, native
+float32 or float64 arrays of consistent shapes. Nothing here checks them again.
+"""
+
+import numpy as np
+
+from cython cimport floating
+from cython.parallel cimport prange, threadid
+
+from _cx cimport *
+
+# Workspace slots are padded to 64 bytes so that threads never share a cache line.
+cdef Py_ssize_t _ALIGN_ELEMS = 16
+
+
+cdef void _fill_desc(cx_conv2d_desc *d, tuple g):
+    (d.N, d.C, d.H, d.W, d.K, d.R, d.S, d.P, d.Q, d.stride_h, d.stride_w,
+     d.dil_h, d.dil_w, d.pad_top, d.pad_left, d.groups) = g
+
+
+cdef int _algo_code(str algorithm) except -1:
+    if algorithm == "direct":
+        return CX_ALGO_DIRECT
+    if algorithm == "im2col":
+        return CX_ALGO_IM2COL
+    raise ValueError(f"unknown algorithm {algorithm!r}")
+
+
+cdef object _plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, str algorithm, object dtype,
+                  int nthreads, Py_ssize_t *ws_stride, int *nt):
+    """Plan the operation and allocate one workspace slot per thread."""
+    if dtype == np.float32:
+        cx_f32_conv2d_plan(d, op, _algo_code(algorithm), pl)
+    else:
+        cx_f64_conv2d_plan(d, op, _algo_code(algorithm), pl)
+    nt[0] = <int>max(1, min(<Py_ssize_t>nthreads, pl.nitems))
+    ws_stride[0] = (<Py_ssize_t>pl.ws_elems + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
+    return np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
+
+
+def plan_info(tuple geometry, str op, str algorithm, object dtype):
+    """The work split and per-thread workspace of one operation, as a dict (for tests)."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    _fill_desc(&d, geometry)
+    code = {"fwd": CX_OP_FWD, "wgrad": CX_OP_WGRAD, "dgrad": CX_OP_DGRAD}[op]
+    if np.dtype(dtype) == np.float32:
+        cx_f32_conv2d_plan(&d, code, _algo_code(algorithm), &pl)
+    else:
+        cx_f64_conv2d_plan(&d, code, _algo_code(algorithm), &pl)
+    return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, kblock=pl.kblock,
+                kblocks=pl.kblocks, cblock=pl.cblock, cblocks=pl.cblocks,
+                workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
+
+
+def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
+               floating[::1] y, tuple geometry, bint has_bias, str algorithm, int nthreads):
+    """y = conv2d(x, w) + bias, arrays flattened, geometry as in cx_conv2d_desc."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    cdef Py_ssize_t ws_stride, item
+    cdef int nt
+    _fill_desc(&d, geometry)
+    dtype = np.float32 if floating is float else np.float64
+    ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef const floating *xp = NULL
+    cdef const floating *wp = NULL
+    cdef const floating *bp = NULL
+    cdef floating *yp = NULL
+    if x.shape[0] > 0:
+        xp = &x[0]
+    if w.shape[0] > 0:
+        wp = &w[0]
+    if has_bias and bias.shape[0] > 0:
+        bp = &bias[0]
+    if y.shape[0] > 0:
+        yp = &y[0]
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_fwd(&d, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+            else:
+                cx_f64_conv2d_fwd(&d, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+
+
+def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
+                 tuple geometry, str algorithm, int nthreads):
+    """dw = conv2d_weight(x, dy), arrays flattened."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    cdef Py_ssize_t ws_stride, item
+    cdef int nt
+    _fill_desc(&d, geometry)
+    dtype = np.float32 if floating is float else np.float64
+    ws = _plan(&d, &pl, CX_OP_WGRAD, algorithm, dtype, nthreads, &ws_stride, &nt)
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef const floating *xp = NULL
+    cdef const floating *dyp = NULL
+    cdef floating *dwp = NULL
+    if x.shape[0] > 0:
+        xp = &x[0]
+    if dy.shape[0] > 0:
+        dyp = &dy[0]
+    if dw.shape[0] > 0:
+        dwp = &dw[0]
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_wgrad(&d, &pl, xp, dyp, dwp, item, wsp + threadid() * ws_stride)
+            else:
+                cx_f64_conv2d_wgrad(&d, &pl, xp, dyp, dwp, item, wsp + threadid() * ws_stride)
+
+
+def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
+                 tuple geometry, str algorithm, int nthreads):
+    """dx = conv2d_input(w, dy), arrays flattened."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    cdef Py_ssize_t ws_stride, item
+    cdef int nt
+    _fill_desc(&d, geometry)
+    dtype = np.float32 if floating is float else np.float64
+    ws = _plan(&d, &pl, CX_OP_DGRAD, algorithm, dtype, nthreads, &ws_stride, &nt)
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef const floating *wp = NULL
+    cdef const floating *dyp = NULL
+    cdef floating *dxp = NULL
+    if w.shape[0] > 0:
+        wp = &w[0]
+    if dy.shape[0] > 0:
+        dyp = &dy[0]
+    if dx.shape[0] > 0:
+        dxp = &dx[0]
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_dgrad(&d, &pl, wp, dyp, dxp, item, wsp + threadid() * ws_stride)
+            else:
+                cx_f64_conv2d_dgrad(&d, &pl, wp, dyp, dxp, item, wsp + threadid() * ws_stride)
+
+
+def gemm(const floating[:, :] a, const floating[:, :] b, floating[:, :] c, bint accumulate):
+    """c (+)= a @ b with convx's own blocked GEMM (any strides; for tests)."""
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    cdef Py_ssize_t isz = sizeof(floating)
+    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError(f"gemm: shapes ({m}, {k}) @ ({b.shape[0]}, {n}) -> ({c.shape[0]}, {c.shape[1]}) do not match")
+    dtype = np.float32 if floating is float else np.float64
+    if floating is float:
+        ws = np.empty(cx_f32_gemm_workspace_elems(), dtype=dtype)
+    else:
+        ws = np.empty(cx_f64_gemm_workspace_elems(), dtype=dtype)
+    cdef floating[::1] wsv = ws
+    if m == 0 or n == 0:
+        return
+    cdef const floating *ap = &a[0, 0] if k > 0 else NULL
+    cdef const floating *bp = &b[0, 0] if k > 0 else NULL
+    with nogil:
+        if floating is float:
+            cx_f32_gemm(m, n, k, ap, a.strides[0] // isz, a.strides[1] // isz,
+                        bp, b.strides[0] // isz, b.strides[1] // isz, accumulate,
+                        &c[0, 0], c.strides[0] // isz, c.strides[1] // isz, &wsv[0])
+        else:
+            cx_f64_gemm(m, n, k, ap, a.strides[0] // isz, a.strides[1] // isz,
+                        bp, b.strides[0] // isz, b.strides[1] // isz, accumulate,
+                        &c[0, 0], c.strides[0] // isz, c.strides[1] // isz, &wsv[0])
+
+
+def build_info():
+    """Facts fixed when the extension was compiled, and the CPU it runs on."""
+    return {
+        "compiler": cx_compiler().decode(),
+        "openmp_version": cx_openmp_version(),
+        "simd_baseline": cx_simd_baseline().decode(),
+        "cpu_features": cx_cpu_features().decode(),
+        "gemm_kernel_float32": cx_f32_gemm_kernel_name().decode(),
+        "gemm_kernel_float64": cx_f64_gemm_kernel_name().decode(),
+    }
+
+
+def max_threads():
+    """omp_get_max_threads(): the default thread count (honours OMP_NUM_THREADS)."""
+    return cx_omp_max_threads()

@@ -1,0 +1,66 @@
+# Declarations of the C layer (cx_conv.h) for the Cython glue in _conv.pyx.
+
+cdef extern from "cx_conv.h" nogil:
+    ctypedef struct cx_conv2d_desc:
+        Py_ssize_t N, C, H, W
+        Py_ssize_t K, R, S
+        Py_ssize_t P, Q
+        Py_ssize_t stride_h, stride_w
+        Py_ssize_t dil_h, dil_w
+        Py_ssize_t pad_top, pad_left
+        Py_ssize_t groups
+
+    ctypedef struct cx_conv2d_plan:
+        int op, algo
+        Py_ssize_t nitems
+        Py_ssize_t tile, ntiles
+        Py_ssize_t kblock, kblocks
+        Py_ssize_t cblock, cblocks
+        size_t ws_elems
+
+    enum:
+        CX_ALGO_DIRECT
+        CX_ALGO_IM2COL
+        CX_OP_FWD
+        CX_OP_WGRAD
+        CX_OP_DGRAD
+
+    void cx_f32_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan)
+    void cx_f32_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                           const float *x, const float *w, const float *bias, float *y,
+                           Py_ssize_t item, float *ws)
+    void cx_f32_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                             const float *x, const float *dy, float *dw,
+                             Py_ssize_t item, float *ws)
+    void cx_f32_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                             const float *w, const float *dy, float *dx,
+                             Py_ssize_t item, float *ws)
+    void cx_f32_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                     const float *a, Py_ssize_t rsa, Py_ssize_t csa,
+                     const float *b, Py_ssize_t rsb, Py_ssize_t csb,
+                     int accumulate, float *c, Py_ssize_t rsc, Py_ssize_t csc, float *ws)
+    size_t cx_f32_gemm_workspace_elems()
+    const char *cx_f32_gemm_kernel_name()
+
+    void cx_f64_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan)
+    void cx_f64_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                           const double *x, const double *w, const double *bias, double *y,
+                           Py_ssize_t item, double *ws)
+    void cx_f64_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                             const double *x, const double *dy, double *dw,
+                             Py_ssize_t item, double *ws)
+    void cx_f64_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                             const double *w, const double *dy, double *dx,
+                             Py_ssize_t item, double *ws)
+    void cx_f64_gemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                     const double *a, Py_ssize_t rsa, Py_ssize_t csa,
+                     const double *b, Py_ssize_t rsb, Py_ssize_t csb,
+                     int accumulate, double *c, Py_ssize_t rsc, Py_ssize_t csc, double *ws)
+    size_t cx_f64_gemm_workspace_elems()
+    const char *cx_f64_gemm_kernel_name()
+
+    const char *cx_compiler()
+    int cx_openmp_version()
+    int cx_omp_max_threads()
+    const char *cx_simd_baseline()
+    const char *cx_cpu_features()

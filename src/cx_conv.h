@@ -1,0 +1,106 @@
+/*
+ * convx C layer: public declarations of the convolution drivers and the GEMM.
+ *
+ * Layers (see STYLE.md): the convx package validates and allocates, src/_conv.pyx owns
+ * the OpenMP loop over independent work items, the drivers declared here compute
+ * one work item single-threaded, and the GEMM micro-kernels compute one MR x NR
+ * tile. Nothing here allocates memory or includes Python.h; every buffer,
+ * including the per-thread workspace, is passed in by the caller.
+ *
+ * Tensors are dense C-ordered arrays:
+ *   x  (N, C, H, W)        input / grad_input
+ *   w  (K, C/groups, R, S) weight / grad_weight
+ *   y  (N, K, P, Q)        output / grad_output
+ * All sizes, strides and indices are ptrdiff_t (64-bit on every supported target).
+ */
+#ifndef CX_CONV_H
+#define CX_CONV_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Geometry of one 2-D convolution. The bottom/right padding is implied by P and Q. */
+typedef struct {
+    ptrdiff_t N, C, H, W;       /* input */
+    ptrdiff_t K, R, S;          /* weight (K, C/groups, R, S) */
+    ptrdiff_t P, Q;             /* output spatial size */
+    ptrdiff_t stride_h, stride_w;
+    ptrdiff_t dil_h, dil_w;
+    ptrdiff_t pad_top, pad_left;
+    ptrdiff_t groups;
+} cx_conv2d_desc;
+
+enum { CX_ALGO_DIRECT = 0, CX_ALGO_IM2COL = 1 };
+enum { CX_OP_FWD = 0, CX_OP_WGRAD = 1, CX_OP_DGRAD = 2 };
+
+/*
+ * How one operation is split into independent work items. The split depends
+ * only on the geometry, the algorithm and the dtype, never on the thread count,
+ * so every item is computed the same way whichever thread runs it: results are
+ * bitwise identical for any number of threads.
+ */
+typedef struct {
+    int op, algo;
+    ptrdiff_t nitems;   /* work items; each writes a disjoint part of the result */
+    ptrdiff_t tile;     /* im2col: output pixels per column tile */
+    ptrdiff_t ntiles;   /* im2col: tiles per image (ceil(P*Q / tile)) */
+    ptrdiff_t kblock, kblocks;  /* output channels per block, blocks per group */
+    ptrdiff_t cblock, cblocks;  /* input channels per block, blocks per group */
+    size_t ws_elems;    /* workspace elements one thread needs (0 for direct) */
+} cx_conv2d_plan;
+
+/* ---- float32 ---- */
+void cx_f32_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan);
+/* y = conv(x, w) + bias (bias may be NULL) */
+void cx_f32_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                       const float *x, const float *w, const float *bias, float *y,
+                       ptrdiff_t item, float *ws);
+/* dw = sum over the batch of dy (x) x */
+void cx_f32_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                         const float *x, const float *dy, float *dw,
+                         ptrdiff_t item, float *ws);
+/* dx = conv_transpose(dy, w); positions no output touches get 0 */
+void cx_f32_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                         const float *w, const float *dy, float *dx,
+                         ptrdiff_t item, float *ws);
+/* C[m x n] = A[m x k] B[k x n] (+ C if accumulate); element (i, j) of X at x[i*rsx + j*csx] */
+void cx_f32_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                 const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                 const float *b, ptrdiff_t rsb, ptrdiff_t csb,
+                 int accumulate, float *c, ptrdiff_t rsc, ptrdiff_t csc, float *ws);
+size_t cx_f32_gemm_workspace_elems(void);
+const char *cx_f32_gemm_kernel_name(void);
+
+/* ---- float64 ---- */
+void cx_f64_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan);
+void cx_f64_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                       const double *x, const double *w, const double *bias, double *y,
+                       ptrdiff_t item, double *ws);
+void cx_f64_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                         const double *x, const double *dy, double *dw,
+                         ptrdiff_t item, double *ws);
+void cx_f64_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                         const double *w, const double *dy, double *dx,
+                         ptrdiff_t item, double *ws);
+void cx_f64_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                 const double *a, ptrdiff_t rsa, ptrdiff_t csa,
+                 const double *b, ptrdiff_t rsb, ptrdiff_t csb,
+                 int accumulate, double *c, ptrdiff_t rsc, ptrdiff_t csc, double *ws);
+size_t cx_f64_gemm_workspace_elems(void);
+const char *cx_f64_gemm_kernel_name(void);
+
+/* ---- build and machine information (cx_info.c) ---- */
+const char *cx_compiler(void);
+int cx_openmp_version(void);      /* _OPENMP date, 0 when built without OpenMP */
+int cx_omp_max_threads(void);     /* omp_get_max_threads(), 1 without OpenMP */
+const char *cx_simd_baseline(void);  /* instruction set the portable build targets */
+const char *cx_cpu_features(void);   /* SIMD features this CPU reports */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CX_CONV_H */

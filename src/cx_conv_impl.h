@@ -1,0 +1,454 @@
+/*
+ * 2-D convolution drivers, written once for both dtypes: forward, weight
+ * gradient and input gradient, each by the direct method and by im2col + GEMM.
+ *
+ * Every driver computes ONE work item, single-threaded; src/_conv.pyx runs the
+ * items in parallel. Items write disjoint parts of the result and each item
+ * sums in a fixed order, so results do not depend on the thread count.
+ *
+ *   op     algo    item                          writes
+ *   fwd    direct  (n, k)                        y[n, k]
+ *   fwd    im2col  (n, g, pixel tile)            y[n, g's channels, tile]
+ *   wgrad  direct  k                             dw[k]
+ *   wgrad  im2col  (g, k block, c block)         dw[k block, c block]
+ *   dgrad  direct  (n, c)                        dx[n, c]
+ *   dgrad  im2col  (n, g, c block)               dx[n, c block]
+ *
+ * The im2col path never builds the column matrix of a whole image: it builds
+ * the columns of one tile of output pixels (tile chosen so that the tile fits
+ * in CX_COLS_BYTES), in the calling thread's workspace.
+ *
+ * Include after defining CX_T and CX_NAME(x) (and including cx_gemm_impl.h).
+ */
+
+#include <string.h>
+
+#ifndef CX_CONV_COMMON_DEFINED
+#define CX_CONV_COMMON_DEFINED
+
+/* Per-thread byte budget for an im2col column tile. */
+#define CX_COLS_BYTES ((size_t)2 << 20)
+/* Work items we aim for, so that small batches still keep several cores busy. */
+#define CX_TARGET_ITEMS 32
+
+static ptrdiff_t cx_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
+static ptrdiff_t cx_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
+static ptrdiff_t cx_ceil_div(ptrdiff_t a, ptrdiff_t b) { return (a + b - 1) / b; }
+
+/*
+ * Output indices o in [lo, hi) whose input coordinate o*stride + off lies in
+ * [0, size), clamped to [0, count). off may be negative (padding).
+ */
+static void cx_valid_range(ptrdiff_t count, ptrdiff_t stride, ptrdiff_t off,
+                           ptrdiff_t size, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    ptrdiff_t l = off >= 0 ? 0 : cx_ceil_div(-off, stride);
+    ptrdiff_t h = size - off <= 0 ? 0 : cx_ceil_div(size - off, stride);
+    l = cx_min(l, count);
+    h = cx_min(h, count);
+    if (h < l)
+        h = l;
+    *lo = l;
+    *hi = h;
+}
+
+/* Stride-1, pad-0, 1x1: the column matrix is the input itself. */
+static int cx_is_pointwise(const cx_conv2d_desc *d)
+{
+    return d->R == 1 && d->S == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+           d->pad_top == 0 && d->pad_left == 0 && d->P == d->H && d->Q == d->W;
+}
+
+#endif /* CX_CONV_COMMON_DEFINED */
+
+/* Output pixels per column tile: as many as fit the budget, a multiple of NR. */
+static ptrdiff_t CX_NAME(cols_tile)(ptrdiff_t rows, ptrdiff_t pixels)
+{
+    ptrdiff_t t = (ptrdiff_t)(CX_COLS_BYTES / sizeof(CX_T)) / cx_max(rows, 1);
+    t = t / CX_NR * CX_NR;
+    t = cx_max(t, CX_NR);
+    return cx_max(cx_min(t, pixels), 1);
+}
+
+void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *pl)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    const ptrdiff_t PQ = d->P * d->Q;
+    memset(pl, 0, sizeof *pl);
+    pl->op = op;
+    pl->algo = algo;
+    pl->tile = PQ;
+    pl->ntiles = 1;
+    pl->kblock = Kg;
+    pl->kblocks = 1;
+    pl->cblock = Cg;
+    pl->cblocks = 1;
+    if (algo == CX_ALGO_DIRECT) {
+        if (op == CX_OP_FWD)
+            pl->nitems = d->N * d->K;
+        else if (op == CX_OP_WGRAD)
+            pl->nitems = d->K;
+        else
+            pl->nitems = d->N * d->C;
+        return;
+    }
+    const size_t gemm_ws = CX_NAME(gemm_workspace_elems)();
+    if (op == CX_OP_FWD) {
+        if (cx_is_pointwise(d)) {
+            pl->tile = cx_max(cx_min(PQ, 4096), 1);
+            pl->ws_elems = gemm_ws;
+        } else {
+            pl->tile = CX_NAME(cols_tile)(Cg * RS, PQ);
+            pl->ws_elems = gemm_ws + (size_t)(Cg * RS) * (size_t)pl->tile;
+        }
+        pl->ntiles = PQ > 0 ? cx_ceil_div(PQ, pl->tile) : 0;
+        pl->nitems = d->N * G * pl->ntiles;
+        return;
+    }
+    if (op == CX_OP_WGRAD) {
+        /* Split channels first (no redundant work), then output channels
+           (each k block rebuilds its columns). */
+        pl->cblocks = cx_max(cx_min(Cg, cx_ceil_div(CX_TARGET_ITEMS, G)), 1);
+        pl->cblock = Cg > 0 ? cx_ceil_div(Cg, pl->cblocks) : 0;
+        pl->cblocks = Cg > 0 ? cx_ceil_div(Cg, pl->cblock) : 1;
+        ptrdiff_t want_k = cx_ceil_div(CX_TARGET_ITEMS, G * pl->cblocks);
+        ptrdiff_t max_k = cx_max(cx_ceil_div(Kg, 8), 1);   /* keep >= 8 rows per block */
+        pl->kblocks = cx_max(cx_min(want_k, max_k), 1);
+        pl->kblock = Kg > 0 ? cx_ceil_div(Kg, pl->kblocks) : 0;
+        pl->kblocks = Kg > 0 ? cx_ceil_div(Kg, pl->kblock) : 1;
+        pl->tile = CX_NAME(cols_tile)(pl->cblock * RS, PQ);
+        pl->ntiles = PQ > 0 ? cx_ceil_div(PQ, pl->tile) : 0;
+        pl->ws_elems = gemm_ws + (size_t)(pl->cblock * RS) * (size_t)pl->tile;
+        pl->nitems = G * pl->kblocks * pl->cblocks;
+        return;
+    }
+    /* dgrad */
+    pl->cblocks = cx_max(cx_min(Cg, cx_ceil_div(CX_TARGET_ITEMS, cx_max(d->N * G, 1))), 1);
+    pl->cblock = Cg > 0 ? cx_ceil_div(Cg, pl->cblocks) : 0;
+    pl->cblocks = Cg > 0 ? cx_ceil_div(Cg, pl->cblock) : 1;
+    pl->tile = CX_NAME(cols_tile)(pl->cblock * RS, PQ);
+    pl->ntiles = PQ > 0 ? cx_ceil_div(PQ, pl->tile) : 0;
+    pl->ws_elems = gemm_ws + (size_t)(pl->cblock * RS) * (size_t)pl->tile;
+    pl->nitems = Cg > 0 ? d->N * G * pl->cblocks : 0;
+}
+
+/*
+ * Walk the (c, r, s) rows of a column tile: cols[(c*R + r)*S + s][jj] is the
+ * input value under kernel tap (r, s) of channel c for output pixel j0 + jj
+ * (0 where that tap falls in the padding). `x` points at channel 0 of the block.
+ * With SCATTER the walk runs backwards: x[...] += cols[...] (col2im).
+ */
+#define CX_COLS_WALK(SCATTER)                                                        \
+    const ptrdiff_t H = d->H, W = d->W, Q = d->Q, R = d->R, S = d->S;                \
+    const ptrdiff_t sh = d->stride_h, sw = d->stride_w;                              \
+    for (ptrdiff_t c = 0; c < cn; ++c) {                                             \
+        CX_T *xc = (CX_T *)x + c * H * W;                                            \
+        for (ptrdiff_t r = 0; r < R; ++r) {                                          \
+            const ptrdiff_t hoff = r * d->dil_h - d->pad_top;                        \
+            for (ptrdiff_t s = 0; s < S; ++s) {                                      \
+                const ptrdiff_t woff = s * d->dil_w - d->pad_left;                   \
+                ptrdiff_t qlo, qhi;                                                  \
+                cx_valid_range(Q, sw, woff, W, &qlo, &qhi);                          \
+                CX_T *row = cols + ((c * R + r) * S + s) * nt;                       \
+                ptrdiff_t jj = 0, p = j0 / Q, q = j0 % Q;                            \
+                while (jj < nt) {                                                    \
+                    const ptrdiff_t seg = cx_min(Q - q, nt - jj);                    \
+                    const ptrdiff_t h = p * sh + hoff;                               \
+                    CX_T *out = row + jj;     /* out[qq - q], qq in [q, q+seg) */     \
+                    if (h < 0 || h >= H) {                                           \
+                        if (!(SCATTER))                                              \
+                            for (ptrdiff_t t = 0; t < seg; ++t) out[t] = 0;          \
+                    } else {                                                         \
+                        const ptrdiff_t a = cx_max(q, qlo);                          \
+                        const ptrdiff_t b = cx_max(cx_min(q + seg, qhi), a);         \
+                        /* xr[t] is the input under output pixel a + t */            \
+                        CX_T *xr = xc + h * W + a * sw + woff;                       \
+                        CX_T *oa = out + (a - q);                                    \
+                        const ptrdiff_t len = b - a;                                 \
+                        if (!(SCATTER)) {                                            \
+                            for (ptrdiff_t t = 0; t < a - q; ++t) out[t] = 0;      \
+                            if (sw == 1)                                             \
+                                for (ptrdiff_t t = 0; t < len; ++t) oa[t] = xr[t];   \
+                            else                                                     \
+                                for (ptrdiff_t t = 0; t < len; ++t) oa[t] = xr[t * sw]; \
+                            for (ptrdiff_t t = b - q; t < seg; ++t) out[t] = 0;    \
+                        } else {                                                     \
+                            if (sw == 1)                                             \
+                                for (ptrdiff_t t = 0; t < len; ++t) xr[t] += oa[t];  \
+                            else                                                     \
+                                for (ptrdiff_t t = 0; t < len; ++t) xr[t * sw] += oa[t]; \
+                        }                                                            \
+                    }                                                                \
+                    jj += seg;                                                       \
+                    ++p;                                                             \
+                    q = 0;                                                           \
+                }                                                                    \
+            }                                                                        \
+        }                                                                            \
+    }
+
+/* im2col of one tile: channels [0, cn) of x, output pixels [j0, j0 + nt). */
+static void CX_NAME(im2col_tile)(const cx_conv2d_desc *d, const CX_T *x, ptrdiff_t cn,
+                                 ptrdiff_t j0, ptrdiff_t nt, CX_T *restrict cols)
+{
+    CX_COLS_WALK(0)
+}
+
+/* col2im of one tile: x[...] += cols[...], the adjoint of im2col_tile. */
+static void CX_NAME(col2im_tile)(const cx_conv2d_desc *d, CX_T *x, ptrdiff_t cn,
+                                 ptrdiff_t j0, ptrdiff_t nt, const CX_T *restrict cols_in)
+{
+    CX_T *cols = (CX_T *)cols_in;
+    CX_COLS_WALK(1)
+}
+
+/* sum_i a[i] * b[i*sb] with 8 fixed partial sums (vectorisable, fixed order). */
+static CX_T CX_NAME(dot)(ptrdiff_t n, const CX_T *restrict a, const CX_T *restrict b, ptrdiff_t sb)
+{
+    CX_T l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    ptrdiff_t i = 0;
+    if (sb == 1) {
+        for (; i + 8 <= n; i += 8)
+            for (int t = 0; t < 8; ++t)
+                l[t] += a[i + t] * b[i + t];
+    } else {
+        for (; i + 8 <= n; i += 8)
+            for (int t = 0; t < 8; ++t)
+                l[t] += a[i + t] * b[(i + t) * sb];
+    }
+    CX_T s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    for (; i < n; ++i)
+        s += a[i] * b[i * sb];
+    return s;
+}
+
+/* ------------------------------------------------------------------ forward */
+
+/* y[n, k] = bias[k] + sum_{c, r, s} w[k, c, r, s] * x[n, g*Cg + c, shifted by (r, s)] */
+static void CX_NAME(fwd_direct)(const cx_conv2d_desc *d, const CX_T *x, const CX_T *w,
+                                const CX_T *bias, CX_T *y, ptrdiff_t item)
+{
+    const ptrdiff_t n = item / d->K, k = item % d->K;
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, g = k / Kg;
+    const ptrdiff_t H = d->H, W = d->W, P = d->P, Q = d->Q, R = d->R, S = d->S;
+    const ptrdiff_t sh = d->stride_h, sw = d->stride_w;
+    CX_T *yk = y + (n * d->K + k) * P * Q;
+    const CX_T b0 = bias ? bias[k] : 0;
+    for (ptrdiff_t i = 0; i < P * Q; ++i)
+        yk[i] = b0;
+    for (ptrdiff_t c = 0; c < Cg; ++c) {
+        const CX_T *xc = x + (n * d->C + g * Cg + c) * H * W;
+        const CX_T *wc = w + (k * Cg + c) * R * S;
+        for (ptrdiff_t r = 0; r < R; ++r) {
+            const ptrdiff_t hoff = r * d->dil_h - d->pad_top;
+            ptrdiff_t plo, phi;
+            cx_valid_range(P, sh, hoff, H, &plo, &phi);
+            for (ptrdiff_t s = 0; s < S; ++s) {
+                const ptrdiff_t woff = s * d->dil_w - d->pad_left;
+                ptrdiff_t qlo, qhi;
+                cx_valid_range(Q, sw, woff, W, &qlo, &qhi);
+                const CX_T wv = wc[r * S + s];
+                const ptrdiff_t len = qhi - qlo;
+                for (ptrdiff_t p = plo; p < phi; ++p) {
+                    CX_T *restrict yr = yk + p * Q + qlo;
+                    const CX_T *restrict xr = xc + (p * sh + hoff) * W + qlo * sw + woff;
+                    if (sw == 1)
+                        for (ptrdiff_t t = 0; t < len; ++t) yr[t] += wv * xr[t];
+                    else
+                        for (ptrdiff_t t = 0; t < len; ++t) yr[t] += wv * xr[t * sw];
+                }
+            }
+        }
+    }
+}
+
+/* y[n, g block, tile] = w_g (Kg x CgRS) @ cols (CgRS x tile) + bias */
+static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
+                                ptrdiff_t item, CX_T *ws)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G;
+    const ptrdiff_t CRS = Cg * d->R * d->S, PQ = d->P * d->Q, HW = d->H * d->W;
+    const ptrdiff_t jt = item % pl->ntiles, g = (item / pl->ntiles) % G;
+    const ptrdiff_t n = item / (pl->ntiles * G);
+    const ptrdiff_t j0 = jt * pl->tile, nt = cx_min(pl->tile, PQ - j0);
+    const CX_T *xg = x + (n * d->C + g * Cg) * HW;
+    const CX_T *wg = w + g * Kg * CRS;
+    CX_T *yg = y + (n * d->K + g * Kg) * PQ + j0;
+    if (cx_is_pointwise(d)) {
+        CX_NAME(gemm)(Kg, nt, Cg, wg, CRS, 1, xg + j0, HW, 1, 0, yg, PQ, 1, ws);
+    } else {
+        CX_T *cols = ws + CX_NAME(gemm_workspace_elems)();
+        CX_NAME(im2col_tile)(d, xg, Cg, j0, nt, cols);
+        CX_NAME(gemm)(Kg, nt, CRS, wg, CRS, 1, cols, nt, 1, 0, yg, PQ, 1, ws);
+    }
+    if (bias)
+        for (ptrdiff_t k = 0; k < Kg; ++k) {
+            const CX_T b0 = bias[g * Kg + k];
+            for (ptrdiff_t jj = 0; jj < nt; ++jj)
+                yg[k * PQ + jj] += b0;
+        }
+}
+
+void CX_NAME(conv2d_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                         const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
+                         ptrdiff_t item, CX_T *ws)
+{
+    if (pl->algo == CX_ALGO_DIRECT)
+        CX_NAME(fwd_direct)(d, x, w, bias, y, item);
+    else
+        CX_NAME(fwd_im2col)(d, pl, x, w, bias, y, item, ws);
+}
+
+/* ---------------------------------------------------------- weight gradient */
+
+/* dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, g*Cg + c, p*sh + r*dh - pt, q*sw + s*dw - pl] */
+static void CX_NAME(wgrad_direct)(const cx_conv2d_desc *d, const CX_T *x, const CX_T *dy,
+                                  CX_T *dw, ptrdiff_t k)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, g = k / Kg;
+    const ptrdiff_t H = d->H, W = d->W, P = d->P, Q = d->Q, R = d->R, S = d->S;
+    const ptrdiff_t sh = d->stride_h, sw = d->stride_w;
+    CX_T *dwk = dw + k * Cg * R * S;
+    for (ptrdiff_t i = 0; i < Cg * R * S; ++i)
+        dwk[i] = 0;
+    for (ptrdiff_t n = 0; n < d->N; ++n) {
+        const CX_T *dyk = dy + (n * d->K + k) * P * Q;
+        for (ptrdiff_t c = 0; c < Cg; ++c) {
+            const CX_T *xc = x + (n * d->C + g * Cg + c) * H * W;
+            for (ptrdiff_t r = 0; r < R; ++r) {
+                const ptrdiff_t hoff = r * d->dil_h - d->pad_top;
+                ptrdiff_t plo, phi;
+                cx_valid_range(P, sh, hoff, H, &plo, &phi);
+                for (ptrdiff_t s = 0; s < S; ++s) {
+                    const ptrdiff_t woff = s * d->dil_w - d->pad_left;
+                    ptrdiff_t qlo, qhi;
+                    cx_valid_range(Q, sw, woff, W, &qlo, &qhi);
+                    CX_T acc = 0;
+                    for (ptrdiff_t p = plo; p < phi; ++p)
+                        acc += CX_NAME(dot)(qhi - qlo, dyk + p * Q + qlo,
+                                            xc + (p * sh + hoff) * W + qlo * sw + woff, sw);
+                    dwk[(c * R + r) * S + s] += acc;
+                }
+            }
+        }
+    }
+}
+
+/* dw[k block, c block] = sum over images and tiles of dy_tile (kb x nt) @ cols_tile^T (nt x cbRS) */
+static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                  const CX_T *x, const CX_T *dy, CX_T *dw,
+                                  ptrdiff_t item, CX_T *ws)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    const ptrdiff_t CRS = Cg * RS, PQ = d->P * d->Q, HW = d->H * d->W;
+    const ptrdiff_t cb = item % pl->cblocks, kb = (item / pl->cblocks) % pl->kblocks;
+    const ptrdiff_t g = item / (pl->cblocks * pl->kblocks);
+    const ptrdiff_t c0 = cb * pl->cblock, cn = cx_min(pl->cblock, Cg - c0);
+    const ptrdiff_t k0 = kb * pl->kblock, kn = cx_min(pl->kblock, Kg - k0);
+    if (cn <= 0 || kn <= 0)
+        return;
+    CX_T *dwb = dw + (g * Kg + k0) * CRS + c0 * RS;
+    CX_T *cols = ws + CX_NAME(gemm_workspace_elems)();
+    int accumulate = 0;
+    for (ptrdiff_t n = 0; n < d->N; ++n) {
+        const CX_T *xb = x + (n * d->C + g * Cg + c0) * HW;
+        const CX_T *dyb = dy + (n * d->K + g * Kg + k0) * PQ;
+        for (ptrdiff_t jt = 0; jt < pl->ntiles; ++jt) {
+            const ptrdiff_t j0 = jt * pl->tile, nt = cx_min(pl->tile, PQ - j0);
+            CX_NAME(im2col_tile)(d, xb, cn, j0, nt, cols);
+            CX_NAME(gemm)(kn, cn * RS, nt, dyb + j0, PQ, 1, cols, 1, nt,
+                          accumulate, dwb, CRS, 1, ws);
+            accumulate = 1;
+        }
+    }
+    if (!accumulate)   /* empty batch or empty output: the gradient is 0 */
+        for (ptrdiff_t k = 0; k < kn; ++k)
+            for (ptrdiff_t i = 0; i < cn * RS; ++i)
+                dwb[k * CRS + i] = 0;
+}
+
+void CX_NAME(conv2d_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                           const CX_T *x, const CX_T *dy, CX_T *dw,
+                           ptrdiff_t item, CX_T *ws)
+{
+    if (pl->algo == CX_ALGO_DIRECT)
+        CX_NAME(wgrad_direct)(d, x, dy, dw, item);
+    else
+        CX_NAME(wgrad_im2col)(d, pl, x, dy, dw, item, ws);
+}
+
+/* ----------------------------------------------------------- input gradient */
+
+/* dx[n, c] = sum_{k in c's group, r, s} w[k, c, r, s] * dy[n, k] scattered back through the taps */
+static void CX_NAME(dgrad_direct)(const cx_conv2d_desc *d, const CX_T *w, const CX_T *dy,
+                                  CX_T *dx, ptrdiff_t item)
+{
+    const ptrdiff_t n = item / d->C, c = item % d->C;
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, g = c / Cg, cl = c % Cg;
+    const ptrdiff_t H = d->H, W = d->W, P = d->P, Q = d->Q, R = d->R, S = d->S;
+    const ptrdiff_t sh = d->stride_h, sw = d->stride_w;
+    CX_T *dxc = dx + (n * d->C + c) * H * W;
+    for (ptrdiff_t i = 0; i < H * W; ++i)
+        dxc[i] = 0;
+    for (ptrdiff_t kk = 0; kk < Kg; ++kk) {
+        const ptrdiff_t k = g * Kg + kk;
+        const CX_T *dyk = dy + (n * d->K + k) * P * Q;
+        const CX_T *wk = w + (k * Cg + cl) * R * S;
+        for (ptrdiff_t r = 0; r < R; ++r) {
+            const ptrdiff_t hoff = r * d->dil_h - d->pad_top;
+            ptrdiff_t plo, phi;
+            cx_valid_range(P, sh, hoff, H, &plo, &phi);
+            for (ptrdiff_t s = 0; s < S; ++s) {
+                const ptrdiff_t woff = s * d->dil_w - d->pad_left;
+                ptrdiff_t qlo, qhi;
+                cx_valid_range(Q, sw, woff, W, &qlo, &qhi);
+                const CX_T wv = wk[r * S + s];
+                const ptrdiff_t len = qhi - qlo;
+                for (ptrdiff_t p = plo; p < phi; ++p) {
+                    CX_T *restrict xr = dxc + (p * sh + hoff) * W + qlo * sw + woff;
+                    const CX_T *restrict yr = dyk + p * Q + qlo;
+                    if (sw == 1)
+                        for (ptrdiff_t t = 0; t < len; ++t) xr[t] += wv * yr[t];
+                    else
+                        for (ptrdiff_t t = 0; t < len; ++t) xr[t * sw] += wv * yr[t];
+                }
+            }
+        }
+    }
+}
+
+/* dcols (cbRS x nt) = w[g, :, c block]^T (cbRS x Kg) @ dy_tile (Kg x nt); dx[c block] += col2im(dcols) */
+static void CX_NAME(dgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                  const CX_T *w, const CX_T *dy, CX_T *dx,
+                                  ptrdiff_t item, CX_T *ws)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    const ptrdiff_t CRS = Cg * RS, PQ = d->P * d->Q, HW = d->H * d->W;
+    const ptrdiff_t cb = item % pl->cblocks, g = (item / pl->cblocks) % G;
+    const ptrdiff_t n = item / (pl->cblocks * G);
+    const ptrdiff_t c0 = cb * pl->cblock, cn = cx_min(pl->cblock, Cg - c0);
+    if (cn <= 0)
+        return;
+    CX_T *dxb = dx + (n * d->C + g * Cg + c0) * HW;
+    const CX_T *wb = w + g * Kg * CRS + c0 * RS;
+    const CX_T *dyg = dy + (n * d->K + g * Kg) * PQ;
+    CX_T *cols = ws + CX_NAME(gemm_workspace_elems)();
+    for (ptrdiff_t i = 0; i < cn * HW; ++i)
+        dxb[i] = 0;
+    for (ptrdiff_t jt = 0; jt < pl->ntiles; ++jt) {
+        const ptrdiff_t j0 = jt * pl->tile, nt = cx_min(pl->tile, PQ - j0);
+        CX_NAME(gemm)(cn * RS, nt, Kg, wb, 1, CRS, dyg + j0, PQ, 1, 0, cols, nt, 1, ws);
+        CX_NAME(col2im_tile)(d, dxb, cn, j0, nt, cols);
+    }
+}
+
+void CX_NAME(conv2d_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                           const CX_T *w, const CX_T *dy, CX_T *dx,
+                           ptrdiff_t item, CX_T *ws)
+{
+    if (pl->algo == CX_ALGO_DIRECT)
+        CX_NAME(dgrad_direct)(d, w, dy, dx, item);
+    else
+        CX_NAME(dgrad_im2col)(d, pl, w, dy, dx, item, ws);
+}
