@@ -62,6 +62,7 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
         cx_f64_conv2d_plan(&d, code, _algo_code(algorithm), &pl)
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, kblock=pl.kblock,
                 kblocks=pl.kblocks, cblock=pl.cblock, cblocks=pl.cblocks,
+                nsplit=pl.nsplit, nper=pl.nper,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
 
 
@@ -112,18 +113,37 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
     cdef const floating *xp = NULL
     cdef const floating *dyp = NULL
     cdef floating *dwp = NULL
+    cdef floating *outp
+    cdef floating[::1] partv
+    cdef Py_ssize_t chunk = 4096, nchunks, begin
     if x.shape[0] > 0:
         xp = &x[0]
     if dy.shape[0] > 0:
         dyp = &dy[0]
     if dw.shape[0] > 0:
         dwp = &dw[0]
+    outp = dwp
+    if pl.nsplit > 1:
+        # Strategy: one partial weight gradient per batch chunk (disjoint writes),
+        # then a second loop adds the chunks in chunk order for disjoint ranges
+        # of weight elements. Both loops synchronise only at their implicit barrier.
+        partial = np.empty(pl.nsplit * pl.wsize, dtype=dtype)
+        partv = partial
+        outp = &partv[0]
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
             if floating is float:
-                cx_f32_conv2d_wgrad(&d, &pl, xp, dyp, dwp, item, wsp + threadid() * ws_stride)
+                cx_f32_conv2d_wgrad(&d, &pl, xp, dyp, outp, item, wsp + threadid() * ws_stride)
             else:
-                cx_f64_conv2d_wgrad(&d, &pl, xp, dyp, dwp, item, wsp + threadid() * ws_stride)
+                cx_f64_conv2d_wgrad(&d, &pl, xp, dyp, outp, item, wsp + threadid() * ws_stride)
+        if pl.nsplit > 1:
+            nchunks = (pl.wsize + chunk - 1) // chunk
+            for item in prange(nchunks, num_threads=nt, schedule="static"):
+                begin = item * chunk
+                if floating is float:
+                    cx_f32_conv2d_wgrad_reduce(&pl, outp, dwp, begin, min(begin + chunk, pl.wsize))
+                else:
+                    cx_f64_conv2d_wgrad_reduce(&pl, outp, dwp, begin, min(begin + chunk, pl.wsize))
 
 
 def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx,

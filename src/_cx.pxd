@@ -17,6 +17,7 @@ cdef extern from "cx_conv.h" nogil:
         Py_ssize_t kblock, kblocks
         Py_ssize_t cblock, cblocks
         size_t ws_elems
+        Py_ssize_t nsplit, nper, wsize
 
     enum:
         CX_ALGO_DIRECT
@@ -32,6 +33,8 @@ cdef extern from "cx_conv.h" nogil:
     void cx_f32_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const float *x, const float *dy, float *dw,
                              Py_ssize_t item, float *ws)
+    void cx_f32_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const float *partial, float *dw,
+                                    Py_ssize_t begin, Py_ssize_t end)
     void cx_f32_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const float *w, const float *dy, float *dx,
                              Py_ssize_t item, float *ws)
@@ -49,6 +52,8 @@ cdef extern from "cx_conv.h" nogil:
     void cx_f64_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const double *x, const double *dy, double *dw,
                              Py_ssize_t item, double *ws)
+    void cx_f64_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const double *partial, double *dw,
+                                    Py_ssize_t begin, Py_ssize_t end)
     void cx_f64_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const double *w, const double *dy, double *dx,
                              Py_ssize_t item, double *ws)

@@ -50,6 +50,10 @@ typedef struct {
     ptrdiff_t kblock, kblocks;  /* output channels per block, blocks per group */
     ptrdiff_t cblock, cblocks;  /* input channels per block, blocks per group */
     size_t ws_elems;    /* workspace elements one thread needs (0 for direct) */
+    /* wgrad only: the batch is cut into nsplit chunks of nper images when the
+       weight alone offers too few items; chunk i writes partial sums to
+       dw_partial + i * wsize and conv2d_wgrad_reduce adds them in chunk order. */
+    ptrdiff_t nsplit, nper, wsize;
 } cx_conv2d_plan;
 
 /* ---- float32 ---- */
@@ -63,6 +67,9 @@ void cx_f32_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                          const float *x, const float *dy, float *dw,
                          ptrdiff_t item, float *ws);
 /* dx = conv_transpose(dy, w); positions no output touches get 0 */
+/* dw[i] = sum over chunks (in chunk order) of partial[chunk * wsize + i], i in [begin, end) */
+void cx_f32_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const float *partial, float *dw,
+                                ptrdiff_t begin, ptrdiff_t end);
 void cx_f32_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                          const float *w, const float *dy, float *dx,
                          ptrdiff_t item, float *ws);
@@ -82,6 +89,9 @@ void cx_f64_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
 void cx_f64_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                          const double *x, const double *dy, double *dw,
                          ptrdiff_t item, double *ws);
+/* dw[i] = sum over chunks (in chunk order) of partial[chunk * wsize + i], i in [begin, end) */
+void cx_f64_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const double *partial, double *dw,
+                                ptrdiff_t begin, ptrdiff_t end);
 void cx_f64_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                          const double *w, const double *dy, double *dx,
                          ptrdiff_t item, double *ws);

@@ -9,8 +9,10 @@
  *   op     algo    item                          writes
  *   fwd    direct  (n, k)                        y[n, k]
  *   fwd    im2col  (n, g, pixel tile)            y[n, g's channels, tile]
- *   wgrad  direct  k                             dw[k]
- *   wgrad  im2col  (g, k block, c block)         dw[k block, c block]
+ *   wgrad  direct  (batch chunk, k)              dw[k]
+ *   wgrad  im2col  (batch chunk, g, k block, c block)  dw[k block, c block]
+ * (the weight gradient writes one partial sum per batch chunk when the batch is
+ * split, see plan_batch_split; the chunks are then added in a fixed order)
  *   dgrad  direct  (n, c)                        dx[n, c]
  *   dgrad  im2col  (n, g, c block)               dx[n, c block]
  *
@@ -30,6 +32,8 @@
 #define CX_COLS_BYTES ((size_t)2 << 20)
 /* Work items we aim for, so that small batches still keep several cores busy. */
 #define CX_TARGET_ITEMS 32
+/* Most memory the weight gradient's per-chunk partial sums may take. */
+#define CX_PARTIAL_BYTES ((size_t)64 << 20)
 
 static ptrdiff_t cx_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 static ptrdiff_t cx_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
@@ -70,6 +74,23 @@ static ptrdiff_t CX_NAME(cols_tile)(ptrdiff_t rows, ptrdiff_t pixels)
     return cx_max(cx_min(t, pixels), 1);
 }
 
+/*
+ * Weight gradient: `base` items cover the weight once. When they are fewer than
+ * CX_TARGET_ITEMS, cut the batch too (partial sums per chunk, reduced in a fixed
+ * order afterwards), within CX_PARTIAL_BYTES of partial sums.
+ */
+static void CX_NAME(plan_batch_split)(const cx_conv2d_desc *d, cx_conv2d_plan *pl, ptrdiff_t base)
+{
+    ptrdiff_t nsplit = 1;
+    if (base > 0 && base < CX_TARGET_ITEMS && d->N > 1 && pl->wsize > 0) {
+        const ptrdiff_t max_split = (ptrdiff_t)(CX_PARTIAL_BYTES / sizeof(CX_T) / (size_t)pl->wsize);
+        nsplit = cx_max(cx_min(cx_min(d->N, cx_ceil_div(CX_TARGET_ITEMS, base)), max_split), 1);
+    }
+    pl->nper = nsplit > 1 ? cx_ceil_div(d->N, nsplit) : d->N;
+    pl->nsplit = nsplit > 1 ? cx_ceil_div(d->N, pl->nper) : 1;
+    pl->nitems = base * pl->nsplit;
+}
+
 void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *pl)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
@@ -83,11 +104,14 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
     pl->kblocks = 1;
     pl->cblock = Cg;
     pl->cblocks = 1;
+    pl->nsplit = 1;
+    pl->nper = d->N;
+    pl->wsize = d->K * Cg * RS;
     if (algo == CX_ALGO_DIRECT) {
         if (op == CX_OP_FWD)
             pl->nitems = d->N * d->K;
         else if (op == CX_OP_WGRAD)
-            pl->nitems = d->K;
+            CX_NAME(plan_batch_split)(d, pl, d->K);
         else
             pl->nitems = d->N * d->C;
         return;
@@ -119,7 +143,7 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         pl->tile = CX_NAME(cols_tile)(pl->cblock * RS, PQ);
         pl->ntiles = PQ > 0 ? cx_ceil_div(PQ, pl->tile) : 0;
         pl->ws_elems = gemm_ws + (size_t)(pl->cblock * RS) * (size_t)pl->tile;
-        pl->nitems = G * pl->kblocks * pl->cblocks;
+        CX_NAME(plan_batch_split)(d, pl, G * pl->kblocks * pl->cblocks);
         return;
     }
     /* dgrad */
@@ -303,16 +327,19 @@ void CX_NAME(conv2d_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
 /* ---------------------------------------------------------- weight gradient */
 
 /* dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, g*Cg + c, p*sh + r*dh - pt, q*sw + s*dw - pl] */
-static void CX_NAME(wgrad_direct)(const cx_conv2d_desc *d, const CX_T *x, const CX_T *dy,
-                                  CX_T *dw, ptrdiff_t k)
+static void CX_NAME(wgrad_direct)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                  const CX_T *x, const CX_T *dy, CX_T *dw, ptrdiff_t item)
 {
+    const ptrdiff_t k = item % d->K, split = item / d->K;
+    const ptrdiff_t n0 = split * pl->nper, n1 = cx_min(d->N, n0 + pl->nper);
+    dw += split * pl->wsize;
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, g = k / Kg;
     const ptrdiff_t H = d->H, W = d->W, P = d->P, Q = d->Q, R = d->R, S = d->S;
     const ptrdiff_t sh = d->stride_h, sw = d->stride_w;
     CX_T *dwk = dw + k * Cg * R * S;
     for (ptrdiff_t i = 0; i < Cg * R * S; ++i)
         dwk[i] = 0;
-    for (ptrdiff_t n = 0; n < d->N; ++n) {
+    for (ptrdiff_t n = n0; n < n1; ++n) {
         const CX_T *dyk = dy + (n * d->K + k) * P * Q;
         for (ptrdiff_t c = 0; c < Cg; ++c) {
             const CX_T *xc = x + (n * d->C + g * Cg + c) * H * W;
@@ -343,15 +370,17 @@ static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t CRS = Cg * RS, PQ = d->P * d->Q, HW = d->H * d->W;
     const ptrdiff_t cb = item % pl->cblocks, kb = (item / pl->cblocks) % pl->kblocks;
-    const ptrdiff_t g = item / (pl->cblocks * pl->kblocks);
+    const ptrdiff_t g = (item / (pl->cblocks * pl->kblocks)) % G;
+    const ptrdiff_t split = item / (pl->cblocks * pl->kblocks * G);
+    const ptrdiff_t n0 = split * pl->nper, n1 = cx_min(d->N, n0 + pl->nper);
     const ptrdiff_t c0 = cb * pl->cblock, cn = cx_min(pl->cblock, Cg - c0);
     const ptrdiff_t k0 = kb * pl->kblock, kn = cx_min(pl->kblock, Kg - k0);
     if (cn <= 0 || kn <= 0)
         return;
-    CX_T *dwb = dw + (g * Kg + k0) * CRS + c0 * RS;
+    CX_T *dwb = dw + split * pl->wsize + (g * Kg + k0) * CRS + c0 * RS;
     CX_T *cols = ws + CX_NAME(gemm_workspace_elems)();
     int accumulate = 0;
-    for (ptrdiff_t n = 0; n < d->N; ++n) {
+    for (ptrdiff_t n = n0; n < n1; ++n) {
         const CX_T *xb = x + (n * d->C + g * Cg + c0) * HW;
         const CX_T *dyb = dy + (n * d->K + g * Kg + k0) * PQ;
         for (ptrdiff_t jt = 0; jt < pl->ntiles; ++jt) {
@@ -373,9 +402,20 @@ void CX_NAME(conv2d_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                            ptrdiff_t item, CX_T *ws)
 {
     if (pl->algo == CX_ALGO_DIRECT)
-        CX_NAME(wgrad_direct)(d, x, dy, dw, item);
+        CX_NAME(wgrad_direct)(d, pl, x, dy, dw, item);
     else
         CX_NAME(wgrad_im2col)(d, pl, x, dy, dw, item, ws);
+}
+
+void CX_NAME(conv2d_wgrad_reduce)(const cx_conv2d_plan *pl, const CX_T *partial, CX_T *dw,
+                                  ptrdiff_t begin, ptrdiff_t end)
+{
+    for (ptrdiff_t i = begin; i < end; ++i) {
+        CX_T acc = partial[i];
+        for (ptrdiff_t sp = 1; sp < pl->nsplit; ++sp)
+            acc += partial[sp * pl->wsize + i];
+        dw[i] = acc;
+    }
 }
 
 /* ----------------------------------------------------------- input gradient */
