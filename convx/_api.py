@@ -134,8 +134,14 @@ def _compute_dtype(*dtypes):
     return np.dtype(np.float64)
 
 
-def _prepare(a, dtype):
-    """A C-contiguous, aligned, native-order copy of a, or a itself if it is one already."""
+def _prepare(name, a, dtype):
+    """A C-contiguous, aligned, native-order copy of a, or a itself if it is one already.
+
+    Only a copy costs memory; it is checked like any other allocation (a
+    broadcast view can describe far more data than exists).
+    """
+    if not (a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned):
+        _check_size(f"a contiguous {dtype} copy of {name}", a.shape, dtype)
     return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
@@ -377,9 +383,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         target = out
 
     _check_size("output", shape, dtype)
-    xc = _prepare(x, dtype).reshape(xs)
-    wc = _prepare(w, dtype)
-    bc = _prepare(b, dtype) if b is not None else np.empty(0, dtype)
+    xc = _prepare("input", x, dtype).reshape(xs)
+    wc = _prepare("weight", w, dtype)
+    bc = _prepare("bias", b, dtype) if b is not None else np.empty(0, dtype)
     direct_out = (
         target is not None
         and target.flags.c_contiguous
@@ -446,8 +452,8 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     nthreads = _threads(threads)
     dw = _alloc("weight gradient", wsize, dtype)
     if dw.size:
-        xc = _prepare(x, dtype)
-        gc = _prepare(gy, dtype)
+        xc = _prepare("input", x, dtype)
+        gc = _prepare("grad_output", gy, dtype)
         _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1), geo.astuple(),
                            algo, nthreads)
     return dw
@@ -506,8 +512,8 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     nthreads = _threads(threads)
     dx = _alloc("input gradient", isize, dtype)
     if dx.size:
-        wc = _prepare(w, dtype)
-        gc = _prepare(gy, dtype)
+        wc = _prepare("weight", w, dtype)
+        gc = _prepare("grad_output", gy, dtype)
         _conv.conv2d_dgrad(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geo.astuple(),
                            algo, nthreads)
     return dx

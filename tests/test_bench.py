@@ -1,0 +1,171 @@
+"""bench/run.py: runs end to end on tiny shapes, writes JSON, and its numpy baseline is right.
+
+The benchmark runs in a fresh interpreter from a temporary directory, with PYTHONPATH
+pointing at the directory holding the convx these tests imported.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import convx
+
+BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
+RUN_PY = os.path.join(BENCH_DIR, "run.py")
+
+TINY_SHAPES = """\
+# name N C H W K R stride pad groups
+tiny      2 3 8 8 4 3 1 1 1
+tiny_g2s2 2,4,9,9,6,3,2,0,2
+"""
+
+
+def load_run_module():
+    spec = importlib.util.spec_from_file_location("convx_bench_run", RUN_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_bench(args, cwd, timeout=300):
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(convx.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return subprocess.run([sys.executable, RUN_PY, *args], cwd=str(cwd), env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def tiny_shapes(tmp_path):
+    path = tmp_path / "shapes.txt"
+    path.write_text(TINY_SHAPES)
+    return path
+
+
+def test_bench_runs_and_writes_json(tmp_path, tiny_shapes):
+    out_json = tmp_path / "out.json"
+    proc = run_bench(["--shapes", str(tiny_shapes), "--repeats", "1", "--no-torch",
+                      "--threads", "1", "--json", str(out_json)], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "MISMATCH" not in proc.stdout and "WRONG" not in proc.stdout
+    for word in ("shape", "GFLOP/s", "x numpy", "x torch", "tiny", "tiny_g2s2",
+                 "convx direct", "convx im2col", "numpy"):
+        assert word in proc.stdout
+
+    doc = json.loads(out_json.read_text())
+    machine = doc["machine"]
+    assert machine["cpu_count"] == os.cpu_count()
+    assert machine["threads"] == 1
+    assert machine["torch"] is None
+    assert machine["platform"]
+    assert set(machine["convx_config"]) >= {"version", "openmp", "default_threads",
+                                            "compiler", "simd"}
+    assert doc["ok"] is True and doc["mismatches"] == []
+    assert doc["settings"]["repeats"] == 1 and doc["settings"]["dtype"] == "float32"
+
+    shapes = {s["name"]: s for s in doc["shapes"]}
+    assert set(shapes) == {"tiny", "tiny_g2s2"}
+    g = shapes["tiny_g2s2"]
+    assert (g["p"], g["q"]) == (4, 4)
+    assert g["flops"] == 2 * 2 * 6 * (4 // 2) * 3 * 3 * 4 * 4
+
+    rows = doc["results"]
+    combos = {(r["shape"], r["op"], r["impl"], r["algorithm"]) for r in rows}
+    for name in shapes:
+        for op in ("fwd", "wgrad", "dgrad"):
+            assert (name, op, "numpy", "im2col+matmul") in combos
+            for alg in ("direct", "im2col"):
+                assert (name, op, "convx", alg) in combos
+    assert len(rows) == 2 * 3 * 3
+    for r in rows:
+        assert r["ms"] > 0 and len(r["times_ms"]) == 1
+        assert r["gflops"] == pytest.approx(shapes[r["shape"]]["flops"] / (r["ms"] * 1e6))
+        assert r["speedup_vs_torch"] is None
+        if r["impl"] == "convx":
+            assert r["ok"] is True and r["error"] is None
+            assert r["max_rel_err"] <= r["tolerance"]
+            base = next(b for b in rows if (b["shape"], b["op"], b["impl"])
+                        == (r["shape"], r["op"], "numpy"))
+            assert r["speedup_vs_numpy"] == pytest.approx(base["ms"] / r["ms"])
+
+
+def test_bench_only_ops_and_float64(tmp_path, tiny_shapes):
+    out_json = tmp_path / "out.json"
+    proc = run_bench(["--shapes", str(tiny_shapes), "--only", "tiny", "--ops", "wgrad",
+                      "--algorithms", "im2col", "--dtype", "float64", "--repeats", "2",
+                      "--warmup", "0", "--no-torch", "--json", str(out_json)], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(out_json.read_text())
+    assert {(r["shape"], r["op"], r["impl"]) for r in doc["results"]} == {
+        ("tiny", "wgrad", "numpy"), ("tiny", "wgrad", "convx")}
+    assert all(len(r["times_ms"]) == 2 for r in doc["results"])
+    assert doc["settings"]["dtype"] == "float64"
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--only", "nope"], "nope"),
+    (["--ops", "fwd,backward"], "backward"),
+    (["--repeats", "0"], "repeats"),
+])
+def test_bench_bad_arguments(tmp_path, tiny_shapes, args, text):
+    proc = run_bench(["--shapes", str(tiny_shapes), "--no-torch", *args], tmp_path)
+    assert proc.returncode == 2
+    assert text in proc.stderr
+
+
+def test_bench_bad_shapes_file(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("oops 1 2 3\n")
+    proc = run_bench(["--shapes", str(bad), "--no-torch"], tmp_path)
+    assert proc.returncode == 2
+    assert "bad.txt:1" in proc.stderr
+
+
+def test_shapes_file_has_the_standard_shapes():
+    run = load_run_module()
+    shapes = {s.name: s for s in run.load_shapes(run.DEFAULT_SHAPES)}
+    expected = {
+        "lenet1": (64, 1, 28, 28, 8, 5, 1, 2, 1),
+        "lenet2": (64, 8, 14, 14, 16, 5, 1, 2, 1),
+        "res3x3_64": (8, 64, 56, 56, 64, 3, 1, 1, 1),
+        "res3x3_256": (8, 256, 14, 14, 256, 3, 1, 1, 1),
+        "res1x1": (8, 256, 56, 56, 64, 1, 1, 0, 1),
+        "stem7x7s2": (8, 3, 224, 224, 64, 7, 2, 3, 1),
+        "depthwise": (8, 128, 56, 56, 128, 3, 1, 1, 128),
+        "latency1": (1, 64, 56, 56, 64, 3, 1, 1, 1),
+        "vgg3x3_512": (4, 512, 28, 28, 512, 3, 1, 1, 1),
+    }
+    assert set(expected) <= set(shapes)
+    for name, values in expected.items():
+        s = shapes[name]
+        assert (s.n, s.c, s.h, s.w, s.k, s.r, s.stride, s.pad, s.groups) == values, name
+    assert (shapes["stem7x7s2"].p, shapes["stem7x7s2"].q) == (112, 112)
+    assert shapes["res3x3_64"].flops == 2 * 8 * 64 * 64 * 9 * 56 * 56
+
+
+@pytest.mark.parametrize("n, c, h, w, k, r, s, stride, padding, dilation, groups", [
+    (2, 3, 7, 8, 4, 3, 3, 1, 1, 1, 1),
+    (2, 4, 9, 7, 6, 3, 2, (2, 1), (1, 2), (1, 2), 2),
+    (1, 4, 6, 6, 8, 1, 1, 1, 0, 1, 4),        # depthwise, multiplier 2
+    (3, 2, 10, 9, 3, 5, 3, 3, 2, 1, 1),       # stride > kernel width
+])
+def test_numpy_baseline_matches_convx(n, c, h, w, k, r, s, stride, padding, dilation, groups):
+    run = load_run_module()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, h, w))
+    wt = rng.standard_normal((k, c // groups, r, s))
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    y = run.numpy_conv2d(x, wt, **kw)
+    np.testing.assert_allclose(y, convx.conv2d(x, wt, **kw), rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(run.numpy_conv2d_weight(x, wt.shape, dy, **kw),
+                               convx.conv2d_weight(x, wt.shape, dy, **kw),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(run.numpy_conv2d_input(x.shape, wt, dy, **kw),
+                               convx.conv2d_input(x.shape, wt, dy, **kw),
+                               rtol=1e-12, atol=1e-12)
