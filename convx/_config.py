@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import warnings
 
 import numpy as np
 
 from . import _conv
 from ._version import __version__
+
+#: Environment variable that forces a lower instruction-set path (for tests).
+CPU_CAPABILITY_ENV = "CONVX_CPU_CAPABILITY"
+
+
+def _select_isa():
+    """Pick the SIMD path once, at import: the best the CPU supports, or the
+    lower one named by CONVX_CPU_CAPABILITY (generic, avx2, avx512)."""
+    best = _conv.cpu_best_isa()
+    want = os.environ.get(CPU_CAPABILITY_ENV, "").strip().lower()
+    if not want:
+        return _conv.select_isa(best)
+    if want not in _conv.isa_names():
+        warnings.warn(f"{CPU_CAPABILITY_ENV}={want!r} is not one of {_conv.isa_names()}; "
+                      f"using {best!r}", RuntimeWarning, stacklevel=3)
+        return _conv.select_isa(best)
+    chosen = _conv.select_isa(want)
+    if chosen != want:
+        warnings.warn(f"{CPU_CAPABILITY_ENV}={want!r} is not supported by this CPU; "
+                      f"using {chosen!r}", RuntimeWarning, stacklevel=3)
+    return chosen
+
+
+_select_isa()
 
 
 def config():
@@ -16,9 +42,11 @@ def config():
     Keys: ``version``; ``openmp`` (built with OpenMP); ``openmp_version``
     (the ``_OPENMP`` date, 0 without); ``default_threads`` (what ``threads=None``
     uses now: OpenMP's default, which honours ``OMP_NUM_THREADS``); ``compiler``;
-    ``simd`` (the SIMD code path in use); ``simd_baseline`` (the instruction set
-    the portable build targets); ``cpu_features`` (what this CPU reports);
-    ``gemm_kernels``; ``numpy`` and ``python`` versions.
+    ``simd`` (the SIMD path in use: ``generic``, ``avx2`` or ``avx512``, chosen at
+    import, lowered by ``CONVX_CPU_CAPABILITY``); ``simd_best`` (the best path
+    this CPU supports); ``simd_baseline`` (the instruction set the portable code
+    is compiled for); ``cpu_features`` (what this CPU reports); ``gemm_kernels``
+    (the micro-kernels in use); ``numpy`` and ``python`` versions.
 
     Examples
     --------
@@ -34,7 +62,8 @@ def config():
         "openmp_version": info["openmp_version"],
         "default_threads": _conv.max_threads(),
         "compiler": info["compiler"],
-        "simd": f"generic (portable C vectorised by the compiler for {baseline})",
+        "simd": _conv.active_isa(),
+        "simd_best": _conv.cpu_best_isa(),
         "simd_baseline": baseline,
         "cpu_features": info["cpu_features"],
         "gemm_kernels": {"float32": info["gemm_kernel_float32"],

@@ -214,6 +214,56 @@ def build_info():
     }
 
 
+_ISA_CODES = {"generic": 0, "avx2": 1, "avx512": 2}
+
+
+def isa_names():
+    """Instruction-set paths, lowest first."""
+    return list(_ISA_CODES)
+
+
+def cpu_best_isa():
+    """The best path this CPU and OS support."""
+    return cx_isa_name(cx_cpu_best_isa()).decode()
+
+
+def select_isa(str name):
+    """Use min(name, best supported) from now on; returns the path chosen.
+
+    Called once at import (convx._config); not safe while kernels run.
+    """
+    if name not in _ISA_CODES:
+        raise ValueError(f"unknown instruction-set path {name!r}, expected one of {list(_ISA_CODES)}")
+    return cx_isa_name(cx_select_isa(_ISA_CODES[name])).decode()
+
+
+def active_isa():
+    return cx_isa_name(cx_active_isa()).decode()
+
+
+def fma_probe(str name, long n):
+    """Run n iterations of independent FMA chains on path `name` (one thread).
+
+    Returns (flops, checksum); time it to get the path's FMA peak.
+    """
+    cdef int isa = _ISA_CODES[name]
+    cdef double r
+    with nogil:
+        r = cx_fma_probe(isa, n)
+    return cx_fma_probe_flops(isa, n), r
+
+
+def fma_probe_parallel(str name, long n, int nthreads):
+    """fma_probe on nthreads OpenMP threads at once; returns total flops."""
+    cdef int isa = _ISA_CODES[name]
+    cdef Py_ssize_t i
+    cdef double acc = 0
+    with nogil:
+        for i in prange(nthreads, num_threads=nthreads, schedule="static"):
+            acc += cx_fma_probe(isa, n)
+    return cx_fma_probe_flops(isa, n) * nthreads, acc
+
+
 def max_threads():
     """omp_get_max_threads(): the default thread count (honours OMP_NUM_THREADS)."""
     return cx_omp_max_threads()

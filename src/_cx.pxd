@@ -1,5 +1,8 @@
 # Declarations of the C layer (cx_conv.h) for the Cython glue in _conv.pyx.
 
+cdef extern from "cx_gemm.h" nogil:
+    pass
+
 cdef extern from "cx_conv.h" nogil:
     ctypedef struct cx_conv2d_desc:
         Py_ssize_t N, C, H, W
@@ -63,6 +66,13 @@ cdef extern from "cx_conv.h" nogil:
                      int accumulate, double *c, Py_ssize_t rsc, Py_ssize_t csc, double *ws)
     size_t cx_f64_gemm_workspace_elems()
     const char *cx_f64_gemm_kernel_name()
+
+    int cx_cpu_best_isa()
+    int cx_select_isa(int requested)
+    int cx_active_isa()
+    const char *cx_isa_name(int isa)
+    double cx_fma_probe(int isa, long n)
+    double cx_fma_probe_flops(int isa, long n)
 
     const char *cx_compiler()
     int cx_openmp_version()

@@ -102,6 +102,14 @@ void cx_f64_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
 size_t cx_f64_gemm_workspace_elems(void);
 const char *cx_f64_gemm_kernel_name(void);
 
+/* ---- instruction-set dispatch and the FMA probe (cx_gemm.h, cx_dispatch.c) ---- */
+int cx_cpu_best_isa(void);
+int cx_select_isa(int requested);
+int cx_active_isa(void);
+const char *cx_isa_name(int isa);
+double cx_fma_probe(int isa, long n);
+double cx_fma_probe_flops(int isa, long n);
+
 /* ---- build and machine information (cx_info.c) ---- */
 const char *cx_compiler(void);
 int cx_openmp_version(void);      /* _OPENMP date, 0 when built without OpenMP */

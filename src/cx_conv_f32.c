@@ -1,15 +1,15 @@
-/* float32 instantiation of the GEMM and the convolution drivers. */
+/* float instantiation of the GEMM driver and the convolution drivers. */
 #include "cx_conv.h"
+#include "cx_gemm.h"
 
 #define CX_T float
 #define CX_NAME(x) cx_f32_##x
-/* 4 x 8 float32 tile: 8 SSE2 (or 4 AVX) accumulators in the portable build. */
-#define CX_MR 4
-#define CX_NR 8
-#define CX_KC 256
-#define CX_MC 128
-#define CX_NC 1024
-#define CX_UKERNEL cx_f32_gemm_ukernel_4x8__generic
+#define CX_KERNEL_T cx_f32_gemm_kernel
+#define CX_ACTIVE() cx_f32_gemm_active()
+/* Portable 4 x 8 tile: 8 SSE2 accumulators in the baseline build. */
+#define CX_GENERIC_UKERNEL cx_f32_gemm_ukernel_4x8__generic
+#define CX_GENERIC_MR 4
+#define CX_GENERIC_NR 8
 
 #include "cx_gemm_impl.h"
 #include "cx_conv_impl.h"

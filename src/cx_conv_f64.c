@@ -1,15 +1,15 @@
-/* float64 instantiation of the GEMM and the convolution drivers. */
+/* double instantiation of the GEMM driver and the convolution drivers. */
 #include "cx_conv.h"
+#include "cx_gemm.h"
 
 #define CX_T double
 #define CX_NAME(x) cx_f64_##x
-/* 4 x 4 float64 tile: 8 SSE2 accumulators in the portable build. */
-#define CX_MR 4
-#define CX_NR 4
-#define CX_KC 256
-#define CX_MC 128
-#define CX_NC 512
-#define CX_UKERNEL cx_f64_gemm_ukernel_4x4__generic
+#define CX_KERNEL_T cx_f64_gemm_kernel
+#define CX_ACTIVE() cx_f64_gemm_active()
+/* Portable 4 x 4 tile: 8 SSE2 accumulators in the baseline build. */
+#define CX_GENERIC_UKERNEL cx_f64_gemm_ukernel_4x4__generic
+#define CX_GENERIC_MR 4
+#define CX_GENERIC_NR 4
 
 #include "cx_gemm_impl.h"
 #include "cx_conv_impl.h"

@@ -68,9 +68,10 @@ static int cx_is_pointwise(const cx_conv2d_desc *d)
 /* Output pixels per column tile: as many as fit the budget, a multiple of NR. */
 static ptrdiff_t CX_NAME(cols_tile)(ptrdiff_t rows, ptrdiff_t pixels)
 {
+    const ptrdiff_t nr = CX_ACTIVE()->nr;
     ptrdiff_t t = (ptrdiff_t)(CX_COLS_BYTES / sizeof(CX_T)) / cx_max(rows, 1);
-    t = t / CX_NR * CX_NR;
-    t = cx_max(t, CX_NR);
+    t = t / nr * nr;
+    t = cx_max(t, nr);
     return cx_max(cx_min(t, pixels), 1);
 }
 
@@ -118,13 +119,18 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
     }
     const size_t gemm_ws = CX_NAME(gemm_workspace_elems)();
     if (op == CX_OP_FWD) {
-        if (cx_is_pointwise(d)) {
-            pl->tile = cx_max(cx_min(PQ, 4096), 1);
-            pl->ws_elems = gemm_ws;
-        } else {
-            pl->tile = CX_NAME(cols_tile)(Cg * RS, PQ);
-            pl->ws_elems = gemm_ws + (size_t)(Cg * RS) * (size_t)pl->tile;
+        /* Implicit im2col: B panels are packed straight from the image, so the
+           only workspace is the GEMM's packing buffers. A tile is at most one
+           B block wide; narrower when the batch alone gives too few items. */
+        const ptrdiff_t nr = CX_ACTIVE()->nr, per = d->N * G;
+        ptrdiff_t tile = cx_max(cx_min(PQ, CX_ACTIVE()->nc), 1);
+        if (PQ > 0 && per * cx_ceil_div(PQ, tile) < CX_TARGET_ITEMS) {
+            const ptrdiff_t want = cx_ceil_div(CX_TARGET_ITEMS, cx_max(per, 1));
+            tile = cx_ceil_div(cx_ceil_div(PQ, want), nr) * nr;
+            tile = cx_min(cx_max(tile, 4 * nr), cx_max(PQ, 1));
         }
+        pl->tile = tile;
+        pl->ws_elems = gemm_ws;
         pl->ntiles = PQ > 0 ? cx_ceil_div(PQ, pl->tile) : 0;
         pl->nitems = d->N * G * pl->ntiles;
         return;
@@ -136,13 +142,15 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         pl->cblock = Cg > 0 ? cx_ceil_div(Cg, pl->cblocks) : 0;
         pl->cblocks = Cg > 0 ? cx_ceil_div(Cg, pl->cblock) : 1;
         ptrdiff_t want_k = cx_ceil_div(CX_TARGET_ITEMS, G * pl->cblocks);
-        ptrdiff_t max_k = cx_max(cx_ceil_div(Kg, 8), 1);   /* keep >= 8 rows per block */
+        ptrdiff_t max_k = cx_max(cx_ceil_div(Kg, CX_ACTIVE()->mr), 1);  /* >= MR rows per block */
         pl->kblocks = cx_max(cx_min(want_k, max_k), 1);
         pl->kblock = Kg > 0 ? cx_ceil_div(Kg, pl->kblocks) : 0;
         pl->kblocks = Kg > 0 ? cx_ceil_div(Kg, pl->kblock) : 1;
-        pl->tile = CX_NAME(cols_tile)(pl->cblock * RS, PQ);
-        pl->ntiles = PQ > 0 ? cx_ceil_div(PQ, pl->tile) : 0;
-        pl->ws_elems = gemm_ws + (size_t)(pl->cblock * RS) * (size_t)pl->tile;
+        /* Implicit im2col: one GEMM per image over all its pixels (the GEMM
+           cuts that reduction at multiples of KC); no column workspace. */
+        pl->tile = PQ;
+        pl->ntiles = PQ > 0 ? 1 : 0;
+        pl->ws_elems = gemm_ws;
         CX_NAME(plan_batch_split)(d, pl, G * pl->kblocks * pl->cblocks);
         return;
     }
@@ -211,14 +219,122 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         }                                                                            \
     }
 
-/* im2col of one tile: channels [0, cn) of x, output pixels [j0, j0 + nt). */
-static void CX_NAME(im2col_tile)(const cx_conv2d_desc *d, const CX_T *x, ptrdiff_t cn,
-                                 ptrdiff_t j0, ptrdiff_t nt, CX_T *restrict cols)
+/*
+ * Implicit im2col packers (CX_NAME(pack_b_fn)). The column matrix of channels
+ * [0, C_block) of one image, cols[(c*R + r)*S + s][j] = x[c, h, w] with
+ * h = (j / Q)*sh + r*dh - pad_top, w = (j % Q)*sw + s*dw - pad_left (0 outside
+ * the image), is never built: each packer writes one KC x NC block of it (or of
+ * its transpose) straight into the GEMM's NR-wide panels.
+ */
+typedef struct {
+    const cx_conv2d_desc *d;
+    const CX_T *x;      /* channel 0 of the block, image n */
+    ptrdiff_t pix0;     /* first output pixel of the caller's tile */
+} CX_NAME(im2col_src);
+
+/* out[t] = x value under kernel tap (r, s) at output pixels (prow, q0 + t), t < len. */
+static inline void CX_NAME(im2col_run)(const cx_conv2d_desc *d, const CX_T *xc, ptrdiff_t h,
+                                       ptrdiff_t woff, ptrdiff_t qlo, ptrdiff_t qhi,
+                                       ptrdiff_t q0, ptrdiff_t len, CX_T *restrict out,
+                                       ptrdiff_t ostride)
 {
-    CX_COLS_WALK(0)
+    const ptrdiff_t sw = d->stride_w;
+    if (h < 0 || h >= d->H) {
+        for (ptrdiff_t t = 0; t < len; ++t) out[t * ostride] = 0;
+        return;
+    }
+    const ptrdiff_t a = cx_min(cx_max(q0, qlo), q0 + len);
+    const ptrdiff_t b = cx_max(cx_min(q0 + len, qhi), a);
+    ptrdiff_t t = 0;
+    for (; t < a - q0; ++t) out[t * ostride] = 0;
+    if (b > a) {
+        const CX_T *xr = xc + h * d->W + a * sw + woff;
+        CX_T *o = out + t * ostride;
+        const ptrdiff_t n = b - a;
+        if (ostride == 1 && sw == 1)
+            for (ptrdiff_t u = 0; u < n; ++u) o[u] = xr[u];
+        else if (ostride == 1)
+            for (ptrdiff_t u = 0; u < n; ++u) o[u] = xr[u * sw];
+        else
+            for (ptrdiff_t u = 0; u < n; ++u) o[u * ostride] = xr[u * sw];
+        t += n;
+    }
+    for (; t < len; ++t) out[t * ostride] = 0;
 }
 
-/* col2im of one tile: x[...] += cols[...], the adjoint of im2col_tile. */
+/* Forward: B = cols, rows crs in [pc, pc+kc), columns pixels pix0 + [jc, jc+nc). */
+static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
+                                   ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t nr, CX_T *dst)
+{
+    const CX_NAME(im2col_src) *s = (const CX_NAME(im2col_src) *)src;
+    const cx_conv2d_desc *d = s->d;
+    const ptrdiff_t R = d->R, S = d->S, Q = d->Q, HW = d->H * d->W;
+    const ptrdiff_t npanel = cx_ceil_div(nc, nr);
+    for (ptrdiff_t p = 0; p < kc; ++p) {
+        const ptrdiff_t crs = pc + p, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
+        const ptrdiff_t hoff = r * d->dil_h - d->pad_top, woff = sx * d->dil_w - d->pad_left;
+        ptrdiff_t qlo, qhi;
+        cx_valid_range(Q, d->stride_w, woff, d->W, &qlo, &qhi);
+        const CX_T *xc = s->x + c * HW;
+        const ptrdiff_t g0 = s->pix0 + jc;
+        ptrdiff_t prow = g0 / Q, q = g0 % Q, j = 0;
+        while (j < nc) {
+            /* one panel row at a time: at most nr pixels, possibly over several image rows */
+            const ptrdiff_t lane = j % nr, len = cx_min(nr - lane, nc - j);
+            CX_T *o = dst + (j / nr) * kc * nr + p * nr + lane;
+            ptrdiff_t t = 0;
+            while (t < len) {
+                const ptrdiff_t run = cx_min(Q - q, len - t);
+                CX_NAME(im2col_run)(d, xc, prow * d->stride_h + hoff, woff, qlo, qhi, q, run,
+                                    o + t, 1);
+                t += run;
+                q += run;
+                if (q == Q) {
+                    q = 0;
+                    ++prow;
+                }
+            }
+            j += len;
+        }
+        /* zero the unused lanes of the last panel */
+        for (ptrdiff_t jj = nc; jj < npanel * nr; ++jj)
+            dst[(jj / nr) * kc * nr + p * nr + jj % nr] = 0;
+    }
+}
+
+/* Weight gradient: B = cols^T, rows pixels pix0 + [pc, pc+kc), columns crs in [jc, jc+nc). */
+static void CX_NAME(pack_b_im2col_t)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
+                                     ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t nr, CX_T *dst)
+{
+    const CX_NAME(im2col_src) *s = (const CX_NAME(im2col_src) *)src;
+    const cx_conv2d_desc *d = s->d;
+    const ptrdiff_t R = d->R, S = d->S, Q = d->Q, HW = d->H * d->W;
+    const ptrdiff_t npanel = cx_ceil_div(nc, nr);
+    for (ptrdiff_t j = 0; j < npanel * nr; ++j) {
+        CX_T *o = dst + (j / nr) * kc * nr + j % nr;   /* column j, stride nr */
+        if (j >= nc) {
+            for (ptrdiff_t p = 0; p < kc; ++p) o[p * nr] = 0;
+            continue;
+        }
+        const ptrdiff_t crs = jc + j, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
+        const ptrdiff_t hoff = r * d->dil_h - d->pad_top, woff = sx * d->dil_w - d->pad_left;
+        ptrdiff_t qlo, qhi;
+        cx_valid_range(Q, d->stride_w, woff, d->W, &qlo, &qhi);
+        const CX_T *xc = s->x + c * HW;
+        const ptrdiff_t g0 = s->pix0 + pc;
+        ptrdiff_t prow = g0 / Q, q = g0 % Q, p = 0;
+        while (p < kc) {
+            const ptrdiff_t run = cx_min(Q - q, kc - p);
+            CX_NAME(im2col_run)(d, xc, prow * d->stride_h + hoff, woff, qlo, qhi, q, run,
+                                o + p * nr, nr);
+            p += run;
+            q = 0;
+            ++prow;
+        }
+    }
+}
+
+/* col2im of one tile (channels [0, cn), output pixels [j0, j0 + nt)): x[...] += cols[...], the adjoint of im2col. */
 static void CX_NAME(col2im_tile)(const cx_conv2d_desc *d, CX_T *x, ptrdiff_t cn,
                                  ptrdiff_t j0, ptrdiff_t nt, const CX_T *restrict cols_in)
 {
@@ -300,11 +416,12 @@ static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
     const CX_T *wg = w + g * Kg * CRS;
     CX_T *yg = y + (n * d->K + g * Kg) * PQ + j0;
     if (cx_is_pointwise(d)) {
+        /* the column matrix is the image itself */
         CX_NAME(gemm)(Kg, nt, Cg, wg, CRS, 1, xg + j0, HW, 1, 0, yg, PQ, 1, ws);
     } else {
-        CX_T *cols = ws + CX_NAME(gemm_workspace_elems)();
-        CX_NAME(im2col_tile)(d, xg, Cg, j0, nt, cols);
-        CX_NAME(gemm)(Kg, nt, CRS, wg, CRS, 1, cols, nt, 1, 0, yg, PQ, 1, ws);
+        CX_NAME(im2col_src) src = {d, xg, j0};
+        CX_NAME(gemm_core)(Kg, nt, CRS, wg, CRS, 1, CX_NAME(pack_b_im2col), &src,
+                           0, yg, PQ, 1, ws);
     }
     if (bias)
         for (ptrdiff_t k = 0; k < Kg; ++k) {
@@ -362,7 +479,7 @@ static void CX_NAME(wgrad_direct)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     }
 }
 
-/* dw[k block, c block] = sum over images and tiles of dy_tile (kb x nt) @ cols_tile^T (nt x cbRS) */
+/* dw[k block, c block] = sum over the chunk's images of dy (kb x PQ) @ cols^T (PQ x cbRS), cols packed implicitly */
 static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                   const CX_T *x, const CX_T *dy, CX_T *dw,
                                   ptrdiff_t item, CX_T *ws)
@@ -378,18 +495,19 @@ static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     if (cn <= 0 || kn <= 0)
         return;
     CX_T *dwb = dw + split * pl->wsize + (g * Kg + k0) * CRS + c0 * RS;
-    CX_T *cols = ws + CX_NAME(gemm_workspace_elems)();
     int accumulate = 0;
-    for (ptrdiff_t n = n0; n < n1; ++n) {
+    for (ptrdiff_t n = n0; n < n1 && PQ > 0; ++n) {
         const CX_T *xb = x + (n * d->C + g * Cg + c0) * HW;
         const CX_T *dyb = dy + (n * d->K + g * Kg + k0) * PQ;
-        for (ptrdiff_t jt = 0; jt < pl->ntiles; ++jt) {
-            const ptrdiff_t j0 = jt * pl->tile, nt = cx_min(pl->tile, PQ - j0);
-            CX_NAME(im2col_tile)(d, xb, cn, j0, nt, cols);
-            CX_NAME(gemm)(kn, cn * RS, nt, dyb + j0, PQ, 1, cols, 1, nt,
-                          accumulate, dwb, CRS, 1, ws);
-            accumulate = 1;
+        if (cx_is_pointwise(d)) {
+            /* cols^T is the image transposed: a strided operand */
+            CX_NAME(gemm)(kn, cn, PQ, dyb, PQ, 1, xb, 1, HW, accumulate, dwb, CRS, 1, ws);
+        } else {
+            CX_NAME(im2col_src) src = {d, xb, 0};
+            CX_NAME(gemm_core)(kn, cn * RS, PQ, dyb, PQ, 1, CX_NAME(pack_b_im2col_t), &src,
+                               accumulate, dwb, CRS, 1, ws);
         }
+        accumulate = 1;
     }
     if (!accumulate)   /* empty batch or empty output: the gradient is 0 */
         for (ptrdiff_t k = 0; k < kn; ++k)

@@ -1,0 +1,63 @@
+/*
+ * Run-time choice of the GEMM micro-kernels: the CPU is asked once which
+ * instruction sets it (and the OS) supports, and every GEMM then goes through
+ * the chosen descriptor. A lower path can be requested (CONVX_CPU_CAPABILITY,
+ * read by the Python layer) so that every path can be tested on one machine.
+ */
+#include "cx_gemm.h"
+
+/* Block sizes per kernel. kc x nr (B micro-panel) stays in L1 while the A
+   block mc x kc streams from L2; kc is the reduction step, fixed per path. */
+static const cx_f32_gemm_kernel f32_kernels[] = {
+    {cx_f32_gemm_ukernel_4x8__generic, 4, 8, 256, 128, 1024, "cx_f32_gemm_ukernel_4x8__generic"},
+#if CX_HAVE_X86_KERNELS
+    {cx_f32_gemm_ukernel_6x16__avx2, 6, 16, 256, 144, 1536, "cx_f32_gemm_ukernel_6x16__avx2"},
+    {cx_f32_gemm_ukernel_12x32__avx512, 12, 32, 256, 144, 1536, "cx_f32_gemm_ukernel_12x32__avx512"},
+#endif
+};
+
+static const cx_f64_gemm_kernel f64_kernels[] = {
+    {cx_f64_gemm_ukernel_4x4__generic, 4, 4, 256, 128, 512, "cx_f64_gemm_ukernel_4x4__generic"},
+#if CX_HAVE_X86_KERNELS
+    {cx_f64_gemm_ukernel_6x8__avx2, 6, 8, 256, 96, 768, "cx_f64_gemm_ukernel_6x8__avx2"},
+    {cx_f64_gemm_ukernel_12x16__avx512, 12, 16, 256, 96, 768, "cx_f64_gemm_ukernel_12x16__avx512"},
+#endif
+};
+
+static int active_isa = CX_ISA_GENERIC;
+
+const cx_f32_gemm_kernel *cx_f32_gemm_active(void) { return &f32_kernels[active_isa]; }
+const cx_f64_gemm_kernel *cx_f64_gemm_active(void) { return &f64_kernels[active_isa]; }
+
+int cx_cpu_best_isa(void)
+{
+#if CX_HAVE_X86_KERNELS
+    __builtin_cpu_init();
+    /* libgcc / compiler-rt also check that the OS saves the wider registers (XCR0). */
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+        return CX_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return CX_ISA_AVX2;
+#endif
+    return CX_ISA_GENERIC;
+}
+
+int cx_select_isa(int requested)
+{
+    int best = cx_cpu_best_isa();
+    if (requested < CX_ISA_GENERIC)
+        requested = CX_ISA_GENERIC;
+    active_isa = requested < best ? requested : best;
+    return active_isa;
+}
+
+int cx_active_isa(void) { return active_isa; }
+
+const char *cx_isa_name(int isa)
+{
+    switch (isa) {
+    case CX_ISA_AVX512: return "avx512";
+    case CX_ISA_AVX2: return "avx2";
+    default: return "generic";
+    }
+}

@@ -1,0 +1,88 @@
+/*
+ * GEMM micro-kernels and their run-time dispatch.
+ *
+ * A micro-kernel computes one MR x NR tile of C from packed panels:
+ *
+ *   C[m x n] := A_panel * B_panel          (accumulate == 0: C is never read,
+ *   C[m x n] += A_panel * B_panel           it may hold garbage or NaN)
+ *
+ *   A_panel: MR x kc, column p at a[p*MR]   (rows >= m are zero padding)
+ *   B_panel: kc x NR, row p at b[p*NR]      (columns >= n are zero padding)
+ *   C:       element (i, j) at c[i*rsc + j*csc], only i < m, j < n touched.
+ *
+ * No loops over M or N, no allocation, no OpenMP. One descriptor per kernel
+ * carries its tile and the cache blocks the driver uses around it; the blocks
+ * are fixed per kernel, so a path's results never depend on the caller's tiling.
+ *
+ * Kernels (names say dtype, tile and ISA):
+ *   cx_f32_gemm_ukernel_4x8__generic   cx_f64_gemm_ukernel_4x4__generic   portable C
+ *   cx_f32_gemm_ukernel_6x16__avx2     cx_f64_gemm_ukernel_6x8__avx2      AVX2 + FMA
+ *   cx_f32_gemm_ukernel_12x32__avx512  cx_f64_gemm_ukernel_12x16__avx512  AVX-512F
+ */
+#ifndef CX_GEMM_H
+#define CX_GEMM_H
+
+#include <stddef.h>
+
+typedef void (*cx_f32_ukernel_fn)(ptrdiff_t kc, const float *a, const float *b, float *c,
+                                  ptrdiff_t rsc, ptrdiff_t csc, int accumulate,
+                                  ptrdiff_t m, ptrdiff_t n);
+typedef void (*cx_f64_ukernel_fn)(ptrdiff_t kc, const double *a, const double *b, double *c,
+                                  ptrdiff_t rsc, ptrdiff_t csc, int accumulate,
+                                  ptrdiff_t m, ptrdiff_t n);
+
+typedef struct {
+    cx_f32_ukernel_fn ukernel;
+    ptrdiff_t mr, nr;          /* register tile */
+    ptrdiff_t kc, mc, nc;      /* cache blocks: kc x nr B panel in L1, mc x kc A block in L2 */
+    const char *name;
+} cx_f32_gemm_kernel;
+
+typedef struct {
+    cx_f64_ukernel_fn ukernel;
+    ptrdiff_t mr, nr;
+    ptrdiff_t kc, mc, nc;
+    const char *name;
+} cx_f64_gemm_kernel;
+
+/* Instruction-set paths, lowest first. */
+enum { CX_ISA_GENERIC = 0, CX_ISA_AVX2 = 1, CX_ISA_AVX512 = 2 };
+
+/* The kernel in use, chosen once by cx_select_isa() (generic until then). */
+const cx_f32_gemm_kernel *cx_f32_gemm_active(void);
+const cx_f64_gemm_kernel *cx_f64_gemm_active(void);
+
+/* Best path this CPU (and OS) supports. */
+int cx_cpu_best_isa(void);
+/* Use min(requested, best) for every later call; returns the path chosen.
+   Not thread-safe: call once before any kernel runs (convx does at import). */
+int cx_select_isa(int requested);
+int cx_active_isa(void);
+const char *cx_isa_name(int isa);
+
+/* Micro-kernels, for tests and the descriptors. */
+void cx_f32_gemm_ukernel_4x8__generic(ptrdiff_t, const float *, const float *, float *,
+                                      ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_gemm_ukernel_4x4__generic(ptrdiff_t, const double *, const double *, double *,
+                                      ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CX_HAVE_X86_KERNELS 1
+void cx_f32_gemm_ukernel_6x16__avx2(ptrdiff_t, const float *, const float *, float *,
+                                    ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_gemm_ukernel_6x8__avx2(ptrdiff_t, const double *, const double *, double *,
+                                   ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f32_gemm_ukernel_12x32__avx512(ptrdiff_t, const float *, const float *, float *,
+                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_gemm_ukernel_12x16__avx512(ptrdiff_t, const double *, const double *, double *,
+                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+#else
+#define CX_HAVE_X86_KERNELS 0
+#endif
+
+/* Peak-FMA probe: n iterations of `chains` independent vector FMA chains on the
+   given path; returns a value that depends on the work (so it is not optimised away). */
+double cx_fma_probe(int isa, long n);
+/* Floating-point operations one call of cx_fma_probe(isa, n) performs. */
+double cx_fma_probe_flops(int isa, long n);
+
+#endif /* CX_GEMM_H */

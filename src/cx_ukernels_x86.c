@@ -1,0 +1,153 @@
+/*
+ * x86 SIMD micro-kernels (AVX2+FMA and AVX-512F), float32 and float64, from
+ * one template (cx_ukernel_simd_impl.h). Each function carries its own target
+ * attribute, so this file is compiled with the portable flags like the rest and
+ * the kernels only run after cx_select_isa() has checked the CPU.
+ */
+#include "cx_gemm.h"
+
+#if CX_HAVE_X86_KERNELS
+#include <immintrin.h>
+
+/* ---- AVX2 + FMA: 16 ymm registers, 6 x 2 accumulators ---- */
+#define UK_TARGET __attribute__((target("avx2,fma")))
+
+#define UK_NAME cx_f32_gemm_ukernel_6x16__avx2
+#define UK_T float
+#define UK_V __m256
+#define UK_VLEN 8
+#define UK_MR 6
+#define UK_LOAD(p) _mm256_loadu_ps(p)
+#define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm256_set1_ps(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_ps((a), (b))
+#define UK_ZERO() _mm256_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_NAME cx_f64_gemm_ukernel_6x8__avx2
+#define UK_T double
+#define UK_V __m256d
+#define UK_VLEN 4
+#define UK_MR 6
+#define UK_LOAD(p) _mm256_loadu_pd(p)
+#define UK_STORE(p, v) _mm256_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm256_set1_pd(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_pd((a), (b))
+#define UK_ZERO() _mm256_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
+#undef UK_TARGET
+
+/* ---- AVX-512F: 32 zmm registers, 12 x 2 accumulators ---- */
+#define UK_TARGET __attribute__((target("avx512f,fma")))
+
+#define UK_NAME cx_f32_gemm_ukernel_12x32__avx512
+#define UK_T float
+#define UK_V __m512
+#define UK_VLEN 16
+#define UK_MR 12
+#define UK_LOAD(p) _mm512_loadu_ps(p)
+#define UK_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm512_set1_ps(x)
+#define UK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm512_add_ps((a), (b))
+#define UK_ZERO() _mm512_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_NAME cx_f64_gemm_ukernel_12x16__avx512
+#define UK_T double
+#define UK_V __m512d
+#define UK_VLEN 8
+#define UK_MR 12
+#define UK_LOAD(p) _mm512_loadu_pd(p)
+#define UK_STORE(p, v) _mm512_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm512_set1_pd(x)
+#define UK_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm512_add_pd((a), (b))
+#define UK_ZERO() _mm512_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
+#undef UK_TARGET
+
+/* ---- peak-FMA probes: 12 independent chains (more than latency x pipes) ---- */
+#define CX_PROBE_CHAINS 12
+
+__attribute__((target("avx2,fma"))) static double cx_fma_probe_avx2(long n)
+{
+    __m256 acc[CX_PROBE_CHAINS];
+    const __m256 mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < CX_PROBE_CHAINS; ++i)
+        acc[i] = _mm256_set1_ps((float)i);
+    for (long k = 0; k < n; ++k) {
+#pragma GCC unroll 12
+        for (int i = 0; i < CX_PROBE_CHAINS; ++i)
+            acc[i] = _mm256_fmadd_ps(acc[i], mul, add);
+    }
+    float out[8], s = 0;
+    for (int i = 0; i < CX_PROBE_CHAINS; ++i) {
+        _mm256_storeu_ps(out, acc[i]);
+        for (int j = 0; j < 8; ++j) s += out[j];
+    }
+    return s;
+}
+
+__attribute__((target("avx512f,fma"))) static double cx_fma_probe_avx512(long n)
+{
+    __m512 acc[CX_PROBE_CHAINS];
+    const __m512 mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < CX_PROBE_CHAINS; ++i)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < n; ++k) {
+#pragma GCC unroll 12
+        for (int i = 0; i < CX_PROBE_CHAINS; ++i)
+            acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
+    }
+    float out[16], s = 0;
+    for (int i = 0; i < CX_PROBE_CHAINS; ++i) {
+        _mm512_storeu_ps(out, acc[i]);
+        for (int j = 0; j < 16; ++j) s += out[j];
+    }
+    return s;
+}
+#endif /* CX_HAVE_X86_KERNELS */
+
+/* Portable probe: 8 chains of 4-wide mul+add the compiler may vectorise (SSE2). */
+static double cx_fma_probe_generic(long n)
+{
+    float acc[8][4];
+    for (int i = 0; i < 8; ++i)
+        for (int j = 0; j < 4; ++j)
+            acc[i][j] = (float)(i + j);
+    for (long k = 0; k < n; ++k)
+        for (int i = 0; i < 8; ++i)
+            for (int j = 0; j < 4; ++j)
+                acc[i][j] = acc[i][j] * 0.999999f + 1e-7f;
+    double s = 0;
+    for (int i = 0; i < 8; ++i)
+        for (int j = 0; j < 4; ++j)
+            s += acc[i][j];
+    return s;
+}
+
+double cx_fma_probe(int isa, long n)
+{
+#if CX_HAVE_X86_KERNELS
+    if (isa == CX_ISA_AVX512)
+        return cx_fma_probe_avx512(n);
+    if (isa == CX_ISA_AVX2)
+        return cx_fma_probe_avx2(n);
+#endif
+    (void)isa;
+    return cx_fma_probe_generic(n);
+}
+
+double cx_fma_probe_flops(int isa, long n)
+{
+    if (isa == CX_ISA_AVX512)
+        return 2.0 * 16 * 12 * (double)n;
+    if (isa == CX_ISA_AVX2)
+        return 2.0 * 8 * 12 * (double)n;
+    return 2.0 * 4 * 8 * (double)n;
+}
