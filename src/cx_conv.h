@@ -48,7 +48,8 @@ typedef struct {
     ptrdiff_t tile;     /* im2col: output pixels per column tile */
     ptrdiff_t ntiles;   /* im2col: tiles per image (ceil(P*Q / tile)) */
     ptrdiff_t kblock, kblocks;  /* output channels per block, blocks per group */
-    ptrdiff_t cblock, cblocks;  /* input channels per block, blocks per group */
+    ptrdiff_t cblock, cblocks;  /* input channels (wgrad im2col: column-matrix rows
+                                   c*R*S + r*S + s) per block, blocks per group */
     size_t ws_elems;    /* workspace elements one thread needs (0 for direct) */
     /* wgrad only: the batch is cut into nsplit chunks of nper images when the
        weight alone offers too few items; chunk i writes partial sums to

@@ -10,7 +10,7 @@
  *   fwd    direct  (n, k)                        y[n, k]
  *   fwd    im2col  (n, g, pixel tile)            y[n, g's channels, tile]
  *   wgrad  direct  (batch chunk, k)              dw[k]
- *   wgrad  im2col  (batch chunk, g, k block, c block)  dw[k block, c block]
+ *   wgrad  im2col  (batch chunk, g, k block, crs block)  dw[k block, crs block]
  * (the weight gradient writes one partial sum per batch chunk when the batch is
  * split, see plan_batch_split; the chunks are then added in a fixed order)
  *   dgrad  direct  (n, c)                        dx[n, c]
@@ -32,6 +32,8 @@
 #define CX_COLS_BYTES ((size_t)2 << 20)
 /* Work items we aim for, so that small batches still keep several cores busy. */
 #define CX_TARGET_ITEMS 32
+/* The weight gradient pays for each extra item with re-packing: aim lower. */
+#define CX_TARGET_ITEMS_WGRAD 16
 /* Most memory the weight gradient's per-chunk partial sums may take. */
 #define CX_PARTIAL_BYTES ((size_t)64 << 20)
 
@@ -83,9 +85,9 @@ static ptrdiff_t CX_NAME(cols_tile)(ptrdiff_t rows, ptrdiff_t pixels)
 static void CX_NAME(plan_batch_split)(const cx_conv2d_desc *d, cx_conv2d_plan *pl, ptrdiff_t base)
 {
     ptrdiff_t nsplit = 1;
-    if (base > 0 && base < CX_TARGET_ITEMS && d->N > 1 && pl->wsize > 0) {
+    if (base > 0 && base < CX_TARGET_ITEMS_WGRAD && d->N > 1 && pl->wsize > 0) {
         const ptrdiff_t max_split = (ptrdiff_t)(CX_PARTIAL_BYTES / sizeof(CX_T) / (size_t)pl->wsize);
-        nsplit = cx_max(cx_min(cx_min(d->N, cx_ceil_div(CX_TARGET_ITEMS, base)), max_split), 1);
+        nsplit = cx_max(cx_min(cx_min(d->N, cx_ceil_div(CX_TARGET_ITEMS_WGRAD, base)), max_split), 1);
     }
     pl->nper = nsplit > 1 ? cx_ceil_div(d->N, nsplit) : d->N;
     pl->nsplit = nsplit > 1 ? cx_ceil_div(d->N, pl->nper) : 1;
@@ -136,13 +138,18 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         return;
     }
     if (op == CX_OP_WGRAD) {
-        /* Split channels first (no redundant work), then output channels
-           (each k block rebuilds its columns). */
-        pl->cblocks = cx_max(cx_min(Cg, cx_ceil_div(CX_TARGET_ITEMS, G)), 1);
-        pl->cblock = Cg > 0 ? cx_ceil_div(Cg, pl->cblocks) : 0;
-        pl->cblocks = Cg > 0 ? cx_ceil_div(Cg, pl->cblock) : 1;
-        ptrdiff_t want_k = cx_ceil_div(CX_TARGET_ITEMS, G * pl->cblocks);
-        ptrdiff_t max_k = cx_max(cx_ceil_div(Kg, CX_ACTIVE()->mr), 1);  /* >= MR rows per block */
+        /* Tiles of the weight gradient (Kg x CRS per group), big enough to
+           feed the micro-kernel: split the CRS columns first (each block only
+           re-packs dY, the cheap operand) into blocks of >= 2 NR columns, then
+           the rows into blocks of >= 2 MR (each re-packs its columns of the
+           image); plan_batch_split cuts the batch when that is still too few. */
+        const ptrdiff_t mr = CX_ACTIVE()->mr, nr = CX_ACTIVE()->nr, CRS = Cg * RS;
+        const ptrdiff_t want = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G);
+        pl->cblocks = cx_max(cx_min(want, cx_ceil_div(CRS, 2 * nr)), 1);
+        pl->cblock = CRS > 0 ? cx_ceil_div(cx_ceil_div(CRS, pl->cblocks), nr) * nr : 0;
+        pl->cblocks = CRS > 0 ? cx_ceil_div(CRS, pl->cblock) : 1;
+        const ptrdiff_t want_k = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G * pl->cblocks);
+        const ptrdiff_t max_k = cx_max(cx_ceil_div(Kg, 2 * mr), 1);
         pl->kblocks = cx_max(cx_min(want_k, max_k), 1);
         pl->kblock = Kg > 0 ? cx_ceil_div(Kg, pl->kblocks) : 0;
         pl->kblocks = Kg > 0 ? cx_ceil_div(Kg, pl->kblock) : 1;
@@ -228,8 +235,9 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
  */
 typedef struct {
     const cx_conv2d_desc *d;
-    const CX_T *x;      /* channel 0 of the block, image n */
+    const CX_T *x;      /* channel 0 of the group, image n */
     ptrdiff_t pix0;     /* first output pixel of the caller's tile */
+    ptrdiff_t crs0;     /* first column-matrix row (c*R + r)*S + s of the caller's tile */
 } CX_NAME(im2col_src);
 
 /* out[t] = x value under kernel tap (r, s) at output pixels (prow, q0 + t), t < len. */
@@ -271,7 +279,7 @@ static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
     const ptrdiff_t R = d->R, S = d->S, Q = d->Q, HW = d->H * d->W;
     const ptrdiff_t npanel = cx_ceil_div(nc, nr);
     for (ptrdiff_t p = 0; p < kc; ++p) {
-        const ptrdiff_t crs = pc + p, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
+        const ptrdiff_t crs = s->crs0 + pc + p, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
         const ptrdiff_t hoff = r * d->dil_h - d->pad_top, woff = sx * d->dil_w - d->pad_left;
         ptrdiff_t qlo, qhi;
         cx_valid_range(Q, d->stride_w, woff, d->W, &qlo, &qhi);
@@ -316,7 +324,7 @@ static void CX_NAME(pack_b_im2col_t)(const void *src, ptrdiff_t pc, ptrdiff_t kc
             for (ptrdiff_t p = 0; p < kc; ++p) o[p * nr] = 0;
             continue;
         }
-        const ptrdiff_t crs = jc + j, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
+        const ptrdiff_t crs = s->crs0 + jc + j, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
         const ptrdiff_t hoff = r * d->dil_h - d->pad_top, woff = sx * d->dil_w - d->pad_left;
         ptrdiff_t qlo, qhi;
         cx_valid_range(Q, d->stride_w, woff, d->W, &qlo, &qhi);
@@ -419,7 +427,7 @@ static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
         /* the column matrix is the image itself */
         CX_NAME(gemm)(Kg, nt, Cg, wg, CRS, 1, xg + j0, HW, 1, 0, yg, PQ, 1, ws);
     } else {
-        CX_NAME(im2col_src) src = {d, xg, j0};
+        CX_NAME(im2col_src) src = {d, xg, j0, 0};
         CX_NAME(gemm_core)(Kg, nt, CRS, wg, CRS, 1, CX_NAME(pack_b_im2col), &src,
                            0, yg, PQ, 1, ws);
     }
@@ -490,28 +498,29 @@ static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const ptrdiff_t g = (item / (pl->cblocks * pl->kblocks)) % G;
     const ptrdiff_t split = item / (pl->cblocks * pl->kblocks * G);
     const ptrdiff_t n0 = split * pl->nper, n1 = cx_min(d->N, n0 + pl->nper);
-    const ptrdiff_t c0 = cb * pl->cblock, cn = cx_min(pl->cblock, Cg - c0);
+    /* this item's tile: rows [k0, k0+kn) x columns crs [j0, j0+jn) of group g */
+    const ptrdiff_t j0 = cb * pl->cblock, jn = cx_min(pl->cblock, CRS - j0);
     const ptrdiff_t k0 = kb * pl->kblock, kn = cx_min(pl->kblock, Kg - k0);
-    if (cn <= 0 || kn <= 0)
+    if (jn <= 0 || kn <= 0)
         return;
-    CX_T *dwb = dw + split * pl->wsize + (g * Kg + k0) * CRS + c0 * RS;
+    CX_T *dwb = dw + split * pl->wsize + (g * Kg + k0) * CRS + j0;
     int accumulate = 0;
     for (ptrdiff_t n = n0; n < n1 && PQ > 0; ++n) {
-        const CX_T *xb = x + (n * d->C + g * Cg + c0) * HW;
+        const CX_T *xg = x + (n * d->C + g * Cg) * HW;
         const CX_T *dyb = dy + (n * d->K + g * Kg + k0) * PQ;
         if (cx_is_pointwise(d)) {
-            /* cols^T is the image transposed: a strided operand */
-            CX_NAME(gemm)(kn, cn, PQ, dyb, PQ, 1, xb, 1, HW, accumulate, dwb, CRS, 1, ws);
+            /* cols^T is the image transposed (crs = c): a strided operand */
+            CX_NAME(gemm)(kn, jn, PQ, dyb, PQ, 1, xg + j0 * HW, 1, HW, accumulate, dwb, CRS, 1, ws);
         } else {
-            CX_NAME(im2col_src) src = {d, xb, 0};
-            CX_NAME(gemm_core)(kn, cn * RS, PQ, dyb, PQ, 1, CX_NAME(pack_b_im2col_t), &src,
+            CX_NAME(im2col_src) src = {d, xg, 0, j0};
+            CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, CX_NAME(pack_b_im2col_t), &src,
                                accumulate, dwb, CRS, 1, ws);
         }
         accumulate = 1;
     }
     if (!accumulate)   /* empty batch or empty output: the gradient is 0 */
         for (ptrdiff_t k = 0; k < kn; ++k)
-            for (ptrdiff_t i = 0; i < cn * RS; ++i)
+            for (ptrdiff_t i = 0; i < jn; ++i)
                 dwb[k * CRS + i] = 0;
 }
 
