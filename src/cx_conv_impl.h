@@ -34,6 +34,8 @@
 #define CX_TARGET_ITEMS 32
 /* The weight gradient pays for each extra item with re-packing: aim lower. */
 #define CX_TARGET_ITEMS_WGRAD 16
+/* Per-thread bytes of column-matrix rows the weight gradient builds at once. */
+#define CX_WGRAD_ROWS_BYTES ((size_t)512 << 10)
 /* Most memory the weight gradient's per-chunk partial sums may take. */
 #define CX_PARTIAL_BYTES ((size_t)64 << 20)
 
@@ -138,26 +140,29 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         return;
     }
     if (op == CX_OP_WGRAD) {
-        /* Tiles of the weight gradient (Kg x CRS per group), big enough to
-           feed the micro-kernel: split the CRS columns first (each block only
-           re-packs dY, the cheap operand) into blocks of >= 2 NR columns, then
-           the rows into blocks of >= 2 MR (each re-packs its columns of the
-           image); plan_batch_split cuts the batch when that is still too few. */
-        const ptrdiff_t mr = CX_ACTIVE()->mr, nr = CX_ACTIVE()->nr, CRS = Cg * RS;
+        /* Tiles of the weight gradient (Kg x CRS per group) for the dot-product
+           kernels, which read dY and the column-matrix rows in place: split the
+           CRS columns first (a block only re-reads dY) into blocks of >= 4 NR,
+           then the rows into blocks of >= 4 MR (each rebuilds its column rows);
+           plan_batch_split cuts the batch when that is still too few items. */
+        const ptrdiff_t mr = CX_ACTIVE()->dot_mr, nr = CX_ACTIVE()->dot_nr, CRS = Cg * RS;
         const ptrdiff_t want = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G);
-        pl->cblocks = cx_max(cx_min(want, cx_ceil_div(CRS, 2 * nr)), 1);
+        pl->cblocks = cx_max(cx_min(want, cx_ceil_div(CRS, 4 * nr)), 1);
         pl->cblock = CRS > 0 ? cx_ceil_div(cx_ceil_div(CRS, pl->cblocks), nr) * nr : 0;
         pl->cblocks = CRS > 0 ? cx_ceil_div(CRS, pl->cblock) : 1;
         const ptrdiff_t want_k = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G * pl->cblocks);
-        const ptrdiff_t max_k = cx_max(cx_ceil_div(Kg, 2 * mr), 1);
+        const ptrdiff_t max_k = cx_max(cx_ceil_div(Kg, 4 * mr), 1);
         pl->kblocks = cx_max(cx_min(want_k, max_k), 1);
         pl->kblock = Kg > 0 ? cx_ceil_div(Kg, pl->kblocks) : 0;
         pl->kblocks = Kg > 0 ? cx_ceil_div(Kg, pl->kblock) : 1;
-        /* Implicit im2col: one GEMM per image over all its pixels (the GEMM
-           cuts that reduction at multiples of KC); no column workspace. */
-        pl->tile = PQ;
+        /* Column-matrix rows built per step, over the whole image (the dot
+           kernels reduce over all of an image's pixels at once): as many as
+           fit CX_WGRAD_ROWS_BYTES, a multiple of the dot tile's NR. */
+        ptrdiff_t rows = (ptrdiff_t)(CX_WGRAD_ROWS_BYTES / sizeof(CX_T)) / cx_max(PQ, 1);
+        rows = cx_max(rows / nr * nr, nr);
+        pl->tile = cx_max(cx_min(rows, pl->cblock), 1);
         pl->ntiles = PQ > 0 ? 1 : 0;
-        pl->ws_elems = gemm_ws;
+        pl->ws_elems = cx_is_pointwise(d) ? 0 : (size_t)pl->tile * (size_t)PQ;
         CX_NAME(plan_batch_split)(d, pl, G * pl->kblocks * pl->cblocks);
         return;
     }
@@ -310,35 +315,20 @@ static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
     }
 }
 
-/* Weight gradient: B = cols^T, rows pixels pix0 + [pc, pc+kc), columns crs in [jc, jc+nc). */
-static void CX_NAME(pack_b_im2col_t)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
-                                     ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t nr, CX_T *dst)
+/* Rows crs0 .. crs0+rows-1 of the column matrix over all P*Q pixels: out[row*PQ + pixel]. */
+static void CX_NAME(im2col_rows)(const cx_conv2d_desc *d, const CX_T *xg, ptrdiff_t crs0,
+                                 ptrdiff_t rows, CX_T *restrict out)
 {
-    const CX_NAME(im2col_src) *s = (const CX_NAME(im2col_src) *)src;
-    const cx_conv2d_desc *d = s->d;
-    const ptrdiff_t R = d->R, S = d->S, Q = d->Q, HW = d->H * d->W;
-    const ptrdiff_t npanel = cx_ceil_div(nc, nr);
-    for (ptrdiff_t j = 0; j < npanel * nr; ++j) {
-        CX_T *o = dst + (j / nr) * kc * nr + j % nr;   /* column j, stride nr */
-        if (j >= nc) {
-            for (ptrdiff_t p = 0; p < kc; ++p) o[p * nr] = 0;
-            continue;
-        }
-        const ptrdiff_t crs = s->crs0 + jc + j, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
+    const ptrdiff_t R = d->R, S = d->S, P = d->P, Q = d->Q, HW = d->H * d->W;
+    for (ptrdiff_t row = 0; row < rows; ++row) {
+        const ptrdiff_t crs = crs0 + row, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
         const ptrdiff_t hoff = r * d->dil_h - d->pad_top, woff = sx * d->dil_w - d->pad_left;
         ptrdiff_t qlo, qhi;
         cx_valid_range(Q, d->stride_w, woff, d->W, &qlo, &qhi);
-        const CX_T *xc = s->x + c * HW;
-        const ptrdiff_t g0 = s->pix0 + pc;
-        ptrdiff_t prow = g0 / Q, q = g0 % Q, p = 0;
-        while (p < kc) {
-            const ptrdiff_t run = cx_min(Q - q, kc - p);
-            CX_NAME(im2col_run)(d, xc, prow * d->stride_h + hoff, woff, qlo, qhi, q, run,
-                                o + p * nr, nr);
-            p += run;
-            q = 0;
-            ++prow;
-        }
+        const CX_T *xc = xg + c * HW;
+        CX_T *o = out + row * P * Q;
+        for (ptrdiff_t p = 0; p < P; ++p)
+            CX_NAME(im2col_run)(d, xc, p * d->stride_h + hoff, woff, qlo, qhi, 0, Q, o + p * Q, 1);
     }
 }
 
@@ -503,25 +493,32 @@ static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const ptrdiff_t k0 = kb * pl->kblock, kn = cx_min(pl->kblock, Kg - k0);
     if (jn <= 0 || kn <= 0)
         return;
+    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const ptrdiff_t MR = kr->dot_mr, NR = kr->dot_nr;
     CX_T *dwb = dw + split * pl->wsize + (g * Kg + k0) * CRS + j0;
-    int accumulate = 0;
+    for (ptrdiff_t k = 0; k < kn; ++k)
+        for (ptrdiff_t i = 0; i < jn; ++i)
+            dwb[k * CRS + i] = 0;
+    const int pointwise = cx_is_pointwise(d);
     for (ptrdiff_t n = n0; n < n1 && PQ > 0; ++n) {
         const CX_T *xg = x + (n * d->C + g * Cg) * HW;
         const CX_T *dyb = dy + (n * d->K + g * Kg + k0) * PQ;
-        if (cx_is_pointwise(d)) {
-            /* cols^T is the image transposed (crs = c): a strided operand */
-            CX_NAME(gemm)(kn, jn, PQ, dyb, PQ, 1, xg + j0 * HW, 1, HW, accumulate, dwb, CRS, 1, ws);
-        } else {
-            CX_NAME(im2col_src) src = {d, xg, 0, j0};
-            CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, CX_NAME(pack_b_im2col_t), &src,
-                               accumulate, dwb, CRS, 1, ws);
+        for (ptrdiff_t jj = 0; jj < jn; jj += pl->tile) {
+            const ptrdiff_t rows = cx_min(pl->tile, jn - jj);
+            const CX_T *cols;
+            if (pointwise) {
+                cols = xg + (j0 + jj) * HW;   /* the column matrix is the image */
+            } else {
+                CX_NAME(im2col_rows)(d, xg, j0 + jj, rows, ws);
+                cols = ws;
+            }
+            /* dwb[k, jj + j] += sum over pixels of dy[k, pixel] * cols[j, pixel] */
+            for (ptrdiff_t i = 0; i < kn; i += MR)
+                for (ptrdiff_t j = 0; j < rows; j += NR)
+                    kr->dot(PQ, dyb + i * PQ, PQ, cols + j * PQ, PQ, dwb + i * CRS + jj + j,
+                            CRS, cx_min(MR, kn - i), cx_min(NR, rows - j));
         }
-        accumulate = 1;
     }
-    if (!accumulate)   /* empty batch or empty output: the gradient is 0 */
-        for (ptrdiff_t k = 0; k < kn; ++k)
-            for (ptrdiff_t i = 0; i < jn; ++i)
-                dwb[k * CRS + i] = 0;
 }
 
 void CX_NAME(conv2d_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,

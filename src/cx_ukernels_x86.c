@@ -71,6 +71,73 @@
 
 #undef UK_TARGET
 
+/* ---- dot-product ("NT") kernels for the weight gradient (cx_ukernel_dot_impl.h) ---- */
+#define UK_TARGET __attribute__((target("avx2,fma")))
+#define UK_NAME cx_f32_dot_ukernel_3x4__avx2
+#define UK_T float
+#define UK_V __m256
+#define UK_VLEN 8
+#define UK_MR 3
+#define UK_NR 4
+#define UK_LOAD(p) _mm256_loadu_ps(p)
+#define UK_LOAD_TAIL(p, k) _mm256_maskload_ps((p), cx_avx2_tail_mask32(k))
+#define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define UK_ZERO() _mm256_setzero_ps()
+#define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
+__attribute__((target("avx2"))) static inline __m256i cx_avx2_tail_mask32(ptrdiff_t k)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k), idx);
+}
+__attribute__((target("avx2"))) static inline __m256i cx_avx2_tail_mask64(ptrdiff_t k)
+{
+    const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)k), idx);
+}
+#include "cx_ukernel_dot_impl.h"
+
+#define UK_NAME cx_f64_dot_ukernel_3x4__avx2
+#define UK_T double
+#define UK_V __m256d
+#define UK_VLEN 4
+#define UK_MR 3
+#define UK_NR 4
+#define UK_LOAD(p) _mm256_loadu_pd(p)
+#define UK_LOAD_TAIL(p, k) _mm256_maskload_pd((p), cx_avx2_tail_mask64(k))
+#define UK_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define UK_ZERO() _mm256_setzero_pd()
+#define UK_STORE(p, v) _mm256_storeu_pd((p), (v))
+#include "cx_ukernel_dot_impl.h"
+#undef UK_TARGET
+
+#define UK_TARGET __attribute__((target("avx512f,fma")))
+#define UK_NAME cx_f32_dot_ukernel_4x6__avx512
+#define UK_T float
+#define UK_V __m512
+#define UK_VLEN 16
+#define UK_MR 4
+#define UK_NR 6
+#define UK_LOAD(p) _mm512_loadu_ps(p)
+#define UK_LOAD_TAIL(p, k) _mm512_maskz_loadu_ps((__mmask16)((1u << (k)) - 1u), (p))
+#define UK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define UK_ZERO() _mm512_setzero_ps()
+#define UK_STORE(p, v) _mm512_storeu_ps((p), (v))
+#include "cx_ukernel_dot_impl.h"
+
+#define UK_NAME cx_f64_dot_ukernel_4x6__avx512
+#define UK_T double
+#define UK_V __m512d
+#define UK_VLEN 8
+#define UK_MR 4
+#define UK_NR 6
+#define UK_LOAD(p) _mm512_loadu_pd(p)
+#define UK_LOAD_TAIL(p, k) _mm512_maskz_loadu_pd((__mmask8)((1u << (k)) - 1u), (p))
+#define UK_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define UK_ZERO() _mm512_setzero_pd()
+#define UK_STORE(p, v) _mm512_storeu_pd((p), (v))
+#include "cx_ukernel_dot_impl.h"
+#undef UK_TARGET
+
 /* ---- peak-FMA probes: 12 independent chains (more than latency x pipes) ---- */
 #define CX_PROBE_CHAINS 12
 
