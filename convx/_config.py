@@ -66,8 +66,8 @@ def config():
         "simd_best": _conv.cpu_best_isa(),
         "simd_baseline": baseline,
         "cpu_features": info["cpu_features"],
-        "gemm_kernels": {"float32": info["gemm_kernel_float32"],
-                         "float64": info["gemm_kernel_float64"]},
+        "gemm_kernels": {dt: [k["name"], k["dot_name"]]
+                         for dt, k in _conv.kernel_info().items()},
         "numpy": np.__version__,
         "python": platform.python_version(),
     }

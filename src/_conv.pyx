@@ -202,6 +202,54 @@ def gemm(const floating[:, :] a, const floating[:, :] b, floating[:, :] c, bint 
                         &c[0, 0], c.strides[0] // isz, c.strides[1] // isz, &wsv[0])
 
 
+def dot(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, :] c):
+    """c += a @ b.T with the active path's dot-product tiles (rows contiguous; for tests)."""
+    cdef Py_ssize_t m = a.shape[0], n = b.shape[0], k = a.shape[1], i, j, mr, nr
+    cdef Py_ssize_t isz = sizeof(floating)
+    if b.shape[1] != k or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError(f"dot: shapes ({m}, {k}) @ ({b.shape[0]}, {b.shape[1]}).T -> "
+                         f"({c.shape[0]}, {c.shape[1]}) do not match")
+    if c.strides[1] != isz:
+        raise ValueError("dot: c must have unit column stride")
+    if m == 0 or n == 0 or k == 0:
+        return
+    if floating is float:
+        mr = cx_f32_gemm_active().dot_mr
+        nr = cx_f32_gemm_active().dot_nr
+    else:
+        mr = cx_f64_gemm_active().dot_mr
+        nr = cx_f64_gemm_active().dot_nr
+    with nogil:
+        i = 0
+        while i < m:
+            j = 0
+            while j < n:
+                if floating is float:
+                    cx_f32_gemm_active().dot(k, &a[i, 0], a.strides[0] // isz, &b[j, 0],
+                                             b.strides[0] // isz, &c[i, j], c.strides[0] // isz,
+                                             min(mr, m - i), min(nr, n - j))
+                else:
+                    cx_f64_gemm_active().dot(k, &a[i, 0], a.strides[0] // isz, &b[j, 0],
+                                             b.strides[0] // isz, &c[i, j], c.strides[0] // isz,
+                                             min(mr, m - i), min(nr, n - j))
+                j += nr
+            i += mr
+
+
+def kernel_info():
+    """Tiles and cache blocks of the active path's kernels, per dtype."""
+    cdef const cx_f32_gemm_kernel *k32 = cx_f32_gemm_active()
+    cdef const cx_f64_gemm_kernel *k64 = cx_f64_gemm_active()
+    return {
+        "float32": dict(name=k32.name.decode(), mr=k32.mr, nr=k32.nr, kc=k32.kc, mc=k32.mc,
+                        nc=k32.nc, dot_name=k32.dot_name.decode(), dot_mr=k32.dot_mr,
+                        dot_nr=k32.dot_nr),
+        "float64": dict(name=k64.name.decode(), mr=k64.mr, nr=k64.nr, kc=k64.kc, mc=k64.mc,
+                        nc=k64.nc, dot_name=k64.dot_name.decode(), dot_mr=k64.dot_mr,
+                        dot_nr=k64.dot_nr),
+    }
+
+
 def build_info():
     """Facts fixed when the extension was compiled, and the CPU it runs on."""
     return {

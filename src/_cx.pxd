@@ -1,7 +1,24 @@
 # Declarations of the C layer (cx_conv.h) for the Cython glue in _conv.pyx.
 
 cdef extern from "cx_gemm.h" nogil:
-    pass
+    ctypedef void (*cx_f32_dot_fn)(Py_ssize_t, const float *, Py_ssize_t, const float *,
+                                   Py_ssize_t, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t)
+    ctypedef void (*cx_f64_dot_fn)(Py_ssize_t, const double *, Py_ssize_t, const double *,
+                                   Py_ssize_t, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t)
+    ctypedef struct cx_f32_gemm_kernel:
+        Py_ssize_t mr, nr, kc, mc, nc
+        const char *name
+        cx_f32_dot_fn dot
+        Py_ssize_t dot_mr, dot_nr
+        const char *dot_name
+    ctypedef struct cx_f64_gemm_kernel:
+        Py_ssize_t mr, nr, kc, mc, nc
+        const char *name
+        cx_f64_dot_fn dot
+        Py_ssize_t dot_mr, dot_nr
+        const char *dot_name
+    const cx_f32_gemm_kernel *cx_f32_gemm_active()
+    const cx_f64_gemm_kernel *cx_f64_gemm_active()
 
 cdef extern from "cx_conv.h" nogil:
     ctypedef struct cx_conv2d_desc:

@@ -1,8 +1,9 @@
 """convx's own blocked GEMM (the engine of the im2col path), against numpy.
 
-Named edge cases in the XNNPACK style: the reduction length k below, at and
-above the cache block KC (256), m and n below, at and above the micro-kernel
-tile (MR x NR = 4x8 float32, 4x4 float64) and the cache blocks MC, NC;
+These run on the path selected at import (test_isa.py repeats edge cases
+relative to each path's own tile). Named edge cases in the XNNPACK style: the
+reduction length k below, at and above the cache block KC (256), m and n
+around the generic tile (4x8 float32, 4x4 float64) and the cache blocks;
 strided and transposed operands; accumulate vs overwrite (overwrite must never
 read C, so a C full of NaN is fine).
 """
