@@ -19,6 +19,7 @@ columns mean.
 """
 
 import argparse
+import tracemalloc
 import importlib.util
 import json
 import math
@@ -233,6 +234,38 @@ def time_call(fn, warmup, repeats):
     return times, result
 
 
+def extra_memory_mb(fn, result):
+    """Peak bytes allocated during one call of fn (convx allocates its output and
+    every workspace through numpy, which tracemalloc sees), minus the output."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return max(peak - result.nbytes, 0) / 2**20
+
+
+def measure_fma_peak(convx, threads, dtype):
+    """GFLOP/s of convx's FMA probe (independent FMA chains on the active SIMD path)
+    on 1 thread and on `threads` threads; halved for float64 (half the lanes)."""
+    from convx import _conv
+    isa = _conv.active_isa()
+    n = 20_000_000 if isa != "generic" else 5_000_000
+    _conv.fma_probe(isa, n // 10)                       # warm up clocks
+    best1 = bestn = 0.0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        flops, _ = _conv.fma_probe(isa, n)
+        best1 = max(best1, flops / (time.perf_counter() - t0) / 1e9)
+        t0 = time.perf_counter()
+        flops, _ = _conv.fma_probe_parallel(isa, n, threads)
+        bestn = max(bestn, flops / (time.perf_counter() - t0) / 1e9)
+    scale = 0.5 if np.dtype(dtype) == np.float64 else 1.0
+    return isa, best1 * scale, bestn * scale
+
+
 def check_close(result, reference, dtype, reduction_length):
     """Return (ok, max error relative to max|reference|, tolerance).
 
@@ -266,6 +299,7 @@ class Row:
     tolerance: float = None
     ok: bool = None            # None: not checked
     error: str = None          # exception text when the call failed
+    extra_mb: float = None     # convx: peak memory allocated during one call, minus its output
 
     @property
     def label(self):
@@ -335,6 +369,7 @@ def bench_shape(shape, args, convx, torch, numpy_limit, seed):
             else:
                 row.ok, row.max_rel_err, row.tolerance = check_close(
                     result, reference, dtype, shape.reduction_length(op))
+                row.extra_mb = extra_memory_mb(calls["convx"](alg), result)
             op_rows.append(row)
 
         torch_ms = None
@@ -366,7 +401,7 @@ def print_table(shapes, rows, peak_gflops, out=sys.stdout):
     header = ["shape", "op", "impl", "ms", "GFLOP/s"]
     if peak_gflops:
         header.append("%peak")
-    header += ["x numpy", "x torch", "check"]
+    header += ["x numpy", "x torch", "extra MB", "check"]
     lines = []
     last_shape = None
     for row in rows:
@@ -386,7 +421,8 @@ def print_table(shapes, rows, peak_gflops, out=sys.stdout):
         if peak_gflops:
             cells.append(_fmt(None if row.gflops is None else 100 * row.gflops / peak_gflops,
                               ".1f"))
-        cells += [_fmt(row.speedup_vs_numpy, ".2f"), _fmt(row.speedup_vs_torch, ".2f"), check]
+        cells += [_fmt(row.speedup_vs_numpy, ".2f"), _fmt(row.speedup_vs_torch, ".2f"),
+                  _fmt(row.extra_mb, ".1f"), check]
         lines.append(cells)
     widths = [max(len(h), *(len(c[i]) for c in lines)) if lines else len(h)
               for i, h in enumerate(header)]
@@ -591,6 +627,13 @@ def main(argv=None):
     print("dtype %s, median of %d after %d warm-up call(s); ops %s; convx algorithms %s"
           % (args.dtype, args.repeats, args.warmup, ",".join(args.ops),
              ",".join(args.algorithms)))
+    isa, peak1, peakn = measure_fma_peak(convx, threads, args.dtype)
+    info["fma_peak"] = {"isa": isa, "dtype": args.dtype, "gflops_1_thread": peak1,
+                        "gflops_threads": peakn, "threads": threads}
+    print("FMA peak (convx probe, %s path, %s): %.1f GFLOP/s on 1 thread, %.1f on %d"
+          % (isa, args.dtype, peak1, peakn, threads))
+    if args.peak is None:
+        args.peak = peakn
     print(flush=True)
     # Run convx with the resolved count, so "same thread count" holds even by default.
     args.threads = threads
