@@ -37,7 +37,7 @@
 /* Per-thread bytes of column-matrix rows the weight gradient builds at once. */
 #define CX_WGRAD_ROWS_BYTES ((size_t)512 << 10)
 /* Most memory the weight gradient's per-chunk partial sums may take. */
-#define CX_PARTIAL_BYTES ((size_t)64 << 20)
+#define CX_PARTIAL_BYTES ((size_t)8 << 20)
 
 static ptrdiff_t cx_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 static ptrdiff_t cx_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
@@ -414,11 +414,11 @@ static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
     const CX_T *wg = w + g * Kg * CRS;
     CX_T *yg = y + (n * d->K + g * Kg) * PQ + j0;
     if (cx_is_pointwise(d)) {
-        /* the column matrix is the image itself */
-        CX_NAME(gemm)(Kg, nt, Cg, wg, CRS, 1, xg + j0, HW, 1, 0, yg, PQ, 1, ws);
+        /* the column matrix is the image itself: read in place, never packed */
+        CX_NAME(gemm_b_inplace)(Kg, nt, Cg, wg, CRS, 1, xg + j0, HW, 0, yg, PQ, 1, ws);
     } else {
         CX_NAME(im2col_src) src = {d, xg, j0, 0};
-        CX_NAME(gemm_core)(Kg, nt, CRS, wg, CRS, 1, CX_NAME(pack_b_im2col), &src,
+        CX_NAME(gemm_core)(Kg, nt, CRS, wg, CRS, 1, CX_NAME(pack_b_im2col), &src, NULL, 0,
                            0, yg, PQ, 1, ws);
     }
     if (bias)
@@ -597,12 +597,17 @@ static void CX_NAME(dgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     CX_T *dxb = dx + (n * d->C + g * Cg + c0) * HW;
     const CX_T *wb = w + g * Kg * CRS + c0 * RS;
     const CX_T *dyg = dy + (n * d->K + g * Kg) * PQ;
+    if (cx_is_pointwise(d)) {
+        /* col2im is the identity: the GEMM writes dx directly */
+        CX_NAME(gemm_b_inplace)(cn, PQ, Kg, wb, 1, CRS, dyg, PQ, 0, dxb, HW, 1, ws);
+        return;
+    }
     CX_T *cols = ws + CX_NAME(gemm_workspace_elems)();
     for (ptrdiff_t i = 0; i < cn * HW; ++i)
         dxb[i] = 0;
     for (ptrdiff_t jt = 0; jt < pl->ntiles; ++jt) {
         const ptrdiff_t j0 = jt * pl->tile, nt = cx_min(pl->tile, PQ - j0);
-        CX_NAME(gemm)(cn * RS, nt, Kg, wb, 1, CRS, dyg + j0, PQ, 1, 0, cols, nt, 1, ws);
+        CX_NAME(gemm_b_inplace)(cn * RS, nt, Kg, wb, 1, CRS, dyg + j0, PQ, 0, cols, nt, 1, ws);
         CX_NAME(col2im_tile)(d, dxb, cn, j0, nt, cols);
     }
 }

@@ -7,7 +7,9 @@
  *   C[m x n] += A_panel * B_panel           it may hold garbage or NaN)
  *
  *   A_panel: MR x kc, column p at a[p*MR]   (rows >= m are zero padding)
- *   B_panel: kc x NR, row p at b[p*NR]      (columns >= n are zero padding)
+ *   B_panel: kc x NR, row p at b[p*ldb]     (ldb = NR when packed; a full panel
+ *                                            may also be read in place from a
+ *                                            row-major matrix, ldb = its row stride)
  *   C:       element (i, j) at c[i*rsc + j*csc], only i < m, j < n touched.
  *
  * No loops over M or N, no allocation, no OpenMP. One descriptor per kernel
@@ -24,10 +26,12 @@
 
 #include <stddef.h>
 
-typedef void (*cx_f32_ukernel_fn)(ptrdiff_t kc, const float *a, const float *b, float *c,
+typedef void (*cx_f32_ukernel_fn)(ptrdiff_t kc, const float *a, const float *b, ptrdiff_t ldb,
+                                  float *c,
                                   ptrdiff_t rsc, ptrdiff_t csc, int accumulate,
                                   ptrdiff_t m, ptrdiff_t n);
-typedef void (*cx_f64_ukernel_fn)(ptrdiff_t kc, const double *a, const double *b, double *c,
+typedef void (*cx_f64_ukernel_fn)(ptrdiff_t kc, const double *a, const double *b, ptrdiff_t ldb,
+                                  double *c,
                                   ptrdiff_t rsc, ptrdiff_t csc, int accumulate,
                                   ptrdiff_t m, ptrdiff_t n);
 
@@ -79,9 +83,9 @@ int cx_active_isa(void);
 const char *cx_isa_name(int isa);
 
 /* Micro-kernels, for tests and the descriptors. */
-void cx_f32_gemm_ukernel_4x8__generic(ptrdiff_t, const float *, const float *, float *,
+void cx_f32_gemm_ukernel_4x8__generic(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
-void cx_f64_gemm_ukernel_4x4__generic(ptrdiff_t, const double *, const double *, double *,
+void cx_f64_gemm_ukernel_4x4__generic(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f32_dot_ukernel_2x4__generic(ptrdiff_t, const float *, ptrdiff_t, const float *,
                                      ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
@@ -97,13 +101,13 @@ void cx_f32_dot_ukernel_4x6__avx512(ptrdiff_t, const float *, ptrdiff_t, const f
                                     ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 void cx_f64_dot_ukernel_4x6__avx512(ptrdiff_t, const double *, ptrdiff_t, const double *,
                                     ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
-void cx_f32_gemm_ukernel_6x16__avx2(ptrdiff_t, const float *, const float *, float *,
+void cx_f32_gemm_ukernel_6x16__avx2(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
                                     ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
-void cx_f64_gemm_ukernel_6x8__avx2(ptrdiff_t, const double *, const double *, double *,
+void cx_f64_gemm_ukernel_6x8__avx2(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
                                    ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
-void cx_f32_gemm_ukernel_12x32__avx512(ptrdiff_t, const float *, const float *, float *,
+void cx_f32_gemm_ukernel_12x32__avx512(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
                                        ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
-void cx_f64_gemm_ukernel_12x16__avx512(ptrdiff_t, const double *, const double *, double *,
+void cx_f64_gemm_ukernel_12x16__avx512(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
                                        ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 #else
 #define CX_HAVE_X86_KERNELS 0

@@ -36,7 +36,7 @@ typedef void (*CX_NAME(pack_b_fn))(const void *src, ptrdiff_t pc, ptrdiff_t kc,
  * vectorises along NR for the baseline ISA.
  */
 void CX_GENERIC_UKERNEL(ptrdiff_t kc, const CX_T *restrict a, const CX_T *restrict b,
-                        CX_T *restrict c, ptrdiff_t rsc, ptrdiff_t csc,
+                        ptrdiff_t ldb, CX_T *restrict c, ptrdiff_t rsc, ptrdiff_t csc,
                         int accumulate, ptrdiff_t m, ptrdiff_t n)
 {
     CX_T acc[CX_GENERIC_MR][CX_GENERIC_NR];
@@ -45,7 +45,7 @@ void CX_GENERIC_UKERNEL(ptrdiff_t kc, const CX_T *restrict a, const CX_T *restri
             acc[i][j] = 0;
     for (ptrdiff_t p = 0; p < kc; ++p) {
         const CX_T *ap = a + p * CX_GENERIC_MR;
-        const CX_T *bp = b + p * CX_GENERIC_NR;
+        const CX_T *bp = b + p * ldb;
         for (int i = 0; i < CX_GENERIC_MR; ++i) {
             const CX_T ai = ap[i];
             for (int j = 0; j < CX_GENERIC_NR; ++j)
@@ -156,10 +156,17 @@ const char *CX_NAME(gemm_kernel_name)(void)
     return CX_ACTIVE()->name;
 }
 
-/* C (+)= A * B with B packed by pack_b from src. ws: gemm_workspace_elems() elements. */
+/*
+ * C (+)= A * B with B packed by pack_b from bsrc. If b_direct is not NULL, B is
+ * also a row-major matrix with unit column stride (element (p, j) at
+ * b_direct[p*b_rs + j]): full NR-wide panels are then read in place by the
+ * micro-kernel and only a last partial panel is packed.
+ * ws: gemm_workspace_elems() elements.
+ */
 static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa,
                                CX_NAME(pack_b_fn) pack_b, const void *bsrc,
+                               const CX_T *b_direct, ptrdiff_t b_rs,
                                int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc,
                                CX_T *ws)
 {
@@ -179,18 +186,29 @@ static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     CX_T *bpack = ws + MC * KC;
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         const ptrdiff_t nc = n - jc < NC ? n - jc : NC;
+        const ptrdiff_t nfull = b_direct ? nc / NR * NR : 0;   /* panels read in place */
         for (ptrdiff_t pc = 0; pc < k; pc += KC) {
             const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
             const int acc = accumulate || pc > 0;
-            pack_b(bsrc, pc, kc, jc, nc, NR, bpack);
+            if (nfull < nc)
+                pack_b(bsrc, pc, kc, jc + nfull, nc - nfull, NR, bpack);
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
                 const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
                 CX_NAME(gemm_pack_a)(mc, kc, a + ic * rsa + pc * csa, rsa, csa, MR, apack);
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
                     const ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;
+                    const CX_T *bp;
+                    ptrdiff_t ldb;
+                    if (jr < nfull) {
+                        bp = b_direct + pc * b_rs + jc + jr;
+                        ldb = b_rs;
+                    } else {
+                        bp = bpack + (jr - nfull) * kc;
+                        ldb = NR;
+                    }
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
-                        kr->ukernel(kc, apack + ir * kc, bpack + jr * kc,
+                        kr->ukernel(kc, apack + ir * kc, bp, ldb,
                                     c + (ic + ir) * rsc + (jc + jr) * csc, rsc, csc,
                                     acc, mr, nr);
                     }
@@ -206,6 +224,19 @@ void CX_NAME(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                    int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc, CX_T *ws)
 {
     CX_NAME(strided_b) src = {b, rsb, csb};
-    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, CX_NAME(pack_b_strided), &src,
+    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, CX_NAME(pack_b_strided), &src, NULL, 0,
+                       accumulate, c, rsc, csc, ws);
+}
+
+/* As CX_NAME(gemm) for a row-major B (unit column stride, row stride rsb), whose
+   full panels the micro-kernel reads in place: no packing of B. */
+static void CX_NAME(gemm_b_inplace)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                    const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa,
+                                    const CX_T *b, ptrdiff_t rsb,
+                                    int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc,
+                                    CX_T *ws)
+{
+    CX_NAME(strided_b) src = {b, rsb, 1};
+    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, CX_NAME(pack_b_strided), &src, b, rsb,
                        accumulate, c, rsc, csc, ws);
 }

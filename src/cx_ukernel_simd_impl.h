@@ -16,7 +16,7 @@
 #define UK_NR (2 * UK_VLEN)
 
 UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restrict b,
-                       UK_T *restrict c, ptrdiff_t rsc, ptrdiff_t csc,
+                       ptrdiff_t ldb, UK_T *restrict c, ptrdiff_t rsc, ptrdiff_t csc,
                        int accumulate, ptrdiff_t m, ptrdiff_t n)
 {
     UK_V acc0[UK_MR], acc1[UK_MR];
@@ -35,7 +35,7 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
             acc1[i] = UK_FMA(ai, b1, acc1[i]);
         }
         a += UK_MR;
-        b += UK_NR;
+        b += ldb;
     }
     if (m == UK_MR && n == UK_NR && csc == 1) {
         if (accumulate) {
