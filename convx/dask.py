@@ -192,7 +192,8 @@ def _merge_small(chunks, minimum):
         else:
             out.append(c)
     if len(out) > 1 and out[-1] < minimum:
-        out[-2] += out.pop()
+        last = out.pop()
+        out[-1] += last
     return tuple(out)
 
 
@@ -335,7 +336,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
     if len(x.chunks[2]) == 1 and len(x.chunks[3]) == 1:
         y = x.map_blocks(_conv_block, weight=w, bias=b, threads=threads,
-                         conv_kw=dict(conv_kw, padding=geo.padding),
+                         conv_kw=dict(conv_kw, padding=padding),
                          chunks=(x.chunks[0], (geo.K,), (geo.P,), (geo.Q,)),
                          dtype=dtype, meta=meta)
     else:
@@ -427,7 +428,7 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         raise ValueError(f"input and grad_output must be chunked alike along N for {op}: "
                          f"input has N chunks {x.chunks[0]}, grad_output {gy.chunks[0]}; "
                          f"rechunk with grad_output.rechunk({{0: input.chunks[0]}})")
-    conv_kw = dict(stride=geo.stride, padding=geo.padding, dilation=geo.dilation,
+    conv_kw = dict(stride=geo.stride, padding=padding, dilation=geo.dilation,
                    groups=geo.groups, algorithm=algorithm)
     partials = da.blockwise(
         _wgrad_block, ("n", "k", "c", "r", "s"),
@@ -487,7 +488,7 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     algorithm = _api._algorithm(algorithm)
     threads = _threads_arg(threads)
     _check_batch_chunks("convx.dask.conv2d_input", "grad_output", gy, "NKPQ")
-    conv_kw = dict(stride=geo.stride, padding=geo.padding, dilation=geo.dilation,
+    conv_kw = dict(stride=geo.stride, padding=padding, dilation=geo.dilation,
                    groups=geo.groups, algorithm=algorithm)
     dx = gy.map_blocks(_dgrad_block, weight=w,
                        channels_hw=(geo.C, geo.H, geo.W), conv_kw=conv_kw, threads=threads,
