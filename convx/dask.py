@@ -55,6 +55,8 @@ run one OpenMP pool, not one per Dask thread. Two good settings:
   ``OMP_NUM_THREADS=1``, so on a ``distributed`` worker this is one convx
   thread per task and Dask's threads fill the cores; with the threaded
   scheduler on one machine it splits the cores between Dask's threads.
+  (Several in-process workers, ``LocalCluster(processes=False, n_workers>1)``,
+  share one process and each counts only its own threads: pass ``threads=``.)
 
 The threads setting never changes a result: convx is bitwise the same for
 every thread count.
@@ -364,12 +366,13 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
 
     Parameters
     ----------
-    input : dask.array.Array, shape (N, C, H, W) or (C, H, W)
+    input : dask.array.Array or array_like, shape (N, C, H, W) or (C, H, W)
         Chunked along N only.
     weight_size : tuple of 4 ints
         (K, C/groups, R, S).
     grad_output : dask.array.Array or array_like, shape (N, K, P, Q)
-        Chunked along N exactly like ``input``; a numpy array is split like it.
+        Chunked along N exactly like ``input``. When only one of the two is a Dask
+        array, the other is split along N like it.
     stride, padding, dilation, groups, algorithm, threads
         As in :func:`conv2d`.
     split_every : int, optional
@@ -396,24 +399,28 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     array([[16., 16.],
            [16., 16.]])
     """
-    x = _as_dask("input", input)
+    # A numpy operand is split along N like the Dask one.
+    x = input if isinstance(input, da.Array) else _api._array("input", input)
+    gy = (grad_output if isinstance(grad_output, da.Array)
+          else _api._array("grad_output", grad_output))
+    if isinstance(x, da.Array):
+        x = _as_dask("input", x)
+    if isinstance(gy, da.Array):
+        gy = _as_dask("grad_output", gy)
     unbatched = _batched("input", x)
-    if unbatched:
-        x = x[None]
     wsize = _api._shape_tuple("weight_size", weight_size, (4,))
-    geo = _api._geometry(x.shape, wsize, stride, padding, dilation, groups,
+    xs = (1,) + x.shape if unbatched else x.shape
+    geo = _api._geometry(xs, wsize, stride, padding, dilation, groups,
                          weight_name="weight_size")
     expected = geo.output_shape[1:] if unbatched else geo.output_shape
-    if isinstance(grad_output, da.Array):
-        gy = _as_dask("grad_output", grad_output)
-    else:
-        gy = _api._array("grad_output", grad_output)
     if gy.shape != expected:
         raise ValueError(f"grad_output must have the forward output's shape {expected} "
-                         f"(input shape {x.shape[1:] if unbatched else x.shape}, weight_size "
-                         f"{wsize}), got {gy.shape}")
+                         f"(input shape {x.shape}, weight_size {wsize}), got {gy.shape}")
     if unbatched:
-        gy = gy[None]
+        x, gy = x[None], gy[None]
+    if not isinstance(x, da.Array):
+        x = da.from_array(x, chunks=(gy.chunks[0] if isinstance(gy, da.Array) else -1,
+                                     -1, -1, -1))
     if not isinstance(gy, da.Array):
         gy = da.from_array(gy, chunks=(x.chunks[0], -1, -1, -1))
     dtype = _api._compute_dtype(x.dtype, gy.dtype)
@@ -462,7 +469,7 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     Examples
     --------
     >>> import numpy as np, dask.array as da, convx, convx.dask
-    >>> g = da.ones((2, 1, 2, 2), chunks=1)
+    >>> g = da.ones((2, 1, 2, 2), chunks=(1, 1, 2, 2))
     >>> convx.dask.conv2d_input((2, 1, 3, 3), np.ones((1, 1, 2, 2)), g).compute()[1, 0]
     array([[1., 2., 1.],
            [2., 4., 2.],

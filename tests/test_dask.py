@@ -51,6 +51,14 @@ def test_import_convx_does_not_import_dask():
     assert out.split() == ["False", "False"]
 
 
+def test_docstring_examples_run():
+    import doctest
+
+    with dask.config.set(**SYNC):
+        result = doctest.testmod(cxd, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8 and result.failed == 0
+
+
 # --------------------------------------------------------------------------- batch chunks
 
 BATCH_CASES = {
@@ -218,8 +226,9 @@ def test_conv2d_weight_tree_reduction_equals_single_machine(case, n_chunks, rng)
         dw = cxd.conv2d_weight(dx, wshape, dg, split_every=split_every, **kw)
         assert dw.shape == wshape and dw.numblocks == (1, 1, 1, 1)
         np.testing.assert_array_equal(dw.compute(**SYNC), ref)
-    # a numpy grad_output is split like the input
+    # a numpy operand is split along N like the Dask one
     np.testing.assert_array_equal(cxd.conv2d_weight(dx, wshape, gy, **kw).compute(**SYNC), ref)
+    np.testing.assert_array_equal(cxd.conv2d_weight(x, wshape, dg, **kw).compute(**SYNC), ref)
 
 
 def test_conv2d_weight_tree_has_several_levels(rng):
