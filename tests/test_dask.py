@@ -43,11 +43,12 @@ def layer_kinds(arr):
 
 # --------------------------------------------------------------------------- import policy
 
-def test_import_convx_does_not_import_dask():
+def test_import_convx_does_not_import_dask(tmp_path):
     code = "import sys, convx; print('dask' in sys.modules, 'convx.dask' in sys.modules)"
+    # the same import path as this process (the conftest's choice of convx), run elsewhere
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, timeout=TIMEOUT, check=True).stdout
+                         env=env, cwd=tmp_path, timeout=TIMEOUT, check=True).stdout
     assert out.split() == ["False", "False"]
 
 
