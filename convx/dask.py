@@ -21,17 +21,19 @@ What is supported
       computes exactly its own output pixels with the zero padding that the
       whole image has there, so every output pixel is the same sum, in the
       same order, as in one ``convx.conv2d`` call: the result is bitwise the
-      single-machine one. Output chunks along H are ``ceil``-counts of those
-      anchors: with chunk sizes that are multiples of the stride they are
-      regular (``chunk // stride``, the last one shorter), which
-      ``to_zarr`` needs; other chunk sizes work but give irregular output
-      chunks. Chunks smaller than the halo are merged with a neighbour first.
+      single-machine one. An output chunk has as many pixels as its input
+      chunk has multiples of the stride: with chunk sizes that are multiples
+      of the stride the output chunks are regular (``chunk // stride``, the
+      last one may be shorter), which ``to_zarr`` needs; other chunk sizes
+      work but give irregular output chunks (empty ones for chunks narrower
+      than the stride). Chunks smaller than the halo are merged with a
+      neighbour first (the one rechunk this may do).
     * chunks along C are refused (a pixel's reduction runs over all channels
       of a group): rechunk with ``x.rechunk({1: -1})``.
 :func:`conv2d_weight`
     ``input`` and ``grad_output`` chunked along N only, with the same N
     chunks: per-chunk weight gradients summed by Dask's tree reduction
-    (``split_every``). A numpy ``grad_output`` is split like ``input``.
+    (``split_every``). A numpy operand is split along N like the Dask one.
     Chunks along C, H, W (or K, P, Q) are refused with the rechunk to use.
 :func:`conv2d_input`
     ``grad_output`` chunked along N only: one task per chunk.
