@@ -23,6 +23,8 @@ except ImportError as exc:  # pragma: no cover - only without a build
 from ._api import conv2d, conv2d_input, conv2d_weight
 from ._config import config, show_config
 from . import train  # noqa: E402
+from . import nn, optim  # noqa: E402
+from ._gradcheck import gradcheck  # noqa: E402
 
 __all__ = ["conv2d", "conv2d_weight", "conv2d_input", "config", "show_config", "train",
-           "__version__"]
+           "nn", "optim", "gradcheck", "__version__"]
