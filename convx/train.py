@@ -16,9 +16,17 @@ rate, can be measured up front (``lr="auto"``).
 Also here: :data:`KERNELS`, a few classic image filters to use as hidden kernels, and
 :func:`make_feature_problem`, which builds random images and the targets a hidden kernel
 makes from them.
+
+For whole models built from :mod:`convx.nn` layers, :class:`Trainer` (or :func:`fit`)
+trains on arrays with mini-batches, shuffling, a validation split and scikit-learn's
+convergence criteria (``tol``, ``n_iter_no_change``, ``max_epochs``), records a
+:class:`History` and warns with :class:`ConvergenceWarning` when it stops unconverged.
 """
 
 import numbers
+import sys
+import time
+import warnings
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -27,7 +35,7 @@ import numpy as np
 import convx  # the package; its functions are looked up at call time, after it has loaded
 
 __all__ = ["KERNELS", "FeatureProblem", "StepInfo", "TrainResult", "fit_kernel",
-           "make_feature_problem"]
+           "make_feature_problem", "Trainer", "fit", "History", "ConvergenceWarning"]
 
 
 def _readonly(a):
@@ -594,3 +602,512 @@ def _hidden_weight(kernel):
         raise ValueError("kernel must be a name, an (R, S) filter, a (K, R, S) stack of "
                          "filters or a (K, C/groups, R, S) weight, got shape %s" % (w.shape,))
     return w
+
+
+# --------------------------------------------------------------------------------------
+# Training convx.nn models: Trainer, fit, History, ConvergenceWarning
+# --------------------------------------------------------------------------------------
+
+class ConvergenceWarning(UserWarning):
+    """Training stopped before its convergence criterion was met (as scikit-learn's).
+
+    Issued by :meth:`Trainer.fit` when ``max_epochs`` is reached while the monitored loss
+    was still improving by more than ``tol``, or when training diverged (the loss became
+    NaN or infinite, or grew to a million times its first epoch's value).
+    """
+
+
+class History:
+    """What :meth:`Trainer.fit` recorded, one entry per epoch.
+
+    Index it by key for a float64 array: ``"loss"`` (the epoch's training loss, the mean
+    of its batch losses weighted by batch size), ``"val_loss"`` (when validating),
+    ``"accuracy"`` and ``"val_accuracy"`` (fraction correct, when the task is
+    classification) and ``"time"`` (seconds from the start to the end of the epoch).
+
+    Attributes
+    ----------
+    converged : bool
+        Whether the convergence criterion stopped training.
+    n_epochs : int
+        Epochs run.
+    best_epoch : int
+        Epoch (1-based) with the lowest monitored loss; 0 before the first epoch.
+    monitor : str
+        ``"val_loss"`` with a validation set, else ``"loss"``.
+    message : str
+        Why training stopped, in words.
+    elapsed : float
+        Seconds the whole fit took.
+    """
+
+    def __init__(self, keys, monitor):
+        self._data = {k: [] for k in keys}
+        self.monitor = monitor
+        self.converged = False
+        self.best_epoch = 0
+        self.message = ""
+        self.elapsed = 0.0
+
+    def _append(self, **values):
+        for k, v in values.items():
+            self._data[k].append(float(v))
+
+    @property
+    def n_epochs(self):
+        return len(self._data["loss"])
+
+    def __getitem__(self, key):
+        if key not in self._data:
+            raise KeyError("history has %s, not %r" % (", ".join(self._data), key))
+        return np.array(self._data[key], dtype=np.float64)
+
+    def __contains__(self, key):
+        return key in self._data
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def keys(self):
+        return self._data.keys()
+
+    def __len__(self):
+        return self.n_epochs
+
+    def as_dict(self):
+        """A plain dict of lists (for json)."""
+        return {k: list(v) for k, v in self._data.items()}
+
+    def __repr__(self):
+        last = ", ".join("%s=%.4g" % (k, v[-1]) for k, v in self._data.items()
+                         if v and k != "time")
+        return "History(n_epochs=%d, converged=%s, %s)" % (self.n_epochs, self.converged, last)
+
+
+#: progress="auto" draws the bar only once a run has lasted this many seconds.
+_PROGRESS_DELAY = 0.5
+
+
+class _ProgressBar:
+    """One self-overwriting status line: epoch, a bar over the epoch's batches, the loss.
+
+    Drawn on ``stream`` only when enabled; with ``delay`` it starts drawing only once the
+    run has lasted that long, so short runs stay silent.
+    """
+
+    def __init__(self, enabled, stream, max_epochs, n_batches, delay):
+        self.enabled = enabled
+        self.stream = stream
+        self.max_epochs = max_epochs
+        self.n_batches = n_batches
+        self.delay = delay
+        self.t0 = time.perf_counter()
+        self.last = -1.0
+        self.width = 0
+
+    def update(self, epoch, batch, loss, force=False):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self.t0 < self.delay or (not force and now - self.last < 0.1):
+            return
+        self.last = now
+        n = 20
+        filled = n * batch // max(self.n_batches, 1)
+        text = "epoch %d/%d [%s%s] %d/%d loss %.4g %.1fs" % (
+            epoch, self.max_epochs, "#" * filled, "." * (n - filled), batch, self.n_batches,
+            loss, now - self.t0)
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = len(text)
+
+    def clear(self):
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+def _isatty(stream):
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class Trainer:
+    """Fit a :mod:`convx.nn` model to arrays by mini-batch gradient descent.
+
+    Every epoch shuffles the training set, runs forward, loss, backward and an optimiser
+    step on each mini-batch, and records the losses (and accuracies, for
+    classification) in a :class:`History`. Convergence is judged as in scikit-learn's
+    ``MLPClassifier``: training stops when the monitored loss (``val_loss`` with a
+    validation set, else the training loss) has not improved by at least ``tol`` for
+    ``n_iter_no_change`` consecutive epochs; if ``max_epochs`` comes first, a
+    :class:`ConvergenceWarning` says so. A loss that becomes NaN or infinite, or a
+    million times the first epoch's, stops training at once with the same warning.
+
+    Parameters
+    ----------
+    model : convx.nn.Module
+        Trained in place.
+    loss : "mse", "cross_entropy" or a loss module, default "mse"
+        :class:`convx.nn.MSELoss`, :class:`convx.nn.CrossEntropyLoss` (logits against class
+        indices) or any module with the loss protocol.
+    optimizer : convx.optim.Optimizer, optional
+        Default: ``convx.optim.Adam(model.parameters(), lr=1e-3)``.
+    batch_size : int or None, default 32
+        Mini-batch size; None trains on the whole training set at once.
+    max_epochs : int, default 100
+        Most passes over the training set.
+    tol : float or None, default 1e-4
+        Smallest improvement of the monitored loss that counts. None disables the
+        criterion: training runs ``max_epochs`` epochs and no warning is given.
+    n_iter_no_change : int, default 10
+        Epochs without an improvement of ``tol`` after which training stops.
+    validation_split : float in [0, 1), default 0
+        Fraction of ``(x, y)`` held out (at random, stratified by class for
+        classification) to compute ``val_loss``; ignored when ``fit`` gets
+        ``validation_data``.
+    shuffle : bool, default True
+        Reshuffle the training set every epoch.
+    restore_best : bool, default True
+        With a validation set, end with the parameters of the epoch with the lowest
+        ``val_loss``.
+    accuracy : bool or None, default None
+        Record accuracy (argmax of the output against the class); None: when the loss is
+        cross-entropy.
+    augment : callable, optional
+        ``augment(x_batch, rng)`` returns a transformed copy of each training mini-batch
+        (random shifts, flips, noise...) before the forward pass; ``rng`` is the
+        trainer's generator, so augmented runs are reproducible. Validation data is not
+        augmented.
+    seed : None, int or numpy.random.Generator, default 0
+        Seeds the validation split, the shuffling and ``augment``.
+    progress : "auto", True or False, default "auto"
+        A progress bar on ``sys.stderr``: "auto" draws it when stderr is a terminal and
+        the run lasts more than half a second; True always; False never.
+    verbose : bool or int, default False
+        Print a line of the history every epoch (True) or every ``verbose`` epochs, and
+        why training stopped.
+    callback : callable, optional
+        ``callback(history)`` after every epoch; returning True stops training.
+    file : file-like, optional
+        Where ``verbose`` prints (default ``sys.stdout``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from convx import nn, optim
+    >>> from convx.train import Trainer
+    >>> x = np.random.default_rng(0).standard_normal((64, 1, 8, 8)).astype(np.float32)
+    >>> y = nn.Conv2d(1, 1, 3, seed=1)(x)              # targets of a hidden conv layer
+    >>> model = nn.Conv2d(1, 1, 3, seed=2)
+    >>> trainer = Trainer(model, "mse", optim.SGD(model.parameters(), lr=0.2, momentum=0.5),
+    ...                   batch_size=16, max_epochs=200, tol=1e-10, n_iter_no_change=5)
+    >>> history = trainer.fit(x, y)
+    >>> history.converged, bool(history["loss"][-1] < 1e-10)
+    (True, True)
+    >>> bool(np.allclose(model.weight.data, nn.Conv2d(1, 1, 3, seed=1).weight.data, atol=1e-5))
+    True
+    """
+
+    def __init__(self, model, loss="mse", optimizer=None, *, batch_size=32, max_epochs=100,
+                 tol=1e-4, n_iter_no_change=10, validation_split=0.0, shuffle=True,
+                 restore_best=True, accuracy=None, augment=None, seed=0, progress="auto",
+                 verbose=False, callback=None, file=None):
+        from . import nn, optim
+
+        if not isinstance(model, nn.Module):
+            raise TypeError("model must be a convx.nn.Module, got %r" % (model,))
+        self.model = model
+        if isinstance(loss, str):
+            losses = {"mse": nn.MSELoss, "cross_entropy": nn.CrossEntropyLoss}
+            if loss not in losses:
+                raise ValueError("loss must be 'mse', 'cross_entropy' or a loss module, got %r"
+                                 % (loss,))
+            loss = losses[loss]()
+        elif not (callable(loss) and hasattr(loss, "backward")):
+            raise TypeError("loss must be 'mse', 'cross_entropy' or a loss module, got %r"
+                            % (loss,))
+        self.loss = loss
+        if optimizer is None:
+            optimizer = optim.Adam(model.parameters(), lr=1e-3)
+        elif not isinstance(optimizer, optim.Optimizer):
+            raise TypeError("optimizer must be a convx.optim.Optimizer, got %r" % (optimizer,))
+        self.optimizer = optimizer
+        if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
+            raise ValueError("batch_size must be an int >= 1 or None, got %r" % (batch_size,))
+        self.batch_size = batch_size
+        if not _is_int(max_epochs) or max_epochs < 1:
+            raise ValueError("max_epochs must be an int >= 1, got %r" % (max_epochs,))
+        self.max_epochs = int(max_epochs)
+        if tol is not None and not (_is_real(tol) and tol >= 0):
+            raise ValueError("tol must be a number >= 0 or None, got %r" % (tol,))
+        self.tol = tol
+        if not _is_int(n_iter_no_change) or n_iter_no_change < 1:
+            raise ValueError("n_iter_no_change must be an int >= 1, got %r"
+                             % (n_iter_no_change,))
+        self.n_iter_no_change = int(n_iter_no_change)
+        if not (_is_real(validation_split) and 0 <= validation_split < 1):
+            raise ValueError("validation_split must be a number in [0, 1), got %r"
+                             % (validation_split,))
+        self.validation_split = float(validation_split)
+        self.shuffle = bool(shuffle)
+        self.restore_best = bool(restore_best)
+        self.accuracy = isinstance(loss, nn.CrossEntropyLoss) if accuracy is None \
+            else bool(accuracy)
+        if augment is not None and not callable(augment):
+            raise TypeError("augment must be callable or None, got %r" % (augment,))
+        self.augment = augment
+        self.rng = _rng(seed)
+        if progress not in ("auto", True, False):
+            raise ValueError("progress must be 'auto', True or False, got %r" % (progress,))
+        self.progress = progress
+        if isinstance(verbose, (bool, np.bool_)):
+            self._every = 1 if verbose else 0
+        elif _is_int(verbose) and verbose >= 0:
+            self._every = int(verbose)
+        else:
+            raise TypeError("verbose must be a bool or an int >= 0, got %r" % (verbose,))
+        if callback is not None and not callable(callback):
+            raise TypeError("callback must be callable or None, got %r" % (callback,))
+        self.callback = callback
+        self.file = file
+        self.history = None
+
+    # ------------------------------------------------------------------ data
+
+    def _dtype(self):
+        for p in self.model.parameters():
+            return p.dtype
+        return np.dtype(np.float64)
+
+    def _arrays(self, x, y, what="x"):
+        x = _real_array(x, what)
+        y = np.asarray(y)
+        if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
+            raise ValueError("%s and its targets must have the same number of samples, got "
+                             "shapes %s and %s" % (what, x.shape, y.shape))
+        if len(x) == 0:
+            raise ValueError("%s is empty (shape %s): there is nothing to fit" % (what, x.shape))
+        dt = self._dtype()
+        x = np.ascontiguousarray(x, dtype=dt)
+        if y.dtype.kind not in "iu":
+            y = np.ascontiguousarray(_real_array(y, "y"), dtype=dt)
+        return x, y
+
+    def _split(self, y):
+        """Indices (train, validation) for validation_split, stratified by class."""
+        n = len(y)
+        n_val = int(np.ceil(self.validation_split * n))
+        if n_val == 0:
+            return np.arange(n), None
+        if n_val >= n:
+            raise ValueError("validation_split=%g leaves no training samples out of %d"
+                             % (self.validation_split, n))
+        if y.dtype.kind in "iu" and y.ndim == 1:
+            # Stratified: the same fraction of every class, rounded; then top up or trim
+            # at random to exactly n_val.
+            val = []
+            for c in np.unique(y):
+                idx = self.rng.permutation(np.flatnonzero(y == c))
+                val.append(idx[:int(round(self.validation_split * len(idx)))])
+            val = np.concatenate(val)
+            rest = np.setdiff1d(np.arange(n), val)
+            if len(val) < n_val:
+                val = np.concatenate([val, self.rng.choice(rest, n_val - len(val),
+                                                           replace=False)])
+            elif len(val) > n_val:
+                val = self.rng.choice(val, n_val, replace=False)
+            val = np.sort(val)
+        else:
+            val = np.sort(self.rng.permutation(n)[:n_val])
+        train = np.setdiff1d(np.arange(n), val)
+        return train, val
+
+    def _correct(self, out, y):
+        pred = np.asarray(out).reshape(len(out), -1).argmax(axis=1)
+        truth = y if y.dtype.kind in "iu" else np.asarray(y).reshape(len(y), -1).argmax(axis=1)
+        return int(np.count_nonzero(pred == truth))
+
+    # ------------------------------------------------------------------ public
+
+    def predict(self, x, batch_size=None):
+        """The model's outputs for ``x`` (in evaluation mode, in batches)."""
+        x = np.ascontiguousarray(_real_array(x, "x"), dtype=self._dtype())
+        bs = batch_size or max(self.batch_size or len(x), 256)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            outs = [self.model(x[i:i + bs]) for i in range(0, len(x), bs)]
+        finally:
+            self.model.train(was_training)
+        return np.concatenate(outs) if outs else np.empty((0,))
+
+    def evaluate(self, x, y, batch_size=None):
+        """``{"loss": ..., "accuracy": ...}`` of the model on ``(x, y)`` (accuracy if recorded)."""
+        x, y = self._arrays(x, y)
+        bs = batch_size or max(self.batch_size or len(x), 256)
+        total, correct = 0.0, 0
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for i in range(0, len(x), bs):
+                out = self.model(x[i:i + bs])
+                total += self.loss(out, y[i:i + bs]) * len(out)
+                if self.accuracy:
+                    correct += self._correct(out, y[i:i + bs])
+        finally:
+            self.model.train(was_training)
+        result = {"loss": total / len(x)}
+        if self.accuracy:
+            result["accuracy"] = correct / len(x)
+        return result
+
+    def fit(self, x, y, *, validation_data=None):
+        """Train on ``(x, y)``; return (and keep as ``self.history``) the :class:`History`.
+
+        ``x`` is (N, ...) as the model takes it; ``y`` the targets (class indices for
+        cross-entropy). ``validation_data=(x_val, y_val)`` replaces ``validation_split``.
+        """
+        x, y = self._arrays(x, y)
+        if validation_data is not None:
+            try:
+                xv, yv = validation_data
+            except (TypeError, ValueError):
+                raise TypeError("validation_data must be a pair (x_val, y_val)") from None
+            xv, yv = self._arrays(xv, yv, "validation x")
+        else:
+            train_idx, val_idx = self._split(y)
+            if val_idx is None:
+                xv = yv = None
+            else:
+                xv, yv = x[val_idx], y[val_idx]
+                x, y = x[train_idx], y[train_idx]
+        validating = xv is not None
+        keys = ["loss"] + (["val_loss"] if validating else [])
+        if self.accuracy:
+            keys += ["accuracy"] + (["val_accuracy"] if validating else [])
+        history = History(keys + ["time"], "val_loss" if validating else "loss")
+        self.history = history
+
+        n = len(x)
+        bs = n if self.batch_size is None else min(self.batch_size, n)
+        n_batches = -(-n // bs)
+        stream = sys.stderr
+        bar = _ProgressBar(self.progress is True or (self.progress == "auto"
+                                                     and _isatty(stream)),
+                           stream, self.max_epochs, n_batches,
+                           0.0 if self.progress is True else _PROGRESS_DELAY)
+        out_file = sys.stdout if self.file is None else self.file
+        model, loss_fn, opt = self.model, self.loss, self.optimizer
+        best, best_state, no_improve = np.inf, None, 0
+        t0 = time.perf_counter()
+        model.train()
+        try:
+            for epoch in range(1, self.max_epochs + 1):
+                order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+                total, correct = 0.0, 0
+                for b in range(n_batches):
+                    idx = order[b * bs:(b + 1) * bs]
+                    if self.shuffle or n_batches > 1:
+                        xb, yb = x[idx], y[idx]
+                    else:
+                        xb, yb = x, y
+                    if self.augment is not None:
+                        xb = self.augment(xb, self.rng)
+                    out = model(xb)
+                    batch_loss = loss_fn(out, yb)
+                    opt.zero_grad()
+                    model.backward(loss_fn.backward(), input_grad=False)
+                    opt.step()
+                    total += batch_loss * len(idx)
+                    if self.accuracy:
+                        correct += self._correct(out, yb)
+                    bar.update(epoch, b + 1, total / min((b + 1) * bs, n))
+                row = {"loss": total / n}
+                if self.accuracy:
+                    row["accuracy"] = correct / n
+                if validating:
+                    ev = self.evaluate(xv, yv)
+                    row["val_loss"] = ev["loss"]
+                    if self.accuracy:
+                        row["val_accuracy"] = ev["accuracy"]
+                row["time"] = time.perf_counter() - t0
+                history._append(**row)
+
+                value = row[history.monitor]
+                first = history._data[history.monitor][0]
+                stop = ""
+                # Diverged: NaN/inf, or a million times the first epoch's loss (an exploding
+                # loss never "improves", which the tol rule would call convergence).
+                if not np.isfinite(value) or (first > 0 and value > 1e6 * first):
+                    stop = "diverged"
+                else:
+                    if self.tol is not None:
+                        no_improve = no_improve + 1 if value > best - self.tol else 0
+                    if value < best:
+                        best, history.best_epoch = value, epoch
+                        if validating and self.restore_best:
+                            best_state = model.state_dict()
+                    if self.tol is not None and no_improve >= self.n_iter_no_change:
+                        stop = "converged"
+                if self._every and (epoch % self._every == 0 or stop):
+                    bar.clear()
+                    print(self._line(history, epoch), file=out_file, flush=True)
+                if not stop and self.callback is not None and self.callback(history):
+                    stop = "callback"
+                if stop:
+                    break
+            else:
+                stop = "max_epochs"
+        finally:
+            bar.clear()
+        history.elapsed = time.perf_counter() - t0
+        what = "validation loss" if validating else "training loss"
+        if stop == "converged":
+            history.converged = True
+            history.message = ("converged: the %s did not improve by more than tol=%g for "
+                               "%d consecutive epochs (epoch %d)"
+                               % (what, self.tol, self.n_iter_no_change, epoch))
+        elif stop == "diverged":
+            history.message = ("diverged: the %s is %.4g at epoch %d (%.4g after the first); "
+                               "lower the learning rate" % (what, value, epoch, first))
+            warnings.warn(ConvergenceWarning(history.message), stacklevel=2)
+        elif stop == "callback":
+            history.message = "stopped by callback after epoch %d" % epoch
+        elif self.tol is None:
+            history.message = "trained for max_epochs=%d epochs (tol=None)" % self.max_epochs
+        else:
+            history.message = ("not converged: max_epochs=%d reached and the %s was still "
+                                "improving by more than tol=%g"
+                                % (self.max_epochs, what, self.tol))
+            warnings.warn(ConvergenceWarning(history.message), stacklevel=2)
+        if best_state is not None and history.best_epoch != history.n_epochs:
+            model.load_state_dict(best_state)
+            history.message += "; restored the parameters of epoch %d (val_loss %.4g)" % (
+                history.best_epoch, best)
+        if self._every:
+            print("Trainer: " + history.message, file=out_file, flush=True)
+        return history
+
+    def _line(self, history, epoch):
+        parts = ["epoch %*d/%d" % (len(str(self.max_epochs)), epoch, self.max_epochs)]
+        for k in history.keys():
+            v = history._data[k][-1]
+            if k == "time":
+                parts.append("%7.2fs" % v)
+            elif "accuracy" in k:
+                parts.append("%s %6.2f%%" % (k, 100 * v))
+            else:
+                parts.append("%s %.4e" % (k, v))
+        return "  ".join(parts)
+
+
+def fit(model, x, y, *, loss="mse", optimizer=None, validation_data=None, **kwargs):
+    """Train ``model`` on ``(x, y)`` in place: ``Trainer(model, loss, optimizer, **kwargs).fit``.
+
+    Returns the :class:`History`. See :class:`Trainer` for the arguments.
+    """
+    return Trainer(model, loss, optimizer, **kwargs).fit(x, y, validation_data=validation_data)

@@ -352,3 +352,284 @@ def test_fit_kernel_rejects_complex_and_nan(problem):
     y[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"^y\b"):
         fit_kernel(problem.x, y, 3)
+
+
+# --------------------------------------------------------------------------------------
+# Trainer: convx.nn models on arrays
+# --------------------------------------------------------------------------------------
+
+import io  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+
+from convx import nn, optim  # noqa: E402
+from convx.train import ConvergenceWarning, History, Trainer, fit  # noqa: E402
+
+
+def conv_problem(n=32, seed=0):
+    """Random images and the targets of a hidden 3x3 conv layer (float32)."""
+    x = np.random.default_rng(seed).standard_normal((n, 1, 10, 10)).astype(np.float32)
+    hidden = nn.Conv2d(1, 2, 3, seed=seed + 100)
+    return x, hidden(x), hidden
+
+
+def blobs(n=120, seed=0):
+    """Three well separated classes of 1x4x4 images: the class sets the mean of a quadrant."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = 0.3 * rng.standard_normal((n, 1, 4, 4))
+    for c in range(3):
+        x[y == c, 0, (c // 2) * 2:(c // 2) * 2 + 2, (c % 2) * 2:(c % 2) * 2 + 2] += 2.0
+    return x.astype(np.float32), y
+
+
+def classifier(seed=0):
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, seed=seed), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(16, 3, seed=seed))
+
+
+def sgd_trainer(model, **kw):
+    opt = optim.SGD(model.parameters(), lr=0.2, momentum=0.5)
+    kw = dict(dict(batch_size=8, max_epochs=100, tol=1e-10, n_iter_no_change=5), **kw)
+    return Trainer(model, "mse", opt, **kw)
+
+
+def test_trainer_recovers_a_hidden_conv_layer():
+    x, y, hidden = conv_problem()
+    model = nn.Conv2d(1, 2, 3, seed=1)
+    history = sgd_trainer(model).fit(x, y)
+    assert isinstance(history, History) and history.converged
+    assert "converged" in history.message
+    assert list(history.keys()) == ["loss", "time"]
+    assert history["loss"][-1] < 1e-10 < history["loss"][0]
+    assert history.n_epochs == len(history["loss"]) < 100
+    np.testing.assert_allclose(model.weight.data, hidden.weight.data, atol=1e-5)
+    np.testing.assert_allclose(model.bias.data, hidden.bias.data, atol=1e-5)
+
+
+def test_classification_records_accuracy_and_validation():
+    x, y = blobs()
+    model = classifier()
+    trainer = Trainer(model, "cross_entropy", optim.Adam(model.parameters(), lr=0.02),
+                      batch_size=16, max_epochs=60, validation_split=0.25, tol=1e-3,
+                      n_iter_no_change=5)
+    history = trainer.fit(x, y)
+    assert list(history.keys()) == ["loss", "val_loss", "accuracy", "val_accuracy", "time"]
+    assert history.monitor == "val_loss"
+    assert history["val_accuracy"][-1] == 1.0 and history["accuracy"][-1] > 0.95
+    assert trainer.evaluate(x, y)["accuracy"] == 1.0
+    assert trainer.predict(x).shape == (120, 3)
+    assert np.all(np.diff(history["time"]) > 0)
+
+
+def test_validation_split_is_stratified_seeded_and_disjoint():
+    _, y = blobs(n=60)
+    trainer = Trainer(classifier(), "cross_entropy", validation_split=0.2, seed=3)
+    train, val = trainer._split(y)
+    assert len(val) == 12 and len(train) == 48
+    assert not set(train) & set(val)
+    assert np.array_equal(np.bincount(y[val]), [4, 4, 4])
+    again = Trainer(classifier(), "cross_entropy", validation_split=0.2, seed=3)._split(y)
+    assert np.array_equal(again[1], val)
+
+
+def test_validation_data_replaces_the_split():
+    x, y = blobs()
+    model = classifier()
+    history = Trainer(model, "cross_entropy", max_epochs=2, tol=None,
+                      validation_split=0.5).fit(x[:90], y[:90], validation_data=(x[90:],
+                                                                                 y[90:]))
+    assert "val_loss" in history and history.n_epochs == 2
+
+
+def test_max_epochs_gives_a_convergence_warning():
+    x, y, _ = conv_problem()
+    trainer = sgd_trainer(nn.Conv2d(1, 2, 3, seed=1), max_epochs=3)
+    with pytest.warns(ConvergenceWarning, match="max_epochs=3"):
+        history = trainer.fit(x, y)
+    assert not history.converged and history.n_epochs == 3
+    assert "not converged" in history.message
+
+
+def test_tol_none_trains_max_epochs_without_warning():
+    x, y, _ = conv_problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        history = sgd_trainer(nn.Conv2d(1, 2, 3, seed=1), max_epochs=4, tol=None).fit(x, y)
+    assert history.n_epochs == 4 and not history.converged
+    assert "tol=None" in history.message
+
+
+def test_divergence_stops_with_a_warning():
+    x, y, _ = conv_problem()
+    model = nn.Conv2d(1, 2, 3, seed=1)
+    trainer = Trainer(model, "mse", optim.SGD(model.parameters(), lr=1e3), max_epochs=50)
+    with pytest.warns(ConvergenceWarning, match="diverged"), \
+            np.errstate(over="ignore", invalid="ignore"):
+        history = trainer.fit(x, y)
+    assert history.n_epochs < 50 and not history.converged
+
+
+def test_sklearn_convergence_rule_counts_epochs_without_improvement():
+    x, y, _ = conv_problem()
+    scripted = iter([5.0, 4.0, 3.9995, 3.9991, 3.0, 2.9999, 2.9998, 2.9997, 1.0])
+
+    class ScriptedLoss(nn.MSELoss):
+        """MSE gradients, but the loss each epoch (one full batch) comes from the script."""
+
+        def forward(self, input, target):
+            super().forward(input, target)
+            return next(scripted)
+
+    trainer = Trainer(nn.Conv2d(1, 2, 3, seed=1), ScriptedLoss(), batch_size=None, tol=1e-3,
+                      n_iter_no_change=3, max_epochs=20)
+    history = trainer.fit(x, y)
+    # An epoch improves when its loss is below the best so far minus tol=1e-3: 4.0 and
+    # 3.0 do; 3.9995 and 3.9991 do not (two in a row, then 3.0 resets the count);
+    # 2.9999, 2.9998, 2.9997 do not: the third in a row stops training.
+    assert history.converged
+    assert history["loss"].tolist() == [5.0, 4.0, 3.9995, 3.9991, 3.0, 2.9999, 2.9998,
+                                        2.9997]
+    assert history.best_epoch == 8                   # lowest, though not by tol
+
+
+def test_restore_best_puts_back_the_best_validation_epoch():
+    x, y = blobs()
+    model = classifier()
+    seen = {}
+
+    def snapshot(history):
+        seen[history.n_epochs] = model.state_dict()
+
+    trainer = Trainer(model, "cross_entropy", optim.Adam(model.parameters(), lr=0.05),
+                      batch_size=8, max_epochs=25, tol=None, validation_split=0.25,
+                      callback=snapshot)
+    history = trainer.fit(x, y)
+    best = history.best_epoch
+    assert history["val_loss"][best - 1] == history["val_loss"].min()
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, seen[best][name])
+    if best != history.n_epochs:
+        assert "restored the parameters of epoch %d" % best in history.message
+
+
+def test_callback_can_stop():
+    x, y, _ = conv_problem()
+    history = sgd_trainer(nn.Conv2d(1, 2, 3, seed=1),
+                          callback=lambda h: h.n_epochs == 2).fit(x, y)
+    assert history.n_epochs == 2 and "callback" in history.message
+
+
+def test_same_seed_same_run_and_shuffling_matters():
+    x, y, _ = conv_problem()
+
+    def run(seed, shuffle=True):
+        model = nn.Conv2d(1, 2, 3, seed=1)
+        sgd_trainer(model, max_epochs=3, tol=None, seed=seed, shuffle=shuffle).fit(x, y)
+        return model.weight.data
+
+    np.testing.assert_array_equal(run(0), run(0))
+    assert not np.array_equal(run(0), run(1))
+    np.testing.assert_array_equal(run(0, shuffle=False), run(1, shuffle=False))
+
+
+def test_augment_sees_every_training_batch():
+    x, y, _ = conv_problem(n=20)
+    sizes = []
+
+    def augment(xb, rng):
+        assert isinstance(rng, np.random.Generator)
+        sizes.append(len(xb))
+        return xb
+
+    sgd_trainer(nn.Conv2d(1, 2, 3, seed=1), max_epochs=2, tol=None,
+                augment=augment).fit(x, y)
+    assert sizes == [8, 8, 4] * 2
+
+
+def test_fit_function_and_default_optimizer():
+    x, y = blobs()
+    model = classifier()
+    history = fit(model, x, y, loss="cross_entropy", max_epochs=3, tol=None, batch_size=None)
+    assert history.n_epochs == 3 and "accuracy" in history
+
+
+def test_verbose_prints_epoch_lines_and_the_outcome():
+    x, y, _ = conv_problem()
+    out = io.StringIO()
+    sgd_trainer(nn.Conv2d(1, 2, 3, seed=1), max_epochs=4, tol=None, verbose=2,
+                file=out).fit(x, y)
+    lines = out.getvalue().splitlines()
+    assert [ln.split()[1] for ln in lines[:2]] == ["2/4", "4/4"]
+    assert "loss" in lines[0] and lines[-1].startswith("Trainer: trained for")
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("progress, tty, drawn", [
+    (True, False, True),          # asked for: drawn even when not a terminal
+    ("auto", True, True),         # a terminal: drawn
+    ("auto", False, False),       # not a terminal: quiet
+    (False, True, False),         # asked to be quiet
+])
+def test_progress_bar(monkeypatch, progress, tty, drawn):
+    stream = FakeTTY() if tty else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setattr(convx.train, "_PROGRESS_DELAY", 0.0)
+    x, y, _ = conv_problem()
+    sgd_trainer(nn.Conv2d(1, 2, 3, seed=1), max_epochs=2, tol=None,
+                progress=progress).fit(x, y)
+    text = stream.getvalue()
+    assert ("epoch 1/2 [" in text and "loss" in text and "\r" in text) == drawn
+    if drawn:
+        assert text.endswith("\r")                 # the line is cleared at the end
+
+
+def test_progress_auto_stays_quiet_on_short_runs(monkeypatch):
+    stream = FakeTTY()
+    monkeypatch.setattr(sys, "stderr", stream)
+    x, y, _ = conv_problem()
+    sgd_trainer(nn.Conv2d(1, 2, 3, seed=1), max_epochs=2, tol=None).fit(x, y)
+    assert stream.getvalue() == ""
+
+
+def test_float64_model_trains_in_float64():
+    x, y, _ = conv_problem()
+    model = nn.Conv2d(1, 2, 3, seed=1).double()
+    sgd_trainer(model, max_epochs=2, tol=None).fit(x, y)
+    assert model.weight.dtype == np.float64 and model.weight.grad.dtype == np.float64
+
+
+@pytest.mark.parametrize("kwargs, exc, word", [
+    (dict(loss="hinge"), ValueError, "loss"),
+    (dict(loss=3), TypeError, "loss"),
+    (dict(optimizer="adam"), TypeError, "optimizer"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(max_epochs=0), ValueError, "max_epochs"),
+    (dict(tol=-1), ValueError, "tol"),
+    (dict(n_iter_no_change=0), ValueError, "n_iter_no_change"),
+    (dict(validation_split=1.0), ValueError, "validation_split"),
+    (dict(progress="yes"), ValueError, "progress"),
+    (dict(verbose=-1), TypeError, "verbose"),
+    (dict(callback=3), TypeError, "callback"),
+    (dict(augment=3), TypeError, "augment"),
+    (dict(seed="x"), TypeError, "seed"),
+])
+def test_trainer_bad_arguments(kwargs, exc, word):
+    with pytest.raises(exc, match=word):
+        Trainer(classifier(), **kwargs)
+
+
+def test_trainer_bad_data():
+    trainer = Trainer(classifier(), "cross_entropy")
+    with pytest.raises(ValueError, match="same number of samples"):
+        trainer.fit(np.zeros((4, 1, 4, 4)), np.zeros(3, int))
+    with pytest.raises(ValueError, match="empty"):
+        trainer.fit(np.zeros((0, 1, 4, 4)), np.zeros(0, int))
+    with pytest.raises(TypeError, match="model"):
+        Trainer("model")
+    with pytest.raises(TypeError, match="validation_data"):
+        trainer.fit(np.zeros((4, 1, 4, 4)), np.zeros(4, int), validation_data=3)
