@@ -3,7 +3,9 @@
 The API mirrors PyTorch: :func:`conv2d` (``torch.nn.functional.conv2d``),
 :func:`conv2d_weight` and :func:`conv2d_input` (``torch.nn.grad``). Each runs
 on convx's own Cython/C kernels with OpenMP, by a direct algorithm or by
-im2col + GEMM. :mod:`convx.train` learns convolution kernels with them.
+im2col + GEMM. :mod:`convx.nn` (layers and losses), :mod:`convx.optim` and
+:mod:`convx.train` learn convolution kernels with them; :func:`gradcheck` checks
+a layer's gradients against finite differences.
 """
 
 from ._version import __version__

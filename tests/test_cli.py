@@ -1,4 +1,4 @@
-"""``python -m convx``: the demo trains to convergence, ``info`` prints the configuration.
+"""``python -m convx``: the demos pass and say what they learned; ``info`` prints the config.
 
 Each command runs in a fresh interpreter, from a temporary directory so that the source
 tree is not picked up by accident; PYTHONPATH points at the directory holding the convx
@@ -13,50 +13,79 @@ import sys
 import pytest
 
 import convx
+from convx import __main__ as cli
 
 
-def run_convx(args, cwd, timeout=120):
+def run_convx(args, cwd, timeout=180, code=None):
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(convx.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return subprocess.run([sys.executable, "-m", "convx", *args], cwd=str(cwd), env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "convx", *args]
+    return subprocess.run(cmd, cwd=str(cwd), env=env, capture_output=True, text=True,
+                          timeout=timeout)
 
 
-def test_demo_converges_and_shows_the_kernel(tmp_path):
+def test_demo_runs_all_three_and_passes(tmp_path):
+    """The README's command: every demo passes, prints what it learned, saves pictures."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
     proc = run_convx(["demo"], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "RESULT: CONVERGED" in out
-    assert "sobel_x" in out and "sobel_y" in out
-    assert "true" in out and "learned" in out
-    # The loss is printed as it goes: several iterations, falling.
-    losses = [float(m) for m in re.findall(r"^\s+\d+\s+(\S+e[-+]\d+)\s+\S+$", out, re.M)]
-    assert len(losses) >= 5
-    assert losses[-1] < 1e-12 < losses[0]
-    rel = float(re.search(r"relative error .* = (\S+)", out).group(1))
-    assert rel < 1e-4
+    for name in ("features", "cocktail", "digits"):
+        assert re.search(r"^RESULT %s +PASS" % name, out, re.M), out
+    # features: true vs learned kernels and the error
+    assert "sobel_x" in out and "gaussian_blur" in out and "| learned" in out
+    assert re.search(r"max \|learned - true\| = \S+e-0[5-9]", out)
+    # cocktail: the recipe table with names
+    assert re.search(r"^\s+gin\s+liqueur\s+lemon juice\s+cola\s+total$", out, re.M)
+    assert re.search(r"^  White Lady\s+0\.\d{3} \(0\.50\)", out, re.M)
+    # digits: accuracy, confusion matrix, training time, pictures
+    acc = float(re.search(r"test accuracy: (\S+)%", out).group(1))
+    assert acc >= 97
+    assert "confusion matrix" in out and "training time:" in out
+    pictures = tmp_path / "convx-demo-output"
+    assert sorted(p.name for p in pictures.iterdir()) == ["digits_kernels.png",
+                                                          "digits_loss.png"]
+    assert "saved %s" % (pictures / "digits_kernels.png") in out
+    assert proc.stderr == ""             # not a terminal: no progress bar
 
 
-def test_demo_with_bias_other_kernels_and_threads(tmp_path):
-    proc = run_convx(["demo", "--kernels", "laplacian,box_blur", "--bias", "--images", "8",
-                      "--size", "16", "--threads", "1", "--algorithm", "im2col"], tmp_path)
+def test_demo_by_name(tmp_path):
+    proc = run_convx(["demo", "cocktail", "features", "--no-progress"], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "laplacian" in proc.stdout and "box_blur" in proc.stdout
-    assert "bias: true" in proc.stdout
-    assert "RESULT: CONVERGED" in proc.stdout
+    results = re.findall(r"^RESULT (\w+) +PASS", proc.stdout, re.M)
+    assert results == ["cocktail", "features"]
+    assert not (tmp_path / "convx-demo-output").exists()
 
 
-def test_demo_not_converged_exits_1(tmp_path):
-    proc = run_convx(["demo", "--max-iter", "3"], tmp_path)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "RESULT: NOT CONVERGED" in proc.stdout
+def test_demo_options_reach_the_demos(monkeypatch):
+    seen = {}
+
+    def fake_run(names, **kw):
+        seen.update(kw, names=names)
+        return 0
+
+    monkeypatch.setattr("convx._demo.run", fake_run)
+    assert cli.main(["demo", "digits", "--out", "pics", "--seed", "3", "--threads", "2",
+                     "--no-progress"]) == 0
+    assert seen == dict(names=["digits"], out_dir="pics", seed=3, threads=2, progress=False)
+    cli.main(["demo"])
+    assert seen["names"] == [] and seen["threads"] == 1 and seen["progress"] == "auto"
 
 
-def test_demo_bad_kernel_is_a_usage_error(tmp_path):
-    proc = run_convx(["demo", "--kernels", "no_such_filter"], tmp_path)
+def test_unknown_demo_is_a_usage_error(tmp_path):
+    proc = run_convx(["demo", "mnist"], tmp_path)
     assert proc.returncode == 2
-    assert "no_such_filter" in proc.stderr and "sobel_x" in proc.stderr
+    assert "mnist" in proc.stderr and "features, cocktail, digits" in proc.stderr
+
+
+def test_importing_convx_needs_neither_sklearn_nor_matplotlib(tmp_path):
+    code = ("import sys, convx, convx.nn, convx.optim, convx.train; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('sklearn', 'matplotlib')]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = run_convx([], tmp_path, code=code)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_info_prints_show_config(tmp_path, capsys):
@@ -74,6 +103,9 @@ def test_help(tmp_path, args):
     assert proc.returncode == 0
     assert "usage:" in proc.stdout
     assert "demo" in proc.stdout
+    if args[0] == "demo":
+        for name in ("features", "cocktail", "digits", "--out", "--threads"):
+            assert name in proc.stdout
 
 
 def test_no_command_prints_usage_and_fails(tmp_path):
