@@ -86,8 +86,16 @@ def test_digits_without_scikit_learn_fails_with_a_hint(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)          # import -> ImportError
     out = io.StringIO()
     result = _demo.digits(**quiet(out_dir=None, file=out))
-    assert not result.ok
+    assert not result.ok and result.skipped
     assert "scikit-learn" in result.message and "[demo]" in result.message
+    # `demo` (all three) on a core install: digits is skipped, the others pass
+    monkeypatch.setattr(_demo, "features", lambda **kw: _demo.DemoResult("features", True, 0.0))
+    monkeypatch.setattr(_demo, "cocktail", lambda **kw: _demo.DemoResult("cocktail", True, 0.0))
+    out = io.StringIO()
+    assert _demo.run(file=out) == 0
+    assert "RESULT digits    SKIP" in out.getvalue()
+    # asked for by name, it fails
+    assert _demo.run(["digits"], file=io.StringIO()) == 1
 
 
 def test_shift_augment_moves_images_by_at_most_one_pixel():
