@@ -9,14 +9,16 @@
 import argparse
 import os
 import sys
+import textwrap
 
 DEMO_HELP = {
     "features": "hidden kernels (edge detectors, a blur, a colour mix) recovered from "
                 "input/output pairs",
     "cocktail": "a 1x1 convolution learns the recipe that mixes 4 ingredients into 3 "
                 "cocktails",
-    "digits": "a small CNN learns scikit-learn's 8x8 handwritten digits (>= 97%% test "
-              "accuracy; needs scikit-learn, and matplotlib for the pictures)",
+    "digits": "a small CNN learns scikit-learn's 8x8 handwritten digits to >= 97% test "
+              "accuracy and saves pictures of its kernels (needs the demo extra: "
+              "scikit-learn, and matplotlib for the pictures)",
 }
 
 
@@ -45,10 +47,11 @@ def build_parser():
     demo = sub.add_parser(
         "demo", help="watch convolution kernels learn features, on convx's own kernels",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train the named demos (all three when none is named), print what each "
-                    "learned and check it.\nExit status 0 if every demo passed its check, "
-                    "1 if one did not.\n\n" + "\n".join(
-                        "  %-9s %s" % (n, DEMO_HELP[n].replace("%%", "%")) for n in DEMOS))
+        description="Train the named demos (all three when none is named), print what each\n"
+                    "learned and check it. Exit status 0 if every demo passed its check, 1 if "
+                    "one\ndid not (digits without scikit-learn is skipped unless named).\n\n" + "\n".join(
+                        textwrap.fill(DEMO_HELP[n], 79, initial_indent="  %-10s" % n,
+                                      subsequent_indent=" " * 12) for n in DEMOS))
     demo.add_argument("names", nargs="*", metavar="NAME",
                       help="demos to run, from: %s (default: all)" % ", ".join(DEMOS))
     demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
