@@ -11,6 +11,11 @@ import os
 import sys
 import textwrap
 
+DEMO_DESCRIPTION = """\
+Train the named demos (all three when none is named), print what each
+learned and check it. Exit status 0 if every demo passed its check, 1 if one
+did not (digits without scikit-learn is skipped unless named)."""
+
 DEMO_HELP = {
     "features": "hidden kernels (edge detectors, a blur, a colour mix) recovered from "
                 "input/output pairs",
@@ -47,11 +52,9 @@ def build_parser():
     demo = sub.add_parser(
         "demo", help="watch convolution kernels learn features, on convx's own kernels",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Train the named demos (all three when none is named), print what each\n"
-                    "learned and check it. Exit status 0 if every demo passed its check, 1 if "
-                    "one\ndid not (digits without scikit-learn is skipped unless named).\n\n" + "\n".join(
-                        textwrap.fill(DEMO_HELP[n], 79, initial_indent="  %-10s" % n,
-                                      subsequent_indent=" " * 12) for n in DEMOS))
+        description=DEMO_DESCRIPTION + "\n\n" + "\n".join(
+            textwrap.fill(DEMO_HELP[n], 79, initial_indent="  %-10s" % n,
+                          subsequent_indent=" " * 12) for n in DEMOS))
     demo.add_argument("names", nargs="*", metavar="NAME",
                       help="demos to run, from: %s (default: all)" % ", ".join(DEMOS))
     demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
