@@ -362,7 +362,8 @@ def digits(*, max_epochs=100, augment=True, test_size=0.2, seed=0, threads=1,
                 say("saved %s" % os.path.abspath(f))
         else:
             say()
-            say("(matplotlib is not installed: text renderings instead of PNGs)")
+            say("(%s: text renderings instead of PNGs)"
+                % ("asked for text" if png is False else "matplotlib is not installed"))
             say(_text_kernels(kernels))
             say(_text_curve(history))
     ok = history.converged and acc >= min_accuracy
@@ -450,11 +451,11 @@ def _text_kernels(kernels):
     lines = ["first-layer kernels (3x3 each, weights x 100):"]
     for start in range(0, len(kernels), 8):
         group = kernels[start:start + 8]
-        lines.append("  " + "".join(("kernel %d" % (start + i)).ljust(16)
-                                    for i in range(len(group))))
+        lines.append(("  " + "".join(("kernel %d" % (start + i)).ljust(16)
+                                     for i in range(len(group)))).rstrip())
         for r in range(group.shape[1]):
-            lines.append("  " + "".join(" ".join("%4d" % round(100 * v) for v in k[r]).ljust(16)
-                                        for k in group))
+            lines.append(("  " + "".join(" ".join("%4d" % round(100 * v) for v in k[r]).ljust(16)
+                                         for k in group)).rstrip())
         lines.append("")
     return "\n".join(lines)
 
@@ -473,7 +474,7 @@ def _text_curve(history, width=60, height=10):
     lines = ["loss curve (log scale; t = training, v = validation):"]
     for r, row in enumerate(grid):
         label = 10 ** (hi - r * (hi - lo) / (height - 1))
-        lines.append("  %9.3g |%s" % (label, "".join(row)))
+        lines.append(("  %9.3g |%s" % (label, "".join(row))).rstrip())
     lines.append("  %9s +%s" % ("", "-" * width))
     lines.append("  %9s  epoch 1%sepoch %d" % ("", " " * (width - 14 - len(str(n))), n))
     return "\n".join(lines)

@@ -76,8 +76,17 @@ def test_digits_text_rendering_without_matplotlib(tmp_path):
     _demo.digits(**quiet(max_epochs=2, augment=False, out_dir=str(tmp_path), png=False,
                          file=out))
     text = out.getvalue()
-    assert "matplotlib is not installed" in text
+    assert "asked for text: text renderings instead of PNGs" in text
     assert "kernel 15" in text and "loss curve" in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_digits_without_matplotlib_renders_text(monkeypatch, tmp_path):
+    pytest.importorskip("sklearn")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = io.StringIO()
+    _demo.digits(**quiet(max_epochs=1, augment=False, out_dir=str(tmp_path), file=out))
+    assert "matplotlib is not installed: text renderings" in out.getvalue()
     assert list(tmp_path.iterdir()) == []
 
 
