@@ -50,6 +50,30 @@ cdef object _plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, str algorithm, 
     return np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
 
 
+cdef object _prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, object dtype, int nt):
+    """Pack the weight once for all items (see cx_conv2d_plan.apacked); returns the buffer."""
+    cdef Py_ssize_t unit
+    if pl.apack_units == 0 or w == NULL:
+        pl.apack_units = 0
+        return None
+    buf = np.empty(pl.apack_units * pl.apack_elems, dtype=dtype)
+    cdef float[::1] b32
+    cdef double[::1] b64
+    if dtype == np.float32:
+        b32 = buf
+        with nogil:
+            for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
+                cx_f32_conv2d_prepack(d, pl, <const float *>w, &b32[0], unit)
+        pl.apacked = &b32[0]
+    else:
+        b64 = buf
+        with nogil:
+            for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
+                cx_f64_conv2d_prepack(d, pl, <const double *>w, &b64[0], unit)
+        pl.apacked = &b64[0]
+    return buf
+
+
 def plan_info(tuple geometry, str op, str algorithm, object dtype):
     """The work split and per-thread workspace of one operation, as a dict (for tests)."""
     cdef cx_conv2d_desc d
@@ -63,6 +87,7 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, kblock=pl.kblock,
                 kblocks=pl.kblocks, cblock=pl.cblock, cblocks=pl.cblocks,
                 nsplit=pl.nsplit, nper=pl.nper,
+                prepacked_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
 
 
@@ -90,6 +115,7 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
         bp = &bias[0]
     if y.shape[0] > 0:
         yp = &y[0]
+    packed = _prepack(&d, &pl, wp, dtype, nt)   # kept alive until the loop ends
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
             if floating is float:
@@ -167,6 +193,7 @@ def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx
         dyp = &dy[0]
     if dx.shape[0] > 0:
         dxp = &dx[0]
+    packed = _prepack(&d, &pl, wp, dtype, nt)   # kept alive until the loop ends
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
             if floating is float:

@@ -38,6 +38,9 @@ cdef extern from "cx_conv.h" nogil:
         Py_ssize_t cblock, cblocks
         size_t ws_elems
         Py_ssize_t nsplit, nper, wsize
+        Py_ssize_t apack_units
+        size_t apack_elems
+        const void *apacked
 
     enum:
         CX_ALGO_DIRECT
@@ -47,6 +50,8 @@ cdef extern from "cx_conv.h" nogil:
         CX_OP_DGRAD
 
     void cx_f32_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan)
+    void cx_f32_conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                               const float *w, float *packed, Py_ssize_t unit)
     void cx_f32_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                            const float *x, const float *w, const float *bias, float *y,
                            Py_ssize_t item, float *ws)
@@ -66,6 +71,8 @@ cdef extern from "cx_conv.h" nogil:
     const char *cx_f32_gemm_kernel_name()
 
     void cx_f64_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan)
+    void cx_f64_conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                               const double *w, double *packed, Py_ssize_t unit)
     void cx_f64_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                            const double *x, const double *w, const double *bias, double *y,
                            Py_ssize_t item, double *ws)

@@ -55,10 +55,21 @@ typedef struct {
        weight alone offers too few items; chunk i writes partial sums to
        dw_partial + i * wsize and conv2d_wgrad_reduce adds them in chunk order. */
     ptrdiff_t nsplit, nper, wsize;
+    /* im2col fwd/dgrad: the weight operand of each group (dgrad: each group's
+       channel block) packed once per call by conv2d_prepack into a shared
+       read-only buffer of apack_units * apack_elems elements, which the caller
+       points apacked at; apack_units == 0 when the weight is too big for that
+       (then every item packs its own). */
+    ptrdiff_t apack_units;
+    size_t apack_elems;
+    const void *apacked;
 } cx_conv2d_plan;
 
 /* ---- float32 ---- */
 void cx_f32_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan);
+/* pack unit `unit` (< plan->apack_units) of the weight into packed + unit * apack_elems */
+void cx_f32_conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                           const float *w, float *packed, ptrdiff_t unit);
 /* y = conv(x, w) + bias (bias may be NULL) */
 void cx_f32_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                        const float *x, const float *w, const float *bias, float *y,
@@ -84,6 +95,9 @@ const char *cx_f32_gemm_kernel_name(void);
 
 /* ---- float64 ---- */
 void cx_f64_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan);
+/* pack unit `unit` (< plan->apack_units) of the weight into packed + unit * apack_elems */
+void cx_f64_conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                           const double *w, double *packed, ptrdiff_t unit);
 void cx_f64_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                        const double *x, const double *w, const double *bias, double *y,
                        ptrdiff_t item, double *ws);

@@ -38,6 +38,8 @@
 #define CX_WGRAD_ROWS_BYTES ((size_t)512 << 10)
 /* Most memory the weight gradient's per-chunk partial sums may take. */
 #define CX_PARTIAL_BYTES ((size_t)8 << 20)
+/* Most memory the once-per-call packed copy of the weight may take. */
+#define CX_APACK_BYTES ((size_t)12 << 20)
 
 static ptrdiff_t cx_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 static ptrdiff_t cx_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
@@ -96,6 +98,34 @@ static void CX_NAME(plan_batch_split)(const cx_conv2d_desc *d, cx_conv2d_plan *p
     pl->nitems = base * pl->nsplit;
 }
 
+/* Pack the weight once per call when it fits CX_APACK_BYTES and is reused by
+   more than one item (else each item packs its own blocks). */
+static void CX_NAME(plan_prepack)(cx_conv2d_plan *pl, ptrdiff_t units, size_t elems)
+{
+    pl->apack_units = 0;
+    pl->apack_elems = 0;
+    if (units > 0 && elems > 0 && pl->nitems > units &&
+        (size_t)units * elems * sizeof(CX_T) <= CX_APACK_BYTES) {
+        pl->apack_units = units;
+        pl->apack_elems = elems;
+    }
+}
+
+void CX_NAME(conv2d_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                             const CX_T *w, CX_T *packed, ptrdiff_t unit)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    const ptrdiff_t CRS = Cg * RS;
+    CX_T *dst = packed + (size_t)unit * pl->apack_elems;
+    if (pl->op == CX_OP_FWD) {
+        CX_NAME(gemm_prepack_a)(Kg, CRS, w + unit * Kg * CRS, CRS, 1, dst);
+    } else {
+        const ptrdiff_t g = unit / pl->cblocks, cb = unit % pl->cblocks;
+        const ptrdiff_t c0 = cb * pl->cblock, cn = cx_min(pl->cblock, Cg - c0);
+        CX_NAME(gemm_prepack_a)(cn * RS, Kg, w + g * Kg * CRS + c0 * RS, 1, CRS, dst);
+    }
+}
+
 void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *pl)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
@@ -137,6 +167,7 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         pl->ws_elems = gemm_ws;
         pl->ntiles = PQ > 0 ? cx_ceil_div(PQ, pl->tile) : 0;
         pl->nitems = d->N * G * pl->ntiles;
+        CX_NAME(plan_prepack)(pl, G, CX_NAME(gemm_prepack_elems)(Kg, Cg * RS));
         return;
     }
     if (op == CX_OP_WGRAD) {
@@ -174,6 +205,9 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
     pl->ntiles = PQ > 0 ? cx_ceil_div(PQ, pl->tile) : 0;
     pl->ws_elems = gemm_ws + (size_t)(pl->cblock * RS) * (size_t)pl->tile;
     pl->nitems = Cg > 0 ? d->N * G * pl->cblocks : 0;
+    if (Cg > 0)
+        CX_NAME(plan_prepack)(pl, G * pl->cblocks,
+                              CX_NAME(gemm_prepack_elems)(pl->cblock * RS, Kg));
 }
 
 /*
@@ -413,12 +447,13 @@ static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
     const CX_T *xg = x + (n * d->C + g * Cg) * HW;
     const CX_T *wg = w + g * Kg * CRS;
     CX_T *yg = y + (n * d->K + g * Kg) * PQ + j0;
+    const CX_T *apre = pl->apack_units ? (const CX_T *)pl->apacked + g * pl->apack_elems : NULL;
     if (cx_is_pointwise(d)) {
         /* the column matrix is the image itself: read in place, never packed */
-        CX_NAME(gemm_b_inplace)(Kg, nt, Cg, wg, CRS, 1, xg + j0, HW, 0, yg, PQ, 1, ws);
+        CX_NAME(gemm_b_inplace)(Kg, nt, Cg, wg, CRS, 1, apre, xg + j0, HW, 0, yg, PQ, 1, ws);
     } else {
         CX_NAME(im2col_src) src = {d, xg, j0, 0};
-        CX_NAME(gemm_core)(Kg, nt, CRS, wg, CRS, 1, CX_NAME(pack_b_im2col), &src, NULL, 0,
+        CX_NAME(gemm_core)(Kg, nt, CRS, wg, CRS, 1, apre, CX_NAME(pack_b_im2col), &src, NULL, 0,
                            0, yg, PQ, 1, ws);
     }
     if (bias)
@@ -597,9 +632,11 @@ static void CX_NAME(dgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     CX_T *dxb = dx + (n * d->C + g * Cg + c0) * HW;
     const CX_T *wb = w + g * Kg * CRS + c0 * RS;
     const CX_T *dyg = dy + (n * d->K + g * Kg) * PQ;
+    const CX_T *apre = pl->apack_units
+        ? (const CX_T *)pl->apacked + (g * pl->cblocks + cb) * pl->apack_elems : NULL;
     if (cx_is_pointwise(d)) {
         /* col2im is the identity: the GEMM writes dx directly */
-        CX_NAME(gemm_b_inplace)(cn, PQ, Kg, wb, 1, CRS, dyg, PQ, 0, dxb, HW, 1, ws);
+        CX_NAME(gemm_b_inplace)(cn, PQ, Kg, wb, 1, CRS, apre, dyg, PQ, 0, dxb, HW, 1, ws);
         return;
     }
     CX_T *cols = ws + CX_NAME(gemm_workspace_elems)();
@@ -607,7 +644,8 @@ static void CX_NAME(dgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         dxb[i] = 0;
     for (ptrdiff_t jt = 0; jt < pl->ntiles; ++jt) {
         const ptrdiff_t j0 = jt * pl->tile, nt = cx_min(pl->tile, PQ - j0);
-        CX_NAME(gemm_b_inplace)(cn * RS, nt, Kg, wb, 1, CRS, dyg + j0, PQ, 0, cols, nt, 1, ws);
+        CX_NAME(gemm_b_inplace)(cn * RS, nt, Kg, wb, 1, CRS, apre, dyg + j0, PQ, 0, cols, nt, 1,
+                                ws);
         CX_NAME(col2im_tile)(d, dxb, cn, j0, nt, cols);
     }
 }

@@ -160,11 +160,12 @@ const char *CX_NAME(gemm_kernel_name)(void)
  * C (+)= A * B with B packed by pack_b from bsrc. If b_direct is not NULL, B is
  * also a row-major matrix with unit column stride (element (p, j) at
  * b_direct[p*b_rs + j]): full NR-wide panels are then read in place by the
- * micro-kernel and only a last partial panel is packed.
+ * micro-kernel and only a last partial panel is packed. If apre is not NULL it
+ * holds all of A already packed by gemm_prepack_a (then a is not read).
  * ws: gemm_workspace_elems() elements.
  */
 static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                               const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa,
+                               const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa, const CX_T *apre,
                                CX_NAME(pack_b_fn) pack_b, const void *bsrc,
                                const CX_T *b_direct, ptrdiff_t b_rs,
                                int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc,
@@ -184,6 +185,7 @@ static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     }
     CX_T *apack = ws;
     CX_T *bpack = ws + MC * KC;
+    const ptrdiff_t mpad = (m + MR - 1) / MR * MR;
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         const ptrdiff_t nc = n - jc < NC ? n - jc : NC;
         const ptrdiff_t nfull = b_direct ? nc / NR * NR : 0;   /* panels read in place */
@@ -194,7 +196,13 @@ static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                 pack_b(bsrc, pc, kc, jc + nfull, nc - nfull, NR, bpack);
             for (ptrdiff_t ic = 0; ic < m; ic += MC) {
                 const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
-                CX_NAME(gemm_pack_a)(mc, kc, a + ic * rsa + pc * csa, rsa, csa, MR, apack);
+                const CX_T *ablk;
+                if (apre) {
+                    ablk = apre + pc * mpad + ic * kc;
+                } else {
+                    CX_NAME(gemm_pack_a)(mc, kc, a + ic * rsa + pc * csa, rsa, csa, MR, apack);
+                    ablk = apack;
+                }
                 for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
                     const ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;
                     const CX_T *bp;
@@ -208,7 +216,7 @@ static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                     }
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
-                        kr->ukernel(kc, apack + ir * kc, bp, ldb,
+                        kr->ukernel(kc, ablk + ir * kc, bp, ldb,
                                     c + (ic + ir) * rsc + (jc + jr) * csc, rsc, csc,
                                     acc, mr, nr);
                     }
@@ -224,19 +232,44 @@ void CX_NAME(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                    int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc, CX_T *ws)
 {
     CX_NAME(strided_b) src = {b, rsb, csb};
-    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, CX_NAME(pack_b_strided), &src, NULL, 0,
+    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, NULL, CX_NAME(pack_b_strided), &src, NULL, 0,
                        accumulate, c, rsc, csc, ws);
+}
+
+/* Elements gemm_prepack_a writes for an m x k A. */
+static size_t CX_NAME(gemm_prepack_elems)(ptrdiff_t m, ptrdiff_t k)
+{
+    const ptrdiff_t MR = CX_ACTIVE()->mr;
+    return (size_t)((m + MR - 1) / MR * MR) * (size_t)k;
+}
+
+/* Pack all of A once, block (pc, ic) at dst + pc*mpad + ic*kc, as gemm_core
+   would pack it block by block; reused read-only by every call that shares A. */
+static void CX_NAME(gemm_prepack_a)(ptrdiff_t m, ptrdiff_t k, const CX_T *a,
+                                    ptrdiff_t rsa, ptrdiff_t csa, CX_T *dst)
+{
+    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const ptrdiff_t MR = kr->mr, KC = kr->kc, MC = kr->mc;
+    const ptrdiff_t mpad = (m + MR - 1) / MR * MR;
+    for (ptrdiff_t pc = 0; pc < k; pc += KC) {
+        const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
+        for (ptrdiff_t ic = 0; ic < m; ic += MC) {
+            const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
+            CX_NAME(gemm_pack_a)(mc, kc, a + ic * rsa + pc * csa, rsa, csa, MR,
+                                 dst + pc * mpad + ic * kc);
+        }
+    }
 }
 
 /* As CX_NAME(gemm) for a row-major B (unit column stride, row stride rsb), whose
    full panels the micro-kernel reads in place: no packing of B. */
 static void CX_NAME(gemm_b_inplace)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                                    const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa,
+                                    const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa, const CX_T *apre,
                                     const CX_T *b, ptrdiff_t rsb,
                                     int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc,
                                     CX_T *ws)
 {
     CX_NAME(strided_b) src = {b, rsb, 1};
-    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, CX_NAME(pack_b_strided), &src, b, rsb,
+    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, apre, CX_NAME(pack_b_strided), &src, b, rsb,
                        accumulate, c, rsc, csc, ws);
 }
