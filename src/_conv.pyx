@@ -86,7 +86,7 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
         cx_f64_conv2d_plan(&d, code, _algo_code(algorithm), &pl)
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, kblock=pl.kblock,
                 kblocks=pl.kblocks, cblock=pl.cblock, cblocks=pl.cblocks,
-                nsplit=pl.nsplit, nper=pl.nper,
+                nsplit=pl.nsplit, nper=pl.nper, nseg=pl.nseg,
                 prepacked_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
 
@@ -252,12 +252,12 @@ def dot(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, :] c):
             j = 0
             while j < n:
                 if floating is float:
-                    cx_f32_gemm_active().dot(k, &a[i, 0], a.strides[0] // isz, &b[j, 0],
-                                             b.strides[0] // isz, &c[i, j], c.strides[0] // isz,
+                    cx_f32_gemm_active().dot(1, k, &a[i, 0], 0, a.strides[0] // isz, &b[j, 0],
+                                             0, b.strides[0] // isz, &c[i, j], c.strides[0] // isz,
                                              min(mr, m - i), min(nr, n - j))
                 else:
-                    cx_f64_gemm_active().dot(k, &a[i, 0], a.strides[0] // isz, &b[j, 0],
-                                             b.strides[0] // isz, &c[i, j], c.strides[0] // isz,
+                    cx_f64_gemm_active().dot(1, k, &a[i, 0], 0, a.strides[0] // isz, &b[j, 0],
+                                             0, b.strides[0] // isz, &c[i, j], c.strides[0] // isz,
                                              min(mr, m - i), min(nr, n - j))
                 j += nr
             i += mr

@@ -1,10 +1,12 @@
 # Declarations of the C layer (cx_conv.h) for the Cython glue in _conv.pyx.
 
 cdef extern from "cx_gemm.h" nogil:
-    ctypedef void (*cx_f32_dot_fn)(Py_ssize_t, const float *, Py_ssize_t, const float *,
-                                   Py_ssize_t, float *, Py_ssize_t, Py_ssize_t, Py_ssize_t)
-    ctypedef void (*cx_f64_dot_fn)(Py_ssize_t, const double *, Py_ssize_t, const double *,
-                                   Py_ssize_t, double *, Py_ssize_t, Py_ssize_t, Py_ssize_t)
+    ctypedef void (*cx_f32_dot_fn)(Py_ssize_t, Py_ssize_t, const float *, Py_ssize_t, Py_ssize_t,
+                                   const float *, Py_ssize_t, Py_ssize_t, float *, Py_ssize_t,
+                                   Py_ssize_t, Py_ssize_t)
+    ctypedef void (*cx_f64_dot_fn)(Py_ssize_t, Py_ssize_t, const double *, Py_ssize_t, Py_ssize_t,
+                                   const double *, Py_ssize_t, Py_ssize_t, double *, Py_ssize_t,
+                                   Py_ssize_t, Py_ssize_t)
     ctypedef struct cx_f32_gemm_kernel:
         Py_ssize_t mr, nr, kc, mc, nc
         const char *name
@@ -37,7 +39,7 @@ cdef extern from "cx_conv.h" nogil:
         Py_ssize_t kblock, kblocks
         Py_ssize_t cblock, cblocks
         size_t ws_elems
-        Py_ssize_t nsplit, nper, wsize
+        Py_ssize_t nsplit, nper, wsize, nseg
         Py_ssize_t apack_units
         size_t apack_elems
         const void *apacked

@@ -55,6 +55,7 @@ typedef struct {
        weight alone offers too few items; chunk i writes partial sums to
        dw_partial + i * wsize and conv2d_wgrad_reduce adds them in chunk order. */
     ptrdiff_t nsplit, nper, wsize;
+    ptrdiff_t nseg;     /* wgrad im2col: images reduced together by the dot kernels */
     /* im2col fwd/dgrad: the weight operand of each group (dgrad: each group's
        channel block) packed once per call by conv2d_prepack into a shared
        read-only buffer of apack_units * apack_elems elements, which the caller

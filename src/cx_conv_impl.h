@@ -36,6 +36,8 @@
 #define CX_TARGET_ITEMS_WGRAD 16
 /* Per-thread bytes of column-matrix rows the weight gradient builds at once. */
 #define CX_WGRAD_ROWS_BYTES ((size_t)512 << 10)
+/* Reduction length (pixels) the weight gradient aims for between two horizontal sums. */
+#define CX_WGRAD_LEN 2048
 /* Most memory the weight gradient's per-chunk partial sums may take. */
 #define CX_PARTIAL_BYTES ((size_t)8 << 20)
 /* Most memory the once-per-call packed copy of the weight may take. */
@@ -141,6 +143,7 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
     pl->cblocks = 1;
     pl->nsplit = 1;
     pl->nper = d->N;
+    pl->nseg = 1;
     pl->wsize = d->K * Cg * RS;
     if (algo == CX_ALGO_DIRECT) {
         if (op == CX_OP_FWD)
@@ -186,15 +189,18 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         pl->kblocks = cx_max(cx_min(want_k, max_k), 1);
         pl->kblock = Kg > 0 ? cx_ceil_div(Kg, pl->kblocks) : 0;
         pl->kblocks = Kg > 0 ? cx_ceil_div(Kg, pl->kblock) : 1;
-        /* Column-matrix rows built per step, over the whole image (the dot
-           kernels reduce over all of an image's pixels at once): as many as
-           fit CX_WGRAD_ROWS_BYTES, a multiple of the dot tile's NR. */
-        ptrdiff_t rows = (ptrdiff_t)(CX_WGRAD_ROWS_BYTES / sizeof(CX_T)) / cx_max(PQ, 1);
+        pl->ntiles = PQ > 0 ? 1 : 0;
+        CX_NAME(plan_batch_split)(d, pl, G * pl->kblocks * pl->cblocks);
+        /* The dot kernels reduce over nseg consecutive images at once (so that
+           small images still give long reductions between horizontal sums),
+           building that many images' column-matrix rows per step: as many rows
+           as fit CX_WGRAD_ROWS_BYTES, a multiple of the dot tile's NR. */
+        pl->nseg = cx_max(cx_min(cx_ceil_div(CX_WGRAD_LEN, cx_max(PQ, 1)), pl->nper), 1);
+        ptrdiff_t rows = (ptrdiff_t)(CX_WGRAD_ROWS_BYTES / sizeof(CX_T)) /
+                         cx_max(pl->nseg * PQ, 1);
         rows = cx_max(rows / nr * nr, nr);
         pl->tile = cx_max(cx_min(rows, pl->cblock), 1);
-        pl->ntiles = PQ > 0 ? 1 : 0;
-        pl->ws_elems = cx_is_pointwise(d) ? 0 : (size_t)pl->tile * (size_t)PQ;
-        CX_NAME(plan_batch_split)(d, pl, G * pl->kblocks * pl->cblocks);
+        pl->ws_elems = cx_is_pointwise(d) ? 0 : (size_t)pl->tile * (size_t)(pl->nseg * PQ);
         return;
     }
     /* dgrad */
@@ -349,9 +355,9 @@ static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
     }
 }
 
-/* Rows crs0 .. crs0+rows-1 of the column matrix over all P*Q pixels: out[row*PQ + pixel]. */
+/* Rows crs0 .. crs0+rows-1 of the column matrix over all P*Q pixels: out[row*ld + pixel]. */
 static void CX_NAME(im2col_rows)(const cx_conv2d_desc *d, const CX_T *xg, ptrdiff_t crs0,
-                                 ptrdiff_t rows, CX_T *restrict out)
+                                 ptrdiff_t rows, ptrdiff_t ld, CX_T *restrict out)
 {
     const ptrdiff_t R = d->R, S = d->S, P = d->P, Q = d->Q, HW = d->H * d->W;
     for (ptrdiff_t row = 0; row < rows; ++row) {
@@ -360,7 +366,7 @@ static void CX_NAME(im2col_rows)(const cx_conv2d_desc *d, const CX_T *xg, ptrdif
         ptrdiff_t qlo, qhi;
         cx_valid_range(Q, d->stride_w, woff, d->W, &qlo, &qhi);
         const CX_T *xc = xg + c * HW;
-        CX_T *o = out + row * P * Q;
+        CX_T *o = out + row * ld;
         for (ptrdiff_t p = 0; p < P; ++p)
             CX_NAME(im2col_run)(d, xc, p * d->stride_h + hoff, woff, qlo, qhi, 0, Q, o + p * Q, 1);
     }
@@ -535,23 +541,31 @@ static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         for (ptrdiff_t i = 0; i < jn; ++i)
             dwb[k * CRS + i] = 0;
     const int pointwise = cx_is_pointwise(d);
-    for (ptrdiff_t n = n0; n < n1 && PQ > 0; ++n) {
+    for (ptrdiff_t n = n0; n < n1 && PQ > 0; n += pl->nseg) {
+        const ptrdiff_t ns = cx_min(pl->nseg, n1 - n);     /* images reduced together */
         const CX_T *xg = x + (n * d->C + g * Cg) * HW;
         const CX_T *dyb = dy + (n * d->K + g * Kg + k0) * PQ;
         for (ptrdiff_t jj = 0; jj < jn; jj += pl->tile) {
             const ptrdiff_t rows = cx_min(pl->tile, jn - jj);
             const CX_T *cols;
+            ptrdiff_t sb, ldb;
             if (pointwise) {
                 cols = xg + (j0 + jj) * HW;   /* the column matrix is the image */
+                sb = d->C * HW;
+                ldb = HW;
             } else {
-                CX_NAME(im2col_rows)(d, xg, j0 + jj, rows, ws);
+                /* cols[row][image][pixel] */
+                for (ptrdiff_t s = 0; s < ns; ++s)
+                    CX_NAME(im2col_rows)(d, xg + s * d->C * HW, j0 + jj, rows, ns * PQ, ws + s * PQ);
                 cols = ws;
+                sb = PQ;
+                ldb = ns * PQ;
             }
-            /* dwb[k, jj + j] += sum over pixels of dy[k, pixel] * cols[j, pixel] */
+            /* dwb[k, jj + j] += sum over the images and pixels of dy[k, pixel] * cols[j, pixel] */
             for (ptrdiff_t i = 0; i < kn; i += MR)
                 for (ptrdiff_t j = 0; j < rows; j += NR)
-                    kr->dot(PQ, dyb + i * PQ, PQ, cols + j * PQ, PQ, dwb + i * CRS + jj + j,
-                            CRS, cx_min(MR, kn - i), cx_min(NR, rows - j));
+                    kr->dot(ns, PQ, dyb + i * PQ, d->K * PQ, PQ, cols + j * ldb, sb, ldb,
+                            dwb + i * CRS + jj + j, CRS, cx_min(MR, kn - i), cx_min(NR, rows - j));
         }
     }
 }

@@ -37,15 +37,18 @@ typedef void (*cx_f64_ukernel_fn)(ptrdiff_t kc, const double *a, const double *b
 
 /*
  * Dot-product ("NT") tile, for the weight gradient (cx_ukernel_dot_impl.h):
- *   C[i*rsc + j] += sum_{l < len} A[i*lda + l] * B[j*ldb + l],  i < m <= MR, j < n <= NR
- * operands read in place, every sum in an order fixed by len alone.
+ *   C[i*rsc + j] += sum_{s < nseg, l < len} A[s*sa + i*lda + l] * B[s*sb + j*ldb + l]
+ *   i < m <= MR, j < n <= NR; operands read in place, every sum in an order
+ *   fixed by nseg and len alone.
  */
-typedef void (*cx_f32_dot_fn)(ptrdiff_t len, const float *a, ptrdiff_t lda,
-                              const float *b, ptrdiff_t ldb, float *c, ptrdiff_t rsc,
-                              ptrdiff_t m, ptrdiff_t n);
-typedef void (*cx_f64_dot_fn)(ptrdiff_t len, const double *a, ptrdiff_t lda,
-                              const double *b, ptrdiff_t ldb, double *c, ptrdiff_t rsc,
-                              ptrdiff_t m, ptrdiff_t n);
+typedef void (*cx_f32_dot_fn)(ptrdiff_t nseg, ptrdiff_t len,
+                              const float *a, ptrdiff_t sa, ptrdiff_t lda,
+                              const float *b, ptrdiff_t sb, ptrdiff_t ldb,
+                              float *c, ptrdiff_t rsc, ptrdiff_t m, ptrdiff_t n);
+typedef void (*cx_f64_dot_fn)(ptrdiff_t nseg, ptrdiff_t len,
+                              const double *a, ptrdiff_t sa, ptrdiff_t lda,
+                              const double *b, ptrdiff_t sb, ptrdiff_t ldb,
+                              double *c, ptrdiff_t rsc, ptrdiff_t m, ptrdiff_t n);
 
 typedef struct {
     cx_f32_ukernel_fn ukernel;
@@ -87,20 +90,20 @@ void cx_f32_gemm_ukernel_4x8__generic(ptrdiff_t, const float *, const float *, p
                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f64_gemm_ukernel_4x4__generic(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
-void cx_f32_dot_ukernel_2x4__generic(ptrdiff_t, const float *, ptrdiff_t, const float *,
-                                     ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
-void cx_f64_dot_ukernel_2x4__generic(ptrdiff_t, const double *, ptrdiff_t, const double *,
-                                     ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+void cx_f32_dot_ukernel_2x4__generic(ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t,
+    const float *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+void cx_f64_dot_ukernel_2x4__generic(ptrdiff_t, ptrdiff_t, const double *, ptrdiff_t, ptrdiff_t,
+    const double *, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CX_HAVE_X86_KERNELS 1
-void cx_f32_dot_ukernel_3x4__avx2(ptrdiff_t, const float *, ptrdiff_t, const float *,
-                                  ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
-void cx_f64_dot_ukernel_3x4__avx2(ptrdiff_t, const double *, ptrdiff_t, const double *,
-                                  ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
-void cx_f32_dot_ukernel_4x6__avx512(ptrdiff_t, const float *, ptrdiff_t, const float *,
-                                    ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
-void cx_f64_dot_ukernel_4x6__avx512(ptrdiff_t, const double *, ptrdiff_t, const double *,
-                                    ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+void cx_f32_dot_ukernel_3x4__avx2(ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t,
+    const float *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+void cx_f64_dot_ukernel_3x4__avx2(ptrdiff_t, ptrdiff_t, const double *, ptrdiff_t, ptrdiff_t,
+    const double *, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+void cx_f32_dot_ukernel_4x6__avx512(ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t,
+    const float *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+void cx_f64_dot_ukernel_4x6__avx512(ptrdiff_t, ptrdiff_t, const double *, ptrdiff_t, ptrdiff_t,
+    const double *, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 void cx_f32_gemm_ukernel_6x16__avx2(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
                                     ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f64_gemm_ukernel_6x8__avx2(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,

@@ -63,20 +63,23 @@ void CX_GENERIC_UKERNEL(ptrdiff_t kc, const CX_T *restrict a, const CX_T *restri
  * Portable dot-product tile (contract in cx_gemm.h): 8 lanes, lane t sums the
  * terms l = t (mod 8) in order, then a fixed pairwise tree, as the SIMD ones do.
  */
-void CX_GENERIC_DOT_UKERNEL(ptrdiff_t len, const CX_T *restrict a, ptrdiff_t lda,
-                            const CX_T *restrict b, ptrdiff_t ldb,
+void CX_GENERIC_DOT_UKERNEL(ptrdiff_t nseg, ptrdiff_t len,
+                            const CX_T *restrict a, ptrdiff_t sa, ptrdiff_t lda,
+                            const CX_T *restrict b, ptrdiff_t sb, ptrdiff_t ldb,
                             CX_T *restrict c, ptrdiff_t rsc, ptrdiff_t m, ptrdiff_t n)
 {
     for (ptrdiff_t i = 0; i < m; ++i)
         for (ptrdiff_t j = 0; j < n; ++j) {
-            const CX_T *ai = a + i * lda, *bj = b + j * ldb;
             CX_T lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            ptrdiff_t l = 0;
-            for (; l + 8 <= len; l += 8)
-                for (int t = 0; t < 8; ++t)
+            for (ptrdiff_t seg = 0; seg < nseg; ++seg) {
+                const CX_T *ai = a + seg * sa + i * lda, *bj = b + seg * sb + j * ldb;
+                ptrdiff_t l = 0;
+                for (; l + 8 <= len; l += 8)
+                    for (int t = 0; t < 8; ++t)
+                        lanes[t] += ai[l + t] * bj[l + t];
+                for (int t = 0; l + t < len; ++t)
                     lanes[t] += ai[l + t] * bj[l + t];
-            for (int t = 0; l + t < len; ++t)
-                lanes[t] += ai[l + t] * bj[l + t];
+            }
             for (int w = 4; w >= 1; w /= 2)
                 for (int t = 0; t < w; ++t)
                     lanes[t] = lanes[t] + lanes[t + w];
