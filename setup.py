@@ -90,8 +90,11 @@ class BuildExt(build_ext):
 extensions = [
     Extension(
         "convx._conv",
-        sources=["src/_conv.pyx", "src/cx_conv_f32.c", "src/cx_conv_f64.c", "src/cx_dispatch.c",
-                 "src/cx_ukernels_x86.c", "src/cx_info.c"],
+        sources=["src/_conv.pyx",
+                 "src/cx_conv_f32.c", "src/cx_conv_f32_avx2.c", "src/cx_conv_f32_avx512.c",
+                 "src/cx_conv_f64.c", "src/cx_conv_f64_avx2.c", "src/cx_conv_f64_avx512.c",
+                 "src/cx_conv_dispatch.c", "src/cx_dispatch.c", "src/cx_ukernels_x86.c",
+                 "src/cx_info.c"],
         include_dirs=["src"],
         depends=["src/cx_conv.h", "src/cx_gemm.h", "src/cx_gemm_impl.h", "src/cx_conv_impl.h",
                  "src/cx_ukernel_simd_impl.h", "src/_cx.pxd"],

@@ -21,8 +21,9 @@
  * results do not depend on how callers split M or N between threads.
  *
  * Include after defining CX_T, CX_NAME(x), CX_KERNEL_T (descriptor type),
- * CX_ACTIVE() (the active descriptor), and the generic micro-kernel's
- * CX_GENERIC_UKERNEL, CX_GENERIC_MR, CX_GENERIC_NR.
+ * CX_ACTIVE() (the active descriptor); the translation unit that also defines
+ * CX_DEFINE_GENERIC_UKERNELS gets the portable micro-kernels (CX_GENERIC_UKERNEL,
+ * CX_GENERIC_DOT_UKERNEL with CX_GENERIC_MR, CX_GENERIC_NR).
  */
 
 /* Pack B rows [pc, pc+kc) x columns [jc, jc+nc) into NR-wide panels: element
@@ -31,6 +32,7 @@
 typedef void (*CX_NAME(pack_b_fn))(const void *src, ptrdiff_t pc, ptrdiff_t kc,
                                    ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t nr, CX_T *dst);
 
+#ifdef CX_DEFINE_GENERIC_UKERNELS
 /*
  * Portable micro-kernel (contract in cx_gemm.h), plain C that the compiler
  * vectorises along NR for the baseline ISA.
@@ -86,6 +88,8 @@ void CX_GENERIC_DOT_UKERNEL(ptrdiff_t nseg, ptrdiff_t len,
             c[i * rsc + j] += lanes[0];
         }
 }
+
+#endif /* CX_DEFINE_GENERIC_UKERNELS */
 
 /* Pack an mc x kc block of A into MR-high panels, zero-filling the last panel. */
 static void CX_NAME(gemm_pack_a)(ptrdiff_t mc, ptrdiff_t kc, const CX_T *a,

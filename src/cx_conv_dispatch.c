@@ -1,0 +1,65 @@
+/*
+ * Public float32/float64 driver entry points (cx_conv.h): each forwards to the
+ * variant compiled for the SIMD path chosen by cx_select_isa() (cx_dispatch.c).
+ */
+#include "cx_conv.h"
+#include "cx_gemm.h"
+
+#define CX_DECLARE_VARIANT(T, P)                                                          \
+    void P##conv2d_plan(const cx_conv2d_desc *, int, int, cx_conv2d_plan *);             \
+    void P##conv2d_prepack(const cx_conv2d_desc *, const cx_conv2d_plan *, const T *, T *, \
+                           ptrdiff_t);                                                    \
+    void P##conv2d_fwd(const cx_conv2d_desc *, const cx_conv2d_plan *, const T *,         \
+                       const T *, const T *, T *, ptrdiff_t, T *);                        \
+    void P##conv2d_wgrad(const cx_conv2d_desc *, const cx_conv2d_plan *, const T *,       \
+                         const T *, T *, ptrdiff_t, T *);                                 \
+    void P##conv2d_wgrad_reduce(const cx_conv2d_plan *, const T *, T *, ptrdiff_t,        \
+                                ptrdiff_t);                                               \
+    void P##conv2d_dgrad(const cx_conv2d_desc *, const cx_conv2d_plan *, const T *,       \
+                         const T *, T *, ptrdiff_t, T *);                                 \
+    void P##gemm(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t,        \
+                 const T *, ptrdiff_t, ptrdiff_t, int, T *, ptrdiff_t, ptrdiff_t, T *);   \
+    size_t P##gemm_workspace_elems(void);                                                 \
+    const char *P##gemm_kernel_name(void);
+
+CX_DECLARE_VARIANT(float, cx_f32_generic_)
+CX_DECLARE_VARIANT(double, cx_f64_generic_)
+#if CX_HAVE_X86_KERNELS
+CX_DECLARE_VARIANT(float, cx_f32_avx2_)
+CX_DECLARE_VARIANT(double, cx_f64_avx2_)
+CX_DECLARE_VARIANT(float, cx_f32_avx512_)
+CX_DECLARE_VARIANT(double, cx_f64_avx512_)
+#define CX_PICK(PFX, fn)                                                     \
+    (cx_active_isa() == CX_ISA_AVX512 ? PFX##avx512_##fn                     \
+     : cx_active_isa() == CX_ISA_AVX2 ? PFX##avx2_##fn : PFX##generic_##fn)
+#else
+#define CX_PICK(PFX, fn) PFX##generic_##fn
+#endif
+
+#define CX_DEFINE_DISPATCH(T, PUB, PFX)                                                      \
+    void PUB##conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *pl)   \
+    { CX_PICK(PFX, conv2d_plan)(d, op, algo, pl); }                                         \
+    void PUB##conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,            \
+                             const T *w, T *packed, ptrdiff_t unit)                         \
+    { CX_PICK(PFX, conv2d_prepack)(d, pl, w, packed, unit); }                               \
+    void PUB##conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, const T *x,    \
+                         const T *w, const T *bias, T *y, ptrdiff_t item, T *ws)            \
+    { CX_PICK(PFX, conv2d_fwd)(d, pl, x, w, bias, y, item, ws); }                           \
+    void PUB##conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, const T *x,  \
+                           const T *dy, T *dw, ptrdiff_t item, T *ws)                       \
+    { CX_PICK(PFX, conv2d_wgrad)(d, pl, x, dy, dw, item, ws); }                             \
+    void PUB##conv2d_wgrad_reduce(const cx_conv2d_plan *pl, const T *partial, T *dw,       \
+                                  ptrdiff_t begin, ptrdiff_t end)                           \
+    { CX_PICK(PFX, conv2d_wgrad_reduce)(pl, partial, dw, begin, end); }                     \
+    void PUB##conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, const T *w,  \
+                           const T *dy, T *dx, ptrdiff_t item, T *ws)                       \
+    { CX_PICK(PFX, conv2d_dgrad)(d, pl, w, dy, dx, item, ws); }                             \
+    void PUB##gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t rsa,        \
+                   ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate, \
+                   T *c, ptrdiff_t rsc, ptrdiff_t csc, T *ws)                               \
+    { CX_PICK(PFX, gemm)(m, n, k, a, rsa, csa, b, rsb, csb, accumulate, c, rsc, csc, ws); } \
+    size_t PUB##gemm_workspace_elems(void) { return CX_PICK(PFX, gemm_workspace_elems)(); } \
+    const char *PUB##gemm_kernel_name(void) { return CX_PICK(PFX, gemm_kernel_name)(); }
+
+CX_DEFINE_DISPATCH(float, cx_f32_, cx_f32_)
+CX_DEFINE_DISPATCH(double, cx_f64_, cx_f64_)
