@@ -305,7 +305,7 @@ static inline void CX_NAME(im2col_run)(const cx_conv2d_desc *d, const CX_T *xc, 
         CX_T *o = out + t * ostride;
         const ptrdiff_t n = b - a;
         if (ostride == 1 && sw == 1)
-            for (ptrdiff_t u = 0; u < n; ++u) o[u] = xr[u];
+            memcpy(o, xr, (size_t)n * sizeof(CX_T));
         else if (ostride == 1)
             for (ptrdiff_t u = 0; u < n; ++u) o[u] = xr[u * sw];
         else
@@ -315,31 +315,43 @@ static inline void CX_NAME(im2col_run)(const cx_conv2d_desc *d, const CX_T *xc, 
     for (; t < len; ++t) out[t * ostride] = 0;
 }
 
-/* Forward: B = cols, rows crs in [pc, pc+kc), columns pixels pix0 + [jc, jc+nc). */
+/* Forward: B = cols, rows crs in [pc, pc+kc), columns pixels pix0 + [jc, jc+nc).
+   The hot loop of the 3x3-style layers: (c, r, s) and the pixel position are
+   stepped incrementally (no divisions per row), and a run that lies wholly
+   inside the image is a plain copy. */
 static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
                                    ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t nr, CX_T *dst)
 {
     const CX_NAME(im2col_src) *s = (const CX_NAME(im2col_src) *)src;
     const cx_conv2d_desc *d = s->d;
-    const ptrdiff_t R = d->R, S = d->S, Q = d->Q, HW = d->H * d->W;
-    const ptrdiff_t npanel = cx_ceil_div(nc, nr);
+    const ptrdiff_t R = d->R, S = d->S, Q = d->Q, H = d->H, W = d->W, HW = H * W;
+    const ptrdiff_t sh = d->stride_h, sw = d->stride_w;
+    const ptrdiff_t npanel = cx_ceil_div(nc, nr), tail = nc - (npanel - 1) * nr;
+    const ptrdiff_t g0 = s->pix0 + jc, prow0 = g0 / Q, q0 = g0 % Q;
+    ptrdiff_t crs = s->crs0 + pc;
+    ptrdiff_t c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
     for (ptrdiff_t p = 0; p < kc; ++p) {
-        const ptrdiff_t crs = s->crs0 + pc + p, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
         const ptrdiff_t hoff = r * d->dil_h - d->pad_top, woff = sx * d->dil_w - d->pad_left;
         ptrdiff_t qlo, qhi;
-        cx_valid_range(Q, d->stride_w, woff, d->W, &qlo, &qhi);
+        cx_valid_range(Q, sw, woff, W, &qlo, &qhi);
         const CX_T *xc = s->x + c * HW;
-        const ptrdiff_t g0 = s->pix0 + jc;
-        ptrdiff_t prow = g0 / Q, q = g0 % Q, j = 0;
-        while (j < nc) {
-            /* one panel row at a time: at most nr pixels, possibly over several image rows */
-            const ptrdiff_t lane = j % nr, len = cx_min(nr - lane, nc - j);
-            CX_T *o = dst + (j / nr) * kc * nr + p * nr + lane;
-            ptrdiff_t t = 0;
-            while (t < len) {
+        CX_T *o = dst + p * nr;                 /* row p of panel 0 */
+        ptrdiff_t prow = prow0, q = q0;
+        for (ptrdiff_t j = 0; j < nc; j += nr, o += kc * nr) {
+            const ptrdiff_t len = cx_min(nr, nc - j);
+            for (ptrdiff_t t = 0; t < len;) {
                 const ptrdiff_t run = cx_min(Q - q, len - t);
-                CX_NAME(im2col_run)(d, xc, prow * d->stride_h + hoff, woff, qlo, qhi, q, run,
-                                    o + t, 1);
+                const ptrdiff_t h = prow * sh + hoff;
+                CX_T *restrict out = o + t;
+                if (h >= 0 && h < H && q >= qlo && q + run <= qhi) {
+                    const CX_T *restrict xr = xc + h * W + q * sw + woff;
+                    if (sw == 1)
+                        memcpy(out, xr, (size_t)run * sizeof(CX_T));   /* short runs: libc's copy beats a loop with a scalar tail */
+                    else
+                        for (ptrdiff_t u = 0; u < run; ++u) out[u] = xr[u * sw];
+                } else {
+                    CX_NAME(im2col_run)(d, xc, h, woff, qlo, qhi, q, run, out, 1);
+                }
                 t += run;
                 q += run;
                 if (q == Q) {
@@ -347,11 +359,20 @@ static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
                     ++prow;
                 }
             }
-            j += len;
         }
         /* zero the unused lanes of the last panel */
-        for (ptrdiff_t jj = nc; jj < npanel * nr; ++jj)
-            dst[(jj / nr) * kc * nr + p * nr + jj % nr] = 0;
+        if (tail < nr) {
+            CX_T *last = dst + (npanel - 1) * kc * nr + p * nr;
+            for (ptrdiff_t jj = tail; jj < nr; ++jj)
+                last[jj] = 0;
+        }
+        if (++sx == S) {
+            sx = 0;
+            if (++r == R) {
+                r = 0;
+                ++c;
+            }
+        }
     }
 }
 
