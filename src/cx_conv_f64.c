@@ -19,6 +19,7 @@
 /* Portable 4 x 4 tile: 8 SSE2 accumulators in the baseline build. */
 #define CX_DEFINE_GENERIC_UKERNELS
 #define CX_GENERIC_UKERNEL cx_f64_gemm_ukernel_4x4__generic
+#define CX_GENERIC_IUKERNEL cx_f64_igemm_ukernel_4x4__generic
 #define CX_GENERIC_DOT_UKERNEL cx_f64_dot_ukernel_2x4__generic
 #define CX_GENERIC_MR 4
 #define CX_GENERIC_NR 4

@@ -42,6 +42,8 @@
 #define CX_PARTIAL_BYTES ((size_t)8 << 20)
 /* Most memory the once-per-call packed copy of the weight may take. */
 #define CX_APACK_BYTES ((size_t)12 << 20)
+/* Per-thread workspace of the stride-1 forward (row band + output tile). */
+#define CX_SHIFT_BYTES ((size_t)3 << 20)
 
 static ptrdiff_t cx_min(ptrdiff_t a, ptrdiff_t b) { return a < b ? a : b; }
 static ptrdiff_t cx_max(ptrdiff_t a, ptrdiff_t b) { return a > b ? a : b; }
@@ -128,6 +130,54 @@ void CX_NAME(conv2d_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     }
 }
 
+/*
+ * Stride-1 forward without packing the column matrix: each item copies a band
+ * of output rows' worth of input, zero-padded to width Wp = Q + (S-1)*dw, into
+ * its workspace; then row (c, r, s) of the column matrix over the band's padded
+ * grid of pixels (i, q < Wp) is the band itself shifted by c*band + r*dh*Wp +
+ * s*dw, which the indirect micro-kernels read in place (columns q >= Q are
+ * computed and dropped). Same K order and KC cuts as the packed path, so the
+ * results are bitwise the same. Returns 0 (use the packed path) unless stride
+ * is 1 and a one-row band fits the workspace budget.
+ */
+static ptrdiff_t CX_NAME(shift_ws_elems)(const cx_conv2d_desc *d, ptrdiff_t rows)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G;
+    const ptrdiff_t Wp = d->Q + (d->S - 1) * d->dil_w, band = (rows + (d->R - 1) * d->dil_h) * Wp;
+    const ptrdiff_t slack = (d->S - 1) * d->dil_w + 2 * CX_ACTIVE()->nr;
+    const ptrdiff_t boff = cx_ceil_div(Cg * d->R * d->S * (ptrdiff_t)sizeof(ptrdiff_t),
+                                       (ptrdiff_t)sizeof(CX_T));
+    return (ptrdiff_t)CX_NAME(gemm_workspace_elems)() + boff + Cg * band + slack +
+           Kg * rows * Wp + 16;
+}
+
+static int CX_NAME(plan_fwd_shift)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
+{
+    /* measured on Zen 5: the shifted rows are mostly unaligned loads, which cost more
+       than packing once the packed panel is reused by >= ~128 output channels */
+    if (d->K / d->groups >= 128)
+        return 0;
+    if (d->stride_h != 1 || d->stride_w != 1 || cx_is_pointwise(d) || d->P <= 0 || d->Q <= 0 ||
+        d->C / d->groups <= 0)
+        return 0;
+    const ptrdiff_t budget = (ptrdiff_t)(CX_SHIFT_BYTES / sizeof(CX_T));
+    const ptrdiff_t Wp = d->Q + (d->S - 1) * d->dil_w, per = d->N * d->groups;
+    /* rows per item: about 512 grid pixels, fewer when items are scarce or memory tight */
+    ptrdiff_t rows = cx_max(cx_min(cx_ceil_div(512, Wp), d->P), 1);
+    if (per * cx_ceil_div(d->P, rows) < CX_TARGET_ITEMS)
+        rows = cx_max(cx_min(rows, cx_ceil_div(d->P * per, CX_TARGET_ITEMS)), 1);
+    while (rows > 1 && CX_NAME(shift_ws_elems)(d, rows) > budget)
+        --rows;
+    if (CX_NAME(shift_ws_elems)(d, rows) > budget)
+        return 0;
+    pl->fwd_shift = 1;
+    pl->tile = rows;
+    pl->ntiles = cx_ceil_div(d->P, rows);
+    pl->nitems = per * pl->ntiles;
+    pl->ws_elems = (size_t)CX_NAME(shift_ws_elems)(d, rows);
+    return 1;
+}
+
 void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *pl)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
@@ -155,6 +205,10 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         return;
     }
     const size_t gemm_ws = CX_NAME(gemm_workspace_elems)();
+    if (op == CX_OP_FWD && CX_NAME(plan_fwd_shift)(d, pl)) {
+        CX_NAME(plan_prepack)(pl, G, CX_NAME(gemm_prepack_elems)(Kg, Cg * RS));
+        return;
+    }
     if (op == CX_OP_FWD) {
         /* Implicit im2col: B panels are packed straight from the image, so the
            only workspace is the GEMM's packing buffers. A tile is at most one
@@ -491,12 +545,70 @@ static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
         }
 }
 
+/* Stride-1 forward of one item (n, g, band of output rows), see plan_fwd_shift. */
+static void CX_NAME(fwd_shift)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                               const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
+                               ptrdiff_t item, CX_T *ws)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, R = d->R, S = d->S;
+    const ptrdiff_t H = d->H, W = d->W, P = d->P, Q = d->Q, CRS = Cg * R * S;
+    const ptrdiff_t rb = item % pl->ntiles, g = (item / pl->ntiles) % G;
+    const ptrdiff_t n = item / (pl->ntiles * G);
+    const ptrdiff_t p0 = rb * pl->tile, rows = cx_min(pl->tile, P - p0);
+    const ptrdiff_t Wp = Q + (S - 1) * d->dil_w, brows = rows + (R - 1) * d->dil_h;
+    const ptrdiff_t band = brows * Wp, np = rows * Wp;
+    const ptrdiff_t pl_w = d->pad_left, slack = (S - 1) * d->dil_w + 2 * CX_ACTIVE()->nr;
+    /* workspace: GEMM A blocks | row offsets | band | slack | output tile */
+    CX_T *gemm_ws = ws;
+    ptrdiff_t *boff = (ptrdiff_t *)(ws + CX_NAME(gemm_workspace_elems)());
+    CX_T *xb = ws + CX_NAME(gemm_workspace_elems)() +
+               cx_ceil_div(CRS * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
+    CX_T *ct = xb + Cg * band + slack;
+    const CX_T *xg = x + (n * d->C + g * Cg) * H * W;
+    /* the band: input rows p0 - pad_top + [0, brows), zero-padded to width Wp */
+    for (ptrdiff_t c = 0; c < Cg; ++c)
+        for (ptrdiff_t t = 0; t < brows; ++t) {
+            CX_T *row = xb + c * band + t * Wp;
+            const ptrdiff_t h = p0 + t - d->pad_top;
+            if (h < 0 || h >= H) {
+                memset(row, 0, (size_t)Wp * sizeof(CX_T));
+                continue;
+            }
+            const ptrdiff_t a = cx_min(pl_w, Wp), b = cx_min(pl_w + W, Wp);
+            if (a > 0) memset(row, 0, (size_t)a * sizeof(CX_T));
+            if (b > a) memcpy(row + a, xg + (c * H + h) * W, (size_t)(b - a) * sizeof(CX_T));
+            if (Wp > b) memset(row + b, 0, (size_t)(Wp - b) * sizeof(CX_T));
+        }
+    memset(xb + Cg * band, 0, (size_t)slack * sizeof(CX_T));
+    /* column-matrix row (c, r, s) = the band shifted */
+    for (ptrdiff_t c = 0, k = 0; c < Cg; ++c)
+        for (ptrdiff_t r = 0; r < R; ++r)
+            for (ptrdiff_t s = 0; s < S; ++s, ++k)
+                boff[k] = c * band + r * d->dil_h * Wp + s * d->dil_w;
+    const CX_T *apre = pl->apack_units ? (const CX_T *)pl->apacked + g * pl->apack_elems : NULL;
+    CX_NAME(igemm)(Kg, np, CRS, w + g * Kg * CRS, CRS, 1, apre, xb, boff, ct, np, gemm_ws);
+    /* keep the Q valid columns of each grid row, then the bias (as the packed path) */
+    for (ptrdiff_t k = 0; k < Kg; ++k) {
+        CX_T *yk = y + ((n * d->K + g * Kg + k) * P + p0) * Q;
+        const CX_T *tk = ct + k * np;
+        for (ptrdiff_t i = 0; i < rows; ++i)
+            memcpy(yk + i * Q, tk + i * Wp, (size_t)Q * sizeof(CX_T));
+        if (bias) {
+            const CX_T b0 = bias[g * Kg + k];
+            for (ptrdiff_t i = 0; i < rows * Q; ++i)
+                yk[i] += b0;
+        }
+    }
+}
+
 void CX_NAME(conv2d_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                          const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                          ptrdiff_t item, CX_T *ws)
 {
     if (pl->algo == CX_ALGO_DIRECT)
         CX_NAME(fwd_direct)(d, x, w, bias, y, item);
+    else if (pl->fwd_shift)
+        CX_NAME(fwd_shift)(d, pl, x, w, bias, y, item, ws);
     else
         CX_NAME(fwd_im2col)(d, pl, x, w, bias, y, item, ws);
 }

@@ -20,6 +20,8 @@
  *   cx_f32_gemm_ukernel_4x8__generic   cx_f64_gemm_ukernel_4x4__generic   portable C
  *   cx_f32_gemm_ukernel_6x16__avx2     cx_f64_gemm_ukernel_6x8__avx2      AVX2 + FMA
  *   cx_f32_gemm_ukernel_12x32__avx512  cx_f64_gemm_ukernel_12x16__avx512  AVX-512F
+ * each with an indirect twin (cx_*_igemm_ukernel_*) that reads B row p in place
+ * at b + boff[p], and a dot-product tile (cx_*_dot_ukernel_*) described below.
  */
 #ifndef CX_GEMM_H
 #define CX_GEMM_H
@@ -30,6 +32,12 @@ typedef void (*cx_f32_ukernel_fn)(ptrdiff_t kc, const float *a, const float *b, 
                                   float *c,
                                   ptrdiff_t rsc, ptrdiff_t csc, int accumulate,
                                   ptrdiff_t m, ptrdiff_t n);
+typedef void (*cx_f32_iukernel_fn)(ptrdiff_t kc, const float *a, const float *b,
+                                   const ptrdiff_t *boff, float *c, ptrdiff_t rsc, ptrdiff_t csc,
+                                   int accumulate, ptrdiff_t m, ptrdiff_t n);
+typedef void (*cx_f64_iukernel_fn)(ptrdiff_t kc, const double *a, const double *b,
+                                   const ptrdiff_t *boff, double *c, ptrdiff_t rsc, ptrdiff_t csc,
+                                   int accumulate, ptrdiff_t m, ptrdiff_t n);
 typedef void (*cx_f64_ukernel_fn)(ptrdiff_t kc, const double *a, const double *b, ptrdiff_t ldb,
                                   double *c,
                                   ptrdiff_t rsc, ptrdiff_t csc, int accumulate,
@@ -58,6 +66,7 @@ typedef struct {
     cx_f32_dot_fn dot;         /* dot-product tile and its shape */
     ptrdiff_t dot_mr, dot_nr;
     const char *dot_name;
+    cx_f32_iukernel_fn iukernel;   /* indirect-B variant of ukernel (same tile) */
 } cx_f32_gemm_kernel;
 
 typedef struct {
@@ -68,6 +77,7 @@ typedef struct {
     cx_f64_dot_fn dot;
     ptrdiff_t dot_mr, dot_nr;
     const char *dot_name;
+    cx_f64_iukernel_fn iukernel;
 } cx_f64_gemm_kernel;
 
 /* Instruction-set paths, lowest first. */
@@ -90,12 +100,24 @@ void cx_f32_gemm_ukernel_4x8__generic(ptrdiff_t, const float *, const float *, p
                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f64_gemm_ukernel_4x4__generic(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f32_igemm_ukernel_4x8__generic(ptrdiff_t, const float *, const float *, const ptrdiff_t *,
+                                       float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_igemm_ukernel_4x4__generic(ptrdiff_t, const double *, const double *, const ptrdiff_t *,
+                                       double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f32_dot_ukernel_2x4__generic(ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t,
     const float *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 void cx_f64_dot_ukernel_2x4__generic(ptrdiff_t, ptrdiff_t, const double *, ptrdiff_t, ptrdiff_t,
     const double *, ptrdiff_t, ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CX_HAVE_X86_KERNELS 1
+void cx_f32_igemm_ukernel_6x16__avx2(ptrdiff_t, const float *, const float *, const ptrdiff_t *,
+                                     float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_igemm_ukernel_6x8__avx2(ptrdiff_t, const double *, const double *, const ptrdiff_t *,
+                                    double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f32_igemm_ukernel_12x32__avx512(ptrdiff_t, const float *, const float *, const ptrdiff_t *,
+                                        float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_igemm_ukernel_12x16__avx512(ptrdiff_t, const double *, const double *, const ptrdiff_t *,
+                                        double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f32_dot_ukernel_3x4__avx2(ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t,
     const float *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
 void cx_f64_dot_ukernel_3x4__avx2(ptrdiff_t, ptrdiff_t, const double *, ptrdiff_t, ptrdiff_t,

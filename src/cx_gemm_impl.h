@@ -23,7 +23,7 @@
  * Include after defining CX_T, CX_NAME(x), CX_KERNEL_T (descriptor type),
  * CX_ACTIVE() (the active descriptor); the translation unit that also defines
  * CX_DEFINE_GENERIC_UKERNELS gets the portable micro-kernels (CX_GENERIC_UKERNEL,
- * CX_GENERIC_DOT_UKERNEL with CX_GENERIC_MR, CX_GENERIC_NR).
+ * CX_GENERIC_IUKERNEL, CX_GENERIC_DOT_UKERNEL with CX_GENERIC_MR, CX_GENERIC_NR).
  */
 
 /* Pack B rows [pc, pc+kc) x columns [jc, jc+nc) into NR-wide panels: element
@@ -48,6 +48,31 @@ void CX_GENERIC_UKERNEL(ptrdiff_t kc, const CX_T *restrict a, const CX_T *restri
     for (ptrdiff_t p = 0; p < kc; ++p) {
         const CX_T *ap = a + p * CX_GENERIC_MR;
         const CX_T *bp = b + p * ldb;
+        for (int i = 0; i < CX_GENERIC_MR; ++i) {
+            const CX_T ai = ap[i];
+            for (int j = 0; j < CX_GENERIC_NR; ++j)
+                acc[i][j] += ai * bp[j];
+        }
+    }
+    for (ptrdiff_t i = 0; i < m; ++i)
+        for (ptrdiff_t j = 0; j < n; ++j) {
+            CX_T *cij = c + i * rsc + j * csc;
+            *cij = accumulate ? *cij + acc[i][j] : acc[i][j];
+        }
+}
+
+/* Portable indirect twin: row p of B at b + boff[p] (contract in cx_gemm.h). */
+void CX_GENERIC_IUKERNEL(ptrdiff_t kc, const CX_T *restrict a, const CX_T *restrict b,
+                         const ptrdiff_t *restrict boff, CX_T *restrict c, ptrdiff_t rsc,
+                         ptrdiff_t csc, int accumulate, ptrdiff_t m, ptrdiff_t n)
+{
+    CX_T acc[CX_GENERIC_MR][CX_GENERIC_NR];
+    for (int i = 0; i < CX_GENERIC_MR; ++i)
+        for (int j = 0; j < CX_GENERIC_NR; ++j)
+            acc[i][j] = 0;
+    for (ptrdiff_t p = 0; p < kc; ++p) {
+        const CX_T *ap = a + p * CX_GENERIC_MR;
+        const CX_T *bp = b + boff[p];
         for (int i = 0; i < CX_GENERIC_MR; ++i) {
             const CX_T ai = ap[i];
             for (int j = 0; j < CX_GENERIC_NR; ++j)
@@ -241,6 +266,56 @@ void CX_NAME(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     CX_NAME(strided_b) src = {b, rsb, csb};
     CX_NAME(gemm_core)(m, n, k, a, rsa, csa, NULL, CX_NAME(pack_b_strided), &src, NULL, 0,
                        accumulate, c, rsc, csc, ws);
+}
+
+/*
+ * Indirect GEMM: C := A * B where B element (p, j) is b[boff[p] + j]; B is never
+ * packed, and the micro-kernel reads whole NR-wide rows, so b[boff[p] + j] must
+ * be readable (its value is ignored) up to j < round_up(n, NR). A is prepacked
+ * (gemm_prepack_a) or packed here block by block. Same KC cuts as gemm_core, so
+ * each C element is summed in the same order as by gemm_core.
+ */
+static void CX_NAME(igemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                           const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa, const CX_T *apre,
+                           const CX_T *b, const ptrdiff_t *boff,
+                           CX_T *c, ptrdiff_t rsc, CX_T *ws)
+{
+    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc, NC = kr->nc;
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        for (ptrdiff_t i = 0; i < m; ++i)
+            for (ptrdiff_t j = 0; j < n; ++j)
+                c[i * rsc + j] = 0;
+        return;
+    }
+    CX_T *apack = ws;
+    const ptrdiff_t mpad = (m + MR - 1) / MR * MR;
+    for (ptrdiff_t jc = 0; jc < n; jc += NC) {
+        const ptrdiff_t nc = n - jc < NC ? n - jc : NC;
+        for (ptrdiff_t pc = 0; pc < k; pc += KC) {
+            const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
+            for (ptrdiff_t ic = 0; ic < m; ic += MC) {
+                const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
+                const CX_T *ablk;
+                if (apre) {
+                    ablk = apre + pc * mpad + ic * kc;
+                } else {
+                    CX_NAME(gemm_pack_a)(mc, kc, a + ic * rsa + pc * csa, rsa, csa, MR, apack);
+                    ablk = apack;
+                }
+                for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
+                    const ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;
+                    for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
+                        const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
+                        kr->iukernel(kc, ablk + ir * kc, b + jc + jr, boff + pc,
+                                     c + (ic + ir) * rsc + jc + jr, rsc, 1, pc > 0, mr, nr);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /* Elements gemm_prepack_a writes for an m x k A. */

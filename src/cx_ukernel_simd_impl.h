@@ -7,6 +7,9 @@
  * (m < MR or n < NR) are computed in full (the panels are zero-padded) into a
  * stack buffer and only the valid part is written.
  *
+ * With UK_INDIRECT defined, B is not a panel but rows read in place through an
+ * offset per row (the "indirect GEMM" of the stride-1 forward convolution).
+ *
  * Include after defining:
  *   UK_NAME, UK_T, UK_V (vector type), UK_VLEN (lanes), UK_MR,
  *   UK_LOAD(p), UK_STORE(p, v), UK_BCAST(x), UK_FMA(a, b, c) (a*b + c), UK_ZERO(),
@@ -15,9 +18,16 @@
 
 #define UK_NR (2 * UK_VLEN)
 
+#ifdef UK_INDIRECT
+/* Indirect variant: row p of B is b + boff[p] (NR values read in place). */
+UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restrict b,
+                       const ptrdiff_t *restrict boff, UK_T *restrict c, ptrdiff_t rsc,
+                       ptrdiff_t csc, int accumulate, ptrdiff_t m, ptrdiff_t n)
+#else
 UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restrict b,
                        ptrdiff_t ldb, UK_T *restrict c, ptrdiff_t rsc, ptrdiff_t csc,
                        int accumulate, ptrdiff_t m, ptrdiff_t n)
+#endif
 {
     UK_V acc0[UK_MR], acc1[UK_MR];
 #pragma GCC unroll 16
@@ -26,8 +36,14 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
         acc1[i] = UK_ZERO();
     }
     for (ptrdiff_t p = 0; p < kc; ++p) {
+#ifdef UK_INDIRECT
+        const UK_T *bp = b + boff[p];
+        const UK_V b0 = UK_LOAD(bp);
+        const UK_V b1 = UK_LOAD(bp + UK_VLEN);
+#else
         const UK_V b0 = UK_LOAD(b);
         const UK_V b1 = UK_LOAD(b + UK_VLEN);
+#endif
 #pragma GCC unroll 16
         for (int i = 0; i < UK_MR; ++i) {
             const UK_V ai = UK_BCAST(a[i]);
@@ -35,7 +51,9 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
             acc1[i] = UK_FMA(ai, b1, acc1[i]);
         }
         a += UK_MR;
+#ifndef UK_INDIRECT
         b += ldb;
+#endif
     }
     if (m == UK_MR && n == UK_NR && csc == 1) {
         if (accumulate) {
@@ -68,6 +86,7 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
 }
 
 #undef UK_NR
+#undef UK_INDIRECT
 #undef UK_NAME
 #undef UK_T
 #undef UK_V
