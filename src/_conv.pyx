@@ -172,9 +172,39 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
                     cx_f64_conv2d_wgrad_reduce(&pl, outp, dwp, begin, min(begin + chunk, pl.wsize))
 
 
+cdef object _dgrad_as_forward(tuple geometry, object w, object dtype):
+    """For stride 1, the input gradient is a forward convolution of the zero-padded
+    grad_output with the flipped, transposed weight (padding (R-1)*dh - pad_top,
+    (S-1)*dw - pad_left; no column matrix, no col2im). Returns that forward's
+    (geometry, weight) when the indirect stride-1 forward handles it, else None.
+    Not used for non-finite weights: the forward would multiply the padding's
+    zeros by them (0 * inf = NaN) where the scatter form never does."""
+    (N, C, H, W, K, R, S, P, Q, sh, sw, dh, dw, pt, pl, G) = geometry
+    if sh != 1 or sw != 1 or N * C * H * W == 0 or K == 0:
+        return None
+    if C // G < 8:      # a thin M (input channels) wastes most of the MR-row tile
+        return None
+    g2 = (N, K, P, Q, C, R, S, H, W, 1, 1, dh, dw, (R - 1) * dh - pt, (S - 1) * dw - pl, G)
+    if not plan_info(g2, "fwd", "im2col", dtype)["fwd_shift"]:
+        return None
+    wa = np.asarray(w)
+    if not np.isfinite(wa).all():
+        return None
+    Cg, Kg = C // G, K // G
+    wt = wa.reshape(G, Kg, Cg, R, S)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    return g2, np.ascontiguousarray(wt).reshape(-1)
+
+
 def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
                  tuple geometry, str algorithm, int nthreads):
     """dx = conv2d_input(w, dy), arrays flattened."""
+    dtype = np.float32 if floating is float else np.float64
+    if algorithm == "im2col":
+        as_fwd = _dgrad_as_forward(geometry, w, dtype)
+        if as_fwd is not None:
+            g2, wt = as_fwd
+            conv2d_fwd(dy, wt, np.empty(0, dtype), dx, g2, False, "im2col", nthreads)
+            return
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride, item

@@ -574,9 +574,12 @@ static void CX_NAME(fwd_shift)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
                 memset(row, 0, (size_t)Wp * sizeof(CX_T));
                 continue;
             }
-            const ptrdiff_t a = cx_min(pl_w, Wp), b = cx_min(pl_w + W, Wp);
+            /* grid column q reads input column q - pad_left (the padding may be
+               negative when this is the input gradient run as a forward) */
+            const ptrdiff_t a = cx_min(cx_max(pl_w, 0), Wp);
+            const ptrdiff_t b = cx_max(cx_min(pl_w + W, Wp), a);
             if (a > 0) memset(row, 0, (size_t)a * sizeof(CX_T));
-            if (b > a) memcpy(row + a, xg + (c * H + h) * W, (size_t)(b - a) * sizeof(CX_T));
+            if (b > a) memcpy(row + a, xg + (c * H + h) * W + (a - pl_w), (size_t)(b - a) * sizeof(CX_T));
             if (Wp > b) memset(row + b, 0, (size_t)(Wp - b) * sizeof(CX_T));
         }
     memset(xb + Cg * band, 0, (size_t)slack * sizeof(CX_T));
