@@ -86,7 +86,7 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
         cx_f64_conv2d_plan(&d, code, _algo_code(algorithm), &pl)
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, kblock=pl.kblock,
                 kblocks=pl.kblocks, cblock=pl.cblock, cblocks=pl.cblocks,
-                nsplit=pl.nsplit, nper=pl.nper, nseg=pl.nseg, fwd_shift=bool(pl.fwd_shift),
+                nsplit=pl.nsplit, nper=pl.nper, nseg=pl.nseg, fwd_shift=bool(pl.fwd_shift), wgrad_gemm=bool(pl.wgrad_gemm),
                 prepacked_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
 

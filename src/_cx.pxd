@@ -40,7 +40,7 @@ cdef extern from "cx_conv.h" nogil:
         Py_ssize_t cblock, cblocks
         size_t ws_elems
         Py_ssize_t nsplit, nper, wsize, nseg
-        int fwd_shift
+        int fwd_shift, wgrad_gemm
         Py_ssize_t apack_units
         size_t apack_elems
         const void *apacked

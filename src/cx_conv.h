@@ -56,6 +56,7 @@ typedef struct {
        dw_partial + i * wsize and conv2d_wgrad_reduce adds them in chunk order. */
     ptrdiff_t nsplit, nper, wsize;
     ptrdiff_t nseg;     /* wgrad im2col: images reduced together by the dot kernels */
+    int wgrad_gemm;     /* wgrad im2col: packed GEMM (many output channels) instead of dot kernels */
     int fwd_shift;      /* fwd im2col, stride 1: indirect GEMM over a padded row band
                            (tile = output rows per item) instead of packing columns */
     /* im2col fwd/dgrad: the weight operand of each group (dgrad: each group's

@@ -38,6 +38,8 @@
 #define CX_WGRAD_ROWS_BYTES ((size_t)512 << 10)
 /* Reduction length (pixels) the weight gradient aims for between two horizontal sums. */
 #define CX_WGRAD_LEN 2048
+/* Output channels per group from which the weight gradient uses the packed GEMM. */
+#define CX_WGRAD_GEMM_MIN_K 128
 /* Most memory the weight gradient's per-chunk partial sums may take. */
 #define CX_PARTIAL_BYTES ((size_t)8 << 20)
 /* Most memory the once-per-call packed copy of the weight may take. */
@@ -233,7 +235,13 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
            CRS columns first (a block only re-reads dY) into blocks of >= 4 NR,
            then the rows into blocks of >= 4 MR (each rebuilds its column rows);
            plan_batch_split cuts the batch when that is still too few items. */
-        const ptrdiff_t mr = CX_ACTIVE()->dot_mr, nr = CX_ACTIVE()->dot_nr, CRS = Cg * RS;
+        /* Many output channels: a packed GEMM dY (Kg x PQ) @ cols^T, whose
+           transposing pack of the column matrix is then shared by >= 128 rows
+           and beats the dot kernels' L2-bound loads (vgg3x3_512 on Zen 5). */
+        const int use_gemm = Kg >= CX_WGRAD_GEMM_MIN_K;
+        pl->wgrad_gemm = use_gemm;
+        const ptrdiff_t mr = use_gemm ? CX_ACTIVE()->mr : CX_ACTIVE()->dot_mr;
+        const ptrdiff_t nr = use_gemm ? CX_ACTIVE()->nr : CX_ACTIVE()->dot_nr, CRS = Cg * RS;
         const ptrdiff_t want = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G);
         pl->cblocks = cx_max(cx_min(want, cx_ceil_div(CRS, 4 * nr)), 1);
         pl->cblock = CRS > 0 ? cx_ceil_div(cx_ceil_div(CRS, pl->cblocks), nr) * nr : 0;
@@ -255,6 +263,11 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         rows = cx_max(rows / nr * nr, nr);
         pl->tile = cx_max(cx_min(rows, pl->cblock), 1);
         pl->ws_elems = cx_is_pointwise(d) ? 0 : (size_t)pl->tile * (size_t)(pl->nseg * PQ);
+        if (use_gemm) {
+            pl->nseg = 1;
+            pl->tile = PQ;
+            pl->ws_elems = gemm_ws;
+        }
         return;
     }
     /* dgrad */
@@ -426,6 +439,38 @@ static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
                 r = 0;
                 ++c;
             }
+        }
+    }
+}
+
+/* Weight gradient: B = cols^T, rows pixels pix0 + [pc, pc+kc), columns crs in [jc, jc+nc). */
+static void CX_NAME(pack_b_im2col_t)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
+                                     ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t nr, CX_T *dst)
+{
+    const CX_NAME(im2col_src) *s = (const CX_NAME(im2col_src) *)src;
+    const cx_conv2d_desc *d = s->d;
+    const ptrdiff_t R = d->R, S = d->S, Q = d->Q, HW = d->H * d->W;
+    const ptrdiff_t npanel = cx_ceil_div(nc, nr);
+    for (ptrdiff_t j = 0; j < npanel * nr; ++j) {
+        CX_T *o = dst + (j / nr) * kc * nr + j % nr;   /* column j, stride nr */
+        if (j >= nc) {
+            for (ptrdiff_t p = 0; p < kc; ++p) o[p * nr] = 0;
+            continue;
+        }
+        const ptrdiff_t crs = s->crs0 + jc + j, c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
+        const ptrdiff_t hoff = r * d->dil_h - d->pad_top, woff = sx * d->dil_w - d->pad_left;
+        ptrdiff_t qlo, qhi;
+        cx_valid_range(Q, d->stride_w, woff, d->W, &qlo, &qhi);
+        const CX_T *xc = s->x + c * HW;
+        const ptrdiff_t g0 = s->pix0 + pc;
+        ptrdiff_t prow = g0 / Q, q = g0 % Q, p = 0;
+        while (p < kc) {
+            const ptrdiff_t run = cx_min(Q - q, kc - p);
+            CX_NAME(im2col_run)(d, xc, prow * d->stride_h + hoff, woff, qlo, qhi, q, run,
+                                o + p * nr, nr);
+            p += run;
+            q = 0;
+            ++prow;
         }
     }
 }
@@ -677,6 +722,23 @@ static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         for (ptrdiff_t i = 0; i < jn; ++i)
             dwb[k * CRS + i] = 0;
     const int pointwise = cx_is_pointwise(d);
+    if (pl->wgrad_gemm) {
+        /* dwb (kn x jn) = sum over the chunk's images of dy (kn x PQ) @ cols^T (PQ x jn) */
+        for (ptrdiff_t n = n0; n < n1 && PQ > 0; ++n) {
+            const CX_T *xg = x + (n * d->C + g * Cg) * HW;
+            const CX_T *dyb = dy + (n * d->K + g * Kg + k0) * PQ;
+            const int accumulate = n > n0;
+            if (pointwise) {
+                CX_NAME(gemm)(kn, jn, PQ, dyb, PQ, 1, xg + j0 * HW, 1, HW, accumulate, dwb, CRS,
+                              1, ws);
+            } else {
+                CX_NAME(im2col_src) src = {d, xg, 0, j0};
+                CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, NULL, CX_NAME(pack_b_im2col_t), &src,
+                                   NULL, 0, accumulate, dwb, CRS, 1, ws);
+            }
+        }
+        return;
+    }
     for (ptrdiff_t n = n0; n < n1 && PQ > 0; n += pl->nseg) {
         const ptrdiff_t ns = cx_min(pl->nseg, n1 - n);     /* images reduced together */
         const CX_T *xg = x + (n * d->C + g * Cg) * HW;
