@@ -149,6 +149,7 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
     if dw.shape[0] > 0:
         dwp = &dw[0]
     outp = dwp
+    packed = _prepack(&d, &pl, dyp, dtype, nt)   # dY packed once (large Kg), kept alive
     if pl.nsplit > 1:
         # Strategy: one partial weight gradient per batch chunk (disjoint writes),
         # then a second loop adds the chunks in chunk order for disjoint ranges

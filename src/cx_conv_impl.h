@@ -125,6 +125,10 @@ void CX_NAME(conv2d_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     CX_T *dst = packed + (size_t)unit * pl->apack_elems;
     if (pl->op == CX_OP_FWD) {
         CX_NAME(gemm_prepack_a)(Kg, CRS, w + unit * Kg * CRS, CRS, 1, dst);
+    } else if (pl->op == CX_OP_WGRAD) {
+        /* here `w` is dY and the unit an (image, group) pair */
+        const ptrdiff_t n = unit / G, g = unit % G, PQ = d->P * d->Q;
+        CX_NAME(gemm_prepack_a)(Kg, PQ, w + (n * d->K + g * Kg) * PQ, PQ, 1, dst);
     } else {
         const ptrdiff_t g = unit / pl->cblocks, cb = unit % pl->cblocks;
         const ptrdiff_t c0 = cb * pl->cblock, cn = cx_min(pl->cblock, Cg - c0);
@@ -267,6 +271,10 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
             pl->nseg = 1;
             pl->tile = PQ;
             pl->ws_elems = gemm_ws;
+            /* every column block re-reads all of dY: pack it once per call
+               (units (n, g)) when it fits and the rows are not split */
+            if (pl->kblocks == 1 && pl->cblocks > 1)
+                CX_NAME(plan_prepack)(pl, d->N * G, CX_NAME(gemm_prepack_elems)(Kg, PQ));
         }
         return;
     }
@@ -728,12 +736,15 @@ static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
             const CX_T *xg = x + (n * d->C + g * Cg) * HW;
             const CX_T *dyb = dy + (n * d->K + g * Kg + k0) * PQ;
             const int accumulate = n > n0;
+            const CX_T *apre = pl->apack_units
+                ? (const CX_T *)pl->apacked + (n * G + g) * pl->apack_elems : NULL;
             if (pointwise) {
-                CX_NAME(gemm)(kn, jn, PQ, dyb, PQ, 1, xg + j0 * HW, 1, HW, accumulate, dwb, CRS,
-                              1, ws);
+                CX_NAME(strided_b) bs = {xg + j0 * HW, 1, HW};
+                CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, apre, CX_NAME(pack_b_strided), &bs,
+                                   NULL, 0, accumulate, dwb, CRS, 1, ws);
             } else {
                 CX_NAME(im2col_src) src = {d, xg, 0, j0};
-                CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, NULL, CX_NAME(pack_b_im2col_t), &src,
+                CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, apre, CX_NAME(pack_b_im2col_t), &src,
                                    NULL, 0, accumulate, dwb, CRS, 1, ws);
             }
         }
