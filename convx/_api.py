@@ -10,9 +10,12 @@ whose message names the argument.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import os
+import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,10 +62,58 @@ def _pair(name, value, minimum):
     return (_int(name, value, minimum),) * 2
 
 
+# --------------------------------------------------------------------------- threads
+#
+# The rule (README, "Limits and safety"):
+# * threads=None in the main thread: OpenMP's default, omp_get_max_threads(),
+#   which honours OMP_NUM_THREADS and threadpoolctl's limits;
+# * threads=None in any other thread (a Python thread pool, a Dask or web
+#   worker, an OpenMP thread calling back into Python): 1 thread. The caller's
+#   pool is already the parallelism; an OpenMP team per pool thread would start
+#   pool size x cores threads. Pass threads= to choose otherwise;
+# * an explicit threads= is used as given (at most MAX_THREADS);
+# * in a process created by fork: 1 thread whatever was asked, with one
+#   RuntimeWarning. GNU OpenMP's thread pool does not survive fork: a parallel
+#   region in the child of a parent that ran one waits forever for pool
+#   threads that do not exist. Only a serial region is safe there.
+
+_forked = False          # set in the child by os.register_at_fork
+_fork_warned = False
+
+
+def _after_fork_in_child():
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _fork_fallback(wanted):
+    global _fork_warned
+    if not _fork_warned:
+        _fork_warned = True
+        warnings.warn(
+            f"convx: this process was created by fork, and GNU OpenMP cannot start threads "
+            f"after a fork; convx runs with 1 thread here instead of {wanted} (this warning "
+            f"is shown once). Use the 'spawn' or 'forkserver' start method for parallel "
+            f"convx in child processes.", RuntimeWarning, stacklevel=4)
+    return 1
+
+
 def _threads(threads):
+    """The OpenMP thread count of one call (the rule above)."""
     if threads is None:
-        return max(1, min(_conv.max_threads(), MAX_THREADS))
-    return min(_int("threads", threads, 1), MAX_THREADS)
+        if threading.current_thread() is threading.main_thread():
+            n = max(1, min(_conv.max_threads(), MAX_THREADS))
+        else:
+            n = 1
+    else:
+        n = min(_int("threads", threads, 1), MAX_THREADS)
+    if _forked and n > 1:
+        return _fork_fallback(n)
+    return n
 
 
 def _algorithm(algorithm):
@@ -71,7 +122,7 @@ def _algorithm(algorithm):
                         f"got {algorithm!r} of type {type(algorithm).__name__}")
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    return algorithm
+    return str(algorithm)   # a str subclass (numpy.str_) as the glue's plain str
 
 
 def _padding(padding, size, kernel, stride, dilation):
@@ -145,21 +196,126 @@ def _prepare(name, a, dtype):
     return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
-def _memory_limit():
+_NO_LIMIT = 2**62
+
+
+def _read_limit(path):
+    """A cgroup memory limit file: bytes, or _NO_LIMIT ('max', absent, unreadable)."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        with open(path) as f:
+            text = f.read().strip()
+        return int(text) if text.isdigit() else _NO_LIMIT
+    except (OSError, ValueError):
+        return _NO_LIMIT
+
+
+def _cgroup_limit():
+    """The lowest memory limit of this process's cgroup and its ancestors (v1 or v2)."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return _NO_LIMIT
+    limit = _NO_LIMIT
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "":
+            root, name = "/sys/fs/cgroup", "memory.max"
+        elif "memory" in controllers.split(","):
+            root, name = "/sys/fs/cgroup/memory", "memory.limit_in_bytes"
+        else:
+            continue
+        parts = [p for p in path.split("/") if p]
+        for depth in range(len(parts), -1, -1):
+            limit = min(limit, _read_limit(os.path.join(root, *parts[:depth], name)))
+    return limit
+
+
+@functools.lru_cache(maxsize=1)
+def _machine_memory():
+    """Physical memory, or the container's (cgroup's) memory limit when lower."""
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
-        return 2**62
+        phys = _NO_LIMIT
+    return min(phys, _cgroup_limit())
+
+
+def _memory_limit():
+    """Bytes one call may never exceed: the machine's (or cgroup's) memory, or the
+    process's address-space / data rlimit when lower. Requests above it raise
+    MemoryError before anything is allocated; requests below it are attempted."""
+    limit = _machine_memory()
+    try:
+        import resource
+        for which in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
+            soft = resource.getrlimit(which)[0]
+            if soft != resource.RLIM_INFINITY and soft > 0:
+                limit = min(limit, soft)
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass
+    return limit
+
+
+# Requests up to this size are never checked (no process runs in less memory).
+_ALWAYS_FITS = 2**26
+
+
+def _too_big(what, nbytes):
+    """MemoryError if nbytes is above _memory_limit(); ``what()`` describes the request."""
+    if nbytes <= _ALWAYS_FITS:
+        return
+    limit = _memory_limit()
+    if nbytes > limit:
+        raise MemoryError(f"{what()} would need {nbytes / 2**30:.3g} GiB, more than the "
+                          f"{limit / 2**30:.3g} GiB of memory this process may use")
 
 
 def _check_size(name, shape, dtype):
     """MemoryError (before allocating) if shape cannot exist in this machine's memory."""
     nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-    limit = _memory_limit()
-    if nbytes > limit:
-        raise MemoryError(f"{name} of shape {tuple(shape)} and dtype {np.dtype(dtype)} would need "
-                          f"{nbytes / 2**30:.3g} GiB, more than this machine's "
-                          f"{limit / 2**30:.3g} GiB of memory")
+    _too_big(lambda: f"{name} of shape {tuple(shape)} and dtype {np.dtype(dtype)}", nbytes)
+
+
+def _copy_bytes(a, dtype):
+    """Bytes _prepare allocates for a (0 when a is used as it is)."""
+    if a is None or (a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned):
+        return 0
+    return a.size * np.dtype(dtype).itemsize
+
+
+def _plan_memory(op, geo, algo, dtype, nthreads, allocations):
+    """Check the whole call's memory before allocating any of it: ``allocations``
+    (output and input copies, in bytes) plus what the glue allocates for the
+    plan (a workspace slot per thread, the prepacked weight, the weight
+    gradient's per-chunk partial sums). Returns the total; MemoryError above
+    the limit."""
+    info = _conv.plan_info(geo.astuple(), op, algo, dtype)
+    itemsize = np.dtype(dtype).itemsize
+    nt = max(1, min(nthreads, info["nitems"]))
+    slot = -(-info["workspace_bytes"] // 64) * 64
+    wsize = geo.K * (geo.C // geo.groups) * geo.R * geo.S
+    partial = info["nsplit"] * wsize * itemsize if info["nsplit"] > 1 else 0
+    work = slot * nt + info["prepacked_weight_bytes"] + partial
+    total = sum(allocations) + work
+    _too_big(lambda: f"{op} ({algo}, {nt} threads) on input {geo.input_shape}, weight "
+             f"{geo.weight_shape}: output and copies {sum(allocations) / 2**30:.3g} GiB, "
+             f"workspace {work / 2**30:.3g} GiB, together", total)
+    return total
+
+
+def _algorithm_within_memory(op, geo, algorithm, algo, dtype, nthreads, allocations):
+    """The algorithm to run: ``algo``, or "direct" (no workspace) when "auto"
+    chose im2col but its workspace would not fit in memory; MemoryError when
+    nothing fits."""
+    try:
+        _plan_memory(op, geo, algo, dtype, nthreads, allocations)
+        return algo
+    except MemoryError:
+        if algorithm != "auto" or algo == "direct":
+            raise
+    _plan_memory(op, geo, "direct", dtype, nthreads, allocations)
+    return "direct"
 
 
 def _alloc(name, shape, dtype, zero=False):
@@ -254,6 +410,100 @@ def _geometry(input_shape, weight_shape, stride, padding, dilation, groups,
         out.append((padded - eff) // s + 1)
     P, Q = out
     return Geometry(N, C, H, W, K, R, S, P, Q, stride, dilation, pads, groups)
+
+
+# --------------------------------------------------------------------------- non-finite values
+#
+# convx computes what the reference computes: the convolution of the input
+# zero-padded explicitly, in IEEE arithmetic. A tap over the padding adds
+# 0 * w, which is NaN when w is inf or NaN (forward), and a weight-gradient
+# tap over the padding adds dy * 0, NaN when dy is (weight gradient). im2col
+# multiplies those zeros; the direct loops skip padding taps, so both paths
+# end with the fix-ups below, which set exactly those elements to NaN. They
+# cost nothing unless a tap reads the padding, and then one pass over the
+# weight (forward) or over the border of grad_output (weight gradient). The
+# input gradient multiplies no padding: nothing to fix.
+
+def _valid_taps(count, size, taps, stride, dilation, lo):
+    """For each kernel tap t along one axis: the range [first, end) of output
+    indices o whose input coordinate o*stride + t*dilation - lo is inside
+    [0, size) (as cx_valid_range); outputs outside it read the padding."""
+    off = np.arange(taps, dtype=np.int64) * dilation - lo
+    first = np.where(off >= 0, 0, (stride - 1 - off) // stride)
+    end = np.where(size - off <= 0, 0, (size - off + stride - 1) // stride)
+    first = np.minimum(first, count)
+    end = np.maximum(np.minimum(end, count), first)
+    return first, end
+
+
+def _reads_padding(geo):
+    """Does any output pixel have a kernel tap over the padding? (pure int arithmetic)"""
+    (top, _), (left, _) = geo.padding
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    return geo.P > 0 and geo.Q > 0 and (
+        top > 0 or (geo.P - 1) * sh + (geo.R - 1) * dh - top >= geo.H
+        or left > 0 or (geo.Q - 1) * sw + (geo.S - 1) * dw - left >= geo.W)
+
+
+def _tap_ranges(geo):
+    rows = _valid_taps(geo.P, geo.H, geo.R, geo.stride[0], geo.dilation[0], geo.padding[0][0])
+    cols = _valid_taps(geo.Q, geo.W, geo.S, geo.stride[1], geo.dilation[1], geo.padding[1][0])
+    return rows, cols
+
+
+def _padding_nan_forward(y4, w, geo):
+    """y4 (N, K, P, Q): NaN where a non-finite weight tap falls on the padding."""
+    if not _reads_padding(geo):
+        return
+    bad = ~np.isfinite(w.reshape(geo.weight_shape))
+    if not bad.any():
+        return
+    (rf, re), (cf, ce) = _tap_ranges(geo)
+    badr = bad.any(axis=(1, 3))     # (K, R): a non-finite weight in kernel row r
+    bads = bad.any(axis=(1, 2))     # (K, S)
+    lo_r = np.where(badr, rf, 0).max(axis=1)
+    hi_r = np.where(badr, re, geo.P).min(axis=1)
+    lo_c = np.where(bads, cf, 0).max(axis=1)
+    hi_c = np.where(bads, ce, geo.Q).min(axis=1)
+    p = np.arange(geo.P)
+    q = np.arange(geo.Q)
+    rows = (p < lo_r[:, None]) | (p >= hi_r[:, None])          # (K, P)
+    cols = (q < lo_c[:, None]) | (q >= hi_c[:, None])          # (K, Q)
+    mask = rows[:, :, None] | cols[:, None, :]                 # (K, P, Q)
+    if mask.any():
+        y4[:, mask] = np.nan
+
+
+def _padding_nan_weight(dw, gy4, geo):
+    """dw (K, C/groups, R, S): NaN where a non-finite grad_output meets the padding."""
+    if not _reads_padding(geo) or gy4.size == 0:
+        return
+    (rf, re), (cf, ce) = _tap_ranges(geo)
+    P, Q, K = geo.P, geo.Q, geo.K
+    top, bottom, left, right = int(rf.max()), int(re.min()), int(cf.max()), int(ce.min())
+    if (top, bottom, left, right) == (0, P, 0, Q) or gy4.size == 0:
+        return                      # no tap reads the padding
+    # rows / columns of grad_output (any image) holding a non-finite value,
+    # looked for only in the border that some tap reads over the padding
+    rowbad = np.zeros((K, P), bool)
+    colbad = np.zeros((K, Q), bool)
+    for sl in (slice(0, top), slice(max(bottom, top), P)):
+        if sl.stop > sl.start:
+            rowbad[:, sl] = (~np.isfinite(gy4[:, :, sl, :])).any(axis=(0, 3))
+    for sl in (slice(0, left), slice(max(right, left), Q)):
+        if sl.stop > sl.start:
+            colbad[:, sl] = (~np.isfinite(gy4[:, :, :, sl])).any(axis=(0, 2))
+    if not (rowbad.any() or colbad.any()):
+        return
+    # tap r reads the padding for output rows [0, rf[r]) and [re[r], P)
+    rc = np.zeros((K, P + 1), np.int64)
+    np.cumsum(rowbad, axis=1, out=rc[:, 1:])
+    cc = np.zeros((K, Q + 1), np.int64)
+    np.cumsum(colbad, axis=1, out=cc[:, 1:])
+    nan_r = (rc[:, rf] > 0) | (rc[:, P:] - rc[:, re] > 0)      # (K, R)
+    nan_s = (cc[:, cf] > 0) | (cc[:, Q:] - cc[:, ce] > 0)      # (K, S)
+    k, r, s = np.nonzero(nan_r[:, :, None] | nan_s[:, None, :])
+    dw[k, :, r, s] = np.nan
 
 
 def _auto(op, geo):
@@ -383,20 +633,22 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         target = out
 
     _check_size("output", shape, dtype)
+    in_place = (target is not None and target.flags.c_contiguous and target.flags.aligned
+                and target.dtype == dtype)
+    if math.prod(shape):
+        out_bytes = 0 if in_place else math.prod(shape) * dtype.itemsize
+        algo = _algorithm_within_memory(
+            "fwd", geo, algorithm, algo, dtype, nthreads,
+            [out_bytes, _copy_bytes(x, dtype), _copy_bytes(w, dtype), _copy_bytes(b, dtype)])
     xc = _prepare("input", x, dtype).reshape(xs)
     wc = _prepare("weight", w, dtype)
     bc = _prepare("bias", b, dtype) if b is not None else np.empty(0, dtype)
-    direct_out = (
-        target is not None
-        and target.flags.c_contiguous
-        and target.flags.aligned
-        and target.dtype == dtype
-        and not any(np.may_share_memory(target, a) for a in (xc, wc, bc))
-    )
+    direct_out = in_place and not any(np.may_share_memory(target, a) for a in (xc, wc, bc))
     y = target if direct_out else _alloc("output", shape, dtype)
     if y.size:
         _conv.conv2d_fwd(xc.reshape(-1), wc.reshape(-1), bc.reshape(-1), y.reshape(-1),
                          geo.astuple(), b is not None, algo, nthreads)
+        _padding_nan_forward(y.reshape(geo.output_shape), wc, geo)
     if target is not None and not direct_out:
         target[...] = y
         return target
@@ -450,12 +702,18 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     dtype = _compute_dtype(x.dtype, gy.dtype)
     algo = _resolve_algorithm(algorithm, "wgrad", geo)
     nthreads = _threads(threads)
+    _check_size("weight gradient", wsize, dtype)
+    if math.prod(wsize):
+        algo = _algorithm_within_memory(
+            "wgrad", geo, algorithm, algo, dtype, nthreads,
+            [math.prod(wsize) * dtype.itemsize, _copy_bytes(x, dtype), _copy_bytes(gy, dtype)])
     dw = _alloc("weight gradient", wsize, dtype)
     if dw.size:
         xc = _prepare("input", x, dtype)
         gc = _prepare("grad_output", gy, dtype)
         _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1), geo.astuple(),
                            algo, nthreads)
+        _padding_nan_weight(dw, gc.reshape(geo.output_shape), geo)
     return dw
 
 
@@ -510,6 +768,11 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     dtype = _compute_dtype(w.dtype, gy.dtype)
     algo = _resolve_algorithm(algorithm, "dgrad", geo)
     nthreads = _threads(threads)
+    _check_size("input gradient", isize, dtype)
+    if math.prod(isize):
+        algo = _algorithm_within_memory(
+            "dgrad", geo, algorithm, algo, dtype, nthreads,
+            [math.prod(isize) * dtype.itemsize, _copy_bytes(w, dtype), _copy_bytes(gy, dtype)])
     dx = _alloc("input gradient", isize, dtype)
     if dx.size:
         wc = _prepare("weight", w, dtype)
