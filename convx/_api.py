@@ -578,8 +578,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         "direct" loops over the kernel taps; "im2col" multiplies the weights by
         tiles of the column matrix with convx's own blocked GEMM; "auto" picks.
     threads : int, optional
-        OpenMP threads; None uses the OpenMP default (``OMP_NUM_THREADS``).
-        The result is bitwise the same for every thread count.
+        OpenMP threads. None: the OpenMP default (``OMP_NUM_THREADS``,
+        threadpoolctl) in the main thread, 1 in any other thread (no pool x
+        cores oversubscription); always 1 in a process created by fork. The
+        result is bitwise the same for every thread count.
     out : ndarray, optional
         Writeable array of exactly the result's shape and dtype (any strides),
         filled and returned. It may overlap ``input`` or ``weight``.
@@ -645,7 +647,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     bc = _prepare("bias", b, dtype) if b is not None else np.empty(0, dtype)
     direct_out = in_place and not any(np.may_share_memory(target, a) for a in (xc, wc, bc))
     y = target if direct_out else _alloc("output", shape, dtype)
-    if y.size:
+    if y.size and (xc.size == 0 or wc.size == 0):
+        # an empty sum (no channels, or an image of zero rows/columns seen only
+        # through padding): the kernels never run on empty operands
+        y[...] = bc.reshape(-1, 1, 1) if b is not None else 0
+        _padding_nan_forward(y.reshape(geo.output_shape), wc, geo)
+    elif y.size:
         _conv.conv2d_fwd(xc.reshape(-1), wc.reshape(-1), bc.reshape(-1), y.reshape(-1),
                          geo.astuple(), b is not None, algo, nthreads)
         _padding_nan_forward(y.reshape(geo.output_shape), wc, geo)
@@ -711,8 +718,11 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     if dw.size:
         xc = _prepare("input", x, dtype)
         gc = _prepare("grad_output", gy, dtype)
-        _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1), geo.astuple(),
-                           algo, nthreads)
+        if xc.size and gc.size:
+            _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1), geo.astuple(),
+                               algo, nthreads)
+        else:
+            dw[...] = 0          # an empty sum: the kernels never run on empty operands
         _padding_nan_weight(dw, gc.reshape(geo.output_shape), geo)
     return dw
 
@@ -777,6 +787,9 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     if dx.size:
         wc = _prepare("weight", w, dtype)
         gc = _prepare("grad_output", gy, dtype)
-        _conv.conv2d_dgrad(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geo.astuple(),
-                           algo, nthreads)
+        if wc.size and gc.size:
+            _conv.conv2d_dgrad(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geo.astuple(),
+                               algo, nthreads)
+        else:
+            dx[...] = 0          # an empty sum: the kernels never run on empty operands
     return dx

@@ -401,6 +401,10 @@ def test_zero_channels_with_padding_is_all_bias():
                              b, padding=1, algorithm=algorithm)
         assert y.shape == (2, 3, 4, 5)
         assert np.array_equal(y, np.broadcast_to(b[None, :, None, None], y.shape))
+        with poisoned():     # unbatched (C, H, W) input; W = 3 = K, so a misaligned bias shows
+            y = convx.conv2d(np.ones((0, 4, 3), np.float32), np.ones((3, 0, 3, 3), np.float32),
+                             b, padding=1, algorithm=algorithm)
+        assert np.array_equal(y, np.broadcast_to(b[:, None, None], (3, 4, 3)))
 
 
 @pytest.mark.parametrize("rs", [(0, 3), (3, 0), (0, 0)], ids=["R0", "S0", "R0S0"])
