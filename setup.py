@@ -101,6 +101,19 @@ extensions = [
     )
 ]
 
+# ---- CONVX_SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer build -------------
+# For tools/sanitize.sh (see its header for how to run Python under it). Any report
+# aborts (-fno-sanitize-recover=all); -g for line numbers; -fno-wrapv undoes the -fwrapv
+# in Python's CFLAGS, which would make signed overflow defined and so unchecked.
+if os.environ.get("CONVX_SANITIZE", "") not in ("", "0"):
+    _sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                 "-fno-omit-frame-pointer", "-g", "-fno-wrapv"]
+    for _ext in extensions:
+        _ext.extra_compile_args = list(_ext.extra_compile_args) + _sanitize
+        _ext.extra_link_args = list(_ext.extra_link_args) + _sanitize
+    print("convx: building with AddressSanitizer and UndefinedBehaviorSanitizer")
+# ---- end CONVX_SANITIZE -----------------------------------------------------------------
+
 setup(
     ext_modules=cythonize(
         extensions,
