@@ -36,12 +36,24 @@ def _select_isa():
 _select_isa()
 
 
+def _default_threads():
+    """What threads=None uses in the calling thread (see convx._api._threads)."""
+    import threading
+
+    from . import _api
+
+    if getattr(_api, "_forked", False) or threading.current_thread() is not threading.main_thread():
+        return 1
+    return max(1, min(_conv.max_threads(), _api.MAX_THREADS))
+
+
 def config():
     """Return convx's build and run-time configuration as a dict.
 
     Keys: ``version``; ``openmp`` (built with OpenMP); ``openmp_version``
     (the ``_OPENMP`` date, 0 without); ``default_threads`` (what ``threads=None``
-    uses now: OpenMP's default, which honours ``OMP_NUM_THREADS``); ``compiler``;
+    uses in the calling thread now: OpenMP's default, which honours
+    ``OMP_NUM_THREADS``, in the main thread; 1 in other threads and in a forked child); ``compiler``;
     ``simd`` (the SIMD path in use: ``generic``, ``avx2`` or ``avx512``, chosen at
     import, lowered by ``CONVX_CPU_CAPABILITY``); ``simd_best`` (the best path
     this CPU supports); ``simd_baseline`` (the instruction set the portable code
@@ -60,7 +72,7 @@ def config():
         "version": __version__,
         "openmp": info["openmp_version"] > 0,
         "openmp_version": info["openmp_version"],
-        "default_threads": _conv.max_threads(),
+        "default_threads": _default_threads(),
         "compiler": info["compiler"],
         "simd": _conv.active_isa(),
         "simd_best": _conv.cpu_best_isa(),

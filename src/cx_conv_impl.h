@@ -242,7 +242,10 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         /* Many output channels: a packed GEMM dY (Kg x PQ) @ cols^T, whose
            transposing pack of the column matrix is then shared by >= 128 rows
            and beats the dot kernels' L2-bound loads (vgg3x3_512 on Zen 5). */
-        const int use_gemm = Kg >= CX_WGRAD_GEMM_MIN_K;
+        /* (also when one image's column rows for a dot tile would not fit the
+           workspace budget: the GEMM's workspace does not grow with the image) */
+        const int use_gemm = Kg >= CX_WGRAD_GEMM_MIN_K ||
+            (size_t)CX_ACTIVE()->dot_nr * (size_t)PQ * sizeof(CX_T) > CX_WGRAD_ROWS_BYTES;
         pl->wgrad_gemm = use_gemm;
         const ptrdiff_t mr = use_gemm ? CX_ACTIVE()->mr : CX_ACTIVE()->dot_mr;
         const ptrdiff_t nr = use_gemm ? CX_ACTIVE()->nr : CX_ACTIVE()->dot_nr, CRS = Cg * RS;
