@@ -590,8 +590,8 @@ static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
         CX_NAME(gemm_b_inplace)(Kg, nt, Cg, wg, CRS, 1, apre, xg + j0, HW, 0, yg, PQ, 1, ws);
     } else {
         CX_NAME(im2col_src) src = {d, xg, j0, 0};
-        CX_NAME(gemm_core)(Kg, nt, CRS, wg, CRS, 1, apre, CX_NAME(pack_b_im2col), &src, NULL, 0,
-                           0, yg, PQ, 1, ws);
+        CX_NAME(gemm_core)(Kg, nt, CRS, wg, CRS, 1, apre, CX_NAME(pack_b_im2col), &src,
+                           NULL, 0, NULL, 0, yg, PQ, 1, ws);
     }
     if (bias)
         for (ptrdiff_t k = 0; k < Kg; ++k) {
@@ -645,7 +645,8 @@ static void CX_NAME(fwd_shift)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
             for (ptrdiff_t s = 0; s < S; ++s, ++k)
                 boff[k] = c * band + r * d->dil_h * Wp + s * d->dil_w;
     const CX_T *apre = pl->apack_units ? (const CX_T *)pl->apacked + g * pl->apack_elems : NULL;
-    CX_NAME(igemm)(Kg, np, CRS, w + g * Kg * CRS, CRS, 1, apre, xb, boff, ct, np, gemm_ws);
+    CX_NAME(gemm_core)(Kg, np, CRS, w + g * Kg * CRS, CRS, 1, apre, NULL, NULL, xb, 0, boff,
+                       0, ct, np, 1, gemm_ws);
     /* keep the Q valid columns of each grid row, then the bias (as the packed path) */
     for (ptrdiff_t k = 0; k < Kg; ++k) {
         CX_T *yk = y + ((n * d->K + g * Kg + k) * P + p0) * Q;
@@ -744,11 +745,11 @@ static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
             if (pointwise) {
                 CX_NAME(strided_b) bs = {xg + j0 * HW, 1, HW};
                 CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, apre, CX_NAME(pack_b_strided), &bs,
-                                   NULL, 0, accumulate, dwb, CRS, 1, ws);
+                                   NULL, 0, NULL, accumulate, dwb, CRS, 1, ws);
             } else {
                 CX_NAME(im2col_src) src = {d, xg, 0, j0};
                 CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, apre, CX_NAME(pack_b_im2col_t), &src,
-                                   NULL, 0, accumulate, dwb, CRS, 1, ws);
+                                   NULL, 0, NULL, accumulate, dwb, CRS, 1, ws);
             }
         }
         return;

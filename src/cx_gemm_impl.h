@@ -192,14 +192,18 @@ const char *CX_NAME(gemm_kernel_name)(void)
  * C (+)= A * B with B packed by pack_b from bsrc. If b_direct is not NULL, B is
  * also a row-major matrix with unit column stride (element (p, j) at
  * b_direct[p*b_rs + j]): full NR-wide panels are then read in place by the
- * micro-kernel and only a last partial panel is packed. If apre is not NULL it
- * holds all of A already packed by gemm_prepack_a (then a is not read).
+ * micro-kernel and only a last partial panel is packed. If boff is also given,
+ * B is read in place through row offsets instead (indirect GEMM): element
+ * (p, j) is b_direct[boff[p] + j], nothing of B is packed, and the micro-kernel
+ * reads whole NR-wide rows, so b_direct[boff[p] + j] must be readable (its
+ * value is ignored) up to j < round_up(n, NR). If apre is not NULL it holds
+ * all of A already packed by gemm_prepack_a (then a is not read).
  * ws: gemm_workspace_elems() elements.
  */
 static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa, const CX_T *apre,
                                CX_NAME(pack_b_fn) pack_b, const void *bsrc,
-                               const CX_T *b_direct, ptrdiff_t b_rs,
+                               const CX_T *b_direct, ptrdiff_t b_rs, const ptrdiff_t *boff,
                                int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc,
                                CX_T *ws)
 {
@@ -220,7 +224,8 @@ static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
     const ptrdiff_t mpad = (m + MR - 1) / MR * MR;
     for (ptrdiff_t jc = 0; jc < n; jc += NC) {
         const ptrdiff_t nc = n - jc < NC ? n - jc : NC;
-        const ptrdiff_t nfull = b_direct ? nc / NR * NR : 0;   /* panels read in place */
+        /* panels read in place: all of them (indirect), the full ones, or none */
+        const ptrdiff_t nfull = boff ? nc : b_direct ? nc / NR * NR : 0;
         for (ptrdiff_t pc = 0; pc < k; pc += KC) {
             const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
             const int acc = accumulate || pc > 0;
@@ -248,9 +253,12 @@ static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                     }
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
-                        kr->ukernel(kc, ablk + ir * kc, bp, ldb,
-                                    c + (ic + ir) * rsc + (jc + jr) * csc, rsc, csc,
-                                    acc, mr, nr);
+                        CX_T *cij = c + (ic + ir) * rsc + (jc + jr) * csc;
+                        if (boff)
+                            kr->iukernel(kc, ablk + ir * kc, b_direct + jc + jr, boff + pc,
+                                         cij, rsc, csc, acc, mr, nr);
+                        else
+                            kr->ukernel(kc, ablk + ir * kc, bp, ldb, cij, rsc, csc, acc, mr, nr);
                     }
                 }
             }
@@ -264,58 +272,8 @@ void CX_NAME(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                    int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc, CX_T *ws)
 {
     CX_NAME(strided_b) src = {b, rsb, csb};
-    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, NULL, CX_NAME(pack_b_strided), &src, NULL, 0,
+    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, NULL, CX_NAME(pack_b_strided), &src, NULL, 0, NULL,
                        accumulate, c, rsc, csc, ws);
-}
-
-/*
- * Indirect GEMM: C := A * B where B element (p, j) is b[boff[p] + j]; B is never
- * packed, and the micro-kernel reads whole NR-wide rows, so b[boff[p] + j] must
- * be readable (its value is ignored) up to j < round_up(n, NR). A is prepacked
- * (gemm_prepack_a) or packed here block by block. Same KC cuts as gemm_core, so
- * each C element is summed in the same order as by gemm_core.
- */
-static void CX_NAME(igemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                           const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa, const CX_T *apre,
-                           const CX_T *b, const ptrdiff_t *boff,
-                           CX_T *c, ptrdiff_t rsc, CX_T *ws)
-{
-    const CX_KERNEL_T *kr = CX_ACTIVE();
-    const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc, NC = kr->nc;
-    if (m <= 0 || n <= 0)
-        return;
-    if (k <= 0) {
-        for (ptrdiff_t i = 0; i < m; ++i)
-            for (ptrdiff_t j = 0; j < n; ++j)
-                c[i * rsc + j] = 0;
-        return;
-    }
-    CX_T *apack = ws;
-    const ptrdiff_t mpad = (m + MR - 1) / MR * MR;
-    for (ptrdiff_t jc = 0; jc < n; jc += NC) {
-        const ptrdiff_t nc = n - jc < NC ? n - jc : NC;
-        for (ptrdiff_t pc = 0; pc < k; pc += KC) {
-            const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
-            for (ptrdiff_t ic = 0; ic < m; ic += MC) {
-                const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
-                const CX_T *ablk;
-                if (apre) {
-                    ablk = apre + pc * mpad + ic * kc;
-                } else {
-                    CX_NAME(gemm_pack_a)(mc, kc, a + ic * rsa + pc * csa, rsa, csa, MR, apack);
-                    ablk = apack;
-                }
-                for (ptrdiff_t jr = 0; jr < nc; jr += NR) {
-                    const ptrdiff_t nr = nc - jr < NR ? nc - jr : NR;
-                    for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
-                        const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
-                        kr->iukernel(kc, ablk + ir * kc, b + jc + jr, boff + pc,
-                                     c + (ic + ir) * rsc + jc + jr, rsc, 1, pc > 0, mr, nr);
-                    }
-                }
-            }
-        }
-    }
 }
 
 /* Elements gemm_prepack_a writes for an m x k A. */
@@ -352,6 +310,6 @@ static void CX_NAME(gemm_b_inplace)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                     CX_T *ws)
 {
     CX_NAME(strided_b) src = {b, rsb, 1};
-    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, apre, CX_NAME(pack_b_strided), &src, b, rsb,
+    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, apre, CX_NAME(pack_b_strided), &src, b, rsb, NULL,
                        accumulate, c, rsc, csc, ws);
 }
