@@ -260,6 +260,37 @@ def gemm(const floating[:, :] a, const floating[:, :] b, floating[:, :] c, bint 
                         &c[0, 0], c.strides[0] // isz, c.strides[1] // isz, &wsv[0])
 
 
+def igemm(const floating[:, ::1] a, const floating[::1] b, const Py_ssize_t[::1] boff,
+          floating[:, ::1] c):
+    """c := a @ B with B[p, j] = b[boff[p] + j], through the active path's indirect
+    micro-kernel (for tests). b must extend NR elements past the last B element."""
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = c.shape[1], p
+    if boff.shape[0] != k or c.shape[0] != m:
+        raise ValueError("igemm: shapes do not match")
+    nr = kernel_info()["float32" if floating is float else "float64"]["nr"]
+    for p in range(k):
+        if boff[p] < 0 or boff[p] + (n + nr - 1) // nr * nr > b.shape[0]:
+            raise ValueError("igemm: b too short for the row offsets")
+    dtype = np.float32 if floating is float else np.float64
+    if floating is float:
+        ws = np.empty(cx_f32_gemm_workspace_elems(), dtype=dtype)
+    else:
+        ws = np.empty(cx_f64_gemm_workspace_elems(), dtype=dtype)
+    cdef floating[::1] wsv = ws
+    if m == 0 or n == 0:
+        return
+    if k == 0:
+        c[:, :] = 0
+        return
+    with nogil:
+        if floating is float:
+            cx_f32_igemm(m, n, k, &a[0, 0], a.shape[1], 1, &b[0], &boff[0], &c[0, 0], c.shape[1],
+                         &wsv[0])
+        else:
+            cx_f64_igemm(m, n, k, &a[0, 0], a.shape[1], 1, &b[0], &boff[0], &c[0, 0], c.shape[1],
+                         &wsv[0])
+
+
 def dot(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, :] c):
     """c += a @ b.T with the active path's dot-product tiles (rows contiguous; for tests)."""
     cdef Py_ssize_t m = a.shape[0], n = b.shape[0], k = a.shape[1], i, j, mr, nr

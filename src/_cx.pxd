@@ -70,6 +70,9 @@ cdef extern from "cx_conv.h" nogil:
                      const float *a, Py_ssize_t rsa, Py_ssize_t csa,
                      const float *b, Py_ssize_t rsb, Py_ssize_t csb,
                      int accumulate, float *c, Py_ssize_t rsc, Py_ssize_t csc, float *ws)
+    void cx_f32_igemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a, Py_ssize_t rsa,
+                     Py_ssize_t csa, const float *b, const Py_ssize_t *boff, float *c,
+                     Py_ssize_t rsc, float *ws)
     size_t cx_f32_gemm_workspace_elems()
     const char *cx_f32_gemm_kernel_name()
 
@@ -91,6 +94,9 @@ cdef extern from "cx_conv.h" nogil:
                      const double *a, Py_ssize_t rsa, Py_ssize_t csa,
                      const double *b, Py_ssize_t rsb, Py_ssize_t csb,
                      int accumulate, double *c, Py_ssize_t rsc, Py_ssize_t csc, double *ws)
+    void cx_f64_igemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a, Py_ssize_t rsa,
+                     Py_ssize_t csa, const double *b, const Py_ssize_t *boff, double *c,
+                     Py_ssize_t rsc, double *ws)
     size_t cx_f64_gemm_workspace_elems()
     const char *cx_f64_gemm_kernel_name()
 

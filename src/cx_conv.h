@@ -94,6 +94,9 @@ void cx_f32_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                  const float *a, ptrdiff_t rsa, ptrdiff_t csa,
                  const float *b, ptrdiff_t rsb, ptrdiff_t csb,
                  int accumulate, float *c, ptrdiff_t rsc, ptrdiff_t csc, float *ws);
+/* C[m x n] := A B with B element (p, j) at b[boff[p] + j], read in place (indirect GEMM) */
+void cx_f32_igemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
+                 const float *b, const ptrdiff_t *boff, float *c, ptrdiff_t rsc, float *ws);
 size_t cx_f32_gemm_workspace_elems(void);
 const char *cx_f32_gemm_kernel_name(void);
 
@@ -118,6 +121,9 @@ void cx_f64_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                  const double *a, ptrdiff_t rsa, ptrdiff_t csa,
                  const double *b, ptrdiff_t rsb, ptrdiff_t csb,
                  int accumulate, double *c, ptrdiff_t rsc, ptrdiff_t csc, double *ws);
+/* C[m x n] := A B with B element (p, j) at b[boff[p] + j], read in place (indirect GEMM) */
+void cx_f64_igemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t rsa, ptrdiff_t csa,
+                 const double *b, const ptrdiff_t *boff, double *c, ptrdiff_t rsc, double *ws);
 size_t cx_f64_gemm_workspace_elems(void);
 const char *cx_f64_gemm_kernel_name(void);
 

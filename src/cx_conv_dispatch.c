@@ -19,6 +19,8 @@
                          const T *, T *, ptrdiff_t, T *);                                 \
     void P##gemm(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t,        \
                  const T *, ptrdiff_t, ptrdiff_t, int, T *, ptrdiff_t, ptrdiff_t, T *);   \
+    void P##igemm(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t,       \
+                  const T *, const ptrdiff_t *, T *, ptrdiff_t, T *);                     \
     size_t P##gemm_workspace_elems(void);                                                 \
     const char *P##gemm_kernel_name(void);
 
@@ -58,6 +60,10 @@ CX_DECLARE_VARIANT(double, cx_f64_avx512_)
                    ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate, \
                    T *c, ptrdiff_t rsc, ptrdiff_t csc, T *ws)                               \
     { CX_PICK(PFX, gemm)(m, n, k, a, rsa, csa, b, rsb, csb, accumulate, c, rsc, csc, ws); } \
+    void PUB##igemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t rsa,       \
+                    ptrdiff_t csa, const T *b, const ptrdiff_t *boff, T *c, ptrdiff_t rsc,  \
+                    T *ws)                                                                  \
+    { CX_PICK(PFX, igemm)(m, n, k, a, rsa, csa, b, boff, c, rsc, ws); }                     \
     size_t PUB##gemm_workspace_elems(void) { return CX_PICK(PFX, gemm_workspace_elems)(); } \
     const char *PUB##gemm_kernel_name(void) { return CX_PICK(PFX, gemm_kernel_name)(); }
 

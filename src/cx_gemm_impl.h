@@ -276,6 +276,15 @@ void CX_NAME(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                        accumulate, c, rsc, csc, ws);
 }
 
+/* C := A * B with B element (p, j) at b[boff[p] + j] (the indirect mode of
+   gemm_core; b must be readable up to boff[p] + round_up(n, NR)). For tests. */
+void CX_NAME(igemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                    const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa,
+                    const CX_T *b, const ptrdiff_t *boff, CX_T *c, ptrdiff_t rsc, CX_T *ws)
+{
+    CX_NAME(gemm_core)(m, n, k, a, rsa, csa, NULL, NULL, NULL, b, 0, boff, 0, c, rsc, 1, ws);
+}
+
 /* Elements gemm_prepack_a writes for an m x k A. */
 static size_t CX_NAME(gemm_prepack_elems)(ptrdiff_t m, ptrdiff_t k)
 {

@@ -6,7 +6,7 @@ inside this process (``_conv.select_isa``, restored afterwards) and checked:
 
 * the GEMM micro-kernel over named edge cases relative to the path's own
   tile (K below, at and above KC; M and N below, at and above MR and NR;
-  strided C), and the dot-product tile likewise;
+  strided C), its indirect twin, and the dot-product tile likewise;
 * integer-valued data: every path gives bit-for-bit the same convolutions;
 * and, in a subprocess per lower path, the whole test suite stays green.
 
@@ -80,6 +80,33 @@ def test_gemm_ukernel_edge_cases(isa, case, dtype):
     c = c0.copy()
     _conv.gemm(a, b, c, True)
     assert np.array_equal(c, c0 + (a.astype(np.int64) @ b.astype(np.int64)).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_igemm_ukernel_edge_cases(isa, case, dtype):
+    """The indirect twin: B row p is read in place at b[boff[p]:], rows in any
+    order and overlapping (as the stride-1 forward's shifted rows are)."""
+    info = _conv.kernel_info()[np.dtype(dtype).name]
+    m, n, k = _gemm_cases(info)[case]
+    if k == 0:
+        return
+    rng = np.random.default_rng(9)
+    a = rng.integers(-4, 5, (m, k)).astype(dtype)
+    span = n + 3 * info["nr"]
+    b = rng.integers(-4, 5, span + 7 * k + 1).astype(dtype)
+    boff = ((np.arange(k) * 7) % (7 * k + 1 - 0)).astype(np.intp)[rng.permutation(k)]
+    B = np.stack([b[o:o + n] for o in boff])
+    c = np.full((m, n), np.nan, dtype)
+    _conv.igemm(a, b, boff, c)
+    assert np.array_equal(c, (a.astype(np.int64) @ B.astype(np.int64)).astype(dtype))
+
+
+def test_igemm_rejects_offsets_past_the_buffer():
+    a = np.zeros((2, 3), np.float32)
+    with pytest.raises(ValueError, match="too short"):
+        _conv.igemm(a, np.zeros(10, np.float32), np.array([0, 1, 500], np.intp),
+                    np.zeros((2, 4), np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
