@@ -39,7 +39,10 @@ MAX_THREADS = 256
 # --------------------------------------------------------------------------- scalars
 
 def _int(name, value, minimum):
-    """An integer argument (Python or numpy integer, not bool) >= minimum."""
+    """An integer argument (Python or numpy integer, or a 0-d integer array, as
+    padding has always accepted; never bool) >= minimum."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+        value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
     value = int(value)

@@ -461,3 +461,17 @@ def test_huge_input_gradient_raises_memory_error():
     gy = np.broadcast_to(np.float64(1), (1, 1, 2**24, 2**24))
     with pytest.raises((MemoryError, ValueError)):
         convx.conv2d_input((1, 1, 2**24, 2**24), np.ones((1, 1, 1, 1)), gy)
+
+
+@pytest.mark.parametrize("arg", ["stride", "padding", "dilation", "groups"])
+def test_zero_d_integer_arrays_are_integers_everywhere(arg):
+    """A 0-d integer array counts as an integer for every integer argument (as
+    it always did for padding); a 0-d bool or float array stays a TypeError."""
+    x = np.ones((1, 2, 6, 6))
+    w = np.ones((2, 1 if arg == "groups" else 2, 3, 3))
+    value = 2 if arg == "groups" else 1
+    got = convx.conv2d(x, w, **{arg: np.array(value)})
+    assert np.array_equal(got, convx.conv2d(x, w, **{arg: value}))
+    for bad in (np.array(True), np.array(1.0)):
+        with pytest.raises(TypeError, match=arg):
+            convx.conv2d(x, w, **{arg: bad})
