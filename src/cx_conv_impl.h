@@ -1,24 +1,33 @@
 /*
- * 2-D convolution drivers, written once for both dtypes: forward, weight
- * gradient and input gradient, each by the direct method and by im2col + GEMM.
+ * 2-D convolution drivers, written once for both dtypes and compiled once per
+ * SIMD path: forward, weight gradient and input gradient, each by the direct
+ * method and by im2col + GEMM.
  *
  * Every driver computes ONE work item, single-threaded; src/_conv.pyx runs the
  * items in parallel. Items write disjoint parts of the result and each item
  * sums in a fixed order, so results do not depend on the thread count.
  *
- *   op     algo    item                          writes
- *   fwd    direct  (n, k)                        y[n, k]
- *   fwd    im2col  (n, g, pixel tile)            y[n, g's channels, tile]
- *   wgrad  direct  (batch chunk, k)              dw[k]
+ *   op     algo    item                               writes
+ *   fwd    direct  (n, k)                             y[n, k]
+ *   fwd    im2col  (n, g, pixel tile)                 y[n, g's channels, tile]
+ *                  stride 1, < 128 channels: (n, g, band of output rows), an
+ *                  indirect GEMM over the zero-padded band (fwd_shift)
+ *   wgrad  direct  (batch chunk, k)                   dw[k]
  *   wgrad  im2col  (batch chunk, g, k block, crs block)  dw[k block, crs block]
- * (the weight gradient writes one partial sum per batch chunk when the batch is
- * split, see plan_batch_split; the chunks are then added in a fixed order)
- *   dgrad  direct  (n, c)                        dx[n, c]
- *   dgrad  im2col  (n, g, c block)               dx[n, c block]
+ *                  dot-product tiles on dY and column rows read in place, or
+ *                  (>= 128 output channels) a packed GEMM with dY packed once
+ *   dgrad  direct  (n, c)                             dx[n, c]
+ *   dgrad  im2col  (n, g, c block)                    dx[n, c block]
+ *                  (stride 1: the glue runs it as fwd_shift of the padded dY
+ *                  with the flipped weight when that applies)
+ * The weight gradient writes one partial sum per batch chunk when the batch is
+ * split (plan_batch_split); the chunks are then added in a fixed order.
  *
- * The im2col path never builds the column matrix of a whole image: it builds
- * the columns of one tile of output pixels (tile chosen so that the tile fits
- * in CX_COLS_BYTES), in the calling thread's workspace.
+ * The im2col path never builds the column matrix of a whole image: the
+ * forward packs GEMM panels straight from the image (or reads a padded band),
+ * the weight gradient builds a few column rows at a time, the input gradient
+ * one tile of columns (CX_COLS_BYTES) before its col2im, all in the calling
+ * thread's workspace.
  *
  * Include after defining CX_T and CX_NAME(x) (and including cx_gemm_impl.h).
  */
