@@ -221,9 +221,17 @@ def numpy_conv2d_input(input_shape, weight, grad_output, stride=1, padding=0, di
 # Timing and checking
 # --------------------------------------------------------------------------------------
 
+#: Pause before each implementation is timed. After a call, OpenBLAS's and the
+#: OpenMP runtimes' worker threads keep spinning for a while (about 0.1 s of CPU
+#: measured here after a numpy matmul); on 2 cores they would steal the next
+#: implementation's cores, so every implementation starts from quiet threads.
+SETTLE_S = 0.3
+
+
 def time_call(fn, warmup, repeats):
     """Call fn ``warmup`` times, then ``repeats`` timed times; return (times_ms, last result)."""
     result = None
+    time.sleep(SETTLE_S)
     for _ in range(warmup):
         result = fn()
     times = []
