@@ -38,6 +38,20 @@ cdef int _algo_code(str algorithm) except -1:
     raise ValueError(f"unknown algorithm {algorithm!r}")
 
 
+cdef inline const floating *_in(const floating[::1] a) noexcept:
+    """Data pointer of a flat read-only operand; NULL when empty (never dereferenced)."""
+    if a.shape[0] == 0:
+        return NULL
+    return &a[0]
+
+
+cdef inline floating *_out(floating[::1] a) noexcept:
+    """Data pointer of a flat result; NULL when empty."""
+    if a.shape[0] == 0:
+        return NULL
+    return &a[0]
+
+
 cdef object _plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, str algorithm, object dtype,
                   int nthreads, Py_ssize_t *ws_stride, int *nt):
     """Plan the operation and allocate one workspace slot per thread."""
@@ -103,18 +117,10 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
-    cdef const floating *xp = NULL
-    cdef const floating *wp = NULL
-    cdef const floating *bp = NULL
-    cdef floating *yp = NULL
-    if x.shape[0] > 0:
-        xp = &x[0]
-    if w.shape[0] > 0:
-        wp = &w[0]
-    if has_bias and bias.shape[0] > 0:
-        bp = &bias[0]
-    if y.shape[0] > 0:
-        yp = &y[0]
+    cdef const floating *xp = _in(x)
+    cdef const floating *wp = _in(w)
+    cdef const floating *bp = _in(bias) if has_bias else NULL
+    cdef floating *yp = _out(y)
     packed = _prepack(&d, &pl, wp, dtype, nt)   # kept alive until the loop ends
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
@@ -136,18 +142,12 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
     ws = _plan(&d, &pl, CX_OP_WGRAD, algorithm, dtype, nthreads, &ws_stride, &nt)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
-    cdef const floating *xp = NULL
-    cdef const floating *dyp = NULL
-    cdef floating *dwp = NULL
+    cdef const floating *xp = _in(x)
+    cdef const floating *dyp = _in(dy)
+    cdef floating *dwp = _out(dw)
     cdef floating *outp
     cdef floating[::1] partv
     cdef Py_ssize_t chunk = 4096, nchunks, begin
-    if x.shape[0] > 0:
-        xp = &x[0]
-    if dy.shape[0] > 0:
-        dyp = &dy[0]
-    if dw.shape[0] > 0:
-        dwp = &dw[0]
     outp = dwp
     packed = _prepack(&d, &pl, dyp, dtype, nt)   # dY packed once (large Kg), kept alive
     if pl.nsplit > 1:
@@ -211,19 +211,12 @@ def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx
     cdef Py_ssize_t ws_stride, item
     cdef int nt
     _fill_desc(&d, geometry)
-    dtype = np.float32 if floating is float else np.float64
     ws = _plan(&d, &pl, CX_OP_DGRAD, algorithm, dtype, nthreads, &ws_stride, &nt)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
-    cdef const floating *wp = NULL
-    cdef const floating *dyp = NULL
-    cdef floating *dxp = NULL
-    if w.shape[0] > 0:
-        wp = &w[0]
-    if dy.shape[0] > 0:
-        dyp = &dy[0]
-    if dx.shape[0] > 0:
-        dxp = &dx[0]
+    cdef const floating *wp = _in(w)
+    cdef const floating *dyp = _in(dy)
+    cdef floating *dxp = _out(dx)
     packed = _prepack(&d, &pl, wp, dtype, nt)   # kept alive until the loop ends
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):

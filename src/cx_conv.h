@@ -69,63 +69,46 @@ typedef struct {
     const void *apacked;
 } cx_conv2d_plan;
 
-/* ---- float32 ---- */
-void cx_f32_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan);
-/* pack unit `unit` (< plan->apack_units) of the weight into packed + unit * apack_elems */
-void cx_f32_conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
-                           const float *w, float *packed, ptrdiff_t unit);
-/* y = conv(x, w) + bias (bias may be NULL) */
-void cx_f32_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
-                       const float *x, const float *w, const float *bias, float *y,
-                       ptrdiff_t item, float *ws);
-/* dw = sum over the batch of dy (x) x */
-void cx_f32_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
-                         const float *x, const float *dy, float *dw,
-                         ptrdiff_t item, float *ws);
-/* dx = conv_transpose(dy, w); positions no output touches get 0 */
-/* dw[i] = sum over chunks (in chunk order) of partial[chunk * wsize + i], i in [begin, end) */
-void cx_f32_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const float *partial, float *dw,
-                                ptrdiff_t begin, ptrdiff_t end);
-void cx_f32_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
-                         const float *w, const float *dy, float *dx,
-                         ptrdiff_t item, float *ws);
-/* C[m x n] = A[m x k] B[k x n] (+ C if accumulate); element (i, j) of X at x[i*rsx + j*csx] */
-void cx_f32_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                 const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                 const float *b, ptrdiff_t rsb, ptrdiff_t csb,
-                 int accumulate, float *c, ptrdiff_t rsc, ptrdiff_t csc, float *ws);
-/* C[m x n] := A B with B element (p, j) at b[boff[p] + j], read in place (indirect GEMM) */
-void cx_f32_igemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t rsa, ptrdiff_t csa,
-                 const float *b, const ptrdiff_t *boff, float *c, ptrdiff_t rsc, float *ws);
-size_t cx_f32_gemm_workspace_elems(void);
-const char *cx_f32_gemm_kernel_name(void);
+/*
+ * The driver API of one dtype T under the name prefix P. Declared below for the
+ * public entry points (cx_f32_, cx_f64_); cx_conv_dispatch.c declares each
+ * SIMD path's variant (cx_f32_avx512_, ...) with the same macro.
+ */
+#define CX_DECLARE_CONV_API(T, P)                                                        \
+    /* split one operation into work items, size the per-thread workspace */           \
+    void P##conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan); \
+    /* pack unit `unit` (< plan->apack_units) of the weight (wgrad: of dY) into         \
+       packed + unit * apack_elems */                                                   \
+    void P##conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,        \
+                           const T *w, T *packed, ptrdiff_t unit);                      \
+    /* y = conv(x, w) + bias (bias may be NULL), one work item */                       \
+    void P##conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan, const T *x, \
+                       const T *w, const T *bias, T *y, ptrdiff_t item, T *ws);         \
+    /* dw = sum over the batch of dy (x) x, one work item */                            \
+    void P##conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,          \
+                         const T *x, const T *dy, T *dw, ptrdiff_t item, T *ws);        \
+    /* dw[i] = sum over chunks (in chunk order) of partial[chunk * wsize + i],          \
+       i in [begin, end) */                                                             \
+    void P##conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const T *partial, T *dw,   \
+                                ptrdiff_t begin, ptrdiff_t end);                        \
+    /* dx = conv_transpose(dy, w), one work item; positions no output reads get 0 */    \
+    void P##conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,          \
+                         const T *w, const T *dy, T *dx, ptrdiff_t item, T *ws);        \
+    /* C[m x n] = A[m x k] B[k x n] (+ C if accumulate); element (i, j) of X at          \
+       x[i*rsx + j*csx] */                                                              \
+    void P##gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t rsa,     \
+                 ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate, \
+                 T *c, ptrdiff_t rsc, ptrdiff_t csc, T *ws);                            \
+    /* C[m x n] := A B with B element (p, j) at b[boff[p] + j], read in place           \
+       (indirect GEMM) */                                                               \
+    void P##igemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t rsa,    \
+                  ptrdiff_t csa, const T *b, const ptrdiff_t *boff, T *c, ptrdiff_t rsc, \
+                  T *ws);                                                               \
+    size_t P##gemm_workspace_elems(void);                                               \
+    const char *P##gemm_kernel_name(void);
 
-/* ---- float64 ---- */
-void cx_f64_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan);
-/* pack unit `unit` (< plan->apack_units) of the weight into packed + unit * apack_elems */
-void cx_f64_conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
-                           const double *w, double *packed, ptrdiff_t unit);
-void cx_f64_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
-                       const double *x, const double *w, const double *bias, double *y,
-                       ptrdiff_t item, double *ws);
-void cx_f64_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
-                         const double *x, const double *dy, double *dw,
-                         ptrdiff_t item, double *ws);
-/* dw[i] = sum over chunks (in chunk order) of partial[chunk * wsize + i], i in [begin, end) */
-void cx_f64_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const double *partial, double *dw,
-                                ptrdiff_t begin, ptrdiff_t end);
-void cx_f64_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
-                         const double *w, const double *dy, double *dx,
-                         ptrdiff_t item, double *ws);
-void cx_f64_gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                 const double *a, ptrdiff_t rsa, ptrdiff_t csa,
-                 const double *b, ptrdiff_t rsb, ptrdiff_t csb,
-                 int accumulate, double *c, ptrdiff_t rsc, ptrdiff_t csc, double *ws);
-/* C[m x n] := A B with B element (p, j) at b[boff[p] + j], read in place (indirect GEMM) */
-void cx_f64_igemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double *a, ptrdiff_t rsa, ptrdiff_t csa,
-                 const double *b, const ptrdiff_t *boff, double *c, ptrdiff_t rsc, double *ws);
-size_t cx_f64_gemm_workspace_elems(void);
-const char *cx_f64_gemm_kernel_name(void);
+CX_DECLARE_CONV_API(float, cx_f32_)
+CX_DECLARE_CONV_API(double, cx_f64_)
 
 /* ---- instruction-set dispatch and the FMA probe (cx_gemm.h, cx_dispatch.c) ---- */
 int cx_cpu_best_isa(void);

@@ -5,32 +5,14 @@
 #include "cx_conv.h"
 #include "cx_gemm.h"
 
-#define CX_DECLARE_VARIANT(T, P)                                                          \
-    void P##conv2d_plan(const cx_conv2d_desc *, int, int, cx_conv2d_plan *);             \
-    void P##conv2d_prepack(const cx_conv2d_desc *, const cx_conv2d_plan *, const T *, T *, \
-                           ptrdiff_t);                                                    \
-    void P##conv2d_fwd(const cx_conv2d_desc *, const cx_conv2d_plan *, const T *,         \
-                       const T *, const T *, T *, ptrdiff_t, T *);                        \
-    void P##conv2d_wgrad(const cx_conv2d_desc *, const cx_conv2d_plan *, const T *,       \
-                         const T *, T *, ptrdiff_t, T *);                                 \
-    void P##conv2d_wgrad_reduce(const cx_conv2d_plan *, const T *, T *, ptrdiff_t,        \
-                                ptrdiff_t);                                               \
-    void P##conv2d_dgrad(const cx_conv2d_desc *, const cx_conv2d_plan *, const T *,       \
-                         const T *, T *, ptrdiff_t, T *);                                 \
-    void P##gemm(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t,        \
-                 const T *, ptrdiff_t, ptrdiff_t, int, T *, ptrdiff_t, ptrdiff_t, T *);   \
-    void P##igemm(ptrdiff_t, ptrdiff_t, ptrdiff_t, const T *, ptrdiff_t, ptrdiff_t,       \
-                  const T *, const ptrdiff_t *, T *, ptrdiff_t, T *);                     \
-    size_t P##gemm_workspace_elems(void);                                                 \
-    const char *P##gemm_kernel_name(void);
-
-CX_DECLARE_VARIANT(float, cx_f32_generic_)
-CX_DECLARE_VARIANT(double, cx_f64_generic_)
+/* Each path's variant of the driver API (cx_conv.h). */
+CX_DECLARE_CONV_API(float, cx_f32_generic_)
+CX_DECLARE_CONV_API(double, cx_f64_generic_)
 #if CX_HAVE_X86_KERNELS
-CX_DECLARE_VARIANT(float, cx_f32_avx2_)
-CX_DECLARE_VARIANT(double, cx_f64_avx2_)
-CX_DECLARE_VARIANT(float, cx_f32_avx512_)
-CX_DECLARE_VARIANT(double, cx_f64_avx512_)
+CX_DECLARE_CONV_API(float, cx_f32_avx2_)
+CX_DECLARE_CONV_API(double, cx_f64_avx2_)
+CX_DECLARE_CONV_API(float, cx_f32_avx512_)
+CX_DECLARE_CONV_API(double, cx_f64_avx512_)
 #define CX_PICK(PFX, fn)                                                     \
     (cx_active_isa() == CX_ISA_AVX512 ? PFX##avx512_##fn                     \
      : cx_active_isa() == CX_ISA_AVX2 ? PFX##avx2_##fn : PFX##generic_##fn)

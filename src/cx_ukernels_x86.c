@@ -197,43 +197,30 @@ __attribute__((target("avx2"))) static inline __m256i cx_avx2_tail_mask64(ptrdif
 /* ---- peak-FMA probes: 12 independent chains (more than latency x pipes) ---- */
 #define CX_PROBE_CHAINS 12
 
-__attribute__((target("avx2,fma"))) static double cx_fma_probe_avx2(long n)
-{
-    __m256 acc[CX_PROBE_CHAINS];
-    const __m256 mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < CX_PROBE_CHAINS; ++i)
-        acc[i] = _mm256_set1_ps((float)i);
-    for (long k = 0; k < n; ++k) {
-#pragma GCC unroll 12
-        for (int i = 0; i < CX_PROBE_CHAINS; ++i)
-            acc[i] = _mm256_fmadd_ps(acc[i], mul, add);
+/* n steps of CX_PROBE_CHAINS independent FMA chains; returns their sum. */
+#define CX_DEFINE_FMA_PROBE(NAME, TARGET, V, LANES, SET1, FMA, STORE)        \
+    __attribute__((target(TARGET))) static double NAME(long n)              \
+    {                                                                        \
+        V acc[CX_PROBE_CHAINS];                                              \
+        const V mul = SET1(0.999999f), add = SET1(1e-7f);                    \
+        for (int i = 0; i < CX_PROBE_CHAINS; ++i)                            \
+            acc[i] = SET1((float)i);                                         \
+        for (long k = 0; k < n; ++k)                                         \
+            for (int i = 0; i < CX_PROBE_CHAINS; ++i)                        \
+                acc[i] = FMA(acc[i], mul, add);                              \
+        float out[LANES], s = 0;                                             \
+        for (int i = 0; i < CX_PROBE_CHAINS; ++i) {                          \
+            STORE(out, acc[i]);                                              \
+            for (int j = 0; j < LANES; ++j)                                  \
+                s += out[j];                                                 \
+        }                                                                    \
+        return s;                                                            \
     }
-    float out[8], s = 0;
-    for (int i = 0; i < CX_PROBE_CHAINS; ++i) {
-        _mm256_storeu_ps(out, acc[i]);
-        for (int j = 0; j < 8; ++j) s += out[j];
-    }
-    return s;
-}
 
-__attribute__((target("avx512f,fma"))) static double cx_fma_probe_avx512(long n)
-{
-    __m512 acc[CX_PROBE_CHAINS];
-    const __m512 mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < CX_PROBE_CHAINS; ++i)
-        acc[i] = _mm512_set1_ps((float)i);
-    for (long k = 0; k < n; ++k) {
-#pragma GCC unroll 12
-        for (int i = 0; i < CX_PROBE_CHAINS; ++i)
-            acc[i] = _mm512_fmadd_ps(acc[i], mul, add);
-    }
-    float out[16], s = 0;
-    for (int i = 0; i < CX_PROBE_CHAINS; ++i) {
-        _mm512_storeu_ps(out, acc[i]);
-        for (int j = 0; j < 16; ++j) s += out[j];
-    }
-    return s;
-}
+CX_DEFINE_FMA_PROBE(cx_fma_probe_avx2, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps,
+                    _mm256_storeu_ps)
+CX_DEFINE_FMA_PROBE(cx_fma_probe_avx512, "avx512f,fma", __m512, 16, _mm512_set1_ps,
+                    _mm512_fmadd_ps, _mm512_storeu_ps)
 #endif /* CX_HAVE_X86_KERNELS */
 
 /* Portable probe: 8 chains of 4-wide mul+add the compiler may vectorise (SSE2). */
