@@ -421,8 +421,10 @@ def _geometry(input_shape, weight_shape, stride, padding, dilation, groups,
 # zero-padded explicitly, in IEEE arithmetic. A tap over the padding adds
 # 0 * w, which is NaN when w is inf or NaN (forward), and a weight-gradient
 # tap over the padding adds dy * 0, NaN when dy is (weight gradient). im2col
-# multiplies those zeros; the direct loops skip padding taps, so both paths
-# end with the fix-ups below, which set exactly those elements to NaN. They
+# and the register-blocked direct kernels multiply those zeros; the plain
+# direct loops skip padding taps, so the paths end with the fix-ups below,
+# which set exactly those elements to NaN (the weight gradient's, which scans
+# grad_output's border, is skipped when the kernel says it multiplied them). They
 # cost nothing unless a tap reads the padding, and then one pass over the
 # weight (forward) or over the border of grad_output (weight gradient). The
 # input gradient multiplies no padding: nothing to fix.
@@ -721,12 +723,14 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     if dw.size:
         xc = _prepare("input", x, dtype)
         gc = _prepare("grad_output", gy, dtype)
+        padded = False
         if xc.size and gc.size:
-            _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1), geo.astuple(),
-                               algo, nthreads)
+            padded = _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1),
+                                        geo.astuple(), algo, nthreads)
         else:
             dw[...] = 0          # an empty sum: the kernels never run on empty operands
-        _padding_nan_weight(dw, gc.reshape(geo.output_shape), geo)
+        if not padded:
+            _padding_nan_weight(dw, gc.reshape(geo.output_shape), geo)
     return dw
 
 

@@ -101,6 +101,7 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, kblock=pl.kblock,
                 kblocks=pl.kblocks, cblock=pl.cblock, cblocks=pl.cblocks,
                 nsplit=pl.nsplit, nper=pl.nper, nseg=pl.nseg, fwd_shift=bool(pl.fwd_shift), wgrad_gemm=bool(pl.wgrad_gemm),
+                direct_kernels=bool(pl.dk), dk_tile=(pl.dk_mr, pl.dk_nv) if pl.op == CX_OP_FWD else (pl.dk_mk, pl.dk_mt),
                 prepacked_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
 
@@ -132,7 +133,8 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
 
 def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
                  tuple geometry, str algorithm, int nthreads):
-    """dw = conv2d_weight(x, dy), arrays flattened."""
+    """dw = conv2d_weight(x, dy), arrays flattened. Returns whether the padding's
+    zeros were multiplied (see convx._api._padding_nan_weight)."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride, item
@@ -171,22 +173,29 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
                     cx_f32_conv2d_wgrad_reduce(&pl, outp, dwp, begin, min(begin + chunk, pl.wsize))
                 else:
                     cx_f64_conv2d_wgrad_reduce(&pl, outp, dwp, begin, min(begin + chunk, pl.wsize))
+    # True when the kernels multiplied the zero padding by grad_output (the
+    # register-blocked direct path does), so that inf/NaN there already gave NaN
+    return bool(pl.dk)
 
 
-cdef object _dgrad_as_forward(tuple geometry, object w, object dtype):
+cdef object _dgrad_as_forward(tuple geometry, object w, object dtype, str algorithm="im2col"):
     """For stride 1, the input gradient is a forward convolution of the zero-padded
     grad_output with the flipped, transposed weight (padding (R-1)*dh - pad_top,
     (S-1)*dw - pad_left; no column matrix, no col2im). Returns that forward's
-    (geometry, weight) when the indirect stride-1 forward handles it, else None.
+    (geometry, weight) when the indirect stride-1 forward (im2col) or the
+    register-blocked direct forward (direct) handles it, else None.
     Not used for non-finite weights: the forward would multiply the padding's
     zeros by them (0 * inf = NaN) where the scatter form never does."""
     (N, C, H, W, K, R, S, P, Q, sh, sw, dh, dw, pt, pl, G) = geometry
     if sh != 1 or sw != 1 or N * C * H * W == 0 or K == 0:
         return None
-    if C // G < 8:      # a thin M (input channels) wastes most of the MR-row tile
-        return None
     g2 = (N, K, P, Q, C, R, S, H, W, 1, 1, dh, dw, (R - 1) * dh - pt, (S - 1) * dw - pl, G)
-    if not plan_info(g2, "fwd", "im2col", dtype)["fwd_shift"]:
+    if algorithm == "im2col":
+        if C // G < 8:      # a thin M (input channels) wastes most of the MR-row tile
+            return None
+        if not plan_info(g2, "fwd", "im2col", dtype)["fwd_shift"]:
+            return None
+    elif not plan_info(g2, "fwd", "direct", dtype)["direct_kernels"]:
         return None
     wa = np.asarray(w)
     if not np.isfinite(wa).all():
@@ -200,12 +209,11 @@ def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx
                  tuple geometry, str algorithm, int nthreads):
     """dx = conv2d_input(w, dy), arrays flattened."""
     dtype = np.float32 if floating is float else np.float64
-    if algorithm == "im2col":
-        as_fwd = _dgrad_as_forward(geometry, w, dtype)
-        if as_fwd is not None:
-            g2, wt = as_fwd
-            conv2d_fwd(dy, wt, np.empty(0, dtype), dx, g2, False, "im2col", nthreads)
-            return
+    as_fwd = _dgrad_as_forward(geometry, w, dtype, algorithm)
+    if as_fwd is not None:
+        g2, wt = as_fwd
+        conv2d_fwd(dy, wt, np.empty(0, dtype), dx, g2, False, algorithm, nthreads)
+        return
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride, item

@@ -67,6 +67,12 @@ typedef struct {
     ptrdiff_t apack_units;
     size_t apack_elems;
     const void *apacked;
+    /* direct fwd/wgrad: register-blocked kernels over a zero-padded band
+       (cx_direct_impl.h; tile = output rows per band) instead of plain loops;
+       dk_L: band phase-row length; fwd tiles dk_mr channels x dk_nv vectors,
+       wgrad tiles dk_mk channels x dk_mt taps */
+    int dk, dk_multirow;  /* multirow: a forward tile's vectors are dk_nv output rows */
+    ptrdiff_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt;
 } cx_conv2d_plan;
 
 /*

@@ -24,6 +24,10 @@
 #define CX_KERNEL_T cx_f32_gemm_kernel
 #define CX_ACTIVE() cx_f32_gemm_active()
 
+/* generic vectors of the direct kernels (cx_direct_impl.h) */
+#define CX_VBYTES 64
+#define CX_VREGS 32
+
 #include "cx_gemm_impl.h"
 #include "cx_conv_impl.h"
 

@@ -24,6 +24,10 @@
 #define CX_KERNEL_T cx_f64_gemm_kernel
 #define CX_ACTIVE() cx_f64_gemm_active()
 
+/* generic vectors of the direct kernels (cx_direct_impl.h) */
+#define CX_VBYTES 32
+#define CX_VREGS 16
+
 #include "cx_gemm_impl.h"
 #include "cx_conv_impl.h"
 

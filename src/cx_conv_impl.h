@@ -193,6 +193,8 @@ static int CX_NAME(plan_fwd_shift)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     return 1;
 }
 
+#include "cx_direct_impl.h"
+
 void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *pl)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
@@ -211,6 +213,10 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
     pl->nseg = 1;
     pl->wsize = d->K * Cg * RS;
     if (algo == CX_ALGO_DIRECT) {
+        if (op == CX_OP_FWD && CX_NAME(plan_fwd_dk)(d, pl))
+            return;
+        if (op == CX_OP_WGRAD && CX_NAME(plan_wgrad_dk)(d, pl))
+            return;
         if (op == CX_OP_FWD)
             pl->nitems = d->N * d->K;
         else if (op == CX_OP_WGRAD)
@@ -674,7 +680,9 @@ void CX_NAME(conv2d_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                          const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                          ptrdiff_t item, CX_T *ws)
 {
-    if (pl->algo == CX_ALGO_DIRECT)
+    if (pl->algo == CX_ALGO_DIRECT && pl->dk)
+        CX_NAME(fwd_dk)(d, pl, x, w, bias, y, item, ws);
+    else if (pl->algo == CX_ALGO_DIRECT)
         CX_NAME(fwd_direct)(d, x, w, bias, y, item);
     else if (pl->fwd_shift)
         CX_NAME(fwd_shift)(d, pl, x, w, bias, y, item, ws);
@@ -796,7 +804,9 @@ void CX_NAME(conv2d_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                            const CX_T *x, const CX_T *dy, CX_T *dw,
                            ptrdiff_t item, CX_T *ws)
 {
-    if (pl->algo == CX_ALGO_DIRECT)
+    if (pl->algo == CX_ALGO_DIRECT && pl->dk)
+        CX_NAME(wgrad_dk)(d, pl, x, dy, dw, item, ws);
+    else if (pl->algo == CX_ALGO_DIRECT)
         CX_NAME(wgrad_direct)(d, pl, x, dy, dw, item);
     else
         CX_NAME(wgrad_im2col)(d, pl, x, dy, dw, item, ws);

@@ -1,0 +1,622 @@
+/*
+ * Register-blocked direct convolution: the forward and the weight gradient of
+ * the "direct" algorithm, for thin layers (few channels, depthwise and grouped,
+ * single-channel filtering) where an im2col GEMM wastes its tiles.
+ *
+ * No column matrix: each work item copies the input rows it needs, zero-padded,
+ * into a *band* in its workspace (one copy, no kernel-tap duplication), laid out
+ * so that every kernel tap reads a contiguous run of it:
+ *
+ *   band[c][i][phase][t] = x[c, row0 + i - pad_top, t*sw + phase - pad_left]
+ *                          (0 outside the image), phase < sw, t < L,
+ *
+ * i.e. each padded row is split into its sw stride phases. Output pixel (p, q)
+ * reads tap (c, r, s) at band[c][p*sh + r*dh][(s*dw) % sw][q + (s*dw) / sw]: for
+ * every stride and dilation, consecutive q are consecutive elements. The
+ * borders are then the same code as the interior.
+ *
+ * Forward tile: MR output channels x NV vectors of output pixels along one
+ * output row, accumulated in registers over all Cg*R*S taps (one broadcast
+ * weight and NV vector loads per tap and channel row), stored once.
+ * Weight-gradient tile: MK output channels x MT taps, each accumulator a vector
+ * of per-lane partial sums over output pixels (dY rows and band rows are both
+ * contiguous along q), added lane-wise across rows, bands and images and
+ * reduced by a fixed tree at the end of the item.
+ *
+ * The vectors are GCC/clang generic vectors of CX_VBYTES bytes, so the one
+ * source compiles to AVX-512, AVX2 or SSE2/NEON code under each path's target;
+ * other compilers get one-lane "vectors" (plain scalar code, same results on
+ * integer data). Summation orders depend only on the geometry and the plan,
+ * never on the thread count.
+ *
+ * Included by cx_conv_impl.h (CX_T, CX_NAME defined).
+ */
+
+#ifndef CX_VBYTES
+#define CX_VBYTES 16
+#endif
+#ifndef CX_VREGS
+#define CX_VREGS 16
+#endif
+
+#ifndef CX_DK_COMMON_DEFINED
+#define CX_DK_COMMON_DEFINED
+/* Output pixels a forward item aims for (its band is reused that many times). */
+#define CX_DK_PIXELS 4096
+/* Per-thread bytes of band (and weight-gradient accumulators) at most; beyond
+   that the direct algorithm uses its plain loops, which need no workspace. */
+#define CX_DK_BAND_BYTES ((size_t)1 << 20)
+#define CX_DK_ACC_BYTES ((size_t)1 << 20)
+#if defined(__GNUC__) || defined(__clang__)
+#define CX_DK_INLINE inline __attribute__((always_inline))
+#define CX_DK_VECTORS 1
+#else
+#define CX_DK_INLINE inline
+#define CX_DK_VECTORS 0
+#endif
+#endif
+
+#if CX_DK_VECTORS
+typedef CX_T CX_NAME(dv) __attribute__((vector_size(CX_VBYTES)));
+#define CX_DVL ((ptrdiff_t)(CX_VBYTES / sizeof(CX_T)))
+#else
+typedef CX_T CX_NAME(dv);
+#define CX_DVL ((ptrdiff_t)1)
+#endif
+#define CX_DV CX_NAME(dv)
+/* most lanes of any path (64-byte vectors of float) */
+#define CX_DVL_MAX 16
+
+static CX_DK_INLINE CX_DV CX_NAME(dv_load)(const CX_T *p)
+{
+    CX_DV v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static CX_DK_INLINE void CX_NAME(dv_store)(CX_T *p, CX_DV v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static CX_DK_INLINE CX_DV CX_NAME(dv_splat)(CX_T s)
+{
+#if CX_DK_VECTORS
+    /* s - (+0) is s exactly (also for -0), so the compiler emits a plain broadcast */
+    const CX_DV zero = {0};
+    return s - zero;
+#else
+    return s;
+#endif
+}
+
+/* the first `count` lanes of v, the others +0 (count < lanes) */
+static CX_DK_INLINE CX_DV CX_NAME(dv_head)(CX_DV v, ptrdiff_t count)
+{
+#if CX_DK_VECTORS
+    CX_T lanes[CX_DVL_MAX];
+    CX_NAME(dv_store)(lanes, v);
+    for (ptrdiff_t t = count; t < CX_DVL; ++t)
+        lanes[t] = 0;
+    return CX_NAME(dv_load)(lanes);
+#else
+    (void)count;
+    return v;
+#endif
+}
+
+/* ------------------------------------------------------------------ the band */
+
+/* Phase-row length: every output block of vb pixels and every tap stay inside. */
+static ptrdiff_t CX_NAME(dk_row_len)(const cx_conv2d_desc *d, ptrdiff_t vb)
+{
+    return cx_ceil_div(d->Q, vb) * vb + ((d->S - 1) * d->dil_w) / d->stride_w;
+}
+
+/* Input rows a band of `rows` output rows reads. */
+static ptrdiff_t CX_NAME(dk_rows_in)(const cx_conv2d_desc *d, ptrdiff_t rows)
+{
+    return (rows - 1) * d->stride_h + (d->R - 1) * d->dil_h + 1;
+}
+
+/* band[c][i][phase][t] for channels [0, nc) of xg and input rows starting at
+   padded row prow0 (input row prow0 - pad_top). */
+static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdiff_t nc,
+                                  ptrdiff_t prow0, ptrdiff_t rows_in, ptrdiff_t L,
+                                  CX_T *band)
+{
+    const ptrdiff_t H = d->H, W = d->W, sw = d->stride_w, pl = d->pad_left;
+    for (ptrdiff_t c = 0; c < nc; ++c)
+        for (ptrdiff_t i = 0; i < rows_in; ++i) {
+            CX_T *dst = band + (c * rows_in + i) * sw * L;
+            const ptrdiff_t h = prow0 + i - d->pad_top;
+            if (h < 0 || h >= H) {
+                memset(dst, 0, (size_t)(sw * L) * sizeof(CX_T));
+                continue;
+            }
+            const CX_T *src = xg + (c * H + h) * W;
+            for (ptrdiff_t ph = 0; ph < sw; ++ph) {
+                CX_T *o = dst + ph * L;
+                /* t with 0 <= t*sw + ph - pl < W */
+                ptrdiff_t lo, hi;
+                cx_valid_range(L, sw, ph - pl, W, &lo, &hi);
+                for (ptrdiff_t t = 0; t < lo; ++t)
+                    o[t] = 0;
+                if (sw == 1)
+                    memcpy(o + lo, src + lo + ph - pl, (size_t)(hi - lo) * sizeof(CX_T));
+                else
+                    for (ptrdiff_t t = lo; t < hi; ++t)
+                        o[t] = src[t * sw + ph - pl];
+                for (ptrdiff_t t = hi; t < L; ++t)
+                    o[t] = 0;
+            }
+        }
+}
+
+/* off[t] for tap t = (c*R + r)*S + s: where it starts in the band (row 0, q = 0);
+   entries [taps, padded) repeat the last tap. */
+static void CX_NAME(dk_offsets)(const cx_conv2d_desc *d, ptrdiff_t nc, ptrdiff_t rows_in,
+                                ptrdiff_t L, ptrdiff_t *off, ptrdiff_t padded)
+{
+    const ptrdiff_t R = d->R, S = d->S, sw = d->stride_w, rs = sw * L;
+    ptrdiff_t t = 0;
+    for (ptrdiff_t c = 0; c < nc; ++c)
+        for (ptrdiff_t r = 0; r < R; ++r)
+            for (ptrdiff_t s = 0; s < S; ++s, ++t) {
+                const ptrdiff_t col = s * d->dil_w;
+                off[t] = c * rows_in * rs + r * d->dil_h * rs + (col % sw) * L + col / sw;
+            }
+    for (; t < padded; ++t)
+        off[t] = off[t - 1];
+}
+
+/* ----------------------------------------------------------------- forward */
+
+/* Vector j of output row i of the tile (i < MR, j < NV) is
+     y[i*ldy + j*ystep + l] = bias[i] + sum_t wp[t*MR + i] * base[off[t] + j*xstep + l],
+   lanes l < cnt[j] stored (all lanes when full): along one output row
+   (xstep = ystep = lanes) or one vector on each of NV output rows. */
+static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NV, ptrdiff_t taps,
+                                              const CX_T *restrict wp,
+                                              const CX_T *restrict base,
+                                              const ptrdiff_t *restrict off, ptrdiff_t xstep,
+                                              CX_T *restrict y, ptrdiff_t ldy, ptrdiff_t ystep,
+                                              int full, const ptrdiff_t *cnt,
+                                              const CX_T *bias)
+{
+    CX_DV acc[8][4];
+    for (int i = 0; i < MR; ++i) {
+        const CX_DV b = CX_NAME(dv_splat)(bias ? bias[i] : (CX_T)0);
+        for (int j = 0; j < NV; ++j)
+            acc[i][j] = b;
+    }
+    for (ptrdiff_t t = 0; t < taps; ++t) {
+        const CX_T *xp = base + off[t];
+        CX_DV xv[4];
+        for (int j = 0; j < NV; ++j)
+            xv[j] = CX_NAME(dv_load)(xp + j * xstep);
+        for (int i = 0; i < MR; ++i) {
+            const CX_DV wv = CX_NAME(dv_splat)(wp[t * MR + i]);
+            for (int j = 0; j < NV; ++j)
+                acc[i][j] += wv * xv[j];
+        }
+    }
+    if (full) {
+        for (int i = 0; i < MR; ++i)
+            for (int j = 0; j < NV; ++j)
+                CX_NAME(dv_store)(y + i * ldy + j * ystep, acc[i][j]);
+        return;
+    }
+    /* A vector is stored whole when all its lanes fall inside the tile: full
+       vectors, and (vectors on consecutive output rows of ystep = Q < lanes
+       elements) short ones whose extra lanes land on rows that the following
+       vectors, stored after it, then overwrite; the rest are copied. */
+    ptrdiff_t extent = 0;   /* the tile's vectors cover y[0, extent) of each channel */
+    for (int j = 0; j < NV; ++j)
+        extent += cnt[j];
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NV; ++j) {
+            CX_T *yo = y + i * ldy + j * ystep;
+            if (j * ystep + CX_DVL <= extent) {
+                CX_NAME(dv_store)(yo, acc[i][j]);
+            } else if (cnt[j] > 0) {
+                CX_T tmp[CX_DVL_MAX];
+                CX_NAME(dv_store)(tmp, acc[i][j]);
+                memcpy(yo, tmp, (size_t)cnt[j] * sizeof(CX_T));
+            }
+        }
+}
+
+typedef void (*CX_NAME(dk_fwd_fn))(ptrdiff_t, const CX_T *, const CX_T *, const ptrdiff_t *,
+                                   ptrdiff_t, CX_T *, ptrdiff_t, ptrdiff_t, int,
+                                   const ptrdiff_t *, const CX_T *);
+
+#define CX_DK_FWD(MR, NV)                                                                  \
+    static void CX_NAME(dk_fwd_##MR##x##NV)(ptrdiff_t taps, const CX_T *wp,                \
+                                            const CX_T *base, const ptrdiff_t *off,         \
+                                            ptrdiff_t xstep, CX_T *y, ptrdiff_t ldy,        \
+                                            ptrdiff_t ystep, int full, const ptrdiff_t *cnt, \
+                                            const CX_T *bias)                               \
+    {                                                                                      \
+        CX_NAME(dk_fwd_tile)(MR, NV, taps, wp, base, off, xstep, y, ldy, ystep, full, cnt, \
+                             bias);                                                        \
+    }
+CX_DK_FWD(1, 1) CX_DK_FWD(1, 2) CX_DK_FWD(1, 4)
+CX_DK_FWD(2, 1) CX_DK_FWD(2, 2) CX_DK_FWD(2, 4)
+CX_DK_FWD(4, 1) CX_DK_FWD(4, 2) CX_DK_FWD(4, 4)
+CX_DK_FWD(8, 1) CX_DK_FWD(8, 2) CX_DK_FWD(8, 4)
+#undef CX_DK_FWD
+
+static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwd_fns)[4][3] = {
+    {CX_NAME(dk_fwd_1x1), CX_NAME(dk_fwd_1x2), CX_NAME(dk_fwd_1x4)},
+    {CX_NAME(dk_fwd_2x1), CX_NAME(dk_fwd_2x2), CX_NAME(dk_fwd_2x4)},
+    {CX_NAME(dk_fwd_4x1), CX_NAME(dk_fwd_4x2), CX_NAME(dk_fwd_4x4)},
+    {CX_NAME(dk_fwd_8x1), CX_NAME(dk_fwd_8x2), CX_NAME(dk_fwd_8x4)},
+};
+
+static int cx_dk_log2(ptrdiff_t v) { return v >= 8 ? 3 : v >= 4 ? 2 : v >= 2 ? 1 : 0; }
+
+/* Channel rows per forward tile: the largest of 8, 4, 2, 1 with its NV vectors
+   of accumulators, NV loaded vectors and a broadcast in the register file. */
+static ptrdiff_t CX_NAME(dk_fwd_mr)(ptrdiff_t nv)
+{
+    ptrdiff_t mr = 8;
+    while (mr > 1 && mr * nv + nv + 1 > CX_VREGS)
+        mr /= 2;
+    return mr;
+}
+
+/* Workspace elements of a forward item (double: the sizes of absurd geometries,
+   e.g. strides of 2**59, must compare as large, not overflow). */
+static double CX_NAME(dk_fwd_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrdiff_t L)
+{
+    const double Cg = (double)(d->C / d->groups), Kg = (double)(d->K / d->groups);
+    const double taps = Cg * (double)d->R * (double)d->S;
+    const double rows_in = (double)(rows - 1) * (double)d->stride_h +
+                           (double)(d->R - 1) * (double)d->dil_h + 1;
+    return taps * 2 + 1 + Kg * taps + Cg * rows_in * (double)d->stride_w * (double)L;
+}
+
+/* Geometries whose band sizes stay far from overflow (the plans then check the
+   real sizes against their budgets). */
+static int cx_dk_sane(const cx_conv2d_desc *d)
+{
+    const ptrdiff_t big = (ptrdiff_t)1 << 24;
+    return d->stride_h <= big && d->stride_w <= big && d->dil_h <= big && d->dil_w <= big &&
+           d->R <= big && d->S <= big && d->Q <= big * big && d->P <= big * big;
+}
+
+static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, P = d->P, Q = d->Q;
+    if (P <= 0 || Q <= 0 || Cg <= 0 || Kg <= 0 || d->N <= 0 || !cx_dk_sane(d))
+        return 0;
+    const ptrdiff_t VL = CX_DVL;
+    /* Rows of at most one vector: the tile's NV vectors are NV output rows
+       (dk_multirow); else NV vectors along one row. */
+    const int multirow = Q <= VL && VL > 1;
+    ptrdiff_t nv = multirow ? 4 : Q <= 2 * VL ? 2 : 4;
+    /* many output channels: taller tiles reuse each loaded vector more */
+    if (!multirow && nv == 4 && Kg >= 8 && CX_NAME(dk_fwd_mr)(2) == 8)
+        nv = 2;
+    const ptrdiff_t L = CX_NAME(dk_row_len)(d, multirow ? VL : nv * VL);
+    const ptrdiff_t per = d->N * G;
+    ptrdiff_t rows = cx_max(cx_min(cx_ceil_div(CX_DK_PIXELS, Q), P), 1);
+    if (per * cx_ceil_div(P, rows) < CX_TARGET_ITEMS)
+        rows = cx_max(cx_min(rows, cx_ceil_div(P * per, CX_TARGET_ITEMS)), 1);
+    const double budget = (double)(CX_DK_BAND_BYTES / sizeof(CX_T));
+    while (rows > 1 && CX_NAME(dk_fwd_ws)(d, rows + nv, L) > budget)
+        rows = rows / 2;
+    if (CX_NAME(dk_fwd_ws)(d, rows + nv, L) > budget)
+        return 0;
+    pl->dk = 1;
+    pl->dk_multirow = multirow;
+    pl->dk_nv = nv;
+    pl->dk_mr = CX_NAME(dk_fwd_mr)(nv);
+    pl->dk_L = L;
+    pl->tile = rows;
+    pl->ntiles = cx_ceil_div(P, rows);
+    pl->nitems = per * pl->ntiles;
+    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + nv, L) + CX_DVL_MAX;
+    return 1;
+}
+
+/* One item (n, g, band of output rows): y[n, g's channels, band rows]. */
+static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                            const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
+                            ptrdiff_t item, CX_T *ws)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    const ptrdiff_t taps = Cg * RS, P = d->P, Q = d->Q, L = pl->dk_L;
+    const ptrdiff_t bi = item % pl->ntiles, g = (item / pl->ntiles) % G;
+    const ptrdiff_t n = item / (pl->ntiles * G);
+    const ptrdiff_t p0 = bi * pl->tile, rows = cx_min(pl->tile, P - p0);
+    const ptrdiff_t nv = pl->dk_nv, VL = CX_DVL, vb = nv * VL;
+    const int multirow = pl->dk_multirow;
+    /* multirow tiles read whole groups of nv rows: band rows for all of them */
+    const ptrdiff_t rows_pad = multirow ? cx_ceil_div(rows, nv) * nv : rows;
+    const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows_pad);
+    const ptrdiff_t rstep = d->stride_h * d->stride_w * L;
+    ptrdiff_t *off = (ptrdiff_t *)ws;
+    CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
+    CX_T *band = wp + Kg * taps;
+    CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
+    CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
+                          rows_in, L, band);
+    const CX_T *wg = w + g * Kg * taps;
+    ptrdiff_t cnt[4];
+    for (ptrdiff_t k0 = 0; k0 < Kg;) {
+        const ptrdiff_t mr = (ptrdiff_t)1 << cx_dk_log2(cx_min(Kg - k0, pl->dk_mr));
+        CX_T *wb = wp + k0 * taps;
+        for (ptrdiff_t t = 0; t < taps; ++t)
+            for (ptrdiff_t i = 0; i < mr; ++i)
+                wb[t * mr + i] = wg[(k0 + i) * taps + t];
+        const CX_NAME(dk_fwd_fn) fn = CX_NAME(dk_fwd_fns)[cx_dk_log2(mr)][cx_dk_log2(nv)];
+        const CX_T *bk = bias ? bias + g * Kg + k0 : NULL;
+        CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * Q;
+        if (multirow) {
+            for (ptrdiff_t p = 0; p < rows; p += nv) {
+                for (ptrdiff_t j = 0; j < nv; ++j)
+                    cnt[j] = p + j < rows ? Q : 0;
+                fn(taps, wb, band + p * rstep, off, rstep, yk + p * Q, P * Q, Q,
+                   Q == VL && p + nv <= rows, cnt, bk);
+            }
+        } else {
+            for (ptrdiff_t p = 0; p < rows; ++p)
+                for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb) {
+                    for (ptrdiff_t j = 0; j < nv; ++j)
+                        cnt[j] = cx_max(cx_min(VL, Q - q0 - j * VL), 0);
+                    fn(taps, wb, band + p * rstep + q0, off, VL, yk + p * Q + q0, P * Q, VL,
+                       q0 + vb <= Q, cnt, bk);
+                }
+        }
+        k0 += mr;
+    }
+}
+
+/* --------------------------------------------------------- weight gradient */
+
+/* acc[i*MT + j] += lane-wise sum over the band's rows p and vectors v < nvec of
+   dy[i*ldk + p*ldp + v*VL + l] * band[p*rstep + off[j] + v*VL + l], i < MK (rows
+   i >= mk repeat row mk-1). dY's lanes past the row's end are zeros (ldp >= nvec*VL);
+   with rem > 0 the last vector's band lanes l >= rem are zeroed too, since they
+   may hold inf or NaN of other pixels (0 * inf would not be 0). */
+static CX_DK_INLINE void CX_NAME(dk_wgrad_tile)(const int MK, const int MT, const int MASK,
+                                                ptrdiff_t rows,
+                                                ptrdiff_t nvec, ptrdiff_t rem,
+                                                const CX_T *dy, ptrdiff_t ldk, ptrdiff_t ldp,
+                                                ptrdiff_t mk, const CX_T *band,
+                                                ptrdiff_t rstep, const ptrdiff_t *off,
+                                                CX_DV *accm)
+{
+    CX_DV acc[4][12];
+    const CX_T *dyr[4];
+    for (int i = 0; i < MK; ++i) {
+        dyr[i] = dy + (i < mk ? i : mk - 1) * ldk;
+        for (int j = 0; j < MT; ++j)
+            acc[i][j] = accm[i * MT + j];
+    }
+    /* (the masked variant is a separate function, so that the fast one keeps its
+       accumulators in registers across rows) */
+    const ptrdiff_t nfast = MASK ? nvec - 1 : nvec;
+    for (ptrdiff_t p = 0; p < rows; ++p) {
+        const CX_T *xb = band + p * rstep;
+        for (ptrdiff_t v = 0; v < nfast; ++v) {
+            const ptrdiff_t q = v * CX_DVL;
+            CX_DV a[4];
+            for (int i = 0; i < MK; ++i)
+                a[i] = CX_NAME(dv_load)(dyr[i] + p * ldp + q);
+            for (int j = 0; j < MT; ++j) {
+                const CX_DV xv = CX_NAME(dv_load)(xb + off[j] + q);
+                for (int i = 0; i < MK; ++i)
+                    acc[i][j] += a[i] * xv;
+            }
+        }
+        if (MASK) {
+            const ptrdiff_t q = nfast * CX_DVL;
+            CX_DV a[4];
+            for (int i = 0; i < MK; ++i)
+                a[i] = CX_NAME(dv_load)(dyr[i] + p * ldp + q);
+            for (int j = 0; j < MT; ++j) {
+                const CX_DV xv = CX_NAME(dv_head)(CX_NAME(dv_load)(xb + off[j] + q), rem);
+                for (int i = 0; i < MK; ++i)
+                    acc[i][j] += a[i] * xv;
+            }
+        }
+    }
+    for (int i = 0; i < MK; ++i)
+        for (int j = 0; j < MT; ++j)
+            accm[i * MT + j] = acc[i][j];
+}
+
+/* Are all n values finite? (x * 0 is 0 for finite x, NaN otherwise) */
+static int CX_NAME(dk_all_finite)(const CX_T *x, ptrdiff_t n)
+{
+    CX_DV z = CX_NAME(dv_splat)(0);
+    const CX_DV zero = CX_NAME(dv_splat)(0);
+    ptrdiff_t i = 0;
+    for (; i + CX_DVL <= n; i += CX_DVL)
+        z += CX_NAME(dv_load)(x + i) * zero;
+    CX_T t = 0;
+    for (; i < n; ++i)
+        t += x[i] * 0;
+    CX_T lanes[CX_DVL_MAX];
+    CX_NAME(dv_store)(lanes, z);
+    for (ptrdiff_t l = 0; l < CX_DVL; ++l)
+        t += lanes[l];
+    return t == 0;
+}
+
+typedef void (*CX_NAME(dk_wgrad_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, const CX_T *, ptrdiff_t,
+                                     ptrdiff_t, ptrdiff_t, const CX_T *, ptrdiff_t,
+                                     const ptrdiff_t *, CX_DV *);
+
+/* Tiles (MK, MT) per register file: MK*MT accumulators + MK dY vectors + 1. */
+#if CX_VREGS >= 32
+#define CX_DK_MT4 5
+#define CX_DK_MT2 8
+#define CX_DK_MT1 9
+#else
+#define CX_DK_MT4 2
+#define CX_DK_MT2 5
+#define CX_DK_MT1 8
+#endif
+
+#define CX_DK_WGRAD(MK, MT, MASK, SUFFIX)                                                   \
+    static void CX_NAME(dk_wgrad_##MK##SUFFIX)(ptrdiff_t rows, ptrdiff_t nvec, ptrdiff_t rem,       \
+                                       const CX_T *dy, ptrdiff_t ldk, ptrdiff_t ldp,         \
+                                       ptrdiff_t mk, const CX_T *band, ptrdiff_t rstep,      \
+                                       const ptrdiff_t *off, CX_DV *accm)                    \
+    {                                                                                      \
+        CX_NAME(dk_wgrad_tile)(MK, MT, MASK, rows, nvec, rem, dy, ldk, ldp, mk, band, rstep, \
+                               off, accm);                                                 \
+    }
+CX_DK_WGRAD(1, CX_DK_MT1, 0, ) CX_DK_WGRAD(2, CX_DK_MT2, 0, ) CX_DK_WGRAD(4, CX_DK_MT4, 0, )
+CX_DK_WGRAD(1, CX_DK_MT1, 1, m) CX_DK_WGRAD(2, CX_DK_MT2, 1, m) CX_DK_WGRAD(4, CX_DK_MT4, 1, m)
+#undef CX_DK_WGRAD
+
+static ptrdiff_t CX_NAME(dk_wgrad_mt)(ptrdiff_t mk)
+{
+    return mk >= 4 ? CX_DK_MT4 : mk == 2 ? CX_DK_MT2 : CX_DK_MT1;
+}
+
+static double CX_NAME(dk_wgrad_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrdiff_t L,
+                                   ptrdiff_t kblock, ptrdiff_t mk)
+{
+    const double Cg = (double)(d->C / d->groups), taps = Cg * (double)d->R * (double)d->S;
+    const double mt = (double)CX_NAME(dk_wgrad_mt)(mk), tpad = taps + mt;
+    const double rows_in = (double)(rows - 1) * (double)d->stride_h +
+                           (double)(d->R - 1) * (double)d->dil_h + 1;
+    const double lq = (double)(cx_ceil_div(d->Q, CX_DVL) * CX_DVL);
+    return tpad * 2 + 1 + (double)CX_DVL + (double)(kblock + mk) * tpad * (double)CX_DVL +
+           Cg * rows_in * (double)d->stride_w * (double)L + (double)(kblock + mk) * rows * lq;
+}
+
+static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, P = d->P, Q = d->Q;
+    if (P <= 0 || Q <= 0 || Cg <= 0 || Kg <= 0 || d->N <= 0 || !cx_dk_sane(d))
+        return 0;
+    const ptrdiff_t mk = Kg >= 4 ? 4 : Kg >= 2 ? 2 : 1, mt = CX_NAME(dk_wgrad_mt)(mk);
+    const ptrdiff_t taps = Cg * d->R * d->S, tpad = cx_ceil_div(taps, mt) * mt;
+    const ptrdiff_t L = CX_NAME(dk_row_len)(d, CX_DVL);
+    /* accumulators of a block of output channels within CX_DK_ACC_BYTES */
+    const ptrdiff_t acc_elems = (ptrdiff_t)(CX_DK_ACC_BYTES / sizeof(CX_T));
+    if (taps > acc_elems)
+        return 0;
+    ptrdiff_t kblock = acc_elems / (tpad * CX_DVL) / mk * mk;
+    if (kblock < mk)
+        return 0;
+    kblock = cx_min(kblock, cx_ceil_div(Kg, mk) * mk);
+    ptrdiff_t rows = cx_max(cx_min(cx_ceil_div(CX_DK_PIXELS, Q), P), 1);
+    const ptrdiff_t base = G * cx_ceil_div(Kg, kblock);
+    /* Few weight blocks: the items split the (image, band) units between them,
+       each writing a partial sum; make the bands short enough for that. */
+    if (base * d->N * cx_ceil_div(P, rows) < CX_TARGET_ITEMS_WGRAD)
+        rows = cx_max(cx_min(rows, cx_ceil_div(P * d->N * base, CX_TARGET_ITEMS_WGRAD)), 1);
+    const double budget = (double)(CX_DK_BAND_BYTES / sizeof(CX_T)) + (double)acc_elems;
+    while (rows > 1 && CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk) > budget)
+        rows = rows / 2;
+    if (CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk) > budget)
+        return 0;
+    pl->dk = 1;
+    pl->dk_L = L;
+    pl->dk_mk = mk;
+    pl->dk_mt = mt;
+    pl->tile = rows;
+    pl->ntiles = cx_ceil_div(P, rows);
+    pl->kblock = kblock;
+    pl->kblocks = cx_ceil_div(Kg, kblock);
+    /* units (image, band) in order; chunks of nper consecutive units */
+    const ptrdiff_t units = d->N * pl->ntiles;
+    ptrdiff_t nsplit = 1;
+    if (base < CX_TARGET_ITEMS_WGRAD && units > 1 && pl->wsize > 0) {
+        const ptrdiff_t max_split = (ptrdiff_t)(CX_PARTIAL_BYTES / sizeof(CX_T) / (size_t)pl->wsize);
+        nsplit = cx_max(cx_min(cx_min(units, cx_ceil_div(CX_TARGET_ITEMS_WGRAD, base)), max_split), 1);
+    }
+    pl->nper = cx_ceil_div(units, nsplit);
+    pl->nsplit = cx_ceil_div(units, pl->nper);
+    pl->nitems = base * pl->nsplit;
+    pl->ws_elems = (size_t)CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk) + CX_DVL_MAX;
+    return 1;
+}
+
+/* One item (chunk of (image, band) units, g, block of output channels):
+   dw[those channels] (the chunk's partial sum when the units are split). */
+static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                              const CX_T *x, const CX_T *dy, CX_T *dw, ptrdiff_t item,
+                              CX_T *ws)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    const ptrdiff_t taps = Cg * RS, P = d->P, Q = d->Q, PQ = P * Q, L = pl->dk_L;
+    const ptrdiff_t kbi = item % pl->kblocks, g = (item / pl->kblocks) % G;
+    const ptrdiff_t split = item / (pl->kblocks * G);
+    const ptrdiff_t u0 = split * pl->nper, u1 = cx_min(d->N * pl->ntiles, u0 + pl->nper);
+    const ptrdiff_t k0 = kbi * pl->kblock, kn = cx_min(pl->kblock, Kg - k0);
+    const ptrdiff_t mk = pl->dk_mk, mt = pl->dk_mt;
+    const ptrdiff_t ntk = cx_ceil_div(kn, mk), ntt = cx_ceil_div(taps, mt), tpad = ntt * mt;
+    dw += split * pl->wsize;
+    ptrdiff_t *off = (ptrdiff_t *)ws;
+    CX_T *after = ws + cx_ceil_div(tpad * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
+    /* vector accumulators, aligned to their size within the (64-byte aligned) slot */
+    const size_t mis = ((size_t)after % CX_VBYTES) / sizeof(CX_T);
+    CX_DV *acc = (CX_DV *)(after + (mis ? (size_t)CX_DVL - mis : 0));
+    CX_T *band = (CX_T *)(acc + ntk * mk * tpad);
+    const ptrdiff_t nacc = ntk * mk * tpad;
+    for (ptrdiff_t i = 0; i < nacc; ++i)
+        acc[i] = CX_NAME(dv_splat)(0);
+    const CX_NAME(dk_wgrad_fn) fast = mk == 4 ? CX_NAME(dk_wgrad_4)
+                                    : mk == 2 ? CX_NAME(dk_wgrad_2) : CX_NAME(dk_wgrad_1);
+    const CX_NAME(dk_wgrad_fn) masked = mk == 4 ? CX_NAME(dk_wgrad_4m)
+                                      : mk == 2 ? CX_NAME(dk_wgrad_2m) : CX_NAME(dk_wgrad_1m);
+    const ptrdiff_t rstep = d->stride_h * d->stride_w * L;
+    const ptrdiff_t VL = CX_DVL, nvec = cx_ceil_div(Q, VL), rem = Q % VL, lq = nvec * VL;
+    const ptrdiff_t band_elems = Cg * CX_NAME(dk_rows_in)(d, pl->tile) * d->stride_w * L;
+    CX_T *dyb = band + band_elems;   /* dY rows padded to lq with zeros (when rem > 0) */
+    for (ptrdiff_t u = u0; u < u1; ++u) {
+        const ptrdiff_t n = u / pl->ntiles, p0 = (u % pl->ntiles) * pl->tile;
+        const ptrdiff_t rows = cx_min(pl->tile, P - p0);
+        const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
+        CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, tpad);
+        CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
+                              rows_in, L, band);
+        const CX_T *dyk = dy + (n * d->K + g * Kg + k0) * PQ + p0 * Q;
+        ptrdiff_t ldk = PQ, ldp = Q, mrem = 0;
+        if (rem) {
+            for (ptrdiff_t k = 0; k < kn; ++k)
+                for (ptrdiff_t p = 0; p < rows; ++p) {
+                    CX_T *o = dyb + (k * rows + p) * lq;
+                    memcpy(o, dyk + k * PQ + p * Q, (size_t)Q * sizeof(CX_T));
+                    memset(o + Q, 0, (size_t)(lq - Q) * sizeof(CX_T));
+                }
+            dyk = dyb;
+            ldk = rows * lq;
+            ldp = lq;
+            /* lanes past the row end multiply dY's zeros by band values: exact
+               zeros unless the band holds inf or NaN, then mask them */
+            mrem = CX_NAME(dk_all_finite)(band, Cg * rows_in * d->stride_w * L) ? 0 : rem;
+        }
+        const CX_NAME(dk_wgrad_fn) fn = mrem ? masked : fast;
+        for (ptrdiff_t tk = 0; tk < ntk; ++tk) {
+            const ptrdiff_t mvalid = cx_min(mk, kn - tk * mk);
+            for (ptrdiff_t tt = 0; tt < ntt; ++tt)
+                fn(rows, nvec, mrem, dyk + tk * mk * ldk, ldk, ldp, mvalid, band, rstep,
+                   off + tt * mt, acc + (tk * ntt + tt) * mk * mt);
+        }
+    }
+    /* fixed pairwise tree over the lanes */
+    for (ptrdiff_t tk = 0; tk < ntk; ++tk)
+        for (ptrdiff_t tt = 0; tt < ntt; ++tt)
+            for (ptrdiff_t i = 0; i < cx_min(mk, kn - tk * mk); ++i)
+                for (ptrdiff_t j = 0; j < cx_min(mt, taps - tt * mt); ++j) {
+                    CX_T lanes[CX_DVL_MAX];
+                    CX_NAME(dv_store)(lanes, acc[(tk * ntt + tt) * mk * mt + i * mt + j]);
+                    for (ptrdiff_t wdt = CX_DVL / 2; wdt >= 1; wdt /= 2)
+                        for (ptrdiff_t t = 0; t < wdt; ++t)
+                            lanes[t] = lanes[t] + lanes[t + wdt];
+                    dw[(g * Kg + k0 + tk * mk + i) * taps + tt * mt + j] = lanes[0];
+                }
+}
+
+#undef CX_DV
+#undef CX_DVL

@@ -1,0 +1,161 @@
+"""The register-blocked direct kernels (src/cx_direct_impl.h) on their edge shapes.
+
+The direct algorithm copies each item's input rows, zero-padded and split into
+stride phases, into a band and runs tiles of output channels x vectors of
+output pixels (forward) or output channels x kernel taps (weight gradient).
+These tests pin what the tiling could get wrong: output widths below, at and
+above the vector width of every SIMD path (and the several-rows-per-vector
+tiles of narrow outputs), kernels wider than the image, strides larger than
+the kernel, dilation with stride (the phase split), every channel count the
+channel blocking decomposes (1..9, 16, 17), and writes outside the output.
+All on integer data, exactly, against the float64 reference, on every
+instruction-set path this CPU has.
+"""
+
+import numpy as np
+import pytest
+
+import convx
+from convx import _conv
+from reference import ref_conv2d, ref_conv2d_input, ref_conv2d_weight
+
+PATHS = [p for p in ("generic", "avx2", "avx512")
+         if _conv.isa_names().index(p) <= _conv.isa_names().index(_conv.cpu_best_isa())]
+
+
+@pytest.fixture(params=PATHS)
+def isa(request):
+    before = _conv.active_isa()
+    assert _conv.select_isa(request.param) == request.param
+    yield request.param
+    _conv.select_isa(before)
+
+
+# (id, N, C, H, W, K, R, S, kwargs): widths around 4, 8 and 16 lanes, 2 and 4 vectors
+CASES = [
+    ("q1", 2, 3, 5, 1, 4, 3, 1, dict(padding=(1, 0))),
+    ("q3_multirow", 2, 2, 9, 3, 5, 3, 3, dict(padding=1)),
+    ("q5_multirow", 1, 1, 13, 5, 3, 3, 3, dict(padding=1)),
+    # enough images that an item takes a whole image: tiles of several rows
+    ("q5_multirow_batch", 33, 1, 13, 5, 3, 3, 3, dict(padding=1)),
+    ("q3_multirow_batch", 40, 2, 10, 3, 2, 3, 3, dict(padding=(2, 1))),
+    ("q7", 3, 1, 7, 7, 8, 3, 3, dict(padding=1)),
+    ("q8", 2, 2, 8, 8, 9, 3, 3, dict(padding=1)),
+    ("q9", 2, 3, 6, 9, 6, 3, 3, dict(padding=1)),
+    ("q15", 1, 2, 5, 15, 16, 3, 3, dict(padding=1)),
+    ("q16", 1, 2, 4, 16, 17, 3, 3, dict(padding=1)),
+    ("q17", 2, 1, 4, 17, 7, 3, 3, dict(padding=1)),
+    ("q31", 1, 2, 3, 31, 5, 3, 3, dict(padding=1)),
+    ("q33", 1, 1, 3, 33, 2, 3, 3, dict(padding=1)),
+    ("q65", 1, 1, 2, 65, 3, 1, 5, dict(padding=(0, 2))),
+    ("kernel_wider_than_image", 2, 2, 3, 4, 3, 5, 7, dict(padding=(2, 3))),
+    ("stride_above_kernel", 2, 3, 17, 23, 4, 2, 2, dict(stride=3, padding=1)),
+    ("stride2_dilation3", 2, 2, 19, 40, 5, 3, 3, dict(stride=2, dilation=3, padding=2)),
+    ("stride_3x2_asym_pad", 1, 2, 20, 37, 6, 4, 3, dict(stride=(3, 2), padding=((0, 2), (3, 1)))),
+    ("depthwise", 2, 6, 11, 21, 6, 3, 3, dict(padding=1, groups=6)),
+    ("depthwise_multiplier", 2, 4, 9, 18, 12, 5, 5, dict(padding=2, groups=4)),
+    ("grouped", 2, 6, 10, 12, 9, 3, 3, dict(padding=1, groups=3)),
+    ("single_channel_7x7", 1, 1, 40, 70, 1, 7, 7, dict(padding=3)),
+    ("negative_dgrad_pad", 2, 2, 12, 12, 3, 2, 2, dict(padding=3)),
+]
+
+
+def _arrays(case, seed=0):
+    _, N, C, H, W, K, R, S, kw = case
+    rng = np.random.default_rng(seed)
+    g = kw.get("groups", 1)
+    x = rng.integers(-3, 4, (N, C, H, W)).astype(np.float64)
+    w = rng.integers(-3, 4, (K, C // g, R, S)).astype(np.float64)
+    b = rng.integers(-3, 4, K).astype(np.float64)
+    y = ref_conv2d(x, w, b, **kw)
+    gy = rng.integers(-3, 4, y.shape).astype(np.float64)
+    return x, w, b, gy, kw
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_direct_kernels_exact_on_integers(isa, case, dtype):
+    x, w, b, gy, kw = _arrays(case)
+    xd, wd, bd, gyd = (a.astype(dtype) for a in (x, w, b, gy))
+    np.testing.assert_array_equal(
+        convx.conv2d(xd, wd, bd, algorithm="direct", **kw), ref_conv2d(x, w, b, **kw))
+    np.testing.assert_array_equal(
+        convx.conv2d_weight(xd, w.shape, gyd, algorithm="direct", **kw),
+        ref_conv2d_weight(x, w.shape, gy, **kw))
+    np.testing.assert_array_equal(
+        convx.conv2d_input(x.shape, wd, gyd, algorithm="direct", **kw),
+        ref_conv2d_input(x.shape, w, gy, **kw))
+    # and the same numbers as the GEMM path
+    np.testing.assert_array_equal(
+        convx.conv2d(xd, wd, bd, algorithm="direct", **kw),
+        convx.conv2d(xd, wd, bd, algorithm="im2col", **kw))
+
+
+def _geometry(x, w, kw):
+    y = ref_conv2d(x, w, **kw)
+    from reference import resolve_padding, pair
+    (top, _), (left, _) = resolve_padding(kw.get("padding", 0), x.shape[2:], w.shape[2:],
+                                          kw.get("stride", 1), kw.get("dilation", 1))
+    (sh, sw), (dh, dw) = pair(kw.get("stride", 1)), pair(kw.get("dilation", 1))
+    N, C, H, W = x.shape
+    K, _, R, S = w.shape
+    return (N, C, H, W, K, R, S, y.shape[2], y.shape[3], sh, sw, dh, dw, top, left,
+            kw.get("groups", 1))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_direct_cases_use_the_register_blocked_kernels(case):
+    """The cases above exercise the new kernels, not the plain fallback loops."""
+    x, w, b, gy, kw = _arrays(case)
+    geo = _geometry(x, w, kw)
+    for op in ("fwd", "wgrad"):
+        assert _conv.plan_info(geo, op, "direct", np.float32)["direct_kernels"], op
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_direct_writes_only_its_output(isa, case):
+    """Results written through out= into the middle of a canary-filled buffer:
+    every element around the output keeps its canary (the narrow-row tiles
+    store whole vectors that spill into the next rows)."""
+    x, w, b, gy, kw = _arrays(case)
+    x, w, b = (a.astype(np.float32) for a in (x, w, b))
+    shape = ref_conv2d(x, w, b, **kw).shape
+    n = int(np.prod(shape))
+    buf = np.full(n + 64, 12345.0, np.float32)
+    out = buf[32:32 + n].reshape(shape)
+    convx.conv2d(x, w, b, algorithm="direct", out=out, **kw)
+    assert (buf[:32] == 12345.0).all() and (buf[32 + n:] == 12345.0).all()
+    np.testing.assert_array_equal(out, ref_conv2d(x.astype(np.float64), w.astype(np.float64),
+                                                  b.astype(np.float64), **kw))
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("case", ["q9", "q5_multirow", "stride2_dilation3"])
+def test_direct_weight_gradient_nonfinite_input_stays_local(case, bad):
+    """An inf/NaN in the input poisons exactly the weight-gradient taps that
+    read it (the vector lanes past the end of a row, which also read it, are
+    masked), as in the reference."""
+    c = dict((cc[0], cc) for cc in CASES)[case]
+    x, w, b, gy, kw = _arrays(c)
+    x[0, 0, x.shape[2] // 2, x.shape[3] - 1] = bad
+    with np.errstate(invalid="ignore"):
+        ref = ref_conv2d_weight(x, w.shape, gy, **kw)
+    got = convx.conv2d_weight(x.astype(np.float32), w.shape, gy.astype(np.float32),
+                              algorithm="direct", **kw)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    fin = np.isfinite(ref)
+    np.testing.assert_array_equal(got[fin], ref[fin])
+
+
+def test_direct_random_floats_close_to_reference():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 8, 30, 45))
+    w = rng.standard_normal((16, 8, 5, 5))
+    gy = rng.standard_normal((3, 16, 30, 45))
+    for dt, tol in ((np.float32, 2e-4), (np.float64, 1e-11)):
+        y = convx.conv2d(x.astype(dt), w.astype(dt), padding=2, algorithm="direct")
+        np.testing.assert_allclose(y, ref_conv2d(x, w, padding=2), rtol=tol, atol=tol * 30)
+        gw = convx.conv2d_weight(x.astype(dt), w.shape, gy.astype(dt), padding=2,
+                                 algorithm="direct")
+        np.testing.assert_allclose(gw, ref_conv2d_weight(x, w.shape, gy, padding=2),
+                                   rtol=tol, atol=tol * 300)
