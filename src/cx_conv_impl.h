@@ -126,13 +126,17 @@ static void CX_NAME(plan_prepack)(cx_conv2d_plan *pl, ptrdiff_t units, size_t el
     }
 }
 
+#include "cx_direct_impl.h"
+
 void CX_NAME(conv2d_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                              const CX_T *w, CX_T *packed, ptrdiff_t unit)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t CRS = Cg * RS;
     CX_T *dst = packed + (size_t)unit * pl->apack_elems;
-    if (pl->op == CX_OP_FWD) {
+    if (pl->dk) {
+        CX_NAME(dk_pack_weight)(d, pl, w + unit * Kg * CRS, dst);
+    } else if (pl->op == CX_OP_FWD) {
         CX_NAME(gemm_prepack_a)(Kg, CRS, w + unit * Kg * CRS, CRS, 1, dst);
     } else if (pl->op == CX_OP_WGRAD) {
         /* here `w` is dY and the unit an (image, group) pair */
@@ -192,8 +196,6 @@ static int CX_NAME(plan_fwd_shift)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->ws_elems = (size_t)CX_NAME(shift_ws_elems)(d, rows);
     return 1;
 }
-
-#include "cx_direct_impl.h"
 
 void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *pl)
 {

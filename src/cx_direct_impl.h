@@ -241,17 +241,18 @@ typedef void (*CX_NAME(dk_fwd_fn))(ptrdiff_t, const CX_T *, const CX_T *, const 
         CX_NAME(dk_fwd_tile)(MR, NV, taps, wp, base, off, xstep, y, ldy, ystep, full, cnt, \
                              bias);                                                        \
     }
-CX_DK_FWD(1, 1) CX_DK_FWD(1, 2) CX_DK_FWD(1, 4)
-CX_DK_FWD(2, 1) CX_DK_FWD(2, 2) CX_DK_FWD(2, 4)
-CX_DK_FWD(4, 1) CX_DK_FWD(4, 2) CX_DK_FWD(4, 4)
-CX_DK_FWD(8, 1) CX_DK_FWD(8, 2) CX_DK_FWD(8, 4)
+CX_DK_FWD(1, 1) CX_DK_FWD(1, 2) CX_DK_FWD(1, 3) CX_DK_FWD(1, 4)
+CX_DK_FWD(2, 1) CX_DK_FWD(2, 2) CX_DK_FWD(2, 3) CX_DK_FWD(2, 4)
+CX_DK_FWD(4, 1) CX_DK_FWD(4, 2) CX_DK_FWD(4, 3) CX_DK_FWD(4, 4)
+CX_DK_FWD(8, 1) CX_DK_FWD(8, 2) CX_DK_FWD(8, 3) CX_DK_FWD(8, 4)
 #undef CX_DK_FWD
 
-static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwd_fns)[4][3] = {
-    {CX_NAME(dk_fwd_1x1), CX_NAME(dk_fwd_1x2), CX_NAME(dk_fwd_1x4)},
-    {CX_NAME(dk_fwd_2x1), CX_NAME(dk_fwd_2x2), CX_NAME(dk_fwd_2x4)},
-    {CX_NAME(dk_fwd_4x1), CX_NAME(dk_fwd_4x2), CX_NAME(dk_fwd_4x4)},
-    {CX_NAME(dk_fwd_8x1), CX_NAME(dk_fwd_8x2), CX_NAME(dk_fwd_8x4)},
+/* [log2 MR][NV - 1] */
+static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwd_fns)[4][4] = {
+    {CX_NAME(dk_fwd_1x1), CX_NAME(dk_fwd_1x2), CX_NAME(dk_fwd_1x3), CX_NAME(dk_fwd_1x4)},
+    {CX_NAME(dk_fwd_2x1), CX_NAME(dk_fwd_2x2), CX_NAME(dk_fwd_2x3), CX_NAME(dk_fwd_2x4)},
+    {CX_NAME(dk_fwd_4x1), CX_NAME(dk_fwd_4x2), CX_NAME(dk_fwd_4x3), CX_NAME(dk_fwd_4x4)},
+    {CX_NAME(dk_fwd_8x1), CX_NAME(dk_fwd_8x2), CX_NAME(dk_fwd_8x3), CX_NAME(dk_fwd_8x4)},
 };
 
 static int cx_dk_log2(ptrdiff_t v) { return v >= 8 ? 3 : v >= 4 ? 2 : v >= 2 ? 1 : 0; }
@@ -264,6 +265,22 @@ static ptrdiff_t CX_NAME(dk_fwd_mr)(ptrdiff_t nv)
     while (mr > 1 && mr * nv + nv + 1 > CX_VREGS)
         mr /= 2;
     return mr;
+}
+
+/* The weight of one group (Kg x taps) in the tiles' order: channel blocks of
+   mr = 8, 4, 2, 1 (as many of each as the plan's tile allows), each [tap][mr]. */
+static void CX_NAME(dk_pack_weight)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                    const CX_T *wg, CX_T *wp)
+{
+    const ptrdiff_t Kg = d->K / d->groups, taps = (d->C / d->groups) * d->R * d->S;
+    for (ptrdiff_t k0 = 0; k0 < Kg;) {
+        const ptrdiff_t mr = (ptrdiff_t)1 << cx_dk_log2(cx_min(Kg - k0, pl->dk_mr));
+        CX_T *wb = wp + k0 * taps;
+        for (ptrdiff_t t = 0; t < taps; ++t)
+            for (ptrdiff_t i = 0; i < mr; ++i)
+                wb[t * mr + i] = wg[(k0 + i) * taps + t];
+        k0 += mr;
+    }
 }
 
 /* Workspace elements of a forward item (double: the sizes of absurd geometries,
@@ -296,9 +313,12 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
        (dk_multirow); else NV vectors along one row. */
     const int multirow = Q <= VL && VL > 1;
     ptrdiff_t nv = multirow ? 4 : Q <= 2 * VL ? 2 : 4;
-    /* many output channels: taller tiles reuse each loaded vector more */
+    /* many output channels: taller tiles reuse each loaded vector more
+       (8 x 3 vectors: 11 loads per 24 FMAs, against 8 per 16 for 4 x 4) */
     if (!multirow && nv == 4 && Kg >= 8 && CX_NAME(dk_fwd_mr)(2) == 8)
         nv = 2;
+    if (multirow && Kg >= 8 && CX_NAME(dk_fwd_mr)(3) == 8)
+        nv = 3;
     const ptrdiff_t L = CX_NAME(dk_row_len)(d, multirow ? VL : nv * VL);
     const ptrdiff_t per = d->N * G;
     ptrdiff_t rows = cx_max(cx_min(cx_ceil_div(CX_DK_PIXELS, Q), P), 1);
@@ -318,6 +338,8 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->ntiles = cx_ceil_div(P, rows);
     pl->nitems = per * pl->ntiles;
     pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + nv, L) + CX_DVL_MAX;
+    /* pack the weight once per call (else each item packs its group's) */
+    CX_NAME(plan_prepack)(pl, G, (size_t)(Kg * Cg * d->R * d->S));
     return 1;
 }
 
@@ -343,15 +365,16 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
     CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
                           rows_in, L, band);
-    const CX_T *wg = w + g * Kg * taps;
+    const CX_T *wpk = wp;
+    if (pl->apack_units)
+        wpk = (const CX_T *)pl->apacked + g * pl->apack_elems;
+    else
+        CX_NAME(dk_pack_weight)(d, pl, w + g * Kg * taps, wp);
     ptrdiff_t cnt[4];
     for (ptrdiff_t k0 = 0; k0 < Kg;) {
         const ptrdiff_t mr = (ptrdiff_t)1 << cx_dk_log2(cx_min(Kg - k0, pl->dk_mr));
-        CX_T *wb = wp + k0 * taps;
-        for (ptrdiff_t t = 0; t < taps; ++t)
-            for (ptrdiff_t i = 0; i < mr; ++i)
-                wb[t * mr + i] = wg[(k0 + i) * taps + t];
-        const CX_NAME(dk_fwd_fn) fn = CX_NAME(dk_fwd_fns)[cx_dk_log2(mr)][cx_dk_log2(nv)];
+        const CX_T *wb = wpk + k0 * taps;
+        const CX_NAME(dk_fwd_fn) fn = CX_NAME(dk_fwd_fns)[cx_dk_log2(mr)][nv - 1];
         const CX_T *bk = bias ? bias + g * Kg + k0 : NULL;
         CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * Q;
         if (multirow) {
