@@ -44,7 +44,7 @@ cdef extern from "cx_conv.h" nogil:
         Py_ssize_t apack_units
         size_t apack_elems
         const void *apacked
-        int dk, dk_multirow
+        int dk, dk_mode
         Py_ssize_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt
 
     enum:

@@ -71,7 +71,8 @@ typedef struct {
        (cx_direct_impl.h; tile = output rows per band) instead of plain loops;
        dk_L: band phase-row length; fwd tiles dk_mr channels x dk_nv vectors,
        wgrad tiles dk_mk channels x dk_mt taps */
-    int dk, dk_multirow;  /* multirow: a forward tile's vectors are dk_nv output rows */
+    int dk, dk_mode;  /* fwd: 1 = a tile's dk_nv vectors are on dk_nv output rows;
+                         wgrad: 1 = stride 1, each band one flat reduction */
     ptrdiff_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt;
 } cx_conv2d_plan;
 

@@ -310,7 +310,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
         return 0;
     const ptrdiff_t VL = CX_DVL;
     /* Rows of at most one vector: the tile's NV vectors are NV output rows
-       (dk_multirow); else NV vectors along one row. */
+       (dk_mode 1); else NV vectors along one row. */
     const int multirow = Q <= VL && VL > 1;
     ptrdiff_t nv = multirow ? 4 : Q <= 2 * VL ? 2 : 4;
     /* many output channels: taller tiles reuse each loaded vector more
@@ -330,7 +330,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     if (CX_NAME(dk_fwd_ws)(d, rows + nv, L) > budget)
         return 0;
     pl->dk = 1;
-    pl->dk_multirow = multirow;
+    pl->dk_mode = multirow;
     pl->dk_nv = nv;
     pl->dk_mr = CX_NAME(dk_fwd_mr)(nv);
     pl->dk_L = L;
@@ -354,7 +354,7 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     const ptrdiff_t n = item / (pl->ntiles * G);
     const ptrdiff_t p0 = bi * pl->tile, rows = cx_min(pl->tile, P - p0);
     const ptrdiff_t nv = pl->dk_nv, VL = CX_DVL, vb = nv * VL;
-    const int multirow = pl->dk_multirow;
+    const int multirow = pl->dk_mode == 1;
     /* multirow tiles read whole groups of nv rows: band rows for all of them */
     const ptrdiff_t rows_pad = multirow ? cx_ceil_div(rows, nv) * nv : rows;
     const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows_pad);
@@ -510,9 +510,11 @@ static double CX_NAME(dk_wgrad_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrd
     const double mt = (double)CX_NAME(dk_wgrad_mt)(mk), tpad = taps + mt;
     const double rows_in = (double)(rows - 1) * (double)d->stride_h +
                            (double)(d->R - 1) * (double)d->dil_h + 1;
-    const double lq = (double)(cx_ceil_div(d->Q, CX_DVL) * CX_DVL);
+    /* offsets, accumulators (+ alignment), band (+ slack read by the flat
+       reduction's last vector), dY rows copied with pitch L */
     return tpad * 2 + 1 + (double)CX_DVL + (double)(kblock + mk) * tpad * (double)CX_DVL +
-           Cg * rows_in * (double)d->stride_w * (double)L + (double)(kblock + mk) * rows * lq;
+           Cg * rows_in * (double)d->stride_w * (double)L + 2.0 * CX_DVL +
+           (double)d->S * (double)d->dil_w + (double)(kblock + mk) * ((double)rows * L + CX_DVL);
 }
 
 static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
@@ -522,7 +524,13 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
         return 0;
     const ptrdiff_t mk = Kg >= 4 ? 4 : Kg >= 2 ? 2 : 1, mt = CX_NAME(dk_wgrad_mt)(mk);
     const ptrdiff_t taps = Cg * d->R * d->S, tpad = cx_ceil_div(taps, mt) * mt;
-    const ptrdiff_t L = CX_NAME(dk_row_len)(d, CX_DVL);
+    /* Stride 1: "flat" bands whose rows are as long as dY's copied rows (zero
+       past Q), so that one band is a single reduction of rows*L pixels with
+       every tap at a fixed offset (no per-row loop). */
+    const int flat = d->stride_h == 1 && d->stride_w == 1;
+    const ptrdiff_t lq = cx_ceil_div(Q, CX_DVL) * CX_DVL;
+    const ptrdiff_t L = flat ? cx_max(lq, Q + (d->S - 1) * d->dil_w)
+                             : CX_NAME(dk_row_len)(d, CX_DVL);
     /* accumulators of a block of output channels within CX_DK_ACC_BYTES */
     const ptrdiff_t acc_elems = (ptrdiff_t)(CX_DK_ACC_BYTES / sizeof(CX_T));
     if (taps > acc_elems)
@@ -543,6 +551,7 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     if (CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk) > budget)
         return 0;
     pl->dk = 1;
+    pl->dk_mode = flat;
     pl->dk_L = L;
     pl->dk_mk = mk;
     pl->dk_mt = mt;
@@ -594,36 +603,51 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                       : mk == 2 ? CX_NAME(dk_wgrad_2m) : CX_NAME(dk_wgrad_1m);
     const ptrdiff_t rstep = d->stride_h * d->stride_w * L;
     const ptrdiff_t VL = CX_DVL, nvec = cx_ceil_div(Q, VL), rem = Q % VL, lq = nvec * VL;
-    const ptrdiff_t band_elems = Cg * CX_NAME(dk_rows_in)(d, pl->tile) * d->stride_w * L;
-    CX_T *dyb = band + band_elems;   /* dY rows padded to lq with zeros (when rem > 0) */
+    const int flat = pl->dk_mode == 1;
+    const ptrdiff_t slack = 2 * VL + d->S * d->dil_w;
+    const ptrdiff_t band_elems = Cg * CX_NAME(dk_rows_in)(d, pl->tile) * d->stride_w * L + slack;
+    CX_T *dyb = band + band_elems;   /* dY rows copied, zero past Q (pitch lq, flat: L) */
     for (ptrdiff_t u = u0; u < u1; ++u) {
         const ptrdiff_t n = u / pl->ntiles, p0 = (u % pl->ntiles) * pl->tile;
         const ptrdiff_t rows = cx_min(pl->tile, P - p0);
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
+        const ptrdiff_t bn = Cg * rows_in * d->stride_w * L;
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, tpad);
         CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
                               rows_in, L, band);
         const CX_T *dyk = dy + (n * d->K + g * Kg + k0) * PQ + p0 * Q;
-        ptrdiff_t ldk = PQ, ldp = Q, mrem = 0;
-        if (rem) {
-            for (ptrdiff_t k = 0; k < kn; ++k)
+        ptrdiff_t ldk = PQ, ldp = Q, mrem = 0, nv = nvec, nrows = rows, step = rstep;
+        if (flat || rem) {
+            const ptrdiff_t pitch = flat ? L : lq;
+            const ptrdiff_t len = cx_ceil_div(rows * pitch, VL) * VL;
+            for (ptrdiff_t k = 0; k < kn; ++k) {
+                CX_T *o = dyb + k * len;
                 for (ptrdiff_t p = 0; p < rows; ++p) {
-                    CX_T *o = dyb + (k * rows + p) * lq;
-                    memcpy(o, dyk + k * PQ + p * Q, (size_t)Q * sizeof(CX_T));
-                    memset(o + Q, 0, (size_t)(lq - Q) * sizeof(CX_T));
+                    memcpy(o + p * pitch, dyk + k * PQ + p * Q, (size_t)Q * sizeof(CX_T));
+                    memset(o + p * pitch + Q, 0, (size_t)(pitch - Q) * sizeof(CX_T));
                 }
+                memset(o + rows * pitch, 0, (size_t)(len - rows * pitch) * sizeof(CX_T));
+            }
             dyk = dyb;
-            ldk = rows * lq;
-            ldp = lq;
-            /* lanes past the row end multiply dY's zeros by band values: exact
-               zeros unless the band holds inf or NaN, then mask them */
-            mrem = CX_NAME(dk_all_finite)(band, Cg * rows_in * d->stride_w * L) ? 0 : rem;
+            ldk = len;
+            ldp = pitch;
+            memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
+            /* dY's zeros (past Q) meet band values: exact zeros unless the band
+               holds inf or NaN, then the row-by-row kernel masks them */
+            const int finite = CX_NAME(dk_all_finite)(band, bn);
+            mrem = finite ? 0 : rem;
+            if (flat && finite) {
+                /* the whole band as one reduction: dy[f] * band[off[j] + f], f < len */
+                nrows = 1;
+                nv = len / VL;
+                step = 0;
+            }
         }
         const CX_NAME(dk_wgrad_fn) fn = mrem ? masked : fast;
         for (ptrdiff_t tk = 0; tk < ntk; ++tk) {
             const ptrdiff_t mvalid = cx_min(mk, kn - tk * mk);
             for (ptrdiff_t tt = 0; tt < ntt; ++tt)
-                fn(rows, nvec, mrem, dyk + tk * mk * ldk, ldk, ldp, mvalid, band, rstep,
+                fn(nrows, nv, mrem, dyk + tk * mk * ldk, ldk, ldp, mvalid, band, step,
                    off + tt * mt, acc + (tk * ntt + tt) * mk * mt);
         }
     }
