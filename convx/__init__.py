@@ -22,11 +22,11 @@ except ImportError as exc:  # pragma: no cover - only without a build
         "`python setup.py build_ext --inplace`."
     ) from exc
 
-from ._api import conv2d, conv2d_input, conv2d_weight
+from ._api import Explanation, conv2d, conv2d_input, conv2d_weight, explain
 from ._config import config, show_config
 from . import train  # noqa: E402
 from . import nn, optim  # noqa: E402
 from ._gradcheck import gradcheck  # noqa: E402
 
-__all__ = ["conv2d", "conv2d_weight", "conv2d_input", "config", "show_config", "train",
+__all__ = ["conv2d", "conv2d_weight", "conv2d_input", "explain", "Explanation", "config", "show_config", "train",
            "nn", "optim", "gradcheck", "__version__"]

@@ -301,24 +301,27 @@ def _plan_memory(op, geo, algo, dtype, nthreads, allocations):
     partial = info["nsplit"] * wsize * itemsize if info["nsplit"] > 1 else 0
     work = slot * nt + info["prepacked_weight_bytes"] + partial
     total = sum(allocations) + work
-    _too_big(lambda: f"{op} ({algo}, {nt} threads) on input {geo.input_shape}, weight "
+    _too_big(lambda: f"{op} ({algo.replace('_plain', '')}, {nt} threads) on input {geo.input_shape}, weight "
              f"{geo.weight_shape}: output and copies {sum(allocations) / 2**30:.3g} GiB, "
              f"workspace {work / 2**30:.3g} GiB, together", total)
     return total
 
 
 def _algorithm_within_memory(op, geo, algorithm, algo, dtype, nthreads, allocations):
-    """The algorithm to run: ``algo``, or "direct" (no workspace) when "auto"
-    chose im2col but its workspace would not fit in memory; MemoryError when
-    nothing fits."""
-    try:
-        _plan_memory(op, geo, algo, dtype, nthreads, allocations)
-        return algo
-    except MemoryError:
-        if algorithm != "auto" or algo == "direct":
-            raise
-    _plan_memory(op, geo, "direct", dtype, nthreads, allocations)
-    return "direct"
+    """The algorithm to run: ``algo``, or (for "auto") the direct algorithm when
+    im2col's workspace would not fit in memory, or the direct algorithm's plain
+    loops (no workspace at all) when not even its kernels' would; MemoryError
+    when nothing fits."""
+    candidates = [algo] + ([a for a in ("direct", "direct_plain") if a != algo]
+                           if algorithm == "auto" else [])
+    for i, candidate in enumerate(candidates):
+        try:
+            _plan_memory(op, geo, candidate, dtype, nthreads, allocations)
+            return candidate
+        except MemoryError:
+            if i == len(candidates) - 1:
+                raise
+    return algo   # not reached
 
 
 def _alloc(name, shape, dtype, zero=False):
@@ -511,24 +514,166 @@ def _padding_nan_weight(dw, gy4, geo):
     dw[k, :, r, s] = np.nan
 
 
-def _auto(op, geo):
-    """The algorithm "auto" picks: direct for thin reductions, im2col + GEMM otherwise.
+# Vector lanes of the direct kernels per SIMD path (bytes / itemsize).
+_VECTOR_BYTES = {"avx512": 64, "avx2": 32, "generic": 16}
 
-    The GEMM pays for packing and only wins when its tiles are well filled: the
-    reduction C/groups * R * S must be long and there must be several output
-    channels per group. Depthwise and single-channel layers go direct.
+
+def _auto_rule(op, geo, dtype=np.float32):
+    """(algorithm, reason): the choice of algorithm="auto" and why (see explain);
+    reason is a function returning the words (built only when asked for).
+
+    Measured over bench/shapes.txt and bench/sweep_shapes.txt (bench/auto_sweep.py,
+    bench/README.md): the register-blocked direct kernels win on thin and
+    medium layers, the packed GEMM (im2col) where a layer is wide, where its
+    output rows leave most vector lanes idle, on 1x1 stride-1 layers (read in
+    place) and on strided input gradients (the direct one is a plain scatter).
     """
     Cg = geo.C // geo.groups
     Kg = geo.K // geo.groups
     crs = Cg * geo.R * geo.S
+    sh, sw = geo.stride
+    lanes = _VECTOR_BYTES.get(_conv.active_isa(), 16) // np.dtype(dtype).itemsize
+    pointwise = (geo.R == geo.S == 1 and geo.stride == (1, 1)
+                 and geo.padding == ((0, 0), (0, 0)))
+
+    def lane_use(width):
+        return width / (-(-width // lanes) * lanes) if width > 0 else 1.0
+
+    if op == "dgrad" and (sh, sw) != (1, 1):
+        if Kg < 4 or crs < 16:
+            return "direct", lambda: (f"strided input gradient of a thin layer ({Kg} "
+                                      f"output channel(s) per group, reduction {crs})")
+        return "im2col", lambda: ("strided input gradient: GEMM + col2im (the direct one "
+                                  "scatters)")
+    if op == "dgrad":
+        # a stride-1 forward of grad_output with the transposed weight:
+        # Cg output rows, a reduction of Kg*R*S, output rows of W pixels
+        if Cg == 1 and Kg >= 16:
+            return "im2col", lambda: (f"one input channel per group from {Kg} output "
+                                      f"channels: the direct tile would load more than it "
+                                      f"multiplies")
+        if Kg < 4 or Kg * geo.R * geo.S < 16:
+            return "direct", lambda: (f"{Kg} output channel(s) per group, reduction "
+                                      f"{Kg * geo.R * geo.S}: a GEMM tile would be mostly "
+                                      f"empty")
+        if pointwise:
+            return "im2col", lambda: ("1x1 stride-1 convolution: a plain GEMM on "
+                                      "grad_output in place")
+        if Cg >= 128 or Kg * geo.R * geo.S > 1024:
+            return "im2col", lambda: (f"wide layer ({Cg} input channels per group): "
+                                      f"packed GEMM")
+        if lane_use(geo.W) < 0.75:
+            return "im2col", lambda: (f"rows of {geo.W} pixels fill "
+                                      f"{lane_use(geo.W):.0%} of {lanes}-lane vectors")
+        return "direct", lambda: (f"{Cg} input channels per group, rows of {geo.W} "
+                                  f"pixels: register-blocked direct kernels")
     if Kg < 4 or crs < 16:
-        return "direct"
-    return "im2col"
+        return "direct", lambda: (f"{Kg} output channel(s) per group, reduction "
+                                  f"C/groups*R*S = {crs}: a GEMM tile would be mostly empty")
+    if pointwise:
+        return "im2col", lambda: "1x1 stride-1 convolution: a plain GEMM on the input in place"
+    if op == "wgrad":
+        if Kg >= 128 or (Kg >= 32 and crs >= 128 and (geo.P * geo.Q < 3000 or geo.N == 1)):
+            return "im2col", lambda: (f"{Kg} output channels per group x reduction {crs} "
+                                      f"over {geo.N} image(s) of {geo.P * geo.Q} pixels: "
+                                      f"the GEMM's tiles are full")
+        return "direct", lambda: (f"{Kg} output channels per group, {crs} taps: "
+                                  f"register-blocked direct tiles")
+    if Kg >= 128 or crs > 1024:
+        return "im2col", lambda: (f"wide layer ({Kg} output channels, reduction {crs}): "
+                                  f"packed GEMM")
+    if lane_use(geo.Q) < 0.75:
+        return "im2col", lambda: (f"output rows of {geo.Q} pixels fill "
+                                  f"{lane_use(geo.Q):.0%} of {lanes}-lane vectors")
+    return "direct", lambda: (f"{Kg} output channels per group, reduction {crs}, rows of "
+                              f"{geo.Q} pixels: register-blocked direct kernels")
 
 
-def _resolve_algorithm(algorithm, op, geo):
+def _auto(op, geo, dtype=np.float32):
+    """The algorithm "auto" picks (see _auto_rule)."""
+    return _auto_rule(op, geo, dtype)[0]
+
+
+def _resolve_algorithm(algorithm, op, geo, dtype):
     algorithm = _algorithm(algorithm)
-    return _auto(op, geo) if algorithm == "auto" else algorithm
+    return _auto(op, geo, dtype) if algorithm == "auto" else algorithm
+
+
+_OP_NAMES = {"fwd": "fwd", "conv2d": "fwd", "forward": "fwd",
+             "wgrad": "wgrad", "conv2d_weight": "wgrad", "weight": "wgrad",
+             "dgrad": "dgrad", "conv2d_input": "dgrad", "input": "dgrad"}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What ``algorithm="auto"`` runs for one call, and why (see :func:`explain`)."""
+
+    op: str
+    algorithm: str
+    reason: str
+    features: dict
+
+    def __str__(self):
+        feats = ", ".join(f"{k}={v}" for k, v in self.features.items())
+        return f"{self.op}: auto -> {self.algorithm} ({self.reason}) [{feats}]"
+
+
+def explain(op, input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, *,
+            dtype=np.float32, threads=None):
+    """Which algorithm ``algorithm="auto"`` picks for a call, and why.
+
+    Parameters
+    ----------
+    op : {"conv2d", "conv2d_weight", "conv2d_input"} (or "fwd", "wgrad", "dgrad")
+        The operation.
+    input_shape, weight_shape : tuple of int
+        ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) and ``(K, C/groups, R, S)``, as
+        the arrays the call would receive.
+    stride, padding, dilation, groups
+        As for :func:`conv2d`.
+    dtype : numpy dtype, default float32
+        The computation's dtype (after convx's promotion rules).
+    threads : int, optional
+        As for :func:`conv2d` (it matters only when im2col's workspace would not
+        fit in memory, then "auto" runs the direct algorithm).
+
+    Returns
+    -------
+    Explanation
+        ``.algorithm`` ("direct" or "im2col"), ``.reason`` (the rule that decided,
+        in words) and ``.features`` (the shape features it looked at); ``str()``
+        gives all three on one line.
+
+    Examples
+    --------
+    >>> import convx
+    >>> convx.explain("conv2d", (8, 128, 56, 56), (128, 1, 3, 3), padding=1,
+    ...               groups=128).algorithm
+    'direct'
+    """
+    if not isinstance(op, str) or op not in _OP_NAMES:
+        raise ValueError(f"op must be one of {sorted(_OP_NAMES)}, got {op!r}")
+    op = _OP_NAMES[op]
+    ins = _shape_tuple("input_shape", input_shape, (3, 4))
+    ws = _shape_tuple("weight_shape", weight_shape, (4,))
+    ins = (1,) + ins if len(ins) == 3 else ins
+    geo = _geometry(ins, ws, stride, padding, dilation, groups, input_name="input_shape",
+                    weight_name="weight_shape")
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    algo, why = _auto_rule(op, geo, dt)
+    reason = why()
+    if algo == "im2col" and math.prod(geo.output_shape) and math.prod(ins):
+        try:
+            _plan_memory(op, geo, algo, dt, _threads(threads), [])
+        except MemoryError:
+            algo, reason = "direct", "im2col's workspace would not fit in memory"
+    Cg, Kg = geo.C // geo.groups, geo.K // geo.groups
+    features = dict(C_per_group=Cg, K_per_group=Kg, kernel=(geo.R, geo.S),
+                    stride=geo.stride, reduction=Cg * geo.R * geo.S,
+                    output_pixels=geo.P * geo.Q, batch=geo.N, groups=geo.groups)
+    return Explanation(op, algo, reason, features)
 
 
 def _shape_tuple(name, value, ndims):
@@ -623,7 +768,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         raise ValueError(f"bias must have shape (K,) = ({geo.K},) to match weight shape "
                          f"{w.shape}, got shape {b.shape}")
     dtype = _compute_dtype(x.dtype, w.dtype, *(() if b is None else (b.dtype,)))
-    algo = _resolve_algorithm(algorithm, "fwd", geo)
+    algo = _resolve_algorithm(algorithm, "fwd", geo, dtype)
     nthreads = _threads(threads)
     shape = geo.output_shape[1:] if unbatched else geo.output_shape
 
@@ -712,7 +857,7 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         raise ValueError(f"grad_output must have the forward output's shape {expected} "
                          f"(input shape {x.shape}, weight_size {wsize}), got {gy.shape}")
     dtype = _compute_dtype(x.dtype, gy.dtype)
-    algo = _resolve_algorithm(algorithm, "wgrad", geo)
+    algo = _resolve_algorithm(algorithm, "wgrad", geo, dtype)
     nthreads = _threads(threads)
     _check_size("weight gradient", wsize, dtype)
     if math.prod(wsize):
@@ -783,7 +928,7 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         raise ValueError(f"grad_output must have the forward output's shape {expected} "
                          f"(input_size {isize}, weight shape {w.shape}), got {gy.shape}")
     dtype = _compute_dtype(w.dtype, gy.dtype)
-    algo = _resolve_algorithm(algorithm, "dgrad", geo)
+    algo = _resolve_algorithm(algorithm, "dgrad", geo, dtype)
     nthreads = _threads(threads)
     _check_size("input gradient", isize, dtype)
     if math.prod(isize):

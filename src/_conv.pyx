@@ -35,6 +35,8 @@ cdef int _algo_code(str algorithm) except -1:
         return CX_ALGO_DIRECT
     if algorithm == "im2col":
         return CX_ALGO_IM2COL
+    if algorithm == "direct_plain":     # internal: the direct loops without workspace
+        return CX_ALGO_DIRECT_PLAIN
     raise ValueError(f"unknown algorithm {algorithm!r}")
 
 

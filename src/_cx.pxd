@@ -50,6 +50,7 @@ cdef extern from "cx_conv.h" nogil:
     enum:
         CX_ALGO_DIRECT
         CX_ALGO_IM2COL
+        CX_ALGO_DIRECT_PLAIN
         CX_OP_FWD
         CX_OP_WGRAD
         CX_OP_DGRAD

@@ -33,7 +33,9 @@ typedef struct {
     ptrdiff_t groups;
 } cx_conv2d_desc;
 
-enum { CX_ALGO_DIRECT = 0, CX_ALGO_IM2COL = 1 };
+/* CX_ALGO_DIRECT_PLAIN: the direct algorithm's plain loops, which need no
+   workspace (what "auto" falls back to when memory is too tight for any) */
+enum { CX_ALGO_DIRECT = 0, CX_ALGO_IM2COL = 1, CX_ALGO_DIRECT_PLAIN = 2 };
 enum { CX_OP_FWD = 0, CX_OP_WGRAD = 1, CX_OP_DGRAD = 2 };
 
 /*

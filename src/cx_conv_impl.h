@@ -201,6 +201,9 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t PQ = d->P * d->Q;
+    const int plain = algo == CX_ALGO_DIRECT_PLAIN;
+    if (plain)
+        algo = CX_ALGO_DIRECT;
     memset(pl, 0, sizeof *pl);
     pl->op = op;
     pl->algo = algo;
@@ -215,9 +218,9 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
     pl->nseg = 1;
     pl->wsize = d->K * Cg * RS;
     if (algo == CX_ALGO_DIRECT) {
-        if (op == CX_OP_FWD && CX_NAME(plan_fwd_dk)(d, pl))
+        if (!plain && op == CX_OP_FWD && CX_NAME(plan_fwd_dk)(d, pl))
             return;
-        if (op == CX_OP_WGRAD && CX_NAME(plan_wgrad_dk)(d, pl))
+        if (!plain && op == CX_OP_WGRAD && CX_NAME(plan_wgrad_dk)(d, pl))
             return;
         if (op == CX_OP_FWD)
             pl->nitems = d->N * d->K;

@@ -161,25 +161,27 @@ def test_workspace_beyond_the_limit(limit):
     """The weight gradient's im2col workspace is bounded per thread (a few MB,
     whatever the image: large images use the packed GEMM, whose workspace does
     not grow). Under a limit below it, algorithm="im2col" is a MemoryError
-    naming the workspace, before any allocation; "auto" falls back to
-    "direct" (no workspace) and computes the same result."""
+    naming the workspace, before any allocation; "auto" falls back to the
+    direct algorithm (its plain loops need no workspace at all) and computes
+    the same result."""
     rng = np.random.default_rng(0)
-    x = rng.integers(-2, 3, (1, 2, 512, 512)).astype(np.float32)
-    gy = rng.integers(-2, 3, (1, 4, 510, 510)).astype(np.float32)
-    geo = _api._geometry(x.shape, (4, 2, 3, 3), 1, 0, 1, 1)
+    wshape = (32, 16, 3, 3)
+    x = rng.integers(-2, 3, (1, 16, 256, 256)).astype(np.float32)
+    gy = rng.integers(-2, 3, (1, 32, 254, 254)).astype(np.float32)
+    geo = _api._geometry(x.shape, wshape, 1, 0, 1, 1)
     assert _api._auto("wgrad", geo) == "im2col"
     ws = _conv.plan_info(geo.astuple(), "wgrad", "im2col", np.float32)["workspace_bytes"]
     assert 0 < ws <= 4 * 2**20
-    huge = _api._geometry((1, 2, 32768, 32768), (4, 2, 3, 3), 1, 0, 1, 1)
+    huge = _api._geometry((1, 16, 32768, 32768), wshape, 1, 0, 1, 1)
     assert _conv.plan_info(huge.astuple(), "wgrad", "im2col", np.float32)["workspace_bytes"] <= ws
-    unlimited = convx.conv2d_weight(x, (4, 2, 3, 3), gy, algorithm="im2col")
+    assert _conv.plan_info(geo.astuple(), "wgrad", "direct_plain", np.float32)[
+        "workspace_bytes"] == 0
+    unlimited = convx.conv2d_weight(x, wshape, gy, algorithm="im2col")
     limit(ws // 2)
-    exc, peak = _peak_during(lambda: convx.conv2d_weight(x, (4, 2, 3, 3), gy,
-                                                         algorithm="im2col"))
+    exc, peak = _peak_during(lambda: convx.conv2d_weight(x, wshape, gy, algorithm="im2col"))
     assert isinstance(exc, MemoryError) and "workspace" in str(exc), exc
     assert peak < 2**20
-    got = convx.conv2d_weight(x, (4, 2, 3, 3), gy)                          # auto -> direct
-    assert np.array_equal(got, convx.conv2d_weight(x, (4, 2, 3, 3), gy, algorithm="direct"))
+    got = convx.conv2d_weight(x, wshape, gy)                            # auto -> direct
     assert np.array_equal(got, unlimited)     # integer data: exact on every algorithm
 
 

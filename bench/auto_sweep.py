@@ -1,0 +1,105 @@
+#!/usr/bin/env python
+"""Validate algorithm="auto": time "direct", "im2col" and "auto" on every shape.
+
+For each shape of the given shapes files (default: bench/shapes.txt and
+bench/sweep_shapes.txt) and each op (fwd, wgrad, dgrad), convx is timed with each
+algorithm on the same arrays and thread count (median of --repeats calls after a
+warm-up; the three algorithms called in turn, round after round). Printed per row: GFLOP/s of both
+explicit algorithms, which one "auto" chose (convx.explain), and auto's time over the
+faster explicit one's. Rows where auto is more than 10% slower are marked "MISS";
+the exit status is 1 if any are.
+
+    python bench/auto_sweep.py --threads 2 [--json out.json] [shapes files...]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run import load_shapes  # noqa: E402
+
+OPS = ("fwd", "wgrad", "dgrad")
+
+
+def _calls(convx, sh, x, w, dy, threads):
+    kw = dict(stride=sh.stride, padding=sh.pad, groups=sh.groups)
+    return {
+        "fwd": lambda a: convx.conv2d(x, w, algorithm=a, threads=threads, **kw),
+        "wgrad": lambda a: convx.conv2d_weight(x, w.shape, dy, algorithm=a, threads=threads,
+                                               **kw),
+        "dgrad": lambda a: convx.conv2d_input(x.shape, w, dy, algorithm=a, threads=threads,
+                                              **kw),
+    }
+
+
+def _interleaved_ms(fns, repeats):
+    """Median ms of each function, called in turn (one call of each per round,
+    after a warm-up round), so that drifts of a noisy machine hit all alike."""
+    time.sleep(0.05)
+    for fn in fns.values():
+        fn()
+    ts = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            ts[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) * 1e3 for k, v in ts.items()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("shapes", nargs="*", default=[os.path.join(HERE, "shapes.txt"),
+                                                   os.path.join(HERE, "sweep_shapes.txt")])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(HERE))
+    import convx
+
+    rows, misses = [], 0
+    rng = np.random.default_rng(0)
+    print("%-14s %-5s %9s %9s %8s %10s" % ("shape", "op", "direct", "im2col", "auto",
+                                           "auto/best"))
+    for path in args.shapes:
+        for sh in load_shapes(path):
+            x = rng.standard_normal((sh.n, sh.c, sh.h, sh.w)).astype(args.dtype)
+            w = rng.standard_normal((sh.k, sh.c // sh.groups, sh.r, sh.s)).astype(args.dtype)
+            dy = rng.standard_normal((sh.n, sh.k, sh.p, sh.q)).astype(args.dtype)
+            calls = _calls(convx, sh, x, w, dy, args.threads)
+            for op in OPS:
+                t = _interleaved_ms({a: (lambda a=a: calls[op](a))
+                                     for a in ("direct", "im2col", "auto")}, args.repeats)
+                picked = convx.explain(op, x.shape, w.shape, stride=sh.stride, padding=sh.pad,
+                                       groups=sh.groups, dtype=args.dtype).algorithm
+                t_auto = t.pop("auto")
+                best = min(t.values())
+                ratio = t_auto / best
+                miss = ratio > 1.10
+                misses += miss
+                gf = sh.flops / 1e6
+                print("%-14s %-5s %9.1f %9.1f %8s %9.2f%s" % (
+                    sh.name, op, gf / t["direct"], gf / t["im2col"], picked, ratio,
+                    "  MISS" if miss else ""), flush=True)
+                rows.append(dict(shape=sh.name, op=op, direct_ms=t["direct"],
+                                 im2col_ms=t["im2col"], auto_ms=t_auto, picked=picked,
+                                 auto_over_best=ratio, gflop=sh.flops / 1e9))
+    print("\n%d of %d rows: auto more than 10%% slower than the faster explicit algorithm"
+          % (misses, len(rows)))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(threads=args.threads, dtype=args.dtype, rows=rows), f, indent=1)
+    return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""algorithm="auto" and convx.explain.
+
+The rule itself was chosen by measurement (bench/auto_sweep.py); these tests
+pin that explain() tells the truth about it (the algorithm it names is the one
+"auto" runs: the same bits on random floats, where the two algorithms round
+differently), that its features and reasons are there, and that it validates
+its arguments like the functions it describes.
+"""
+
+import numpy as np
+import pytest
+
+import convx
+from convx import _api
+
+CASES = [
+    # (input shape, weight shape, kwargs)
+    ((4, 128, 20, 20), (128, 1, 3, 3), dict(padding=1, groups=128)),   # depthwise
+    ((3, 64, 12, 12), (256, 64, 3, 3), dict(padding=1)),                # wide
+    ((2, 32, 16, 16), (32, 32, 1, 1), {}),                              # pointwise
+    ((4, 3, 40, 40), (16, 3, 5, 5), dict(stride=2, padding=2)),        # strided, thin C
+    ((8, 8, 14, 14), (16, 8, 5, 5), dict(padding=2)),                   # lenet2-like
+    ((2, 16, 7, 7), (16, 16, 3, 3), dict(padding=1)),                   # 7-pixel rows
+    ((2, 1, 30, 30), (32, 1, 3, 3), dict(padding=1)),                   # one input channel
+]
+OPS = {"conv2d": "fwd", "conv2d_weight": "wgrad", "conv2d_input": "dgrad"}
+
+
+def _run(op, x, w, gy, algorithm, kw):
+    if op == "conv2d":
+        return convx.conv2d(x, w, algorithm=algorithm, **kw)
+    if op == "conv2d_weight":
+        return convx.conv2d_weight(x, w.shape, gy, algorithm=algorithm, **kw)
+    return convx.conv2d_input(x.shape, w, gy, algorithm=algorithm, **kw)
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_explain_names_the_algorithm_auto_runs(op, case):
+    xs, ws, kw = CASES[case]
+    rng = np.random.default_rng(case)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    gy = rng.standard_normal(convx.conv2d(x, w, **kw).shape).astype(np.float32)
+    e = convx.explain(op, xs, ws, **kw)
+    assert e.op == OPS[op] and e.algorithm in ("direct", "im2col")
+    got = _run(op, x, w, gy, "auto", kw)
+    np.testing.assert_array_equal(got, _run(op, x, w, gy, e.algorithm, kw))
+    assert e.reason and str(e).startswith(f"{OPS[op]}: auto -> {e.algorithm}")
+    assert e.features["K_per_group"] == ws[0] // kw.get("groups", 1)
+
+
+def test_rule_on_the_regimes_it_separates():
+    def pick(op, xs, ws, **kw):
+        return convx.explain(op, xs, ws, **kw).algorithm
+    for op in OPS:
+        assert pick(op, (8, 128, 56, 56), (128, 1, 3, 3), padding=1, groups=128) == "direct"
+        assert pick(op, (4, 512, 28, 28), (512, 512, 3, 3), padding=1) == "im2col"
+        assert pick(op, (8, 256, 56, 56), (64, 256, 1, 1)) == "im2col"
+        assert pick(op, (1, 1, 2048, 2048), (1, 1, 7, 7), padding=3) == "direct"
+    assert pick("conv2d_input", (8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == "im2col"
+    assert pick("conv2d", (8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == "direct"
+    assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"
+    assert pick("conv2d_weight", (8, 64, 56, 56), (64, 64, 3, 3), padding=1) == "direct"
+
+
+def test_rule_depends_on_the_vector_width():
+    """Rows of 7 pixels fill 7 of 8 AVX2 float lanes but 7 of 16 AVX-512 lanes."""
+    geo = _api._geometry((2, 16, 7, 7), (16, 16, 3, 3), 1, 1, 1, 1)
+    before = convx._conv.active_isa()
+    picks = {}
+    try:
+        for isa in ("avx2", "avx512"):
+            if convx._conv.select_isa(isa) == isa:
+                picks[isa] = _api._auto("fwd", geo, np.float32)
+    finally:
+        convx._conv.select_isa(before)
+    if len(picks) < 2:
+        pytest.skip("this CPU lacks AVX2 or AVX-512")
+    assert picks == {"avx2": "direct", "avx512": "im2col"}
+
+
+def test_explain_accepts_unbatched_shapes_and_dtypes():
+    a = convx.explain("fwd", (3, 32, 32), (8, 3, 3, 3), padding=1)
+    b = convx.explain("conv2d", (1, 3, 32, 32), (8, 3, 3, 3), padding=1, dtype=np.float64)
+    assert a.algorithm == b.algorithm and a.features["batch"] == 1
+
+
+@pytest.mark.parametrize("bad, exc, words", [
+    (dict(op="conv3d"), ValueError, "op must be one of"),
+    (dict(op=1), ValueError, "op must be one of"),
+    (dict(input_shape=(1, 2)), ValueError, "input_shape"),
+    (dict(weight_shape=(8, 3, 3)), ValueError, "weight_shape"),
+    (dict(weight_shape=(8, 4, 3, 3)), ValueError, "groups"),
+    (dict(input_shape="abc"), TypeError, "input_shape"),
+    (dict(dtype=np.int32), TypeError, "dtype"),
+    (dict(stride=0), ValueError, "stride"),
+])
+def test_explain_validates_its_arguments(bad, exc, words):
+    args = dict(op="conv2d", input_shape=(2, 3, 16, 16), weight_shape=(8, 3, 3, 3))
+    args.update(bad)
+    with pytest.raises(exc, match=words):
+        convx.explain(args.pop("op"), args.pop("input_shape"), args.pop("weight_shape"),
+                      **args)
