@@ -47,6 +47,8 @@
    that the direct algorithm uses its plain loops, which need no workspace. */
 #define CX_DK_BAND_BYTES ((size_t)1 << 20)
 #define CX_DK_ACC_BYTES ((size_t)1 << 20)
+/* Multiply-adds (Kg*Cg*P*Q per group) a forward item gathers from thin groups. */
+#define CX_DK_GROUP_WORK ((ptrdiff_t)1 << 15)
 #if defined(__GNUC__) || defined(__clang__)
 #define CX_DK_INLINE inline __attribute__((always_inline))
 #define CX_DK_VECTORS 1
@@ -181,7 +183,7 @@ static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NV, ptrdif
                                               const CX_T *restrict base,
                                               const ptrdiff_t *restrict off, ptrdiff_t xstep,
                                               CX_T *restrict y, ptrdiff_t ldy, ptrdiff_t ystep,
-                                              int full, const ptrdiff_t *cnt,
+                                              ptrdiff_t extent, const ptrdiff_t *cnt,
                                               const CX_T *bias)
 {
     CX_DV acc[8][4];
@@ -201,19 +203,10 @@ static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NV, ptrdif
                 acc[i][j] += wv * xv[j];
         }
     }
-    if (full) {
-        for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NV; ++j)
-                CX_NAME(dv_store)(y + i * ldy + j * ystep, acc[i][j]);
-        return;
-    }
-    /* A vector is stored whole when all its lanes fall inside the tile: full
-       vectors, and (vectors on consecutive output rows of ystep = Q < lanes
-       elements) short ones whose extra lanes land on rows that the following
-       vectors, stored after it, then overwrite; the rest are copied. */
-    ptrdiff_t extent = 0;   /* the tile's vectors cover y[0, extent) of each channel */
-    for (int j = 0; j < NV; ++j)
-        extent += cnt[j];
+    /* A vector is stored whole when all its lanes fall inside y[0, extent) of
+       its channel, the part of the item's band from this tile on: short vectors
+       then spill onto pixels that later vectors or tiles of the same item
+       overwrite (stores go in increasing order); the rest are copied. */
     for (int i = 0; i < MR; ++i)
         for (int j = 0; j < NV; ++j) {
             CX_T *yo = y + i * ldy + j * ystep;
@@ -228,18 +221,18 @@ static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NV, ptrdif
 }
 
 typedef void (*CX_NAME(dk_fwd_fn))(ptrdiff_t, const CX_T *, const CX_T *, const ptrdiff_t *,
-                                   ptrdiff_t, CX_T *, ptrdiff_t, ptrdiff_t, int,
+                                   ptrdiff_t, CX_T *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                    const ptrdiff_t *, const CX_T *);
 
 #define CX_DK_FWD(MR, NV)                                                                  \
     static void CX_NAME(dk_fwd_##MR##x##NV)(ptrdiff_t taps, const CX_T *wp,                \
                                             const CX_T *base, const ptrdiff_t *off,         \
                                             ptrdiff_t xstep, CX_T *y, ptrdiff_t ldy,        \
-                                            ptrdiff_t ystep, int full, const ptrdiff_t *cnt, \
-                                            const CX_T *bias)                               \
+                                            ptrdiff_t ystep, ptrdiff_t extent,              \
+                                            const ptrdiff_t *cnt, const CX_T *bias)         \
     {                                                                                      \
-        CX_NAME(dk_fwd_tile)(MR, NV, taps, wp, base, off, xstep, y, ldy, ystep, full, cnt, \
-                             bias);                                                        \
+        CX_NAME(dk_fwd_tile)(MR, NV, taps, wp, base, off, xstep, y, ldy, ystep, extent,    \
+                             cnt, bias);                                                   \
     }
 CX_DK_FWD(1, 1) CX_DK_FWD(1, 2) CX_DK_FWD(1, 3) CX_DK_FWD(1, 4)
 CX_DK_FWD(2, 1) CX_DK_FWD(2, 2) CX_DK_FWD(2, 3) CX_DK_FWD(2, 4)
@@ -336,22 +329,49 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->dk_L = L;
     pl->tile = rows;
     pl->ntiles = cx_ceil_div(P, rows);
-    pl->nitems = per * pl->ntiles;
+    /* Thin groups (depthwise): an item takes cblock consecutive groups, whose
+       planes are adjacent in memory, so that each thread streams long runs
+       (one 3136-pixel plane per item left the prefetchers little to go on). */
+    pl->cblock = 1;
+    if (G > 1 && pl->ntiles == 1) {
+        const ptrdiff_t per_group = Kg * Cg * P * Q;
+        ptrdiff_t gb = cx_max(CX_DK_GROUP_WORK / cx_max(per_group, 1), 1);
+        gb = cx_min(gb, cx_max(d->N * G / CX_TARGET_ITEMS, 1));
+        pl->cblock = cx_max(cx_min(gb, G), 1);
+    }
+    pl->cblocks = cx_ceil_div(G, pl->cblock);
+    pl->nitems = d->N * pl->cblocks * pl->ntiles;
     pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + nv, L) + CX_DVL_MAX;
     /* pack the weight once per call (else each item packs its group's) */
     CX_NAME(plan_prepack)(pl, G, (size_t)(Kg * Cg * d->R * d->S));
     return 1;
 }
 
-/* One item (n, g, band of output rows): y[n, g's channels, band rows]. */
+static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                  const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
+                                  ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws);
+
+/* One item (n, block of cblock groups, band of output rows): y[n, those groups'
+   channels, band rows]. */
 static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                             const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                             ptrdiff_t item, CX_T *ws)
 {
+    const ptrdiff_t G = d->groups;
+    const ptrdiff_t bi = item % pl->ntiles, gbi = (item / pl->ntiles) % pl->cblocks;
+    const ptrdiff_t n = item / (pl->ntiles * pl->cblocks);
+    const ptrdiff_t g1 = cx_min(G, (gbi + 1) * pl->cblock);
+    for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g)
+        CX_NAME(fwd_dk_group)(d, pl, x, w, bias, y, n, g, bi, ws);
+}
+
+/* Output rows of band bi of image n, group g. */
+static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                  const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
+                                  ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws)
+{
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t taps = Cg * RS, P = d->P, Q = d->Q, L = pl->dk_L;
-    const ptrdiff_t bi = item % pl->ntiles, g = (item / pl->ntiles) % G;
-    const ptrdiff_t n = item / (pl->ntiles * G);
     const ptrdiff_t p0 = bi * pl->tile, rows = cx_min(pl->tile, P - p0);
     const ptrdiff_t nv = pl->dk_nv, VL = CX_DVL, vb = nv * VL;
     const int multirow = pl->dk_mode == 1;
@@ -382,7 +402,7 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                 for (ptrdiff_t j = 0; j < nv; ++j)
                     cnt[j] = p + j < rows ? Q : 0;
                 fn(taps, wb, band + p * rstep, off, rstep, yk + p * Q, P * Q, Q,
-                   Q == VL && p + nv <= rows, cnt, bk);
+                   (rows - p) * Q, cnt, bk);
             }
         } else {
             for (ptrdiff_t p = 0; p < rows; ++p)
@@ -390,7 +410,7 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                     for (ptrdiff_t j = 0; j < nv; ++j)
                         cnt[j] = cx_max(cx_min(VL, Q - q0 - j * VL), 0);
                     fn(taps, wb, band + p * rstep + q0, off, VL, yk + p * Q + q0, P * Q, VL,
-                       q0 + vb <= Q, cnt, bk);
+                       (rows - p - 1) * Q + Q - q0, cnt, bk);
                 }
         }
         k0 += mr;
@@ -504,7 +524,7 @@ static ptrdiff_t CX_NAME(dk_wgrad_mt)(ptrdiff_t mk)
 }
 
 static double CX_NAME(dk_wgrad_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrdiff_t L,
-                                   ptrdiff_t kblock, ptrdiff_t mk)
+                                   ptrdiff_t kblock, ptrdiff_t mk, ptrdiff_t gb)
 {
     const double Cg = (double)(d->C / d->groups), taps = Cg * (double)d->R * (double)d->S;
     const double mt = (double)CX_NAME(dk_wgrad_mt)(mk), tpad = taps + mt;
@@ -512,7 +532,7 @@ static double CX_NAME(dk_wgrad_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrd
                            (double)(d->R - 1) * (double)d->dil_h + 1;
     /* offsets, accumulators (+ alignment), band (+ slack read by the flat
        reduction's last vector), dY rows copied with pitch L */
-    return tpad * 2 + 1 + (double)CX_DVL + (double)(kblock + mk) * tpad * (double)CX_DVL +
+    return tpad * 2 + 1 + (double)CX_DVL + (double)gb * (kblock + mk) * tpad * (double)CX_DVL +
            Cg * rows_in * (double)d->stride_w * (double)L + 2.0 * CX_DVL +
            (double)d->S * (double)d->dil_w + (double)(kblock + mk) * ((double)rows * L + CX_DVL);
 }
@@ -546,9 +566,9 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     if (base * d->N * cx_ceil_div(P, rows) < CX_TARGET_ITEMS_WGRAD)
         rows = cx_max(cx_min(rows, cx_ceil_div(P * d->N * base, CX_TARGET_ITEMS_WGRAD)), 1);
     const double budget = (double)(CX_DK_BAND_BYTES / sizeof(CX_T)) + (double)acc_elems;
-    while (rows > 1 && CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk) > budget)
+    while (rows > 1 && CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, 1) > budget)
         rows = rows / 2;
-    if (CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk) > budget)
+    if (CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, 1) > budget)
         return 0;
     pl->dk = 1;
     pl->dk_mode = flat;
@@ -559,17 +579,33 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->ntiles = cx_ceil_div(P, rows);
     pl->kblock = kblock;
     pl->kblocks = cx_ceil_div(Kg, kblock);
+    /* Thin groups (depthwise): an item takes cblock consecutive groups, image
+       by image, so that it reads runs of adjacent planes (one group's planes of
+       successive images are a whole image apart); each group has its own
+       accumulators. */
+    ptrdiff_t gb = 1;
+    if (G > 1 && pl->kblocks == 1) {
+        const double one = CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, 1);
+        const double more = CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, 2) - one;
+        gb = cx_max(cx_min(G / CX_TARGET_ITEMS_WGRAD, 8), 1);
+        while (gb > 1 && one + (gb - 1) * more > budget)
+            --gb;
+    }
+    pl->cblock = gb;
+    pl->cblocks = cx_ceil_div(G, gb);
     /* units (image, band) in order; chunks of nper consecutive units */
     const ptrdiff_t units = d->N * pl->ntiles;
     ptrdiff_t nsplit = 1;
-    if (base < CX_TARGET_ITEMS_WGRAD && units > 1 && pl->wsize > 0) {
+    const ptrdiff_t blocks = pl->cblocks * pl->kblocks;
+    if (blocks < CX_TARGET_ITEMS_WGRAD && units > 1 && pl->wsize > 0) {
         const ptrdiff_t max_split = (ptrdiff_t)(CX_PARTIAL_BYTES / sizeof(CX_T) / (size_t)pl->wsize);
-        nsplit = cx_max(cx_min(cx_min(units, cx_ceil_div(CX_TARGET_ITEMS_WGRAD, base)), max_split), 1);
+        nsplit = cx_max(cx_min(cx_min(units, cx_ceil_div(CX_TARGET_ITEMS_WGRAD, blocks)),
+                               max_split), 1);
     }
     pl->nper = cx_ceil_div(units, nsplit);
     pl->nsplit = cx_ceil_div(units, pl->nper);
-    pl->nitems = base * pl->nsplit;
-    pl->ws_elems = (size_t)CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk) + CX_DVL_MAX;
+    pl->nitems = pl->cblocks * pl->kblocks * pl->nsplit;
+    pl->ws_elems = (size_t)CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, gb) + CX_DVL_MAX;
     return 1;
 }
 
@@ -581,8 +617,9 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t taps = Cg * RS, P = d->P, Q = d->Q, PQ = P * Q, L = pl->dk_L;
-    const ptrdiff_t kbi = item % pl->kblocks, g = (item / pl->kblocks) % G;
-    const ptrdiff_t split = item / (pl->kblocks * G);
+    const ptrdiff_t kbi = item % pl->kblocks, gbi = (item / pl->kblocks) % pl->cblocks;
+    const ptrdiff_t split = item / (pl->kblocks * pl->cblocks);
+    const ptrdiff_t g0 = gbi * pl->cblock, g1 = cx_min(G, g0 + pl->cblock);
     const ptrdiff_t u0 = split * pl->nper, u1 = cx_min(d->N * pl->ntiles, u0 + pl->nper);
     const ptrdiff_t k0 = kbi * pl->kblock, kn = cx_min(pl->kblock, Kg - k0);
     const ptrdiff_t mk = pl->dk_mk, mt = pl->dk_mt;
@@ -593,9 +630,9 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     /* vector accumulators, aligned to their size within the (64-byte aligned) slot */
     const size_t mis = ((size_t)after % CX_VBYTES) / sizeof(CX_T);
     CX_DV *acc = (CX_DV *)(after + (mis ? (size_t)CX_DVL - mis : 0));
-    CX_T *band = (CX_T *)(acc + ntk * mk * tpad);
-    const ptrdiff_t nacc = ntk * mk * tpad;
-    for (ptrdiff_t i = 0; i < nacc; ++i)
+    const ptrdiff_t nacc = ntk * mk * tpad;   /* per group */
+    CX_T *band = (CX_T *)(acc + (g1 - g0) * nacc);
+    for (ptrdiff_t i = 0; i < (g1 - g0) * nacc; ++i)
         acc[i] = CX_NAME(dv_splat)(0);
     const CX_NAME(dk_wgrad_fn) fast = mk == 4 ? CX_NAME(dk_wgrad_4)
                                     : mk == 2 ? CX_NAME(dk_wgrad_2) : CX_NAME(dk_wgrad_1);
@@ -607,7 +644,9 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     const ptrdiff_t slack = 2 * VL + d->S * d->dil_w;
     const ptrdiff_t band_elems = Cg * CX_NAME(dk_rows_in)(d, pl->tile) * d->stride_w * L + slack;
     CX_T *dyb = band + band_elems;   /* dY rows copied, zero past Q (pitch lq, flat: L) */
-    for (ptrdiff_t u = u0; u < u1; ++u) {
+    for (ptrdiff_t u = u0; u < u1; ++u)
+    for (ptrdiff_t g = g0; g < g1; ++g) {
+        CX_DV *accg = acc + (g - g0) * nacc;
         const ptrdiff_t n = u / pl->ntiles, p0 = (u % pl->ntiles) * pl->tile;
         const ptrdiff_t rows = cx_min(pl->tile, P - p0);
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
@@ -648,16 +687,18 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
             const ptrdiff_t mvalid = cx_min(mk, kn - tk * mk);
             for (ptrdiff_t tt = 0; tt < ntt; ++tt)
                 fn(nrows, nv, mrem, dyk + tk * mk * ldk, ldk, ldp, mvalid, band, step,
-                   off + tt * mt, acc + (tk * ntt + tt) * mk * mt);
+                   off + tt * mt, accg + (tk * ntt + tt) * mk * mt);
         }
     }
     /* fixed pairwise tree over the lanes */
+    for (ptrdiff_t g = g0; g < g1; ++g)
     for (ptrdiff_t tk = 0; tk < ntk; ++tk)
         for (ptrdiff_t tt = 0; tt < ntt; ++tt)
             for (ptrdiff_t i = 0; i < cx_min(mk, kn - tk * mk); ++i)
                 for (ptrdiff_t j = 0; j < cx_min(mt, taps - tt * mt); ++j) {
                     CX_T lanes[CX_DVL_MAX];
-                    CX_NAME(dv_store)(lanes, acc[(tk * ntt + tt) * mk * mt + i * mt + j]);
+                    CX_NAME(dv_store)(lanes, acc[(g - g0) * nacc + (tk * ntt + tt) * mk * mt +
+                                                 i * mt + j]);
                     for (ptrdiff_t wdt = CX_DVL / 2; wdt >= 1; wdt /= 2)
                         for (ptrdiff_t t = 0; t < wdt; ++t)
                             lanes[t] = lanes[t] + lanes[t + wdt];
