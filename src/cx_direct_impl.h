@@ -107,6 +107,22 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_head)(CX_DV v, ptrdiff_t count)
 #endif
 }
 
+/* Ask for [p, p + n) to be brought into cache (thin groups: the next group's
+   planes are fetched while this one computes); nothing for large spans. */
+static void CX_NAME(dk_prefetch)(const CX_T *p, ptrdiff_t n)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const ptrdiff_t bytes = n * (ptrdiff_t)sizeof(CX_T);
+    if (bytes > (64 << 10))
+        return;
+    for (ptrdiff_t b = 0; b < bytes; b += 64)
+        __builtin_prefetch((const char *)p + b, 0, 3);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 /* ------------------------------------------------------------------ the band */
 
 /* Phase-row length: every output block of vb pixels and every tap stay inside. */
@@ -174,79 +190,103 @@ static void CX_NAME(dk_offsets)(const cx_conv2d_desc *d, ptrdiff_t nc, ptrdiff_t
 
 /* ----------------------------------------------------------------- forward */
 
-/* Vector j of output row i of the tile (i < MR, j < NV) is
-     y[i*ldy + j*ystep + l] = bias[i] + sum_t wp[t*MR + i] * base[off[t] + j*xstep + l],
-   lanes l < cnt[j] stored (all lanes when full): along one output row
-   (xstep = ystep = lanes) or one vector on each of NV output rows. */
-static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NV, ptrdiff_t taps,
-                                              const CX_T *restrict wp,
+/* Forward tile: MR output channels x NR output rows x NC vectors along each row.
+   Vector (r, c) of channel i is
+     y[i*ldy + r*Q + c*VL + l] = bias[i] + sum_t wp[t*MR + i] * base[off[t] + r*rstep + c*VL + l]
+   for rows r < nrows and lanes c*VL + l < nq. A vector is stored whole when all
+   its lanes fall inside y[0, extent) of its channel (the rest of the item's
+   band from this tile on): its lanes past the row's end then land on pixels
+   that vectors or tiles stored after it overwrite (NR > 1 only when one tile
+   spans the whole row); the others are copied lane by lane. */
+static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NR, const int NC,
+                                              ptrdiff_t taps, const CX_T *restrict wp,
                                               const CX_T *restrict base,
-                                              const ptrdiff_t *restrict off, ptrdiff_t xstep,
-                                              CX_T *restrict y, ptrdiff_t ldy, ptrdiff_t ystep,
-                                              ptrdiff_t extent, const ptrdiff_t *cnt,
+                                              const ptrdiff_t *restrict off, ptrdiff_t rstep,
+                                              CX_T *restrict y, ptrdiff_t ldy, ptrdiff_t Q,
+                                              ptrdiff_t extent, ptrdiff_t nrows, ptrdiff_t nq,
                                               const CX_T *bias)
 {
-    CX_DV acc[8][4];
+    CX_DV acc[8][4][4];
     for (int i = 0; i < MR; ++i) {
         const CX_DV b = CX_NAME(dv_splat)(bias ? bias[i] : (CX_T)0);
-        for (int j = 0; j < NV; ++j)
-            acc[i][j] = b;
+        for (int r = 0; r < NR; ++r)
+            for (int c = 0; c < NC; ++c)
+                acc[i][r][c] = b;
     }
     for (ptrdiff_t t = 0; t < taps; ++t) {
         const CX_T *xp = base + off[t];
-        CX_DV xv[4];
-        for (int j = 0; j < NV; ++j)
-            xv[j] = CX_NAME(dv_load)(xp + j * xstep);
-        for (int i = 0; i < MR; ++i) {
-            const CX_DV wv = CX_NAME(dv_splat)(wp[t * MR + i]);
-            for (int j = 0; j < NV; ++j)
-                acc[i][j] += wv * xv[j];
+        if (NR * NC <= MR) {
+            /* few pixel vectors: load them all, then one broadcast at a time */
+            CX_DV xv[4][4];
+            for (int r = 0; r < NR; ++r)
+                for (int c = 0; c < NC; ++c)
+                    xv[r][c] = CX_NAME(dv_load)(xp + r * rstep + c * CX_DVL);
+            for (int i = 0; i < MR; ++i) {
+                const CX_DV wv = CX_NAME(dv_splat)(wp[t * MR + i]);
+                for (int r = 0; r < NR; ++r)
+                    for (int c = 0; c < NC; ++c)
+                        acc[i][r][c] += wv * xv[r][c];
+            }
+        } else {
+            /* few channels: broadcast them all, then one pixel vector at a time */
+            CX_DV wv[8];
+            for (int i = 0; i < MR; ++i)
+                wv[i] = CX_NAME(dv_splat)(wp[t * MR + i]);
+            for (int r = 0; r < NR; ++r)
+                for (int c = 0; c < NC; ++c) {
+                    const CX_DV xv = CX_NAME(dv_load)(xp + r * rstep + c * CX_DVL);
+                    for (int i = 0; i < MR; ++i)
+                        acc[i][r][c] += wv[i] * xv;
+                }
         }
     }
-    /* A vector is stored whole when all its lanes fall inside y[0, extent) of
-       its channel, the part of the item's band from this tile on: short vectors
-       then spill onto pixels that later vectors or tiles of the same item
-       overwrite (stores go in increasing order); the rest are copied. */
     for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NV; ++j) {
-            CX_T *yo = y + i * ldy + j * ystep;
-            if (j * ystep + CX_DVL <= extent) {
-                CX_NAME(dv_store)(yo, acc[i][j]);
-            } else if (cnt[j] > 0) {
-                CX_T tmp[CX_DVL_MAX];
-                CX_NAME(dv_store)(tmp, acc[i][j]);
-                memcpy(yo, tmp, (size_t)cnt[j] * sizeof(CX_T));
+        for (int r = 0; r < NR; ++r)
+            for (int c = 0; c < NC; ++c) {
+                const ptrdiff_t cnt = cx_min(CX_DVL, nq - c * CX_DVL);
+                const ptrdiff_t pos = r * Q + c * CX_DVL;
+                CX_T *yo = y + i * ldy + pos;
+                if (r >= nrows || cnt <= 0)
+                    continue;
+                if (pos + CX_DVL <= extent) {
+                    CX_NAME(dv_store)(yo, acc[i][r][c]);
+                } else {
+                    CX_T tmp[CX_DVL_MAX];
+                    CX_NAME(dv_store)(tmp, acc[i][r][c]);
+                    memcpy(yo, tmp, (size_t)cnt * sizeof(CX_T));
+                }
             }
-        }
 }
 
 typedef void (*CX_NAME(dk_fwd_fn))(ptrdiff_t, const CX_T *, const CX_T *, const ptrdiff_t *,
                                    ptrdiff_t, CX_T *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
-                                   const ptrdiff_t *, const CX_T *);
+                                   ptrdiff_t, ptrdiff_t, const CX_T *);
 
-#define CX_DK_FWD(MR, NV)                                                                  \
-    static void CX_NAME(dk_fwd_##MR##x##NV)(ptrdiff_t taps, const CX_T *wp,                \
-                                            const CX_T *base, const ptrdiff_t *off,         \
-                                            ptrdiff_t xstep, CX_T *y, ptrdiff_t ldy,        \
-                                            ptrdiff_t ystep, ptrdiff_t extent,              \
-                                            const ptrdiff_t *cnt, const CX_T *bias)         \
+#define CX_DK_FWD(MR, NR, NC)                                                              \
+    static void CX_NAME(dk_fwd_##MR##x##NR##x##NC)(                                        \
+        ptrdiff_t taps, const CX_T *wp, const CX_T *base, const ptrdiff_t *off,             \
+        ptrdiff_t rstep, CX_T *y, ptrdiff_t ldy, ptrdiff_t Q, ptrdiff_t extent,             \
+        ptrdiff_t nrows, ptrdiff_t nq, const CX_T *bias)                                    \
     {                                                                                      \
-        CX_NAME(dk_fwd_tile)(MR, NV, taps, wp, base, off, xstep, y, ldy, ystep, extent,    \
-                             cnt, bias);                                                   \
+        CX_NAME(dk_fwd_tile)(MR, NR, NC, taps, wp, base, off, rstep, y, ldy, Q, extent,    \
+                             nrows, nq, bias);                                             \
     }
-CX_DK_FWD(1, 1) CX_DK_FWD(1, 2) CX_DK_FWD(1, 3) CX_DK_FWD(1, 4)
-CX_DK_FWD(2, 1) CX_DK_FWD(2, 2) CX_DK_FWD(2, 3) CX_DK_FWD(2, 4)
-CX_DK_FWD(4, 1) CX_DK_FWD(4, 2) CX_DK_FWD(4, 3) CX_DK_FWD(4, 4)
-CX_DK_FWD(8, 1) CX_DK_FWD(8, 2) CX_DK_FWD(8, 3) CX_DK_FWD(8, 4)
+#define CX_DK_FWD_NC(MR, NR) CX_DK_FWD(MR, NR, 1) CX_DK_FWD(MR, NR, 2) CX_DK_FWD(MR, NR, 4)
+#define CX_DK_FWD_NR(MR) CX_DK_FWD_NC(MR, 1) CX_DK_FWD_NC(MR, 2) CX_DK_FWD_NC(MR, 3) \
+                         CX_DK_FWD_NC(MR, 4)
+CX_DK_FWD_NR(1) CX_DK_FWD_NR(2) CX_DK_FWD_NR(4) CX_DK_FWD_NR(8)
+#undef CX_DK_FWD_NR
+#undef CX_DK_FWD_NC
 #undef CX_DK_FWD
 
-/* [log2 MR][NV - 1] */
-static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwd_fns)[4][4] = {
-    {CX_NAME(dk_fwd_1x1), CX_NAME(dk_fwd_1x2), CX_NAME(dk_fwd_1x3), CX_NAME(dk_fwd_1x4)},
-    {CX_NAME(dk_fwd_2x1), CX_NAME(dk_fwd_2x2), CX_NAME(dk_fwd_2x3), CX_NAME(dk_fwd_2x4)},
-    {CX_NAME(dk_fwd_4x1), CX_NAME(dk_fwd_4x2), CX_NAME(dk_fwd_4x3), CX_NAME(dk_fwd_4x4)},
-    {CX_NAME(dk_fwd_8x1), CX_NAME(dk_fwd_8x2), CX_NAME(dk_fwd_8x3), CX_NAME(dk_fwd_8x4)},
-};
+#define CX_DK_ROW(MR, NR) {CX_NAME(dk_fwd_##MR##x##NR##x1), CX_NAME(dk_fwd_##MR##x##NR##x2), \
+                           CX_NAME(dk_fwd_##MR##x##NR##x4)}
+#define CX_DK_MR(MR) {CX_DK_ROW(MR, 1), CX_DK_ROW(MR, 2), CX_DK_ROW(MR, 3), CX_DK_ROW(MR, 4)}
+/* [log2 MR][NR - 1][log2 NC] */
+static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwd_fns)[4][4][3] = {
+    CX_DK_MR(1), CX_DK_MR(2), CX_DK_MR(4), CX_DK_MR(8)};
+#undef CX_DK_MR
+#undef CX_DK_ROW
 
 static int cx_dk_log2(ptrdiff_t v) { return v >= 8 ? 3 : v >= 4 ? 2 : v >= 2 ? 1 : 0; }
 
@@ -258,6 +298,16 @@ static ptrdiff_t CX_NAME(dk_fwd_mr)(ptrdiff_t nv)
     while (mr > 1 && mr * nv + nv + 1 > CX_VREGS)
         mr /= 2;
     return mr;
+}
+
+/* Output rows per tile for mr channels and nc vectors a row: the most (up to 4)
+   whose accumulators, plus the operands held at once, fit the register file. */
+static ptrdiff_t CX_NAME(dk_fwd_nr)(ptrdiff_t mr, ptrdiff_t nc)
+{
+    ptrdiff_t nr = 4;
+    while (nr > 1 && mr * nr * nc + cx_min(mr, nr * nc) + 1 > CX_VREGS)
+        --nr;
+    return nr;
 }
 
 /* The weight of one group (Kg x taps) in the tiles' order: channel blocks of
@@ -302,25 +352,24 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     if (P <= 0 || Q <= 0 || Cg <= 0 || Kg <= 0 || d->N <= 0 || !cx_dk_sane(d))
         return 0;
     const ptrdiff_t VL = CX_DVL;
-    /* Rows of at most one vector: the tile's NV vectors are NV output rows
-       (dk_mode 1); else NV vectors along one row. */
-    const int multirow = Q <= VL && VL > 1;
-    ptrdiff_t nv = multirow ? 4 : Q <= 2 * VL ? 2 : 4;
-    /* many output channels: taller tiles reuse each loaded vector more
-       (8 x 3 vectors: 11 loads per 24 FMAs, against 8 per 16 for 4 x 4) */
-    if (!multirow && nv == 4 && Kg >= 8 && CX_NAME(dk_fwd_mr)(2) == 8)
+    /* nv vectors along each output row (whole rows when they fit 4 vectors),
+       several rows per tile as registers allow (dk_fwd_nr; only when one tile
+       spans the row). Many output channels: 2 vectors, so that 8 channels fit
+       (10 loads per 16 FMAs against 8 per 16 for 4 x 4, and 8 x 3 rows of
+       narrow images: 11 loads per 24 FMAs). */
+    ptrdiff_t nv = Q <= VL ? 1 : Q <= 2 * VL ? 2 : 4;
+    if (nv == 4 && Kg >= 8 && CX_NAME(dk_fwd_mr)(2) == 8)
         nv = 2;
-    if (multirow && Kg >= 8 && CX_NAME(dk_fwd_mr)(3) == 8)
-        nv = 3;
-    const ptrdiff_t L = CX_NAME(dk_row_len)(d, multirow ? VL : nv * VL);
+    const int multirow = cx_ceil_div(Q, nv * VL) == 1 && VL > 1;
+    const ptrdiff_t L = CX_NAME(dk_row_len)(d, nv * VL);
     const ptrdiff_t per = d->N * G;
     ptrdiff_t rows = cx_max(cx_min(cx_ceil_div(CX_DK_PIXELS, Q), P), 1);
     if (per * cx_ceil_div(P, rows) < CX_TARGET_ITEMS)
         rows = cx_max(cx_min(rows, cx_ceil_div(P * per, CX_TARGET_ITEMS)), 1);
     const double budget = (double)(CX_DK_BAND_BYTES / sizeof(CX_T));
-    while (rows > 1 && CX_NAME(dk_fwd_ws)(d, rows + nv, L) > budget)
+    while (rows > 1 && CX_NAME(dk_fwd_ws)(d, rows + 4, L) > budget)
         rows = rows / 2;
-    if (CX_NAME(dk_fwd_ws)(d, rows + nv, L) > budget)
+    if (CX_NAME(dk_fwd_ws)(d, rows + 4, L) > budget)
         return 0;
     pl->dk = 1;
     pl->dk_mode = multirow;
@@ -341,7 +390,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     }
     pl->cblocks = cx_ceil_div(G, pl->cblock);
     pl->nitems = d->N * pl->cblocks * pl->ntiles;
-    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + nv, L) + CX_DVL_MAX;
+    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L) + CX_DVL_MAX;
     /* pack the weight once per call (else each item packs its group's) */
     CX_NAME(plan_prepack)(pl, G, (size_t)(Kg * Cg * d->R * d->S));
     return 1;
@@ -361,8 +410,12 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     const ptrdiff_t bi = item % pl->ntiles, gbi = (item / pl->ntiles) % pl->cblocks;
     const ptrdiff_t n = item / (pl->ntiles * pl->cblocks);
     const ptrdiff_t g1 = cx_min(G, (gbi + 1) * pl->cblock);
-    for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g)
+    const ptrdiff_t plane = (d->C / G) * d->H * d->W;
+    for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g) {
+        if (g + 1 < g1 && pl->ntiles == 1)
+            CX_NAME(dk_prefetch)(x + (n * G + g + 1) * plane, plane);
         CX_NAME(fwd_dk_group)(d, pl, x, w, bias, y, n, g, bi, ws);
+    }
 }
 
 /* Output rows of band bi of image n, group g. */
@@ -375,8 +428,8 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const ptrdiff_t p0 = bi * pl->tile, rows = cx_min(pl->tile, P - p0);
     const ptrdiff_t nv = pl->dk_nv, VL = CX_DVL, vb = nv * VL;
     const int multirow = pl->dk_mode == 1;
-    /* multirow tiles read whole groups of nv rows: band rows for all of them */
-    const ptrdiff_t rows_pad = multirow ? cx_ceil_div(rows, nv) * nv : rows;
+    /* multi-row tiles (up to 4 rows) read whole groups of rows: band rows for them */
+    const ptrdiff_t rows_pad = multirow ? cx_ceil_div(rows, 4) * 4 : rows;
     const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows_pad);
     const ptrdiff_t rstep = d->stride_h * d->stride_w * L;
     ptrdiff_t *off = (ptrdiff_t *)ws;
@@ -390,29 +443,17 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         wpk = (const CX_T *)pl->apacked + g * pl->apack_elems;
     else
         CX_NAME(dk_pack_weight)(d, pl, w + g * Kg * taps, wp);
-    ptrdiff_t cnt[4];
     for (ptrdiff_t k0 = 0; k0 < Kg;) {
         const ptrdiff_t mr = (ptrdiff_t)1 << cx_dk_log2(cx_min(Kg - k0, pl->dk_mr));
+        const ptrdiff_t nr = multirow ? CX_NAME(dk_fwd_nr)(mr, nv) : 1;
         const CX_T *wb = wpk + k0 * taps;
-        const CX_NAME(dk_fwd_fn) fn = CX_NAME(dk_fwd_fns)[cx_dk_log2(mr)][nv - 1];
+        const CX_NAME(dk_fwd_fn) fn = CX_NAME(dk_fwd_fns)[cx_dk_log2(mr)][nr - 1][cx_dk_log2(nv)];
         const CX_T *bk = bias ? bias + g * Kg + k0 : NULL;
         CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * Q;
-        if (multirow) {
-            for (ptrdiff_t p = 0; p < rows; p += nv) {
-                for (ptrdiff_t j = 0; j < nv; ++j)
-                    cnt[j] = p + j < rows ? Q : 0;
-                fn(taps, wb, band + p * rstep, off, rstep, yk + p * Q, P * Q, Q,
-                   (rows - p) * Q, cnt, bk);
-            }
-        } else {
-            for (ptrdiff_t p = 0; p < rows; ++p)
-                for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb) {
-                    for (ptrdiff_t j = 0; j < nv; ++j)
-                        cnt[j] = cx_max(cx_min(VL, Q - q0 - j * VL), 0);
-                    fn(taps, wb, band + p * rstep + q0, off, VL, yk + p * Q + q0, P * Q, VL,
-                       (rows - p - 1) * Q + Q - q0, cnt, bk);
-                }
-        }
+        for (ptrdiff_t p = 0; p < rows; p += nr)
+            for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
+                fn(taps, wb, band + p * rstep + q0, off, rstep, yk + p * Q + q0, P * Q, Q,
+                   (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
         k0 += mr;
     }
 }
@@ -648,6 +689,11 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     for (ptrdiff_t g = g0; g < g1; ++g) {
         CX_DV *accg = acc + (g - g0) * nacc;
         const ptrdiff_t n = u / pl->ntiles, p0 = (u % pl->ntiles) * pl->tile;
+        if (g + 1 < g1 && pl->ntiles == 1) {
+            CX_NAME(dk_prefetch)(x + (n * d->C + (g + 1) * Cg) * d->H * d->W,
+                                 Cg * d->H * d->W);
+            CX_NAME(dk_prefetch)(dy + (n * d->K + (g + 1) * Kg + k0) * PQ, kn * PQ);
+        }
         const ptrdiff_t rows = cx_min(pl->tile, P - p0);
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
         const ptrdiff_t bn = Cg * rows_in * d->stride_w * L;
