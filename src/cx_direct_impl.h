@@ -92,6 +92,24 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_splat)(CX_T s)
 #endif
 }
 
+/* Sum of the lanes by a fixed pairwise tree: lane t += lane t + w for
+   w = lanes/2, ..., 1 (levels spelled out, so that each is one vector add). */
+static CX_DK_INLINE CX_T CX_NAME(dv_hsum)(CX_DV v)
+{
+    CX_T l[CX_DVL_MAX];
+    CX_NAME(dv_store)(l, v);
+#define CX_HSUM_LEVEL(W)                                                                   \
+    if (CX_DVL > W)                                                                        \
+        for (int t = 0; t < W; ++t)                                                        \
+            l[t] = l[t] + l[t + W];
+    CX_HSUM_LEVEL(8)
+    CX_HSUM_LEVEL(4)
+    CX_HSUM_LEVEL(2)
+    CX_HSUM_LEVEL(1)
+#undef CX_HSUM_LEVEL
+    return l[0];
+}
+
 /* the first `count` lanes of v, the others +0 (count < lanes) */
 static CX_DK_INLINE CX_DV CX_NAME(dv_head)(CX_DV v, ptrdiff_t count)
 {
@@ -516,18 +534,27 @@ static CX_DK_INLINE void CX_NAME(dk_wgrad_tile)(const int MK, const int MT, cons
 /* Are all n values finite? (x * 0 is 0 for finite x, NaN otherwise) */
 static int CX_NAME(dk_all_finite)(const CX_T *x, ptrdiff_t n)
 {
-    CX_DV z = CX_NAME(dv_splat)(0);
+    /* 8 independent sums, so that the check runs at load speed rather than at
+       one FMA latency per vector */
     const CX_DV zero = CX_NAME(dv_splat)(0);
+    CX_DV z[8];
+    for (int k = 0; k < 8; ++k)
+        z[k] = zero;
     ptrdiff_t i = 0;
+    for (; i + 8 * CX_DVL <= n; i += 8 * CX_DVL)
+        for (int k = 0; k < 8; ++k)
+            z[k] += CX_NAME(dv_load)(x + i + k * CX_DVL) * zero;
     for (; i + CX_DVL <= n; i += CX_DVL)
-        z += CX_NAME(dv_load)(x + i) * zero;
+        z[0] += CX_NAME(dv_load)(x + i) * zero;
     CX_T t = 0;
     for (; i < n; ++i)
         t += x[i] * 0;
-    CX_T lanes[CX_DVL_MAX];
-    CX_NAME(dv_store)(lanes, z);
-    for (ptrdiff_t l = 0; l < CX_DVL; ++l)
-        t += lanes[l];
+    for (int k = 0; k < 8; ++k) {
+        CX_T lanes[CX_DVL_MAX];
+        CX_NAME(dv_store)(lanes, z[k]);
+        for (ptrdiff_t l = 0; l < CX_DVL; ++l)
+            t += lanes[l];
+    }
     return t == 0;
 }
 
@@ -742,13 +769,8 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         for (ptrdiff_t tt = 0; tt < ntt; ++tt)
             for (ptrdiff_t i = 0; i < cx_min(mk, kn - tk * mk); ++i)
                 for (ptrdiff_t j = 0; j < cx_min(mt, taps - tt * mt); ++j) {
-                    CX_T lanes[CX_DVL_MAX];
-                    CX_NAME(dv_store)(lanes, acc[(g - g0) * nacc + (tk * ntt + tt) * mk * mt +
-                                                 i * mt + j]);
-                    for (ptrdiff_t wdt = CX_DVL / 2; wdt >= 1; wdt /= 2)
-                        for (ptrdiff_t t = 0; t < wdt; ++t)
-                            lanes[t] = lanes[t] + lanes[t + wdt];
-                    dw[(g * Kg + k0 + tk * mk + i) * taps + tt * mt + j] = lanes[0];
+                    dw[(g * Kg + k0 + tk * mk + i) * taps + tt * mt + j] = CX_NAME(dv_hsum)(
+                        acc[(g - g0) * nacc + (tk * ntt + tt) * mk * mt + i * mt + j]);
                 }
 }
 
