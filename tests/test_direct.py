@@ -55,6 +55,10 @@ CASES = [
     ("depthwise", 2, 6, 11, 21, 6, 3, 3, dict(padding=1, groups=6)),
     ("depthwise_multiplier", 2, 4, 9, 18, 12, 5, 5, dict(padding=2, groups=4)),
     ("grouped", 2, 6, 10, 12, 9, 3, 3, dict(padding=1, groups=3)),
+    # enough groups that items take runs of several groups (forward and weight
+    # gradient group blocks, last block short)
+    ("depthwise_group_blocks", 3, 70, 9, 13, 70, 3, 3, dict(padding=1, groups=70)),
+    ("grouped_group_blocks", 2, 100, 6, 20, 50, 3, 3, dict(padding=(0, 1), groups=50)),
     ("single_channel_7x7", 1, 1, 40, 70, 1, 7, 7, dict(padding=3)),
     ("negative_dgrad_pad", 2, 2, 12, 12, 3, 2, 2, dict(padding=3)),
 ]
@@ -109,7 +113,10 @@ def test_direct_cases_use_the_register_blocked_kernels(case):
     x, w, b, gy, kw = _arrays(case)
     geo = _geometry(x, w, kw)
     for op in ("fwd", "wgrad"):
-        assert _conv.plan_info(geo, op, "direct", np.float32)["direct_kernels"], op
+        info = _conv.plan_info(geo, op, "direct", np.float32)
+        assert info["direct_kernels"], op
+        if case[0].endswith("group_blocks"):
+            assert 1 < info["cblock"] < geo[-1] and geo[-1] % info["cblock"], (op, info)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
