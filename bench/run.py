@@ -10,7 +10,8 @@ For every shape in a shapes file (see ``bench/shapes.txt``) and every requested 
 this script times convx with each algorithm ("direct", "im2col"), a plain numpy
 implementation (im2col built with ``sliding_window_view``, then ``matmul``) and, when it
 can be imported, PyTorch -- all on the same arrays with the same thread count.
-Each timing is the median of ``--repeats`` calls after ``--warmup`` calls. Every convx
+Each timing is the median of ``--repeats`` calls (and of at least ``--min-time``
+seconds of calls) after ``--warmup`` calls (and ``--warm-time`` seconds of them). Every convx
 result is checked once against numpy's; a mismatch is printed loudly and makes the
 exit status 1.
 
@@ -228,14 +229,30 @@ def numpy_conv2d_input(input_shape, weight, grad_output, stride=1, padding=0, di
 SETTLE_S = 0.3
 
 
-def time_call(fn, warmup, repeats):
-    """Call fn ``warmup`` times, then ``repeats`` timed times; return (times_ms, last result)."""
+# After the settling pause the cores idle, and on a VM the first calls after an
+# idle spell run slow (clock and caches): sub-millisecond calls swung by 2x
+# between runs. So every implementation is also warmed up for WARM_S seconds
+# and timed for at least MIN_S seconds (more than ``repeats`` calls if fast).
+WARM_S = 0.05
+MIN_S = 0.1
+
+
+def time_call(fn, warmup, repeats, warm_s=None, min_s=None):
+    """After the pause, call fn ``warmup`` times and for at least warm_s seconds,
+    then time it ``repeats`` times and for at least min_s seconds (defaults
+    WARM_S, MIN_S); return (times_ms, last result)."""
+    warm_s = WARM_S if warm_s is None else warm_s
+    min_s = MIN_S if min_s is None else min_s
     result = None
     time.sleep(SETTLE_S)
-    for _ in range(warmup):
+    n = 0
+    t_end = time.perf_counter() + warm_s
+    while n < warmup or time.perf_counter() < t_end:
         result = fn()
+        n += 1
     times = []
-    for _ in range(repeats):
+    t_end = time.perf_counter() + min_s
+    while len(times) < repeats or time.perf_counter() < t_end:
         t0 = time.perf_counter()
         result = fn()
         times.append((time.perf_counter() - t0) * 1e3)
@@ -358,11 +375,13 @@ def bench_shape(shape, args, convx, torch, numpy_limit, seed):
     for op in args.ops:
         calls = op_calls(shape, op, x, w, dy, convx, torch, args.threads)
         with numpy_limit():
-            times, reference = time_call(calls["numpy"], args.warmup, args.repeats)
+            times, reference = time_call(calls["numpy"], args.warmup, args.repeats,
+                                   args.warm_time, args.min_time)
         base = Row(shape.name, op, "numpy", "im2col+matmul", times_ms=times)
         op_rows = [base]
         if "torch" in calls:
-            times, tres = time_call(calls["torch"], args.warmup, args.repeats)
+            times, tres = time_call(calls["torch"], args.warmup, args.repeats,
+                                   args.warm_time, args.min_time)
             row = Row(shape.name, op, "torch", "-", times_ms=times)
             row.ok, row.max_rel_err, row.tolerance = check_close(
                 tres.numpy(), reference, dtype, shape.reduction_length(op))
@@ -370,7 +389,8 @@ def bench_shape(shape, args, convx, torch, numpy_limit, seed):
         for alg in args.algorithms:
             row = Row(shape.name, op, "convx", alg)
             try:
-                row.times_ms, result = time_call(calls["convx"](alg), args.warmup, args.repeats)
+                row.times_ms, result = time_call(calls["convx"](alg), args.warmup, args.repeats,
+                                   args.warm_time, args.min_time)
             except Exception as exc:  # report and carry on with the other rows
                 row.error = "%s: %s" % (type(exc).__name__, exc)
                 row.ok = False
@@ -572,6 +592,11 @@ def parse_args(argv=None):
                         help="timed calls per measurement; the median is reported (default 5)")
     parser.add_argument("--warmup", type=_int_at_least(0), default=1,
                         help="untimed calls before timing (default 1)")
+    parser.add_argument("--warm-time", type=float, default=WARM_S, metavar="S",
+                        help="also warm up for at least S seconds (default %g)" % WARM_S)
+    parser.add_argument("--min-time", type=float, default=MIN_S, metavar="S",
+                        help="time for at least S seconds, more calls than --repeats "
+                             "if fast (default %g)" % MIN_S)
     parser.add_argument("--seed", type=_int_at_least(0), default=0,
                         help="seed of the random operands (default 0)")
     parser.add_argument("--peak", type=float, default=None, metavar="GFLOPS",

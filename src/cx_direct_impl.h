@@ -346,13 +346,15 @@ static void CX_NAME(dk_pack_weight)(const cx_conv2d_desc *d, const cx_conv2d_pla
 
 /* Workspace elements of a forward item (double: the sizes of absurd geometries,
    e.g. strides of 2**59, must compare as large, not overflow). */
-static double CX_NAME(dk_fwd_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrdiff_t L)
+static double CX_NAME(dk_fwd_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrdiff_t L,
+                                 int packed)
 {
     const double Cg = (double)(d->C / d->groups), Kg = (double)(d->K / d->groups);
     const double taps = Cg * (double)d->R * (double)d->S;
     const double rows_in = (double)(rows - 1) * (double)d->stride_h +
                            (double)(d->R - 1) * (double)d->dil_h + 1;
-    return taps * 2 + 1 + Kg * taps + Cg * rows_in * (double)d->stride_w * (double)L;
+    return taps * 2 + 1 + (packed ? 0 : Kg * taps) +
+           Cg * rows_in * (double)d->stride_w * (double)L;
 }
 
 /* Geometries whose band sizes stay far from overflow (the plans then check the
@@ -385,9 +387,12 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     if (per * cx_ceil_div(P, rows) < CX_TARGET_ITEMS)
         rows = cx_max(cx_min(rows, cx_ceil_div(P * per, CX_TARGET_ITEMS)), 1);
     const double budget = (double)(CX_DK_BAND_BYTES / sizeof(CX_T));
-    while (rows > 1 && CX_NAME(dk_fwd_ws)(d, rows + 4, L) > budget)
+    /* the weight is packed once per call into a shared buffer when it fits
+       CX_APACK_BYTES (then the items' workspace holds only offsets and band) */
+    const int packed = (double)G * Kg * Cg * d->R * d->S * sizeof(CX_T) <= (double)CX_APACK_BYTES;
+    while (rows > 1 && CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) > budget)
         rows = rows / 2;
-    if (CX_NAME(dk_fwd_ws)(d, rows + 4, L) > budget)
+    if (CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) > budget)
         return 0;
     pl->dk = 1;
     pl->dk_mode = multirow;
@@ -408,9 +413,9 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     }
     pl->cblocks = cx_ceil_div(G, pl->cblock);
     pl->nitems = d->N * pl->cblocks * pl->ntiles;
-    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L) + CX_DVL_MAX;
-    /* pack the weight once per call (else each item packs its group's) */
-    CX_NAME(plan_prepack)(pl, G, (size_t)(Kg * Cg * d->R * d->S));
+    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) + CX_DVL_MAX;
+    pl->apack_units = packed ? G : 0;
+    pl->apack_elems = packed ? (size_t)(Kg * Cg * d->R * d->S) : 0;
     return 1;
 }
 
@@ -452,7 +457,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const ptrdiff_t rstep = d->stride_h * d->stride_w * L;
     ptrdiff_t *off = (ptrdiff_t *)ws;
     CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
-    CX_T *band = wp + Kg * taps;
+    CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
     CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
     CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
                           rows_in, L, band);

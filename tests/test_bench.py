@@ -50,7 +50,8 @@ def tiny_shapes(tmp_path):
 def test_bench_runs_and_writes_json(tmp_path, tiny_shapes):
     out_json = tmp_path / "out.json"
     proc = run_bench(["--shapes", str(tiny_shapes), "--repeats", "1", "--no-torch",
-                      "--threads", "1", "--json", str(out_json)], tmp_path)
+                      "--threads", "1", "--json", str(out_json), "--warm-time", "0",
+                      "--min-time", "0"], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "MISMATCH" not in proc.stdout and "WRONG" not in proc.stdout
     for word in ("shape", "GFLOP/s", "x numpy", "x torch", "tiny", "tiny_g2s2",
@@ -98,7 +99,8 @@ def test_bench_only_ops_and_float64(tmp_path, tiny_shapes):
     out_json = tmp_path / "out.json"
     proc = run_bench(["--shapes", str(tiny_shapes), "--only", "tiny", "--ops", "wgrad",
                       "--algorithms", "im2col", "--dtype", "float64", "--repeats", "2",
-                      "--warmup", "0", "--no-torch", "--json", str(out_json)], tmp_path)
+                      "--min-time", "0", "--warmup", "0", "--no-torch", "--json",
+                      str(out_json)], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(out_json.read_text())
     assert {(r["shape"], r["op"], r["impl"]) for r in doc["results"]} == {
