@@ -573,7 +573,8 @@ def _auto_rule(op, geo, dtype=np.float32):
     if pointwise:
         return "im2col", lambda: "1x1 stride-1 convolution: a plain GEMM on the input in place"
     if op == "wgrad":
-        if Kg >= 128 or (Kg >= 32 and crs >= 128 and (geo.P * geo.Q < 3000 or geo.N == 1)):
+        if (Kg >= 128 or (geo.N == 1 and Kg >= 32 and crs >= 128)
+                or (Kg >= 64 and crs >= 512 and geo.P * geo.Q < 3000)):
             return "im2col", lambda: (f"{Kg} output channels per group x reduction {crs} "
                                       f"over {geo.N} image(s) of {geo.P * geo.Q} pixels: "
                                       f"the GEMM's tiles are full")
