@@ -13,6 +13,7 @@
 #include "cx_gemm.h"
 
 #define CX_T float
+#define CX_TSIZE 4
 #define CX_NAME(x) cx_f32_generic_##x
 #define CX_KERNEL_T cx_f32_gemm_kernel
 #define CX_ACTIVE() cx_f32_gemm_active()

@@ -20,6 +20,7 @@
 #endif
 
 #define CX_T double
+#define CX_TSIZE 8
 #define CX_NAME(x) cx_f64_avx2_##x
 #define CX_KERNEL_T cx_f64_gemm_kernel
 #define CX_ACTIVE() cx_f64_gemm_active()

@@ -159,7 +159,7 @@ static ptrdiff_t CX_NAME(dk_rows_in)(const cx_conv2d_desc *d, ptrdiff_t rows)
    padded row prow0 (input row prow0 - pad_top). */
 static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdiff_t nc,
                                   ptrdiff_t prow0, ptrdiff_t rows_in, ptrdiff_t L,
-                                  CX_T *band)
+                                  CX_T *band, const CX_T *xend)
 {
     const ptrdiff_t H = d->H, W = d->W, sw = d->stride_w, pl = d->pad_left;
     for (ptrdiff_t c = 0; c < nc; ++c)
@@ -178,6 +178,19 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
                 cx_valid_range(L, sw, ph - pl, W, &lo, &hi);
                 for (ptrdiff_t t = 0; t < lo; ++t)
                     o[t] = 0;
+                if (sw == 1 && hi > lo && src + hi - pl + CX_DVL <= xend) {
+                    /* short rows: whole vectors, reading a little past the row
+                       (inside x) and writing past it (the zeros below and the
+                       rows after overwrite that; workspaces keep a vector of
+                       slack after the band) */
+                    const CX_T *sp = src + lo - pl;
+                    for (ptrdiff_t t = 0; t < hi - lo; t += CX_DVL)
+                        CX_NAME(dv_store)(o + lo + t, CX_NAME(dv_load)(sp + t));
+                    const CX_DV zero = CX_NAME(dv_splat)(0);
+                    for (ptrdiff_t t = hi; t < L; t += CX_DVL)
+                        CX_NAME(dv_store)(o + t, zero);
+                    continue;
+                }
                 if (sw == 1)
                     memcpy(o + lo, src + lo + ph - pl, (size_t)(hi - lo) * sizeof(CX_T));
                 else
@@ -306,6 +319,103 @@ static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwd_fns)[4][4][3] = {
 #undef CX_DK_MR
 #undef CX_DK_ROW
 
+/* ---- channel-vector forward tiles (dk_mode 2; 16-lane vectors of float) ----
+   For narrow rows (Q <= 16) with output channels in blocks of 16, pixel vectors
+   leave lanes idle (14 of 16 on 14-pixel rows, 7 of 16 on 7-pixel rows). Here a
+   vector holds 16 output channels instead: NP pixels of a row, each broadcast
+   from the band, times the tap's 16 weights (an FMA with an embedded broadcast),
+     tr[j*16 + c] = bias[c] + sum_t wq[t*16 + c] * base[off[t] + j],  j < NP,
+   and the band's pixel-major results are turned into NCHW rows by 16 x 16
+   in-register transposes. Needs __builtin_shufflevector (gcc >= 12, clang). */
+#if CX_DK_VECTORS && defined(CX_TSIZE) && (CX_VBYTES / CX_TSIZE == 16) && \
+    (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12))
+#define CX_DK_CV 1
+#else
+#define CX_DK_CV 0
+#endif
+
+#if CX_DK_CV
+static CX_DK_INLINE void CX_NAME(dk_fwdc_tile)(const int NP, ptrdiff_t taps,
+                                               const CX_T *restrict wq,
+                                               const CX_T *restrict base,
+                                               const ptrdiff_t *restrict off,
+                                               const CX_T *restrict bias, CX_T *restrict tr)
+{
+    CX_DV acc[14];
+    const CX_DV b = CX_NAME(dv_load)(bias);
+    for (int j = 0; j < NP; ++j)
+        acc[j] = b;
+    for (ptrdiff_t t = 0; t < taps; ++t) {
+        const CX_DV wv = CX_NAME(dv_load)(wq + t * 16);
+        const CX_T *xp = base + off[t];
+        for (int j = 0; j < NP; ++j)
+            acc[j] += wv * CX_NAME(dv_splat)(xp[j]);
+    }
+    for (int j = 0; j < NP; ++j)
+        CX_NAME(dv_store)(tr + j * 16, acc[j]);
+}
+
+typedef void (*CX_NAME(dk_fwdc_fn))(ptrdiff_t, const CX_T *, const CX_T *, const ptrdiff_t *,
+                                    const CX_T *, CX_T *);
+#define CX_DK_FWDC(NP)                                                                     \
+    static void CX_NAME(dk_fwdc_##NP)(ptrdiff_t taps, const CX_T *wq, const CX_T *base,    \
+                                      const ptrdiff_t *off, const CX_T *bias, CX_T *tr)    \
+    {                                                                                      \
+        CX_NAME(dk_fwdc_tile)(NP, taps, wq, base, off, bias, tr);                          \
+    }
+CX_DK_FWDC(4) CX_DK_FWDC(6) CX_DK_FWDC(7) CX_DK_FWDC(8) CX_DK_FWDC(12) CX_DK_FWDC(14)
+#undef CX_DK_FWDC
+static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdc_fns)[6] = {
+    CX_NAME(dk_fwdc_4), CX_NAME(dk_fwdc_6), CX_NAME(dk_fwdc_7),
+    CX_NAME(dk_fwdc_8), CX_NAME(dk_fwdc_12), CX_NAME(dk_fwdc_14)};
+#endif
+/* pixels per channel-vector tile (a compile-time set) */
+static const ptrdiff_t cx_dk_nps[6] = {4, 6, 7, 8, 12, 14};
+
+#if CX_DK_CV
+/* dst[c*ldd + j] = src[j*16 + c] for 16 channels c and pixels j < npix (<= 16):
+   four stages, each exchanging one bit of the row index with the same bit of
+   the lane index (rows i and i + b trade their off-diagonal halves). */
+static void CX_NAME(dk_transpose16)(const CX_T *restrict src, CX_T *restrict dst,
+                                    ptrdiff_t ldd, ptrdiff_t npix)
+{
+    CX_DV r[16];
+    for (int i = 0; i < 16; ++i)
+        r[i] = CX_NAME(dv_load)(src + i * 16);
+#define CX_TR_STAGE(B, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15,   \
+                    B0, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12, B13, B14, B15)        \
+    for (int i = 0; i < 16; ++i)                                                           \
+        if (!(i & B)) {                                                                    \
+            const CX_DV lo = __builtin_shufflevector(r[i], r[i + B], A0, A1, A2, A3, A4,   \
+                                                     A5, A6, A7, A8, A9, A10, A11, A12,    \
+                                                     A13, A14, A15);                       \
+            const CX_DV hi = __builtin_shufflevector(r[i], r[i + B], B0, B1, B2, B3, B4,   \
+                                                     B5, B6, B7, B8, B9, B10, B11, B12,    \
+                                                     B13, B14, B15);                       \
+            r[i] = lo;                                                                     \
+            r[i + B] = hi;                                                                 \
+        }
+    CX_TR_STAGE(8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
+                8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
+    CX_TR_STAGE(4, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27,
+                4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
+    CX_TR_STAGE(2, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29,
+                2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31)
+    CX_TR_STAGE(1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30,
+                1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
+#undef CX_TR_STAGE
+    for (int c = 0; c < 16; ++c) {
+        if (npix == 16) {
+            CX_NAME(dv_store)(dst + c * ldd, r[c]);
+        } else {
+            CX_T tmp[16];
+            CX_NAME(dv_store)(tmp, r[c]);
+            memcpy(dst + c * ldd, tmp, (size_t)npix * sizeof(CX_T));
+        }
+    }
+}
+#endif
+
 static int cx_dk_log2(ptrdiff_t v) { return v >= 8 ? 3 : v >= 4 ? 2 : v >= 2 ? 1 : 0; }
 
 /* Channel rows per forward tile: the largest of 8, 4, 2, 1 with its NV vectors
@@ -334,6 +444,14 @@ static void CX_NAME(dk_pack_weight)(const cx_conv2d_desc *d, const cx_conv2d_pla
                                     const CX_T *wg, CX_T *wp)
 {
     const ptrdiff_t Kg = d->K / d->groups, taps = (d->C / d->groups) * d->R * d->S;
+    if (pl->dk_mode == 2) {
+        /* blocks of 16 channels, each [tap][channel] */
+        for (ptrdiff_t k0 = 0; k0 < Kg; k0 += 16)
+            for (ptrdiff_t t = 0; t < taps; ++t)
+                for (ptrdiff_t i = 0; i < 16; ++i)
+                    wp[k0 * taps + t * 16 + i] = wg[(k0 + i) * taps + t];
+        return;
+    }
     for (ptrdiff_t k0 = 0; k0 < Kg;) {
         const ptrdiff_t mr = (ptrdiff_t)1 << cx_dk_log2(cx_min(Kg - k0, pl->dk_mr));
         CX_T *wb = wp + k0 * taps;
@@ -380,8 +498,30 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     ptrdiff_t nv = Q <= VL ? 1 : Q <= 2 * VL ? 2 : 4;
     if (nv == 4 && Kg >= 8 && CX_NAME(dk_fwd_mr)(2) == 8)
         nv = 2;
-    const int multirow = cx_ceil_div(Q, nv * VL) == 1 && VL > 1;
-    const ptrdiff_t L = CX_NAME(dk_row_len)(d, nv * VL);
+    int multirow = cx_ceil_div(Q, nv * VL) == 1 && VL > 1;
+    ptrdiff_t vb = nv * VL, mr = CX_NAME(dk_fwd_mr)(nv);
+#if CX_DK_CV
+    /* channel vectors when they fill clearly more lanes: pixel tiles use Q of
+       16 lanes and P of ceil(P/3)*3 rows (8 x 3 tiles), channel tiles Q of
+       ceil(Q/np)*np pixels */
+    if (Q <= VL && Kg % 16 == 0) {
+        ptrdiff_t np = 0;
+        for (int i = 0; i < 6; ++i) {
+            const ptrdiff_t c = cx_dk_nps[i];
+            if (!np || cx_ceil_div(Q, c) * c - Q <= cx_ceil_div(Q, np) * np - Q)
+                np = c;
+        }
+        const double pv = (double)Q / VL * (double)P / (double)(cx_ceil_div(P, 3) * 3);
+        const double cv = (double)Q / (double)(cx_ceil_div(Q, np) * np);
+        if (cv > 1.05 * pv) {
+            multirow = 2;
+            nv = np;
+            vb = np;
+            mr = 16;
+        }
+    }
+#endif
+    const ptrdiff_t L = CX_NAME(dk_row_len)(d, vb);
     const ptrdiff_t per = d->N * G;
     ptrdiff_t rows = cx_max(cx_min(cx_ceil_div(CX_DK_PIXELS, Q), P), 1);
     if (per * cx_ceil_div(P, rows) < CX_TARGET_ITEMS)
@@ -397,7 +537,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->dk = 1;
     pl->dk_mode = multirow;
     pl->dk_nv = nv;
-    pl->dk_mr = CX_NAME(dk_fwd_mr)(nv);
+    pl->dk_mr = mr;
     pl->dk_L = L;
     pl->tile = rows;
     pl->ntiles = cx_ceil_div(P, rows);
@@ -413,7 +553,9 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     }
     pl->cblocks = cx_ceil_div(G, pl->cblock);
     pl->nitems = d->N * pl->cblocks * pl->ntiles;
-    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) + CX_DVL_MAX;
+    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) + CX_DVL_MAX +
+                   /* channel tiles: 16 biases and the band's pixel-major outputs */
+                   (multirow == 2 ? (size_t)(16 + (rows * Q + 32) * 16) : 0);
     pl->apack_units = packed ? G : 0;
     pl->apack_elems = packed ? (size_t)(Kg * Cg * d->R * d->S) : 0;
     return 1;
@@ -449,7 +591,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t taps = Cg * RS, P = d->P, Q = d->Q, L = pl->dk_L;
     const ptrdiff_t p0 = bi * pl->tile, rows = cx_min(pl->tile, P - p0);
-    const ptrdiff_t nv = pl->dk_nv, VL = CX_DVL, vb = nv * VL;
+    const ptrdiff_t nv = pl->dk_nv, VL = CX_DVL, vb = pl->dk_mode == 2 ? nv : nv * VL;
     const int multirow = pl->dk_mode == 1;
     /* multi-row tiles (up to 4 rows) read whole groups of rows: band rows for them */
     const ptrdiff_t rows_pad = multirow ? cx_ceil_div(rows, 4) * 4 : rows;
@@ -460,12 +602,37 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
     CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
     CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
-                          rows_in, L, band);
+                          rows_in, L, band, x + d->N * d->C * d->H * d->W);
     const CX_T *wpk = wp;
     if (pl->apack_units)
         wpk = (const CX_T *)pl->apacked + g * pl->apack_elems;
     else
         CX_NAME(dk_pack_weight)(d, pl, w + g * Kg * taps, wp);
+#if CX_DK_CV
+    if (pl->dk_mode == 2) {
+        int npi = 0;
+        while (cx_dk_nps[npi] != nv)
+            ++npi;
+        const CX_NAME(dk_fwdc_fn) fn = CX_NAME(dk_fwdc_fns)[npi];
+        CX_T *bb = band + Cg * rows_in * d->stride_w * L;
+        /* tr[(p*Q + q)*16 + c]: a tile's pixels past the row's end land on the
+           next row's, written after it (slack past the band's last pixel) */
+        CX_T *tr = bb + 16;
+        const ptrdiff_t npix = rows * Q;
+        for (ptrdiff_t k0 = 0; k0 < Kg; k0 += 16) {
+            for (ptrdiff_t i = 0; i < 16; ++i)
+                bb[i] = bias ? bias[g * Kg + k0 + i] : (CX_T)0;
+            for (ptrdiff_t p = 0; p < rows; ++p)
+                for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv)
+                    fn(taps, wpk + k0 * taps, band + p * rstep + q0, off, bb,
+                       tr + (p * Q + q0) * 16);
+            CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * Q;
+            for (ptrdiff_t j0 = 0; j0 < npix; j0 += 16)
+                CX_NAME(dk_transpose16)(tr + j0 * 16, yk + j0, P * Q, cx_min(16, npix - j0));
+        }
+        return;
+    }
+#endif
     for (ptrdiff_t k0 = 0; k0 < Kg;) {
         const ptrdiff_t mr = (ptrdiff_t)1 << cx_dk_log2(cx_min(Kg - k0, pl->dk_mr));
         const ptrdiff_t nr = multirow ? CX_NAME(dk_fwd_nr)(mr, nv) : 1;
@@ -731,7 +898,7 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         const ptrdiff_t bn = Cg * rows_in * d->stride_w * L;
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, tpad);
         CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
-                              rows_in, L, band);
+                              rows_in, L, band, x + d->N * d->C * d->H * d->W);
         const CX_T *dyk = dy + (n * d->K + g * Kg + k0) * PQ + p0 * Q;
         ptrdiff_t ldk = PQ, ldp = Q, mrem = 0, nv = nvec, nrows = rows, step = rstep;
         if (flat || rem) {
