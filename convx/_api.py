@@ -516,6 +516,18 @@ def _padding_nan_weight(dw, gy4, geo):
 
 # Vector lanes of the direct kernels per SIMD path (bytes / itemsize).
 _VECTOR_BYTES = {"avx512": 64, "avx2": 32, "generic": 16}
+_CHANNEL_TILES = {}
+
+
+def _channel_tiles(dtype):
+    """Does the active path have the direct forward's channel-vector tiles for
+    dtype (16-lane vectors, a compiler with shufflevector)? Asked of the C plan
+    once per (path, dtype): a 4x4 image with 16 channels in and out."""
+    key = (_conv.active_isa(), np.dtype(dtype).name)
+    if key not in _CHANNEL_TILES:
+        geo = (1, 16, 4, 4, 16, 1, 1, 4, 4, 1, 1, 1, 1, 0, 0, 1)
+        _CHANNEL_TILES[key] = _conv.plan_info(geo, "fwd", "direct", dtype)["dk_mode"] == 2
+    return _CHANNEL_TILES[key]
 
 
 def _auto_rule(op, geo, dtype=np.float32):
@@ -524,9 +536,11 @@ def _auto_rule(op, geo, dtype=np.float32):
 
     Measured over bench/shapes.txt and bench/sweep_shapes.txt (bench/auto_sweep.py,
     bench/README.md): the register-blocked direct kernels win on thin and
-    medium layers, the packed GEMM (im2col) where a layer is wide, where its
-    output rows leave most vector lanes idle, on 1x1 stride-1 layers (read in
-    place) and on strided input gradients (the direct one is a plain scatter).
+    medium layers and (with channel-vector tiles) on rows of at most 16 pixels
+    with channels in blocks of 16, the packed GEMM (im2col) where a layer is
+    wide, where its output rows leave most vector lanes idle, on 1x1 stride-1
+    layers (read in place) and on strided input gradients (the direct one is a
+    plain scatter).
     """
     Cg = geo.C // geo.groups
     Kg = geo.K // geo.groups
@@ -548,7 +562,7 @@ def _auto_rule(op, geo, dtype=np.float32):
     if op == "dgrad":
         # a stride-1 forward of grad_output with the transposed weight:
         # Cg output rows, a reduction of Kg*R*S, output rows of W pixels
-        if Cg == 1 and Kg >= 16:
+        if Cg == 1 and Kg >= 32:
             return "im2col", lambda: (f"one input channel per group from {Kg} output "
                                       f"channels: the direct tile would load more than it "
                                       f"multiplies")
@@ -559,6 +573,9 @@ def _auto_rule(op, geo, dtype=np.float32):
         if pointwise:
             return "im2col", lambda: ("1x1 stride-1 convolution: a plain GEMM on "
                                       "grad_output in place")
+        if geo.W <= 16 and Cg % 16 == 0 and _channel_tiles(dtype):
+            return "direct", lambda: (f"rows of {geo.W} pixels, {Cg} input channels per "
+                                      f"group: direct channel-vector tiles")
         if Cg >= 128 or Kg * geo.R * geo.S > 1024:
             return "im2col", lambda: (f"wide layer ({Cg} input channels per group): "
                                       f"packed GEMM")
@@ -580,6 +597,9 @@ def _auto_rule(op, geo, dtype=np.float32):
                                       f"the GEMM's tiles are full")
         return "direct", lambda: (f"{Kg} output channels per group, {crs} taps: "
                                   f"register-blocked direct tiles")
+    if geo.Q <= 16 and Kg % 16 == 0 and _channel_tiles(dtype):
+        return "direct", lambda: (f"output rows of {geo.Q} pixels, {Kg} output channels "
+                                  f"per group: direct channel-vector tiles")
     if Kg >= 128 or crs > 1024:
         return "im2col", lambda: (f"wide layer ({Kg} output channels, reduction {crs}): "
                                   f"packed GEMM")

@@ -65,19 +65,28 @@ def test_rule_on_the_regimes_it_separates():
 
 
 def test_rule_depends_on_the_vector_width():
-    """Rows of 7 pixels fill 7 of 8 AVX2 float lanes but 7 of 16 AVX-512 lanes."""
-    geo = _api._geometry((2, 16, 7, 7), (16, 16, 3, 3), 1, 1, 1, 1)
+    """Rows of 7 pixels fill 7 of 8 AVX2 float lanes but 7 of 16 AVX-512 lanes;
+    with 16 output channels (a block of channel-vector tiles, where the build
+    has them) AVX-512 goes direct again."""
+    geo = _api._geometry((2, 16, 7, 7), (24, 16, 3, 3), 1, 1, 1, 1)
+    geo16 = _api._geometry((2, 16, 7, 7), (16, 16, 3, 3), 1, 1, 1, 1)
     before = convx._conv.active_isa()
     picks = {}
     try:
         for isa in ("avx2", "avx512"):
             if convx._conv.select_isa(isa) == isa:
                 picks[isa] = _api._auto("fwd", geo, np.float32)
+                picks[isa + "/16"] = (_api._auto("fwd", geo16, np.float32),
+                                      _api._channel_tiles(np.float32))
     finally:
         convx._conv.select_isa(before)
-    if len(picks) < 2:
+    if len(picks) < 4:
         pytest.skip("this CPU lacks AVX2 or AVX-512")
-    assert picks == {"avx2": "direct", "avx512": "im2col"}
+    assert picks["avx2"] == "direct" and picks["avx512"] == "im2col"
+    assert picks["avx2/16"] == ("direct", False)
+    pick, tiles = picks["avx512/16"]
+    assert pick == ("direct" if tiles else "im2col")
+    assert _api._auto("fwd", geo16, np.float64) in ("direct", "im2col")
 
 
 def test_explain_accepts_unbatched_shapes_and_dtypes():
