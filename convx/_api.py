@@ -41,6 +41,8 @@ MAX_THREADS = 256
 def _int(name, value, minimum):
     """An integer argument (Python or numpy integer, or a 0-d integer array, as
     padding has always accepted; never bool) >= minimum."""
+    if type(value) is int and minimum <= value < _SIZE_LIMIT:
+        return value    # the common case, without the ABC checks below (bool is not int)
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
@@ -194,8 +196,9 @@ def _prepare(name, a, dtype):
     Only a copy costs memory; it is checked like any other allocation (a
     broadcast view can describe far more data than exists).
     """
-    if not (a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned):
-        _check_size(f"a contiguous {dtype} copy of {name}", a.shape, dtype)
+    if a.dtype == dtype and a.flags.c_contiguous and a.flags.aligned:
+        return a
+    _check_size(f"a contiguous {dtype} copy of {name}", a.shape, dtype)
     return np.require(a, dtype=dtype, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
