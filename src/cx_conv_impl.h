@@ -8,11 +8,15 @@
  * sums in a fixed order, so results do not depend on the thread count.
  *
  *   op     algo    item                               writes
- *   fwd    direct  (n, k)                             y[n, k]
+ *   fwd    direct  (n, block of groups, band of rows) y[n, those channels, band]
+ *                  register-blocked tiles (cx_direct_impl.h); when the band
+ *                  would not fit its budget, plain loops per (n, k)
  *   fwd    im2col  (n, g, pixel tile)                 y[n, g's channels, tile]
  *                  stride 1, < 128 channels: (n, g, band of output rows), an
  *                  indirect GEMM over the zero-padded band (fwd_shift)
- *   wgrad  direct  (batch chunk, k)                   dw[k]
+ *   wgrad  direct  (chunk of (image, band) units, block of groups, k block)
+ *                                                      dw[those channels]
+ *                  (plain loops: (batch chunk, k), dw[k])
  *   wgrad  im2col  (batch chunk, g, k block, crs block)  dw[k block, crs block]
  *                  dot-product tiles on dY and column rows read in place, or
  *                  (>= 128 output channels) a packed GEMM with dY packed once

@@ -15,13 +15,18 @@
  * every stride and dilation, consecutive q are consecutive elements. The
  * borders are then the same code as the interior.
  *
- * Forward tile: MR output channels x NV vectors of output pixels along one
- * output row, accumulated in registers over all Cg*R*S taps (one broadcast
- * weight and NV vector loads per tap and channel row), stored once.
- * Weight-gradient tile: MK output channels x MT taps, each accumulator a vector
- * of per-lane partial sums over output pixels (dY rows and band rows are both
- * contiguous along q), added lane-wise across rows, bands and images and
- * reduced by a fixed tree at the end of the item.
+ * Forward tile: MR output channels x NR output rows x NC vectors of pixels
+ * along each row, accumulated in registers over all Cg*R*S taps (MR broadcast
+ * weights and NR*NC vector loads per tap), stored once; for rows of at most 16
+ * pixels with channels in blocks of 16 (float32 on AVX-512), channel-vector
+ * tiles instead (16 channels per vector, pixels broadcast, 16 x 16 transposes
+ * back to NCHW). Weight-gradient tile: MK output channels x MT taps, each
+ * accumulator a vector of per-lane partial sums over output pixels (dY rows and
+ * band rows are both contiguous along q; stride-1 bands as one flat run),
+ * added lane-wise across rows, bands and images and reduced by a fixed tree at
+ * the end of the item. Thin groups (depthwise) are taken several per item so
+ * that reads run over adjacent planes. The stride-1 input gradient is the
+ * forward of grad_output with the flipped weight (src/_conv.pyx).
  *
  * The vectors are GCC/clang generic vectors of CX_VBYTES bytes, so the one
  * source compiles to AVX-512, AVX2 or SSE2/NEON code under each path's target;
@@ -29,7 +34,8 @@
  * integer data). Summation orders depend only on the geometry and the plan,
  * never on the thread count.
  *
- * Included by cx_conv_impl.h (CX_T, CX_NAME defined).
+ * Included by cx_conv_impl.h (CX_T, CX_NAME, and per path CX_VBYTES, CX_VREGS,
+ * CX_TSIZE defined).
  */
 
 #ifndef CX_VBYTES
