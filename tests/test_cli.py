@@ -112,3 +112,23 @@ def test_no_command_prints_usage_and_fails(tmp_path):
     proc = run_convx([], tmp_path)
     assert proc.returncode == 2
     assert "usage:" in proc.stdout and "info" in proc.stdout
+
+
+def test_runs_from_the_checkout_root():
+    """The README's first command runs `python -m convx demo` in the checkout,
+    whose source package (without a compiled extension after `pip install .`)
+    comes first on sys.path: convx must then hand over to the installed build
+    (and with an in-place build, use that). Either way the import works and the
+    extension it uses is a real one."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = "import convx; print(convx._conv.__file__); print(convx.conv2d.__module__)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    so, module = proc.stdout.split()
+    assert os.path.isfile(so) and os.path.basename(so).startswith("_conv.")
+    assert module == "convx._api"
+    proc = subprocess.run([sys.executable, "-m", "convx", "info"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "openmp" in proc.stdout, proc.stdout + proc.stderr
