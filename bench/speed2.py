@@ -32,30 +32,17 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import SETTLE_S, import_convx, load_shapes, op_calls  # noqa: E402
+from run import import_convx, load_shapes, op_calls, time_call  # noqa: E402
 
 OPS = ("fwd", "wgrad", "dgrad")
 
 
-def timed(fn, repeats, warmup=1, warm_s=0.05, min_s=0.1):
-    """Median seconds of fn. After the settling pause the cores idle, and on this
-    VM the first calls after an idle spell run slow (clock and caches); so fn is
-    first called for warm_s seconds (at least `warmup` times), then timed
-    `repeats` times or for min_s seconds, whichever takes more calls."""
-    time.sleep(SETTLE_S)
-    out = None
-    t_end = time.perf_counter() + warm_s
-    n = 0
-    while n < warmup or time.perf_counter() < t_end:
-        out = fn()
-        n += 1
-    ts = []
-    t_end = time.perf_counter() + min_s
-    while len(ts) < repeats or time.perf_counter() < t_end:
-        t0 = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), out
+def timed(fn, repeats, warmup=1, warm_s=None, min_s=None):
+    """(median seconds, last result) of fn, timed as bench/run.py times every
+    implementation (run.time_call: settling pause, warm-up window, minimum
+    timing window)."""
+    times_ms, out = time_call(fn, warmup, repeats, warm_s, min_s)
+    return statistics.median(times_ms) / 1e3, out
 
 
 def copy_bandwidth(threads, nbytes=256 << 20, repeats=7):
