@@ -1,11 +1,13 @@
-"""convx: fast CPU 2-D convolutions and their gradients for numpy arrays.
+"""convx: fast CPU convolutions and their gradients for numpy arrays.
 
-The API mirrors PyTorch: :func:`conv2d` (``torch.nn.functional.conv2d``),
-:func:`conv2d_weight` and :func:`conv2d_input` (``torch.nn.grad``). Each runs
-on convx's own Cython/C kernels with OpenMP, by a direct algorithm or by
-im2col + GEMM. :mod:`convx.nn` (layers and losses), :mod:`convx.optim` and
-:mod:`convx.train` learn convolution kernels with them; :func:`gradcheck` checks
-a layer's gradients against finite differences.
+The API mirrors PyTorch: :func:`conv1d`, :func:`conv2d`, :func:`conv3d` and
+:func:`conv_transpose1d`/``2d``/``3d`` (``torch.nn.functional``), and the
+gradients :func:`conv2d_weight`, :func:`conv2d_input` and their 1-D and 3-D
+versions (``torch.nn.grad``). Each runs on convx's own Cython/C kernels with
+OpenMP, by a direct algorithm, by im2col + GEMM, or by FFT. :mod:`convx.nn`
+(layers and losses), :mod:`convx.optim` and :mod:`convx.train` learn
+convolution kernels with them; :func:`gradcheck` checks a layer's gradients
+against finite differences.
 """
 
 import importlib.machinery as _machinery
@@ -56,10 +58,14 @@ else:
         ) from exc
 
     from ._api import Explanation, conv2d, conv2d_input, conv2d_weight, explain
+    from ._nd import (conv1d, conv1d_input, conv1d_weight, conv3d, conv3d_input,
+                      conv3d_weight, conv_transpose1d, conv_transpose2d, conv_transpose3d)
     from ._config import config, show_config
     from . import train  # noqa: E402
     from . import nn, optim  # noqa: E402
     from ._gradcheck import gradcheck  # noqa: E402
 
-    __all__ = ["conv2d", "conv2d_weight", "conv2d_input", "explain", "Explanation", "config",
+    __all__ = ["conv1d", "conv1d_weight", "conv1d_input", "conv2d", "conv2d_weight",
+               "conv2d_input", "conv3d", "conv3d_weight", "conv3d_input", "conv_transpose1d",
+               "conv_transpose2d", "conv_transpose3d", "explain", "Explanation", "config",
                "show_config", "train", "nn", "optim", "gradcheck", "__version__"]

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _conv
+from . import _conv, _padmode
 
 __all__ = ["conv2d", "conv2d_weight", "conv2d_input"]
 
-ALGORITHMS = ("auto", "direct", "im2col")
+ALGORITHMS = ("auto", "direct", "im2col", "fft")
 
 # Sizes, strides and paddings are kept below 2**60 so that every index the C
 # layer computes (p * stride + r * dilation - pad, products of dimensions)
@@ -315,6 +315,8 @@ def _algorithm_within_memory(op, geo, algorithm, algo, dtype, nthreads, allocati
     im2col's workspace would not fit in memory, or the direct algorithm's plain
     loops (no workspace at all) when not even its kernels' would; MemoryError
     when nothing fits."""
+    if algo == "fft":
+        return algo     # convx._fft checks its own spectra (MemoryError before allocating)
     candidates = [algo] + ([a for a in ("direct", "direct_plain") if a != algo]
                            if algorithm == "auto" else [])
     for i, candidate in enumerate(candidates):
@@ -533,7 +535,7 @@ def _channel_tiles(dtype):
     return _CHANNEL_TILES[key]
 
 
-def _auto_rule(op, geo, dtype=np.float32):
+def _auto_rule(op, geo, dtype=np.float32, fft=True):
     """(algorithm, reason): the choice of algorithm="auto" and why (see explain);
     reason is a function returning the words (built only when asked for).
 
@@ -545,6 +547,11 @@ def _auto_rule(op, geo, dtype=np.float32):
     layers (read in place) and on strided input gradients (the direct one is a
     plain scatter).
     """
+    if fft and geo.stride == (1, 1) and geo.R * geo.S >= 16:
+        from . import _fft
+        use, why = _fft.fft_preferred(op, geo, np.dtype(dtype))
+        if use:
+            return "fft", lambda: why
     Cg = geo.C // geo.groups
     Kg = geo.K // geo.groups
     crs = Cg * geo.R * geo.S
@@ -620,7 +627,29 @@ def _auto(op, geo, dtype=np.float32):
 
 def _resolve_algorithm(algorithm, op, geo, dtype):
     algorithm = _algorithm(algorithm)
+    if algorithm == "fft" and geo.stride != (1, 1):
+        raise ValueError(f"algorithm='fft' needs stride 1, got stride {geo.stride}; use "
+                         f"'auto', 'direct' or 'im2col' for strided convolutions")
     return _auto(op, geo, dtype) if algorithm == "auto" else algorithm
+
+
+def _finite(*arrays):
+    """Are all elements of the arrays finite? One sum per array: inf and NaN
+    propagate into it; a sum that overflows from finite values also answers
+    False, which only sends the call to an exact algorithm."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(bool(np.isfinite(a.sum())) for a in arrays)
+
+
+def _exact_algorithm(op, geo, dtype):
+    """The algorithm that runs instead of the FFT on inputs holding inf or NaN
+    (the FFT would spread them over the whole result)."""
+    return _auto_rule(op, geo, dtype, fft=False)[0]
+
+
+def _padded_geometry(geo, mode, name="input"):
+    """Check that geo's padding is legal for padding_mode ``mode``."""
+    _padmode.check_pads(mode, (geo.H, geo.W), geo.padding, name, ("height", "width"))
 
 
 _OP_NAMES = {"fwd": "fwd", "conv2d": "fwd", "forward": "fwd",
@@ -724,7 +753,7 @@ def _batched(name, a, allowed=(3, 4), what="(N, C, H, W)"):
 # --------------------------------------------------------------------------- public API
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           algorithm="auto", threads=None, out=None):
+           padding_mode="zeros", algorithm="auto", threads=None, out=None):
     """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
 
     ``out[n, k] = bias[k] + sum_{c, r, s} weight[k, c, r, s] *
@@ -748,9 +777,17 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     groups : int, default 1
         Channels are split into ``groups`` independent convolutions (depthwise
         when ``groups == C``). Must divide C and K.
-    algorithm : {"auto", "direct", "im2col"}, default "auto"
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
+        What the padding holds, as in PyTorch's ``Conv2d`` modules: zeros, the
+        input mirrored without repeating its edge (padding < size), the edge
+        repeated, or the input wrapped around (padding <= size).
+    algorithm : {"auto", "direct", "im2col", "fft"}, default "auto"
         "direct" loops over the kernel taps; "im2col" multiplies the weights by
-        tiles of the column matrix with convx's own blocked GEMM; "auto" picks.
+        tiles of the column matrix with convx's own blocked GEMM; "fft"
+        multiplies spectra (stride 1 only; its rounding error grows with the
+        size of the whole sum, not of one output, and an input holding inf or
+        NaN is computed by an exact algorithm instead); "auto" picks (see
+        :func:`explain`).
     threads : int, optional
         OpenMP threads. None: the OpenMP default (``OMP_NUM_THREADS``,
         threadpoolctl) in the main thread, 1 in any other thread (no pool x
@@ -792,6 +829,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         raise ValueError(f"bias must have shape (K,) = ({geo.K},) to match weight shape "
                          f"{w.shape}, got shape {b.shape}")
     dtype = _compute_dtype(x.dtype, w.dtype, *(() if b is None else (b.dtype,)))
+    mode = _padmode.check_mode(padding_mode)
+    if mode != "zeros" and geo.padding != ((0, 0), (0, 0)):
+        _padded_geometry(geo, mode)
+        _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
+                                         geo.W + sum(geo.padding[1])), dtype)
+        xp = _padmode.pad(x, geo.padding, mode, dtype)
+        return conv2d(xp, w, b, stride, 0, dilation, groups, algorithm=algorithm,
+                      threads=threads, out=out)
     algo = _resolve_algorithm(algorithm, "fwd", geo, dtype)
     nthreads = _threads(threads)
     shape = geo.output_shape[1:] if unbatched else geo.output_shape
@@ -819,6 +864,21 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     xc = _prepare("input", x, dtype).reshape(xs)
     wc = _prepare("weight", w, dtype)
     bc = _prepare("bias", b, dtype) if b is not None else np.empty(0, dtype)
+    if algo == "fft" and math.prod(shape) and xc.size and wc.size:
+        if _finite(xc, wc):
+            from . import _fft
+            y = _fft.fft_forward(xc, wc, geo, nthreads).reshape(shape)
+            if b is not None:
+                y += bc.reshape(-1, 1, 1)
+            if target is not None:
+                target[...] = y
+                return target
+            return y
+        algo = _algorithm_within_memory(
+            "fwd", geo, "auto", _exact_algorithm("fwd", geo, dtype), dtype, nthreads,
+            [0 if in_place else math.prod(shape) * dtype.itemsize])
+    elif algo == "fft":
+        algo = "direct"     # an empty sum or output: no kernel runs
     direct_out = in_place and not any(np.may_share_memory(target, a) for a in (xc, wc, bc))
     y = target if direct_out else _alloc("output", shape, dtype)
     if y.size and (xc.size == 0 or wc.size == 0):
@@ -837,7 +897,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 
 def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1,
-                  *, algorithm="auto", threads=None):
+                  *, padding_mode="zeros", algorithm="auto", threads=None):
     """Gradient of a 2-D convolution with respect to its weight.
 
     For ``y = conv2d(input, weight, ...)`` and a loss gradient ``grad_output =
@@ -852,7 +912,7 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         (K, C/groups, R, S), the weight's shape.
     grad_output : array_like, shape (N, K, P, Q) (3-D if input is)
         Must be exactly the shape the forward pass produces.
-    stride, padding, dilation, groups, algorithm, threads
+    stride, padding, dilation, groups, padding_mode, algorithm, threads
         As in :func:`conv2d`. The reduction over the batch has a fixed order,
         so the result is bitwise the same for every thread count.
 
@@ -881,6 +941,14 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         raise ValueError(f"grad_output must have the forward output's shape {expected} "
                          f"(input shape {x.shape}, weight_size {wsize}), got {gy.shape}")
     dtype = _compute_dtype(x.dtype, gy.dtype)
+    mode = _padmode.check_mode(padding_mode)
+    if mode != "zeros" and geo.padding != ((0, 0), (0, 0)):
+        _padded_geometry(geo, mode)
+        _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
+                                         geo.W + sum(geo.padding[1])), dtype)
+        xp = _padmode.pad(x, geo.padding, mode, dtype)
+        return conv2d_weight(xp, wsize, gy, stride, 0, dilation, groups, algorithm=algorithm,
+                             threads=threads)
     algo = _resolve_algorithm(algorithm, "wgrad", geo, dtype)
     nthreads = _threads(threads)
     _check_size("weight gradient", wsize, dtype)
@@ -893,6 +961,15 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         xc = _prepare("input", x, dtype)
         gc = _prepare("grad_output", gy, dtype)
         padded = False
+        if algo == "fft":
+            if xc.size and gc.size and _finite(xc, gc):
+                from . import _fft
+                return _fft.fft_weight(xc.reshape(geo.input_shape),
+                                       gc.reshape(geo.output_shape), geo,
+                                       nthreads).reshape(wsize)
+            algo = _algorithm_within_memory("wgrad", geo, "auto",
+                                            _exact_algorithm("wgrad", geo, dtype), dtype,
+                                            nthreads, [])
         if xc.size and gc.size:
             padded = _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1),
                                         geo.astuple(), algo, nthreads)
@@ -904,7 +981,7 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
 
 
 def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
-                 *, algorithm="auto", threads=None):
+                 *, padding_mode="zeros", algorithm="auto", threads=None):
     """Gradient of a 2-D convolution with respect to its input.
 
     For ``y = conv2d(input, weight, ...)`` with ``input.shape == input_size``
@@ -920,8 +997,9 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         3-row kernel, H = 7 and H = 8 both give 3 output rows).
     weight : array_like, shape (K, C/groups, R, S)
     grad_output : array_like, shape (N, K, P, Q) (3-D if input_size is)
-    stride, padding, dilation, groups, algorithm, threads
-        As in :func:`conv2d`.
+    stride, padding, dilation, groups, padding_mode, algorithm, threads
+        As in :func:`conv2d`. With a padding_mode other than "zeros", the
+        gradient of every padded pixel is added to the input pixel it copies.
 
     Returns
     -------
@@ -952,6 +1030,14 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         raise ValueError(f"grad_output must have the forward output's shape {expected} "
                          f"(input_size {isize}, weight shape {w.shape}), got {gy.shape}")
     dtype = _compute_dtype(w.dtype, gy.dtype)
+    mode = _padmode.check_mode(padding_mode)
+    if mode != "zeros" and geo.padding != ((0, 0), (0, 0)):
+        _padded_geometry(geo, mode, "input_size")
+        (t, b), (l, r) = geo.padding
+        psize = isize[:-2] + (geo.H + t + b, geo.W + l + r)
+        dxp = conv2d_input(psize, w, gy, stride, 0, dilation, groups, algorithm=algorithm,
+                           threads=threads)
+        return _padmode.fold(dxp, geo.padding, mode)
     algo = _resolve_algorithm(algorithm, "dgrad", geo, dtype)
     nthreads = _threads(threads)
     _check_size("input gradient", isize, dtype)
@@ -959,6 +1045,18 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         algo = _algorithm_within_memory(
             "dgrad", geo, algorithm, algo, dtype, nthreads,
             [math.prod(isize) * dtype.itemsize, _copy_bytes(w, dtype), _copy_bytes(gy, dtype)])
+    if algo == "fft" and math.prod(isize):
+        wc = _prepare("weight", w, dtype)
+        gc = _prepare("grad_output", gy, dtype)
+        if wc.size and gc.size and _finite(wc, gc):
+            from . import _fft
+            return _fft.fft_input(wc, gc.reshape(geo.output_shape), geo,
+                                  nthreads).reshape(isize)
+        algo = _algorithm_within_memory("dgrad", geo, "auto",
+                                        _exact_algorithm("dgrad", geo, dtype), dtype,
+                                        nthreads, [math.prod(isize) * dtype.itemsize])
+    elif algo == "fft":
+        algo = "direct"
     dx = _alloc("input gradient", isize, dtype)
     if dx.size:
         wc = _prepare("weight", w, dtype)

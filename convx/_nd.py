@@ -1,0 +1,717 @@
+"""1-D and 3-D convolutions and transposed convolutions, on the 2-D kernels.
+
+Every operation here validates its arguments in its own terms (names and
+shapes of the 1-D or 3-D call) and then runs convx's 2-D kernels:
+
+* **1-D** is 2-D with one row: ``(N, C, L)`` is viewed as ``(N, C, 1, L)`` and
+  the weight ``(K, C/groups, S)`` as ``(K, C/groups, 1, S)``; no data moves.
+* **3-D** folds the depth taps into the channels. For a run of output depths,
+  the input slices each of them reads are gathered into a 2-D batch
+  ``X2[(n, od), c*T + t] = x[n, c, od*stride_d + t*dilation_d - pad_d]`` (zero
+  where that depth is padding), whose channels match the weight viewed as
+  ``(K, C/groups*T, R, S)`` without a copy; one 2-D convolution then does the
+  whole run. The weight gradient is the 2-D one on ``X2`` (runs summed in
+  order), the input gradient the 2-D one folded back onto the depths it came
+  from. ``X2`` is T times the slices it covers, so runs are sized to keep it
+  under ``_FOLD_BYTES``; it is the one copy 3-D costs over 2-D.
+* **Transposed** convolutions are input gradients (``conv_transpose(x, w) =
+  conv_input(output_size, w, x)``); their own gradients are the forward
+  (for the input) and the weight gradient (for the weight) of the same
+  convolution, see :func:`conv_transpose2d`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _api, _padmode
+from ._api import (_array, _check_size, _compute_dtype, _int, _shape_tuple, _SIZE_LIMIT)
+
+__all__ = ["conv1d", "conv1d_weight", "conv1d_input", "conv3d", "conv3d_weight",
+           "conv3d_input", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+
+# Largest depth-folded batch (bytes) one 2-D call of a 3-D operation gathers.
+_FOLD_BYTES = 64 * 2**20
+
+_AXES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+_LAYOUT = {1: ("(N, C, L)", "(K, C/groups, S)"),
+           2: ("(N, C, H, W)", "(K, C/groups, R, S)"),
+           3: ("(N, C, D, H, W)", "(K, C/groups, T, R, S)")}
+
+
+# --------------------------------------------------------------------------- arguments
+
+def _tuple(name, value, nd, minimum):
+    """An int or nd ints, each >= minimum, as a tuple of nd ints."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
+    if isinstance(value, (tuple, list)):
+        if len(value) != nd:
+            raise ValueError(f"{name} must be an int or {nd} ints (one per spatial "
+                             f"dimension {', '.join(_AXES[nd])}), got {value!r}")
+        return tuple(_int(name, v, minimum) for v in value)
+    return (_int(name, value, minimum),) * nd
+
+
+def _padding(padding, nd, sizes, kernel, stride, dilation):
+    """Resolve padding to nd (lo, hi) pairs: "valid", "same", an int, or nd
+    entries each an int or a (lo, hi) pair."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding == "same":
+            return _api._padding("same", sizes, kernel, stride, dilation)
+        raise ValueError(f"padding must be an int, {nd} entries, 'valid' or 'same', "
+                         f"got {padding!r}")
+    if isinstance(padding, np.ndarray):
+        padding = padding.tolist()
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != nd:
+            form = "(lo, hi)" if nd == 1 else ", ".join(f"pad_{a[0]}" for a in _AXES[nd])
+            raise ValueError(f"padding must be an int or {nd} entries (one per spatial "
+                             f"dimension, each an int or a (lo, hi) pair), got {padding!r}"
+                             + (f"; for asymmetric 1-D padding write (({form}),)"
+                                if nd == 1 else ""))
+        out = []
+        for p in padding:
+            if isinstance(p, (tuple, list, np.ndarray)):
+                p = list(p)
+                if len(p) != 2:
+                    raise ValueError(f"padding entries must be ints or (lo, hi) pairs, "
+                                     f"got {padding!r}")
+                out.append((_int("padding", p[0], 0), _int("padding", p[1], 0)))
+            else:
+                v = _int("padding", p, 0)
+                out.append((v, v))
+        return tuple(out)
+    v = _int("padding", padding, 0)
+    return ((v, v),) * nd
+
+
+class _Geo:
+    """A validated N-d convolution (input (N, C, *sizes), weight (K, C/groups, *kernel))."""
+
+    def __init__(self, nd, ishape, wshape, stride, padding, dilation, groups,
+                 input_name="input", weight_name="weight"):
+        self.nd = nd
+        N, C, *sizes = ishape
+        K, Cg, *kernel = wshape
+        self.N, self.C, self.K, self.sizes, self.kernel = N, C, K, tuple(sizes), tuple(kernel)
+        self.stride = _tuple("stride", stride, nd, 1)
+        self.dilation = _tuple("dilation", dilation, nd, 1)
+        self.groups = groups = _int("groups", groups, 1)
+        if any(k == 0 for k in kernel):
+            raise ValueError(f"{weight_name} has a zero-sized kernel: shape {tuple(wshape)} "
+                             f"{_LAYOUT[nd][1]} needs every kernel size >= 1")
+        if C % groups:
+            raise ValueError(f"groups={groups} must divide the {input_name} channels, but "
+                             f"{input_name} has C={C} channels (shape {tuple(ishape)})")
+        if K % groups:
+            raise ValueError(f"groups={groups} must divide the output channels, but "
+                             f"{weight_name} has K={K} (shape {tuple(wshape)})")
+        if Cg * groups != C:
+            raise ValueError(f"{weight_name} has {Cg} input channels per group but "
+                             f"{input_name} has {C} channels and groups={groups} (expected "
+                             f"{weight_name}.shape[1] == {C // groups}); {weight_name} shape "
+                             f"{tuple(wshape)}, {input_name} shape {tuple(ishape)}")
+        self.padding = _padding(padding, nd, self.sizes, self.kernel, self.stride,
+                                self.dilation)
+        same = isinstance(padding, str) and padding == "same"
+        out = []
+        for axis, n, r, s, d, (lo, hi) in zip(_AXES[nd], sizes, kernel, self.stride,
+                                             self.dilation, self.padding):
+            padded, eff = n + lo + hi, (r - 1) * d + 1
+            if padded >= _SIZE_LIMIT or eff >= _SIZE_LIMIT:
+                raise ValueError(f"padding {self.padding} with dilation {self.dilation} is "
+                                 f"too large (padded size and dilated kernel must be < 2**60)")
+            if same and n == 0:
+                out.append(0)
+                continue
+            if eff > padded:
+                raise ValueError(f"{weight_name}'s dilated kernel {axis} {eff} (size {r}, "
+                                 f"dilation {d}) is larger than the padded {input_name} "
+                                 f"{axis} {padded} ({n} + padding {lo} + {hi}); "
+                                 f"{weight_name} shape {tuple(wshape)}, {input_name} shape "
+                                 f"{tuple(ishape)}")
+            out.append((padded - eff) // s + 1)
+        self.out = tuple(out)
+
+    @property
+    def input_shape(self):
+        return (self.N, self.C) + self.sizes
+
+    @property
+    def output_shape(self):
+        return (self.N, self.K) + self.out
+
+    @property
+    def weight_shape(self):
+        return (self.K, self.C // self.groups) + self.kernel
+
+    def padded(self):
+        """The input shape with the padding made explicit."""
+        return (self.N, self.C) + tuple(n + lo + hi for n, (lo, hi)
+                                        in zip(self.sizes, self.padding))
+
+    def check_mode(self, mode, name="input"):
+        _padmode.check_pads(mode, self.sizes, self.padding, name, _AXES[self.nd])
+
+
+def _input_array(name, a, nd):
+    """(array as given, unbatched?) for an input of nd spatial dimensions."""
+    if a.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{name} must be a {nd + 2}-D {_LAYOUT[nd][0]} array or a "
+                         f"{nd + 1}-D unbatched one, got {a.ndim}-D shape {a.shape}")
+    return a.ndim == nd + 1
+
+
+def _weight_array(name, w, nd):
+    if w.ndim != nd + 2:
+        raise ValueError(f"{name} must be a {nd + 2}-D {_LAYOUT[nd][1]} array, got "
+                         f"{w.ndim}-D shape {w.shape}")
+
+
+def _check_out(out, shape, dtype):
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have the result's shape {shape}, got {out.shape}")
+    if out.dtype.kind != "f" or out.dtype.newbyteorder("=") != dtype:
+        raise ValueError(f"out must have the result's dtype {dtype}, got {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+
+
+def _pairs2(geo):
+    """The 2-D kernels' (stride, padding, dilation) for the last two axes of geo."""
+    return geo.stride[-2:], geo.padding[-2:], geo.dilation[-2:]
+
+
+# --------------------------------------------------------------------------- 1-D
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", algorithm="auto", threads=None, out=None):
+    """1-D convolution (cross-correlation, as ``torch.nn.functional.conv1d``).
+
+    ``out[n, k, l] = bias[k] + sum_{c, s} weight[k, c, s] *
+    input[n, g*C/groups + c, l*stride + s*dilation - pad_lo]``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C, L) or (C, L)
+    weight : array_like, shape (K, C/groups, S)
+    bias : array_like, shape (K,), optional
+    stride, dilation : int or (int,), default 1
+    padding : int, (int,), ((lo, hi),), "valid" or "same", default 0
+        "same" follows TensorFlow's rule for every stride (see :func:`conv2d`).
+    groups, padding_mode, algorithm, threads, out
+        As in :func:`convx.conv2d`.
+
+    Returns
+    -------
+    ndarray, shape (N, K, L_out) (or (K, L_out))
+
+    Notes
+    -----
+    Runs convx's 2-D kernels on the input viewed as one row per channel (no
+    copy): every algorithm, thread count and dtype rule of :func:`conv2d`.
+
+    Examples
+    --------
+    >>> import numpy as np, convx
+    >>> convx.conv1d(np.arange(6.0).reshape(1, 1, 6), np.ones((1, 1, 3)))
+    array([[[ 3.,  6.,  9., 12.]]])
+    """
+    x = _array("input", input)
+    w = _array("weight", weight)
+    unbatched = _input_array("input", x, 1)
+    _weight_array("weight", w, 1)
+    xs = (1,) + x.shape if unbatched else x.shape
+    geo = _Geo(1, xs, w.shape, stride, padding, dilation, groups)
+    mode = _padmode.check_mode(padding_mode)
+    if mode != "zeros":
+        geo.check_mode(mode)
+    if out is not None and not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    o = None if out is None else out[..., None, :]
+    y = _api.conv2d(x[..., None, :], w[:, :, None, :], bias, (1,) + geo.stride,
+                    _pad2(padding, geo), (1,) + geo.dilation, groups,
+                    padding_mode=padding_mode, algorithm=algorithm, threads=threads, out=o)
+    return out if out is not None else y[..., 0, :]
+
+
+def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1,
+                  groups=1, *, padding_mode="zeros", algorithm="auto", threads=None):
+    """Gradient of :func:`conv1d` with respect to its weight (``torch.nn.grad.conv1d_weight``).
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C, L) or (C, L)
+    weight_size : tuple of 3 ints, (K, C/groups, S)
+    grad_output : array_like, the forward output's shape
+    stride, padding, dilation, groups, padding_mode, algorithm, threads
+        As in :func:`conv1d`.
+
+    Returns
+    -------
+    ndarray, shape weight_size
+    """
+    x = _array("input", input)
+    gy = _array("grad_output", grad_output)
+    unbatched = _input_array("input", x, 1)
+    wsize = _shape_tuple("weight_size", weight_size, (3,))
+    xs = (1,) + x.shape if unbatched else x.shape
+    geo = _Geo(1, xs, wsize, stride, padding, dilation, groups, weight_name="weight_size")
+    _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}")
+    mode = _padmode.check_mode(padding_mode)
+    if mode != "zeros":
+        geo.check_mode(mode)
+    dw = _api.conv2d_weight(x[..., None, :], wsize[:2] + (1,) + wsize[2:], gy[..., None, :],
+                            (1,) + geo.stride, _pad2(padding, geo), (1,) + geo.dilation,
+                            groups, padding_mode=padding_mode, algorithm=algorithm,
+                            threads=threads)
+    return dw[:, :, 0, :]
+
+
+def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
+                 *, padding_mode="zeros", algorithm="auto", threads=None):
+    """Gradient of :func:`conv1d` with respect to its input (``torch.nn.grad.conv1d_input``).
+
+    Parameters
+    ----------
+    input_size : tuple of 3 (or 2) ints, (N, C, L) or (C, L)
+        Any length whose forward output has grad_output's shape.
+    weight : array_like, shape (K, C/groups, S)
+    grad_output : array_like, the forward output's shape
+    stride, padding, dilation, groups, padding_mode, algorithm, threads
+        As in :func:`conv1d`.
+
+    Returns
+    -------
+    ndarray, shape input_size
+    """
+    isize = _shape_tuple("input_size", input_size, (2, 3))
+    w = _array("weight", weight)
+    gy = _array("grad_output", grad_output)
+    _weight_array("weight", w, 1)
+    unbatched = len(isize) == 2
+    xs = (1,) + isize if unbatched else isize
+    geo = _Geo(1, xs, w.shape, stride, padding, dilation, groups, input_name="input_size")
+    _check_grad_output(gy, geo, unbatched, f"input_size {isize}, weight shape {w.shape}")
+    mode = _padmode.check_mode(padding_mode)
+    if mode != "zeros":
+        geo.check_mode(mode, "input_size")
+    dx = _api.conv2d_input(isize[:-1] + (1,) + isize[-1:], w[:, :, None, :], gy[..., None, :],
+                           (1,) + geo.stride, _pad2(padding, geo), (1,) + geo.dilation,
+                           groups, padding_mode=padding_mode, algorithm=algorithm,
+                           threads=threads)
+    return dx[..., 0, :]
+
+
+def _pad2(padding, geo):
+    """A 1-D call's padding for the 2-D kernels ("same" kept: it allows empty rows)."""
+    return padding if isinstance(padding, str) else ((0, 0),) + geo.padding
+
+
+def _check_grad_output(gy, geo, unbatched, context):
+    expected = geo.output_shape[1:] if unbatched else geo.output_shape
+    if gy.shape != expected:
+        raise ValueError(f"grad_output must have the forward output's shape {expected} "
+                         f"({context}), got {gy.shape}")
+
+
+# --------------------------------------------------------------------------- 3-D
+
+def _depth_runs(geo, itemsize):
+    """Runs [od0, od1) of output depths whose folded batch fits in _FOLD_BYTES."""
+    D_out = geo.out[0]
+    per = geo.N * geo.C * geo.kernel[0] * geo.sizes[1] * geo.sizes[2] * itemsize
+    step = max(1, min(D_out, _FOLD_BYTES // max(per, 1)))
+    return [(o, min(o + step, D_out)) for o in range(0, D_out, step)]
+
+
+def _tap_span(geo, t, od0, od1):
+    """For depth tap t: the output depths [a, b) within [od0, od1) that read
+    an input depth (not padding), and the first input depth they read."""
+    D, sd, dd, lo = geo.sizes[0], geo.stride[0], geo.dilation[0], geo.padding[0][0]
+    off = t * dd - lo                     # input depth = od * sd + off
+    a = max(od0, -(-(-off) // sd) if off < 0 else 0)
+    b = min(od1, (D - 1 - off) // sd + 1 if D - 1 - off >= 0 else 0)
+    return a, max(a, b), a * sd + off
+
+
+def _fold(x, geo, od0, od1, dtype):
+    """X2 (N*(od1-od0), C*T, H, W): the input slices output depths od0..od1-1
+    read, tap t of input channel c as channel c*T + t (zeros for padding)."""
+    N, C, T = geo.N, geo.C, geo.kernel[0]
+    H, W = geo.sizes[1:]
+    n = od1 - od0
+    _check_size("the depth-folded input", (N, n, C, T, H, W), dtype)
+    X2 = np.empty((N, n, C, T, H, W), dtype)
+    for t in range(T):
+        a, b, i0 = _tap_span(geo, t, od0, od1)
+        X2[:, :a - od0, :, t] = 0
+        X2[:, b - od0:, :, t] = 0
+        if b > a:
+            src = x[:, :, i0:i0 + (b - a - 1) * geo.stride[0] + 1:geo.stride[0]]
+            X2[:, a - od0:b - od0, :, t] = src.transpose(0, 2, 1, 3, 4)
+    return X2.reshape(N * n, C * T, H, W)
+
+
+def _unfold_add(dx, dX2, geo, od0, od1):
+    """dx (N, C, D, H, W) += the depth-folded gradient dX2 of output depths od0..od1-1."""
+    N, C, T = geo.N, geo.C, geo.kernel[0]
+    H, W = geo.sizes[1:]
+    d6 = dX2.reshape(N, od1 - od0, C, T, H, W)
+    for t in range(T):
+        a, b, i0 = _tap_span(geo, t, od0, od1)
+        if b > a:
+            dst = dx[:, :, i0:i0 + (b - a - 1) * geo.stride[0] + 1:geo.stride[0]]
+            dst += d6[:, a - od0:b - od0, :, t].transpose(0, 2, 1, 3, 4)
+
+
+def _unfold_output(gy, od0, od1):
+    """grad_output's depths od0..od1-1 as a 2-D batch (N*(od1-od0), K, P, Q)."""
+    g = gy[:, :, od0:od1].transpose(0, 2, 1, 3, 4)
+    return np.ascontiguousarray(g).reshape((-1,) + gy.shape[1:2] + gy.shape[3:])
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+           padding_mode="zeros", algorithm="auto", threads=None, out=None):
+    """3-D convolution (cross-correlation, as ``torch.nn.functional.conv3d``).
+
+    ``out[n, k, d, h, w] = bias[k] + sum_{c, t, r, s} weight[k, c, t, r, s] *
+    input[n, g*C/groups + c, d*sd + t*dd - pad_d, h*sh + r*dh - pad_h, w*sw + s*dw - pad_w]``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C, D, H, W) or (C, D, H, W)
+    weight : array_like, shape (K, C/groups, T, R, S)
+    bias : array_like, shape (K,), optional
+    stride, dilation : int or 3 ints (depth, height, width), default 1
+    padding : int, 3 entries (each an int or a (lo, hi) pair), "valid" or "same"
+    groups, padding_mode, algorithm, threads, out
+        As in :func:`convx.conv2d`; ``algorithm`` chooses the 2-D kernels that run.
+
+    Returns
+    -------
+    ndarray, shape (N, K, D_out, H_out, W_out) (or without N)
+
+    Notes
+    -----
+    The depth taps are folded into the channels (module docstring): a copy of
+    T input slices per output depth, in runs of at most 64 MiB, then one 2-D
+    convolution per run. Results are bitwise the same for any thread count.
+
+    Examples
+    --------
+    >>> import numpy as np, convx
+    >>> convx.conv3d(np.ones((1, 1, 3, 3, 3)), np.ones((1, 1, 2, 2, 2))).shape
+    (1, 1, 2, 2, 2)
+    """
+    x = _array("input", input)
+    w = _array("weight", weight)
+    b = None if bias is None else _array("bias", bias)
+    unbatched = _input_array("input", x, 3)
+    _weight_array("weight", w, 3)
+    xs = (1,) + x.shape if unbatched else x.shape
+    geo = _Geo(3, xs, w.shape, stride, padding, dilation, groups)
+    if b is not None and b.shape != (geo.K,):
+        raise ValueError(f"bias must have shape (K,) = ({geo.K},) to match weight shape "
+                         f"{w.shape}, got shape {b.shape}")
+    dtype = _compute_dtype(x.dtype, w.dtype, *(() if b is None else (b.dtype,)))
+    mode = _padmode.check_mode(padding_mode)
+    _api._algorithm(algorithm)
+    threads = _api._threads(threads)
+    shape = geo.output_shape[1:] if unbatched else geo.output_shape
+    _check_out(out, shape, dtype)
+    if mode != "zeros" and any(p != (0, 0) for p in geo.padding):
+        geo.check_mode(mode)
+        _check_size("the padded input", geo.padded(), dtype)
+        xp = _padmode.pad(x, geo.padding, mode, dtype)
+        return conv3d(xp, w, b, stride, 0, dilation, groups, algorithm=algorithm,
+                      threads=threads, out=out)
+    _check_size("output", shape, dtype)
+    x5 = x.reshape(xs)
+    target = out
+    if out is not None and any(np.may_share_memory(out, a) for a in (x, w)
+                               + (() if b is None else (b,))):
+        target = None            # computed aside, then copied over the inputs
+    y = target if target is not None else np.empty(shape, dtype)
+    y5 = y.reshape(geo.output_shape) if unbatched else y
+    K, Cg, T, R, S = geo.weight_shape
+    w2 = w.reshape(K, Cg * T, R, S)
+    st, pad, dil = _pairs2(geo)
+    if math.prod(shape):
+        for od0, od1 in _depth_runs(geo, dtype.itemsize):
+            y2 = _api.conv2d(_fold(x5, geo, od0, od1, dtype), w2, b, st, pad, dil,
+                             geo.groups, algorithm=algorithm, threads=threads)
+            y5[:, :, od0:od1] = y2.reshape((geo.N, od1 - od0) + y2.shape[1:]).transpose(
+                0, 2, 1, 3, 4)
+    if out is not None and target is None:
+        out[...] = y
+        return out
+    return y
+
+
+def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1,
+                  groups=1, *, padding_mode="zeros", algorithm="auto", threads=None):
+    """Gradient of :func:`conv3d` with respect to its weight (``torch.nn.grad.conv3d_weight``).
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C, D, H, W) or (C, D, H, W)
+    weight_size : tuple of 5 ints, (K, C/groups, T, R, S)
+    grad_output : array_like, the forward output's shape
+    stride, padding, dilation, groups, padding_mode, algorithm, threads
+        As in :func:`conv3d`. Runs of output depths are summed in a fixed
+        order: bitwise the same for any thread count.
+
+    Returns
+    -------
+    ndarray, shape weight_size
+    """
+    x = _array("input", input)
+    gy = _array("grad_output", grad_output)
+    unbatched = _input_array("input", x, 3)
+    wsize = _shape_tuple("weight_size", weight_size, (5,))
+    xs = (1,) + x.shape if unbatched else x.shape
+    geo = _Geo(3, xs, wsize, stride, padding, dilation, groups, weight_name="weight_size")
+    _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}")
+    dtype = _compute_dtype(x.dtype, gy.dtype)
+    mode = _padmode.check_mode(padding_mode)
+    _api._algorithm(algorithm)
+    threads = _api._threads(threads)
+    if mode != "zeros" and any(p != (0, 0) for p in geo.padding):
+        geo.check_mode(mode)
+        _check_size("the padded input", geo.padded(), dtype)
+        xp = _padmode.pad(x, geo.padding, mode, dtype)
+        return conv3d_weight(xp, wsize, gy, stride, 0, dilation, groups, algorithm=algorithm,
+                             threads=threads)
+    _check_size("weight gradient", wsize, dtype)
+    K, Cg, T, R, S = wsize
+    st, pad, dil = _pairs2(geo)
+    x5 = x.reshape(xs)
+    g5 = gy.reshape(geo.output_shape)
+    dw = None
+    if math.prod(geo.output_shape) and math.prod(wsize):
+        for od0, od1 in _depth_runs(geo, dtype.itemsize):
+            part = _api.conv2d_weight(_fold(x5, geo, od0, od1, dtype), (K, Cg * T, R, S),
+                                      _unfold_output(g5, od0, od1), st, pad, dil, geo.groups,
+                                      algorithm=algorithm, threads=threads)
+            if dw is None:
+                dw = part
+            else:
+                dw += part
+    if dw is None:
+        return np.zeros(wsize, dtype)     # an empty sum
+    return dw.reshape(wsize)
+
+
+def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
+                 *, padding_mode="zeros", algorithm="auto", threads=None):
+    """Gradient of :func:`conv3d` with respect to its input (``torch.nn.grad.conv3d_input``).
+
+    Parameters
+    ----------
+    input_size : tuple of 5 (or 4) ints, (N, C, D, H, W) or (C, D, H, W)
+        Any size whose forward output has grad_output's shape.
+    weight : array_like, shape (K, C/groups, T, R, S)
+    grad_output : array_like, the forward output's shape
+    stride, padding, dilation, groups, padding_mode, algorithm, threads
+        As in :func:`conv3d`.
+
+    Returns
+    -------
+    ndarray, shape input_size
+        Input pixels that no output reads get exactly 0.
+    """
+    isize = _shape_tuple("input_size", input_size, (4, 5))
+    w = _array("weight", weight)
+    gy = _array("grad_output", grad_output)
+    _weight_array("weight", w, 3)
+    unbatched = len(isize) == 4
+    xs = (1,) + isize if unbatched else isize
+    geo = _Geo(3, xs, w.shape, stride, padding, dilation, groups, input_name="input_size")
+    _check_grad_output(gy, geo, unbatched, f"input_size {isize}, weight shape {w.shape}")
+    dtype = _compute_dtype(w.dtype, gy.dtype)
+    mode = _padmode.check_mode(padding_mode)
+    _api._algorithm(algorithm)
+    threads = _api._threads(threads)
+    if mode != "zeros" and any(p != (0, 0) for p in geo.padding):
+        geo.check_mode(mode, "input_size")
+        _check_size("the padded input gradient", geo.padded(), dtype)
+        dxp = conv3d_input(geo.padded()[1:] if unbatched else geo.padded(), w, gy, stride, 0,
+                           dilation, groups, algorithm=algorithm, threads=threads)
+        return _padmode.fold(dxp, geo.padding, mode)
+    _check_size("input gradient", isize, dtype)
+    dx = np.zeros(xs, dtype)
+    K, Cg, T, R, S = geo.weight_shape
+    w2 = w.reshape(K, Cg * T, R, S)
+    st, pad, dil = _pairs2(geo)
+    g5 = gy.reshape(geo.output_shape)
+    H, W = geo.sizes[1:]
+    if math.prod(geo.output_shape) and dx.size:
+        for od0, od1 in _depth_runs(geo, dtype.itemsize):
+            n2 = geo.N * (od1 - od0)
+            dX2 = _api.conv2d_input((n2, geo.C * T, H, W), w2, _unfold_output(g5, od0, od1),
+                                    st, pad, dil, geo.groups, algorithm=algorithm,
+                                    threads=threads)
+            _unfold_add(dx, dX2, geo, od0, od1)
+    return dx.reshape(isize)
+
+
+# --------------------------------------------------------------------------- transposed
+
+def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups,
+                    dilation, output_size, algorithm, threads):
+    x = _array("input", input)
+    w = _array("weight", weight)
+    b = None if bias is None else _array("bias", bias)
+    unbatched = _input_array("input", x, nd)
+    if w.ndim != nd + 2:
+        raise ValueError(f"weight must be a {nd + 2}-D (C_in, C_out/groups, "
+                         f"{', '.join('k' + a[0].upper() for a in _AXES[nd])}) array, got {w.ndim}-D "
+                         f"shape {w.shape}")
+    xs = (1,) + x.shape if unbatched else x.shape
+    N, Cin, *sizes = xs
+    groups = _int("groups", groups, 1)
+    stride = _tuple("stride", stride, nd, 1)
+    dilation = _tuple("dilation", dilation, nd, 1)
+    if isinstance(padding, str):
+        raise ValueError(f"padding must be an int or {nd} ints for a transposed "
+                         f"convolution, got {padding!r}")
+    pad = _tuple("padding", padding, nd, 0)
+    opad = _tuple("output_padding", output_padding, nd, 0)
+    if w.shape[0] != Cin:
+        raise ValueError(f"weight must have C_in = {Cin} rows (input has {Cin} channels, "
+                         f"shape {x.shape}), got weight shape {w.shape}")
+    if Cin % groups:
+        raise ValueError(f"groups={groups} must divide the input channels C_in={Cin} "
+                         f"(input shape {x.shape})")
+    Cout = w.shape[1] * groups
+    kernel = w.shape[2:]
+    if any(k == 0 for k in kernel):
+        raise ValueError(f"weight has a zero-sized kernel: shape {w.shape}")
+    if any(n == 0 for n in sizes):
+        raise ValueError(f"a transposed convolution needs at least one input pixel along "
+                         f"every spatial dimension, got input shape {x.shape}")
+    lows = tuple((n - 1) * s - 2 * p + d * (k - 1) + 1
+                 for n, s, p, d, k in zip(sizes, stride, pad, dilation, kernel))
+    if output_size is not None:
+        if output_padding != 0 and any(opad):
+            raise ValueError("give output_size or output_padding, not both")
+        osz = _shape_tuple("output_size", output_size, (nd, nd + 1, nd + 2))[-nd:]
+        for axis, o, lo, s in zip(_AXES[nd], osz, lows, stride):
+            if not lo <= o <= lo + s - 1:
+                raise ValueError(f"output_size {tuple(osz)}: the output {axis} must be in "
+                                 f"[{lo}, {lo + s - 1}] for input shape {x.shape}, weight "
+                                 f"shape {w.shape}, stride {stride}, padding {pad}, "
+                                 f"dilation {dilation}; got {o}")
+        extra = tuple(o - lo for o, lo in zip(osz, lows))
+    else:
+        for axis, e, s, d in zip(_AXES[nd], opad, stride, dilation):
+            if e >= max(s, d):
+                raise ValueError(f"output_padding must be smaller than stride or dilation "
+                                 f"along each dimension, got output_padding {opad}, stride "
+                                 f"{stride}, dilation {dilation}")
+        extra = opad
+    outs = tuple(lo + e for lo, e in zip(lows, extra))
+    for axis, o in zip(_AXES[nd], outs):
+        if o < 0:
+            raise ValueError(f"padding {pad} is too large: the output {axis} would be {o} "
+                             f"(input shape {x.shape}, weight shape {w.shape})")
+    dtype = _compute_dtype(x.dtype, w.dtype, *(() if b is None else (b.dtype,)))
+    if b is not None and b.shape != (Cout,):
+        raise ValueError(f"bias must have shape (C_out,) = ({Cout},) for weight shape "
+                         f"{w.shape} and groups={groups}, got shape {b.shape}")
+    grad_input = {1: conv1d_input, 2: _api.conv2d_input, 3: conv3d_input}[nd]
+    wc = w if w.dtype == dtype else w.astype(dtype)
+    if all(e < s for e, s in zip(extra, stride)):
+        y = grad_input((N, Cout) + outs, wc, x.reshape(xs), stride, tuple(zip(pad, pad)),
+                       dilation, groups, algorithm=algorithm, threads=threads)
+    else:
+        # output_padding >= stride (only with dilation > stride): the rows past
+        # the last one any input pixel reaches are zeros; compute the full
+        # transposed output and cut the padding off
+        full = tuple((n - 1) * s + d * (k - 1) + 1
+                     for n, s, d, k in zip(sizes, stride, dilation, kernel))
+        yf = grad_input((N, Cout) + full, wc, x.reshape(xs), stride, 0, dilation, groups,
+                        algorithm=algorithm, threads=threads)
+        y = np.zeros((N, Cout) + outs, yf.dtype)
+        src = tuple(slice(p, min(p + o, f)) for p, o, f in zip(pad, outs, full))
+        dst = tuple(slice(0, sl.stop - sl.start) for sl in src)
+        y[(slice(None), slice(None)) + dst] = yf[(slice(None), slice(None)) + src]
+    if b is not None:
+        y += b.astype(dtype, copy=False).reshape((-1,) + (1,) * nd)
+    return y[0] if unbatched else y
+
+
+_TRANSPOSE_DOC = """Transposed {nd}-D convolution (``torch.nn.functional.conv_transpose{nd}d``).
+
+    The adjoint of :func:`{fwd}` with the same weight: ``conv_transpose{nd}d(x, w, ...)``
+    equals ``{inp}(output_size, w, x, ...)``, computed by convx's input-gradient
+    kernels. Its gradients are convx's other two operations of the same
+    convolution: with respect to ``input``, ``{fwd}(grad_output, weight, None,
+    stride, padding, dilation, groups)``; with respect to ``weight``,
+    ``{wgt}(grad_output, weight.shape, input, stride, padding, dilation, groups)``.
+
+    Parameters
+    ----------
+    input : array_like, shape (N, C_in, {dims}) or without N
+    weight : array_like, shape (C_in, C_out/groups, {kdims})
+    bias : array_like, shape (C_out,), optional
+    stride, padding, dilation : int or {nd} ints
+        Those of the convolution this one transposes (padding removes that
+        many pixels from each side of the full output).
+    output_padding : int or {nd} ints, default 0
+        Pixels added to one side of the output; each must be smaller than the
+        stride or the dilation along its dimension.
+    groups : int, default 1
+    output_size : tuple of ints, optional
+        The output's spatial size (N and C may lead, as in PyTorch), instead
+        of output_padding: any size in the legal range [lo, lo + stride - 1]
+        per dimension, else a ValueError that states the range.
+    algorithm, threads
+        As in :func:`convx.conv2d`.
+
+    Returns
+    -------
+    ndarray, shape (N, C_out, {outdims}) (or without N)
+    """
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1, *, output_size=None, algorithm="auto",
+                     threads=None):
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, output_size, algorithm, threads)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1, *, output_size=None, algorithm="auto",
+                     threads=None):
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, output_size, algorithm, threads)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1, *, output_size=None, algorithm="auto",
+                     threads=None):
+    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, output_size, algorithm, threads)
+
+
+for _nd_, _f in ((1, conv_transpose1d), (2, conv_transpose2d), (3, conv_transpose3d)):
+    _names = {1: ("conv1d", "conv1d_input", "conv1d_weight", "L", "kL", "L_out"),
+              2: ("convx.conv2d", "convx.conv2d_input", "convx.conv2d_weight", "H, W",
+                  "kH, kW", "H_out, W_out"),
+              3: ("conv3d", "conv3d_input", "conv3d_weight", "D, H, W", "kD, kH, kW",
+                  "D_out, H_out, W_out")}[_nd_]
+    _f.__doc__ = _TRANSPOSE_DOC.format(nd=_nd_, fwd=_names[0], inp=_names[1], wgt=_names[2],
+                                       dims=_names[3], kdims=_names[4], outdims=_names[5])
+del _nd_, _f, _names

@@ -1,0 +1,116 @@
+"""Padding modes other than zeros: the pad, and its adjoint (the fold-back).
+
+``padding_mode="reflect" | "replicate" | "circular"`` pads the input explicitly
+and convolves the padded array with zero padding; the input gradient is the
+padded array's gradient folded back onto the input: every padded position was
+a copy of one input position, so its gradient is added there (``fold``, the
+adjoint of ``pad``). The modes follow ``torch.nn.functional.pad`` (and numpy's
+"reflect", "edge" and "wrap"): reflect mirrors without repeating the edge and
+needs pad < size, replicate repeats the edge, circular wraps around and needs
+pad <= size.
+
+Both functions work one spatial axis at a time on slices (a copy of the input
+into the interior of the padded array, then a few slice assignments per padded
+position), so the only full-size allocation is the padded array itself.
+"""
+
+import numpy as np
+
+MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def check_mode(padding_mode):
+    """The validated padding_mode string."""
+    if not isinstance(padding_mode, str):
+        raise TypeError(f"padding_mode must be a string, one of {MODES}, got "
+                        f"{padding_mode!r} of type {type(padding_mode).__name__}")
+    if padding_mode not in MODES:
+        raise ValueError(f"padding_mode must be one of {MODES}, got {padding_mode!r}")
+    return str(padding_mode)
+
+
+def source_index(size, lo, hi, mode):
+    """For each position of an axis of ``size`` padded by (lo, hi): the input
+    position it copies (an int64 array of size + lo + hi)."""
+    i = np.arange(-lo, size + hi, dtype=np.int64)
+    if mode == "replicate":
+        return np.clip(i, 0, size - 1)
+    if mode == "circular":
+        return i % size
+    period = 2 * (size - 1)          # reflect: ... 2 1 [0 1 2 .. n-1] n-2 n-3 ...
+    if period == 0:
+        return np.zeros_like(i)
+    j = np.abs(i) % period
+    return np.where(j < size, j, period - j)
+
+
+def check_pads(mode, sizes, pads, name="input", axes=None):
+    """ValueError when a pad is illegal for the mode on an axis of the given size."""
+    axes = axes or [f"spatial dimension {i}" for i in range(len(sizes))]
+    for n, (lo, hi), axis in zip(sizes, pads, axes):
+        if lo == hi == 0:
+            continue
+        if n == 0:
+            raise ValueError(f"padding_mode={mode!r} cannot pad an empty {axis} of {name} "
+                             f"(size 0, padding ({lo}, {hi}))")
+        if mode == "reflect" and max(lo, hi) >= n:
+            raise ValueError(f"padding_mode='reflect' needs padding smaller than the {name} "
+                             f"{axis} ({n}), got padding ({lo}, {hi})")
+        if mode == "circular" and max(lo, hi) > n:
+            raise ValueError(f"padding_mode='circular' needs padding at most the {name} "
+                             f"{axis} ({n}), got padding ({lo}, {hi})")
+
+
+def pad(x, pads, mode, dtype=None):
+    """x (..., *spatial) padded on its last len(pads) axes by pads [(lo, hi), ...],
+    as a new C-contiguous array of dtype (default x's)."""
+    nd = len(pads)
+    lead = x.shape[:x.ndim - nd]
+    sizes = x.shape[x.ndim - nd:]
+    shape = lead + tuple(n + lo + hi for n, (lo, hi) in zip(sizes, pads))
+    xp = np.empty(shape, x.dtype if dtype is None else dtype)
+    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(sizes, pads))
+    xp[(Ellipsis,) + inner] = x
+    # axis by axis; an axis's border copies the already padded earlier axes
+    # (corners are then padded in both, as torch and numpy do)
+    for a, (n, (lo, hi)) in enumerate(zip(sizes, pads)):
+        if lo == hi == 0:
+            continue
+        src = source_index(n, lo, hi, mode)
+        ax = x.ndim - nd + a
+        full = [slice(None)] * xp.ndim
+        for axis_after in range(a + 1, nd):            # later axes: interior only so far
+            full[x.ndim - nd + axis_after] = inner[axis_after]
+
+        def at(i):
+            idx = list(full)
+            idx[ax] = i
+            return tuple(idx)
+
+        for i in list(range(lo)) + list(range(lo + n, lo + n + hi)):
+            xp[at(i)] = xp[at(lo + int(src[i]))]
+    return xp
+
+
+def fold(dxp, pads, mode):
+    """The adjoint of pad: dxp (..., *padded) summed back onto (..., *spatial)."""
+    nd = len(pads)
+    g = dxp
+    for a in range(nd - 1, -1, -1):                     # reverse order of pad
+        lo, hi = pads[a]
+        if lo == hi == 0:
+            continue
+        ax = g.ndim - nd + a
+        n = g.shape[ax] - lo - hi
+        src = source_index(n, lo, hi, mode)
+        idx = [slice(None)] * g.ndim
+        idx[ax] = slice(lo, lo + n)
+        out = g[tuple(idx)].copy()
+        for i in list(range(lo)) + list(range(lo + n, lo + n + hi)):
+            o = [slice(None)] * g.ndim
+            o[ax] = int(src[i])
+            s = [slice(None)] * g.ndim
+            s[ax] = i
+            out[tuple(o)] += g[tuple(s)]
+        g = out
+    return g

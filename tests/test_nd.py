@@ -1,0 +1,532 @@
+"""conv1d / conv3d and their gradients, transposed convolutions, padding modes.
+
+Specification: tests/reference_nd.py (naive float64, from the definitions).
+Integer-valued data makes every float sum exact, so all algorithms must agree
+with the reference bit for bit; random floats check the tolerances; the
+adjoint identity and finite differences check the gradients as gradients.
+"""
+
+import numpy as np
+import pytest
+
+import convx
+from convx import _nd, _padmode
+
+from reference_nd import (ref_conv, ref_conv_input, ref_conv_transpose, ref_conv_weight,
+                          resolve_padding)
+
+FWD = {1: convx.conv1d, 2: convx.conv2d, 3: convx.conv3d}
+WGT = {1: convx.conv1d_weight, 2: convx.conv2d_weight, 3: convx.conv3d_weight}
+INP = {1: convx.conv1d_input, 2: convx.conv2d_input, 3: convx.conv3d_input}
+TRN = {1: convx.conv_transpose1d, 2: convx.conv_transpose2d, 3: convx.conv_transpose3d}
+
+# (id, x shape, w shape, keyword arguments)
+CASES = [
+    ("1d_plain", (2, 3, 17), (4, 3, 3), {}),
+    ("1d_stride_pad_dil", (2, 4, 23), (6, 2, 4), dict(stride=3, padding=2, dilation=2,
+                                                      groups=2)),
+    ("1d_same_even", (1, 2, 10), (3, 2, 4), dict(padding="same")),
+    ("1d_same_stride", (2, 2, 11), (3, 2, 3), dict(padding="same", stride=2)),
+    ("1d_asym", (1, 2, 9), (2, 2, 3), dict(padding=((2, 0),))),
+    ("1d_depthwise_mult", (2, 4, 30), (8, 1, 5), dict(groups=4, padding=2)),
+    ("1d_long_kernel", (1, 1, 300), (2, 1, 64), dict(padding="same")),
+    ("1d_stride_gt_kernel", (1, 2, 20), (3, 2, 2), dict(stride=5)),
+    ("3d_plain", (2, 3, 5, 6, 7), (4, 3, 3, 3, 3), {}),
+    ("3d_pad1", (1, 4, 6, 5, 5), (5, 4, 3, 3, 3), dict(padding=1)),
+    ("3d_strides", (2, 4, 7, 6, 9), (6, 2, 3, 2, 3), dict(stride=(2, 1, 3), padding=(1, 0, 2),
+                                                          dilation=(2, 1, 1), groups=2)),
+    ("3d_depth_pad_gt_kernel", (1, 2, 3, 4, 4), (2, 2, 2, 1, 1), dict(padding=(3, 0, 0))),
+    ("3d_same", (1, 2, 4, 5, 6), (3, 2, 2, 3, 4), dict(padding="same")),
+    ("3d_depthwise", (2, 3, 6, 5, 5), (3, 1, 3, 3, 3), dict(groups=3, padding=1)),
+    ("3d_T1", (2, 3, 4, 5, 5), (4, 3, 1, 3, 3), dict(stride=(2, 1, 1))),
+    ("3d_D1", (1, 2, 1, 6, 6), (3, 2, 1, 2, 2), {}),
+    ("3d_asym_dstride", (1, 2, 9, 4, 4), (2, 2, 3, 2, 2), dict(padding=((1, 2), 0, (0, 1)),
+                                                               stride=(3, 1, 1))),
+]
+IDS = [c[0] for c in CASES]
+
+
+def _data(shape, rng, integer):
+    if integer:
+        return rng.integers(-3, 4, size=shape).astype(np.float64)
+    return rng.standard_normal(shape)
+
+
+def _nd_of(xs):
+    return len(xs) - 2
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("algorithm", ["direct", "im2col", "auto"])
+def test_exact_on_integers(case, algorithm):
+    """All three operations equal the reference bit for bit on integer data."""
+    _, xs, ws, kw = case
+    nd = _nd_of(xs)
+    rng = np.random.default_rng(len(xs) * 100 + xs[-1])
+    x, w = _data(xs, rng, True), _data(ws, rng, True)
+    b = _data(ws[:1], rng, True)
+    y = FWD[nd](x, w, b, algorithm=algorithm, **kw)
+    np.testing.assert_array_equal(y, ref_conv(x, w, b, **kw))
+    gy = _data(y.shape, rng, True)
+    np.testing.assert_array_equal(WGT[nd](x, ws, gy, algorithm=algorithm, **kw),
+                                  ref_conv_weight(x, ws, gy, **kw))
+    np.testing.assert_array_equal(INP[nd](xs, w, gy, algorithm=algorithm, **kw),
+                                  ref_conv_input(xs, w, gy, **kw))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_random_floats(case, dtype):
+    _, xs, ws, kw = case
+    nd = _nd_of(xs)
+    rng = np.random.default_rng(7)
+    x, w = _data(xs, rng, False).astype(dtype), _data(ws, rng, False).astype(dtype)
+    y = FWD[nd](x, w, **kw)
+    assert y.dtype == dtype and y.flags.c_contiguous
+    tol = 1e-12 if dtype == np.float64 else 2e-5 * np.sqrt(np.prod(ws[1:]))
+    np.testing.assert_allclose(y, ref_conv(x, w, **kw), rtol=0, atol=tol * 4)
+    gy = _data(y.shape, rng, False).astype(dtype)
+    red = np.prod(y.shape) / ws[0]
+    tolw = 1e-12 * red if dtype == np.float64 else 2e-5 * np.sqrt(red) * 4
+    np.testing.assert_allclose(WGT[nd](x, ws, gy, **kw), ref_conv_weight(x, ws, gy, **kw),
+                               rtol=0, atol=tolw)
+    np.testing.assert_allclose(INP[nd](xs, w, gy, **kw), ref_conv_input(xs, w, gy, **kw),
+                               rtol=0, atol=tol * 8)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_adjoint_identity(case):
+    """<conv(x, w), g> = <w, conv_weight(x, g)> = <x, conv_input(w, g)>."""
+    _, xs, ws, kw = case
+    nd = _nd_of(xs)
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    y = FWD[nd](x, w, **kw)
+    g = rng.standard_normal(y.shape)
+    a = np.vdot(y, g)
+    assert np.isclose(a, np.vdot(w, WGT[nd](x, ws, g, **kw)), rtol=1e-11, atol=1e-11)
+    assert np.isclose(a, np.vdot(x, INP[nd](xs, w, g, **kw)), rtol=1e-11, atol=1e-11)
+
+
+def test_unbatched_forms():
+    rng = np.random.default_rng(0)
+    x1, w1 = rng.standard_normal((3, 12)), rng.standard_normal((2, 3, 3))
+    y1 = convx.conv1d(x1, w1, padding=1)
+    np.testing.assert_allclose(y1, convx.conv1d(x1[None], w1, padding=1)[0], rtol=0, atol=0)
+    g1 = rng.standard_normal(y1.shape)
+    assert convx.conv1d_weight(x1, w1.shape, g1, padding=1).shape == w1.shape
+    assert convx.conv1d_input(x1.shape, w1, g1, padding=1).shape == x1.shape
+    x3, w3 = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((3, 2, 2, 2, 2))
+    y3 = convx.conv3d(x3, w3)
+    np.testing.assert_array_equal(y3, convx.conv3d(x3[None], w3)[0])
+    g3 = rng.standard_normal(y3.shape)
+    np.testing.assert_array_equal(convx.conv3d_input(x3.shape, w3, g3),
+                                  convx.conv3d_input((1,) + x3.shape, w3, g3[None])[0])
+    np.testing.assert_array_equal(convx.conv3d_weight(x3, w3.shape, g3),
+                                  convx.conv3d_weight(x3[None], w3.shape, g3[None]))
+
+
+def test_conv1d_is_a_view_of_conv2d():
+    """conv1d gives exactly conv2d's bits on one row (it is that call)."""
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 8, 50)).astype(np.float32), \
+        rng.standard_normal((16, 8, 5)).astype(np.float32)
+    for algorithm in ("direct", "im2col"):
+        np.testing.assert_array_equal(
+            convx.conv1d(x, w, stride=2, padding=2, algorithm=algorithm),
+            convx.conv2d(x[:, :, None], w[:, :, None], stride=(1, 2), padding=(0, 2),
+                         algorithm=algorithm)[:, :, 0])
+
+
+def test_conv3d_depth_runs(monkeypatch):
+    """Small fold budgets (one output depth per 2-D call) give the same result."""
+    rng = np.random.default_rng(2)
+    x = rng.integers(-3, 4, (2, 3, 7, 5, 6)).astype(np.float32)
+    w = rng.integers(-3, 4, (4, 3, 3, 2, 2)).astype(np.float32)
+    kw = dict(stride=(2, 1, 1), padding=(2, 1, 0))
+    y = convx.conv3d(x, w, **kw)
+    g = rng.integers(-3, 4, y.shape).astype(np.float32)
+    dw, dx = convx.conv3d_weight(x, w.shape, g, **kw), convx.conv3d_input(x.shape, w, g, **kw)
+    monkeypatch.setattr(_nd, "_FOLD_BYTES", 1)
+    assert len(_nd._depth_runs(_nd._Geo(3, x.shape, w.shape, kw["stride"], kw["padding"], 1,
+                                        1), 4)) == y.shape[2]
+    np.testing.assert_array_equal(convx.conv3d(x, w, **kw), y)
+    np.testing.assert_array_equal(convx.conv3d_weight(x, w.shape, g, **kw), dw)
+    np.testing.assert_array_equal(convx.conv3d_input(x.shape, w, g, **kw), dx)
+
+
+def test_conv3d_thread_invariance():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 8, 6, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 3, 3, 3)).astype(np.float32)
+    y1 = convx.conv3d(x, w, padding=1, threads=1)
+    np.testing.assert_array_equal(convx.conv3d(x, w, padding=1, threads=2), y1)
+    g = rng.standard_normal(y1.shape).astype(np.float32)
+    np.testing.assert_array_equal(convx.conv3d_weight(x, w.shape, g, padding=1, threads=1),
+                                  convx.conv3d_weight(x, w.shape, g, padding=1, threads=2))
+    np.testing.assert_array_equal(convx.conv3d_input(x.shape, w, g, padding=1, threads=1),
+                                  convx.conv3d_input(x.shape, w, g, padding=1, threads=2))
+
+
+def test_conv3d_out_and_formats():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 4, 5, 6, 7))
+    w = rng.standard_normal((3, 4, 2, 3, 3))
+    ref = ref_conv(x, w, padding=1)
+    out = np.empty((2, 3, 6, 6, 7))
+    assert convx.conv3d(x, w, padding=1, out=out) is out
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
+    outf = np.empty((2, 3, 6, 6, 7), order="F")
+    convx.conv3d(x, w, padding=1, out=outf)
+    np.testing.assert_allclose(outf, ref, rtol=0, atol=1e-12)
+    # non-contiguous input and weight, integer weight
+    xs = np.asfortranarray(x)[:, :, ::-1][:, :, ::-1]
+    np.testing.assert_allclose(convx.conv3d(xs, w, padding=1), ref, rtol=0, atol=1e-12)
+    wi = rng.integers(-2, 3, (3, 4, 2, 3, 3))
+    np.testing.assert_allclose(convx.conv3d(x, wi), ref_conv(x, wi), rtol=0, atol=1e-12)
+    # out that is the input's memory: computed aside, then copied
+    buf = rng.standard_normal((1, 2, 4, 4, 4))
+    want = ref_conv(buf, np.ones((2, 2, 1, 1, 1)))
+    convx.conv3d(buf, np.ones((2, 2, 1, 1, 1)), out=buf)
+    np.testing.assert_allclose(buf, want, rtol=0, atol=1e-12)
+
+
+def test_empty_sizes():
+    w = np.ones((3, 0, 2, 2, 2))
+    y = convx.conv3d(np.ones((2, 0, 3, 3, 3)), w, np.arange(3.0))
+    np.testing.assert_array_equal(y, np.broadcast_to(np.arange(3.0).reshape(3, 1, 1, 1),
+                                                     (2, 3, 2, 2, 2)))
+    assert convx.conv3d(np.ones((0, 2, 3, 3, 3)), np.ones((3, 2, 2, 2, 2))).shape == \
+        (0, 3, 2, 2, 2)
+    np.testing.assert_array_equal(
+        convx.conv3d_weight(np.ones((0, 2, 3, 3, 3)), (3, 2, 2, 2, 2), np.ones((0, 3, 2, 2, 2))),
+        np.zeros((3, 2, 2, 2, 2)))
+    np.testing.assert_array_equal(
+        convx.conv3d_input((0, 2, 3, 3, 3), np.ones((3, 2, 2, 2, 2)), np.ones((0, 3, 2, 2, 2))),
+        np.zeros((0, 2, 3, 3, 3)))
+    assert convx.conv1d(np.ones((0, 3, 5)), np.ones((4, 3, 2))).shape == (0, 4, 4)
+    np.testing.assert_array_equal(convx.conv1d(np.ones((2, 3, 0)), np.ones((4, 3, 1)),
+                                               padding="same"), np.zeros((2, 4, 0)))
+
+
+def test_finite_differences_3d():
+    """conv3d's two gradients against central differences of a scalar loss (float64)."""
+    rng = np.random.default_rng(6)
+    kw = dict(stride=(2, 1, 1), padding=(1, 1, 0), dilation=(1, 2, 1), groups=2)
+    x = rng.standard_normal((1, 4, 4, 5, 3))
+    w = rng.standard_normal((2, 2, 2, 2, 2))
+    g = rng.standard_normal(convx.conv3d(x, w, **kw).shape)
+
+    def loss(xx, ww):
+        return np.vdot(convx.conv3d(xx, ww, **kw), g)
+
+    eps = 1e-6
+    dw = convx.conv3d_weight(x, w.shape, g, **kw)
+    dx = convx.conv3d_input(x.shape, w, g, **kw)
+    for arr, grad, which in ((w, dw, "w"), (x, dx, "x")):
+        for idx in list(np.ndindex(arr.shape))[::7]:
+            e = np.zeros_like(arr)
+            e[idx] = eps
+            if which == "w":
+                num = (loss(x, w + e) - loss(x, w - e)) / (2 * eps)
+            else:
+                num = (loss(x + e, w) - loss(x - e, w)) / (2 * eps)
+            assert abs(num - grad[idx]) < 1e-7 * max(1, abs(num)), (which, idx)
+
+
+# --------------------------------------------------------------------------- padding modes
+
+MODES = ["reflect", "replicate", "circular"]
+MODE_CASES = [
+    ((2, 3, 11), (4, 3, 3), dict(padding=1)),
+    ((1, 2, 9), (2, 1, 5), dict(padding="same", groups=2)),
+    ((1, 2, 10), (2, 2, 4), dict(padding=((3, 1),), stride=2)),
+    ((2, 3, 7, 8), (4, 3, 3, 3), dict(padding=1)),
+    ((1, 2, 6, 9), (4, 1, 3, 5), dict(padding=(2, 3), dilation=(1, 2), groups=2)),
+    ((1, 2, 5, 6), (3, 2, 2, 4), dict(padding="same", stride=(2, 1))),
+    ((1, 2, 4, 5, 6), (3, 2, 3, 3, 3), dict(padding=1)),
+    ((2, 2, 5, 4, 6), (2, 2, 2, 3, 2), dict(padding=((1, 0), 2, (1, 1)), stride=(1, 2, 1))),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", MODE_CASES, ids=[f"{len(c[0]) - 2}d_{i}"
+                                                  for i, c in enumerate(MODE_CASES)])
+def test_padding_modes(mode, case):
+    """Forward and both gradients with reflect/replicate/circular, exact on integers."""
+    xs, ws, kw = case
+    nd = len(xs) - 2
+    rng = np.random.default_rng(11)
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    y = FWD[nd](x, w, padding_mode=mode, **kw)
+    np.testing.assert_array_equal(y, ref_conv(x, w, mode=mode, **kw))
+    g = rng.integers(-3, 4, y.shape).astype(np.float64)
+    np.testing.assert_array_equal(WGT[nd](x, ws, g, padding_mode=mode, **kw),
+                                  ref_conv_weight(x, ws, g, mode=mode, **kw))
+    np.testing.assert_array_equal(INP[nd](xs, w, g, padding_mode=mode, **kw),
+                                  ref_conv_input(xs, w, g, mode=mode, **kw))
+    # and as a gradient: the adjoint identity on random floats
+    xr, wr = rng.standard_normal(xs), rng.standard_normal(ws)
+    gr = rng.standard_normal(y.shape)
+    a = np.vdot(FWD[nd](xr, wr, padding_mode=mode, **kw), gr)
+    assert np.isclose(a, np.vdot(xr, INP[nd](xs, wr, gr, padding_mode=mode, **kw)),
+                      rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pad_and_fold(mode):
+    """pad matches numpy's pad; fold is its adjoint, axis by axis and at the corners."""
+    rng = np.random.default_rng(12)
+    npmode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    for shape, pads in (((2, 3, 5, 7), ((2, 1), (3, 3))), ((1, 2, 6), ((5, 4),)),
+                        ((2, 1, 5, 3, 2), ((1, 2), (0, 2), (1, 1)))):
+        sizes = shape[-len(pads):]
+        if mode == "reflect":
+            pads = tuple((min(lo, n - 1), min(hi, n - 1)) for (lo, hi), n in zip(pads, sizes))
+        if mode == "circular":
+            pads = tuple((min(lo, n), min(hi, n)) for (lo, hi), n in zip(pads, sizes))
+        x = rng.standard_normal(shape)
+        xp = _padmode.pad(x, pads, mode)
+        np.testing.assert_array_equal(
+            xp, np.pad(x, ((0, 0),) * (x.ndim - len(pads)) + pads, mode=npmode))
+        g = rng.standard_normal(xp.shape)
+        assert np.isclose(np.vdot(xp, g), np.vdot(x, _padmode.fold(g, pads, mode)),
+                          rtol=1e-12, atol=1e-12)
+
+
+def test_padding_mode_zero_padding_is_a_no_op():
+    rng = np.random.default_rng(13)
+    x, w = rng.standard_normal((1, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
+    np.testing.assert_array_equal(convx.conv2d(x, w, padding_mode="reflect"), convx.conv2d(x, w))
+
+
+def test_padding_mode_float32_and_out():
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    out = np.empty((2, 4, 9, 9), np.float32)
+    y = convx.conv2d(x, w, padding=1, padding_mode="circular", out=out)
+    assert y is out
+    np.testing.assert_allclose(out, ref_conv(x, w, padding=1, mode="circular"), atol=1e-4)
+
+
+def test_padding_mode_errors():
+    x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"padding_mode must be one of"):
+        convx.conv2d(x, w, padding=1, padding_mode="mirror")
+    with pytest.raises(TypeError, match=r"padding_mode must be a string"):
+        convx.conv2d(x, w, padding=1, padding_mode=0)
+    with pytest.raises(ValueError, match=r"reflect.*smaller than the input height \(4\)"):
+        convx.conv2d(x, w, padding=(4, 1), padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"circular.*at most the input width \(4\)"):
+        convx.conv2d(x, w, padding=(1, 5), padding_mode="circular")
+    with pytest.raises(ValueError, match=r"reflect.*input_size length \(3\)"):
+        convx.conv1d_input((1, 1, 3), np.ones((1, 1, 3)), np.ones((1, 1, 7)), padding=3,
+                           padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"reflect.*depth \(2\)"):
+        convx.conv3d(np.ones((1, 1, 2, 5, 5)), np.ones((1, 1, 1, 1, 1)), padding=2,
+                     padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"cannot pad an empty"):
+        convx.conv2d(np.ones((1, 1, 0, 4)), w, padding=2, padding_mode="replicate")
+
+
+# --------------------------------------------------------------------------- transposed
+
+TRANSPOSE_CASES = [
+    ((2, 4, 7), (4, 3, 3), dict()),
+    ((1, 2, 5), (2, 2, 4), dict(stride=3, padding=1, output_padding=2)),
+    ((2, 4, 6), (4, 1, 3), dict(stride=2, groups=4, dilation=2, output_padding=1)),
+    ((2, 4, 5, 6), (4, 3, 3, 2), dict(groups=2)),
+    ((1, 2, 4, 5), (2, 3, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((1, 2, 4, 3), (2, 2, 3, 2), dict(stride=(2, 3), padding=(1, 0), dilation=(1, 2),
+                                      output_padding=(1, 2))),
+    ((1, 1, 3, 3), (1, 1, 3, 3), dict(dilation=3, output_padding=2, padding=1)),
+    ((1, 1, 3, 3), (1, 1, 2, 2), dict(dilation=4, output_padding=3)),
+    ((2, 2, 3, 4, 3), (2, 3, 2, 3, 2), dict(stride=2, padding=1, output_padding=1)),
+    ((1, 4, 2, 3, 3), (4, 1, 3, 1, 2), dict(groups=2, stride=(1, 2, 3))),
+]
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=range(len(TRANSPOSE_CASES)))
+@pytest.mark.parametrize("algorithm", ["direct", "im2col"])
+def test_conv_transpose(case, algorithm):
+    xs, ws, kw = case
+    nd = len(xs) - 2
+    rng = np.random.default_rng(20)
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    b = rng.integers(-3, 4, ws[1] * kw.get("groups", 1)).astype(np.float64)
+    y = TRN[nd](x, w, b, algorithm=algorithm, **kw)
+    np.testing.assert_array_equal(y, ref_conv_transpose(x, w, b, **kw))
+    # float32 random data
+    xf = rng.standard_normal(xs).astype(np.float32)
+    wf = rng.standard_normal(ws).astype(np.float32)
+    yf = TRN[nd](xf, wf, algorithm=algorithm, **kw)
+    assert yf.dtype == np.float32
+    np.testing.assert_allclose(yf, ref_conv_transpose(xf, wf, **kw), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=range(len(TRANSPOSE_CASES)))
+def test_conv_transpose_gradients(case):
+    """The documented gradients of a transposed convolution (forward and weight
+    gradient of the convolution it transposes) satisfy the adjoint identity."""
+    xs, ws, kw = case
+    nd = len(xs) - 2
+    kw = dict(kw)
+    kw.pop("output_padding", None)
+    rng = np.random.default_rng(21)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    y = TRN[nd](x, w, **kw)
+    g = rng.standard_normal(y.shape)
+    a = np.vdot(y, g)
+    conv_kw = dict(stride=kw.get("stride", 1), padding=kw.get("padding", 0),
+                   dilation=kw.get("dilation", 1), groups=kw.get("groups", 1))
+    assert np.isclose(a, np.vdot(x, FWD[nd](g, w, None, **conv_kw)), rtol=1e-11)
+    assert np.isclose(a, np.vdot(w, WGT[nd](g, ws, x, **conv_kw)), rtol=1e-11)
+
+
+def test_conv_transpose_output_size():
+    x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3))
+    for h in (7, 8):
+        y = convx.conv_transpose2d(x, w, stride=2, output_size=(h, 8))
+        np.testing.assert_array_equal(y, ref_conv_transpose(x, w, stride=2,
+                                                            output_padding=(h - 7, 1)))
+    assert convx.conv_transpose2d(x, w, stride=2, output_size=(1, 1, 8, 7)).shape == \
+        (1, 1, 8, 7)
+    with pytest.raises(ValueError, match=r"output height must be in \[7, 8\].*got 9"):
+        convx.conv_transpose2d(x, w, stride=2, output_size=(9, 8))
+    with pytest.raises(ValueError, match=r"output length must be in \[5, 5\].*got 4"):
+        convx.conv_transpose1d(np.ones((1, 1, 3)), np.ones((1, 1, 3)), output_size=(4,))
+    with pytest.raises(ValueError, match=r"output_size or output_padding, not both"):
+        convx.conv_transpose2d(x, w, stride=2, output_padding=1, output_size=(8, 8))
+    with pytest.raises(ValueError, match=r"output_size must have"):
+        convx.conv_transpose2d(x, w, stride=2, output_size=(8,))
+
+
+def test_conv_transpose_errors():
+    x, w = np.ones((1, 2, 3, 3)), np.ones((2, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"output_padding must be smaller than stride or "
+                                         r"dilation"):
+        convx.conv_transpose2d(x, w, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match=r"weight must have C_in = 2 rows"):
+        convx.conv_transpose2d(x, np.ones((3, 1, 3, 3)))
+    with pytest.raises(ValueError, match=r"groups=3 must divide the input channels"):
+        convx.conv_transpose2d(x, w, groups=3)
+    with pytest.raises(ValueError, match=r"padding must be an int or 2 ints"):
+        convx.conv_transpose2d(x, w, padding="same")
+    with pytest.raises(ValueError, match=r"padding \(3, 3\) is too large"):
+        convx.conv_transpose2d(x, w, padding=3)
+    with pytest.raises(ValueError, match=r"4-D \(C_in, C_out/groups, kH, kW\)"):
+        convx.conv_transpose2d(x, np.ones((2, 1, 3)))
+    with pytest.raises(ValueError, match=r"bias must have shape \(C_out,\) = \(2,\)"):
+        convx.conv_transpose2d(x, w, np.ones(3), groups=2)
+    with pytest.raises(ValueError, match=r"at least one input pixel"):
+        convx.conv_transpose1d(np.ones((1, 2, 0)), np.ones((2, 1, 3)))
+
+
+# --------------------------------------------------------------------------- errors
+
+def test_nd_errors_name_the_arguments():
+    with pytest.raises(ValueError, match=r"input must be a 3-D \(N, C, L\) array or a 2-D"):
+        convx.conv1d(np.ones((1, 1, 1, 4)), np.ones((1, 1, 3)))
+    with pytest.raises(ValueError, match=r"weight must be a 5-D \(K, C/groups, T, R, S\)"):
+        convx.conv3d(np.ones((1, 1, 4, 4, 4)), np.ones((1, 1, 3, 3)))
+    with pytest.raises(ValueError, match=r"weight has 2 input channels per group but input "
+                                         r"has 3 channels"):
+        convx.conv3d(np.ones((1, 3, 4, 4, 4)), np.ones((1, 2, 3, 3, 3)))
+    with pytest.raises(ValueError, match=r"dilated kernel depth 5 .* padded input depth 4"):
+        convx.conv3d(np.ones((1, 1, 4, 8, 8)), np.ones((1, 1, 3, 3, 3)), dilation=(2, 1, 1))
+    with pytest.raises(ValueError, match=r"stride must be an int or 3 ints"):
+        convx.conv3d(np.ones((1, 1, 4, 4, 4)), np.ones((1, 1, 1, 1, 1)), stride=(1, 2))
+    with pytest.raises(ValueError, match=r"padding must be an int or 1 entries.*\(\(lo, hi\)\),"):
+        convx.conv1d(np.ones((1, 1, 4)), np.ones((1, 1, 1)), padding=(1, 2))
+    with pytest.raises(TypeError, match=r"stride must be an integer"):
+        convx.conv1d(np.ones((1, 1, 4)), np.ones((1, 1, 1)), stride=1.5)
+    with pytest.raises(ValueError, match=r"grad_output must have the forward output's shape "
+                                         r"\(1, 1, 2, 2, 2\)"):
+        convx.conv3d_weight(np.ones((1, 1, 4, 4, 4)), (1, 1, 3, 3, 3), np.ones((1, 1, 2, 2, 3)))
+    with pytest.raises(ValueError, match=r"weight_size must have 5 entries"):
+        convx.conv3d_weight(np.ones((1, 1, 4, 4, 4)), (1, 1, 3, 3), np.ones((1, 1, 2, 2, 2)))
+    with pytest.raises(ValueError, match=r"input_size must have 2 or 3 entries"):
+        convx.conv1d_input((1, 1, 4, 4), np.ones((1, 1, 3)), np.ones((1, 1, 2)))
+    with pytest.raises(ValueError, match=r"bias must have shape \(K,\) = \(2,\)"):
+        convx.conv3d(np.ones((1, 1, 3, 3, 3)), np.ones((2, 1, 1, 1, 1)), np.ones(3))
+    with pytest.raises(ValueError, match=r"out must have the result's shape"):
+        convx.conv3d(np.ones((1, 1, 3, 3, 3)), np.ones((2, 1, 1, 1, 1)), out=np.empty(3))
+    with pytest.raises(TypeError, match=r"out must be a numpy.ndarray"):
+        convx.conv1d(np.ones((1, 1, 3)), np.ones((2, 1, 1)), out=[0.0])
+    with pytest.raises(ValueError, match=r"algorithm must be one of"):
+        convx.conv3d(np.ones((1, 1, 3, 3, 3)), np.ones((2, 1, 1, 1, 1)), algorithm="fast")
+    with pytest.raises(ValueError, match=r"zero-sized kernel"):
+        convx.conv3d(np.ones((1, 1, 3, 3, 3)), np.ones((2, 1, 1, 0, 1)))
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_against_torch(case):
+    torch = _torch()
+    import torch.nn.functional as F
+    _, xs, ws, kw = case
+    nd = len(xs) - 2
+    pad = kw.get("padding", 0)
+    if isinstance(pad, tuple) and any(isinstance(p, tuple) for p in pad):
+        pytest.skip("PyTorch has no asymmetric padding")
+    if pad == "same" and kw.get("stride", 1) != 1:
+        pytest.skip("PyTorch has padding='same' only for stride 1")
+    rng = np.random.default_rng(30)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    tf = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[nd]
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    yt = tf(xt, wt, **kw)
+    y = FWD[nd](x, w, **kw)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    g = rng.standard_normal(y.shape)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(WGT[nd](x, ws, g, **kw), wt.grad.numpy(), rtol=1e-10,
+                               atol=1e-10)
+    np.testing.assert_allclose(INP[nd](xs, w, g, **kw), xt.grad.numpy(), rtol=1e-10,
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=range(len(TRANSPOSE_CASES)))
+def test_transpose_against_torch(case):
+    torch = _torch()
+    import torch.nn.functional as F
+    xs, ws, kw = case
+    nd = len(xs) - 2
+    rng = np.random.default_rng(31)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    b = rng.standard_normal(ws[1] * kw.get("groups", 1))
+    tf = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[nd]
+    want = tf(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kw).numpy()
+    np.testing.assert_allclose(TRN[nd](x, w, b, **kw), want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_padding_modes_against_torch(mode):
+    torch = _torch()
+    import torch.nn.functional as F
+    rng = np.random.default_rng(32)
+    for xs, ws, p in (((2, 3, 9), (4, 3, 3), 2), ((2, 3, 7, 8), (4, 3, 3, 3), 1),
+                      ((1, 2, 4, 5, 6), (3, 2, 3, 3, 3), 1)):
+        nd = len(xs) - 2
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        xt = torch.tensor(x, requires_grad=True)
+        wt = torch.tensor(w, requires_grad=True)
+        tf = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[nd]
+        yt = tf(F.pad(xt, (p,) * (2 * nd), mode=mode), wt)
+        y = FWD[nd](x, w, padding=p, padding_mode=mode)
+        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-10, atol=1e-10)
+        g = rng.standard_normal(y.shape)
+        yt.backward(torch.tensor(g))
+        np.testing.assert_allclose(INP[nd](xs, w, g, padding=p, padding_mode=mode),
+                                   xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(WGT[nd](x, ws, g, padding=p, padding_mode=mode),
+                                   wt.grad.numpy(), rtol=1e-10, atol=1e-10)
