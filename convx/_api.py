@@ -535,7 +535,7 @@ def _channel_tiles(dtype):
     return _CHANNEL_TILES[key]
 
 
-def _auto_rule(op, geo, dtype=np.float32, fft=True):
+def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     """(algorithm, reason): the choice of algorithm="auto" and why (see explain);
     reason is a function returning the words (built only when asked for).
 
@@ -549,7 +549,7 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True):
     """
     if fft and geo.stride == (1, 1) and geo.R * geo.S >= 16:
         from . import _fft
-        use, why = _fft.fft_preferred(op, geo, np.dtype(dtype))
+        use, why = _fft.fft_preferred(op, geo, np.dtype(dtype), threads=threads)
         if use:
             return "fft", lambda: why
     Cg = geo.C // geo.groups
@@ -620,17 +620,43 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True):
                               f"{geo.Q} pixels: register-blocked direct kernels")
 
 
-def _auto(op, geo, dtype=np.float32):
+def _direct_has_kernels(op, geo, dtype):
+    """Will the direct algorithm run its register-blocked kernels (not the
+    plain loops)? They hold whole input rows in a band of about 2 MiB: rows
+    too long for that (long 1-D signals) leave only the plain loops."""
+    if op == "dgrad":
+        if geo.stride != (1, 1):
+            return True     # the strided input gradient is a scatter either way
+        N, C, H, W, K, R, S, P, Q, _, _, dh, dw, pt, pl, G = geo.astuple()
+        g = (N, K, P, Q, C, R, S, H, W, 1, 1, dh, dw, (R - 1) * dh - pt, (S - 1) * dw - pl, G)
+        return _conv.plan_info(g, "fwd", "direct", dtype)["direct_kernels"]
+    return _conv.plan_info(geo.astuple(), op, "direct", dtype)["direct_kernels"]
+
+
+def _auto_rule_checked(op, geo, dtype=np.float32, fft=True, threads=1):
+    """_auto_rule, with "direct" turned to "im2col" where the direct kernels
+    cannot run (their band would not fit) on a layer wide enough for the GEMM."""
+    algo, why = _auto_rule(op, geo, dtype, fft, threads)
+    if algo == "direct" and math.prod(geo.output_shape) and math.prod(geo.input_shape):
+        Kg, Cg = geo.K // geo.groups, geo.C // geo.groups
+        wide = min(Kg, Cg) >= 4 and Cg * geo.R * geo.S >= 16
+        if wide and not _direct_has_kernels(op, geo, np.dtype(dtype)):
+            return "im2col", lambda: (f"rows of {geo.W} pixels x {Cg} channels are too long "
+                                      f"for the direct kernels' band: packed GEMM")
+    return algo, why
+
+
+def _auto(op, geo, dtype=np.float32, threads=1):
     """The algorithm "auto" picks (see _auto_rule)."""
-    return _auto_rule(op, geo, dtype)[0]
+    return _auto_rule_checked(op, geo, dtype, threads=threads)[0]
 
 
-def _resolve_algorithm(algorithm, op, geo, dtype):
+def _resolve_algorithm(algorithm, op, geo, dtype, threads=1):
     algorithm = _algorithm(algorithm)
     if algorithm == "fft" and geo.stride != (1, 1):
         raise ValueError(f"algorithm='fft' needs stride 1, got stride {geo.stride}; use "
                          f"'auto', 'direct' or 'im2col' for strided convolutions")
-    return _auto(op, geo, dtype) if algorithm == "auto" else algorithm
+    return _auto(op, geo, dtype, threads) if algorithm == "auto" else algorithm
 
 
 def _finite(*arrays):
@@ -644,7 +670,7 @@ def _finite(*arrays):
 def _exact_algorithm(op, geo, dtype):
     """The algorithm that runs instead of the FFT on inputs holding inf or NaN
     (the FFT would spread them over the whole result)."""
-    return _auto_rule(op, geo, dtype, fft=False)[0]
+    return _auto_rule_checked(op, geo, dtype, fft=False)[0]
 
 
 def _padded_geometry(geo, mode, name="input"):
@@ -715,7 +741,7 @@ def explain(op, input_shape, weight_shape, stride=1, padding=0, dilation=1, grou
     dt = np.dtype(dtype)
     if dt not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    algo, why = _auto_rule(op, geo, dt)
+    algo, why = _auto_rule_checked(op, geo, dt, threads=_threads(threads))
     reason = why()
     if algo == "im2col" and math.prod(geo.output_shape) and math.prod(ins):
         try:
@@ -837,8 +863,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         xp = _padmode.pad(x, geo.padding, mode, dtype)
         return conv2d(xp, w, b, stride, 0, dilation, groups, algorithm=algorithm,
                       threads=threads, out=out)
-    algo = _resolve_algorithm(algorithm, "fwd", geo, dtype)
     nthreads = _threads(threads)
+    algo = _resolve_algorithm(algorithm, "fwd", geo, dtype, nthreads)
     shape = geo.output_shape[1:] if unbatched else geo.output_shape
 
     target = None
@@ -949,8 +975,8 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         xp = _padmode.pad(x, geo.padding, mode, dtype)
         return conv2d_weight(xp, wsize, gy, stride, 0, dilation, groups, algorithm=algorithm,
                              threads=threads)
-    algo = _resolve_algorithm(algorithm, "wgrad", geo, dtype)
     nthreads = _threads(threads)
+    algo = _resolve_algorithm(algorithm, "wgrad", geo, dtype, nthreads)
     _check_size("weight gradient", wsize, dtype)
     if math.prod(wsize):
         algo = _algorithm_within_memory(
@@ -1038,8 +1064,8 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         dxp = conv2d_input(psize, w, gy, stride, 0, dilation, groups, algorithm=algorithm,
                            threads=threads)
         return _padmode.fold(dxp, geo.padding, mode)
-    algo = _resolve_algorithm(algorithm, "dgrad", geo, dtype)
     nthreads = _threads(threads)
+    algo = _resolve_algorithm(algorithm, "dgrad", geo, dtype, nthreads)
     _check_size("input gradient", isize, dtype)
     if math.prod(isize):
         algo = _algorithm_within_memory(

@@ -571,8 +571,8 @@ def test_array_argument_not_numbers(arg, value, exc):
     expect(exc, names(arg), fns[arg])
 
 
-@pytest.mark.parametrize("value", ["fft", "", "DIRECT", 0, None, b"direct", True],
-                         ids=["fft", "empty", "upper", "int", "None", "bytes", "bool"])
+@pytest.mark.parametrize("value", ["winograd", "", "DIRECT", 0, None, b"direct", True],
+                         ids=["unknown", "empty", "upper", "int", "None", "bytes", "bool"])
 @pytest.mark.parametrize("op", OPS)
 def test_bad_algorithm(op, value):
     exc = ValueError if isinstance(value, str) else TypeError

@@ -263,7 +263,7 @@ def test_padding_wrong_length(value):
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value, exc", [
-    pytest.param("fft", ValueError, id="fft"),
+    pytest.param("winograd", ValueError, id="unknown"),
     pytest.param("DIRECT", ValueError, id="uppercase"),
     pytest.param("", ValueError, id="empty"),
     pytest.param(3, TypeError, id="int"),
@@ -271,7 +271,7 @@ def test_padding_wrong_length(value):
 ])
 @pytest.mark.parametrize("op", range(3), ids=OP_IDS)
 def test_bad_algorithm(op, value, exc):
-    """algorithm is one of 'direct', 'im2col', 'auto'."""
+    """algorithm is one of 'direct', 'im2col', 'fft', 'auto'."""
     with pytest.raises(exc, match=names("algorithm", value)):
         _all_ops(algorithm=value)[op]()
 

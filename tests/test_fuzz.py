@@ -219,7 +219,7 @@ def _mutations(op):
              [-1, 2**62, 2**64, 1.5, True, None, "SAME", (1, -1), ((1, 2, 3), (0, 0))]]
     muts += [("groups", {"groups": v}) for v in [0, -1, 2**62, 2**64, 1.5, True, "2", None]]
     muts += [("threads", {"threads": v}) for v in [0, -3, 2**64, 2.0, True, "2"]]
-    muts += [("algorithm", {"algorithm": v}) for v in ["fft", "", 3, None]]
+    muts += [("algorithm", {"algorithm": v}) for v in ["winograd", "", 3, None]]
     if op == "conv2d":
         muts += [("weight", "weight_channels"), ("bias", "bias_length"), ("input", "input_rank"),
                  ("weight", "weight_rank")]

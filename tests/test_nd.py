@@ -468,6 +468,7 @@ def _torch():
     return pytest.importorskip("torch")
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_against_torch(case):
     torch = _torch()
