@@ -678,9 +678,12 @@ def _padded_geometry(geo, mode, name="input"):
     _padmode.check_pads(mode, (geo.H, geo.W), geo.padding, name, ("height", "width"))
 
 
-_OP_NAMES = {"fwd": "fwd", "conv2d": "fwd", "forward": "fwd",
-             "wgrad": "wgrad", "conv2d_weight": "wgrad", "weight": "wgrad",
-             "dgrad": "dgrad", "conv2d_input": "dgrad", "input": "dgrad"}
+_OP_NAMES = {"fwd": "fwd", "forward": "fwd", "wgrad": "wgrad", "weight": "wgrad",
+             "dgrad": "dgrad", "input": "dgrad"}
+for _d in ("1d", "2d", "3d"):
+    _OP_NAMES.update({f"conv{_d}": "fwd", f"conv{_d}_weight": "wgrad",
+                      f"conv{_d}_input": "dgrad"})
+del _d
 
 
 @dataclass(frozen=True)
@@ -704,10 +707,13 @@ def explain(op, input_shape, weight_shape, stride=1, padding=0, dilation=1, grou
     Parameters
     ----------
     op : {"conv2d", "conv2d_weight", "conv2d_input"} (or "fwd", "wgrad", "dgrad")
-        The operation.
+        The operation ("conv1d..." and "conv3d..." name the same three).
     input_shape, weight_shape : tuple of int
         ``(N, C, H, W)`` (or unbatched ``(C, H, W)``) and ``(K, C/groups, R, S)``, as
-        the arrays the call would receive.
+        the arrays the call would receive. A 3-entry weight shape ``(K, C/groups,
+        S)`` explains a 1-D call (input ``(N, C, L)``), a 5-entry one a 3-D call
+        (input ``(N, C, D, H, W)``): the answer is then about the 2-D call that
+        computes it (see :func:`conv1d`, :func:`conv3d`).
     stride, padding, dilation, groups
         As for :func:`conv2d`.
     dtype : numpy dtype, default float32
@@ -719,7 +725,7 @@ def explain(op, input_shape, weight_shape, stride=1, padding=0, dilation=1, grou
     Returns
     -------
     Explanation
-        ``.algorithm`` ("direct" or "im2col"), ``.reason`` (the rule that decided,
+        ``.algorithm`` ("direct", "im2col" or "fft"), ``.reason`` (the rule that decided,
         in words) and ``.features`` (the shape features it looked at); ``str()``
         gives all three on one line.
 
@@ -733,11 +739,16 @@ def explain(op, input_shape, weight_shape, stride=1, padding=0, dilation=1, grou
     if not isinstance(op, str) or op not in _OP_NAMES:
         raise ValueError(f"op must be one of {sorted(_OP_NAMES)}, got {op!r}")
     op = _OP_NAMES[op]
-    ins = _shape_tuple("input_shape", input_shape, (3, 4))
-    ws = _shape_tuple("weight_shape", weight_shape, (4,))
-    ins = (1,) + ins if len(ins) == 3 else ins
-    geo = _geometry(ins, ws, stride, padding, dilation, groups, input_name="input_shape",
-                    weight_name="weight_shape")
+    ws = _shape_tuple("weight_shape", weight_shape, (3, 4, 5))
+    nd = len(ws) - 2
+    ins = _shape_tuple("input_shape", input_shape, (nd + 1, nd + 2))
+    ins = (1,) + ins if len(ins) == nd + 1 else ins
+    if nd == 2:
+        geo = _geometry(ins, ws, stride, padding, dilation, groups, input_name="input_shape",
+                        weight_name="weight_shape")
+    else:
+        from . import _nd
+        geo = _nd._as_2d(nd, ins, ws, stride, padding, dilation, groups, np.dtype(dtype))
     dt = np.dtype(dtype)
     if dt not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {dt}")

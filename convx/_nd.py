@@ -191,6 +191,23 @@ def _pairs2(geo):
     return geo.stride[-2:], geo.padding[-2:], geo.dilation[-2:]
 
 
+def _as_2d(nd, ishape, wshape, stride, padding, dilation, groups, dtype):
+    """The 2-D geometry of the (first) 2-D call that computes a 1-D or 3-D one
+    (for explain)."""
+    geo = _Geo(nd, ishape, wshape, stride, padding, dilation, groups,
+               input_name="input_shape", weight_name="weight_shape")
+    if nd == 1:
+        return _api._geometry((geo.N, geo.C, 1, geo.sizes[0]), (geo.K, geo.C // geo.groups, 1,
+                              geo.kernel[0]), (1,) + geo.stride, ((0, 0),) + geo.padding,
+                              (1,) + geo.dilation, geo.groups)
+    runs = _depth_runs(geo, dtype.itemsize)
+    n = geo.N * (runs[0][1] - runs[0][0]) if runs else 0
+    T = geo.kernel[0]
+    st, pad, dil = _pairs2(geo)
+    return _api._geometry((n, geo.C * T) + geo.sizes[1:], (geo.K, geo.C // geo.groups * T)
+                          + geo.kernel[1:], st, pad, dil, geo.groups)
+
+
 # --------------------------------------------------------------------------- 1-D
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,

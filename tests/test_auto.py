@@ -96,10 +96,11 @@ def test_explain_accepts_unbatched_shapes_and_dtypes():
 
 
 @pytest.mark.parametrize("bad, exc, words", [
-    (dict(op="conv3d"), ValueError, "op must be one of"),
+    (dict(op="conv4d"), ValueError, "op must be one of"),
     (dict(op=1), ValueError, "op must be one of"),
     (dict(input_shape=(1, 2)), ValueError, "input_shape"),
-    (dict(weight_shape=(8, 3, 3)), ValueError, "weight_shape"),
+    (dict(weight_shape=(8, 3)), ValueError, "weight_shape"),
+    (dict(weight_shape=(8, 3, 3)), ValueError, "input_shape must have 2 or 3 entries"),
     (dict(weight_shape=(8, 4, 3, 3)), ValueError, "groups"),
     (dict(input_shape="abc"), TypeError, "input_shape"),
     (dict(dtype=np.int32), TypeError, "dtype"),

@@ -531,3 +531,18 @@ def test_padding_modes_against_torch(mode):
                                    xt.grad.numpy(), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(WGT[nd](x, ws, g, padding=p, padding_mode=mode),
                                    wt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_explain_nd():
+    """explain answers for the 2-D call a 1-D or 3-D one runs, and says what auto runs."""
+    e1 = convx.explain("conv1d", (8, 64, 16000), (64, 64, 9), padding=4)
+    assert e1.features["kernel"] == (1, 9) and e1.features["output_pixels"] == 16000
+    assert e1.algorithm == "im2col" and "too long for the direct kernels" in e1.reason
+    e3 = convx.explain("conv3d_weight", (2, 8, 6, 10, 10), (4, 8, 3, 3, 3), padding=1)
+    assert e3.op == "wgrad"
+    assert e3.features["C_per_group"] == 24 and e3.features["batch"] == 12
+    assert convx.explain("conv1d_input", (3, 40), (2, 3, 5)).op == "dgrad"
+    with pytest.raises(ValueError, match=r"input_shape must have 4 or 5 entries"):
+        convx.explain("conv3d", (1, 2, 3), (1, 2, 1, 1, 1))
+    with pytest.raises(ValueError, match=r"weight_shape's dilated kernel depth"):
+        convx.explain("conv3d", (1, 2, 1, 5, 5), (1, 2, 3, 1, 1))
