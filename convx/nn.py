@@ -407,6 +407,8 @@ class Conv2d(Module):
         As in :func:`convx.conv2d` (padding may be an int, a pair, a pair of pairs,
         "valid" or "same").
     bias : bool, default True
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
+        As in ``torch.nn.Conv2d`` (see :func:`convx.conv2d`).
     dtype : float32 (default) or float64
         dtype of the parameters.
     seed : None, int or numpy.random.Generator
@@ -433,8 +435,8 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, *, dtype=np.float32, seed=None,
-                 algorithm="auto", threads=None):
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", *, dtype=np.float32,
+                 seed=None, algorithm="auto", threads=None):
         super().__init__()
         self.in_channels = _positive_int("in_channels", in_channels)
         self.out_channels = _positive_int("out_channels", out_channels)
@@ -452,6 +454,7 @@ class Conv2d(Module):
         else:
             convx._api._padding(padding, (1, 1), self.kernel_size, self.stride, self.dilation)
         self.padding = padding
+        self.padding_mode = convx._padmode.check_mode(padding_mode)
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError("bias must be True or False, got %r" % (bias,))
         dt = _float_dtype(dtype)
@@ -469,7 +472,8 @@ class Conv2d(Module):
 
     def _kw(self):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
-                    groups=self.groups, algorithm=self.algorithm, threads=self.threads)
+                    groups=self.groups, padding_mode=self.padding_mode,
+                    algorithm=self.algorithm, threads=self.threads)
 
     def forward(self, x):
         x = _float_input(x)
@@ -504,6 +508,8 @@ class Conv2d(Module):
             s += ", dilation=%s" % (self.dilation,)
         if self.groups != 1:
             s += ", groups=%d" % self.groups
+        if self.padding_mode != "zeros":
+            s += ", padding_mode=%r" % self.padding_mode
         if self.bias is None:
             s += ", bias=False"
         return s

@@ -37,6 +37,12 @@ CONV_CASES = [
     pytest.param(4, 3, 1, dict(), (2, 4, 3, 3), id="pointwise_1x1"),
     pytest.param(2, 2, 2, dict(stride=3), (1, 2, 7, 5), id="stride3_gt_kernel"),
     pytest.param(2, 3, 3, dict(padding=1), (2, 4, 4), id="unbatched"),
+    pytest.param(2, 3, 3, dict(padding=2, padding_mode="reflect"), (1, 2, 5, 4),
+                 id="reflect"),
+    pytest.param(2, 2, 3, dict(padding="same", padding_mode="circular", groups=2),
+                 (2, 2, 4, 5), id="circular_same"),
+    pytest.param(2, 3, (3, 2), dict(padding=(2, 1), padding_mode="replicate", stride=2),
+                 (1, 2, 5, 5), id="replicate_stride2"),
 ]
 
 
