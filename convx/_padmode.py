@@ -93,24 +93,29 @@ def pad(x, pads, mode, dtype=None):
 
 
 def fold(dxp, pads, mode):
-    """The adjoint of pad: dxp (..., *padded) summed back onto (..., *spatial)."""
+    """The adjoint of pad: dxp (..., *padded) summed back onto (..., *spatial).
+
+    Works in place in dxp (which it overwrites): the last axis's border
+    slices are added to the slices they copied, then the next axis's (over
+    the inner part of the later axes only), the reverse of pad's order; one
+    copy of the inner part at the end."""
     nd = len(pads)
-    g = dxp
-    for a in range(nd - 1, -1, -1):                     # reverse order of pad
+    lead = dxp.ndim - nd
+    inner = [slice(lo, dxp.shape[lead + a] - hi) for a, (lo, hi) in enumerate(pads)]
+    for a in range(nd - 1, -1, -1):
         lo, hi = pads[a]
         if lo == hi == 0:
             continue
-        ax = g.ndim - nd + a
-        n = g.shape[ax] - lo - hi
+        ax = lead + a
+        n = dxp.shape[ax] - lo - hi
         src = source_index(n, lo, hi, mode)
-        idx = [slice(None)] * g.ndim
-        idx[ax] = slice(lo, lo + n)
-        out = g[tuple(idx)].copy()
+        base = [slice(None)] * dxp.ndim
+        for later in range(a + 1, nd):          # later axes are already folded
+            base[lead + later] = inner[later]
         for i in list(range(lo)) + list(range(lo + n, lo + n + hi)):
-            o = [slice(None)] * g.ndim
-            o[ax] = int(src[i])
-            s = [slice(None)] * g.ndim
-            s[ax] = i
-            out[tuple(o)] += g[tuple(s)]
-        g = out
-    return g
+            o = list(base)
+            o[ax] = lo + int(src[i])
+            b = list(base)
+            b[ax] = i
+            dxp[tuple(o)] += dxp[tuple(b)]
+    return np.ascontiguousarray(dxp[(Ellipsis,) + tuple(inner)])
