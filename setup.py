@@ -97,7 +97,7 @@ extensions = [
                  "src/cx_info.c"],
         include_dirs=["src"],
         depends=["src/cx_conv.h", "src/cx_gemm.h", "src/cx_gemm_impl.h", "src/cx_conv_impl.h",
-                 "src/cx_direct_impl.h", "src/cx_ukernel_simd_impl.h", "src/_cx.pxd"],
+                 "src/cx_direct_impl.h", "src/cx_nhwc_impl.h", "src/cx_ukernel_simd_impl.h", "src/_cx.pxd"],
     )
 ]
 

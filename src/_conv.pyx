@@ -236,6 +236,150 @@ def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx
                 cx_f64_conv2d_dgrad(&d, &pl, wp, dyp, dxp, item, wsp + threadid() * ws_stride)
 
 
+# ---------------------------------------------------------------- channels-last (NHWC)
+#
+# The same parallel skeleton for the NHWC drivers (src/cx_nhwc_impl.h): plan,
+# pack the weight once (a prange over its units), run the items in a prange;
+# items write disjoint parts of the result (the weight gradient: disjoint
+# partial sums, then a second prange adds them in chunk order over disjoint
+# ranges of dw). Synchronisation: the implicit barrier at the end of each loop.
+
+cdef object _nhwc_plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, object dtype,
+                       int nthreads, Py_ssize_t *ws_stride, int *nt):
+    """Plan one NHWC operation and allocate one workspace slot per thread."""
+    if dtype == np.float32:
+        cx_f32_conv2d_nhwc_plan(d, op, pl)
+    else:
+        cx_f64_conv2d_nhwc_plan(d, op, pl)
+    nt[0] = <int>max(1, min(<Py_ssize_t>nthreads, pl.nitems))
+    ws_stride[0] = (<Py_ssize_t>pl.ws_elems + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
+    return np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
+
+
+cdef object _nhwc_prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, object dtype,
+                          int nt):
+    """Repack the weight once into the order the NHWC kernels read; returns the buffer."""
+    cdef Py_ssize_t unit
+    if pl.apack_units == 0:
+        return None
+    buf = np.empty(max(pl.apack_units * pl.apack_elems, 1), dtype=dtype)
+    cdef float[::1] b32
+    cdef double[::1] b64
+    if dtype == np.float32:
+        b32 = buf
+        with nogil:
+            for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
+                cx_f32_conv2d_nhwc_prepack(d, pl, <const float *>w, &b32[0], unit)
+        pl.apacked = &b32[0]
+    else:
+        b64 = buf
+        with nogil:
+            for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
+                cx_f64_conv2d_nhwc_prepack(d, pl, <const double *>w, &b64[0], unit)
+        pl.apacked = &b64[0]
+    return buf
+
+
+def nhwc_plan_info(tuple geometry, str op, object dtype):
+    """The work split and per-thread workspace of one NHWC operation (for tests)."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    _fill_desc(&d, geometry)
+    code = {"fwd": CX_OP_FWD, "wgrad": CX_OP_WGRAD, "dgrad": CX_OP_DGRAD}[op]
+    if np.dtype(dtype) == np.float32:
+        cx_f32_conv2d_nhwc_plan(&d, code, &pl)
+    else:
+        cx_f64_conv2d_nhwc_plan(&d, code, &pl)
+    return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, cblock=pl.cblock,
+                cblocks=pl.cblocks, nsplit=pl.nsplit, nper=pl.nper, depthwise=bool(pl.nhwc_dw),
+                chunk=pl.nhwc_chunk,
+                packed_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
+                workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
+
+
+def nhwc_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
+             floating[::1] y, tuple geometry, bint has_bias, int nthreads):
+    """y (N, P, Q, K) = conv2d(x (N, H, W, C), w (K, C/groups, R, S)) + bias, flattened."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    cdef Py_ssize_t ws_stride, item
+    cdef int nt
+    _fill_desc(&d, geometry)
+    dtype = np.float32 if floating is float else np.float64
+    ws = _nhwc_plan(&d, &pl, CX_OP_FWD, dtype, nthreads, &ws_stride, &nt)
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef const floating *xp = _in(x)
+    cdef const floating *bp = _in(bias) if has_bias else NULL
+    cdef floating *yp = _out(y)
+    packed = _nhwc_prepack(&d, &pl, _in(w), dtype, nt)   # kept alive until the loop ends
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_nhwc_fwd(&d, &pl, xp, bp, yp, item, wsp + threadid() * ws_stride)
+            else:
+                cx_f64_conv2d_nhwc_fwd(&d, &pl, xp, bp, yp, item, wsp + threadid() * ws_stride)
+
+
+def nhwc_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
+               tuple geometry, int nthreads):
+    """dw (K, C/groups, R, S) = conv2d_weight(x (N, H, W, C), dy (N, P, Q, K)), flattened."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    cdef Py_ssize_t ws_stride, item
+    cdef int nt
+    _fill_desc(&d, geometry)
+    dtype = np.float32 if floating is float else np.float64
+    ws = _nhwc_plan(&d, &pl, CX_OP_WGRAD, dtype, nthreads, &ws_stride, &nt)
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef const floating *xp = _in(x)
+    cdef const floating *dyp = _in(dy)
+    cdef floating *dwp = _out(dw)
+    # the drivers' partial sums (one per batch chunk), in their own element order
+    partial = np.empty(pl.nsplit * pl.wsize, dtype=dtype)
+    cdef floating[::1] partv = partial
+    cdef floating *pp = &partv[0]
+    cdef Py_ssize_t chunk = 4096, nchunks, begin
+    nchunks = (pl.wsize + chunk - 1) // chunk
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_nhwc_wgrad(&d, &pl, xp, dyp, pp, item, wsp + threadid() * ws_stride)
+            else:
+                cx_f64_conv2d_nhwc_wgrad(&d, &pl, xp, dyp, pp, item, wsp + threadid() * ws_stride)
+        for item in prange(nchunks, num_threads=nt, schedule="static"):
+            begin = item * chunk
+            if floating is float:
+                cx_f32_conv2d_nhwc_wgrad_reduce(&d, &pl, pp, dwp, begin, min(begin + chunk, pl.wsize))
+            else:
+                cx_f64_conv2d_nhwc_wgrad_reduce(&d, &pl, pp, dwp, begin, min(begin + chunk, pl.wsize))
+
+
+def nhwc_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
+               tuple geometry, int nthreads):
+    """dx (N, H, W, C) = conv2d_input(w, dy (N, P, Q, K)), flattened (GEMM + col2im, or
+    the depthwise gather; the stride-1 forward form is chosen in convx._layout)."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    cdef Py_ssize_t ws_stride, item
+    cdef int nt
+    _fill_desc(&d, geometry)
+    dtype = np.float32 if floating is float else np.float64
+    ws = _nhwc_plan(&d, &pl, CX_OP_DGRAD, dtype, nthreads, &ws_stride, &nt)
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef const floating *dyp = _in(dy)
+    cdef floating *dxp = _out(dx)
+    packed = _nhwc_prepack(&d, &pl, _in(w), dtype, nt)   # kept alive until the loop ends
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_nhwc_dgrad(&d, &pl, dyp, dxp, item, wsp + threadid() * ws_stride)
+            else:
+                cx_f64_conv2d_nhwc_dgrad(&d, &pl, dyp, dxp, item, wsp + threadid() * ws_stride)
+
+
 def gemm(const floating[:, :] a, const floating[:, :] b, floating[:, :] c, bint accumulate):
     """c (+)= a @ b with convx's own blocked GEMM (any strides; for tests)."""
     cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]

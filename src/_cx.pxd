@@ -46,6 +46,8 @@ cdef extern from "cx_conv.h" nogil:
         const void *apacked
         int dk, dk_mode
         Py_ssize_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt
+        int nhwc_dw
+        Py_ssize_t nhwc_chunk
 
     enum:
         CX_ALGO_DIRECT
@@ -102,6 +104,34 @@ cdef extern from "cx_conv.h" nogil:
                      Py_ssize_t rsc, double *ws)
     size_t cx_f64_gemm_workspace_elems()
     const char *cx_f64_gemm_kernel_name()
+
+    void cx_f32_conv2d_nhwc_plan(const cx_conv2d_desc *d, int op, cx_conv2d_plan *plan)
+    void cx_f32_conv2d_nhwc_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                                const float *w, float *packed, Py_ssize_t unit)
+    void cx_f32_conv2d_nhwc_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                            const float *x, const float *bias, float *y, Py_ssize_t item, float *ws)
+    void cx_f32_conv2d_nhwc_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                              const float *x, const float *dy, float *partial, Py_ssize_t item,
+                              float *ws)
+    void cx_f32_conv2d_nhwc_wgrad_reduce(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                                     const float *partial, float *dw, Py_ssize_t begin,
+                                     Py_ssize_t end)
+    void cx_f32_conv2d_nhwc_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                              const float *dy, float *dx, Py_ssize_t item, float *ws)
+
+    void cx_f64_conv2d_nhwc_plan(const cx_conv2d_desc *d, int op, cx_conv2d_plan *plan)
+    void cx_f64_conv2d_nhwc_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                                const double *w, double *packed, Py_ssize_t unit)
+    void cx_f64_conv2d_nhwc_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                            const double *x, const double *bias, double *y, Py_ssize_t item, double *ws)
+    void cx_f64_conv2d_nhwc_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                              const double *x, const double *dy, double *partial, Py_ssize_t item,
+                              double *ws)
+    void cx_f64_conv2d_nhwc_wgrad_reduce(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                                     const double *partial, double *dw, Py_ssize_t begin,
+                                     Py_ssize_t end)
+    void cx_f64_conv2d_nhwc_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                              const double *dy, double *dx, Py_ssize_t item, double *ws)
 
     int cx_cpu_best_isa()
     int cx_select_isa(int requested)

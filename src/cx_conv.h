@@ -11,6 +11,7 @@
  *   x  (N, C, H, W)        input / grad_input
  *   w  (K, C/groups, R, S) weight / grad_weight
  *   y  (N, K, P, Q)        output / grad_output
+ * (the conv2d_nhwc_* drivers take x (N, H, W, C) and y (N, P, Q, K) instead)
  * All sizes, strides and indices are ptrdiff_t (64-bit on every supported target).
  */
 #ifndef CX_CONV_H
@@ -76,6 +77,10 @@ typedef struct {
     int dk, dk_mode;  /* fwd: 1 = a tile's dk_nv vectors are on dk_nv output rows;
                          wgrad: 1 = stride 1, each band one flat reduction */
     ptrdiff_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt;
+    /* channels-last drivers (cx_nhwc_impl.h): nhwc_dw = 1 for the depthwise
+       loops; nhwc_chunk = output pixels per dcols tile of the input gradient */
+    int nhwc_dw;
+    ptrdiff_t nhwc_chunk;
 } cx_conv2d_plan;
 
 /*
@@ -116,8 +121,39 @@ typedef struct {
     size_t P##gemm_workspace_elems(void);                                               \
     const char *P##gemm_kernel_name(void);
 
+/*
+ * Channels-last (NHWC) drivers of dtype T under prefix P (cx_nhwc_impl.h):
+ * x (N, H, W, C), y / dy (N, P, Q, K), dx (N, H, W, C); the weight stays
+ * (K, C/groups, R, S) and is always repacked once per call: the caller packs
+ * units [0, plan->apack_units) with conv2d_nhwc_prepack (wgrad: none) and
+ * points plan->apacked at them. The descriptor is the NCHW geometry of the same
+ * convolution. The weight gradient writes plan->nsplit partial sums of
+ * plan->wsize elements each (in the drivers' own order), which
+ * conv2d_nhwc_wgrad_reduce adds in chunk order into dw (K, C/groups, R, S).
+ */
+#define CX_DECLARE_NHWC_API(T, P)                                                        \
+    void P##conv2d_nhwc_plan(const cx_conv2d_desc *d, int op, cx_conv2d_plan *plan);   \
+    void P##conv2d_nhwc_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,   \
+                                const T *w, T *packed, ptrdiff_t unit);                 \
+    /* y = conv(x, w) + bias (bias may be NULL), one work item (w: prepacked) */       \
+    void P##conv2d_nhwc_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,       \
+                            const T *x, const T *bias, T *y, ptrdiff_t item, T *ws);    \
+    /* partial sums of dw over one batch chunk, one work item */                       \
+    void P##conv2d_nhwc_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,     \
+                              const T *x, const T *dy, T *partial, ptrdiff_t item,      \
+                              T *ws);                                                   \
+    /* dw[i] = sum over chunks of the partial sums, i in [begin, end) */               \
+    void P##conv2d_nhwc_wgrad_reduce(const cx_conv2d_desc *d, const cx_conv2d_plan *plan, \
+                                     const T *partial, T *dw, ptrdiff_t begin,          \
+                                     ptrdiff_t end);                                    \
+    /* dx = conv_transpose(dy, w), one work item; positions no output reads get 0 */    \
+    void P##conv2d_nhwc_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,     \
+                              const T *dy, T *dx, ptrdiff_t item, T *ws);
+
 CX_DECLARE_CONV_API(float, cx_f32_)
 CX_DECLARE_CONV_API(double, cx_f64_)
+CX_DECLARE_NHWC_API(float, cx_f32_)
+CX_DECLARE_NHWC_API(double, cx_f64_)
 
 /* ---- instruction-set dispatch and the FMA probe (cx_gemm.h, cx_dispatch.c) ---- */
 int cx_cpu_best_isa(void);

@@ -8,11 +8,17 @@
 /* Each path's variant of the driver API (cx_conv.h). */
 CX_DECLARE_CONV_API(float, cx_f32_generic_)
 CX_DECLARE_CONV_API(double, cx_f64_generic_)
+CX_DECLARE_NHWC_API(float, cx_f32_generic_)
+CX_DECLARE_NHWC_API(double, cx_f64_generic_)
 #if CX_HAVE_X86_KERNELS
 CX_DECLARE_CONV_API(float, cx_f32_avx2_)
 CX_DECLARE_CONV_API(double, cx_f64_avx2_)
 CX_DECLARE_CONV_API(float, cx_f32_avx512_)
 CX_DECLARE_CONV_API(double, cx_f64_avx512_)
+CX_DECLARE_NHWC_API(float, cx_f32_avx2_)
+CX_DECLARE_NHWC_API(double, cx_f64_avx2_)
+CX_DECLARE_NHWC_API(float, cx_f32_avx512_)
+CX_DECLARE_NHWC_API(double, cx_f64_avx512_)
 #define CX_PICK(PFX, fn)                                                     \
     (cx_active_isa() == CX_ISA_AVX512 ? PFX##avx512_##fn                     \
      : cx_active_isa() == CX_ISA_AVX2 ? PFX##avx2_##fn : PFX##generic_##fn)
@@ -47,7 +53,24 @@ CX_DECLARE_CONV_API(double, cx_f64_avx512_)
                     T *ws)                                                                  \
     { CX_PICK(PFX, igemm)(m, n, k, a, rsa, csa, b, boff, c, rsc, ws); }                     \
     size_t PUB##gemm_workspace_elems(void) { return CX_PICK(PFX, gemm_workspace_elems)(); } \
-    const char *PUB##gemm_kernel_name(void) { return CX_PICK(PFX, gemm_kernel_name)(); }
+    const char *PUB##gemm_kernel_name(void) { return CX_PICK(PFX, gemm_kernel_name)(); }     \
+    void PUB##conv2d_nhwc_plan(const cx_conv2d_desc *d, int op, cx_conv2d_plan *pl)          \
+    { CX_PICK(PFX, conv2d_nhwc_plan)(d, op, pl); }                                            \
+    void PUB##conv2d_nhwc_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,         \
+                                  const T *w, T *packed, ptrdiff_t unit)                      \
+    { CX_PICK(PFX, conv2d_nhwc_prepack)(d, pl, w, packed, unit); }                            \
+    void PUB##conv2d_nhwc_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, const T *x, \
+                              const T *bias, T *y, ptrdiff_t item, T *ws)                     \
+    { CX_PICK(PFX, conv2d_nhwc_fwd)(d, pl, x, bias, y, item, ws); }                           \
+    void PUB##conv2d_nhwc_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,           \
+                                const T *x, const T *dy, T *partial, ptrdiff_t item, T *ws)   \
+    { CX_PICK(PFX, conv2d_nhwc_wgrad)(d, pl, x, dy, partial, item, ws); }                     \
+    void PUB##conv2d_nhwc_wgrad_reduce(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,    \
+                                       const T *partial, T *dw, ptrdiff_t begin, ptrdiff_t end) \
+    { CX_PICK(PFX, conv2d_nhwc_wgrad_reduce)(d, pl, partial, dw, begin, end); }               \
+    void PUB##conv2d_nhwc_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,           \
+                                const T *dy, T *dx, ptrdiff_t item, T *ws)                    \
+    { CX_PICK(PFX, conv2d_nhwc_dgrad)(d, pl, dy, dx, item, ws); }
 
 CX_DEFINE_DISPATCH(float, cx_f32_, cx_f32_)
 CX_DEFINE_DISPATCH(double, cx_f64_, cx_f64_)

@@ -33,6 +33,8 @@
  * one tile of columns (CX_COLS_BYTES) before its col2im, all in the calling
  * thread's workspace.
  *
+ * The channels-last (NHWC) drivers live in cx_nhwc_impl.h, included at the end.
+ *
  * Include after defining CX_T and CX_NAME(x) (and including cx_gemm_impl.h).
  */
 
@@ -914,3 +916,7 @@ void CX_NAME(conv2d_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     else
         CX_NAME(dgrad_im2col)(d, pl, w, dy, dx, item, ws);
 }
+
+/* ------------------------------------------------ channels-last (NHWC) drivers */
+
+#include "cx_nhwc_impl.h"

@@ -1,0 +1,858 @@
+/*
+ * Channels-last (NHWC) convolution drivers: forward, weight gradient and input
+ * gradient on x (N, H, W, C), y (N, P, Q, K) as they are, without transposing
+ * either tensor. The weight keeps its API layout (K, C/groups, R, S) and is
+ * repacked once per call (conv2d_nhwc_prepack) into the order each kernel reads.
+ * Written once for both dtypes, compiled once per SIMD path (included by
+ * cx_conv_impl.h after cx_gemm_impl.h and cx_direct_impl.h).
+ *
+ * The GEMM view of NHWC: with the reduction index rsc = (r*S + s)*Cg + c,
+ *
+ *   forward  y[(n,p,q), k]   = sum_rsc cols[(n,p,q), rsc] * w'[rsc, k]
+ *   wgrad    dw'[rsc, k]     = sum_(n,p,q) cols[(n,p,q), rsc] * dy[(n,p,q), k]
+ *   dgrad    dcols[(n,p,q), rsc] = sum_k dy[(n,p,q), k] * w'[rsc, k],
+ *            dx += col2im(dcols)
+ *
+ * and for one output pixel and tap the Cg input values of a group are
+ * contiguous. Each uses the path's GEMM micro-kernel (cx_gemm.h) with the BLIS
+ * blocks of its descriptor (KC reduction cuts, MC-row A blocks, NR panels):
+ *
+ *   op     M (A, packed per item)    N (B)                          C
+ *   fwd    output pixels: an         output channels: w' packed     y, rows of K
+ *          implicit im2col, one      once per call in NR panels     (row stride K,
+ *          pointer per (pixel, tap),                                unit columns)
+ *          zeros for padding taps
+ *   wgrad  rsc rows: per pixel a     pixels x output channels: dY   partial dw'
+ *          contiguous run of <= MR   read in place (full NR         (rsc x Kg),
+ *          channels (no transpose)   panels, row stride K)          reduced + transposed
+ *   dgrad  output pixels: dY rows    rsc: w'^T packed once          dcols tile in the
+ *          (gemm_pack_a)                                            workspace
+ *
+ * 1x1 stride-1 weight gradients swap the roles (A = dY^T packed, the image's
+ * pixel rows read in place as B, C = dw'^T), so that only the smaller operand
+ * is packed. With one group and dilation 1 along W, the taps of one kernel row
+ * are adjacent in NHWC (S*C elements): both pixel-side packers copy such row
+ * runs in one piece where a pixel's whole kernel row is inside the image.
+ *
+ * Why pixels are M in the forward: the micro-kernel's C rows are NR
+ * contiguous elements, which then are NR output channels of one pixel, i.e.
+ * whole vector stores into y. The price is a transposing pack of the pixel
+ * side (MR pixels' channel runs interleaved), done per (pixel block, KC block)
+ * into an L2-sized buffer, which XNNPACK's indirection buffer avoids only with
+ * its own A-row-pointer micro-kernels; convx reuses its packed ones.
+ *
+ * Work items and determinism (results bitwise identical for any thread count):
+ *   fwd    (n, g, tile of output pixels <= MC)     writes y[n, tile, g's channels]
+ *   wgrad  (batch chunk, g, block of rsc rows)     writes partial[chunk] rows;
+ *          conv2d_nhwc_wgrad_reduce adds the chunks in chunk order while
+ *          transposing dw' (rsc x Kg per group) to (K, Cg, R, S)
+ *   dgrad  (n, band of input rows, g)              writes dx[n, band, g's channels]:
+ *          it recomputes dcols for the output rows whose taps reach its band
+ *          (bands are >= 4 dilated kernel heights, so at most ~25% more GEMM
+ *          work) and scatters only into its own rows, so items never share an
+ *          output element. Stride 1 with a finite weight goes instead through
+ *          the forward of the padded dY with the flipped weight (src/_conv.pyx).
+ * Every sum has a fixed order: KC cuts of the reduction, images in order.
+ *
+ * Depthwise (Cg == 1, multiplier Kg <= CX_NHWC_DW_MAX_MULT) skips the GEMM:
+ * loops vectorised along the channels, which are contiguous in NHWC,
+ *   y[n,p,q,c*mult+j] = sum_rs x[n, ih, iw, c] * w[c*mult+j, 0, r, s]
+ * with the weight repacked to wd[(j*RS + rs)*C + c]; items (n, band of output
+ * rows (dgrad: input rows), channel block); the weight gradient (batch chunk,
+ * channel block) into a partial wd-ordered buffer; the input gradient gathers,
+ * for each input pixel, the taps whose output exists (no scatter).
+ *
+ * IEEE semantics as the NCHW path: forward and weight-gradient padding taps
+ * multiply explicit zeros (0 * inf = NaN, as the reference on the zero-padded
+ * input); the input gradient multiplies no padding.
+ *
+ * Workspace per thread: one A block (MC x KC) plus a B panel (wgrad; 1x1: the
+ * GEMM's own MC x KC + KC x NC buffers) or a dcols tile of at most
+ * CX_NHWC_DCOLS_BYTES (dgrad); a zero vector (depthwise). Never per image.
+ * The packed weight (per call, shared) is at most NR/Kg times the weight when
+ * Kg < NR (its panels are zero-padded to NR columns).
+ */
+
+#ifndef CX_NHWC_COMMON_DEFINED
+#define CX_NHWC_COMMON_DEFINED
+/* Per-thread bytes of the input gradient's dcols tile. */
+#define CX_NHWC_DCOLS_BYTES ((size_t)1 << 20)
+/* Largest channel multiplier of the depthwise loops (larger: GEMM, N = multiplier). */
+#define CX_NHWC_DW_MAX_MULT 4
+/* Most rows of one MR-high panel on any path. */
+#define CX_NHWC_MR_MAX 16
+/* Vectors of channels one depthwise step keeps in registers. */
+#define CX_NHWC_DW_NV 4
+
+/* floor(a / b) for b > 0 and any sign of a */
+static ptrdiff_t cx_floor_div(ptrdiff_t a, ptrdiff_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* Depthwise loops: one input channel per group and a small multiplier. */
+static int cx_nhwc_is_dw(const cx_conv2d_desc *d)
+{
+    return d->C == d->groups && d->K / d->groups <= CX_NHWC_DW_MAX_MULT;
+}
+#endif /* CX_NHWC_COMMON_DEFINED */
+
+/* cx_direct_impl.h's generic vectors (its dv type and helpers), by their names there */
+#if CX_DK_VECTORS
+#define CX_DVL ((ptrdiff_t)(CX_VBYTES / sizeof(CX_T)))
+#else
+#define CX_DVL ((ptrdiff_t)1)
+#endif
+#define CX_DV CX_NAME(dv)
+
+/* ------------------------------------------------------------------ packing */
+
+/*
+ * B operand packed once per call: NR-wide panels over a kdim x ndim matrix,
+ * panel (pc, jr) at dst + pc*npad + jr*kc (npad = ndim rounded up to NR),
+ * row pp of it at + pp*NR, columns past ndim zero. Element (p, j):
+ *   fwd   (transposed == 0): p = rs*Cg + c, j = k  ->  w[(j*Cg + c)*RS + rs]
+ *   dgrad (transposed == 1): p = k, j = rs*Cg + c  ->  w[(p*Cg + c)*RS + rs]
+ * (w: one group's Kg x Cg x R x S weight)
+ */
+static void CX_NAME(nhwc_pack_weight)(ptrdiff_t kdim, ptrdiff_t ndim, const CX_T *w,
+                                      int transposed, ptrdiff_t Cg, ptrdiff_t RS, CX_T *dst)
+{
+    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const ptrdiff_t NR = kr->nr, KC = kr->kc, npad = cx_ceil_div(ndim, NR) * NR;
+    for (ptrdiff_t pc = 0; pc < kdim; pc += KC) {
+        const ptrdiff_t kc = cx_min(KC, kdim - pc);
+        for (ptrdiff_t jr = 0; jr < npad; jr += NR) {
+            CX_T *o = dst + pc * npad + jr * kc;
+            for (ptrdiff_t pp = 0; pp < kc; ++pp)
+                for (ptrdiff_t jj = 0; jj < NR; ++jj) {
+                    const ptrdiff_t p = pc + pp, j = jr + jj;
+                    CX_T v = 0;
+                    if (j < ndim)
+                        v = transposed ? w[(p * Cg + j % Cg) * RS + j / Cg]
+                                       : w[(j * Cg + p % Cg) * RS + p / Cg];
+                    o[pp * NR + jj] = v;
+                }
+        }
+    }
+}
+
+void CX_NAME(conv2d_nhwc_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                  const CX_T *w, CX_T *packed, ptrdiff_t unit)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    CX_T *dst = packed + (size_t)unit * pl->apack_elems;
+    if (pl->nhwc_dw) {
+        /* wd[(j*RS + rs)*C + c] = w[c*mult + j, 0, rs] */
+        const ptrdiff_t C = d->C;
+        for (ptrdiff_t j = 0; j < Kg; ++j)
+            for (ptrdiff_t rs = 0; rs < RS; ++rs)
+                for (ptrdiff_t c = 0; c < C; ++c)
+                    dst[(j * RS + rs) * C + c] = w[(c * Kg + j) * RS + rs];
+    } else if (pl->op == CX_OP_FWD) {
+        CX_NAME(nhwc_pack_weight)(RS * Cg, Kg, w + unit * Kg * Cg * RS, 0, Cg, RS, dst);
+    } else {
+        CX_NAME(nhwc_pack_weight)(Kg, RS * Cg, w + unit * Kg * Cg * RS, 1, Cg, RS, dst);
+    }
+}
+
+/*
+ * dst[c*MR + i] = src[i][c] for c < len, i < MR: MR pixels' channel runs
+ * interleaved into an A panel. MR is a constant in each specialisation, so
+ * the inner loop is unrolled into MR loads and whole-vector stores.
+ */
+#define CX_NHWC_GATHER(MRC)                                                                 \
+    static void CX_NAME(nhwc_gather_##MRC)(ptrdiff_t len, const CX_T *const *src,           \
+                                           CX_T *restrict dst)                              \
+    {                                                                                       \
+        const CX_T *s[MRC];                                                                 \
+        for (int i = 0; i < MRC; ++i)                                                       \
+            s[i] = src[i];                                                                  \
+        for (ptrdiff_t c = 0; c < len; ++c)                                                 \
+            for (int i = 0; i < MRC; ++i)                                                   \
+                dst[c * MRC + i] = s[i][c];                                                 \
+    }
+CX_NHWC_GATHER(4)
+CX_NHWC_GATHER(6)
+CX_NHWC_GATHER(12)
+#undef CX_NHWC_GATHER
+
+static void CX_NAME(nhwc_gather)(ptrdiff_t MR, ptrdiff_t len, const CX_T *const *src,
+                                 CX_T *restrict dst)
+{
+    switch (MR) {
+    case 4: CX_NAME(nhwc_gather_4)(len, src, dst); return;
+    case 6: CX_NAME(nhwc_gather_6)(len, src, dst); return;
+    case 12: CX_NAME(nhwc_gather_12)(len, src, dst); return;
+    default:
+        for (ptrdiff_t c = 0; c < len; ++c)
+            for (ptrdiff_t i = 0; i < MR; ++i)
+                dst[c * MR + i] = src[i][c];
+    }
+}
+
+/*
+ * Forward A block: rows = output pixels [j0, j0+mc) of one image (row-major
+ * over P x Q), columns = reduction indices [pc, pc+kc) in (r, s, c) order,
+ * packed in MR-high panels (gemm_pack_a's layout); rows past mc and taps over
+ * the padding read `zero` (>= kc zeros). xn: image n, c_off: first channel of
+ * the group. With dilation 1 along W and one group, the taps s, s+1, ... of
+ * kernel row r are adjacent in NHWC: a pixel whose whole kernel row lies inside
+ * the image (or whose input row is padding) gives one run of up to S*C
+ * elements; panels with a pixel partly over the left/right padding go tap by tap.
+ */
+static void CX_NAME(nhwc_pack_pixels)(const cx_conv2d_desc *d, const CX_T *xn, ptrdiff_t c_off,
+                                      ptrdiff_t j0, ptrdiff_t mc, ptrdiff_t pc, ptrdiff_t kc,
+                                      ptrdiff_t MR, const CX_T *zero, CX_T *restrict dst)
+{
+    const ptrdiff_t Cg = d->C / d->groups, C = d->C, S = d->S, Q = d->Q, H = d->H, W = d->W;
+    const ptrdiff_t SC = S * Cg;
+    const int rows_run = d->dil_w == 1 && Cg == C;
+    ptrdiff_t ih0[CX_NHWC_MR_MAX], iw0[CX_NHWC_MR_MAX];
+    const CX_T *src[CX_NHWC_MR_MAX];
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+        const ptrdiff_t m = cx_min(MR, mc - i0);
+        ptrdiff_t p = (j0 + i0) / Q, q = (j0 + i0) % Q;
+        for (ptrdiff_t i = 0; i < m; ++i) {
+            ih0[i] = p * d->stride_h - d->pad_top;
+            iw0[i] = q * d->stride_w - d->pad_left;
+            if (++q == Q) {
+                q = 0;
+                ++p;
+            }
+        }
+        ptrdiff_t tap = pc / Cg, c0 = pc % Cg;
+        for (ptrdiff_t pp = 0; pp < kc;) {
+            const ptrdiff_t rh = (tap / S) * d->dil_h, s0 = tap % S;
+            const ptrdiff_t len = cx_min(Cg - c0, kc - pp);
+            if (rows_run) {
+                /* the rest of kernel row r from (s0, c0): taps s0 .. s1-1 */
+                const ptrdiff_t run = cx_min(SC - (s0 * Cg + c0), kc - pp);
+                const ptrdiff_t s1 = s0 + cx_ceil_div(c0 + run, Cg);
+                int whole = 1;
+                for (ptrdiff_t i = 0; i < MR; ++i) {
+                    src[i] = zero;
+                    if (i < m) {
+                        const ptrdiff_t ih = ih0[i] + rh, iw = iw0[i] + s0;
+                        if (ih < 0 || ih >= H)
+                            continue;
+                        if (iw >= 0 && iw0[i] + s1 <= W)
+                            src[i] = xn + (ih * W + iw) * C + c0;
+                        else
+                            whole = 0;
+                    }
+                }
+                if (whole) {
+                    CX_NAME(nhwc_gather)(MR, run, src, dst + pp * MR);
+                    pp += run;
+                    /* (the end of the row gives tap (r+1)*S, c0 0) */
+                    tap = (tap / S) * S + (s0 * Cg + c0 + run) / Cg;
+                    c0 = (c0 + run) % Cg;
+                    continue;
+                }
+            }
+            const ptrdiff_t sw = s0 * d->dil_w;
+            for (ptrdiff_t i = 0; i < MR; ++i) {
+                src[i] = zero;
+                if (i < m) {
+                    const ptrdiff_t ih = ih0[i] + rh, iw = iw0[i] + sw;
+                    if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                        src[i] = xn + (ih * W + iw) * C + c_off + c0;
+                }
+            }
+            CX_NAME(nhwc_gather)(MR, len, src, dst + pp * MR);
+            pp += len;
+            c0 = 0;
+            ++tap;
+        }
+    }
+}
+
+/*
+ * Weight-gradient A block: rows = reduction indices rsc in [row0, row0+mc),
+ * columns = output pixels [pix0, pix0+kc) of one image; MR-high panels. A
+ * panel's rows are runs of consecutive channels under one tap, so each pixel
+ * contributes contiguous copies of at most MR elements; with one group and
+ * dilation 1 along W, the runs of adjacent taps of one kernel row are adjacent
+ * in NHWC too and are copied as one when the pixel's taps all lie inside the row.
+ */
+static void CX_NAME(nhwc_pack_taps)(const cx_conv2d_desc *d, const CX_T *xn, ptrdiff_t c_off,
+                                    ptrdiff_t row0, ptrdiff_t mc, ptrdiff_t pix0, ptrdiff_t kc,
+                                    ptrdiff_t MR, CX_T *restrict dst)
+{
+    const ptrdiff_t Cg = d->C / d->groups, C = d->C, S = d->S, Q = d->Q, H = d->H, W = d->W;
+    const ptrdiff_t sh = d->stride_h, sw = d->stride_w;
+    const int merge = d->dil_w == 1 && Cg == C;
+    ptrdiff_t hoff[CX_NHWC_MR_MAX], woff[CX_NHWC_MR_MAX], cst[CX_NHWC_MR_MAX];
+    ptrdiff_t ist[CX_NHWC_MR_MAX], rlen[CX_NHWC_MR_MAX];
+    ptrdiff_t gfirst[CX_NHWC_MR_MAX], glast[CX_NHWC_MR_MAX], glen[CX_NHWC_MR_MAX];
+    for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+        const ptrdiff_t m = cx_min(MR, mc - i0);
+        ptrdiff_t nrun = 0, ngrp = 0;
+        for (ptrdiff_t i = 0, row = row0 + i0; i < m; ++nrun) {
+            const ptrdiff_t tap = row / Cg, c = row % Cg, len = cx_min(Cg - c, m - i);
+            hoff[nrun] = (tap / S) * d->dil_h - d->pad_top;
+            woff[nrun] = (tap % S) * d->dil_w - d->pad_left;
+            cst[nrun] = c_off + c;
+            ist[nrun] = i;
+            rlen[nrun] = len;
+            /* a run continues the group when it is the next tap of the same kernel row */
+            if (merge && ngrp > 0 && hoff[nrun] == hoff[nrun - 1] &&
+                woff[nrun] == woff[nrun - 1] + 1) {
+                glast[ngrp - 1] = nrun;
+                glen[ngrp - 1] += len;
+            } else {
+                gfirst[ngrp] = glast[ngrp] = nrun;
+                glen[ngrp++] = len;
+            }
+            i += len;
+            row += len;
+        }
+        ptrdiff_t p = pix0 / Q, q = pix0 % Q;
+        for (ptrdiff_t pp = 0; pp < kc; ++pp) {
+            CX_T *restrict o = dst + pp * MR;
+            for (ptrdiff_t u = 0; u < ngrp; ++u) {
+                const ptrdiff_t f = gfirst[u], l = glast[u];
+                const ptrdiff_t ih = p * sh + hoff[f], iwa = q * sw + woff[f], iwb = q * sw + woff[l];
+                CX_T *restrict ou = o + ist[f];
+                if (ih < 0 || ih >= H) {
+                    for (ptrdiff_t t = 0; t < glen[u]; ++t) ou[t] = 0;
+                } else if (iwa >= 0 && iwb < W) {
+                    const CX_T *restrict xs = xn + (ih * W + iwa) * C + cst[f];
+                    for (ptrdiff_t t = 0; t < glen[u]; ++t) ou[t] = xs[t];
+                } else {
+                    for (ptrdiff_t v = f; v <= l; ++v) {
+                        const ptrdiff_t iw = q * sw + woff[v];
+                        CX_T *restrict ov = o + ist[v];
+                        if (iw >= 0 && iw < W) {
+                            const CX_T *restrict xs = xn + (ih * W + iw) * C + cst[v];
+                            for (ptrdiff_t t = 0; t < rlen[v]; ++t) ov[t] = xs[t];
+                        } else {
+                            for (ptrdiff_t t = 0; t < rlen[v]; ++t) ov[t] = 0;
+                        }
+                    }
+                }
+            }
+            for (ptrdiff_t i = m; i < MR; ++i)
+                o[i] = 0;
+            if (++q == Q) {
+                q = 0;
+                ++p;
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------------------- plan */
+
+/* Depthwise items: (n, band of `rows` rows out of `total`, channel block). */
+static void CX_NAME(nhwc_plan_dw_bands)(const cx_conv2d_desc *d, cx_conv2d_plan *pl,
+                                        ptrdiff_t total)
+{
+    const ptrdiff_t CB = CX_NHWC_DW_NV * CX_DVL;
+    const ptrdiff_t bands = cx_max(cx_min(total, cx_ceil_div(CX_TARGET_ITEMS, d->N)), 1);
+    pl->tile = cx_ceil_div(total, bands);
+    pl->ntiles = cx_ceil_div(total, pl->tile);
+    const ptrdiff_t per = d->N * pl->ntiles;
+    pl->cblocks = cx_max(cx_min(cx_ceil_div(d->C, CB), cx_ceil_div(CX_TARGET_ITEMS, per)), 1);
+    pl->cblock = cx_ceil_div(cx_ceil_div(d->C, pl->cblocks), CB) * CB;
+    pl->cblocks = cx_ceil_div(d->C, pl->cblock);
+    pl->nitems = per * pl->cblocks;
+}
+
+void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *pl)
+{
+    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    const ptrdiff_t RSC = RS * Cg, PQ = d->P * d->Q;
+    memset(pl, 0, sizeof *pl);
+    pl->op = op;
+    pl->algo = CX_ALGO_IM2COL;
+    pl->nsplit = 1;
+    pl->nper = d->N;
+    pl->nseg = 1;
+    pl->wsize = d->K * RSC;
+    pl->kblock = Kg;
+    pl->kblocks = 1;
+    pl->nhwc_dw = cx_nhwc_is_dw(d);
+    if (pl->nhwc_dw) {
+        const ptrdiff_t CB = CX_NHWC_DW_NV * CX_DVL;
+        pl->ws_elems = (size_t)CB;     /* a vector block of zeros (padding taps) */
+        pl->apack_units = 1;
+        pl->apack_elems = (size_t)(d->K * RS);
+        if (op == CX_OP_FWD) {
+            CX_NAME(nhwc_plan_dw_bands)(d, pl, d->P);
+        } else if (op == CX_OP_DGRAD) {
+            CX_NAME(nhwc_plan_dw_bands)(d, pl, d->H);
+        } else {
+            pl->cblocks = cx_max(cx_min(cx_ceil_div(d->C, CB), CX_TARGET_ITEMS_WGRAD), 1);
+            pl->cblock = cx_ceil_div(cx_ceil_div(d->C, pl->cblocks), CB) * CB;
+            pl->cblocks = cx_ceil_div(d->C, pl->cblock);
+            CX_NAME(plan_batch_split)(d, pl, pl->cblocks);
+            pl->apack_units = 0;
+            pl->apack_elems = 0;
+        }
+        return;
+    }
+    if (op == CX_OP_FWD) {
+        /* tiles of at most MC pixels (one A block), a multiple of MR; smaller
+           when the batch gives too few items */
+        const ptrdiff_t per = d->N * G, want = cx_ceil_div(CX_TARGET_ITEMS, per);
+        ptrdiff_t tile = cx_ceil_div(cx_ceil_div(PQ, want), MR) * MR;
+        tile = cx_max(cx_min(tile, MC / MR * MR), MR);
+        pl->tile = tile;
+        pl->ntiles = cx_ceil_div(PQ, tile);
+        pl->nitems = per * pl->ntiles;
+        pl->ws_elems = (size_t)(MC * KC + KC);       /* A block | zeros */
+        pl->apack_units = G;
+        pl->apack_elems = (size_t)(RSC * cx_ceil_div(Kg, NR) * NR);
+        return;
+    }
+    if (op == CX_OP_WGRAD) {
+        /* blocks of rsc rows (multiples of MR), then batch chunks */
+        /* (1x1 stride 1: the rows are the GEMM's N, blocks of >= 4 NR columns) */
+        const ptrdiff_t want = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G);
+        const ptrdiff_t unit = cx_is_pointwise(d) ? NR : MR;
+        pl->cblocks = cx_max(cx_min(want, cx_ceil_div(RSC, 4 * unit)), 1);
+        pl->cblock = cx_ceil_div(cx_ceil_div(RSC, pl->cblocks), unit) * unit;
+        pl->cblocks = cx_ceil_div(RSC, pl->cblock);
+        CX_NAME(plan_batch_split)(d, pl, G * pl->cblocks);
+        pl->ws_elems = (size_t)(MC * KC + KC * NR);  /* A block | B edge panel */
+        if (cx_is_pointwise(d))
+            pl->ws_elems = CX_NAME(gemm_workspace_elems)();
+        return;
+    }
+    /* dgrad: bands of input rows, at least 4 dilated kernel heights (the output
+       rows next to a band's edge are computed by both bands) */
+    const ptrdiff_t minrows = cx_min(d->H, cx_max(4 * (d->R - 1) * d->dil_h, 1));
+    const ptrdiff_t per = d->N * G;
+    ptrdiff_t bands = cx_max(cx_min(cx_ceil_div(CX_TARGET_ITEMS, per), d->H / minrows), 1);
+    pl->tile = cx_ceil_div(d->H, bands);
+    pl->ntiles = cx_ceil_div(d->H, pl->tile);
+    pl->nitems = per * pl->ntiles;
+    ptrdiff_t chunk = (ptrdiff_t)(CX_NHWC_DCOLS_BYTES / sizeof(CX_T)) / cx_max(RSC, 1);
+    chunk = cx_max(chunk / MR * MR, MR);
+    pl->nhwc_chunk = chunk;
+    pl->ws_elems = (size_t)(MC * KC) + (size_t)chunk * (size_t)RSC;
+    pl->apack_units = G;
+    pl->apack_elems = (size_t)(Kg * cx_ceil_div(RSC, NR) * NR);
+}
+
+/* ------------------------------------------------------------ depthwise loops */
+
+/*
+ * The depthwise loops step over channel blocks of NV vectors (NV = CX_NHWC_DW_NV,
+ * then 1), then single channels; the multiplier loop j is outside. Per output
+ * element the taps are summed in (r, s) order from 0 in every block size, so the
+ * split into blocks changes no result.
+ */
+
+/* y[pixel, c*mult + j] = bias + sum_rs x[tap(rs), c] * wd[(j*RS + rs)*C + c] */
+static void CX_NAME(nhwc_dw_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                 const CX_T *x, const CX_T *bias, CX_T *y, ptrdiff_t item,
+                                 CX_T *ws)
+{
+    const ptrdiff_t C = d->C, K = d->K, mult = K / C, H = d->H, W = d->W, P = d->P, Q = d->Q;
+    const ptrdiff_t R = d->R, S = d->S, RS = R * S;
+    const ptrdiff_t cb = item % pl->cblocks, band = (item / pl->cblocks) % pl->ntiles;
+    const ptrdiff_t n = item / (pl->cblocks * pl->ntiles);
+    const ptrdiff_t c0 = cb * pl->cblock, c1 = cx_min(C, c0 + pl->cblock);
+    const ptrdiff_t p0 = band * pl->tile, p1 = cx_min(P, p0 + pl->tile);
+    const CX_T *wd = (const CX_T *)pl->apacked;
+    const CX_T *zero = ws;
+    for (ptrdiff_t i = 0; i < CX_NHWC_DW_NV * CX_DVL; ++i)
+        ws[i] = 0;
+    const CX_T *xn = x + n * H * W * C;
+    for (ptrdiff_t p = p0; p < p1; ++p)
+        for (ptrdiff_t q = 0; q < Q; ++q) {
+            CX_T *yp = y + ((n * P + p) * Q + q) * K;
+            const ptrdiff_t ih0 = p * d->stride_h - d->pad_top, iw0 = q * d->stride_w - d->pad_left;
+            for (ptrdiff_t j = 0; j < mult; ++j) {
+                const CX_T *wj = wd + j * RS * C;
+                ptrdiff_t c = c0;
+                for (const ptrdiff_t step = CX_NHWC_DW_NV * CX_DVL; c + step <= c1; c += step) {
+                    CX_DV acc[CX_NHWC_DW_NV];
+                    for (int v = 0; v < CX_NHWC_DW_NV; ++v)
+                        acc[v] = CX_NAME(dv_splat)(0);
+                    for (ptrdiff_t r = 0; r < R; ++r) {
+                        const ptrdiff_t ih = ih0 + r * d->dil_h;
+                        for (ptrdiff_t s = 0; s < S; ++s) {
+                            const ptrdiff_t iw = iw0 + s * d->dil_w;
+                            const CX_T *xs = (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                ? xn + (ih * W + iw) * C + c : zero;
+                            const CX_T *wt = wj + (r * S + s) * C + c;
+                            for (int v = 0; v < CX_NHWC_DW_NV; ++v)
+                                acc[v] += CX_NAME(dv_load)(xs + v * CX_DVL) *
+                                          CX_NAME(dv_load)(wt + v * CX_DVL);
+                        }
+                    }
+                    if (mult == 1) {
+                        for (int v = 0; v < CX_NHWC_DW_NV; ++v) {
+                            CX_DV o = acc[v];
+                            if (bias)
+                                o += CX_NAME(dv_load)(bias + c + v * CX_DVL);
+                            CX_NAME(dv_store)(yp + c + v * CX_DVL, o);
+                        }
+                        continue;
+                    }
+                    CX_T lanes[CX_NHWC_DW_NV * CX_DVL_MAX];
+                    for (int v = 0; v < CX_NHWC_DW_NV; ++v)
+                        CX_NAME(dv_store)(lanes + v * CX_DVL, acc[v]);
+                    for (ptrdiff_t t = 0; t < step; ++t)
+                        yp[(c + t) * mult + j] = bias ? lanes[t] + bias[(c + t) * mult + j]
+                                                      : lanes[t];
+                }
+                for (; c < c1; ++c) {
+                    CX_T acc = 0;
+                    for (ptrdiff_t r = 0; r < R; ++r) {
+                        const ptrdiff_t ih = ih0 + r * d->dil_h;
+                        for (ptrdiff_t s = 0; s < S; ++s) {
+                            const ptrdiff_t iw = iw0 + s * d->dil_w;
+                            const CX_T xv = (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                ? xn[(ih * W + iw) * C + c] : zero[0];
+                            acc += xv * wj[(r * S + s) * C + c];
+                        }
+                    }
+                    yp[c * mult + j] = bias ? acc + bias[c * mult + j] : acc;
+                }
+            }
+        }
+}
+
+/* partial[chunk][(j*RS + rs)*C + c] = sum over the chunk's pixels of x[tap(rs), c] * dy[pixel, c*mult + j] */
+static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                   const CX_T *x, const CX_T *dy, CX_T *partial,
+                                   ptrdiff_t item, CX_T *ws)
+{
+    const ptrdiff_t C = d->C, K = d->K, mult = K / C, H = d->H, W = d->W, P = d->P, Q = d->Q;
+    const ptrdiff_t R = d->R, S = d->S, RS = R * S, sh = d->stride_h, sw = d->stride_w;
+    const ptrdiff_t cb = item % pl->cblocks, split = item / pl->cblocks;
+    const ptrdiff_t n0 = split * pl->nper, n1 = cx_min(d->N, n0 + pl->nper);
+    const ptrdiff_t c0 = cb * pl->cblock, c1 = cx_min(C, c0 + pl->cblock);
+    CX_T *out = partial + split * pl->wsize;
+    const CX_T *zero = ws;
+    for (ptrdiff_t i = 0; i < CX_NHWC_DW_NV * CX_DVL; ++i)
+        ws[i] = 0;
+    for (ptrdiff_t j = 0; j < mult; ++j)
+        for (ptrdiff_t rs = 0; rs < RS; ++rs)
+            for (ptrdiff_t c = c0; c < c1; ++c)
+                out[(j * RS + rs) * C + c] = 0;
+    for (ptrdiff_t n = n0; n < n1; ++n) {
+        const CX_T *xn = x + n * H * W * C;
+        for (ptrdiff_t p = 0; p < P; ++p)
+            for (ptrdiff_t r = 0; r < R; ++r) {
+                const ptrdiff_t ih = p * sh + r * d->dil_h - d->pad_top;
+                const int row_in = ih >= 0 && ih < H;
+                for (ptrdiff_t s = 0; s < S; ++s) {
+                    const ptrdiff_t woff = s * d->dil_w - d->pad_left;
+                    for (ptrdiff_t j = 0; j < mult; ++j) {
+                        CX_T *oj = out + (j * RS + r * S + s) * C;
+                        const CX_T *dyr = dy + ((n * P + p) * Q) * K + j;
+                        ptrdiff_t c = c0;
+                        if (mult == 1)
+                            for (const ptrdiff_t step = CX_NHWC_DW_NV * CX_DVL; c + step <= c1;
+                                 c += step) {
+                                CX_DV acc[CX_NHWC_DW_NV];
+                                for (int v = 0; v < CX_NHWC_DW_NV; ++v)
+                                    acc[v] = CX_NAME(dv_splat)(0);
+                                for (ptrdiff_t q = 0; q < Q; ++q) {
+                                    const ptrdiff_t iw = q * sw + woff;
+                                    const CX_T *xs = (row_in && iw >= 0 && iw < W)
+                                        ? xn + (ih * W + iw) * C + c : zero;
+                                    const CX_T *ds = dyr + q * K + c;
+                                    for (int v = 0; v < CX_NHWC_DW_NV; ++v)
+                                        acc[v] += CX_NAME(dv_load)(xs + v * CX_DVL) *
+                                                  CX_NAME(dv_load)(ds + v * CX_DVL);
+                                }
+                                for (int v = 0; v < CX_NHWC_DW_NV; ++v)
+                                    CX_NAME(dv_store)(oj + c + v * CX_DVL,
+                                                      CX_NAME(dv_load)(oj + c + v * CX_DVL) + acc[v]);
+                            }
+                        for (; c < c1; ++c) {
+                            CX_T acc = 0;
+                            for (ptrdiff_t q = 0; q < Q; ++q) {
+                                const ptrdiff_t iw = q * sw + woff;
+                                const CX_T xv = (row_in && iw >= 0 && iw < W)
+                                    ? xn[(ih * W + iw) * C + c] : zero[0];
+                                acc += xv * dyr[q * K + c * mult];
+                            }
+                            oj[c] += acc;
+                        }
+                    }
+                }
+            }
+    }
+}
+
+/* dx[pixel, c] = sum_j sum over taps whose output exists of dy[out, c*mult + j] * wd[(j*RS + rs)*C + c] */
+static void CX_NAME(nhwc_dw_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                   const CX_T *dy, CX_T *dx, ptrdiff_t item)
+{
+    const ptrdiff_t C = d->C, K = d->K, mult = K / C, H = d->H, W = d->W, P = d->P, Q = d->Q;
+    const ptrdiff_t R = d->R, S = d->S, RS = R * S, sh = d->stride_h, sw = d->stride_w;
+    const ptrdiff_t cb = item % pl->cblocks, band = (item / pl->cblocks) % pl->ntiles;
+    const ptrdiff_t n = item / (pl->cblocks * pl->ntiles);
+    const ptrdiff_t c0 = cb * pl->cblock, c1 = cx_min(C, c0 + pl->cblock);
+    const ptrdiff_t h0 = band * pl->tile, h1 = cx_min(H, h0 + pl->tile);
+    const CX_T *wd = (const CX_T *)pl->apacked;
+    const CX_T *dyn = dy + n * P * Q * K;
+    /* the taps (r, s) whose output row / column exists, with that output's index */
+    for (ptrdiff_t h = h0; h < h1; ++h)
+        for (ptrdiff_t wcol = 0; wcol < W; ++wcol) {
+            CX_T *xp = dx + ((n * H + h) * W + wcol) * C;
+            ptrdiff_t c = c0;
+            if (mult == 1)
+                for (const ptrdiff_t step = CX_NHWC_DW_NV * CX_DVL; c + step <= c1; c += step) {
+                    CX_DV acc[CX_NHWC_DW_NV];
+                    for (int v = 0; v < CX_NHWC_DW_NV; ++v)
+                        acc[v] = CX_NAME(dv_splat)(0);
+                    for (ptrdiff_t r = 0; r < R; ++r) {
+                        const ptrdiff_t t = h + d->pad_top - r * d->dil_h;
+                        if (t < 0 || t % sh || t / sh >= P)
+                            continue;
+                        for (ptrdiff_t s = 0; s < S; ++s) {
+                            const ptrdiff_t u = wcol + d->pad_left - s * d->dil_w;
+                            if (u < 0 || u % sw || u / sw >= Q)
+                                continue;
+                            const CX_T *ds = dyn + ((t / sh) * Q + u / sw) * K + c;
+                            const CX_T *wv = wd + (r * S + s) * C + c;
+                            for (int v = 0; v < CX_NHWC_DW_NV; ++v)
+                                acc[v] += CX_NAME(dv_load)(ds + v * CX_DVL) *
+                                          CX_NAME(dv_load)(wv + v * CX_DVL);
+                        }
+                    }
+                    for (int v = 0; v < CX_NHWC_DW_NV; ++v)
+                        CX_NAME(dv_store)(xp + c + v * CX_DVL, acc[v]);
+                }
+            for (; c < c1; ++c) {
+                CX_T acc = 0;
+                for (ptrdiff_t j = 0; j < mult; ++j)
+                    for (ptrdiff_t r = 0; r < R; ++r) {
+                        const ptrdiff_t t = h + d->pad_top - r * d->dil_h;
+                        if (t < 0 || t % sh || t / sh >= P)
+                            continue;
+                        for (ptrdiff_t s = 0; s < S; ++s) {
+                            const ptrdiff_t u = wcol + d->pad_left - s * d->dil_w;
+                            if (u < 0 || u % sw || u / sw >= Q)
+                                continue;
+                            acc += dyn[((t / sh) * Q + u / sw) * K + c * mult + j] *
+                                   wd[(j * RS + r * S + s) * C + c];
+                        }
+                    }
+                xp[c] = acc;
+            }
+        }
+}
+
+/* ------------------------------------------------------------- GEMM drivers */
+
+/* y[n, tile, g's channels] = cols (tile x RSC) @ w' (RSC x Kg) + bias */
+static void CX_NAME(nhwc_fwd_gemm)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                   const CX_T *x, const CX_T *bias, CX_T *y, ptrdiff_t item,
+                                   CX_T *ws)
+{
+    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, K = d->K;
+    const ptrdiff_t RSC = d->R * d->S * Cg, PQ = d->P * d->Q, Kpad = cx_ceil_div(Kg, NR) * NR;
+    const ptrdiff_t t = item % pl->ntiles, g = (item / pl->ntiles) % G;
+    const ptrdiff_t n = item / (pl->ntiles * G);
+    const ptrdiff_t m0 = t * pl->tile, mt = cx_min(pl->tile, PQ - m0);
+    const CX_T *bp = (const CX_T *)pl->apacked + g * pl->apack_elems;
+    const CX_T *xn = x + n * d->H * d->W * d->C;
+    CX_T *yb = y + (n * PQ + m0) * K + g * Kg;
+    CX_T *apack = ws, *zero = ws + MC * KC;
+    for (ptrdiff_t i = 0; i < KC; ++i)
+        zero[i] = 0;
+    for (ptrdiff_t pc = 0; pc < RSC; pc += KC) {
+        const ptrdiff_t kc = cx_min(KC, RSC - pc);
+        for (ptrdiff_t ic = 0; ic < mt; ic += MC) {
+            const ptrdiff_t mc = cx_min(MC, mt - ic);
+            CX_NAME(nhwc_pack_pixels)(d, xn, g * Cg, m0 + ic, mc, pc, kc, MR, zero, apack);
+            for (ptrdiff_t jr = 0; jr < Kg; jr += NR) {
+                const CX_T *bpanel = bp + pc * Kpad + jr * kc;
+                for (ptrdiff_t ir = 0; ir < mc; ir += MR)
+                    kr->ukernel(kc, apack + ir * kc, bpanel, NR, yb + (ic + ir) * K + jr, K, 1,
+                                pc > 0, cx_min(MR, mc - ir), cx_min(NR, Kg - jr));
+            }
+        }
+    }
+    if (bias)
+        for (ptrdiff_t i = 0; i < mt; ++i)
+            for (ptrdiff_t k = 0; k < Kg; ++k)
+                yb[i * K + k] += bias[g * Kg + k];
+}
+
+/* partial[chunk][g][rows, :] = sum over the chunk's images of cols^T (rows x PQ) @ dy (PQ x Kg) */
+static void CX_NAME(nhwc_wgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                     const CX_T *x, const CX_T *dy, CX_T *partial,
+                                     ptrdiff_t item, CX_T *ws)
+{
+    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, K = d->K;
+    const ptrdiff_t RSC = d->R * d->S * Cg, PQ = d->P * d->Q;
+    const ptrdiff_t cb = item % pl->cblocks, g = (item / pl->cblocks) % G;
+    const ptrdiff_t split = item / (pl->cblocks * G);
+    const ptrdiff_t n0 = split * pl->nper, n1 = cx_min(d->N, n0 + pl->nper);
+    const ptrdiff_t row0 = cb * pl->cblock, rows = cx_min(pl->cblock, RSC - row0);
+    const ptrdiff_t nfull = Kg / NR * NR;
+    CX_T *out = partial + split * pl->wsize + (g * RSC + row0) * Kg;
+    CX_T *apack = ws, *bedge = ws + MC * KC;
+    if (rows <= 0)
+        return;
+    if (cx_is_pointwise(d)) {
+        /* 1x1, stride 1: the column matrix is the image, whose rows (pixels) the
+           micro-kernel reads in place as B; A = dY^T (Kg x pixels), the smaller
+           operand, is packed; C = out^T (Kg x rows), written once per KC block */
+        for (ptrdiff_t n = n0; n < n1; ++n) {
+            const CX_T *xr = x + n * d->H * d->W * d->C + g * Cg + row0;
+            CX_NAME(strided_b) bs = {xr, d->C, 1};
+            CX_NAME(gemm_core)(Kg, rows, PQ, dy + n * PQ * K + g * Kg, 1, K, NULL,
+                               CX_NAME(pack_b_strided), &bs, xr, d->C, NULL, n > n0, out, 1, Kg,
+                               ws);
+        }
+        return;
+    }
+    for (ptrdiff_t n = n0; n < n1; ++n) {
+        const CX_T *xn = x + n * d->H * d->W * d->C;
+        const CX_T *dyn = dy + n * PQ * K + g * Kg;
+        for (ptrdiff_t pc = 0; pc < PQ; pc += KC) {
+            const ptrdiff_t kc = cx_min(KC, PQ - pc);
+            const int acc = n > n0 || pc > 0;
+            if (nfull < Kg)     /* the last, partial panel of dY columns, zero-padded */
+                for (ptrdiff_t pp = 0; pp < kc; ++pp)
+                    for (ptrdiff_t jj = 0; jj < NR; ++jj)
+                        bedge[pp * NR + jj] = nfull + jj < Kg ? dyn[(pc + pp) * K + nfull + jj] : 0;
+            for (ptrdiff_t ic = 0; ic < rows; ic += MC) {
+                const ptrdiff_t mc = cx_min(MC, rows - ic);
+                CX_NAME(nhwc_pack_taps)(d, xn, g * Cg, row0 + ic, mc, pc, kc, MR, apack);
+                for (ptrdiff_t jr = 0; jr < Kg; jr += NR) {
+                    const CX_T *b = jr < nfull ? dyn + pc * K + jr : bedge;
+                    const ptrdiff_t ldb = jr < nfull ? K : NR;
+                    for (ptrdiff_t ir = 0; ir < mc; ir += MR)
+                        kr->ukernel(kc, apack + ir * kc, b, ldb, out + (ic + ir) * Kg + jr, Kg, 1,
+                                    acc, cx_min(MR, mc - ir), cx_min(NR, Kg - jr));
+                }
+            }
+        }
+    }
+}
+
+/* dx[n, band, g's channels] = col2im(dy (pixels x Kg) @ w'^T (Kg x RSC)) over the band's output rows */
+static void CX_NAME(nhwc_dgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                     const CX_T *dy, CX_T *dx, ptrdiff_t item, CX_T *ws)
+{
+    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, K = d->K, C = d->C;
+    const ptrdiff_t H = d->H, W = d->W, P = d->P, Q = d->Q, R = d->R, S = d->S;
+    const ptrdiff_t RSC = R * S * Cg, PQ = P * Q, Npad = cx_ceil_div(RSC, NR) * NR;
+    const ptrdiff_t sh = d->stride_h, sw = d->stride_w, pt = d->pad_top, pw = d->pad_left;
+    const ptrdiff_t g = item % G, band = (item / G) % pl->ntiles, n = item / (G * pl->ntiles);
+    const ptrdiff_t h0 = band * pl->tile, h1 = cx_min(H, h0 + pl->tile);
+    const CX_T *bp = (const CX_T *)pl->apacked + g * pl->apack_elems;
+    CX_T *apack = ws, *dcols = ws + MC * KC;
+    for (ptrdiff_t h = h0; h < h1; ++h)
+        for (ptrdiff_t wcol = 0; wcol < W; ++wcol) {
+            CX_T *xp = dx + ((n * H + h) * W + wcol) * C + g * Cg;
+            for (ptrdiff_t c = 0; c < Cg; ++c)
+                xp[c] = 0;
+        }
+    /* output rows with a tap in [h0, h1): p*sh + r*dh - pt in [h0, h1) for some r < R */
+    const ptrdiff_t plo = cx_max(-cx_floor_div(-(h0 + pt - (R - 1) * d->dil_h), sh), 0);
+    const ptrdiff_t phi = cx_min(cx_floor_div(h1 - 1 + pt, sh) + 1, P);
+    if (phi <= plo)
+        return;
+    const CX_T *dyg = dy + n * PQ * K + g * Kg;
+    for (ptrdiff_t j0 = plo * Q; j0 < phi * Q; j0 += pl->nhwc_chunk) {
+        const ptrdiff_t mt = cx_min(pl->nhwc_chunk, phi * Q - j0);
+        for (ptrdiff_t pc = 0; pc < Kg; pc += KC) {
+            const ptrdiff_t kc = cx_min(KC, Kg - pc);
+            for (ptrdiff_t ic = 0; ic < mt; ic += MC) {
+                const ptrdiff_t mc = cx_min(MC, mt - ic);
+                CX_NAME(gemm_pack_a)(mc, kc, dyg + (j0 + ic) * K + pc, K, 1, MR, apack);
+                for (ptrdiff_t jr = 0; jr < RSC; jr += NR) {
+                    const CX_T *bpanel = bp + pc * Npad + jr * kc;
+                    for (ptrdiff_t ir = 0; ir < mc; ir += MR)
+                        kr->ukernel(kc, apack + ir * kc, bpanel, NR, dcols + (ic + ir) * RSC + jr,
+                                    RSC, 1, pc > 0, cx_min(MR, mc - ir), cx_min(NR, RSC - jr));
+                }
+            }
+        }
+        /* col2im into the band only: dx[ih, iw, g*Cg + c] += dcols[pixel, (r*S + s)*Cg + c] */
+        ptrdiff_t p = j0 / Q, q = j0 % Q;
+        for (ptrdiff_t jj = 0; jj < mt; ++jj) {
+            for (ptrdiff_t r = 0; r < R; ++r) {
+                const ptrdiff_t ih = p * sh + r * d->dil_h - pt;
+                if (ih < h0 || ih >= h1)
+                    continue;
+                for (ptrdiff_t s = 0; s < S; ++s) {
+                    const ptrdiff_t iw = q * sw + s * d->dil_w - pw;
+                    if (iw < 0 || iw >= W)
+                        continue;
+                    CX_T *restrict xp = dx + ((n * H + ih) * W + iw) * C + g * Cg;
+                    const CX_T *restrict cp = dcols + jj * RSC + (r * S + s) * Cg;
+                    for (ptrdiff_t c = 0; c < Cg; ++c)
+                        xp[c] += cp[c];
+                }
+            }
+            if (++q == Q) {
+                q = 0;
+                ++p;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------- entry points */
+
+void CX_NAME(conv2d_nhwc_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                              const CX_T *x, const CX_T *bias, CX_T *y, ptrdiff_t item,
+                              CX_T *ws)
+{
+    if (pl->nhwc_dw)
+        CX_NAME(nhwc_dw_fwd)(d, pl, x, bias, y, item, ws);
+    else
+        CX_NAME(nhwc_fwd_gemm)(d, pl, x, bias, y, item, ws);
+}
+
+void CX_NAME(conv2d_nhwc_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                const CX_T *x, const CX_T *dy, CX_T *partial, ptrdiff_t item,
+                                CX_T *ws)
+{
+    if (pl->nhwc_dw)
+        CX_NAME(nhwc_dw_wgrad)(d, pl, x, dy, partial, item, ws);
+    else
+        CX_NAME(nhwc_wgrad_gemm)(d, pl, x, dy, partial, item, ws);
+}
+
+void CX_NAME(conv2d_nhwc_wgrad_reduce)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                       const CX_T *partial, CX_T *dw, ptrdiff_t begin,
+                                       ptrdiff_t end)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    for (ptrdiff_t i = begin; i < end; ++i) {
+        const ptrdiff_t k = i / (Cg * RS), c = (i / RS) % Cg, rs = i % RS;
+        const ptrdiff_t g = k / Kg, kl = k % Kg;
+        const ptrdiff_t src = pl->nhwc_dw ? (kl * RS + rs) * d->C + g
+                                          : (g * RS * Cg + rs * Cg + c) * Kg + kl;
+        CX_T acc = partial[src];
+        for (ptrdiff_t sp = 1; sp < pl->nsplit; ++sp)
+            acc += partial[sp * pl->wsize + src];
+        dw[i] = acc;
+    }
+}
+
+void CX_NAME(conv2d_nhwc_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                const CX_T *dy, CX_T *dx, ptrdiff_t item, CX_T *ws)
+{
+    if (pl->nhwc_dw)
+        CX_NAME(nhwc_dw_dgrad)(d, pl, dy, dx, item);
+    else
+        CX_NAME(nhwc_dgrad_gemm)(d, pl, dy, dx, item, ws);
+}
+
+#undef CX_DV
+#undef CX_DVL

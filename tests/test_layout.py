@@ -1,0 +1,337 @@
+"""Channels-last (NHWC) convolutions computed natively (convx._layout).
+
+The specification: for x (N, H, W, C), grad_output (N, P, Q, K) and the weight
+in its usual (K, C/groups, R, S) layout,
+
+    nhwc_forward(x, w, b)  == conv2d(x as NCHW, w, b) as NHWC
+    nhwc_weight(x, gy)     == conv2d_weight(x as NCHW, w.shape, gy as NCHW)
+    nhwc_input(w, gy)      == conv2d_input(x.shape as NCHW, w, gy as NCHW) as NHWC
+
+bit for bit on integer-valued data (every sum exact), and equal to the float64
+reference (tests/reference.py); over a named sweep of geometries, both
+dtypes, every SIMD path, any thread count (bitwise on random data too), with
+the NCHW path's NaN / inf rules, and no write outside the result.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convx
+from convx import _api, _conv, _layout
+from hostile import SUBRUN, SUPPORTED, _PoisonedNumpy, on_path, poisoned
+from reference import ref_conv2d, ref_conv2d_input, ref_conv2d_weight
+
+DTYPES = [np.float32, np.float64]
+DTYPE_IDS = ["f32", "f64"]
+
+
+def _tiles(dtype):
+    k = _conv.kernel_info()[np.dtype(dtype).name]
+    return k["mr"], k["nr"], k["mc"], k["kc"]
+
+
+# (id, builder(mr, nr, mc, kc) -> (input shape NCHW, weight shape, geometry kwargs));
+# mr, nr, mc, kc: the active path's GEMM tile and blocks for the dtype
+CASES = [
+    ("1x1", lambda *t: ((2, 16, 5, 6), (24, 16, 1, 1), {})),
+    ("3x3_pad1", lambda *t: ((2, 16, 9, 9), (24, 16, 3, 3), dict(padding=1))),
+    ("5x5_stride2", lambda *t: ((2, 8, 13, 11), (16, 8, 5, 5), dict(stride=2))),
+    ("7x7_stride2_pad3_rgb", lambda *t: ((2, 3, 20, 19), (16, 3, 7, 7), dict(stride=2, padding=3))),
+    ("dilation2", lambda *t: ((2, 8, 11, 10), (12, 8, 3, 3), dict(dilation=2, padding=2))),
+    ("asymmetric_padding", lambda *t: ((1, 5, 8, 9), (7, 5, 3, 2),
+                                       dict(stride=(2, 1), padding=((1, 0), (2, 1))))),
+    ("same_even_kernel", lambda *t: ((2, 6, 8, 7), (10, 6, 4, 2), dict(padding="same"))),
+    ("same_even_dilated_stride1", lambda *t: ((1, 9, 7, 8), (9, 9, 2, 4),
+                                               dict(padding="same", dilation=(2, 1)))),
+    ("groups2", lambda *t: ((2, 8, 7, 7), (12, 4, 3, 3), dict(groups=2, padding=1))),
+    ("groups2_wide", lambda *t: ((1, 32, 6, 7), (20, 16, 3, 3), dict(groups=2, padding=1))),
+    ("depthwise", lambda *t: ((2, 70, 9, 8), (70, 1, 3, 3), dict(groups=70, padding=1))),
+    ("depthwise_multiplier2", lambda *t: ((2, 8, 9, 9), (16, 1, 3, 3), dict(groups=8, padding=1))),
+    ("depthwise_stride2", lambda *t: ((1, 33, 9, 10), (33, 1, 3, 3),
+                                      dict(groups=33, stride=2, padding=1))),
+    ("depthwise_mult4_dilated", lambda *t: ((1, 5, 9, 9), (20, 1, 3, 3),
+                                            dict(groups=5, dilation=2, padding=(2, 1)))),
+    ("K_below_nr", lambda mr, nr, mc, kc: ((1, 8, 6, 7), (nr - 1, 8, 3, 3), dict(padding=1))),
+    ("K_at_nr", lambda mr, nr, mc, kc: ((1, 8, 6, 7), (nr, 8, 3, 3), dict(padding=1))),
+    ("K_above_nr", lambda mr, nr, mc, kc: ((1, 8, 6, 7), (nr + 1, 8, 3, 3), dict(padding=1))),
+    ("K_below_mr", lambda mr, nr, mc, kc: ((1, 9, 6, 7), (mr - 1, 9, 3, 3), dict(padding=1))),
+    ("reduction_above_kc", lambda mr, nr, mc, kc: ((1, kc // 9 + 5, 5, 6), (12, kc // 9 + 5, 3, 3),
+                                                    dict(padding=1))),
+    ("C1", lambda *t: ((2, 1, 9, 9), (8, 1, 5, 5), dict(padding=2))),
+    ("Q_below_mr", lambda mr, nr, mc, kc: ((1, 4, 3, mr - 1), (6, 4, 3, 3), dict(padding=1))),
+    ("Q_at_mr", lambda mr, nr, mc, kc: ((1, 4, 3, mr), (6, 4, 3, 3), dict(padding=1))),
+    ("Q_above_mr", lambda mr, nr, mc, kc: ((1, 4, 3, mr + 1), (6, 4, 3, 3), dict(padding=1))),
+    ("pixels_above_mc", lambda mr, nr, mc, kc: ((1, 4, 3, mc // 3 + 7), (6, 4, 3, 3),
+                                                 dict(padding=1))),
+    ("N1", lambda *t: ((1, 6, 7, 7), (8, 6, 3, 3), dict(padding=1))),
+    ("N3", lambda *t: ((3, 6, 7, 7), (8, 6, 3, 3), dict(padding=1, stride=2))),
+    ("one_row_images", lambda *t: ((2, 4, 1, 17), (6, 4, 1, 3), dict(padding=(0, 1)))),
+    ("kernel_larger_than_image", lambda *t: ((1, 3, 2, 3), (5, 3, 5, 5), dict(padding=2))),
+    ("stride_above_kernel", lambda *t: ((1, 4, 11, 11), (5, 4, 2, 2), dict(stride=3))),
+    ("bottom_pad_never_read", lambda *t: ((1, 2, 6, 6), (2, 2, 2, 2),
+                                          dict(stride=3, padding=((0, 1), (0, 1))))),
+    ("tall_strided_input_gradient_bands", lambda *t: ((1, 8, 41, 12), (10, 8, 3, 3),
+                                                      dict(stride=2, padding=1))),
+]
+CASE_IDS = [c[0] for c in CASES]
+CASE_BY_ID = dict(CASES)
+
+
+def _kw(geometry):
+    return dict(stride=geometry.get("stride", 1), padding=geometry.get("padding", 0),
+                dilation=geometry.get("dilation", 1), groups=geometry.get("groups", 1))
+
+
+def _setup(case_id, dtype, seed=0, integer=True):
+    xs, ws, geometry = CASE_BY_ID[case_id](*_tiles(dtype))
+    kw = _kw(geometry)
+    geo = _api._geometry(xs, ws, kw["stride"], kw["padding"], kw["dilation"], kw["groups"])
+    rng = np.random.default_rng(seed)
+    draw = ((lambda s: rng.integers(-3, 4, s)) if integer else rng.standard_normal)
+    x = draw(xs).astype(dtype)
+    w = draw(ws).astype(dtype)
+    b = draw((ws[0],)).astype(dtype)
+    gy = draw((xs[0], ws[0], geo.P, geo.Q)).astype(dtype)
+    return geo, kw, x, w, b, gy
+
+
+def nhwc(a):
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+
+def nchw(a):
+    return a.transpose(0, 3, 1, 2)
+
+
+def _run_all(geo, x, w, b, gy, threads=2):
+    """(y, dw, dx) of the three NHWC operations, y and dx returned as NCHW views."""
+    y = _layout.nhwc_forward(nhwc(x), w, b, geo, threads)
+    dw = _layout.nhwc_weight(nhwc(x), nhwc(gy), geo, threads)
+    dx = _layout.nhwc_input(w, nhwc(gy), geo, threads)
+    assert y.shape == (geo.N, geo.P, geo.Q, geo.K) and y.dtype == x.dtype
+    assert dw.shape == w.shape and dw.dtype == x.dtype
+    assert dx.shape == (geo.N, geo.H, geo.W, geo.C) and dx.dtype == x.dtype
+    return nchw(y), dw, nchw(dx)
+
+
+def _references(kw, x, w, b, gy):
+    f = np.float64
+    return (ref_conv2d(x.astype(f), w.astype(f), b.astype(f), **kw),
+            ref_conv2d_weight(x.astype(f), w.shape, gy.astype(f), **kw),
+            ref_conv2d_input(x.shape, w.astype(f), gy.astype(f), **kw))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case_id", CASE_IDS)
+def test_matches_reference_and_nchw_exactly(case_id, dtype):
+    """Integer data: all three operations equal the float64 reference and the
+    NCHW path (algorithm="auto") bit for bit."""
+    geo, kw, x, w, b, gy = _setup(case_id, dtype)
+    got = _run_all(geo, x, w, b, gy)
+    refs = _references(kw, x, w, b, gy)
+    nchw_results = (convx.conv2d(x, w, b, **kw),
+                    convx.conv2d_weight(x, w.shape, gy, **kw),
+                    convx.conv2d_input(x.shape, w, gy, **kw))
+    for name, g, r, c in zip(("forward", "weight", "input"), got, refs, nchw_results):
+        assert np.array_equal(g, r), f"{case_id} {name}: differs from the reference"
+        assert np.array_equal(g, c), f"{case_id} {name}: differs from the NCHW path"
+
+
+def test_the_sweep_reaches_every_driver():
+    """The sweep runs the GEMM drivers and the depthwise loops, the strided
+    input gradient with more than one band, the stride-1 input gradient as a
+    forward and as GEMM + col2im (thin groups)."""
+    plans = {c: {op: _conv.nhwc_plan_info(_setup(c, np.float32)[0].astuple(), op, np.float32)
+                 for op in ("fwd", "wgrad", "dgrad")} for c in CASE_IDS}
+    assert plans["depthwise"]["fwd"]["depthwise"] and plans["depthwise_multiplier2"]["dgrad"]["depthwise"]
+    assert not plans["C1"]["fwd"]["depthwise"]          # multiplier 8: the GEMM
+    assert plans["tall_strided_input_gradient_bands"]["dgrad"]["ntiles"] > 1
+    assert _layout._input_as_forward(np.ones((24, 16, 3, 3)), _setup("3x3_pad1", np.float32)[0])
+    assert _layout._input_as_forward(np.ones((6, 4, 3, 3)), _setup("N1", np.float32)[0]) is None
+
+
+@pytest.mark.parametrize("case_id", ["3x3_pad1", "7x7_stride2_pad3_rgb", "depthwise_multiplier2",
+                                     "groups2", "1x1", "tall_strided_input_gradient_bands"])
+def test_results_do_not_depend_on_thread_count(case_id):
+    """Random (non-integer) data: 1, 2 and 3 threads give identical bits,
+    including the weight gradient's batch split (N = 8 here)."""
+    geo, kw, x, w, b, gy = _setup(case_id, np.float32, seed=5, integer=False)
+    reps = 4
+    x, gy = np.concatenate([x] * reps), np.concatenate([gy] * reps)
+    geo = _api._geometry(x.shape, w.shape, kw["stride"], kw["padding"], kw["dilation"],
+                         kw["groups"])
+    one = _run_all(geo, x, w, b, gy, threads=1)
+    for t in (2, 3):
+        many = _run_all(geo, x, w, b, gy, threads=t)
+        for a, c in zip(one, many):
+            assert np.array_equal(a, c, equal_nan=True)
+
+
+def test_weight_gradient_batch_split_is_thread_invariant():
+    """A weight gradient with few items per image is cut into batch chunks
+    (partial sums added in chunk order): still bitwise thread-invariant."""
+    rng = np.random.default_rng(3)
+    xs, ws = (16, 24, 6, 6), (16, 24, 3, 3)
+    geo = _api._geometry(xs, ws, 1, 1, 1, 1)
+    info = _conv.nhwc_plan_info(geo.astuple(), "wgrad", np.float32)
+    assert info["nsplit"] > 1
+    x = rng.standard_normal((16, 6, 6, 24)).astype(np.float32)
+    gy = rng.standard_normal((16, 6, 6, 16)).astype(np.float32)
+    a = _layout.nhwc_weight(x, gy, geo, 1)
+    for t in (2, 4):
+        assert np.array_equal(a, _layout.nhwc_weight(x, gy, geo, t))
+
+
+@pytest.mark.skipif(SUBRUN, reason="runs every SIMD path in-process")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case_id", ["3x3_pad1", "7x7_stride2_pad3_rgb", "depthwise",
+                                     "depthwise_multiplier2", "groups2", "K_above_nr",
+                                     "tall_strided_input_gradient_bands", "reduction_above_kc"])
+def test_every_simd_path_gives_the_same_bits(case_id, dtype):
+    """Each path this CPU has (selected in-process), with its own tiles: exact."""
+    for path in SUPPORTED:
+        with on_path(path):
+            geo, kw, x, w, b, gy = _setup(case_id, dtype)
+            got = _run_all(geo, x, w, b, gy)
+            for g, r in zip(got, _references(kw, x, w, b, gy)):
+                assert np.array_equal(g, r), f"{case_id} on {path}"
+
+
+_SUBPROCESS = """
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+import test_layout as t
+from convx import _conv
+assert _conv.active_isa() == {path!r}, _conv.active_isa()
+for case_id in ("3x3_pad1", "depthwise_multiplier2", "5x5_stride2", "C1"):
+    for dtype in t.DTYPES:
+        geo, kw, x, w, b, gy = t._setup(case_id, dtype)
+        for g, r in zip(t._run_all(geo, x, w, b, gy), t._references(kw, x, w, b, gy)):
+            assert np.array_equal(g, r), (case_id, dtype)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(SUBRUN, reason="runs the lower paths itself")
+@pytest.mark.parametrize("path", ["generic", "avx2", "avx512"])
+def test_cpu_capability_variable_selects_the_path(path):
+    """CONVX_CPU_CAPABILITY=<path> in a fresh process: the NHWC operations run
+    on that path and stay exact."""
+    if path not in SUPPORTED:
+        pytest.skip(f"this CPU has no {path}")
+    env = dict(os.environ, CONVX_CPU_CAPABILITY=path)
+    tests = str(Path(__file__).parent)
+    out = subprocess.run([sys.executable, "-c", _SUBPROCESS.format(tests=tests, path=path)],
+                         env=env, capture_output=True, text=True, timeout=120,
+                         cwd=str(Path(__file__).parent.parent))
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+
+
+# ------------------------------------------------------------------- non-finite values
+
+def _same_specials(got, ref, where):
+    for name, test in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)):
+        bad = test(got) != test(ref)
+        assert not bad.any(), f"{where}: {int(bad.sum())} elements differ in {name}"
+    fin = np.isfinite(ref)
+    assert np.array_equal(got[fin], ref[fin]), f"{where}: finite values differ"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case_id", ["3x3_pad1", "depthwise", "depthwise_multiplier2",
+                                     "asymmetric_padding", "5x5_stride2", "C1",
+                                     "bottom_pad_never_read", "kernel_larger_than_image"])
+def test_nan_and_inf_propagate_as_the_reference(case_id, dtype):
+    """inf / NaN in one operand: the reference's NaN and inf positions (padding
+    taps multiply zeros in the forward and the weight gradient; the input
+    gradient, also where it would run as a forward, multiplies no padding)."""
+    rng = np.random.default_rng(7)
+    for operand in ("x", "w", "gy"):
+        for values in ([np.inf], [-np.inf], [np.nan], [np.inf, -np.inf, np.nan]):
+            geo, kw, x, w, b, gy = _setup(case_id, dtype, seed=len(values))
+            arrays = dict(x=x, w=w, gy=gy)
+            flat = arrays[operand].reshape(-1)
+            idx = rng.choice(flat.size, size=min(3, flat.size), replace=False)
+            flat[idx] = rng.choice(values, size=idx.size)
+            with np.errstate(invalid="ignore", over="ignore"):
+                refs = _references(kw, x, w, b, gy)
+                got = _run_all(geo, x, w, b, gy)
+            for name, g, r in zip(("forward", "weight", "input"), got, refs):
+                _same_specials(g, r.astype(dtype), f"{case_id} {name} {operand}={values}")
+
+
+def test_inf_weight_on_padding():
+    """The worked example of tests/test_nonfinite.py in NHWC: an inf weight tap
+    (0, 0) of a 3x3 kernel with padding 1 (16 channels, so that the stride-1
+    input gradient would otherwise run as a forward)."""
+    C = 16
+    geo = _api._geometry((1, C, 4, 4), (1, C, 3, 3), 1, 1, 1, 1)
+    x = np.ones((1, 4, 4, C), np.float32)
+    w = np.ones((1, C, 3, 3), np.float32)
+    w[0, :, 0, 0] = np.inf
+    y = _layout.nhwc_forward(x, w, None, geo, 2)[0, :, :, 0]
+    expected = np.full((4, 4), np.inf, np.float32)
+    expected[0, :] = expected[:, 0] = np.nan
+    np.testing.assert_array_equal(y, expected)
+    dx = _layout.nhwc_input(w, np.ones((1, 4, 4, 1), np.float32), geo, 2)[0, :, :, 0]
+    reached = np.zeros((4, 4), bool)
+    reached[:3, :3] = True
+    np.testing.assert_array_equal(np.isposinf(dx), reached)
+    assert np.isfinite(dx[~reached]).all()
+
+
+# ------------------------------------------------------------ writes stay inside the result
+
+GUARD = 4096
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case_id", ["3x3_pad1", "7x7_stride2_pad3_rgb", "depthwise_multiplier2",
+                                     "groups2", "K_above_nr", "Q_below_mr",
+                                     "tall_strided_input_gradient_bands", "bottom_pad_never_read"])
+def test_no_write_outside_the_result_and_every_element_written(case_id, dtype, monkeypatch):
+    """The C entries write exactly their result: results are slices of larger
+    buffers whose guard bands hold a sentinel, the results and every buffer the
+    glue allocates (workspace, packed weight, partial sums) start as NaN."""
+    geo, kw, x, w, b, gy = _setup(case_id, dtype)
+    refs = _references(kw, x, w, b, gy)
+    sentinel = dtype(-12345.5)
+
+    def guarded(size):
+        big = np.full(size + 2 * GUARD, sentinel, dtype)
+        big[GUARD:GUARD + size] = np.nan
+        return big, big[GUARD:GUARD + size]
+
+    monkeypatch.setattr(_layout, "np", _PoisonedNumpy())
+    with poisoned():
+        g = geo.astuple()
+        big, y = guarded(geo.N * geo.P * geo.Q * geo.K)
+        _conv.nhwc_fwd(nhwc(x).reshape(-1), w.reshape(-1), b, y, g, True, 2)
+        assert (big[:GUARD] == sentinel).all() and (big[-GUARD:] == sentinel).all()
+        assert np.array_equal(nchw(y.reshape(geo.N, geo.P, geo.Q, geo.K)), refs[0])
+        big, dw = guarded(w.size)
+        _conv.nhwc_wgrad(nhwc(x).reshape(-1), nhwc(gy).reshape(-1), dw, g, 2)
+        assert (big[:GUARD] == sentinel).all() and (big[-GUARD:] == sentinel).all()
+        assert np.array_equal(dw.reshape(w.shape), refs[1])
+        big, dx = guarded(x.size)
+        _conv.nhwc_dgrad(w.reshape(-1), nhwc(gy).reshape(-1), dx, g, 2)
+        assert (big[:GUARD] == sentinel).all() and (big[-GUARD:] == sentinel).all()
+        assert np.array_equal(nchw(dx.reshape(geo.N, geo.H, geo.W, geo.C)), refs[2])
+        # the public functions under the same poisoning (stride-1 forward form included)
+        for got, ref in zip(_run_all(geo, x, w, b, gy), refs):
+            assert np.array_equal(got, ref)
+
+
+def test_workspace_is_bounded_whatever_the_batch():
+    """Per-thread workspace does not grow with the batch or the image."""
+    for N, H in ((1, 56), (64, 56), (8, 224)):
+        geo = _api._geometry((N, 64, H, H), (64, 64, 3, 3), 2, 1, 1, 1)
+        for op in ("fwd", "wgrad", "dgrad"):
+            info = _conv.nhwc_plan_info(geo.astuple(), op, np.float32)
+            assert info["workspace_bytes"] <= 4 << 20, (N, H, op, info)
