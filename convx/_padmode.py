@@ -61,61 +61,64 @@ def check_pads(mode, sizes, pads, name="input", axes=None):
                              f"{axis} ({n}), got padding ({lo}, {hi})")
 
 
-def pad(x, pads, mode, dtype=None):
-    """x (..., *spatial) padded on its last len(pads) axes by pads [(lo, hi), ...],
-    as a new C-contiguous array of dtype (default x's)."""
-    nd = len(pads)
-    lead = x.shape[:x.ndim - nd]
-    sizes = x.shape[x.ndim - nd:]
-    shape = lead + tuple(n + lo + hi for n, (lo, hi) in zip(sizes, pads))
+def _spatial_axes(ndim, nd, channels_last):
+    """The axes of the nd spatial dimensions: the last ones, or the ones before
+    the channel axis."""
+    end = ndim - (1 if channels_last else 0)
+    return list(range(end - nd, end))
+
+
+def pad(x, pads, mode, dtype=None, channels_last=False):
+    """x (..., *spatial) (or (..., *spatial, C)) padded on its spatial axes by
+    pads [(lo, hi), ...], as a new C-contiguous array of dtype (default x's)."""
+    axes = _spatial_axes(x.ndim, len(pads), channels_last)
+    shape = list(x.shape)
+    inner = [slice(None)] * x.ndim
+    for ax, (lo, hi) in zip(axes, pads):
+        shape[ax] += lo + hi
+        inner[ax] = slice(lo, lo + x.shape[ax])
     xp = np.empty(shape, x.dtype if dtype is None else dtype)
-    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(sizes, pads))
-    xp[(Ellipsis,) + inner] = x
+    xp[tuple(inner)] = x
     # axis by axis; an axis's border copies the already padded earlier axes
     # (corners are then padded in both, as torch and numpy do)
-    for a, (n, (lo, hi)) in enumerate(zip(sizes, pads)):
+    for a, (ax, (lo, hi)) in enumerate(zip(axes, pads)):
         if lo == hi == 0:
             continue
+        n = x.shape[ax]
         src = source_index(n, lo, hi, mode)
-        ax = x.ndim - nd + a
         full = [slice(None)] * xp.ndim
-        for axis_after in range(a + 1, nd):            # later axes: interior only so far
-            full[x.ndim - nd + axis_after] = inner[axis_after]
-
-        def at(i):
-            idx = list(full)
-            idx[ax] = i
-            return tuple(idx)
-
+        for later in axes[a + 1:]:                  # later axes: interior only so far
+            full[later] = inner[later]
         for i in list(range(lo)) + list(range(lo + n, lo + n + hi)):
-            xp[at(i)] = xp[at(lo + int(src[i]))]
+            dst, frm = list(full), list(full)
+            dst[ax], frm[ax] = i, lo + int(src[i])
+            xp[tuple(dst)] = xp[tuple(frm)]
     return xp
 
 
-def fold(dxp, pads, mode):
-    """The adjoint of pad: dxp (..., *padded) summed back onto (..., *spatial).
+def fold(dxp, pads, mode, channels_last=False):
+    """The adjoint of pad: dxp (..., *padded) (or (..., *padded, C)) summed back
+    onto the unpadded shape.
 
     Works in place in dxp (which it overwrites): the last axis's border
     slices are added to the slices they copied, then the next axis's (over
     the inner part of the later axes only), the reverse of pad's order; one
     copy of the inner part at the end."""
-    nd = len(pads)
-    lead = dxp.ndim - nd
-    inner = [slice(lo, dxp.shape[lead + a] - hi) for a, (lo, hi) in enumerate(pads)]
-    for a in range(nd - 1, -1, -1):
-        lo, hi = pads[a]
+    axes = _spatial_axes(dxp.ndim, len(pads), channels_last)
+    inner = [slice(None)] * dxp.ndim
+    for ax, (lo, hi) in zip(axes, pads):
+        inner[ax] = slice(lo, dxp.shape[ax] - hi)
+    for a in range(len(pads) - 1, -1, -1):
+        ax, (lo, hi) = axes[a], pads[a]
         if lo == hi == 0:
             continue
-        ax = lead + a
         n = dxp.shape[ax] - lo - hi
         src = source_index(n, lo, hi, mode)
         base = [slice(None)] * dxp.ndim
-        for later in range(a + 1, nd):          # later axes are already folded
-            base[lead + later] = inner[later]
+        for later in axes[a + 1:]:                  # later axes are already folded
+            base[later] = inner[later]
         for i in list(range(lo)) + list(range(lo + n, lo + n + hi)):
-            o = list(base)
-            o[ax] = lo + int(src[i])
-            b = list(base)
-            b[ax] = i
+            o, b = list(base), list(base)
+            o[ax], b[ax] = lo + int(src[i]), i
             dxp[tuple(o)] += dxp[tuple(b)]
-    return np.ascontiguousarray(dxp[(Ellipsis,) + tuple(inner)])
+    return np.ascontiguousarray(dxp[tuple(inner)])
