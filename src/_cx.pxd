@@ -46,6 +46,7 @@ cdef extern from "cx_conv.h" nogil:
         const void *apacked
         int dk, dk_mode
         Py_ssize_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt
+        Py_ssize_t dk_qt, dk_qtiles, dk_pitch
 
     enum:
         CX_ALGO_DIRECT

@@ -76,6 +76,10 @@ typedef struct {
     int dk, dk_mode;  /* fwd: 1 = a tile's dk_nv vectors are on dk_nv output rows;
                          wgrad: 1 = stride 1, each band one flat reduction */
     ptrdiff_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt;
+    /* direct fwd: rows too long for one band are cut into dk_qtiles column
+       tiles of dk_qt output pixels (one item each; 0 = whole rows) */
+    ptrdiff_t dk_qt, dk_qtiles;
+    ptrdiff_t dk_pitch;  /* inside a column tile: y's row pitch (the whole Q) */
 } cx_conv2d_plan;
 
 /*
