@@ -48,6 +48,7 @@ cdef extern from "cx_conv.h" nogil:
         Py_ssize_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt
         int nhwc_dw
         Py_ssize_t nhwc_chunk
+        Py_ssize_t dk_qt, dk_qtiles, dk_pitch
 
     enum:
         CX_ALGO_DIRECT

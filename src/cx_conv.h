@@ -81,6 +81,10 @@ typedef struct {
        loops; nhwc_chunk = output pixels per dcols tile of the input gradient */
     int nhwc_dw;
     ptrdiff_t nhwc_chunk;
+    /* direct fwd: rows too long for one band are cut into dk_qtiles column
+       tiles of dk_qt output pixels (one item each; 0 = whole rows) */
+    ptrdiff_t dk_qt, dk_qtiles;
+    ptrdiff_t dk_pitch;  /* inside a column tile: y's row pitch (the whole Q) */
 } cx_conv2d_plan;
 
 /*

@@ -527,7 +527,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
         }
     }
 #endif
-    const ptrdiff_t L = CX_NAME(dk_row_len)(d, vb);
+    ptrdiff_t L = CX_NAME(dk_row_len)(d, vb);
     const ptrdiff_t per = d->N * G;
     ptrdiff_t rows = cx_max(cx_min(cx_ceil_div(CX_DK_PIXELS, Q), P), 1);
     if (per * cx_ceil_div(P, rows) < CX_TARGET_ITEMS)
@@ -538,8 +538,29 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     const int packed = (double)G * Kg * Cg * d->R * d->S * sizeof(CX_T) <= (double)CX_APACK_BYTES;
     while (rows > 1 && CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) > budget)
         rows = rows / 2;
-    if (CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) > budget)
-        return 0;
+    ptrdiff_t qt = 0, qtiles = 1;
+    if (CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) > budget) {
+        /* rows too long for one band (long 1-D signals): cut each output row
+           into column tiles of qt pixels (a multiple of the tile's vb), one
+           band row of qt + halo inputs each, and more tiles when the threads
+           would otherwise get too few items */
+        if (multirow)
+            return 0;
+        const ptrdiff_t halo = L - cx_ceil_div(Q, vb) * vb;
+        qt = cx_ceil_div(Q, vb) * vb;
+        while (qt > vb && CX_NAME(dk_fwd_ws)(d, rows + 4, qt + halo, packed) > budget)
+            qt = cx_ceil_div(qt / 2, vb) * vb;
+        const ptrdiff_t bands = per * cx_ceil_div(P, rows);
+        if (bands * cx_ceil_div(Q, qt) < CX_TARGET_ITEMS)
+            qt = cx_min(qt, cx_max(cx_ceil_div(cx_ceil_div(Q * bands, CX_TARGET_ITEMS), vb) * vb,
+                                   vb));
+        L = qt + halo;
+        if (CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) > budget)
+            return 0;
+        qtiles = cx_ceil_div(Q, qt);
+    }
+    pl->dk_qt = qt;
+    pl->dk_qtiles = qtiles;
     pl->dk = 1;
     pl->dk_mode = multirow;
     pl->dk_nv = nv;
@@ -558,7 +579,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
         pl->cblock = cx_max(cx_min(gb, G), 1);
     }
     pl->cblocks = cx_ceil_div(G, pl->cblock);
-    pl->nitems = d->N * pl->cblocks * pl->ntiles;
+    pl->nitems = d->N * pl->cblocks * pl->ntiles * qtiles;
     pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) + CX_DVL_MAX +
                    /* channel tiles: 16 biases and the band's pixel-major outputs */
                    (multirow == 2 ? (size_t)(16 + (rows * Q + 32) * 16) : 0);
@@ -571,12 +592,26 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                                   const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                                   ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws);
 
-/* One item (n, block of cblock groups, band of output rows): y[n, those groups'
-   channels, band rows]. */
+/* One item (n, block of cblock groups, band of output rows[, column tile]):
+   y[n, those groups' channels, band rows[, tile columns]]. */
 static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                             const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                             ptrdiff_t item, CX_T *ws)
 {
+    if (pl->dk_qt > 0) {
+        /* a column tile [q0, q0 + qt) is the convolution of the same input
+           with Q = qt outputs and the padding moved left by q0 * stride,
+           written at column q0 of rows of Q pixels */
+        const ptrdiff_t qi = item % pl->dk_qtiles, q0 = qi * pl->dk_qt;
+        cx_conv2d_desc dq = *d;
+        dq.Q = cx_min(pl->dk_qt, d->Q - q0);
+        dq.pad_left = d->pad_left - q0 * d->stride_w;
+        cx_conv2d_plan pq = *pl;
+        pq.dk_qt = 0;
+        pq.dk_pitch = d->Q;
+        CX_NAME(fwd_dk)(&dq, &pq, x, w, bias, y + q0, item / pl->dk_qtiles, ws);
+        return;
+    }
     const ptrdiff_t G = d->groups;
     const ptrdiff_t bi = item % pl->ntiles, gbi = (item / pl->ntiles) % pl->cblocks;
     const ptrdiff_t n = item / (pl->ntiles * pl->cblocks);
@@ -645,11 +680,15 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         const CX_T *wb = wpk + k0 * taps;
         const CX_NAME(dk_fwd_fn) fn = CX_NAME(dk_fwd_fns)[cx_dk_log2(mr)][nr - 1][cx_dk_log2(nv)];
         const CX_T *bk = bias ? bias + g * Kg + k0 : NULL;
-        CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * Q;
+        /* a column tile's rows are Q of ldq pixels: its vectors may spill only
+           inside its own row (the next columns belong to another item) */
+        const ptrdiff_t ldq = pl->dk_pitch ? pl->dk_pitch : Q;
+        CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * ldq;
         for (ptrdiff_t p = 0; p < rows; p += nr)
             for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
-                fn(taps, wb, band + p * rstep + q0, off, rstep, yk + p * Q + q0, P * Q, Q,
-                   (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
+                fn(taps, wb, band + p * rstep + q0, off, rstep, yk + p * ldq + q0, P * ldq, ldq,
+                   pl->dk_pitch ? Q - q0 : (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0,
+                   bk);
         k0 += mr;
     }
 }
@@ -814,11 +853,27 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     const double budget = (double)(CX_DK_BAND_BYTES / sizeof(CX_T)) + (double)acc_elems;
     while (rows > 1 && CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, 1) > budget)
         rows = rows / 2;
-    if (CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, 1) > budget)
-        return 0;
+    ptrdiff_t L2 = L, qt = 0, qtiles = 1;
+    if (CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, 1) > budget) {
+        /* rows too long for one band: units of one row's column tile of qt
+           pixels (a multiple of the vector; see plan_fwd_dk) */
+        const ptrdiff_t halo = (d->S - 1) * d->dil_w;
+        qt = lq;
+        for (;;) {
+            L2 = flat ? cx_max(qt, qt + halo) : qt + halo / d->stride_w;
+            if (qt <= CX_DVL || CX_NAME(dk_wgrad_ws)(d, rows, L2, kblock, mk, 1) <= budget)
+                break;
+            qt = cx_ceil_div(qt / 2, CX_DVL) * CX_DVL;
+        }
+        if (CX_NAME(dk_wgrad_ws)(d, rows, L2, kblock, mk, 1) > budget)
+            return 0;
+        qtiles = cx_ceil_div(Q, qt);
+    }
+    pl->dk_qt = qt;
+    pl->dk_qtiles = qtiles;
     pl->dk = 1;
     pl->dk_mode = flat;
-    pl->dk_L = L;
+    pl->dk_L = L2;
     pl->dk_mk = mk;
     pl->dk_mt = mt;
     pl->tile = rows;
@@ -831,16 +886,16 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
        accumulators. */
     ptrdiff_t gb = 1;
     if (G > 1 && pl->kblocks == 1) {
-        const double one = CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, 1);
-        const double more = CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, 2) - one;
+        const double one = CX_NAME(dk_wgrad_ws)(d, rows, L2, kblock, mk, 1);
+        const double more = CX_NAME(dk_wgrad_ws)(d, rows, L2, kblock, mk, 2) - one;
         gb = cx_max(cx_min(G / CX_TARGET_ITEMS_WGRAD, 8), 1);
         while (gb > 1 && one + (gb - 1) * more > budget)
             --gb;
     }
     pl->cblock = gb;
     pl->cblocks = cx_ceil_div(G, gb);
-    /* units (image, band) in order; chunks of nper consecutive units */
-    const ptrdiff_t units = d->N * pl->ntiles;
+    /* units (image, band[, column tile]) in order; chunks of nper consecutive units */
+    const ptrdiff_t units = d->N * pl->ntiles * qtiles;
     ptrdiff_t nsplit = 1;
     const ptrdiff_t blocks = pl->cblocks * pl->kblocks;
     if (blocks < CX_TARGET_ITEMS_WGRAD && units > 1 && pl->wsize > 0) {
@@ -851,7 +906,7 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->nper = cx_ceil_div(units, nsplit);
     pl->nsplit = cx_ceil_div(units, pl->nper);
     pl->nitems = pl->cblocks * pl->kblocks * pl->nsplit;
-    pl->ws_elems = (size_t)CX_NAME(dk_wgrad_ws)(d, rows, L, kblock, mk, gb) + CX_DVL_MAX;
+    pl->ws_elems = (size_t)CX_NAME(dk_wgrad_ws)(d, rows, L2, kblock, mk, gb) + CX_DVL_MAX;
     return 1;
 }
 
@@ -862,11 +917,13 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                               CX_T *ws)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
-    const ptrdiff_t taps = Cg * RS, P = d->P, Q = d->Q, PQ = P * Q, L = pl->dk_L;
+    const ptrdiff_t taps = Cg * RS, P = d->P, QF = d->Q, PQ = P * QF, L = pl->dk_L;
+    const ptrdiff_t qtiles = pl->dk_qt ? pl->dk_qtiles : 1;
     const ptrdiff_t kbi = item % pl->kblocks, gbi = (item / pl->kblocks) % pl->cblocks;
     const ptrdiff_t split = item / (pl->kblocks * pl->cblocks);
     const ptrdiff_t g0 = gbi * pl->cblock, g1 = cx_min(G, g0 + pl->cblock);
-    const ptrdiff_t u0 = split * pl->nper, u1 = cx_min(d->N * pl->ntiles, u0 + pl->nper);
+    const ptrdiff_t u0 = split * pl->nper;
+    const ptrdiff_t u1 = cx_min(d->N * pl->ntiles * qtiles, u0 + pl->nper);
     const ptrdiff_t k0 = kbi * pl->kblock, kn = cx_min(pl->kblock, Kg - k0);
     const ptrdiff_t mk = pl->dk_mk, mt = pl->dk_mt;
     const ptrdiff_t ntk = cx_ceil_div(kn, mk), ntt = cx_ceil_div(taps, mt), tpad = ntt * mt;
@@ -885,7 +942,7 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     const CX_NAME(dk_wgrad_fn) masked = mk == 4 ? CX_NAME(dk_wgrad_4m)
                                       : mk == 2 ? CX_NAME(dk_wgrad_2m) : CX_NAME(dk_wgrad_1m);
     const ptrdiff_t rstep = d->stride_h * d->stride_w * L;
-    const ptrdiff_t VL = CX_DVL, nvec = cx_ceil_div(Q, VL), rem = Q % VL, lq = nvec * VL;
+    const ptrdiff_t VL = CX_DVL;
     const int flat = pl->dk_mode == 1;
     const ptrdiff_t slack = 2 * VL + d->S * d->dil_w;
     const ptrdiff_t band_elems = Cg * CX_NAME(dk_rows_in)(d, pl->tile) * d->stride_w * L + slack;
@@ -893,8 +950,18 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     for (ptrdiff_t u = u0; u < u1; ++u)
     for (ptrdiff_t g = g0; g < g1; ++g) {
         CX_DV *accg = acc + (g - g0) * nacc;
-        const ptrdiff_t n = u / pl->ntiles, p0 = (u % pl->ntiles) * pl->tile;
-        if (g + 1 < g1 && pl->ntiles == 1) {
+        const ptrdiff_t ub = u / qtiles, q0 = (u % qtiles) * pl->dk_qt;
+        const ptrdiff_t n = ub / pl->ntiles, p0 = (ub % pl->ntiles) * pl->tile;
+        /* a column tile: the same input with Q = its width and the padding
+           moved left by q0 * stride (see fwd_dk); dY's rows keep pitch QF */
+        cx_conv2d_desc dq = *d;
+        if (pl->dk_qt) {
+            dq.Q = cx_min(pl->dk_qt, QF - q0);
+            dq.pad_left = d->pad_left - q0 * d->stride_w;
+        }
+        const cx_conv2d_desc *du = &dq;
+        const ptrdiff_t Q = du->Q, nvec = cx_ceil_div(Q, VL), rem = Q % VL, lq = nvec * VL;
+        if (g + 1 < g1 && pl->ntiles == 1 && qtiles == 1) {
             CX_NAME(dk_prefetch)(x + (n * d->C + (g + 1) * Cg) * d->H * d->W,
                                  Cg * d->H * d->W);
             CX_NAME(dk_prefetch)(dy + (n * d->K + (g + 1) * Kg + k0) * PQ, kn * PQ);
@@ -902,18 +969,18 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         const ptrdiff_t rows = cx_min(pl->tile, P - p0);
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
         const ptrdiff_t bn = Cg * rows_in * d->stride_w * L;
-        CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, tpad);
-        CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
+        CX_NAME(dk_offsets)(du, Cg, rows_in, L, off, tpad);
+        CX_NAME(dk_fill_band)(du, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
                               rows_in, L, band, x + d->N * d->C * d->H * d->W);
-        const CX_T *dyk = dy + (n * d->K + g * Kg + k0) * PQ + p0 * Q;
-        ptrdiff_t ldk = PQ, ldp = Q, mrem = 0, nv = nvec, nrows = rows, step = rstep;
+        const CX_T *dyk = dy + (n * d->K + g * Kg + k0) * PQ + p0 * QF + q0;
+        ptrdiff_t ldk = PQ, ldp = QF, mrem = 0, nv = nvec, nrows = rows, step = rstep;
         if (flat || rem) {
             const ptrdiff_t pitch = flat ? L : lq;
             const ptrdiff_t len = cx_ceil_div(rows * pitch, VL) * VL;
             for (ptrdiff_t k = 0; k < kn; ++k) {
                 CX_T *o = dyb + k * len;
                 for (ptrdiff_t p = 0; p < rows; ++p) {
-                    memcpy(o + p * pitch, dyk + k * PQ + p * Q, (size_t)Q * sizeof(CX_T));
+                    memcpy(o + p * pitch, dyk + k * PQ + p * QF, (size_t)Q * sizeof(CX_T));
                     memset(o + p * pitch + Q, 0, (size_t)(pitch - Q) * sizeof(CX_T));
                 }
                 memset(o + rows * pitch, 0, (size_t)(len - rows * pitch) * sizeof(CX_T));

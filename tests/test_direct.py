@@ -61,6 +61,14 @@ CASES = [
     ("grouped_group_blocks", 2, 100, 6, 20, 50, 3, 3, dict(padding=(0, 1), groups=50)),
     ("single_channel_7x7", 1, 1, 40, 70, 1, 7, 7, dict(padding=3)),
     ("negative_dgrad_pad", 2, 2, 12, 12, 3, 2, 2, dict(padding=3)),
+    # rows too long for one band: column tiles (one item each, forward; one
+    # reduction unit each, weight gradient), whose vectors must not spill
+    # into the next tile's columns
+    ("long_row_1d", 2, 64, 1, 8200, 5, 1, 9, dict(padding=(0, 4))),
+    ("long_row_stride_dilation", 1, 48, 1, 9001, 6, 1, 5,
+     dict(stride=(1, 3), dilation=(1, 2), padding=(0, 3))),
+    ("long_rows_2d", 1, 40, 3, 7000, 4, 2, 3, dict(padding=1)),
+    ("long_row_grouped", 2, 64, 1, 6000, 8, 1, 3, dict(groups=2, padding=(0, 1))),
 ]
 
 
@@ -117,6 +125,8 @@ def test_direct_cases_use_the_register_blocked_kernels(case):
         assert info["direct_kernels"], op
         if case[0].endswith("group_blocks"):
             assert 1 < info["cblock"] < geo[-1] and geo[-1] % info["cblock"], (op, info)
+        if case[0].startswith("long_row") and (op == "fwd" or case[0] == "long_row_1d"):
+            assert 0 < info["column_tile"] < geo[8], (op, info)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -166,3 +176,20 @@ def test_direct_random_floats_close_to_reference():
                                  algorithm="direct")
         np.testing.assert_allclose(gw, ref_conv2d_weight(x, w.shape, gy, padding=2),
                                    rtol=tol, atol=tol * 300)
+
+
+def test_column_tiles_thread_invariant():
+    """Long rows cut into column tiles: the weight gradient reduces its tiles
+    in a fixed order, so every thread count gives the same bits."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 64, 1, 9000)).astype(np.float32)
+    w = rng.standard_normal((16, 64, 1, 9)).astype(np.float32)
+    gy = rng.standard_normal((3, 16, 1, 9000)).astype(np.float32)
+    kw = dict(padding=(0, 4), algorithm="direct")
+    one = convx.conv2d_weight(x, w.shape, gy, threads=1, **kw)
+    for t in (2, 3):
+        np.testing.assert_array_equal(convx.conv2d_weight(x, w.shape, gy, threads=t, **kw), one)
+        np.testing.assert_array_equal(convx.conv2d(x, w, threads=t, **kw),
+                                      convx.conv2d(x, w, threads=1, **kw))
+    np.testing.assert_allclose(one, ref_conv2d_weight(x, w.shape, gy, padding=(0, 4)),
+                               rtol=1e-4, atol=1e-2)

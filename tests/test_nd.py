@@ -537,7 +537,7 @@ def test_explain_nd():
     """explain answers for the 2-D call a 1-D or 3-D one runs, and says what auto runs."""
     e1 = convx.explain("conv1d", (8, 64, 16000), (64, 64, 9), padding=4)
     assert e1.features["kernel"] == (1, 9) and e1.features["output_pixels"] == 16000
-    assert e1.algorithm == "im2col" and "too long for the direct kernels" in e1.reason
+    assert e1.algorithm == "direct"     # column tiles of the long rows
     e3 = convx.explain("conv3d_weight", (2, 8, 6, 10, 10), (4, 8, 3, 3, 3), padding=1)
     assert e3.op == "wgrad"
     assert e3.features["C_per_group"] == 24 and e3.features["batch"] == 12
@@ -546,3 +546,14 @@ def test_explain_nd():
         convx.explain("conv3d", (1, 2, 3), (1, 2, 1, 1, 1))
     with pytest.raises(ValueError, match=r"weight_shape's dilated kernel depth"):
         convx.explain("conv3d", (1, 2, 1, 5, 5), (1, 2, 3, 1, 1))
+
+
+def test_auto_avoids_the_plain_loops(monkeypatch):
+    """Where the direct kernels cannot run (their band would not fit), auto
+    sends a wide layer to im2col rather than to the direct plain loops."""
+    from convx import _api
+    monkeypatch.setattr(_api, "_direct_has_kernels", lambda op, geo, dtype: False)
+    e = convx.explain("conv1d", (8, 64, 16000), (64, 64, 9), padding=4)
+    assert e.algorithm == "im2col" and "too long for the direct kernels" in e.reason
+    # thin layers keep the direct algorithm (its plain loops beat a mostly empty GEMM)
+    assert convx.explain("conv1d", (8, 1, 16000), (2, 1, 9), padding=4).algorithm == "direct"
