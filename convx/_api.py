@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _conv, _padmode
+from . import _conv, _layout, _padmode
 
 __all__ = ["conv2d", "conv2d_weight", "conv2d_input"]
 
@@ -673,6 +673,38 @@ def _exact_algorithm(op, geo, dtype):
     return _auto_rule_checked(op, geo, dtype, fft=False)[0]
 
 
+_LAYOUTS = ("NCHW", "NHWC")
+
+
+def _channels_last(layout, names=_LAYOUTS):
+    """Is layout (one of names: channels first, channels last) the channels-last one?"""
+    if not isinstance(layout, str):
+        raise TypeError(f"layout must be a string, one of {names}, got {layout!r} of type "
+                        f"{type(layout).__name__}")
+    if layout not in names:
+        raise ValueError(f"layout must be one of {names}, got {layout!r}")
+    return layout == names[1]
+
+
+def _to_nchw(shape):
+    """An NHWC shape (N, H, W, C) as (N, C, H, W)."""
+    return (shape[0], shape[3], shape[1], shape[2])
+
+
+def _to_nhwc(shape):
+    """An NCHW shape (N, C, H, W) as (N, H, W, C)."""
+    return (shape[0], shape[2], shape[3], shape[1])
+
+
+def _nhwc_algorithm(algorithm):
+    """Validate algorithm for a channels-last call (which runs the NHWC kernels)."""
+    algorithm = _algorithm(algorithm)
+    if algorithm == "fft":
+        raise ValueError("algorithm='fft' is not available with layout='NHWC' (use NCHW, or "
+                         "'auto', 'direct' or 'im2col', which run the channels-last kernels)")
+    return algorithm
+
+
 def _padded_geometry(geo, mode, name="input"):
     """Check that geo's padding is legal for padding_mode ``mode``."""
     _padmode.check_pads(mode, (geo.H, geo.W), geo.padding, name, ("height", "width"))
@@ -790,7 +822,7 @@ def _batched(name, a, allowed=(3, 4), what="(N, C, H, W)"):
 # --------------------------------------------------------------------------- public API
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", threads=None, out=None):
+           padding_mode="zeros", layout="NCHW", algorithm="auto", threads=None, out=None):
     """2-D convolution (cross-correlation, as in PyTorch) of a batch of images.
 
     ``out[n, k] = bias[k] + sum_{c, r, s} weight[k, c, r, s] *
@@ -856,12 +888,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     x = _array("input", input)
     w = _array("weight", weight)
     b = None if bias is None else _array("bias", bias)
-    unbatched = _batched("input", x)
+    last = _channels_last(layout)
+    unbatched = _batched("input", x, what="(N, H, W, C)" if last else "(N, C, H, W)")
     if w.ndim != 4:
         raise ValueError(f"weight must be a 4-D (K, C/groups, R, S) array, got {w.ndim}-D "
                          f"shape {w.shape}")
     xs = (1,) + x.shape if unbatched else x.shape
-    geo = _geometry(xs, w.shape, stride, padding, dilation, groups)
+    geo = _geometry(_to_nchw(xs) if last else xs, w.shape, stride, padding, dilation, groups)
     if b is not None and b.shape != (geo.K,):
         raise ValueError(f"bias must have shape (K,) = ({geo.K},) to match weight shape "
                          f"{w.shape}, got shape {b.shape}")
@@ -871,12 +904,16 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         _padded_geometry(geo, mode)
         _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
                                          geo.W + sum(geo.padding[1])), dtype)
-        xp = _padmode.pad(x, geo.padding, mode, dtype)
-        return conv2d(xp, w, b, stride, 0, dilation, groups, algorithm=algorithm,
-                      threads=threads, out=out)
+        xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
+        return conv2d(xp, w, b, stride, 0, dilation, groups, layout=layout,
+                      algorithm=algorithm, threads=threads, out=out)
     nthreads = _threads(threads)
-    algo = _resolve_algorithm(algorithm, "fwd", geo, dtype, nthreads)
-    shape = geo.output_shape[1:] if unbatched else geo.output_shape
+    if last:
+        algo = _nhwc_algorithm(algorithm)
+    else:
+        algo = _resolve_algorithm(algorithm, "fwd", geo, dtype, nthreads)
+    shape = _to_nhwc(geo.output_shape) if last else geo.output_shape
+    shape = shape[1:] if unbatched else shape
 
     target = None
     if out is not None:
@@ -891,6 +928,22 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         target = out
 
     _check_size("output", shape, dtype)
+    if last:
+        xc = _prepare("input", x, dtype).reshape(xs)
+        wc = _prepare("weight", w, dtype)
+        bc = _prepare("bias", b, dtype) if b is not None else None
+        if math.prod(shape) and xc.size and wc.size:
+            y = _layout.nhwc_forward(xc, wc, bc, geo, nthreads).reshape(shape)
+        else:       # an empty sum: the kernels never run on empty operands
+            y = np.zeros(shape, dtype)
+            if bc is not None:
+                y[...] = bc
+            _padding_nan_forward(np.moveaxis(y.reshape(_to_nhwc(geo.output_shape)), 3, 1),
+                                 wc, geo)
+        if target is not None:
+            target[...] = y
+            return target
+        return y
     in_place = (target is not None and target.flags.c_contiguous and target.flags.aligned
                 and target.dtype == dtype)
     if math.prod(shape):
@@ -934,7 +987,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 
 def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1,
-                  *, padding_mode="zeros", algorithm="auto", threads=None):
+                  *, padding_mode="zeros", layout="NCHW", algorithm="auto", threads=None):
     """Gradient of a 2-D convolution with respect to its weight.
 
     For ``y = conv2d(input, weight, ...)`` and a loss gradient ``grad_output =
@@ -969,11 +1022,14 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     """
     x = _array("input", input)
     gy = _array("grad_output", grad_output)
-    unbatched = _batched("input", x)
+    last = _channels_last(layout)
+    unbatched = _batched("input", x, what="(N, H, W, C)" if last else "(N, C, H, W)")
     wsize = _shape_tuple("weight_size", weight_size, (4,))
     xs = (1,) + x.shape if unbatched else x.shape
-    geo = _geometry(xs, wsize, stride, padding, dilation, groups, weight_name="weight_size")
-    expected = geo.output_shape[1:] if unbatched else geo.output_shape
+    geo = _geometry(_to_nchw(xs) if last else xs, wsize, stride, padding, dilation, groups,
+                    weight_name="weight_size")
+    expected = _to_nhwc(geo.output_shape) if last else geo.output_shape
+    expected = expected[1:] if unbatched else expected
     if gy.shape != expected:
         raise ValueError(f"grad_output must have the forward output's shape {expected} "
                          f"(input shape {x.shape}, weight_size {wsize}), got {gy.shape}")
@@ -983,12 +1039,21 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         _padded_geometry(geo, mode)
         _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
                                          geo.W + sum(geo.padding[1])), dtype)
-        xp = _padmode.pad(x, geo.padding, mode, dtype)
-        return conv2d_weight(xp, wsize, gy, stride, 0, dilation, groups, algorithm=algorithm,
-                             threads=threads)
+        xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
+        return conv2d_weight(xp, wsize, gy, stride, 0, dilation, groups, layout=layout,
+                             algorithm=algorithm, threads=threads)
     nthreads = _threads(threads)
-    algo = _resolve_algorithm(algorithm, "wgrad", geo, dtype, nthreads)
     _check_size("weight gradient", wsize, dtype)
+    if last:
+        _nhwc_algorithm(algorithm)
+        xc = _prepare("input", x, dtype).reshape(xs)
+        gc = _prepare("grad_output", gy, dtype).reshape(_to_nhwc(geo.output_shape))
+        if math.prod(wsize) and xc.size and gc.size:
+            return _layout.nhwc_weight(xc, gc, geo, nthreads)
+        dw = np.zeros(wsize, dtype)     # an empty sum
+        _padding_nan_weight(dw, np.moveaxis(gc, 3, 1), geo)
+        return dw
+    algo = _resolve_algorithm(algorithm, "wgrad", geo, dtype, nthreads)
     if math.prod(wsize):
         algo = _algorithm_within_memory(
             "wgrad", geo, algorithm, algo, dtype, nthreads,
@@ -1018,7 +1083,7 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
 
 
 def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
-                 *, padding_mode="zeros", algorithm="auto", threads=None):
+                 *, padding_mode="zeros", layout="NCHW", algorithm="auto", threads=None):
     """Gradient of a 2-D convolution with respect to its input.
 
     For ``y = conv2d(input, weight, ...)`` with ``input.shape == input_size``
@@ -1059,10 +1124,13 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     if w.ndim != 4:
         raise ValueError(f"weight must be a 4-D (K, C/groups, R, S) array, got {w.ndim}-D "
                          f"shape {w.shape}")
+    last = _channels_last(layout)
     unbatched = len(isize) == 3
     xs = (1,) + isize if unbatched else isize
-    geo = _geometry(xs, w.shape, stride, padding, dilation, groups, input_name="input_size")
-    expected = geo.output_shape[1:] if unbatched else geo.output_shape
+    geo = _geometry(_to_nchw(xs) if last else xs, w.shape, stride, padding, dilation, groups,
+                    input_name="input_size")
+    expected = _to_nhwc(geo.output_shape) if last else geo.output_shape
+    expected = expected[1:] if unbatched else expected
     if gy.shape != expected:
         raise ValueError(f"grad_output must have the forward output's shape {expected} "
                          f"(input_size {isize}, weight shape {w.shape}), got {gy.shape}")
@@ -1071,13 +1139,23 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     if mode != "zeros" and geo.padding != ((0, 0), (0, 0)):
         _padded_geometry(geo, mode, "input_size")
         (t, b), (l, r) = geo.padding
-        psize = isize[:-2] + (geo.H + t + b, geo.W + l + r)
-        dxp = conv2d_input(psize, w, gy, stride, 0, dilation, groups, algorithm=algorithm,
-                           threads=threads)
-        return _padmode.fold(dxp, geo.padding, mode)
+        if last:
+            psize = isize[:-3] + (geo.H + t + b, geo.W + l + r, geo.C)
+        else:
+            psize = isize[:-2] + (geo.H + t + b, geo.W + l + r)
+        dxp = conv2d_input(psize, w, gy, stride, 0, dilation, groups, layout=layout,
+                           algorithm=algorithm, threads=threads)
+        return _padmode.fold(dxp, geo.padding, mode, channels_last=last)
     nthreads = _threads(threads)
-    algo = _resolve_algorithm(algorithm, "dgrad", geo, dtype, nthreads)
     _check_size("input gradient", isize, dtype)
+    if last:
+        _nhwc_algorithm(algorithm)
+        wc = _prepare("weight", w, dtype)
+        gc = _prepare("grad_output", gy, dtype).reshape(_to_nhwc(geo.output_shape))
+        if math.prod(isize) and wc.size and gc.size:
+            return _layout.nhwc_input(wc, gc, geo, nthreads).reshape(isize)
+        return np.zeros(isize, dtype)   # an empty sum
+    algo = _resolve_algorithm(algorithm, "dgrad", geo, dtype, nthreads)
     if math.prod(isize):
         algo = _algorithm_within_memory(
             "dgrad", geo, algorithm, algo, dtype, nthreads,

@@ -94,8 +94,9 @@ class _Geo:
     """A validated N-d convolution (input (N, C, *sizes), weight (K, C/groups, *kernel))."""
 
     def __init__(self, nd, ishape, wshape, stride, padding, dilation, groups,
-                 input_name="input", weight_name="weight"):
+                 input_name="input", weight_name="weight", shown=None):
         self.nd = nd
+        shown = tuple(ishape) if shown is None else tuple(shown)   # as the user gave it
         N, C, *sizes = ishape
         K, Cg, *kernel = wshape
         self.N, self.C, self.K, self.sizes, self.kernel = N, C, K, tuple(sizes), tuple(kernel)
@@ -107,7 +108,7 @@ class _Geo:
                              f"{_LAYOUT[nd][1]} needs every kernel size >= 1")
         if C % groups:
             raise ValueError(f"groups={groups} must divide the {input_name} channels, but "
-                             f"{input_name} has C={C} channels (shape {tuple(ishape)})")
+                             f"{input_name} has C={C} channels (shape {shown})")
         if K % groups:
             raise ValueError(f"groups={groups} must divide the output channels, but "
                              f"{weight_name} has K={K} (shape {tuple(wshape)})")
@@ -115,7 +116,7 @@ class _Geo:
             raise ValueError(f"{weight_name} has {Cg} input channels per group but "
                              f"{input_name} has {C} channels and groups={groups} (expected "
                              f"{weight_name}.shape[1] == {C // groups}); {weight_name} shape "
-                             f"{tuple(wshape)}, {input_name} shape {tuple(ishape)}")
+                             f"{tuple(wshape)}, {input_name} shape {shown}")
         self.padding = _padding(padding, nd, self.sizes, self.kernel, self.stride,
                                 self.dilation)
         same = isinstance(padding, str) and padding == "same"
@@ -134,7 +135,7 @@ class _Geo:
                                  f"dilation {d}) is larger than the padded {input_name} "
                                  f"{axis} {padded} ({n} + padding {lo} + {hi}); "
                                  f"{weight_name} shape {tuple(wshape)}, {input_name} shape "
-                                 f"{tuple(ishape)}")
+                                 f"{shown}")
             out.append((padded - eff) // s + 1)
         self.out = tuple(out)
 
@@ -159,10 +160,13 @@ class _Geo:
         _padmode.check_pads(mode, self.sizes, self.padding, name, _AXES[self.nd])
 
 
-def _input_array(name, a, nd):
-    """(array as given, unbatched?) for an input of nd spatial dimensions."""
+def _input_array(name, a, nd, last=False):
+    """Is a (an input of nd spatial dimensions) unbatched?"""
     if a.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{name} must be a {nd + 2}-D {_LAYOUT[nd][0]} array or a "
+        form = _LAYOUT[nd][0]
+        if last:
+            form = "(" + form[1:-1].replace("C, ", "") + ", C)"
+        raise ValueError(f"{name} must be a {nd + 2}-D {form} array or a "
                          f"{nd + 1}-D unbatched one, got {a.ndim}-D shape {a.shape}")
     return a.ndim == nd + 1
 
@@ -184,6 +188,19 @@ def _check_out(out, shape, dtype):
         raise ValueError(f"out must have the result's dtype {dtype}, got {out.dtype}")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
+
+
+_LAYOUT_NAMES = {1: ("NCL", "NLC"), 3: ("NCDHW", "NDHWC")}
+
+
+def _first(shape, last):
+    """A user shape in channels-first order: (N, *spatial, C) -> (N, C, *spatial)."""
+    return (shape[0], shape[-1]) + tuple(shape[1:-1]) if last else tuple(shape)
+
+
+def _user(shape, last):
+    """A channels-first shape in the user's layout: (N, C, *spatial) -> (N, *spatial, C)."""
+    return (shape[0],) + tuple(shape[2:]) + (shape[1],) if last else tuple(shape)
 
 
 def _pairs2(geo):
@@ -211,7 +228,7 @@ def _as_2d(nd, ishape, wshape, stride, padding, dilation, groups, dtype):
 # --------------------------------------------------------------------------- 1-D
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", threads=None, out=None):
+           padding_mode="zeros", layout="NCL", algorithm="auto", threads=None, out=None):
     """1-D convolution (cross-correlation, as ``torch.nn.functional.conv1d``).
 
     ``out[n, k, l] = bias[k] + sum_{c, s} weight[k, c, s] *
@@ -245,24 +262,27 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """
     x = _array("input", input)
     w = _array("weight", weight)
-    unbatched = _input_array("input", x, 1)
+    last = _api._channels_last(layout, _LAYOUT_NAMES[1])
+    unbatched = _input_array("input", x, 1, last)
     _weight_array("weight", w, 1)
     xs = (1,) + x.shape if unbatched else x.shape
-    geo = _Geo(1, xs, w.shape, stride, padding, dilation, groups)
+    geo = _Geo(1, _first(xs, last), w.shape, stride, padding, dilation, groups, shown=xs)
     mode = _padmode.check_mode(padding_mode)
     if mode != "zeros":
         geo.check_mode(mode)
     if out is not None and not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
-    o = None if out is None else out[..., None, :]
-    y = _api.conv2d(x[..., None, :], w[:, :, None, :], bias, (1,) + geo.stride,
+    o = None if out is None else _row(out, last)
+    y = _api.conv2d(_row(x, last), w[:, :, None, :], bias, (1,) + geo.stride,
                     _pad2(padding, geo), (1,) + geo.dilation, groups,
-                    padding_mode=padding_mode, algorithm=algorithm, threads=threads, out=o)
-    return out if out is not None else y[..., 0, :]
+                    padding_mode=padding_mode, layout="NHWC" if last else "NCHW",
+                    algorithm=algorithm, threads=threads, out=o)
+    return out if out is not None else _unrow(y, last)
 
 
 def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1,
-                  groups=1, *, padding_mode="zeros", algorithm="auto", threads=None):
+                  groups=1, *, padding_mode="zeros", layout="NCL", algorithm="auto",
+                  threads=None):
     """Gradient of :func:`conv1d` with respect to its weight (``torch.nn.grad.conv1d_weight``).
 
     Parameters
@@ -279,23 +299,27 @@ def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     """
     x = _array("input", input)
     gy = _array("grad_output", grad_output)
-    unbatched = _input_array("input", x, 1)
+    last = _api._channels_last(layout, _LAYOUT_NAMES[1])
+    unbatched = _input_array("input", x, 1, last)
     wsize = _shape_tuple("weight_size", weight_size, (3,))
     xs = (1,) + x.shape if unbatched else x.shape
-    geo = _Geo(1, xs, wsize, stride, padding, dilation, groups, weight_name="weight_size")
-    _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}")
+    geo = _Geo(1, _first(xs, last), wsize, stride, padding, dilation, groups,
+               weight_name="weight_size", shown=xs)
+    _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}",
+                       last)
     mode = _padmode.check_mode(padding_mode)
     if mode != "zeros":
         geo.check_mode(mode)
-    dw = _api.conv2d_weight(x[..., None, :], wsize[:2] + (1,) + wsize[2:], gy[..., None, :],
+    dw = _api.conv2d_weight(_row(x, last), wsize[:2] + (1,) + wsize[2:], _row(gy, last),
                             (1,) + geo.stride, _pad2(padding, geo), (1,) + geo.dilation,
-                            groups, padding_mode=padding_mode, algorithm=algorithm,
+                            groups, padding_mode=padding_mode,
+                            layout="NHWC" if last else "NCHW", algorithm=algorithm,
                             threads=threads)
     return dw[:, :, 0, :]
 
 
 def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
-                 *, padding_mode="zeros", algorithm="auto", threads=None):
+                 *, padding_mode="zeros", layout="NCL", algorithm="auto", threads=None):
     """Gradient of :func:`conv1d` with respect to its input (``torch.nn.grad.conv1d_input``).
 
     Parameters
@@ -314,19 +338,34 @@ def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     isize = _shape_tuple("input_size", input_size, (2, 3))
     w = _array("weight", weight)
     gy = _array("grad_output", grad_output)
+    last = _api._channels_last(layout, _LAYOUT_NAMES[1])
     _weight_array("weight", w, 1)
     unbatched = len(isize) == 2
     xs = (1,) + isize if unbatched else isize
-    geo = _Geo(1, xs, w.shape, stride, padding, dilation, groups, input_name="input_size")
-    _check_grad_output(gy, geo, unbatched, f"input_size {isize}, weight shape {w.shape}")
+    geo = _Geo(1, _first(xs, last), w.shape, stride, padding, dilation, groups,
+               input_name="input_size", shown=xs)
+    _check_grad_output(gy, geo, unbatched, f"input_size {isize}, weight shape {w.shape}",
+                       last)
     mode = _padmode.check_mode(padding_mode)
     if mode != "zeros":
         geo.check_mode(mode, "input_size")
-    dx = _api.conv2d_input(isize[:-1] + (1,) + isize[-1:], w[:, :, None, :], gy[..., None, :],
+    size2 = isize[:-2] + (1,) + isize[-2:] if last else isize[:-1] + (1,) + isize[-1:]
+    dx = _api.conv2d_input(size2, w[:, :, None, :], _row(gy, last),
                            (1,) + geo.stride, _pad2(padding, geo), (1,) + geo.dilation,
-                           groups, padding_mode=padding_mode, algorithm=algorithm,
+                           groups, padding_mode=padding_mode,
+                           layout="NHWC" if last else "NCHW", algorithm=algorithm,
                            threads=threads)
-    return dx[..., 0, :]
+    return _unrow(dx, last)
+
+
+def _row(a, last):
+    """A 1-D array as 2-D images of one row: (N, C, L) -> (N, C, 1, L), or
+    (N, L, C) -> (N, 1, L, C) (a view)."""
+    return a[..., None, :, :] if last else a[..., None, :]
+
+
+def _unrow(a, last):
+    return a[..., 0, :, :] if last else a[..., 0, :]
 
 
 def _pad2(padding, geo):
@@ -334,8 +373,9 @@ def _pad2(padding, geo):
     return padding if isinstance(padding, str) else ((0, 0),) + geo.padding
 
 
-def _check_grad_output(gy, geo, unbatched, context):
-    expected = geo.output_shape[1:] if unbatched else geo.output_shape
+def _check_grad_output(gy, geo, unbatched, context, last=False):
+    expected = _user(geo.output_shape, last)
+    expected = expected[1:] if unbatched else expected
     if gy.shape != expected:
         raise ValueError(f"grad_output must have the forward output's shape {expected} "
                          f"({context}), got {gy.shape}")
@@ -361,44 +401,63 @@ def _tap_span(geo, t, od0, od1):
     return a, max(a, b), a * sd + off
 
 
-def _fold(x, geo, od0, od1, dtype):
-    """X2 (N*(od1-od0), C*T, H, W): the input slices output depths od0..od1-1
-    read, tap t of input channel c as channel c*T + t (zeros for padding)."""
+def _depth_major(a, last):
+    """A view of a 5-D NCDHW array as (N, D, C, H, W); NDHWC arrays already are
+    depth-major (N, D, H, W, C)."""
+    return a if last else a.transpose(0, 2, 1, 3, 4)
+
+
+def _tap(last, t):
+    """Index of tap t in a folded 6-D array: (N, n, C, T, H, W) or (N, n, H, W, C, T)."""
+    return (Ellipsis, t) if last else (slice(None), slice(None), slice(None), t)
+
+
+def _fold(x, geo, od0, od1, dtype, last=False):
+    """X2: the input slices output depths od0..od1-1 read, tap t of input
+    channel c as channel c*T + t (zeros for padding), as a 2-D batch of
+    N*(od1-od0) images, (C*T, H, W) each (NHWC: (H, W, C*T))."""
     N, C, T = geo.N, geo.C, geo.kernel[0]
     H, W = geo.sizes[1:]
     n = od1 - od0
-    _check_size("the depth-folded input", (N, n, C, T, H, W), dtype)
-    X2 = np.empty((N, n, C, T, H, W), dtype)
+    shape6 = (N, n, H, W, C, T) if last else (N, n, C, T, H, W)
+    _check_size("the depth-folded input", shape6, dtype)
+    X2 = np.empty(shape6, dtype)
+    xv = _depth_major(x, last)
     for t in range(T):
         a, b, i0 = _tap_span(geo, t, od0, od1)
-        X2[:, :a - od0, :, t] = 0
-        X2[:, b - od0:, :, t] = 0
+        tap = X2[_tap(last, t)]                   # (N, n, C, H, W) or (N, n, H, W, C)
+        tap[:, :a - od0] = 0
+        tap[:, b - od0:] = 0
         if b > a:
-            src = x[:, :, i0:i0 + (b - a - 1) * geo.stride[0] + 1:geo.stride[0]]
-            X2[:, a - od0:b - od0, :, t] = src.transpose(0, 2, 1, 3, 4)
-    return X2.reshape(N * n, C * T, H, W)
+            tap[:, a - od0:b - od0] = xv[:, i0:i0 + (b - a - 1) * geo.stride[0] + 1:
+                                         geo.stride[0]]
+    return X2.reshape((N * n, H, W, C * T) if last else (N * n, C * T, H, W))
 
 
-def _unfold_add(dx, dX2, geo, od0, od1):
-    """dx (N, C, D, H, W) += the depth-folded gradient dX2 of output depths od0..od1-1."""
+def _unfold_add(dx, dX2, geo, od0, od1, last=False):
+    """dx (N, C, D, H, W) (NDHWC: (N, D, H, W, C)) += the depth-folded
+    gradient dX2 of output depths od0..od1-1."""
     N, C, T = geo.N, geo.C, geo.kernel[0]
     H, W = geo.sizes[1:]
-    d6 = dX2.reshape(N, od1 - od0, C, T, H, W)
+    n = od1 - od0
+    d6 = dX2.reshape((N, n, H, W, C, T) if last else (N, n, C, T, H, W))
+    dxv = _depth_major(dx, last)
     for t in range(T):
         a, b, i0 = _tap_span(geo, t, od0, od1)
         if b > a:
-            dst = dx[:, :, i0:i0 + (b - a - 1) * geo.stride[0] + 1:geo.stride[0]]
-            dst += d6[:, a - od0:b - od0, :, t].transpose(0, 2, 1, 3, 4)
+            dst = dxv[:, i0:i0 + (b - a - 1) * geo.stride[0] + 1:geo.stride[0]]
+            dst += d6[_tap(last, t)][:, a - od0:b - od0]
 
 
-def _unfold_output(gy, od0, od1):
-    """grad_output's depths od0..od1-1 as a 2-D batch (N*(od1-od0), K, P, Q)."""
-    g = gy[:, :, od0:od1].transpose(0, 2, 1, 3, 4)
-    return np.ascontiguousarray(g).reshape((-1,) + gy.shape[1:2] + gy.shape[3:])
+def _unfold_output(gy, od0, od1, last=False):
+    """grad_output's depths od0..od1-1 as a 2-D batch (N*(od1-od0), K, P, Q)
+    (NHWC: (N*(od1-od0), P, Q, K))."""
+    g = np.ascontiguousarray(_depth_major(gy, last)[:, od0:od1])
+    return g.reshape((-1,) + g.shape[2:])
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           padding_mode="zeros", algorithm="auto", threads=None, out=None):
+           padding_mode="zeros", layout="NCDHW", algorithm="auto", threads=None, out=None):
     """3-D convolution (cross-correlation, as ``torch.nn.functional.conv3d``).
 
     ``out[n, k, d, h, w] = bias[k] + sum_{c, t, r, s} weight[k, c, t, r, s] *
@@ -433,10 +492,11 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     x = _array("input", input)
     w = _array("weight", weight)
     b = None if bias is None else _array("bias", bias)
-    unbatched = _input_array("input", x, 3)
+    last = _api._channels_last(layout, _LAYOUT_NAMES[3])
+    unbatched = _input_array("input", x, 3, last)
     _weight_array("weight", w, 3)
     xs = (1,) + x.shape if unbatched else x.shape
-    geo = _Geo(3, xs, w.shape, stride, padding, dilation, groups)
+    geo = _Geo(3, _first(xs, last), w.shape, stride, padding, dilation, groups, shown=xs)
     if b is not None and b.shape != (geo.K,):
         raise ValueError(f"bias must have shape (K,) = ({geo.K},) to match weight shape "
                          f"{w.shape}, got shape {b.shape}")
@@ -444,14 +504,15 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     mode = _padmode.check_mode(padding_mode)
     _api._algorithm(algorithm)
     threads = _api._threads(threads)
-    shape = geo.output_shape[1:] if unbatched else geo.output_shape
+    shape = _user(geo.output_shape, last)
+    shape = shape[1:] if unbatched else shape
     _check_out(out, shape, dtype)
     if mode != "zeros" and any(p != (0, 0) for p in geo.padding):
         geo.check_mode(mode)
         _check_size("the padded input", geo.padded(), dtype)
-        xp = _padmode.pad(x, geo.padding, mode, dtype)
-        return conv3d(xp, w, b, stride, 0, dilation, groups, algorithm=algorithm,
-                      threads=threads, out=out)
+        xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
+        return conv3d(xp, w, b, stride, 0, dilation, groups, layout=layout,
+                      algorithm=algorithm, threads=threads, out=out)
     _check_size("output", shape, dtype)
     x5 = x.reshape(xs)
     target = out
@@ -459,16 +520,16 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                                + (() if b is None else (b,))):
         target = None            # computed aside, then copied over the inputs
     y = target if target is not None else np.empty(shape, dtype)
-    y5 = y.reshape(geo.output_shape) if unbatched else y
+    yv = _depth_major(y.reshape(_user(geo.output_shape, last)), last)
     K, Cg, T, R, S = geo.weight_shape
     w2 = w.reshape(K, Cg * T, R, S)
     st, pad, dil = _pairs2(geo)
     if math.prod(shape):
         for od0, od1 in _depth_runs(geo, dtype.itemsize):
-            y2 = _api.conv2d(_fold(x5, geo, od0, od1, dtype), w2, b, st, pad, dil,
-                             geo.groups, algorithm=algorithm, threads=threads)
-            y5[:, :, od0:od1] = y2.reshape((geo.N, od1 - od0) + y2.shape[1:]).transpose(
-                0, 2, 1, 3, 4)
+            y2 = _api.conv2d(_fold(x5, geo, od0, od1, dtype, last), w2, b, st, pad, dil,
+                             geo.groups, layout="NHWC" if last else "NCHW",
+                             algorithm=algorithm, threads=threads)
+            yv[:, od0:od1] = y2.reshape((geo.N, od1 - od0) + y2.shape[1:])
     if out is not None and target is None:
         out[...] = y
         return out
@@ -476,7 +537,8 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 
 def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1,
-                  groups=1, *, padding_mode="zeros", algorithm="auto", threads=None):
+                  groups=1, *, padding_mode="zeros", layout="NCDHW", algorithm="auto",
+                  threads=None):
     """Gradient of :func:`conv3d` with respect to its weight (``torch.nn.grad.conv3d_weight``).
 
     Parameters
@@ -494,11 +556,14 @@ def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     """
     x = _array("input", input)
     gy = _array("grad_output", grad_output)
-    unbatched = _input_array("input", x, 3)
+    last = _api._channels_last(layout, _LAYOUT_NAMES[3])
+    unbatched = _input_array("input", x, 3, last)
     wsize = _shape_tuple("weight_size", weight_size, (5,))
     xs = (1,) + x.shape if unbatched else x.shape
-    geo = _Geo(3, xs, wsize, stride, padding, dilation, groups, weight_name="weight_size")
-    _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}")
+    geo = _Geo(3, _first(xs, last), wsize, stride, padding, dilation, groups,
+               weight_name="weight_size", shown=xs)
+    _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}",
+                       last)
     dtype = _compute_dtype(x.dtype, gy.dtype)
     mode = _padmode.check_mode(padding_mode)
     _api._algorithm(algorithm)
@@ -506,19 +571,20 @@ def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     if mode != "zeros" and any(p != (0, 0) for p in geo.padding):
         geo.check_mode(mode)
         _check_size("the padded input", geo.padded(), dtype)
-        xp = _padmode.pad(x, geo.padding, mode, dtype)
-        return conv3d_weight(xp, wsize, gy, stride, 0, dilation, groups, algorithm=algorithm,
-                             threads=threads)
+        xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
+        return conv3d_weight(xp, wsize, gy, stride, 0, dilation, groups, layout=layout,
+                             algorithm=algorithm, threads=threads)
     _check_size("weight gradient", wsize, dtype)
     K, Cg, T, R, S = wsize
     st, pad, dil = _pairs2(geo)
     x5 = x.reshape(xs)
-    g5 = gy.reshape(geo.output_shape)
+    g5 = gy.reshape(_user(geo.output_shape, last))
     dw = None
     if math.prod(geo.output_shape) and math.prod(wsize):
         for od0, od1 in _depth_runs(geo, dtype.itemsize):
-            part = _api.conv2d_weight(_fold(x5, geo, od0, od1, dtype), (K, Cg * T, R, S),
-                                      _unfold_output(g5, od0, od1), st, pad, dil, geo.groups,
+            part = _api.conv2d_weight(_fold(x5, geo, od0, od1, dtype, last), (K, Cg * T, R, S),
+                                      _unfold_output(g5, od0, od1, last), st, pad, dil,
+                                      geo.groups, layout="NHWC" if last else "NCHW",
                                       algorithm=algorithm, threads=threads)
             if dw is None:
                 dw = part
@@ -530,7 +596,7 @@ def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
 
 
 def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
-                 *, padding_mode="zeros", algorithm="auto", threads=None):
+                 *, padding_mode="zeros", layout="NCDHW", algorithm="auto", threads=None):
     """Gradient of :func:`conv3d` with respect to its input (``torch.nn.grad.conv3d_input``).
 
     Parameters
@@ -550,11 +616,14 @@ def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     isize = _shape_tuple("input_size", input_size, (4, 5))
     w = _array("weight", weight)
     gy = _array("grad_output", grad_output)
+    last = _api._channels_last(layout, _LAYOUT_NAMES[3])
     _weight_array("weight", w, 3)
     unbatched = len(isize) == 4
     xs = (1,) + isize if unbatched else isize
-    geo = _Geo(3, xs, w.shape, stride, padding, dilation, groups, input_name="input_size")
-    _check_grad_output(gy, geo, unbatched, f"input_size {isize}, weight shape {w.shape}")
+    geo = _Geo(3, _first(xs, last), w.shape, stride, padding, dilation, groups,
+               input_name="input_size", shown=xs)
+    _check_grad_output(gy, geo, unbatched, f"input_size {isize}, weight shape {w.shape}",
+                       last)
     dtype = _compute_dtype(w.dtype, gy.dtype)
     mode = _padmode.check_mode(padding_mode)
     _api._algorithm(algorithm)
@@ -562,23 +631,25 @@ def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     if mode != "zeros" and any(p != (0, 0) for p in geo.padding):
         geo.check_mode(mode, "input_size")
         _check_size("the padded input gradient", geo.padded(), dtype)
-        dxp = conv3d_input(geo.padded()[1:] if unbatched else geo.padded(), w, gy, stride, 0,
-                           dilation, groups, algorithm=algorithm, threads=threads)
-        return _padmode.fold(dxp, geo.padding, mode)
+        padded = _user(geo.padded(), last)
+        dxp = conv3d_input(padded[1:] if unbatched else padded, w, gy, stride, 0, dilation,
+                           groups, layout=layout, algorithm=algorithm, threads=threads)
+        return _padmode.fold(dxp, geo.padding, mode, channels_last=last)
     _check_size("input gradient", isize, dtype)
     dx = np.zeros(xs, dtype)
     K, Cg, T, R, S = geo.weight_shape
     w2 = w.reshape(K, Cg * T, R, S)
     st, pad, dil = _pairs2(geo)
-    g5 = gy.reshape(geo.output_shape)
+    g5 = gy.reshape(_user(geo.output_shape, last))
     H, W = geo.sizes[1:]
     if math.prod(geo.output_shape) and dx.size:
         for od0, od1 in _depth_runs(geo, dtype.itemsize):
             n2 = geo.N * (od1 - od0)
-            dX2 = _api.conv2d_input((n2, geo.C * T, H, W), w2, _unfold_output(g5, od0, od1),
-                                    st, pad, dil, geo.groups, algorithm=algorithm,
-                                    threads=threads)
-            _unfold_add(dx, dX2, geo, od0, od1)
+            dX2 = _api.conv2d_input((n2, H, W, geo.C * T) if last else (n2, geo.C * T, H, W),
+                                    w2, _unfold_output(g5, od0, od1, last), st, pad, dil,
+                                    geo.groups, layout="NHWC" if last else "NCHW",
+                                    algorithm=algorithm, threads=threads)
+            _unfold_add(dx, dX2, geo, od0, od1, last)
     return dx.reshape(isize)
 
 

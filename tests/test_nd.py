@@ -557,3 +557,126 @@ def test_auto_avoids_the_plain_loops(monkeypatch):
     assert e.algorithm == "im2col" and "too long for the direct kernels" in e.reason
     # thin layers keep the direct algorithm (its plain loops beat a mostly empty GEMM)
     assert convx.explain("conv1d", (8, 1, 16000), (2, 1, 9), padding=4).algorithm == "direct"
+
+
+# --------------------------------------------------------------------------- layouts
+
+def _to_last(a):
+    """(N, C, *spatial) -> (N, *spatial, C), C-contiguous."""
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+def _to_first(a):
+    return np.moveaxis(a, -1, 1)
+
+
+LAST = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
+LAYOUT_CASES = CASES + [
+    ("2d_pad_stride", (2, 3, 9, 8), (4, 3, 3, 3), dict(padding=1, stride=2)),
+    ("2d_depthwise_mult", (1, 4, 7, 9), (8, 1, 3, 3), dict(groups=4, padding="same")),
+    ("2d_grouped_dilated", (2, 6, 10, 9), (4, 3, 3, 2), dict(groups=2, dilation=2)),
+]
+
+
+@pytest.mark.parametrize("case", LAYOUT_CASES, ids=[c[0] for c in LAYOUT_CASES])
+def test_channels_last_exact_on_integers(case):
+    """layout='NLC'/'NHWC'/'NDHWC': the same numbers as the reference, for the
+    three operations, with inputs and results channels-last."""
+    _, xs, ws, kw = case
+    nd = len(xs) - 2
+    rng = np.random.default_rng(40)
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    b = rng.integers(-3, 4, ws[0]).astype(np.float64)
+    lay = dict(layout=LAST[nd])
+    y = FWD[nd](_to_last(x), w, b, **lay, **kw)
+    np.testing.assert_array_equal(_to_first(y), ref_conv(x, w, b, **kw))
+    g = rng.integers(-3, 4, _to_first(y).shape).astype(np.float64)
+    np.testing.assert_array_equal(WGT[nd](_to_last(x), ws, _to_last(g), **lay, **kw),
+                                  ref_conv_weight(x, ws, g, **kw))
+    xs_last = (xs[0],) + xs[2:] + (xs[1],)
+    np.testing.assert_array_equal(_to_first(INP[nd](xs_last, w, _to_last(g), **lay, **kw)),
+                                  ref_conv_input(xs, w, g, **kw))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", MODE_CASES, ids=[f"{len(c[0]) - 2}d_{i}"
+                                                  for i, c in enumerate(MODE_CASES)])
+def test_channels_last_padding_modes(mode, case):
+    xs, ws, kw = case
+    nd = len(xs) - 2
+    rng = np.random.default_rng(41)
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    lay = dict(layout=LAST[nd], padding_mode=mode)
+    y = FWD[nd](_to_last(x), w, **lay, **kw)
+    np.testing.assert_array_equal(_to_first(y), ref_conv(x, w, mode=mode, **kw))
+    g = rng.integers(-3, 4, _to_first(y).shape).astype(np.float64)
+    np.testing.assert_array_equal(WGT[nd](_to_last(x), ws, _to_last(g), **lay, **kw),
+                                  ref_conv_weight(x, ws, g, mode=mode, **kw))
+    xs_last = (xs[0],) + xs[2:] + (xs[1],)
+    np.testing.assert_array_equal(_to_first(INP[nd](xs_last, w, _to_last(g), **lay, **kw)),
+                                  ref_conv_input(xs, w, g, mode=mode, **kw))
+
+
+def test_channels_last_unbatched_out_float32_threads():
+    rng = np.random.default_rng(42)
+    x = rng.standard_normal((9, 11, 5)).astype(np.float32)       # (H, W, C)
+    w = rng.standard_normal((6, 5, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    y = convx.conv2d(x, w, b, padding=1, layout="NHWC")
+    assert y.shape == (9, 11, 6) and y.dtype == np.float32
+    want = ref_conv(np.moveaxis(x, -1, 0)[None], w, b, padding=1)[0]
+    np.testing.assert_allclose(np.moveaxis(y, -1, 0), want, rtol=0, atol=1e-4)
+    out = np.empty((9, 11, 6), np.float32, order="F")
+    assert convx.conv2d(x, w, b, padding=1, layout="NHWC", out=out) is out
+    np.testing.assert_array_equal(out, y)
+    # thread counts give the same bits, for the three operations
+    xb = rng.standard_normal((3, 12, 10, 8)).astype(np.float32)
+    wb = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    gb = rng.standard_normal((3, 12, 10, 16)).astype(np.float32)
+    kw = dict(padding=1, layout="NHWC")
+    for t in (2, 3):
+        np.testing.assert_array_equal(convx.conv2d(xb, wb, threads=t, **kw),
+                                      convx.conv2d(xb, wb, threads=1, **kw))
+        np.testing.assert_array_equal(convx.conv2d_weight(xb, wb.shape, gb, threads=t, **kw),
+                                      convx.conv2d_weight(xb, wb.shape, gb, threads=1, **kw))
+        np.testing.assert_array_equal(convx.conv2d_input(xb.shape, wb, gb, threads=t, **kw),
+                                      convx.conv2d_input(xb.shape, wb, gb, threads=1, **kw))
+    # conv1d NLC is conv2d NHWC on one row, unbatched too
+    x1 = rng.standard_normal((30, 4))
+    w1 = rng.standard_normal((3, 4, 5))
+    np.testing.assert_allclose(
+        convx.conv1d(x1, w1, padding=2, layout="NLC"),
+        convx.conv1d(x1.T, w1, padding=2).T, rtol=0, atol=1e-12)
+
+
+def test_channels_last_empty_and_errors():
+    w = np.ones((3, 2, 3, 3))
+    y = convx.conv2d(np.ones((2, 5, 5, 0)), np.ones((3, 0, 3, 3)), np.arange(3.0),
+                     layout="NHWC")
+    np.testing.assert_array_equal(y, np.broadcast_to(np.arange(3.0), (2, 3, 3, 3)))
+    assert convx.conv2d(np.ones((0, 5, 5, 2)), w, layout="NHWC").shape == (0, 3, 3, 3)
+    np.testing.assert_array_equal(
+        convx.conv2d_weight(np.ones((0, 5, 5, 2)), w.shape, np.ones((0, 3, 3, 3)),
+                            layout="NHWC"), np.zeros(w.shape))
+    with pytest.raises(ValueError, match=r"layout must be one of \('NCHW', 'NHWC'\)"):
+        convx.conv2d(np.ones((1, 5, 5, 2)), w, layout="NWHC")
+    with pytest.raises(TypeError, match=r"layout must be a string"):
+        convx.conv2d(np.ones((1, 5, 5, 2)), w, layout=None)
+    with pytest.raises(ValueError, match=r"layout must be one of \('NCDHW', 'NDHWC'\)"):
+        convx.conv3d(np.ones((1, 2, 4, 4, 4)), np.ones((1, 2, 1, 1, 1)), layout="NHWC")
+    with pytest.raises(ValueError, match=r"algorithm='fft' is not available with "
+                                         r"layout='NHWC'"):
+        convx.conv2d(np.ones((1, 5, 5, 2)), w, layout="NHWC", algorithm="fft")
+    with pytest.raises(ValueError, match=r"weight has 2 input channels per group but input "
+                                         r"has 5 channels"):
+        convx.conv2d(np.ones((1, 2, 4, 5)), w, layout="NHWC")
+    with pytest.raises(ValueError, match=r"grad_output must have the forward output's shape "
+                                         r"\(1, 3, 3, 3\)"):
+        convx.conv2d_weight(np.ones((1, 5, 5, 2)), w.shape, np.ones((1, 3, 3, 3, 1)),
+                            layout="NHWC")
+    with pytest.raises(ValueError, match=r"input must be a 3-D \(N, L, C\) array"):
+        convx.conv1d(np.ones((1, 2, 3, 4)), np.ones((1, 2, 1)), layout="NLC")
+    with pytest.raises(ValueError, match=r"input shape \(1, 2, 3\)"):
+        convx.conv1d(np.ones((1, 2, 3)), np.ones((1, 2, 1)), layout="NLC")
