@@ -566,7 +566,7 @@ def fft_unsupported(geo):
 # image, one row or column) at 43-53 (forward), 28-41 (input gradient) and
 # 85-120 (weight gradient).
 _DIRECT_GFLOPS = {("wide", "fwd"): 250.0, ("wide", "wgrad"): 250.0, ("wide", "dgrad"): 250.0,
-                  ("thin", "fwd"): 100.0, ("thin", "wgrad"): 115.0, ("thin", "dgrad"): 100.0,
+                  ("thin", "fwd"): 90.0, ("thin", "wgrad"): 100.0, ("thin", "dgrad"): 93.0,
                   ("1d", "fwd"): 60.0, ("1d", "wgrad"): 130.0, ("1d", "dgrad"): 45.0}
 # "auto" picks FFT when its modelled time is below 1 / _MARGIN of the direct
 # kernels': a 1.3x speedup, with room for the model's error (-30% for most
@@ -574,8 +574,12 @@ _DIRECT_GFLOPS = {("wide", "fwd"): 250.0, ("wide", "wgrad"): 250.0, ("wide", "dg
 _MARGIN = 1.7
 # The FFT's speed-up per thread beyond the first: scipy's workers split the
 # transform batches, the copies and the channel mix stay serial; 2 threads ran
-# 1.1-1.4x faster on the 2048 x 2048 image, and no faster below ~1000 x 1000.
+# 1.1-1.4x faster on the 2048 x 2048 image, and 1.2-1.4x on 512 x 512 images
+# (21x21 and 31x31 kernels) and a 16-channel 256 x 256 depthwise layer
+# (re-measured after the first calibration; smaller batches than
+# _FFT_PARALLEL_BATCH points get _FFT_SMALL_GAIN).
 _FFT_THREAD_GAIN = 0.3
+_FFT_SMALL_GAIN = 0.2
 _FFT_PARALLEL_BATCH = 2**21
 
 
@@ -597,7 +601,7 @@ def _fft_gain(geo, threads, plan):
     """Modelled speed-up of the FFT algorithm on ``threads`` threads."""
     _, h, w = plan
     if geo.N * (geo.C + geo.K) * h.points * w.points < _FFT_PARALLEL_BATCH:
-        return 1.0
+        return 1 + _FFT_SMALL_GAIN * (threads - 1)
     return 1 + _FFT_THREAD_GAIN * (threads - 1)
 
 
