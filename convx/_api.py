@@ -705,6 +705,19 @@ def _nhwc_algorithm(algorithm):
     return algorithm
 
 
+_PAD_CODES = {"zeros": 0, "reflect": 1, "replicate": 2, "circular": 3}
+
+
+def _mode_in_kernels(op, algorithm, geo, dtype, nthreads):
+    """Can the kernels fill the padding mode themselves? The register-blocked
+    direct kernels copy every input row they read into a band anyway; they
+    fill the padding with the mode's pixels instead of zeros (forward and
+    weight gradient), so no padded copy of the input is made."""
+    algo = _resolve_algorithm(algorithm, op, geo, dtype, nthreads)
+    return algo == "direct" and _conv.plan_info(geo.astuple(), op, "direct",
+                                                dtype)["direct_kernels"]
+
+
 def _padded_geometry(geo, mode, name="input"):
     """Check that geo's padding is legal for padding_mode ``mode``."""
     _padmode.check_pads(mode, (geo.H, geo.W), geo.padding, name, ("height", "width"))
@@ -900,14 +913,18 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                          f"{w.shape}, got shape {b.shape}")
     dtype = _compute_dtype(x.dtype, w.dtype, *(() if b is None else (b.dtype,)))
     mode = _padmode.check_mode(padding_mode)
+    nthreads = _threads(threads)
+    pad_code = 0
     if mode != "zeros" and geo.padding != ((0, 0), (0, 0)):
         _padded_geometry(geo, mode)
-        _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
-                                         geo.W + sum(geo.padding[1])), dtype)
-        xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
-        return conv2d(xp, w, b, stride, 0, dilation, groups, layout=layout,
-                      algorithm=algorithm, threads=threads, out=out)
-    nthreads = _threads(threads)
+        if not last and _mode_in_kernels("fwd", algorithm, geo, dtype, nthreads):
+            pad_code = _PAD_CODES[mode]
+        else:
+            _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
+                                             geo.W + sum(geo.padding[1])), dtype)
+            xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
+            return conv2d(xp, w, b, stride, 0, dilation, groups, layout=layout,
+                          algorithm=algorithm, threads=nthreads, out=out)
     if last:
         algo = _nhwc_algorithm(algorithm)
     else:
@@ -951,6 +968,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         algo = _algorithm_within_memory(
             "fwd", geo, algorithm, algo, dtype, nthreads,
             [out_bytes, _copy_bytes(x, dtype), _copy_bytes(w, dtype), _copy_bytes(b, dtype)])
+        if pad_code and algo != "direct":       # (memory) only the plain loops fit
+            return conv2d(_padmode.pad(x, geo.padding, mode, dtype), w, b, stride, 0,
+                          dilation, groups, algorithm=algorithm, threads=nthreads, out=out)
     xc = _prepare("input", x, dtype).reshape(xs)
     wc = _prepare("weight", w, dtype)
     bc = _prepare("bias", b, dtype) if b is not None else np.empty(0, dtype)
@@ -978,8 +998,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         _padding_nan_forward(y.reshape(geo.output_shape), wc, geo)
     elif y.size:
         _conv.conv2d_fwd(xc.reshape(-1), wc.reshape(-1), bc.reshape(-1), y.reshape(-1),
-                         geo.astuple(), b is not None, algo, nthreads)
-        _padding_nan_forward(y.reshape(geo.output_shape), wc, geo)
+                         geo.astuple(), b is not None, algo, nthreads, pad_code)
+        if not pad_code:
+            _padding_nan_forward(y.reshape(geo.output_shape), wc, geo)
     if target is not None and not direct_out:
         target[...] = y
         return target
@@ -1035,14 +1056,18 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
                          f"(input shape {x.shape}, weight_size {wsize}), got {gy.shape}")
     dtype = _compute_dtype(x.dtype, gy.dtype)
     mode = _padmode.check_mode(padding_mode)
+    nthreads = _threads(threads)
+    pad_code = 0
     if mode != "zeros" and geo.padding != ((0, 0), (0, 0)):
         _padded_geometry(geo, mode)
-        _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
-                                         geo.W + sum(geo.padding[1])), dtype)
-        xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
-        return conv2d_weight(xp, wsize, gy, stride, 0, dilation, groups, layout=layout,
-                             algorithm=algorithm, threads=threads)
-    nthreads = _threads(threads)
+        if not last and _mode_in_kernels("wgrad", algorithm, geo, dtype, nthreads):
+            pad_code = _PAD_CODES[mode]
+        else:
+            _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
+                                             geo.W + sum(geo.padding[1])), dtype)
+            xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
+            return conv2d_weight(xp, wsize, gy, stride, 0, dilation, groups, layout=layout,
+                                 algorithm=algorithm, threads=nthreads)
     _check_size("weight gradient", wsize, dtype)
     if last:
         _nhwc_algorithm(algorithm)
@@ -1058,6 +1083,9 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         algo = _algorithm_within_memory(
             "wgrad", geo, algorithm, algo, dtype, nthreads,
             [math.prod(wsize) * dtype.itemsize, _copy_bytes(x, dtype), _copy_bytes(gy, dtype)])
+        if pad_code and algo != "direct":       # (memory) only the plain loops fit
+            return conv2d_weight(_padmode.pad(x, geo.padding, mode, dtype), wsize, gy, stride,
+                                 0, dilation, groups, algorithm=algorithm, threads=nthreads)
     dw = _alloc("weight gradient", wsize, dtype)
     if dw.size:
         xc = _prepare("input", x, dtype)
@@ -1074,7 +1102,7 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
                                             nthreads, [])
         if xc.size and gc.size:
             padded = _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1),
-                                        geo.astuple(), algo, nthreads)
+                                        geo.astuple(), algo, nthreads, pad_code)
         else:
             dw[...] = 0          # an empty sum: the kernels never run on empty operands
         if not padded:

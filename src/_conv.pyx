@@ -28,6 +28,16 @@ cdef Py_ssize_t _ALIGN_ELEMS = 16
 cdef void _fill_desc(cx_conv2d_desc *d, tuple g):
     (d.N, d.C, d.H, d.W, d.K, d.R, d.S, d.P, d.Q, d.stride_h, d.stride_w,
      d.dil_h, d.dil_w, d.pad_top, d.pad_left, d.groups) = g
+    d.pad_mode = CX_PAD_ZEROS
+
+
+cdef int _pad_mode_for(cx_conv2d_desc *d, cx_conv2d_plan *pl, int pad_mode) except -1:
+    """Set a padding mode other than zeros, which only the register-blocked
+    direct kernels fill into their bands (the caller checked, with plan_info)."""
+    if pad_mode != CX_PAD_ZEROS and not (pl.algo == CX_ALGO_DIRECT and pl.dk):
+        raise ValueError("padding modes other than zeros run only on the direct kernels")
+    d.pad_mode = pad_mode
+    return 0
 
 
 cdef int _algo_code(str algorithm) except -1:
@@ -109,7 +119,8 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
 
 
 def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
-               floating[::1] y, tuple geometry, bint has_bias, str algorithm, int nthreads):
+               floating[::1] y, tuple geometry, bint has_bias, str algorithm, int nthreads,
+               int pad_mode=0):
     """y = conv2d(x, w) + bias, arrays flattened, geometry as in cx_conv2d_desc."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
@@ -118,6 +129,7 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     _fill_desc(&d, geometry)
     dtype = np.float32 if floating is float else np.float64
     ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
+    _pad_mode_for(&d, &pl, pad_mode)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
     cdef const floating *xp = _in(x)
@@ -134,7 +146,7 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
 
 
 def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
-                 tuple geometry, str algorithm, int nthreads):
+                 tuple geometry, str algorithm, int nthreads, int pad_mode=0):
     """dw = conv2d_weight(x, dy), arrays flattened. Returns whether the padding's
     zeros were multiplied (see convx._api._padding_nan_weight)."""
     cdef cx_conv2d_desc d
@@ -144,6 +156,7 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
     _fill_desc(&d, geometry)
     dtype = np.float32 if floating is float else np.float64
     ws = _plan(&d, &pl, CX_OP_WGRAD, algorithm, dtype, nthreads, &ws_stride, &nt)
+    _pad_mode_for(&d, &pl, pad_mode)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
     cdef const floating *xp = _in(x)

@@ -31,6 +31,7 @@ cdef extern from "cx_conv.h" nogil:
         Py_ssize_t dil_h, dil_w
         Py_ssize_t pad_top, pad_left
         Py_ssize_t groups
+        int pad_mode
 
     ctypedef struct cx_conv2d_plan:
         int op, algo
@@ -57,6 +58,10 @@ cdef extern from "cx_conv.h" nogil:
         CX_OP_FWD
         CX_OP_WGRAD
         CX_OP_DGRAD
+        CX_PAD_ZEROS
+        CX_PAD_REFLECT
+        CX_PAD_REPLICATE
+        CX_PAD_CIRCULAR
 
     void cx_f32_conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan)
     void cx_f32_conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,

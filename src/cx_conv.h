@@ -32,7 +32,12 @@ typedef struct {
     ptrdiff_t dil_h, dil_w;
     ptrdiff_t pad_top, pad_left;
     ptrdiff_t groups;
+    /* what the padding holds: CX_PAD_ZEROS, or (direct fwd/wgrad kernels only,
+       plan->dk) a copy of the input: reflected, replicated or wrapped around */
+    int pad_mode;
 } cx_conv2d_desc;
+
+enum { CX_PAD_ZEROS = 0, CX_PAD_REFLECT = 1, CX_PAD_REPLICATE = 2, CX_PAD_CIRCULAR = 3 };
 
 /* CX_ALGO_DIRECT_PLAIN: the direct algorithm's plain loops, which need no
    workspace (what "auto" falls back to when memory is too tight for any) */

@@ -163,19 +163,48 @@ static ptrdiff_t CX_NAME(dk_rows_in)(const cx_conv2d_desc *d, ptrdiff_t rows)
 
 /* band[c][i][phase][t] for channels [0, nc) of xg and input rows starting at
    padded row prow0 (input row prow0 - pad_top). */
+/* The input index a padded position i (any integer) copies under padding
+   mode `mode` on an axis of n >= 1 pixels (reflect without repeating the edge,
+   replicate the edge, wrap around), as numpy.pad's reflect/edge/wrap. */
+static ptrdiff_t cx_pad_source(ptrdiff_t i, ptrdiff_t n, int mode)
+{
+    if (i >= 0 && i < n)
+        return i;
+    if (mode == CX_PAD_REPLICATE)
+        return i < 0 ? 0 : n - 1;
+    if (mode == CX_PAD_CIRCULAR)
+        return ((i % n) + n) % n;
+    const ptrdiff_t period = 2 * (n - 1);       /* reflect */
+    if (period == 0)
+        return 0;
+    const ptrdiff_t j = (i < 0 ? -i : i) % period;
+    return j < n ? j : period - j;
+}
+
+/* Positions [t0, t1) of phase row o (input column t*sw + ph - pl) outside the
+   input, filled from the row src as padding mode d->pad_mode says. */
+static void CX_NAME(dk_fill_pad)(const cx_conv2d_desc *d, CX_T *o, const CX_T *src,
+                                 ptrdiff_t ph, ptrdiff_t t0, ptrdiff_t t1)
+{
+    for (ptrdiff_t t = t0; t < t1; ++t)
+        o[t] = src[cx_pad_source(t * d->stride_w + ph - d->pad_left, d->W, d->pad_mode)];
+}
+
 static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdiff_t nc,
                                   ptrdiff_t prow0, ptrdiff_t rows_in, ptrdiff_t L,
                                   CX_T *band, const CX_T *xend)
 {
     const ptrdiff_t H = d->H, W = d->W, sw = d->stride_w, pl = d->pad_left;
+    const int mode = d->pad_mode;
     for (ptrdiff_t c = 0; c < nc; ++c)
         for (ptrdiff_t i = 0; i < rows_in; ++i) {
             CX_T *dst = band + (c * rows_in + i) * sw * L;
-            const ptrdiff_t h = prow0 + i - d->pad_top;
-            if (h < 0 || h >= H) {
+            ptrdiff_t h = prow0 + i - d->pad_top;
+            if ((h < 0 || h >= H) && mode == CX_PAD_ZEROS) {
                 memset(dst, 0, (size_t)(sw * L) * sizeof(CX_T));
                 continue;
             }
+            h = cx_pad_source(h, H, mode);
             const CX_T *src = xg + (c * H + h) * W;
             for (ptrdiff_t ph = 0; ph < sw; ++ph) {
                 CX_T *o = dst + ph * L;
@@ -195,6 +224,10 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
                     const CX_DV zero = CX_NAME(dv_splat)(0);
                     for (ptrdiff_t t = hi; t < L; t += CX_DVL)
                         CX_NAME(dv_store)(o + t, zero);
+                    if (mode != CX_PAD_ZEROS) {
+                        CX_NAME(dk_fill_pad)(d, o, src, ph, 0, lo);
+                        CX_NAME(dk_fill_pad)(d, o, src, ph, hi, L);
+                    }
                     continue;
                 }
                 if (sw == 1)
@@ -204,6 +237,10 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
                         o[t] = src[t * sw + ph - pl];
                 for (ptrdiff_t t = hi; t < L; ++t)
                     o[t] = 0;
+                if (mode != CX_PAD_ZEROS) {
+                    CX_NAME(dk_fill_pad)(d, o, src, ph, 0, lo);
+                    CX_NAME(dk_fill_pad)(d, o, src, ph, hi, L);
+                }
             }
         }
 }

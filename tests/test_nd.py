@@ -680,3 +680,75 @@ def test_channels_last_empty_and_errors():
         convx.conv1d(np.ones((1, 2, 3, 4)), np.ones((1, 2, 1)), layout="NLC")
     with pytest.raises(ValueError, match=r"input shape \(1, 2, 3\)"):
         convx.conv1d(np.ones((1, 2, 3)), np.ones((1, 2, 1)), layout="NLC")
+
+
+# --------------------------------------------------------------------------- modes in the kernels
+
+KERNEL_MODE_CASES = [
+    ("pad2", (2, 3, 9, 8), (4, 3, 3, 3), dict(padding=2)),
+    ("stride_dilation_asym", (1, 2, 11, 13), (3, 2, 3, 2),
+     dict(stride=(2, 3), dilation=(2, 1), padding=((3, 1), (0, 2)))),
+    ("depthwise", (2, 6, 10, 12), (6, 1, 5, 5), dict(groups=6, padding=2)),
+    ("same_even", (1, 4, 7, 10), (8, 4, 4, 2), dict(padding="same")),
+    ("long_rows_column_tiles", (1, 64, 1, 5000), (4, 64, 1, 9), dict(padding=(0, 4))),
+    ("pad_whole_image", (1, 1, 3, 4), (2, 1, 3, 3), dict(padding=(2, 3))),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", KERNEL_MODE_CASES, ids=[c[0] for c in KERNEL_MODE_CASES])
+def test_padding_modes_in_the_direct_kernels(mode, case):
+    """algorithm="direct": the register-blocked kernels fill the padding with
+    the mode's pixels in their bands (no padded copy); the same bits as the
+    reference on integer data, forward and weight gradient, float32 and float64."""
+    from convx import _api
+    _, xs, ws, kw = case
+    if mode == "reflect" and case[0] == "pad_whole_image":
+        kw = dict(padding=(2, 2))
+    rng = np.random.default_rng(50)
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    b = rng.integers(-3, 4, ws[0]).astype(np.float64)
+    want = ref_conv(x, w, b, mode=mode, **kw)
+    g = rng.integers(-3, 4, want.shape).astype(np.float64)
+    want_w = ref_conv_weight(x, ws, g, mode=mode, **kw)
+    geo = _api._geometry(xs, ws, kw.get("stride", 1), kw["padding"], kw.get("dilation", 1),
+                         kw.get("groups", 1))
+    for dtype in (np.float32, np.float64):
+        assert _api._mode_in_kernels("fwd", "direct", geo, np.dtype(dtype), 1)
+        assert _api._mode_in_kernels("wgrad", "direct", geo, np.dtype(dtype), 1)
+        xd, wd, bd, gd = (a.astype(dtype) for a in (x, w, b, g))
+        for t in (1, 2):
+            np.testing.assert_array_equal(
+                convx.conv2d(xd, wd, bd, padding_mode=mode, algorithm="direct", threads=t,
+                             **kw), want)
+            np.testing.assert_array_equal(
+                convx.conv2d_weight(xd, ws, gd, padding_mode=mode, algorithm="direct",
+                                    threads=t, **kw), want_w)
+
+
+def test_padding_mode_in_the_kernels_makes_no_padded_copy():
+    import tracemalloc
+    rng = np.random.default_rng(51)
+    x = rng.standard_normal((4, 16, 128, 128)).astype(np.float32)
+    w = rng.standard_normal((16, 1, 3, 3)).astype(np.float32)
+    kw = dict(padding=1, groups=16, padding_mode="reflect", algorithm="direct", threads=1)
+    y = convx.conv2d(x, w, **kw)
+    tracemalloc.start()
+    convx.conv2d(x, w, **kw)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # the output, the kernels' workspace (~1 MiB); a padded copy would add x.nbytes
+    assert peak < y.nbytes + x.nbytes // 2, peak
+    np.testing.assert_allclose(y, ref_conv(x, w, padding=1, groups=16, mode="reflect"),
+                               rtol=0, atol=1e-4)
+
+
+def test_padding_mode_glue_refuses_other_kernels():
+    from convx import _conv
+    x = np.ones(16, np.float32)
+    w = np.ones(9, np.float32)
+    y = np.empty(16, np.float32)
+    geo = (1, 1, 4, 4, 1, 3, 3, 4, 4, 1, 1, 1, 1, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"only on the direct kernels"):
+        _conv.conv2d_fwd(x, w, np.empty(0, np.float32), y, geo, False, "im2col", 1, 1)
