@@ -182,12 +182,33 @@ static ptrdiff_t cx_pad_source(ptrdiff_t i, ptrdiff_t n, int mode)
 }
 
 /* Positions [t0, t1) of phase row o (input column t*sw + ph - pl) outside the
-   input, filled from the row src as padding mode d->pad_mode says. */
+   input, filled from the row src as padding mode d->pad_mode says; only those
+   some output reads (up to input column (Q-1)*sw + (S-1)*dw - pl): the band's
+   columns past them feed only lanes no output keeps, and keep their zeros.
+   The columns read are within one padding of the row (reflect pads < W,
+   circular <= W: checked by the API), so one fold finds them. */
 static void CX_NAME(dk_fill_pad)(const cx_conv2d_desc *d, CX_T *o, const CX_T *src,
                                  ptrdiff_t ph, ptrdiff_t t0, ptrdiff_t t1)
 {
-    for (ptrdiff_t t = t0; t < t1; ++t)
-        o[t] = src[cx_pad_source(t * d->stride_w + ph - d->pad_left, d->W, d->pad_mode)];
+    const ptrdiff_t sw = d->stride_w, W = d->W, pl = d->pad_left;
+    const ptrdiff_t last = (d->Q - 1) * sw + (d->S - 1) * d->dil_w - ph;  /* t*sw <= last */
+    if (last < 0)
+        return;
+    t1 = cx_min(t1, last / sw + 1);
+    const int mode = d->pad_mode;
+    for (ptrdiff_t t = t0; t < t1; ++t) {
+        const ptrdiff_t i = t * sw + ph - pl;
+        ptrdiff_t j;
+        if (mode == CX_PAD_REPLICATE)
+            j = i < 0 ? 0 : W - 1;
+        else if (mode == CX_PAD_CIRCULAR)
+            j = i < 0 ? i + W : i - W;
+        else
+            j = i < 0 ? -i : 2 * (W - 1) - i;
+        if (j < 0 || j >= W)            /* (further than one padding: general rule) */
+            j = cx_pad_source(i, W, mode);
+        o[t] = src[j];
+    }
 }
 
 static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdiff_t nc,
