@@ -76,26 +76,34 @@ cdef object _plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, str algorithm, 
     return np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
 
 
-cdef object _prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, object dtype, int nt):
-    """Pack the weight once for all items (see cx_conv2d_plan.apacked); returns the buffer."""
+cdef object _prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, object dtype, int nt,
+                     bint nhwc=False):
+    """Pack the weight once for all items (see cx_conv2d_plan.apacked; nhwc: into
+    the order the channels-last kernels read); returns the buffer."""
     cdef Py_ssize_t unit
     if pl.apack_units == 0 or w == NULL:
         pl.apack_units = 0
         return None
-    buf = np.empty(pl.apack_units * pl.apack_elems, dtype=dtype)
+    buf = np.empty(max(pl.apack_units * pl.apack_elems, 1), dtype=dtype)
     cdef float[::1] b32
     cdef double[::1] b64
     if dtype == np.float32:
         b32 = buf
         with nogil:
             for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
-                cx_f32_conv2d_prepack(d, pl, <const float *>w, &b32[0], unit)
+                if nhwc:
+                    cx_f32_conv2d_nhwc_prepack(d, pl, <const float *>w, &b32[0], unit)
+                else:
+                    cx_f32_conv2d_prepack(d, pl, <const float *>w, &b32[0], unit)
         pl.apacked = &b32[0]
     else:
         b64 = buf
         with nogil:
             for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
-                cx_f64_conv2d_prepack(d, pl, <const double *>w, &b64[0], unit)
+                if nhwc:
+                    cx_f64_conv2d_nhwc_prepack(d, pl, <const double *>w, &b64[0], unit)
+                else:
+                    cx_f64_conv2d_prepack(d, pl, <const double *>w, &b64[0], unit)
         pl.apacked = &b64[0]
     return buf
 
@@ -269,30 +277,6 @@ cdef object _nhwc_plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, object dty
     return np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
 
 
-cdef object _nhwc_prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, object dtype,
-                          int nt):
-    """Repack the weight once into the order the NHWC kernels read; returns the buffer."""
-    cdef Py_ssize_t unit
-    if pl.apack_units == 0:
-        return None
-    buf = np.empty(max(pl.apack_units * pl.apack_elems, 1), dtype=dtype)
-    cdef float[::1] b32
-    cdef double[::1] b64
-    if dtype == np.float32:
-        b32 = buf
-        with nogil:
-            for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
-                cx_f32_conv2d_nhwc_prepack(d, pl, <const float *>w, &b32[0], unit)
-        pl.apacked = &b32[0]
-    else:
-        b64 = buf
-        with nogil:
-            for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
-                cx_f64_conv2d_nhwc_prepack(d, pl, <const double *>w, &b64[0], unit)
-        pl.apacked = &b64[0]
-    return buf
-
-
 def nhwc_plan_info(tuple geometry, str op, object dtype):
     """The work split and per-thread workspace of one NHWC operation (for tests)."""
     cdef cx_conv2d_desc d
@@ -325,7 +309,7 @@ def nhwc_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] b
     cdef const floating *xp = _in(x)
     cdef const floating *bp = _in(bias) if has_bias else NULL
     cdef floating *yp = _out(y)
-    packed = _nhwc_prepack(&d, &pl, _in(w), dtype, nt)   # kept alive until the loop ends
+    packed = _prepack(&d, &pl, _in(w), dtype, nt, True)   # kept alive until the loop ends
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
             if floating is float:
@@ -384,7 +368,7 @@ def nhwc_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
     cdef floating *wsp = &wsv[0]
     cdef const floating *dyp = _in(dy)
     cdef floating *dxp = _out(dx)
-    packed = _nhwc_prepack(&d, &pl, _in(w), dtype, nt)   # kept alive until the loop ends
+    packed = _prepack(&d, &pl, _in(w), dtype, nt, True)   # kept alive until the loop ends
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
             if floating is float:
