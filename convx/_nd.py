@@ -297,16 +297,8 @@ def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     -------
     ndarray, shape weight_size
     """
-    x = _array("input", input)
-    gy = _array("grad_output", grad_output)
-    last = _api._channels_last(layout, _LAYOUT_NAMES[1])
-    unbatched = _input_array("input", x, 1, last)
-    wsize = _shape_tuple("weight_size", weight_size, (3,))
-    xs = (1,) + x.shape if unbatched else x.shape
-    geo = _Geo(1, _first(xs, last), wsize, stride, padding, dilation, groups,
-               weight_name="weight_size", shown=xs)
-    _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}",
-                       last)
+    x, gy, wsize, geo, last = _weight_args(1, input, weight_size, grad_output, stride,
+                                           padding, dilation, groups, layout)
     mode = _padmode.check_mode(padding_mode)
     if mode != "zeros":
         geo.check_mode(mode)
@@ -371,6 +363,23 @@ def _unrow(a, last):
 def _pad2(padding, geo):
     """A 1-D call's padding for the 2-D kernels ("same" kept: it allows empty rows)."""
     return padding if isinstance(padding, str) else ((0, 0),) + geo.padding
+
+
+def _weight_args(nd, input, weight_size, grad_output, stride, padding, dilation, groups,
+                 layout):
+    """The validated arguments of a weight gradient: (input array, grad_output
+    array, weight_size, geometry, channels last?)."""
+    x = _array("input", input)
+    gy = _array("grad_output", grad_output)
+    last = _api._channels_last(layout, _LAYOUT_NAMES[nd])
+    unbatched = _input_array("input", x, nd, last)
+    wsize = _shape_tuple("weight_size", weight_size, (nd + 2,))
+    xs = (1,) + x.shape if unbatched else x.shape
+    geo = _Geo(nd, _first(xs, last), wsize, stride, padding, dilation, groups,
+               weight_name="weight_size", shown=xs)
+    _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}",
+                       last)
+    return x, gy, wsize, geo, last
 
 
 def _check_grad_output(gy, geo, unbatched, context, last=False):
@@ -554,16 +563,9 @@ def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     -------
     ndarray, shape weight_size
     """
-    x = _array("input", input)
-    gy = _array("grad_output", grad_output)
-    last = _api._channels_last(layout, _LAYOUT_NAMES[3])
-    unbatched = _input_array("input", x, 3, last)
-    wsize = _shape_tuple("weight_size", weight_size, (5,))
-    xs = (1,) + x.shape if unbatched else x.shape
-    geo = _Geo(3, _first(xs, last), wsize, stride, padding, dilation, groups,
-               weight_name="weight_size", shown=xs)
-    _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}",
-                       last)
+    x, gy, wsize, geo, last = _weight_args(3, input, weight_size, grad_output, stride,
+                                           padding, dilation, groups, layout)
+    xs = x.shape if x.ndim == 5 else (1,) + x.shape
     dtype = _compute_dtype(x.dtype, gy.dtype)
     mode = _padmode.check_mode(padding_mode)
     _api._algorithm(algorithm)
