@@ -863,6 +863,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         What the padding holds, as in PyTorch's ``Conv2d`` modules: zeros, the
         input mirrored without repeating its edge (padding < size), the edge
         repeated, or the input wrapped around (padding <= size).
+    layout : {"NCHW", "NHWC"}, default "NCHW"
+        Axis order of ``input`` and of the result (and of ``grad_output``
+        and the input gradient in the gradients): "NHWC" is channels-last,
+        ``(N, H, W, C)``, computed natively by convx's channels-last kernels
+        (which run whatever ``algorithm`` says, except "fft"). The weight is
+        ``(K, C/groups, R, S)`` in both.
     algorithm : {"auto", "direct", "im2col", "fft"}, default "auto"
         "direct" loops over the kernel taps; "im2col" multiplies the weights by
         tiles of the column matrix with convx's own blocked GEMM; "fft"
@@ -1023,7 +1029,7 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         (K, C/groups, R, S), the weight's shape.
     grad_output : array_like, shape (N, K, P, Q) (3-D if input is)
         Must be exactly the shape the forward pass produces.
-    stride, padding, dilation, groups, padding_mode, algorithm, threads
+    stride, padding, dilation, groups, padding_mode, layout, algorithm, threads
         As in :func:`conv2d`. The reduction over the batch has a fixed order,
         so the result is bitwise the same for every thread count.
 
@@ -1127,8 +1133,9 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         3-row kernel, H = 7 and H = 8 both give 3 output rows).
     weight : array_like, shape (K, C/groups, R, S)
     grad_output : array_like, shape (N, K, P, Q) (3-D if input_size is)
-    stride, padding, dilation, groups, padding_mode, algorithm, threads
-        As in :func:`conv2d`. With a padding_mode other than "zeros", the
+    stride, padding, dilation, groups, padding_mode, layout, algorithm, threads
+        As in :func:`conv2d` (with layout "NHWC", input_size is (N, H, W, C)).
+        With a padding_mode other than "zeros", the
         gradient of every padded pixel is added to the input pixel it copies.
 
     Returns

@@ -243,7 +243,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     padding : int, (int,), ((lo, hi),), "valid" or "same", default 0
         "same" follows TensorFlow's rule for every stride (see :func:`conv2d`).
     groups, padding_mode, algorithm, threads, out
-        As in :func:`convx.conv2d`.
+        As in :func:`convx.conv2d`. ``layout`` ("NCL"/"NLC", "NCDHW"/"NDHWC") puts
+        the channels first (default) or last in the input and the result.
 
     Returns
     -------
@@ -290,7 +291,7 @@ def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     input : array_like, shape (N, C, L) or (C, L)
     weight_size : tuple of 3 ints, (K, C/groups, S)
     grad_output : array_like, the forward output's shape
-    stride, padding, dilation, groups, padding_mode, algorithm, threads
+    stride, padding, dilation, groups, padding_mode, layout, algorithm, threads
         As in :func:`conv1d`.
 
     Returns
@@ -320,7 +321,7 @@ def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         Any length whose forward output has grad_output's shape.
     weight : array_like, shape (K, C/groups, S)
     grad_output : array_like, the forward output's shape
-    stride, padding, dilation, groups, padding_mode, algorithm, threads
+    stride, padding, dilation, groups, padding_mode, layout, algorithm, threads
         As in :func:`conv1d`.
 
     Returns
@@ -480,7 +481,9 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     stride, dilation : int or 3 ints (depth, height, width), default 1
     padding : int, 3 entries (each an int or a (lo, hi) pair), "valid" or "same"
     groups, padding_mode, algorithm, threads, out
-        As in :func:`convx.conv2d`; ``algorithm`` chooses the 2-D kernels that run.
+        As in :func:`convx.conv2d`. ``layout`` ("NCL"/"NLC", "NCDHW"/"NDHWC") puts
+        the channels first (default) or last in the input and the result;
+        ``algorithm`` chooses the 2-D kernels that run.
 
     Returns
     -------
@@ -555,7 +558,7 @@ def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     input : array_like, shape (N, C, D, H, W) or (C, D, H, W)
     weight_size : tuple of 5 ints, (K, C/groups, T, R, S)
     grad_output : array_like, the forward output's shape
-    stride, padding, dilation, groups, padding_mode, algorithm, threads
+    stride, padding, dilation, groups, padding_mode, layout, algorithm, threads
         As in :func:`conv3d`. Runs of output depths are summed in a fixed
         order: bitwise the same for any thread count.
 
@@ -607,7 +610,7 @@ def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         Any size whose forward output has grad_output's shape.
     weight : array_like, shape (K, C/groups, T, R, S)
     grad_output : array_like, the forward output's shape
-    stride, padding, dilation, groups, padding_mode, algorithm, threads
+    stride, padding, dilation, groups, padding_mode, layout, algorithm, threads
         As in :func:`conv3d`.
 
     Returns
