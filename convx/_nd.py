@@ -660,18 +660,23 @@ def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
 
 # --------------------------------------------------------------------------- transposed
 
+_CHANNELS_LAST = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
+_CHANNELS_FIRST = {1: "NCL", 2: "NCHW", 3: "NCDHW"}
+
+
 def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups,
-                    dilation, output_size, algorithm, threads):
+                    dilation, output_size, layout, algorithm, threads):
     x = _array("input", input)
     w = _array("weight", weight)
     b = None if bias is None else _array("bias", bias)
-    unbatched = _input_array("input", x, nd)
+    last = _api._channels_last(layout, (_CHANNELS_FIRST[nd], _CHANNELS_LAST[nd]))
+    unbatched = _input_array("input", x, nd, last)
     if w.ndim != nd + 2:
         raise ValueError(f"weight must be a {nd + 2}-D (C_in, C_out/groups, "
                          f"{', '.join('k' + a[0].upper() for a in _AXES[nd])}) array, got {w.ndim}-D "
                          f"shape {w.shape}")
     xs = (1,) + x.shape if unbatched else x.shape
-    N, Cin, *sizes = xs
+    N, Cin, *sizes = _first(xs, last)
     groups = _int("groups", groups, 1)
     stride = _tuple("stride", stride, nd, 1)
     dilation = _tuple("dilation", dilation, nd, 1)
@@ -724,23 +729,28 @@ def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, gr
                          f"{w.shape} and groups={groups}, got shape {b.shape}")
     grad_input = {1: conv1d_input, 2: _api.conv2d_input, 3: conv3d_input}[nd]
     wc = w if w.dtype == dtype else w.astype(dtype)
+    kw = dict(algorithm=algorithm, threads=threads, layout=layout)
     if all(e < s for e, s in zip(extra, stride)):
-        y = grad_input((N, Cout) + outs, wc, x.reshape(xs), stride, tuple(zip(pad, pad)),
-                       dilation, groups, algorithm=algorithm, threads=threads)
+        y = grad_input(_user((N, Cout) + outs, last), wc, x.reshape(xs), stride,
+                       tuple(zip(pad, pad)), dilation, groups, **kw)
     else:
         # output_padding >= stride (only with dilation > stride): the rows past
         # the last one any input pixel reaches are zeros; compute the full
         # transposed output and cut the padding off
         full = tuple((n - 1) * s + d * (k - 1) + 1
                      for n, s, d, k in zip(sizes, stride, dilation, kernel))
-        yf = grad_input((N, Cout) + full, wc, x.reshape(xs), stride, 0, dilation, groups,
-                        algorithm=algorithm, threads=threads)
-        y = np.zeros((N, Cout) + outs, yf.dtype)
+        yf = grad_input(_user((N, Cout) + full, last), wc, x.reshape(xs), stride, 0,
+                        dilation, groups, **kw)
+        y = np.zeros(_user((N, Cout) + outs, last), yf.dtype)
         src = tuple(slice(p, min(p + o, f)) for p, o, f in zip(pad, outs, full))
         dst = tuple(slice(0, sl.stop - sl.start) for sl in src)
-        y[(slice(None), slice(None)) + dst] = yf[(slice(None), slice(None)) + src]
+        if last:
+            y[(slice(None),) + dst] = yf[(slice(None),) + src]
+        else:
+            y[(slice(None), slice(None)) + dst] = yf[(slice(None), slice(None)) + src]
     if b is not None:
-        y += b.astype(dtype, copy=False).reshape((-1,) + (1,) * nd)
+        bb = b.astype(dtype, copy=False)
+        y += bb if last else bb.reshape((-1,) + (1,) * nd)
     return y[0] if unbatched else y
 
 
@@ -769,6 +779,8 @@ _TRANSPOSE_DOC = """Transposed {nd}-D convolution (``torch.nn.functional.conv_tr
         The output's spatial size (N and C may lead, as in PyTorch), instead
         of output_padding: any size in the legal range [lo, lo + stride - 1]
         per dimension, else a ValueError that states the range.
+    layout : channels first (default) or last, {layouts}
+        Axis order of ``input`` and of the result (the weight keeps its shape).
     algorithm, threads
         As in :func:`convx.conv2d`.
 
@@ -779,24 +791,24 @@ _TRANSPOSE_DOC = """Transposed {nd}-D convolution (``torch.nn.functional.conv_tr
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1, *, output_size=None, algorithm="auto",
-                     threads=None):
+                     groups=1, dilation=1, *, output_size=None, layout="NCL",
+                     algorithm="auto", threads=None):
     return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
-                           dilation, output_size, algorithm, threads)
+                           dilation, output_size, layout, algorithm, threads)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1, *, output_size=None, algorithm="auto",
-                     threads=None):
+                     groups=1, dilation=1, *, output_size=None, layout="NCHW",
+                     algorithm="auto", threads=None):
     return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
-                           dilation, output_size, algorithm, threads)
+                           dilation, output_size, layout, algorithm, threads)
 
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1, *, output_size=None, algorithm="auto",
-                     threads=None):
+                     groups=1, dilation=1, *, output_size=None, layout="NCDHW",
+                     algorithm="auto", threads=None):
     return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
-                           dilation, output_size, algorithm, threads)
+                           dilation, output_size, layout, algorithm, threads)
 
 
 for _nd_, _f in ((1, conv_transpose1d), (2, conv_transpose2d), (3, conv_transpose3d)):
@@ -806,5 +818,7 @@ for _nd_, _f in ((1, conv_transpose1d), (2, conv_transpose2d), (3, conv_transpos
               3: ("conv3d", "conv3d_input", "conv3d_weight", "D, H, W", "kD, kH, kW",
                   "D_out, H_out, W_out")}[_nd_]
     _f.__doc__ = _TRANSPOSE_DOC.format(nd=_nd_, fwd=_names[0], inp=_names[1], wgt=_names[2],
-                                       dims=_names[3], kdims=_names[4], outdims=_names[5])
+                                       dims=_names[3], kdims=_names[4], outdims=_names[5],
+                                       layouts=f'"{_CHANNELS_FIRST[_nd_]}" or '
+                                               f'"{_CHANNELS_LAST[_nd_]}"')
 del _nd_, _f, _names

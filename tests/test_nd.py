@@ -752,3 +752,31 @@ def test_padding_mode_glue_refuses_other_kernels():
     geo = (1, 1, 4, 4, 1, 3, 3, 4, 4, 1, 1, 1, 1, 1, 1, 1)
     with pytest.raises(ValueError, match=r"only on the direct kernels"):
         _conv.conv2d_fwd(x, w, np.empty(0, np.float32), y, geo, False, "im2col", 1, 1)
+
+
+@pytest.mark.parametrize("case", TRANSPOSE_CASES, ids=range(len(TRANSPOSE_CASES)))
+def test_conv_transpose_channels_last(case):
+    """layout='NLC'/'NHWC'/'NDHWC' for transposed convolutions (TensorFlow's
+    Conv2DTranspose works channels-last): the reference's numbers, moved."""
+    xs, ws, kw = case
+    nd = len(xs) - 2
+    rng = np.random.default_rng(60)
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    b = rng.integers(-3, 4, ws[1] * kw.get("groups", 1)).astype(np.float64)
+    y = TRN[nd](_to_last(x), w, b, layout=LAST[nd], **kw)
+    np.testing.assert_array_equal(_to_first(y), ref_conv_transpose(x, w, b, **kw))
+    # unbatched
+    y0 = TRN[nd](_to_last(x)[0], w, b, layout=LAST[nd], **kw)
+    np.testing.assert_array_equal(y0, y[0])
+
+
+def test_conv_transpose_channels_last_output_size():
+    x = np.ones((1, 3, 3, 1))
+    w = np.ones((1, 2, 3, 3))
+    y = convx.conv_transpose2d(x, w, stride=2, output_size=(8, 7), layout="NHWC")
+    assert y.shape == (1, 8, 7, 2)
+    np.testing.assert_array_equal(
+        _to_first(y), ref_conv_transpose(_to_first(x), w, stride=2, output_padding=(1, 0)))
+    with pytest.raises(ValueError, match=r"layout must be one of \('NCHW', 'NHWC'\)"):
+        convx.conv_transpose2d(x, w, layout="NLC")
