@@ -378,6 +378,59 @@ class Geometry:
         return (self.K, self.C // self.groups, self.R, self.S)
 
 
+_AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+_WEIGHT_FORMS = {1: "(K, C/groups, S)", 2: "(K, C/groups, R, S)", 3: "(K, C/groups, T, R, S)"}
+
+
+def _check_channels(ishape, wshape, groups, input_name, weight_name, shown=None):
+    """Kernel sizes, groups and channel counts of input (N, C, *sizes) and
+    weight (K, C/groups, *kernel), any number of spatial dimensions; shown is
+    the input's shape as the user gave it (channels-last) for the messages."""
+    shown = tuple(ishape) if shown is None else tuple(shown)
+    N, C, *_ = ishape
+    K, Cg, *kernel = wshape
+    if any(k == 0 for k in kernel):
+        raise ValueError(f"{weight_name} has a zero-sized kernel: shape {tuple(wshape)} "
+                         f"{_WEIGHT_FORMS[len(kernel)]} needs every kernel size >= 1")
+    if C % groups:
+        raise ValueError(f"groups={groups} must divide the {input_name} channels, but "
+                         f"{input_name} has C={C} channels (shape {shown})")
+    if K % groups:
+        raise ValueError(f"groups={groups} must divide the output channels, but {weight_name} "
+                         f"has K={K} (shape {tuple(wshape)})")
+    if Cg * groups != C:
+        raise ValueError(f"{weight_name} has {Cg} input channels per group but {input_name} has "
+                         f"{C} channels and groups={groups} (expected {weight_name}.shape[1] == "
+                         f"{C // groups}); {weight_name} shape {tuple(wshape)}, "
+                         f"{input_name} shape {shown}")
+
+
+def _output_sizes(ishape, wshape, stride, dilation, pads, same, input_name, weight_name,
+                  shown=None):
+    """The output's spatial sizes (after _check_channels, with stride, dilation and
+    pads ((lo, hi) per dimension) parsed); ValueError when a dilated kernel does
+    not fit its padded input."""
+    shown = tuple(ishape) if shown is None else tuple(shown)
+    sizes, kernel = ishape[2:], wshape[2:]
+    out = []
+    for axis, n, r, s, d, (lo, hi) in zip(_AXIS_NAMES[len(sizes)], sizes, kernel, stride,
+                                         dilation, pads):
+        padded, eff = n + lo + hi, (r - 1) * d + 1
+        if padded >= _SIZE_LIMIT or eff >= _SIZE_LIMIT:
+            raise ValueError(f"padding {tuple(pads)} with dilation {tuple(dilation)} is too "
+                             f"large (padded size and dilated kernel must be < 2**60)")
+        if same and n == 0:
+            out.append(0)
+            continue
+        if eff > padded:
+            raise ValueError(f"{weight_name}'s dilated kernel {axis} {eff} (size {r}, dilation "
+                             f"{d}) is larger than the padded {input_name} {axis} {padded} "
+                             f"({n} + padding {lo} + {hi}); {weight_name} shape "
+                             f"{tuple(wshape)}, {input_name} shape {shown}")
+        out.append((padded - eff) // s + 1)
+    return tuple(out)
+
+
 def _geometry(input_shape, weight_shape, stride, padding, dilation, groups,
               input_name="input", weight_name="weight"):
     """Validate shapes and parameters (ints already checked for type) and compute the output size."""
@@ -386,40 +439,11 @@ def _geometry(input_shape, weight_shape, stride, padding, dilation, groups,
     stride = _pair("stride", stride, 1)
     dilation = _pair("dilation", dilation, 1)
     groups = _int("groups", groups, 1)
-    if R == 0 or S == 0:
-        raise ValueError(f"{weight_name} has a zero-sized kernel: shape {tuple(weight_shape)} "
-                         f"(K, C/groups, R, S) needs R >= 1 and S >= 1")
-    if C % groups:
-        raise ValueError(f"groups={groups} must divide the {input_name} channels, but "
-                         f"{input_name} has C={C} channels (shape {tuple(input_shape)})")
-    if K % groups:
-        raise ValueError(f"groups={groups} must divide the output channels, but {weight_name} "
-                         f"has K={K} (shape {tuple(weight_shape)})")
-    if Cg * groups != C:
-        raise ValueError(f"{weight_name} has {Cg} input channels per group but {input_name} has "
-                         f"{C} channels and groups={groups} (expected {weight_name}.shape[1] == "
-                         f"{C // groups}); {weight_name} shape {tuple(weight_shape)}, "
-                         f"{input_name} shape {tuple(input_shape)}")
+    _check_channels(input_shape, weight_shape, groups, input_name, weight_name)
     pads = _padding(padding, (H, W), (R, S), stride, dilation)
     same = isinstance(padding, str) and padding == "same"
-    out = []
-    for axis, (n, r, s, d, (lo, hi)) in enumerate(zip((H, W), (R, S), stride, dilation, pads)):
-        padded = n + lo + hi
-        eff = (r - 1) * d + 1
-        if padded >= _SIZE_LIMIT or eff >= _SIZE_LIMIT:
-            raise ValueError(f"padding {pads} with dilation {dilation} is too large "
-                             f"(padded size and dilated kernel must be < 2**60)")
-        if same and n == 0:
-            out.append(0)
-            continue
-        if eff > padded:
-            dim = "height" if axis == 0 else "width"
-            raise ValueError(f"{weight_name}'s dilated kernel {dim} {eff} (size {r}, dilation {d}) "
-                             f"is larger than the padded {input_name} {dim} {padded} "
-                             f"({n} + padding {lo} + {hi}); {weight_name} shape "
-                             f"{tuple(weight_shape)}, {input_name} shape {tuple(input_shape)}")
-        out.append((padded - eff) // s + 1)
-    P, Q = out
+    P, Q = _output_sizes(input_shape, weight_shape, stride, dilation, pads, same, input_name,
+                         weight_name)
     return Geometry(N, C, H, W, K, R, S, P, Q, stride, dilation, pads, groups)
 
 

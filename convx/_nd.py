@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from . import _api, _padmode
-from ._api import (_array, _check_size, _compute_dtype, _int, _shape_tuple, _SIZE_LIMIT)
+from ._api import _array, _check_size, _compute_dtype, _int, _shape_tuple
 
 __all__ = ["conv1d", "conv1d_weight", "conv1d_input", "conv3d", "conv3d_weight",
            "conv3d_input", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
@@ -35,10 +35,9 @@ __all__ = ["conv1d", "conv1d_weight", "conv1d_input", "conv3d", "conv3d_weight",
 # Largest depth-folded batch (bytes) one 2-D call of a 3-D operation gathers.
 _FOLD_BYTES = 64 * 2**20
 
-_AXES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
-_LAYOUT = {1: ("(N, C, L)", "(K, C/groups, S)"),
-           2: ("(N, C, H, W)", "(K, C/groups, R, S)"),
-           3: ("(N, C, D, H, W)", "(K, C/groups, T, R, S)")}
+_AXES = _api._AXIS_NAMES
+_LAYOUT = {nd: (inp, _api._WEIGHT_FORMS[nd])
+           for nd, inp in ((1, "(N, C, L)"), (2, "(N, C, H, W)"), (3, "(N, C, D, H, W)"))}
 
 
 # --------------------------------------------------------------------------- arguments
@@ -102,42 +101,13 @@ class _Geo:
         self.N, self.C, self.K, self.sizes, self.kernel = N, C, K, tuple(sizes), tuple(kernel)
         self.stride = _tuple("stride", stride, nd, 1)
         self.dilation = _tuple("dilation", dilation, nd, 1)
-        self.groups = groups = _int("groups", groups, 1)
-        if any(k == 0 for k in kernel):
-            raise ValueError(f"{weight_name} has a zero-sized kernel: shape {tuple(wshape)} "
-                             f"{_LAYOUT[nd][1]} needs every kernel size >= 1")
-        if C % groups:
-            raise ValueError(f"groups={groups} must divide the {input_name} channels, but "
-                             f"{input_name} has C={C} channels (shape {shown})")
-        if K % groups:
-            raise ValueError(f"groups={groups} must divide the output channels, but "
-                             f"{weight_name} has K={K} (shape {tuple(wshape)})")
-        if Cg * groups != C:
-            raise ValueError(f"{weight_name} has {Cg} input channels per group but "
-                             f"{input_name} has {C} channels and groups={groups} (expected "
-                             f"{weight_name}.shape[1] == {C // groups}); {weight_name} shape "
-                             f"{tuple(wshape)}, {input_name} shape {shown}")
+        self.groups = _int("groups", groups, 1)
+        _api._check_channels(ishape, wshape, self.groups, input_name, weight_name, shown)
         self.padding = _padding(padding, nd, self.sizes, self.kernel, self.stride,
                                 self.dilation)
-        same = isinstance(padding, str) and padding == "same"
-        out = []
-        for axis, n, r, s, d, (lo, hi) in zip(_AXES[nd], sizes, kernel, self.stride,
-                                             self.dilation, self.padding):
-            padded, eff = n + lo + hi, (r - 1) * d + 1
-            if padded >= _SIZE_LIMIT or eff >= _SIZE_LIMIT:
-                raise ValueError(f"padding {self.padding} with dilation {self.dilation} is "
-                                 f"too large (padded size and dilated kernel must be < 2**60)")
-            if same and n == 0:
-                out.append(0)
-                continue
-            if eff > padded:
-                raise ValueError(f"{weight_name}'s dilated kernel {axis} {eff} (size {r}, "
-                                 f"dilation {d}) is larger than the padded {input_name} "
-                                 f"{axis} {padded} ({n} + padding {lo} + {hi}); "
-                                 f"{weight_name} shape {tuple(wshape)}, {input_name} shape "
-                                 f"{shown}")
-            out.append((padded - eff) // s + 1)
-        self.out = tuple(out)
+        self.out = _api._output_sizes(ishape, wshape, self.stride, self.dilation, self.padding,
+                                      isinstance(padding, str) and padding == "same",
+                                      input_name, weight_name, shown)
 
     @property
     def input_shape(self):

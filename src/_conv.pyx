@@ -71,6 +71,12 @@ cdef object _plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, str algorithm, 
         cx_f32_conv2d_plan(d, op, _algo_code(algorithm), pl)
     else:
         cx_f64_conv2d_plan(d, op, _algo_code(algorithm), pl)
+    return _slots(pl, dtype, nthreads, ws_stride, nt)
+
+
+cdef object _slots(cx_conv2d_plan *pl, object dtype, int nthreads, Py_ssize_t *ws_stride,
+                   int *nt):
+    """The planned operation's workspace: one slot per thread that has items."""
     nt[0] = <int>max(1, min(<Py_ssize_t>nthreads, pl.nitems))
     ws_stride[0] = (<Py_ssize_t>pl.ws_elems + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
     return np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
@@ -272,9 +278,7 @@ cdef object _nhwc_plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, object dty
         cx_f32_conv2d_nhwc_plan(d, op, pl)
     else:
         cx_f64_conv2d_nhwc_plan(d, op, pl)
-    nt[0] = <int>max(1, min(<Py_ssize_t>nthreads, pl.nitems))
-    ws_stride[0] = (<Py_ssize_t>pl.ws_elems + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
-    return np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
+    return _slots(pl, dtype, nthreads, ws_stride, nt)
 
 
 def nhwc_plan_info(tuple geometry, str op, object dtype):
