@@ -742,6 +742,25 @@ def _mode_in_kernels(op, algorithm, geo, dtype, nthreads):
                                                 dtype)["direct_kernels"]
 
 
+def _kernel_pad_code(op, mode, geo, last, algorithm, dtype, nthreads):
+    """The padding-mode code the direct kernels fill into their bands for op
+    ("fwd" or "wgrad"): 0 when the padding is zeros (or there is none), None
+    when the input must be padded explicitly."""
+    if mode == "zeros" or geo.padding == ((0, 0), (0, 0)):
+        return 0
+    _padded_geometry(geo, mode)
+    if not last and _mode_in_kernels(op, algorithm, geo, dtype, nthreads):
+        return _PAD_CODES[mode]
+    return None
+
+
+def _pad_input(x, geo, mode, dtype, last=False):
+    """x padded explicitly as padding_mode says (checked against memory first)."""
+    _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
+                                     geo.W + sum(geo.padding[1])), dtype)
+    return _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
+
+
 def _padded_geometry(geo, mode, name="input"):
     """Check that geo's padding is legal for padding_mode ``mode``."""
     _padmode.check_pads(mode, (geo.H, geo.W), geo.padding, name, ("height", "width"))
@@ -944,17 +963,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     dtype = _compute_dtype(x.dtype, w.dtype, *(() if b is None else (b.dtype,)))
     mode = _padmode.check_mode(padding_mode)
     nthreads = _threads(threads)
-    pad_code = 0
-    if mode != "zeros" and geo.padding != ((0, 0), (0, 0)):
-        _padded_geometry(geo, mode)
-        if not last and _mode_in_kernels("fwd", algorithm, geo, dtype, nthreads):
-            pad_code = _PAD_CODES[mode]
-        else:
-            _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
-                                             geo.W + sum(geo.padding[1])), dtype)
-            xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
-            return conv2d(xp, w, b, stride, 0, dilation, groups, layout=layout,
-                          algorithm=algorithm, threads=nthreads, out=out)
+    pad_code = _kernel_pad_code("fwd", mode, geo, last, algorithm, dtype, nthreads)
+    if pad_code is None:
+        return conv2d(_pad_input(x, geo, mode, dtype, last), w, b, stride, 0, dilation, groups,
+                      layout=layout, algorithm=algorithm, threads=nthreads, out=out)
     if last:
         algo = _nhwc_algorithm(algorithm)
     else:
@@ -999,8 +1011,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
             "fwd", geo, algorithm, algo, dtype, nthreads,
             [out_bytes, _copy_bytes(x, dtype), _copy_bytes(w, dtype), _copy_bytes(b, dtype)])
         if pad_code and algo != "direct":       # (memory) only the plain loops fit
-            return conv2d(_padmode.pad(x, geo.padding, mode, dtype), w, b, stride, 0,
-                          dilation, groups, algorithm=algorithm, threads=nthreads, out=out)
+            return conv2d(_pad_input(x, geo, mode, dtype), w, b, stride, 0, dilation, groups,
+                          algorithm=algorithm, threads=nthreads, out=out)
     xc = _prepare("input", x, dtype).reshape(xs)
     wc = _prepare("weight", w, dtype)
     bc = _prepare("bias", b, dtype) if b is not None else np.empty(0, dtype)
@@ -1087,17 +1099,11 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     dtype = _compute_dtype(x.dtype, gy.dtype)
     mode = _padmode.check_mode(padding_mode)
     nthreads = _threads(threads)
-    pad_code = 0
-    if mode != "zeros" and geo.padding != ((0, 0), (0, 0)):
-        _padded_geometry(geo, mode)
-        if not last and _mode_in_kernels("wgrad", algorithm, geo, dtype, nthreads):
-            pad_code = _PAD_CODES[mode]
-        else:
-            _check_size("the padded input", (geo.N, geo.C, geo.H + sum(geo.padding[0]),
-                                             geo.W + sum(geo.padding[1])), dtype)
-            xp = _padmode.pad(x, geo.padding, mode, dtype, channels_last=last)
-            return conv2d_weight(xp, wsize, gy, stride, 0, dilation, groups, layout=layout,
-                                 algorithm=algorithm, threads=nthreads)
+    pad_code = _kernel_pad_code("wgrad", mode, geo, last, algorithm, dtype, nthreads)
+    if pad_code is None:
+        return conv2d_weight(_pad_input(x, geo, mode, dtype, last), wsize, gy, stride, 0,
+                             dilation, groups, layout=layout, algorithm=algorithm,
+                             threads=nthreads)
     _check_size("weight gradient", wsize, dtype)
     if last:
         _nhwc_algorithm(algorithm)
@@ -1114,8 +1120,8 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
             "wgrad", geo, algorithm, algo, dtype, nthreads,
             [math.prod(wsize) * dtype.itemsize, _copy_bytes(x, dtype), _copy_bytes(gy, dtype)])
         if pad_code and algo != "direct":       # (memory) only the plain loops fit
-            return conv2d_weight(_padmode.pad(x, geo.padding, mode, dtype), wsize, gy, stride,
-                                 0, dilation, groups, algorithm=algorithm, threads=nthreads)
+            return conv2d_weight(_pad_input(x, geo, mode, dtype), wsize, gy, stride, 0,
+                                 dilation, groups, algorithm=algorithm, threads=nthreads)
     dw = _alloc("weight gradient", wsize, dtype)
     if dw.size:
         xc = _prepare("input", x, dtype)
