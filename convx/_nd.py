@@ -160,7 +160,7 @@ def _check_out(out, shape, dtype):
         raise ValueError("out is read-only")
 
 
-_LAYOUT_NAMES = {1: ("NCL", "NLC"), 3: ("NCDHW", "NDHWC")}
+_LAYOUT_NAMES = {1: ("NCL", "NLC"), 2: _api._LAYOUTS, 3: ("NCDHW", "NDHWC")}
 
 
 def _first(shape, last):
@@ -298,17 +298,8 @@ def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     -------
     ndarray, shape input_size
     """
-    isize = _shape_tuple("input_size", input_size, (2, 3))
-    w = _array("weight", weight)
-    gy = _array("grad_output", grad_output)
-    last = _api._channels_last(layout, _LAYOUT_NAMES[1])
-    _weight_array("weight", w, 1)
-    unbatched = len(isize) == 2
-    xs = (1,) + isize if unbatched else isize
-    geo = _Geo(1, _first(xs, last), w.shape, stride, padding, dilation, groups,
-               input_name="input_size", shown=xs)
-    _check_grad_output(gy, geo, unbatched, f"input_size {isize}, weight shape {w.shape}",
-                       last)
+    isize, w, gy, geo, last = _input_args(1, input_size, weight, grad_output, stride,
+                                          padding, dilation, groups, layout)
     mode = _padmode.check_mode(padding_mode)
     if mode != "zeros":
         geo.check_mode(mode, "input_size")
@@ -351,6 +342,24 @@ def _weight_args(nd, input, weight_size, grad_output, stride, padding, dilation,
     _check_grad_output(gy, geo, unbatched, f"input shape {x.shape}, weight_size {wsize}",
                        last)
     return x, gy, wsize, geo, last
+
+
+def _input_args(nd, input_size, weight, grad_output, stride, padding, dilation, groups,
+                layout):
+    """The validated arguments of an input gradient: (input_size, weight array,
+    grad_output array, geometry, channels last?)."""
+    isize = _shape_tuple("input_size", input_size, (nd + 1, nd + 2))
+    w = _array("weight", weight)
+    gy = _array("grad_output", grad_output)
+    last = _api._channels_last(layout, _LAYOUT_NAMES[nd])
+    _weight_array("weight", w, nd)
+    unbatched = len(isize) == nd + 1
+    xs = (1,) + isize if unbatched else isize
+    geo = _Geo(nd, _first(xs, last), w.shape, stride, padding, dilation, groups,
+               input_name="input_size", shown=xs)
+    _check_grad_output(gy, geo, unbatched, f"input_size {isize}, weight shape {w.shape}",
+                       last)
+    return isize, w, gy, geo, last
 
 
 def _check_grad_output(gy, geo, unbatched, context, last=False):
@@ -588,17 +597,10 @@ def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
     ndarray, shape input_size
         Input pixels that no output reads get exactly 0.
     """
-    isize = _shape_tuple("input_size", input_size, (4, 5))
-    w = _array("weight", weight)
-    gy = _array("grad_output", grad_output)
-    last = _api._channels_last(layout, _LAYOUT_NAMES[3])
-    _weight_array("weight", w, 3)
+    isize, w, gy, geo, last = _input_args(3, input_size, weight, grad_output, stride,
+                                          padding, dilation, groups, layout)
     unbatched = len(isize) == 4
     xs = (1,) + isize if unbatched else isize
-    geo = _Geo(3, _first(xs, last), w.shape, stride, padding, dilation, groups,
-               input_name="input_size", shown=xs)
-    _check_grad_output(gy, geo, unbatched, f"input_size {isize}, weight shape {w.shape}",
-                       last)
     dtype = _compute_dtype(w.dtype, gy.dtype)
     mode = _padmode.check_mode(padding_mode)
     _api._algorithm(algorithm)
@@ -630,16 +632,12 @@ def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
 
 # --------------------------------------------------------------------------- transposed
 
-_CHANNELS_LAST = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
-_CHANNELS_FIRST = {1: "NCL", 2: "NCHW", 3: "NCDHW"}
-
-
 def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups,
                     dilation, output_size, layout, algorithm, threads):
     x = _array("input", input)
     w = _array("weight", weight)
     b = None if bias is None else _array("bias", bias)
-    last = _api._channels_last(layout, (_CHANNELS_FIRST[nd], _CHANNELS_LAST[nd]))
+    last = _api._channels_last(layout, _LAYOUT_NAMES[nd])
     unbatched = _input_array("input", x, nd, last)
     if w.ndim != nd + 2:
         raise ValueError(f"weight must be a {nd + 2}-D (C_in, C_out/groups, "
@@ -789,6 +787,6 @@ for _nd_, _f in ((1, conv_transpose1d), (2, conv_transpose2d), (3, conv_transpos
                   "D_out, H_out, W_out")}[_nd_]
     _f.__doc__ = _TRANSPOSE_DOC.format(nd=_nd_, fwd=_names[0], inp=_names[1], wgt=_names[2],
                                        dims=_names[3], kdims=_names[4], outdims=_names[5],
-                                       layouts=f'"{_CHANNELS_FIRST[_nd_]}" or '
-                                               f'"{_CHANNELS_LAST[_nd_]}"')
+                                       layouts=' or '.join(f'"{n}"' for n in
+                                                           _LAYOUT_NAMES[_nd_]))
 del _nd_, _f, _names
