@@ -128,19 +128,9 @@ def _workers(threads, points):
 
 
 def _smooth_at_least(n):
-    """The smallest 2^i 3^j 5^k >= n."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
-    return best
+    """The smallest 2^i 3^j 5^k >= n (there is a power of two below 2n)."""
+    n = max(n, 1)
+    return _smooth_between(n, 2 * n)[0]
 
 
 def _fast_len(n):
