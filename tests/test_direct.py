@@ -60,6 +60,17 @@ CASES = [
     ("depthwise_group_blocks", 3, 70, 9, 13, 70, 3, 3, dict(padding=1, groups=70)),
     ("grouped_group_blocks", 2, 100, 6, 20, 50, 3, 3, dict(padding=(0, 1), groups=50)),
     ("single_channel_7x7", 1, 1, 40, 70, 1, 7, 7, dict(padding=3)),
+    # narrow rows, 16 output channels a block: channel-vector tiles, and for
+    # kernel rows of 3, 5 or 7 contiguous taps the sliding ones (every pixel
+    # count 4..14 of a tile, rows not a multiple of it, vertical stride and
+    # dilation, which keep the row contiguous)
+    ("chvec_5x5_q14", 3, 8, 14, 14, 16, 5, 5, dict(padding=2)),
+    ("chvec_3x3_q13_k32", 2, 5, 9, 13, 32, 3, 3, dict(padding=1)),
+    ("chvec_7x7_q11", 2, 3, 12, 11, 16, 7, 7, dict(padding=3)),
+    ("chvec_5x3_q6_vstride", 2, 4, 15, 6, 16, 5, 3, dict(stride=(2, 1), padding=(1, 1))),
+    ("chvec_3x5_q9_vdilation", 1, 3, 12, 9, 48, 3, 5, dict(dilation=(2, 1), padding=(2, 2))),
+    ("chvec_3x4_q12", 2, 2, 8, 12, 16, 3, 4, dict(padding=(1, 2))),
+    ("chvec_3x3_q7_dilated", 2, 2, 9, 11, 16, 3, 3, dict(dilation=2, padding=1)),
     ("negative_dgrad_pad", 2, 2, 12, 12, 3, 2, 2, dict(padding=3)),
     # rows too long for one band: column tiles (one item each, forward; one
     # reduction unit each, weight gradient), whose vectors must not spill
@@ -103,6 +114,11 @@ def test_direct_kernels_exact_on_integers(isa, case, dtype):
         convx.conv2d(xd, wd, bd, algorithm="im2col", **kw))
 
 
+def dtype_lanes_f32():
+    """float32 lanes of the active path's vectors (the channel-vector tiles need 16)."""
+    return {"avx512": 16, "avx2": 8}.get(_conv.active_isa(), 4)
+
+
 def _geometry(x, w, kw):
     y = ref_conv2d(x, w, **kw)
     from reference import resolve_padding, pair
@@ -125,6 +141,8 @@ def test_direct_cases_use_the_register_blocked_kernels(case):
         assert info["direct_kernels"], op
         if case[0].endswith("group_blocks"):
             assert 1 < info["cblock"] < geo[-1] and geo[-1] % info["cblock"], (op, info)
+        if case[0].startswith("chvec") and op == "fwd" and dtype_lanes_f32() == 16:
+            assert info["dk_mode"] == 2, info
         if case[0].startswith("long_row") and (op == "fwd" or case[0] == "long_row_1d"):
             assert 0 < info["column_tile"] < geo[8], (op, info)
 
