@@ -571,6 +571,20 @@ _MARGIN = 1.7
 _FFT_THREAD_GAIN = 0.3
 _FFT_SMALL_GAIN = 0.2
 _FFT_PARALLEL_BATCH = 2**21
+# Above _FFT_LARGE_BATCH points the transforms dominate and split well: the
+# 2048 x 2048 image with a 31x31 kernel (8.6 M points) ran 1.64x (forward),
+# 1.50x (weight gradient) and 1.46x (input gradient) faster on 2 threads than
+# on 1 (re-measured 2026-11-29; with 0.3 "auto" kept the direct kernels there
+# at 2 threads although FFT was 1.9-2.5x faster).
+_FFT_LARGE_GAIN = 0.45
+_FFT_LARGE_BATCH = 2**23
+# The direct weight gradient of layers with C/groups x K/groups >= 16 slows
+# down on kernels of >= 900 taps (the band of 30+ rows no longer fits, column
+# tiles or im2col take over): 94-199 GFLOP/s at 31x31 (4 -> 4, 1 -> 16 channels,
+# 256 x 256) and im2col's 113-123 for 8 -> 8 and 16 -> 16 (128 x 128), against
+# 200-217 at 15x15 to 25x25.
+_WGRAD_BIG_KERNEL_TAPS = 900
+_WGRAD_BIG_KERNEL_GFLOPS = 120.0
 
 
 def _direct_ns(op, geo, threads):
@@ -578,6 +592,8 @@ def _direct_ns(op, geo, threads):
     over the threads (the direct kernels split a single 1-D signal's one
     output row over no more than its channels)."""
     if (geo.C // geo.groups) * (geo.K // geo.groups) >= 16:
+        if op == "wgrad" and geo.R * geo.S >= _WGRAD_BIG_KERNEL_TAPS:
+            return geo.flops / (_WGRAD_BIG_KERNEL_GFLOPS * threads)
         kind = "wide"
     elif geo.N == 1 and min(geo.P, geo.Q) == 1:
         kind = "1d"
@@ -590,8 +606,11 @@ def _direct_ns(op, geo, threads):
 def _fft_gain(geo, threads, plan):
     """Modelled speed-up of the FFT algorithm on ``threads`` threads."""
     _, h, w = plan
-    if geo.N * (geo.C + geo.K) * h.points * w.points < _FFT_PARALLEL_BATCH:
+    points = geo.N * (geo.C + geo.K) * h.points * w.points
+    if points < _FFT_PARALLEL_BATCH:
         return 1 + _FFT_SMALL_GAIN * (threads - 1)
+    if points >= _FFT_LARGE_BATCH:
+        return 1 + _FFT_LARGE_GAIN * (threads - 1)
     return 1 + _FFT_THREAD_GAIN * (threads - 1)
 
 
@@ -623,7 +642,7 @@ def fft_preferred(op, geo, dtype, threads=1):
     # a lower bound of the FFT's time first: every point of every plane once
     fixed, point = _COST[op][:2]
     floor = fixed + point * geo.N * (geo.C + geo.K) * geo.P * geo.Q
-    if direct < _MARGIN * floor / (1 + _FFT_THREAD_GAIN * (threads - 1)):
+    if direct < _MARGIN * floor / (1 + _FFT_LARGE_GAIN * (threads - 1)):
         # (the FFT's time is at least this: no plan needs to be made)
         return False, f"{what}: direct kernels (too little work per pixel for FFT)"
     ratio = direct / _fft_ns(op, geo, threads)      # plans the FFT (cached per geometry)

@@ -289,6 +289,20 @@ def test_preferred(op):
     assert _fft.fft_preferred(op, layer, np.float32, threads=2)[0] is False
 
 
+def test_preferred_two_threads_large_planes():
+    """The measured cases the 2-thread rule had wrong (2026-11-29, bench/README
+    "FFT algorithm"): FFT 2.2-2.5x faster on a 2048 x 2048 forward with a 31x31
+    kernel, ~3.9x on a 4 -> 4 channel weight gradient with a 31x31 kernel."""
+    big_kernel = _geometry((1, 1, 2048, 2048), (1, 1, 31, 31), 1, "same", 1, 1)
+    assert _fft.fft_preferred("fwd", big_kernel, np.float32, threads=2)[0] is True
+    wide_big = _geometry((2, 4, 256, 256), (4, 4, 31, 31), 1, "same", 1, 1)
+    assert _fft.fft_preferred("wgrad", wide_big, np.float32, threads=2)[0] is True
+    # the same weight gradient with a 15x15 kernel stays on the direct kernels
+    # (they run at 200+ GFLOP/s there)
+    wide_mid = _geometry((2, 4, 256, 256), (4, 4, 15, 15), 1, "same", 1, 1)
+    assert _fft.fft_preferred("wgrad", wide_mid, np.float32, threads=2)[0] is False
+
+
 def test_public_api_runs_fft(rng):
     """convx.conv2d(..., algorithm="fft") reaches this module (wired in _api)."""
     import convx
