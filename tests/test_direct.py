@@ -71,6 +71,10 @@ CASES = [
     ("chvec_3x5_q9_vdilation", 1, 3, 12, 9, 48, 3, 5, dict(dilation=(2, 1), padding=(2, 2))),
     ("chvec_3x4_q12", 2, 2, 8, 12, 16, 3, 4, dict(padding=(1, 2))),
     ("chvec_3x3_q7_dilated", 2, 2, 9, 11, 16, 3, 3, dict(dilation=2, padding=1)),
+    # rows wider than a vector: channel-vector tiles where the sliding ones apply
+    ("chvec_wide_3x3_q56", 2, 3, 6, 56, 32, 3, 3, dict(padding=1)),
+    ("chvec_wide_7x7_q41", 1, 2, 9, 41, 16, 7, 7, dict(padding=3)),
+    ("chvec_wide_1d_q3000", 1, 5, 1, 3000, 16, 1, 5, dict(padding=(0, 2))),
     ("negative_dgrad_pad", 2, 2, 12, 12, 3, 2, 2, dict(padding=3)),
     # rows too long for one band: column tiles (one item each, forward; one
     # reduction unit each, weight gradient), whose vectors must not spill
@@ -80,6 +84,8 @@ CASES = [
      dict(stride=(1, 3), dilation=(1, 2), padding=(0, 3))),
     ("long_rows_2d", 1, 40, 3, 7000, 4, 2, 3, dict(padding=1)),
     ("long_row_grouped", 2, 64, 1, 6000, 8, 1, 3, dict(groups=2, padding=(0, 1))),
+    # 16 output channels, but the row is too long for a channel-vector band
+    ("long_row_k16", 1, 8, 1, 9000, 16, 1, 3, dict(padding=(0, 1))),
 ]
 
 
