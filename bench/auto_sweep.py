@@ -1,11 +1,13 @@
 #!/usr/bin/env python
-"""Validate algorithm="auto": time "direct", "im2col" and "auto" on every shape.
+"""Validate algorithm="auto": time "direct", "im2col" (and "fft"), and "auto" on every shape.
 
 For each shape of the given shapes files (default: bench/shapes.txt and
 bench/sweep_shapes.txt) and each op (fwd, wgrad, dgrad), convx is timed with each
 algorithm on the same arrays and thread count (median of --repeats calls after a
 warm-up; the three algorithms called in turn, round after round). Printed per row: GFLOP/s of both
-explicit algorithms, which one "auto" chose (convx.explain), the chosen algorithm's
+explicit algorithms ("fft" too, on stride-1 rows with kernels of >= 16 taps, where
+"auto" considers it; its GFLOP/s are printed only there), which one "auto" chose
+(convx.explain, for the same thread count), the chosen algorithm's
 time over the faster one's ("pick/best", the rule's quality) and auto's own timing
 over the faster one's ("auto/best": the same computation timed again, so its spread
 around pick/best is the machine's noise). Rows where the pick is more than 10%
@@ -73,19 +75,23 @@ def main(argv=None):
 
     rows, misses, noisy = [], 0, 0
     rng = np.random.default_rng(0)
-    print("%-14s %-5s %9s %9s %8s %9s %9s" % ("shape", "op", "direct", "im2col", "auto",
-                                              "pick/best", "auto/best"))
+    print("%-14s %-5s %9s %9s %9s %8s %9s %9s" % ("shape", "op", "direct", "im2col", "fft",
+                                                  "auto", "pick/best", "auto/best"))
     for path in args.shapes:
         for sh in load_shapes(path):
             x = rng.standard_normal((sh.n, sh.c, sh.h, sh.w)).astype(args.dtype)
             w = rng.standard_normal((sh.k, sh.c // sh.groups, sh.r, sh.s)).astype(args.dtype)
             dy = rng.standard_normal((sh.n, sh.k, sh.p, sh.q)).astype(args.dtype)
             calls = _calls(convx, sh, x, w, dy, args.threads)
+            algos = ["direct", "im2col"]
+            if sh.stride == 1 and sh.r * sh.s >= 16:
+                algos.append("fft")
             for op in OPS:
                 t = _interleaved_ms({a: (lambda a=a: calls[op](a))
-                                     for a in ("direct", "im2col", "auto")}, args.repeats)
+                                     for a in algos + ["auto"]}, args.repeats)
                 picked = convx.explain(op, x.shape, w.shape, stride=sh.stride, padding=sh.pad,
-                                       groups=sh.groups, dtype=args.dtype).algorithm
+                                       groups=sh.groups, dtype=args.dtype,
+                                       threads=args.threads).algorithm
                 t_auto = t.pop("auto")
                 best = min(t.values())
                 pick_ratio = t[picked] / best
@@ -94,11 +100,13 @@ def main(argv=None):
                 misses += miss
                 noisy += ratio > 1.10
                 gf = sh.flops / 1e6
-                print("%-14s %-5s %9.1f %9.1f %8s %9.2f %9.2f%s" % (
-                    sh.name, op, gf / t["direct"], gf / t["im2col"], picked, pick_ratio,
+                fft = "%9.1f" % (gf / t["fft"]) if "fft" in t else "%9s" % "-"
+                print("%-14s %-5s %9.1f %9.1f %s %8s %9.2f %9.2f%s" % (
+                    sh.name, op, gf / t["direct"], gf / t["im2col"], fft, picked, pick_ratio,
                     ratio, "  MISS" if miss else ""), flush=True)
                 rows.append(dict(shape=sh.name, op=op, direct_ms=t["direct"],
-                                 im2col_ms=t["im2col"], auto_ms=t_auto, picked=picked,
+                                 im2col_ms=t["im2col"], fft_ms=t.get("fft"), auto_ms=t_auto,
+                                 picked=picked,
                                  pick_over_best=pick_ratio, auto_over_best=ratio,
                                  gflop=sh.flops / 1e9))
     print("\n%d of %d rows: auto's pick more than 10%% slower than the faster explicit "

@@ -566,7 +566,9 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     Measured over bench/shapes.txt and bench/sweep_shapes.txt (bench/auto_sweep.py,
     bench/README.md): the register-blocked direct kernels win on thin and
     medium layers and (with channel-vector tiles) on rows of at most 16 pixels
-    with channels in blocks of 16, the packed GEMM (im2col) where a layer is
+    with channels in blocks of 16 and on forwards with output channels in blocks
+    of 16 and kernel rows of 3, 5 or 7 contiguous taps (the sliding tiles, when
+    the plan takes them), the packed GEMM (im2col) where a layer is
     wide, where its output rows leave most vector lanes idle, on 1x1 stride-1
     layers (read in place) and on strided input gradients (the direct one is a
     plain scatter).
@@ -634,6 +636,11 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     if geo.Q <= 16 and Kg % 16 == 0 and _channel_tiles(dtype):
         return "direct", lambda: (f"output rows of {geo.Q} pixels, {Kg} output channels "
                                   f"per group: direct channel-vector tiles")
+    if (op == "fwd" and Kg % 16 == 0 and sw == 1 and geo.dilation[1] == 1
+            and geo.S in (3, 5, 7) and _channel_tiles(dtype)
+            and _conv.plan_info(geo.astuple(), "fwd", "direct", dtype)["dk_mode"] == 2):
+        return "direct", lambda: (f"{Kg} output channels per group, kernel rows of {geo.S} "
+                                  f"taps: direct sliding channel-vector tiles")
     if Kg >= 128 or crs > 1024:
         return "im2col", lambda: (f"wide layer ({Kg} output channels, reduction {crs}): "
                                   f"packed GEMM")

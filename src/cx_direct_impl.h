@@ -640,6 +640,9 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
         nv = 2;
     int multirow = cx_ceil_div(Q, nv * VL) == 1 && VL > 1;
     ptrdiff_t vb = nv * VL, mr = CX_NAME(dk_fwd_mr)(nv);
+    /* the weight is packed once per call into a shared buffer when it fits
+       CX_APACK_BYTES (then the items' workspace holds only offsets and band) */
+    const int packed = (double)G * Kg * Cg * d->R * d->S * sizeof(CX_T) <= (double)CX_APACK_BYTES;
 #if CX_DK_CV
     /* channel vectors when they fill clearly more lanes: pixel tiles use Q of
        16 lanes and P of ceil(P/3)*3 rows (8 x 3 tiles), channel tiles Q of
@@ -654,7 +657,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     /* (wide rows only where one output row's band fits and its pixel-major
        results stay small: the column tiles of longer rows are pixel tiles) */
     if ((Q <= VL || (sliding && Q * 16 * (ptrdiff_t)sizeof(CX_T) <= CX_DK_BAND_BYTES / 4 &&
-                     CX_NAME(dk_fwd_ws)(d, 1 + 4, CX_NAME(dk_row_len)(d, 14), 0) <=
+                     CX_NAME(dk_fwd_ws)(d, 1 + 4, CX_NAME(dk_row_len)(d, 14), packed) <=
                          (double)(CX_DK_BAND_BYTES / sizeof(CX_T)))) &&
         Kg % 16 == 0) {
         ptrdiff_t np = 0;
@@ -680,9 +683,6 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     if (per * cx_ceil_div(P, rows) < CX_TARGET_ITEMS)
         rows = cx_max(cx_min(rows, cx_ceil_div(P * per, CX_TARGET_ITEMS)), 1);
     const double budget = (double)(CX_DK_BAND_BYTES / sizeof(CX_T));
-    /* the weight is packed once per call into a shared buffer when it fits
-       CX_APACK_BYTES (then the items' workspace holds only offsets and band) */
-    const int packed = (double)G * Kg * Cg * d->R * d->S * sizeof(CX_T) <= (double)CX_APACK_BYTES;
     while (rows > 1 && CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) > budget)
         rows = rows / 2;
     ptrdiff_t qt = 0, qtiles = 1;
