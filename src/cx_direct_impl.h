@@ -516,12 +516,8 @@ static const ptrdiff_t cx_dk_nps[6] = {4, 6, 7, 8, 12, 14};
 /* dst[c*ldd + j] = src[j*16 + c] for 16 channels c and pixels j < npix (<= 16):
    four stages, each exchanging one bit of the row index with the same bit of
    the lane index (rows i and i + b trade their off-diagonal halves). */
-static void CX_NAME(dk_transpose16)(const CX_T *restrict src, CX_T *restrict dst,
-                                    ptrdiff_t ldd, ptrdiff_t npix)
+static CX_DK_INLINE void CX_NAME(dk_tr16)(CX_DV *r)
 {
-    CX_DV r[16];
-    for (int i = 0; i < 16; ++i)
-        r[i] = CX_NAME(dv_load)(src + i * 16);
 #define CX_TR_STAGE(B, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15,   \
                     B0, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12, B13, B14, B15)        \
     for (int i = 0; i < 16; ++i)                                                           \
@@ -544,6 +540,15 @@ static void CX_NAME(dk_transpose16)(const CX_T *restrict src, CX_T *restrict dst
     CX_TR_STAGE(1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30,
                 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
 #undef CX_TR_STAGE
+}
+
+static void CX_NAME(dk_transpose16)(const CX_T *restrict src, CX_T *restrict dst,
+                                    ptrdiff_t ldd, ptrdiff_t npix)
+{
+    CX_DV r[16];
+    for (int i = 0; i < 16; ++i)
+        r[i] = CX_NAME(dv_load)(src + i * 16);
+    CX_NAME(dk_tr16)(r);
     for (int c = 0; c < 16; ++c) {
         if (npix == 16) {
             CX_NAME(dv_store)(dst + c * ldd, r[c]);
@@ -656,7 +661,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
                         (d->S == 3 || d->S == 5 || d->S == 7);
     /* (wide rows only where one output row's band fits and its pixel-major
        results stay small: the column tiles of longer rows are pixel tiles) */
-    if ((Q <= VL || (sliding && Q * 16 * (ptrdiff_t)sizeof(CX_T) <= CX_DK_BAND_BYTES / 4 &&
+    if ((Q <= VL || (sliding && Q * 16 * (ptrdiff_t)sizeof(CX_T) <= (ptrdiff_t)(CX_DK_BAND_BYTES / 4) &&
                      CX_NAME(dk_fwd_ws)(d, 1 + 4, CX_NAME(dk_row_len)(d, 14), packed) <=
                          (double)(CX_DK_BAND_BYTES / sizeof(CX_T)))) &&
         Kg % 16 == 0) {
@@ -958,6 +963,113 @@ static ptrdiff_t CX_NAME(dk_wgrad_mt)(ptrdiff_t mk)
     return mk >= 4 ? CX_DK_MT4 : mk == 2 ? CX_DK_MT2 : CX_DK_MT1;
 }
 
+/* ---- channel-vector weight-gradient tiles (dk_mode 2 of the weight gradient;
+   16-lane float vectors, output channels in blocks of 16, stride 1 and
+   dilation 1 along rows, kernel rows of 3, 5 or 7 taps) ----
+   A vector holds 16 output channels of one weight: for NRR kernel rows
+   (channel c, row r) and their S taps,
+     acc[i][t][k] += sum_p sum_q dyt[p][q + S - 1][k] * x_i[p][q + t],  0 <= q < Q,
+   where dyt is grad_output transposed to pixel-major vectors of 16 channels
+   (its index q + S - 1: S - 1 zero vectors before each row) and x_i the band
+   row of kernel row i. Each band pixel e = q + t is broadcast once and meets
+   the S dY vectors q = e - t of a window held in registers (one new vector a
+   pixel, shared by the NRR kernel rows): NRR + 1 loads per NRR * S FMAs.
+   A row runs in blocks of pixels, each reloading its window (S - 1 loads):
+   the first block [0, S) takes only t <= e and the last [Q - 1, Q + S - 1)
+   only q <= Q - 1, by compile-time masks, so that every product is one of
+   the convolution's (inf and NaN in the band stay where they belong). */
+#if CX_DK_CV
+static CX_DK_INLINE void CX_NAME(dk_wgradc_block)(const int S, const int NRR, const int B,
+                                                  const int MASK, ptrdiff_t e0,
+                                                  const CX_T *const *xp,
+                                                  const CX_T *restrict dp, CX_DV (*acc)[7])
+{
+    CX_DV win[7];
+    CX_DK_UNROLL for (int j = 0; j < S - 1; ++j)
+        win[j] = CX_NAME(dv_load)(dp + (e0 + j) * 16);
+    CX_DK_UNROLL for (int j = 0; j < B; ++j) {
+        /* the window holds dyt[e0 + j .. e0 + j + S - 1], index m in slot (m - e0) % S */
+        win[(j + S - 1) % S] = CX_NAME(dv_load)(dp + (e0 + j + S - 1) * 16);
+        CX_DK_UNROLL for (int i = 0; i < NRR; ++i) {
+            const CX_DV bx = CX_NAME(dv_splat)(xp[i][e0 + j]);
+            CX_DK_UNROLL for (int t = 0; t < S; ++t)
+                if (!(MASK == 1 && t > j) && !(MASK == 2 && t < j))
+                    acc[i][t] += win[(j + S - 1 - t) % S] * bx;
+        }
+    }
+}
+
+static CX_DK_INLINE void CX_NAME(dk_wgradc_tile)(const int S, const int NRR, ptrdiff_t rows,
+                                                 ptrdiff_t Q, const CX_T *const *xr,
+                                                 ptrdiff_t rstep, const CX_T *restrict dyt,
+                                                 ptrdiff_t dpitch, CX_DV *restrict accm)
+{
+    CX_DV acc[8][7];
+    for (int i = 0; i < NRR; ++i)
+        for (int t = 0; t < S; ++t)
+            acc[i][t] = accm[i * S + t];
+    for (ptrdiff_t p = 0; p < rows; ++p) {
+        const CX_T *dp = dyt + p * dpitch;
+        const CX_T *xp[8];
+        for (int i = 0; i < NRR; ++i)
+            xp[i] = xr[i] + p * rstep;
+        /* pixels [0, S), then [S, Q - 1) in blocks of S and one shorter, then
+           [Q - 1, Q + S - 1) (the caller sends rows of Q <= S elsewhere) */
+        CX_NAME(dk_wgradc_block)(S, NRR, S, 1, 0, xp, dp, acc);
+        ptrdiff_t e = S;
+        for (; e + S <= Q - 1; e += S)
+            CX_NAME(dk_wgradc_block)(S, NRR, S, 0, e, xp, dp, acc);
+        switch (Q - 1 - e) {
+        case 1: CX_NAME(dk_wgradc_block)(S, NRR, 1, 0, e, xp, dp, acc); break;
+        case 2: CX_NAME(dk_wgradc_block)(S, NRR, 2, 0, e, xp, dp, acc); break;
+        case 3: CX_NAME(dk_wgradc_block)(S, NRR, 3, 0, e, xp, dp, acc); break;
+        case 4: CX_NAME(dk_wgradc_block)(S, NRR, 4, 0, e, xp, dp, acc); break;
+        case 5: CX_NAME(dk_wgradc_block)(S, NRR, 5, 0, e, xp, dp, acc); break;
+        case 6: CX_NAME(dk_wgradc_block)(S, NRR, 6, 0, e, xp, dp, acc); break;
+        default: break;
+        }
+        CX_NAME(dk_wgradc_block)(S, NRR, S, 2, Q - 1, xp, dp, acc);
+    }
+    for (int i = 0; i < NRR; ++i)
+        for (int t = 0; t < S; ++t)
+            accm[i * S + t] = acc[i][t];
+}
+
+typedef void (*CX_NAME(dk_wgradc_fn))(ptrdiff_t, ptrdiff_t, const CX_T *const *, ptrdiff_t,
+                                      const CX_T *, ptrdiff_t, CX_DV *);
+#define CX_DK_WGRADC(S, NRR)                                                               \
+    static void CX_NAME(dk_wgradc_##S)(ptrdiff_t rows, ptrdiff_t Q, const CX_T *const *xr, \
+                                       ptrdiff_t rstep, const CX_T *dyt, ptrdiff_t dpitch, \
+                                       CX_DV *accm)                                         \
+    {                                                                                      \
+        CX_NAME(dk_wgradc_tile)(S, NRR, rows, Q, xr, rstep, dyt, dpitch, accm);            \
+    }
+CX_DK_WGRADC(3, 8) CX_DK_WGRADC(5, 4) CX_DK_WGRADC(7, 3)
+#undef CX_DK_WGRADC
+#endif
+
+#if CX_DK_CV
+/* Kernel rows per channel-vector weight-gradient tile, for kernel width S. */
+static ptrdiff_t cx_dk_wgradc_nrr(ptrdiff_t S) { return S == 3 ? 8 : S == 5 ? 4 : 3; }
+
+/* Workspace elements of a channel-vector weight-gradient item: offsets, the
+   accumulators of kblock channels (16-channel blocks x kernel rows padded to
+   whole tiles x S), the band (+ slack), transposed dY rows of one block. */
+static double CX_NAME(dk_wgradc_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrdiff_t L,
+                                    ptrdiff_t kblock)
+{
+    /* (geometries passed cx_dk_sane: these products stay far from overflow) */
+    const ptrdiff_t nrr = cx_dk_wgradc_nrr(d->S);
+    const double Cg = (double)(d->C / d->groups), S = (double)d->S;
+    const double crp = (double)(cx_ceil_div((d->C / d->groups) * d->R, nrr) * nrr);
+    const double rows_in = (double)(rows - 1) * (double)d->stride_h +
+                           (double)(d->R - 1) * (double)d->dil_h + 1;
+    const double E = (double)(cx_ceil_div(d->Q + d->S - 1, d->S) * d->S);
+    return Cg * (double)d->R * S * 2 + 1 + 16 + (double)kblock * crp * S +
+           Cg * rows_in * (double)L + 2.0 * CX_DVL + S + (double)rows * (E + S) * 16 + 16;
+}
+#endif
+
 static double CX_NAME(dk_wgrad_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrdiff_t L,
                                    ptrdiff_t kblock, ptrdiff_t mk, ptrdiff_t gb)
 {
@@ -972,11 +1084,73 @@ static double CX_NAME(dk_wgrad_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrd
            (double)d->S * (double)d->dil_w + (double)(kblock + mk) * ((double)rows * L + CX_DVL);
 }
 
+/* The channel-vector plan of the weight gradient, where it applies and its
+   workspace fits (else 0: the lane tiles below). Items as in plan_wgrad_dk:
+   (chunk of (image, band) units, group, block of kblock output channels). */
+static int CX_NAME(plan_wgradc_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
+{
+#if CX_DK_CV
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, P = d->P, Q = d->Q;
+    if (Kg % 16 || d->stride_w != 1 || d->dil_w != 1 ||
+        !(d->S == 3 || d->S == 5 || d->S == 7))
+        return 0;
+    const ptrdiff_t nrr = cx_dk_wgradc_nrr(d->S);
+    const ptrdiff_t crp = cx_ceil_div(Cg * d->R, nrr) * nrr;
+    const ptrdiff_t acc_elems = (ptrdiff_t)(CX_DK_ACC_BYTES / sizeof(CX_T));
+    ptrdiff_t kblock = acc_elems / (crp * d->S * 16) * 16;
+    if (kblock < 16)
+        return 0;
+    kblock = cx_min(kblock, Kg);
+    const ptrdiff_t L = CX_NAME(dk_row_len)(d, 1);
+    ptrdiff_t rows = cx_max(cx_min(cx_ceil_div(CX_DK_PIXELS, Q), P), 1);
+    const ptrdiff_t base = G * cx_ceil_div(Kg, kblock);
+    if (base * d->N * cx_ceil_div(P, rows) < CX_TARGET_ITEMS_WGRAD)
+        rows = cx_max(cx_min(rows, cx_ceil_div(P * d->N * base, CX_TARGET_ITEMS_WGRAD)), 1);
+    const double budget = (double)(CX_DK_BAND_BYTES / sizeof(CX_T)) + (double)acc_elems;
+    while (rows > 1 && CX_NAME(dk_wgradc_ws)(d, rows, L, kblock) > budget)
+        rows = rows / 2;
+    if (CX_NAME(dk_wgradc_ws)(d, rows, L, kblock) > budget)
+        return 0;
+    pl->dk_qt = 0;
+    pl->dk_qtiles = 1;
+    pl->dk = 1;
+    pl->dk_mode = 2;
+    pl->dk_L = L;
+    pl->dk_mk = 16;
+    pl->dk_mt = d->S;
+    pl->tile = rows;
+    pl->ntiles = cx_ceil_div(P, rows);
+    pl->kblock = kblock;
+    pl->kblocks = cx_ceil_div(Kg, kblock);
+    pl->cblock = 1;
+    pl->cblocks = G;
+    const ptrdiff_t units = d->N * pl->ntiles;
+    ptrdiff_t nsplit = 1;
+    const ptrdiff_t blocks = pl->cblocks * pl->kblocks;
+    if (blocks < CX_TARGET_ITEMS_WGRAD && units > 1 && pl->wsize > 0) {
+        const ptrdiff_t max_split = (ptrdiff_t)(CX_PARTIAL_BYTES / sizeof(CX_T) / (size_t)pl->wsize);
+        nsplit = cx_max(cx_min(cx_min(units, cx_ceil_div(CX_TARGET_ITEMS_WGRAD, blocks)),
+                               max_split), 1);
+    }
+    pl->nper = cx_ceil_div(units, nsplit);
+    pl->nsplit = cx_ceil_div(units, pl->nper);
+    pl->nitems = pl->cblocks * pl->kblocks * pl->nsplit;
+    pl->ws_elems = (size_t)CX_NAME(dk_wgradc_ws)(d, rows, L, kblock) + CX_DVL_MAX;
+    return 1;
+#else
+    (void)d;
+    (void)pl;
+    return 0;
+#endif
+}
+
 static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, P = d->P, Q = d->Q;
     if (P <= 0 || Q <= 0 || Cg <= 0 || Kg <= 0 || d->N <= 0 || !cx_dk_sane(d))
         return 0;
+    if (CX_NAME(plan_wgradc_dk)(d, pl))
+        return 1;
     const ptrdiff_t mk = Kg >= 4 ? 4 : Kg >= 2 ? 2 : 1, mt = CX_NAME(dk_wgrad_mt)(mk);
     const ptrdiff_t taps = Cg * d->R * d->S, tpad = cx_ceil_div(taps, mt) * mt;
     /* Stride 1: "flat" bands whose rows are as long as dY's copied rows (zero
@@ -1060,12 +1234,121 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     return 1;
 }
 
+#if CX_DK_CV
+/* acc[i][t] += sum over rows p, pixels q < Q of dyt[p][q + S - 1] * x_i[p][q + t]:
+   the channel-vector tile's sums for rows of Q <= S pixels. */
+static void CX_NAME(dk_wgradc_exact)(ptrdiff_t S, ptrdiff_t nrr, ptrdiff_t rows, ptrdiff_t Q,
+                                     const CX_T *const *xr, ptrdiff_t rstep,
+                                     const CX_T *dyt, ptrdiff_t dpitch, CX_DV *accm)
+{
+    for (ptrdiff_t i = 0; i < nrr; ++i)
+        for (ptrdiff_t t = 0; t < S; ++t) {
+            CX_DV a = accm[i * S + t];
+            for (ptrdiff_t p = 0; p < rows; ++p)
+                for (ptrdiff_t q = 0; q < Q; ++q)
+                    a += CX_NAME(dv_load)(dyt + p * dpitch + (q + S - 1) * 16) *
+                         CX_NAME(dv_splat)(xr[i][p * rstep + q + t]);
+            accm[i * S + t] = a;
+        }
+}
+
+/* The weight-gradient item of the channel-vector plan (see plan_wgradc_dk). */
+static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                               const CX_T *x, const CX_T *dy, CX_T *dw, ptrdiff_t item,
+                               CX_T *ws)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, R = d->R, S = d->S;
+    const ptrdiff_t taps = Cg * R * S, P = d->P, Q = d->Q, PQ = P * Q, L = pl->dk_L;
+    const ptrdiff_t kbi = item % pl->kblocks, g = (item / pl->kblocks) % G;
+    const ptrdiff_t split = item / (pl->kblocks * G);
+    const ptrdiff_t u0 = split * pl->nper, u1 = cx_min(d->N * pl->ntiles, u0 + pl->nper);
+    const ptrdiff_t k0 = kbi * pl->kblock, kn = cx_min(pl->kblock, Kg - k0), nkb = kn / 16;
+    const ptrdiff_t nrr = cx_dk_wgradc_nrr(S), ncr = Cg * R, crp = cx_ceil_div(ncr, nrr) * nrr;
+    const ptrdiff_t E = cx_ceil_div(Q + S - 1, S) * S, dpitch = (E + S) * 16;
+    const CX_NAME(dk_wgradc_fn) fn = S == 3 ? CX_NAME(dk_wgradc_3)
+                                   : S == 5 ? CX_NAME(dk_wgradc_5) : CX_NAME(dk_wgradc_7);
+    dw += split * pl->wsize;
+    ptrdiff_t *off = (ptrdiff_t *)ws;
+    CX_T *after = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
+    const size_t mis = ((size_t)after % CX_VBYTES) / sizeof(CX_T);
+    CX_DV *acc = (CX_DV *)(after + (mis ? (size_t)CX_DVL - mis : 0));   /* [kb][crp][S] */
+    CX_T *band = (CX_T *)(acc + nkb * crp * S);
+    for (ptrdiff_t i = 0; i < nkb * crp * S; ++i)
+        acc[i] = CX_NAME(dv_splat)(0);
+    const ptrdiff_t rstep = d->stride_h * L;
+    const ptrdiff_t slack = 2 * CX_DVL + S;
+    const ptrdiff_t band_elems = Cg * CX_NAME(dk_rows_in)(d, pl->tile) * L + slack;
+    CX_T *dyt = band + band_elems;
+    /* (16-float aligned: dyt's vectors are loaded whole) */
+    dyt += ((size_t)dyt % CX_VBYTES) ? (CX_VBYTES - (size_t)dyt % CX_VBYTES) / sizeof(CX_T) : 0;
+    const CX_T *xr[8];
+    for (ptrdiff_t u = u0; u < u1; ++u) {
+        const ptrdiff_t n = u / pl->ntiles, p0 = (u % pl->ntiles) * pl->tile;
+        const ptrdiff_t rows = cx_min(pl->tile, P - p0);
+        const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
+        const ptrdiff_t bn = Cg * rows_in * L;
+        CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
+        CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
+                              rows_in, L, band, x + d->N * d->C * d->H * d->W);
+        memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
+        for (ptrdiff_t kb = 0; kb < nkb; ++kb) {
+            /* dyt[p][S - 1 + q][k] = dy[n, g*Kg + k0 + kb*16 + k, p0 + p, q], zeros around */
+            const CX_T *dyk = dy + (n * d->K + g * Kg + k0 + kb * 16) * PQ + p0 * Q;
+            for (ptrdiff_t p = 0; p < rows; ++p) {
+                CX_T *o = dyt + p * dpitch;
+                memset(o, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
+                memset(o + (Q + S - 1) * 16, 0, (size_t)(E + S - Q - S + 1) * 16 * sizeof(CX_T));
+                o += (S - 1) * 16;
+                ptrdiff_t q0 = 0;
+                for (; q0 + 16 <= Q; q0 += 16) {
+                    CX_DV r[16];
+                    for (int k = 0; k < 16; ++k)
+                        r[k] = CX_NAME(dv_load)(dyk + k * PQ + p * Q + q0);
+                    CX_NAME(dk_tr16)(r);
+                    for (int j = 0; j < 16; ++j)
+                        CX_NAME(dv_store)(o + (q0 + j) * 16, r[j]);
+                }
+                for (; q0 < Q; ++q0)
+                    for (int k = 0; k < 16; ++k)
+                        o[q0 * 16 + k] = dyk[k * PQ + p * Q + q0];
+            }
+            CX_DV *acck = acc + kb * crp * S;
+            for (ptrdiff_t c0 = 0; c0 < ncr; c0 += nrr) {
+                for (ptrdiff_t i = 0; i < nrr; ++i)
+                    xr[i] = band + off[cx_min(c0 + i, ncr - 1) * S];
+                if (Q > S)
+                    fn(rows, Q, xr, rstep, dyt, dpitch, acck + c0 * S);
+                else
+                    CX_NAME(dk_wgradc_exact)(S, cx_min(nrr, ncr - c0), rows, Q, xr, rstep,
+                                             dyt, dpitch, acck + c0 * S);
+            }
+        }
+    }
+    /* dw[k][c, r, t] = lane k of acc[kb][(c, r)][t] */
+    for (ptrdiff_t kb = 0; kb < nkb; ++kb)
+        for (ptrdiff_t cr = 0; cr < ncr; ++cr)
+            for (ptrdiff_t t = 0; t < S; ++t) {
+                CX_T lanes[16];
+                CX_NAME(dv_store)(lanes, acc[(kb * crp + cr) * S + t]);
+                CX_T *o = dw + (g * Kg + k0 + kb * 16) * taps + cr * S + t;
+                for (int k = 0; k < 16; ++k)
+                    o[k * taps] = lanes[k];
+            }
+}
+#endif
+
 /* One item (chunk of (image, band) units, g, block of output channels):
    dw[those channels] (the chunk's partial sum when the units are split). */
 static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                               const CX_T *x, const CX_T *dy, CX_T *dw, ptrdiff_t item,
                               CX_T *ws)
 {
+#if CX_DK_CV
+    if (pl->dk_mode == 2) {
+        CX_NAME(wgrad_dkc)(d, pl, x, dy, dw, item, ws);
+        return;
+    }
+#endif
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t taps = Cg * RS, P = d->P, QF = d->Q, PQ = P * QF, L = pl->dk_L;
     const ptrdiff_t qtiles = pl->dk_qt ? pl->dk_qtiles : 1;

@@ -71,6 +71,14 @@ CASES = [
     ("chvec_3x5_q9_vdilation", 1, 3, 12, 9, 48, 3, 5, dict(dilation=(2, 1), padding=(2, 2))),
     ("chvec_3x4_q12", 2, 2, 8, 12, 16, 3, 4, dict(padding=(1, 2))),
     ("chvec_3x3_q7_dilated", 2, 2, 9, 11, 16, 3, 3, dict(dilation=2, padding=1)),
+    # rows of at most S pixels: the weight gradient's exact loop instead of blocks
+    ("chvec_3x3_q3", 2, 3, 5, 3, 16, 3, 3, dict(padding=(1, 0))),
+    ("chvec_5x5_q5", 2, 2, 7, 5, 32, 5, 5, dict(padding=(2, 0))),
+    # remainders (Q - 1 - S) % S = 0, 6, 2, 5 of the middle blocks for S = 7
+    ("chvec_7x7_q8", 1, 2, 9, 8, 16, 7, 7, dict(padding=(3, 0))),
+    ("chvec_7x7_q14", 1, 2, 9, 14, 16, 7, 7, dict(padding=(3, 0))),
+    ("chvec_7x7_q17", 1, 2, 9, 17, 16, 7, 7, dict(padding=(3, 3))),
+    ("chvec_7x7_q20", 1, 2, 9, 20, 16, 7, 7, dict(padding=(3, 3))),
     # rows wider than a vector: channel-vector tiles where the sliding ones apply
     ("chvec_wide_3x3_q56", 2, 3, 6, 56, 32, 3, 3, dict(padding=1)),
     ("chvec_wide_7x7_q41", 1, 2, 9, 41, 16, 7, 7, dict(padding=3)),
@@ -147,8 +155,9 @@ def test_direct_cases_use_the_register_blocked_kernels(case):
         assert info["direct_kernels"], op
         if case[0].endswith("group_blocks"):
             assert 1 < info["cblock"] < geo[-1] and geo[-1] % info["cblock"], (op, info)
-        if case[0].startswith("chvec") and op == "fwd" and dtype_lanes_f32() == 16:
-            assert info["dk_mode"] == 2, info
+        if case[0].startswith("chvec") and dtype_lanes_f32() == 16 and (
+                op == "fwd" or (kw.get("dilation", 1) in (1, (2, 1)) and case[7] in (3, 5, 7))):
+            assert info["dk_mode"] == 2, (op, info)
         if case[0].startswith("long_row") and (op == "fwd" or case[0] == "long_row_1d"):
             assert 0 < info["column_tile"] < geo[8], (op, info)
 
@@ -171,7 +180,8 @@ def test_direct_writes_only_its_output(isa, case):
 
 
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
-@pytest.mark.parametrize("case", ["q9", "q5_multirow", "stride2_dilation3"])
+@pytest.mark.parametrize("case", ["q9", "q5_multirow", "stride2_dilation3",
+                                  "chvec_5x5_q14", "chvec_wide_3x3_q56", "chvec_3x3_q3"])
 def test_direct_weight_gradient_nonfinite_input_stays_local(case, bad):
     """An inf/NaN in the input poisons exactly the weight-gradient taps that
     read it (the vector lanes past the end of a row, which also read it, are
