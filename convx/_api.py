@@ -559,6 +559,16 @@ def _channel_tiles(dtype):
     return _CHANNEL_TILES[key]
 
 
+def _sliding_tiles(op, geo, dtype):
+    """Will the direct forward / weight gradient ("fwd" / "wgrad") of geo run the
+    sliding channel-vector tiles (16 output channels a vector, kernel rows of
+    3, 5 or 7 taps, stride and dilation 1 along the row, where the plan's
+    band fits)? They run near the FMA peak, ahead of the GEMM on such layers."""
+    return (geo.K // geo.groups % 16 == 0 and geo.stride[1] == 1 and geo.dilation[1] == 1
+            and geo.S in (3, 5, 7) and _channel_tiles(dtype)
+            and _conv.plan_info(geo.astuple(), op, "direct", dtype)["dk_mode"] == 2)
+
+
 def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     """(algorithm, reason): the choice of algorithm="auto" and why (see explain);
     reason is a function returning the words (built only when asked for).
@@ -568,7 +578,7 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     medium layers and (with channel-vector tiles) on rows of at most 16 pixels
     with channels in blocks of 16 and on forwards with output channels in blocks
     of 16 and kernel rows of 3, 5 or 7 contiguous taps (the sliding tiles, when
-    the plan takes them), the packed GEMM (im2col) where a layer is
+    the plan takes them; weight gradients too), the packed GEMM (im2col) where a layer is
     wide, where its output rows leave most vector lanes idle, on 1x1 stride-1
     layers (read in place) and on strided input gradients (the direct one is a
     plain scatter).
@@ -626,6 +636,9 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     if pointwise:
         return "im2col", lambda: "1x1 stride-1 convolution: a plain GEMM on the input in place"
     if op == "wgrad":
+        if _sliding_tiles(op, geo, dtype):
+            return "direct", lambda: (f"{Kg} output channels per group, kernel rows of "
+                                      f"{geo.S} taps: direct channel-vector tiles")
         if (Kg >= 128 or (geo.N == 1 and Kg >= 32 and crs >= 128)
                 or (Kg >= 64 and crs >= 512 and geo.P * geo.Q < 3000)):
             return "im2col", lambda: (f"{Kg} output channels per group x reduction {crs} "
@@ -636,9 +649,7 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     if geo.Q <= 16 and Kg % 16 == 0 and _channel_tiles(dtype):
         return "direct", lambda: (f"output rows of {geo.Q} pixels, {Kg} output channels "
                                   f"per group: direct channel-vector tiles")
-    if (op == "fwd" and Kg % 16 == 0 and sw == 1 and geo.dilation[1] == 1
-            and geo.S in (3, 5, 7) and _channel_tiles(dtype)
-            and _conv.plan_info(geo.astuple(), "fwd", "direct", dtype)["dk_mode"] == 2):
+    if op == "fwd" and _sliding_tiles(op, geo, dtype):
         return "direct", lambda: (f"{Kg} output channels per group, kernel rows of {geo.S} "
                                   f"taps: direct sliding channel-vector tiles")
     if Kg >= 128 or crs > 1024:

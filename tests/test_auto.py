@@ -55,16 +55,22 @@ def test_rule_on_the_regimes_it_separates():
         return convx.explain(op, xs, ws, **kw).algorithm
     for op in OPS:
         assert pick(op, (8, 128, 56, 56), (128, 1, 3, 3), padding=1, groups=128) == "direct"
-        # the forward of a wide 3x3 layer runs the sliding channel-vector tiles
-        # where the build has them (measured 1.1-1.2x im2col on vgg3x3_512)
-        wide = ("direct" if op == "conv2d" and _api._channel_tiles(np.float32)
+        # the forward and weight gradient of a wide 3x3 layer run the sliding
+        # channel-vector tiles where the build has them (vgg3x3_512: measured
+        # 1.1-1.2x im2col forward, 1.0-1.08x weight gradient)
+        wide = ("direct" if op != "conv2d_input" and _api._channel_tiles(np.float32)
                 else "im2col")
         assert pick(op, (4, 512, 28, 28), (512, 512, 3, 3), padding=1) == wide
         assert pick(op, (8, 256, 56, 56), (64, 256, 1, 1)) == "im2col"
         assert pick(op, (1, 1, 2048, 2048), (1, 1, 7, 7), padding=3) == "direct"
     assert pick("conv2d_input", (8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == "im2col"
     assert pick("conv2d", (8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == "direct"
-    assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"
+    # batch-1 weight gradients of >= 32 channels: the GEMM, unless the sliding
+    # channel-vector tiles apply (3/5/7-tap rows, 16-channel blocks)
+    assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == (
+        "direct" if _api._channel_tiles(np.float32) else "im2col")
+    assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1,
+                dilation=(1, 2)) == "im2col"
     assert pick("conv2d_weight", (8, 64, 56, 56), (64, 64, 3, 3), padding=1) == "direct"
 
 

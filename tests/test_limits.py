@@ -166,22 +166,26 @@ def test_workspace_beyond_the_limit(limit):
     the same result."""
     rng = np.random.default_rng(0)
     wshape = (32, 16, 3, 3)
+    # (column dilation 2: "auto" takes the GEMM for this batch-1 layer; the
+    # sliding direct tiles need contiguous kernel rows)
+    dil = (1, 2)
     x = rng.integers(-2, 3, (1, 16, 256, 256)).astype(np.float32)
-    gy = rng.integers(-2, 3, (1, 32, 254, 254)).astype(np.float32)
-    geo = _api._geometry(x.shape, wshape, 1, 0, 1, 1)
+    gy = rng.integers(-2, 3, (1, 32, 254, 252)).astype(np.float32)
+    geo = _api._geometry(x.shape, wshape, 1, 0, dil, 1)
     assert _api._auto("wgrad", geo) == "im2col"
     ws = _conv.plan_info(geo.astuple(), "wgrad", "im2col", np.float32)["workspace_bytes"]
     assert 0 < ws <= 4 * 2**20
-    huge = _api._geometry((1, 16, 32768, 32768), wshape, 1, 0, 1, 1)
+    huge = _api._geometry((1, 16, 32768, 32768), wshape, 1, 0, dil, 1)
     assert _conv.plan_info(huge.astuple(), "wgrad", "im2col", np.float32)["workspace_bytes"] <= ws
     assert _conv.plan_info(geo.astuple(), "wgrad", "direct_plain", np.float32)[
         "workspace_bytes"] == 0
-    unlimited = convx.conv2d_weight(x, wshape, gy, algorithm="im2col")
+    unlimited = convx.conv2d_weight(x, wshape, gy, algorithm="im2col", dilation=dil)
     limit(ws // 2)
-    exc, peak = _peak_during(lambda: convx.conv2d_weight(x, wshape, gy, algorithm="im2col"))
+    exc, peak = _peak_during(lambda: convx.conv2d_weight(x, wshape, gy, algorithm="im2col",
+                                                         dilation=dil))
     assert isinstance(exc, MemoryError) and "workspace" in str(exc), exc
     assert peak < 2**20
-    got = convx.conv2d_weight(x, wshape, gy)                            # auto -> direct
+    got = convx.conv2d_weight(x, wshape, gy, dilation=dil)              # auto -> direct
     assert np.array_equal(got, unlimited)     # integer data: exact on every algorithm
 
 
