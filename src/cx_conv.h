@@ -90,6 +90,10 @@ typedef struct {
        tiles of dk_qt output pixels (one item each; 0 = whole rows) */
     ptrdiff_t dk_qt, dk_qtiles;
     ptrdiff_t dk_pitch;  /* inside a column tile: y's row pitch (the whole Q) */
+    /* direct fwd, thin groups with outputs far beyond the caches: tiles write
+       to a small buffer that is copied out with non-temporal stores (y's
+       lines are not read before they are written) */
+    int dk_stream;
 } cx_conv2d_plan;
 
 /*

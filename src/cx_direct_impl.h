@@ -107,6 +107,42 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_splat)(CX_T s)
 #endif
 }
 
+/* dst[0, n) = src[0, n) where dst's 64-byte lines are written whole with
+   non-temporal stores (no read of the line first), the unaligned head and
+   tail with ordinary ones; the caller ends its item with cx_dk_sfence(). */
+#if CX_DK_VECTORS && CX_VBYTES == 64 && (defined(__x86_64__) || defined(__i386__))
+#define CX_DK_STREAM 1
+#include <immintrin.h>
+#else
+#define CX_DK_STREAM 0
+#endif
+static void CX_NAME(dk_stream_copy)(CX_T *restrict dst, const CX_T *restrict src, ptrdiff_t n)
+{
+#if CX_DK_STREAM
+    ptrdiff_t i = 0;
+    const size_t mis = (size_t)dst % 64;
+    if (mis % sizeof(CX_T) == 0) {
+        const ptrdiff_t head = mis ? (ptrdiff_t)((64 - mis) / sizeof(CX_T)) : 0;
+        for (; i < head && i < n; ++i)
+            dst[i] = src[i];
+        for (; i + CX_DVL <= n; i += CX_DVL)
+            _mm512_stream_si512((void *)(dst + i), (__m512i)CX_NAME(dv_load)(src + i));
+    }
+    for (; i < n; ++i)
+        dst[i] = src[i];
+#else
+    memcpy(dst, src, (size_t)n * sizeof(CX_T));
+#endif
+}
+
+/* Orders an item's non-temporal stores before whatever follows it. */
+static void CX_NAME(dk_sfence)(void)
+{
+#if CX_DK_STREAM
+    _mm_sfence();
+#endif
+}
+
 /* Sum of the lanes by a fixed pairwise tree: lane t += lane t + w for
    w = lanes/2, ..., 1 (levels spelled out, so that each is one vector add). */
 static CX_DK_INLINE CX_T CX_NAME(dv_hsum)(CX_DV v)
@@ -732,7 +768,12 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     }
     pl->cblocks = cx_ceil_div(G, pl->cblock);
     pl->nitems = d->N * pl->cblocks * pl->ntiles * qtiles;
+    /* thin groups (a few multiply-adds per output) whose output is far larger
+       than the caches: memory-bound, so y is streamed out (dk_stream) */
+    pl->dk_stream = CX_DK_STREAM && multirow != 2 && qt == 0 && Cg * d->R * d->S <= 64 &&
+                    Kg <= 4 && (double)d->N * d->K * P * Q * sizeof(CX_T) > 8.0 * (1 << 20);
     pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) + CX_DVL_MAX +
+                   (pl->dk_stream ? (size_t)(mr * rows * Q + 2 * CX_DVL_MAX) : 0) +
                    /* channel tiles: 16 biases and the band's pixel-major outputs */
                    (multirow == 2 ? (size_t)(16 + (rows * Q + 32) * 16) : 0);
     pl->apack_units = packed ? G : 0;
@@ -774,6 +815,8 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
             CX_NAME(dk_prefetch)(x + (n * G + g + 1) * plane, plane);
         CX_NAME(fwd_dk_group)(d, pl, x, w, bias, y, n, g, bi, ws);
     }
+    if (pl->dk_stream)
+        CX_NAME(dk_sfence)();
 }
 
 /* Output rows of band bi of image n, group g. */
@@ -839,6 +882,19 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
            inside its own row (the next columns belong to another item) */
         const ptrdiff_t ldq = pl->dk_pitch ? pl->dk_pitch : Q;
         CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * ldq;
+        if (pl->dk_stream) {
+            /* the tiles write the band's rows x Q outputs of mr channels to a
+               buffer after the band, copied out whole (rows are contiguous) */
+            CX_T *tb = band + Cg * rows_in * d->stride_w * L + CX_DVL_MAX;
+            for (ptrdiff_t p = 0; p < rows; p += nr)
+                for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
+                    fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, rows * Q,
+                       Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
+            for (ptrdiff_t i = 0; i < cx_min(mr, Kg - k0); ++i)
+                CX_NAME(dk_stream_copy)(yk + i * P * Q, tb + i * rows * Q, rows * Q);
+            k0 += mr;
+            continue;
+        }
         for (ptrdiff_t p = 0; p < rows; p += nr)
             for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
                 fn(taps, wb, band + p * rstep + q0, off, rstep, yk + p * ldq + q0, P * ldq, ldq,

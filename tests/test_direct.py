@@ -198,6 +198,36 @@ def test_direct_weight_gradient_nonfinite_input_stays_local(case, bad):
     np.testing.assert_array_equal(got[fin], ref[fin])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("offset", [0, 1, 3])
+def test_depthwise_streamed_output(isa, dtype, offset):
+    """Depthwise layers whose output is far beyond the caches write it with
+    non-temporal stores from a per-item buffer (AVX-512): exact on integers,
+    into an out= view at any offset from a 64-byte line (unaligned heads and
+    tails take ordinary stores), nothing written around it."""
+    rng = np.random.default_rng(offset)
+    x = rng.integers(-3, 4, (2, 72, 122, 123)).astype(np.float64)
+    w = rng.integers(-3, 4, (72, 1, 3, 3)).astype(np.float64)
+    b = rng.integers(-3, 4, 72).astype(np.float64)
+    kw = dict(padding=1, groups=72)
+    ref = ref_conv2d(x, w, b, **kw)
+    geo = _geometry(x, w, kw)
+    if isa == "avx512":
+        assert _conv.plan_info(geo, "fwd", "direct", dtype)["dk_stream"]
+    buf = np.full(ref.size + offset + 40, -7.5, dtype)
+    out = buf[offset:offset + ref.size].reshape(ref.shape)
+    got = convx.conv2d(x.astype(dtype), w.astype(dtype), b.astype(dtype), out=out,
+                       algorithm="direct", threads=2, **kw)
+    assert got is out
+    np.testing.assert_array_equal(out, ref)
+    assert (buf[:offset] == -7.5).all() and (buf[offset + ref.size:] == -7.5).all()
+    # the input gradient (the forward of grad_output) streams too
+    gy = rng.integers(-3, 4, ref.shape).astype(np.float64)
+    np.testing.assert_array_equal(
+        convx.conv2d_input(x.shape, w.astype(dtype), gy.astype(dtype), algorithm="direct", **kw),
+        ref_conv2d_input(x.shape, w, gy, **kw))
+
+
 def test_direct_random_floats_close_to_reference():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 8, 30, 45))
