@@ -293,6 +293,7 @@ def nhwc_plan_info(tuple geometry, str op, object dtype):
         cx_f64_conv2d_nhwc_plan(&d, code, &pl)
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, cblock=pl.cblock,
                 cblocks=pl.cblocks, nsplit=pl.nsplit, nper=pl.nper, depthwise=bool(pl.nhwc_dw),
+                direct_tiles=bool(pl.dk_nhwc),
                 chunk=pl.nhwc_chunk,
                 packed_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)

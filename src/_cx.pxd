@@ -50,7 +50,7 @@ cdef extern from "cx_conv.h" nogil:
         int nhwc_dw
         Py_ssize_t nhwc_chunk
         Py_ssize_t dk_qt, dk_qtiles, dk_pitch
-        int dk_stream
+        int dk_stream, dk_nhwc
 
     enum:
         CX_ALGO_DIRECT

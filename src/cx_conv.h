@@ -94,6 +94,10 @@ typedef struct {
        to a small buffer that is copied out with non-temporal stores (y's
        lines are not read before they are written) */
     int dk_stream;
+    /* channels-last forward on the direct channel-vector tiles: the band is
+       filled from (N, H, W, C) rows and the tiles' pixel-major results are
+       stored as (N, P, Q, K) pixels (cx_nhwc_impl.h, cx_direct_impl.h) */
+    int dk_nhwc;
 } cx_conv2d_plan;
 
 /*

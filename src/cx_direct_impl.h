@@ -597,6 +597,79 @@ static void CX_NAME(dk_transpose16)(const CX_T *restrict src, CX_T *restrict dst
 }
 #endif
 
+/* The band of dk_fill_band from channels-last input: xn is image n's
+   (H, W, C) pixels, c0 the group's first channel; zero padding only. Blocks
+   of 16 pixels x 16 channels are turned by in-register transposes where the
+   vectors have 16 lanes, the rest element by element. */
+static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, ptrdiff_t c0,
+                                       ptrdiff_t nc, ptrdiff_t prow0, ptrdiff_t rows_in,
+                                       ptrdiff_t L, CX_T *band)
+{
+    const ptrdiff_t H = d->H, W = d->W, C = d->C, sw = d->stride_w, pl = d->pad_left;
+    const ptrdiff_t rs = sw * L;
+    for (ptrdiff_t i = 0; i < rows_in; ++i) {
+        const ptrdiff_t h = prow0 + i - d->pad_top;
+        if (h < 0 || h >= H) {
+            for (ptrdiff_t c = 0; c < nc; ++c)
+                memset(band + (c * rows_in + i) * rs, 0, (size_t)rs * sizeof(CX_T));
+            continue;
+        }
+        const CX_T *src = xn + (h * W) * C + c0;
+        for (ptrdiff_t ph = 0; ph < sw; ++ph) {
+            /* band column t of phase ph is input column t * sw + ph - pl */
+            ptrdiff_t lo, hi;
+            cx_valid_range(L, sw, ph - pl, W, &lo, &hi);
+            for (ptrdiff_t c = 0; c < nc; ++c) {
+                CX_T *o = band + (c * rows_in + i) * rs + ph * L;
+                for (ptrdiff_t t = 0; t < lo; ++t)
+                    o[t] = 0;
+                for (ptrdiff_t t = hi; t < L; ++t)
+                    o[t] = 0;
+            }
+            ptrdiff_t t = lo;
+#if CX_DK_CV
+            ptrdiff_t cb = 0;
+            if (sw == 1 && nc >= 16)
+                for (; t < hi; t += 16) {
+                    /* a block of np <= 16 pixels (a short one: zero vectors for
+                       the rest, only np columns stored) */
+                    const ptrdiff_t np = cx_min(16, hi - t);
+                    for (cb = 0; cb + 16 <= nc; cb += 16) {
+                        CX_DV r[16];
+                        const CX_T *sp = src + (t - pl) * C + cb;
+                        for (int j = 0; j < 16; ++j)
+                            r[j] = j < np ? CX_NAME(dv_load)(sp + j * C) : CX_NAME(dv_splat)(0);
+                        CX_NAME(dk_tr16)(r);
+                        for (int c = 0; c < 16; ++c) {
+                            CX_T *o = band + ((cb + c) * rows_in + i) * rs + t;
+                            /* lanes past np are zeros: whole stores may run into
+                               this row's zero tail and the next row's start (written
+                               after this one), not past the band's last row */
+                            if (np == 16 || i + 1 < rows_in || t + 16 <= rs) {
+                                CX_NAME(dv_store)(o, r[c]);
+                            } else {
+                                CX_T tmp[16];
+                                CX_NAME(dv_store)(tmp, r[c]);
+                                memcpy(o, tmp, (size_t)np * sizeof(CX_T));
+                            }
+                        }
+                    }
+                }
+            /* the channels past the last block of 16 of the transposed columns */
+            t = cx_min(t, hi);
+            for (ptrdiff_t tt = lo; tt < t; ++tt)
+                for (ptrdiff_t c = cb; c < nc; ++c)
+                    band[(c * rows_in + i) * rs + tt] = src[(tt - pl) * C + c];
+#endif
+            for (; t < hi; ++t) {
+                const CX_T *sp = src + (t * sw + ph - pl) * C;
+                for (ptrdiff_t c = 0; c < nc; ++c)
+                    band[(c * rows_in + i) * rs + ph * L + t] = sp[c];
+            }
+        }
+    }
+}
+
 static int cx_dk_log2(ptrdiff_t v) { return v >= 8 ? 3 : v >= 4 ? 2 : v >= 2 ? 1 : 0; }
 
 /* Channel rows per forward tile: the largest of 8, 4, 2, 1 with its NV vectors
@@ -811,7 +884,7 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     const ptrdiff_t g1 = cx_min(G, (gbi + 1) * pl->cblock);
     const ptrdiff_t plane = (d->C / G) * d->H * d->W;
     for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g) {
-        if (g + 1 < g1 && pl->ntiles == 1)
+        if (g + 1 < g1 && pl->ntiles == 1 && !pl->dk_nhwc)
             CX_NAME(dk_prefetch)(x + (n * G + g + 1) * plane, plane);
         CX_NAME(fwd_dk_group)(d, pl, x, w, bias, y, n, g, bi, ws);
     }
@@ -837,8 +910,12 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
     CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
     CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-    CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
-                          rows_in, L, band, x + d->N * d->C * d->H * d->W);
+    if (pl->dk_nhwc)
+        CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg,
+                                   p0 * d->stride_h, rows_in, L, band);
+    else
+        CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
+                              rows_in, L, band, x + d->N * d->C * d->H * d->W);
     const CX_T *wpk = wp;
     if (pl->apack_units)
         wpk = (const CX_T *)pl->apacked + g * pl->apack_elems;
@@ -865,6 +942,13 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv)
                     fn(taps, wpk + k0 * taps, band + p * rstep + q0, off, bb,
                        tr + (p * Q + q0) * 16);
+            if (pl->dk_nhwc) {
+                /* pixel-major already: 16 channels of each pixel to (n, p, q, k) */
+                CX_T *yp = y + (n * P + p0) * Q * d->K + g * Kg + k0;
+                for (ptrdiff_t j = 0; j < npix; ++j)
+                    CX_NAME(dv_store)(yp + j * d->K, CX_NAME(dv_load)(tr + j * 16));
+                continue;
+            }
             CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * Q;
             for (ptrdiff_t j0 = 0; j0 < npix; j0 += 16)
                 CX_NAME(dk_transpose16)(tr + j0 * 16, yk + j0, P * Q, cx_min(16, npix - j0));
@@ -1344,8 +1428,13 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
         const ptrdiff_t bn = Cg * rows_in * L;
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-        CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
-                              rows_in, L, band, x + d->N * d->C * d->H * d->W);
+        if (pl->dk_nhwc)
+            CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg,
+                                       p0 * d->stride_h, rows_in, L, band);
+        else
+            CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg,
+                                  p0 * d->stride_h, rows_in, L, band,
+                                  x + d->N * d->C * d->H * d->W);
         memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
         for (ptrdiff_t kb = 0; kb < nkb; ++kb) {
             /* dyt[p][S - 1 + q][k] = dy[n, g*Kg + k0 + kb*16 + k, p0 + p, q], zeros around */
@@ -1355,6 +1444,13 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
                 memset(o, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
                 memset(o + (Q + S - 1) * 16, 0, (size_t)(E + S - Q - S + 1) * 16 * sizeof(CX_T));
                 o += (S - 1) * 16;
+                if (pl->dk_nhwc) {
+                    /* channels-last grad_output is pixel-major already */
+                    const CX_T *src = dy + ((n * P + p0 + p) * Q) * d->K + g * Kg + k0 + kb * 16;
+                    for (ptrdiff_t q = 0; q < Q; ++q)
+                        CX_NAME(dv_store)(o + q * 16, CX_NAME(dv_load)(src + q * d->K));
+                    continue;
+                }
                 ptrdiff_t q0 = 0;
                 for (; q0 + 16 <= Q; q0 += 16) {
                     CX_DV r[16];

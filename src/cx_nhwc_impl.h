@@ -142,7 +142,9 @@ void CX_NAME(conv2d_nhwc_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan 
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     CX_T *dst = packed + (size_t)unit * pl->apack_elems;
-    if (pl->nhwc_dw) {
+    if (pl->dk_nhwc) {
+        CX_NAME(dk_pack_weight)(d, pl, w + unit * Kg * Cg * RS, dst);
+    } else if (pl->nhwc_dw) {
         /* wd[(j*RS + rs)*C + c] = w[c*mult + j, 0, rs] */
         const ptrdiff_t C = d->C;
         for (ptrdiff_t j = 0; j < Kg; ++j)
@@ -394,6 +396,33 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
             pl->apack_elems = 0;
         }
         return;
+    }
+    if (op == CX_OP_WGRAD && d->pad_mode == CX_PAD_ZEROS) {
+        /* the same for the weight gradient (partial sums in dw's order) */
+        cx_conv2d_plan dk = *pl;
+        dk.algo = CX_ALGO_DIRECT;
+        if (CX_NAME(plan_wgrad_dk)(d, &dk) && dk.dk_mode == 2) {
+            *pl = dk;
+            pl->dk_nhwc = 1;
+            return;
+        }
+    }
+    if (op == CX_OP_FWD && d->pad_mode == CX_PAD_ZEROS) {
+        /* output channels in blocks of 16 with narrow rows or 3/5/7-tap rows:
+           the direct channel-vector tiles, whose results are pixel-major
+           (dk_nhwc; the same plan as NCHW's, the weight packed once) */
+        cx_conv2d_plan dk = *pl;
+        dk.algo = CX_ALGO_DIRECT;
+        dk.tile = PQ;
+        dk.ntiles = 1;
+        dk.cblock = Cg;
+        dk.cblocks = 1;
+        if (CX_NAME(plan_fwd_dk)(d, &dk) && dk.dk_mode == 2 && dk.apack_units > 0 &&
+            dk.dk_qt == 0) {
+            *pl = dk;
+            pl->dk_nhwc = 1;
+            return;
+        }
     }
     if (op == CX_OP_FWD) {
         /* tiles of at most MC pixels (one A block), a multiple of MR; smaller
@@ -812,7 +841,9 @@ void CX_NAME(conv2d_nhwc_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                               const CX_T *x, const CX_T *bias, CX_T *y, ptrdiff_t item,
                               CX_T *ws)
 {
-    if (pl->nhwc_dw)
+    if (pl->dk_nhwc)
+        CX_NAME(fwd_dk)(d, pl, x, NULL, bias, y, item, ws);
+    else if (pl->nhwc_dw)
         CX_NAME(nhwc_dw_fwd)(d, pl, x, bias, y, item, ws);
     else
         CX_NAME(nhwc_fwd_gemm)(d, pl, x, bias, y, item, ws);
@@ -822,7 +853,9 @@ void CX_NAME(conv2d_nhwc_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
                                 const CX_T *x, const CX_T *dy, CX_T *partial, ptrdiff_t item,
                                 CX_T *ws)
 {
-    if (pl->nhwc_dw)
+    if (pl->dk_nhwc)
+        CX_NAME(wgrad_dk)(d, pl, x, dy, partial, item, ws);
+    else if (pl->nhwc_dw)
         CX_NAME(nhwc_dw_wgrad)(d, pl, x, dy, partial, item, ws);
     else
         CX_NAME(nhwc_wgrad_gemm)(d, pl, x, dy, partial, item, ws);
@@ -836,8 +869,9 @@ void CX_NAME(conv2d_nhwc_wgrad_reduce)(const cx_conv2d_desc *d, const cx_conv2d_
     for (ptrdiff_t i = begin; i < end; ++i) {
         const ptrdiff_t k = i / (Cg * RS), c = (i / RS) % Cg, rs = i % RS;
         const ptrdiff_t g = k / Kg, kl = k % Kg;
-        const ptrdiff_t src = pl->nhwc_dw ? (kl * RS + rs) * d->C + g
-                                          : (g * RS * Cg + rs * Cg + c) * Kg + kl;
+        const ptrdiff_t src = pl->dk_nhwc ? i
+                              : pl->nhwc_dw ? (kl * RS + rs) * d->C + g
+                                            : (g * RS * Cg + rs * Cg + c) * Kg + kl;
         CX_T acc = partial[src];
         for (ptrdiff_t sp = 1; sp < pl->nsplit; ++sp)
             acc += partial[sp * pl->wsize + src];

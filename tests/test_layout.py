@@ -77,6 +77,17 @@ CASES = [
                                           dict(stride=3, padding=((0, 1), (0, 1))))),
     ("tall_strided_input_gradient_bands", lambda *t: ((1, 8, 41, 12), (10, 8, 3, 3),
                                                       dict(stride=2, padding=1))),
+    # 16-channel output blocks: the direct channel-vector tiles (dk_nhwc), with
+    # input channels in and out of 16-blocks (the band's transposed fill), narrow
+    # rows with a stride, 3/5/7-tap rows of any width, groups; the input
+    # gradients of the 32/48-channel cases run the same tiles (C % 16 == 0)
+    ("chvec_5x5_lenet2", lambda *t: ((3, 8, 14, 14), (16, 8, 5, 5), dict(padding=2))),
+    ("chvec_3x3_c32_q37", lambda *t: ((2, 32, 6, 37), (32, 32, 3, 3), dict(padding=1))),
+    ("chvec_3x3_c48_k16", lambda *t: ((1, 48, 5, 21), (16, 48, 3, 3), dict(padding=(0, 1)))),
+    ("chvec_7x7_c19_q40", lambda *t: ((1, 19, 9, 40), (32, 19, 7, 7), dict(padding=3))),
+    ("chvec_narrow_stride2", lambda *t: ((2, 17, 11, 13), (16, 17, 3, 3),
+                                         dict(stride=2, padding=1))),
+    ("chvec_groups2", lambda *t: ((2, 36, 7, 18), (32, 18, 5, 5), dict(groups=2, padding=2))),
 ]
 CASE_IDS = [c[0] for c in CASES]
 CASE_BY_ID = dict(CASES)
@@ -106,6 +117,24 @@ def nhwc(a):
 
 def nchw(a):
     return a.transpose(0, 3, 1, 2)
+
+
+def test_channel_vector_cases_take_the_direct_tiles():
+    """The chvec cases above run the channel-vector tiles where the build has
+    them (float32, 16-lane vectors); output channels not in blocks of 16 take
+    the GEMM (or the depthwise loops)."""
+    for case_id in CASE_IDS:
+        geo = _setup(case_id, np.float32)[0]
+        info = _conv.nhwc_plan_info(geo.astuple(), "fwd", np.float32)
+        if case_id.startswith("chvec"):
+            assert info["direct_tiles"] == _api._channel_tiles(np.float32), (case_id, info)
+            # the weight gradient's tiles need stride 1 along rows
+            wg = _conv.nhwc_plan_info(geo.astuple(), "wgrad", np.float32)
+            assert wg["direct_tiles"] == (_api._channel_tiles(np.float32)
+                                          and geo.stride[1] == 1), (case_id, wg)
+        if (geo.K // geo.groups) % 16:
+            assert not info["direct_tiles"], (case_id, info)
+        assert not _conv.nhwc_plan_info(geo.astuple(), "fwd", np.float64)["direct_tiles"]
 
 
 def _run_all(geo, x, w, b, gy, threads=2):
