@@ -966,6 +966,54 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
            inside its own row (the next columns belong to another item) */
         const ptrdiff_t ldq = pl->dk_pitch ? pl->dk_pitch : Q;
         CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * ldq;
+#if CX_DK_CV
+        if (pl->dk_nhwc) {
+            /* channels-last output of one group of Kg = mr = 8 or 16 channels
+               (plan: groups == 1): tiles to a buffer, then 16 pixels at a time
+               turned pixel-major by an in-register transpose and stored densely
+               (two 8-channel pixels a vector), the last short block through tmp */
+            CX_T *tb = band + Cg * rows_in * d->stride_w * L + CX_DVL_MAX;
+            for (ptrdiff_t p = 0; p < rows; p += nr)
+                for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
+                    fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, rows * Q,
+                       Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
+            const ptrdiff_t npix = rows * Q;
+            CX_T *yp = y + (n * P + p0) * Q * Kg;
+            for (ptrdiff_t j0 = 0; j0 < npix; j0 += 16) {
+                const ptrdiff_t np = cx_min(16, npix - j0);
+                CX_DV r[16];
+                for (int i = 0; i < 16; ++i) {
+                    if (i < mr && np == 16) {
+                        r[i] = CX_NAME(dv_load)(tb + i * npix + j0);
+                    } else if (i < mr) {
+                        CX_T tmp[16] = {0};
+                        memcpy(tmp, tb + i * npix + j0, (size_t)np * sizeof(CX_T));
+                        r[i] = CX_NAME(dv_load)(tmp);
+                    } else {
+                        r[i] = CX_NAME(dv_splat)(0);
+                    }
+                }
+                CX_NAME(dk_tr16)(r);
+                CX_T *o = yp + j0 * Kg;
+                CX_T tmp[256];
+                CX_T *dst = np == 16 ? o : tmp;
+                if (mr == 16) {
+                    for (int j = 0; j < 16; ++j)
+                        CX_NAME(dv_store)(dst + j * 16, r[j]);
+                } else {
+                    for (int j = 0; j < 16; j += 2)
+                        CX_NAME(dv_store)(dst + j * 8,
+                                          __builtin_shufflevector(r[j], r[j + 1], 0, 1, 2, 3, 4,
+                                                                  5, 6, 7, 16, 17, 18, 19, 20,
+                                                                  21, 22, 23));
+                }
+                if (np < 16)
+                    memcpy(o, tmp, (size_t)(np * Kg) * sizeof(CX_T));
+            }
+            k0 += mr;
+            continue;
+        }
+#endif
         if (pl->dk_stream) {
             /* the tiles write the band's rows x Q outputs of mr channels to a
                buffer after the band, copied out whole (rows are contiguous) */

@@ -423,6 +423,26 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
             pl->dk_nhwc = 1;
             return;
         }
+#if CX_DK_CV
+        /* one group of 8 or 16 output channels that one pixel tile covers
+           (thin layers: lenet-sized, and input gradients to 8 channels): the
+           pixel tiles, their results made pixel-major per 16 pixels (the
+           tiles' buffer: mr x band pixels after the band) */
+        dk = *pl;
+        dk.algo = CX_ALGO_DIRECT;
+        dk.tile = PQ;
+        dk.ntiles = 1;
+        dk.cblock = Cg;
+        dk.cblocks = 1;
+        if (G == 1 && (Kg == 8 || Kg == 16) && CX_NAME(plan_fwd_dk)(d, &dk) &&
+            dk.dk_mode != 2 && dk.dk_mr == Kg && dk.apack_units > 0 && dk.dk_qt == 0 &&
+            !dk.dk_stream) {
+            *pl = dk;
+            pl->dk_nhwc = 1;
+            pl->ws_elems += (size_t)(Kg * pl->tile * d->Q + 2 * CX_DVL_MAX);
+            return;
+        }
+#endif
     }
     if (op == CX_OP_FWD) {
         /* tiles of at most MC pixels (one A block), a multiple of MR; smaller

@@ -88,6 +88,10 @@ CASES = [
     ("chvec_narrow_stride2", lambda *t: ((2, 17, 11, 13), (16, 17, 3, 3),
                                          dict(stride=2, padding=1))),
     ("chvec_groups2", lambda *t: ((2, 36, 7, 18), (32, 18, 5, 5), dict(groups=2, padding=2))),
+    # 8 output channels, one group: pixel tiles made pixel-major 16 pixels at a
+    # time (lenet1's 28 x 28; a stride-2 RGB layer with a short last block)
+    ("k8_lenet1", lambda *t: ((3, 1, 28, 28), (8, 1, 5, 5), dict(padding=2))),
+    ("k8_rgb_stride2", lambda *t: ((2, 3, 15, 17), (8, 3, 3, 3), dict(stride=2, padding=1))),
 ]
 CASE_IDS = [c[0] for c in CASES]
 CASE_BY_ID = dict(CASES)
@@ -132,8 +136,18 @@ def test_channel_vector_cases_take_the_direct_tiles():
             wg = _conv.nhwc_plan_info(geo.astuple(), "wgrad", np.float32)
             assert wg["direct_tiles"] == (_api._channel_tiles(np.float32)
                                           and geo.stride[1] == 1), (case_id, wg)
-        if (geo.K // geo.groups) % 16:
+        if (geo.K // geo.groups) % 8:
             assert not info["direct_tiles"], (case_id, info)
+        if case_id in ("C1", "chvec_5x5_lenet2"):
+            # 8 output channels, one group: pixel tiles made pixel-major (the
+            # forward; lenet2's input gradient is that forward to 8 channels)
+            g2 = _layout._input_as_forward(np.ones((geo.K, geo.C // geo.groups, geo.R, geo.S)),
+                                           geo)
+            fwd8 = geo if case_id == "C1" else _api._geometry(
+                (geo.N, geo.K, geo.P, geo.Q), (geo.C, geo.K, geo.R, geo.S), 1, 2, 1, 1)
+            assert _conv.nhwc_plan_info(fwd8.astuple(), "fwd", np.float32)["direct_tiles"] == \
+                _api._channel_tiles(np.float32), case_id
+            assert case_id == "C1" or g2 is not None
         assert not _conv.nhwc_plan_info(geo.astuple(), "fwd", np.float64)["direct_tiles"]
 
 
