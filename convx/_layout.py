@@ -42,14 +42,15 @@ def _input_as_forward(w, geo):
     """Stride 1: the input gradient is the forward of the zero-padded gy with the
     flipped, transposed weight (padding (R-1)*dh - top, (S-1)*dw - left; no dcols
     tile, no col2im). Returns (geometry tuple, weight) or None when the GEMM +
-    col2im form is used instead: strided, thin groups (fewer than 8 input
-    channels per group, which would be the forward's output channels: a mostly
-    empty NR-wide tile), depthwise (its own gather loop), or a non-finite
+    col2im form is used instead: strided, thin groups (2 to 7 input channels
+    per group, which would be the forward's output channels: a mostly empty
+    NR-wide tile; one input channel of one group runs the direct tiles, whose
+    single-channel output is stored as NCHW), depthwise (its own gather loop), or a non-finite
     weight (the forward would multiply the padding's zeros by it: 0 * inf = NaN
     where the reference multiplies nothing)."""
     N, C, H, W, K, R, S, P, Q, sh, sw, dh, dw, pt, pl, G = geo.astuple()
     Cg, Kg = C // G, K // G
-    if (sh, sw) != (1, 1) or Cg < 8:
+    if (sh, sw) != (1, 1) or (Cg < 8 and not (Cg == 1 and G == 1)):
         return None
     if not np.isfinite(w).all():
         return None

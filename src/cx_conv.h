@@ -96,7 +96,8 @@ typedef struct {
     int dk_stream;
     /* channels-last forward on the direct channel-vector tiles: the band is
        filled from (N, H, W, C) rows and the tiles' pixel-major results are
-       stored as (N, P, Q, K) pixels (cx_nhwc_impl.h, cx_direct_impl.h) */
+       stored as (N, P, Q, K) pixels (cx_nhwc_impl.h, cx_direct_impl.h); 2: one
+       output channel, whose (N, P, Q, 1) is stored as NCHW */
     int dk_nhwc;
 } cx_conv2d_plan;
 

@@ -967,7 +967,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         const ptrdiff_t ldq = pl->dk_pitch ? pl->dk_pitch : Q;
         CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * ldq;
 #if CX_DK_CV
-        if (pl->dk_nhwc) {
+        if (pl->dk_nhwc == 1) {
             /* channels-last output of one group of Kg = mr = 8 or 16 channels
                (plan: groups == 1): tiles to a buffer, then 16 pixels at a time
                turned pixel-major by an in-register transpose and stored densely

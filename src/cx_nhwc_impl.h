@@ -423,6 +423,20 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
             pl->dk_nhwc = 1;
             return;
         }
+        dk = *pl;
+        dk.algo = CX_ALGO_DIRECT;
+        dk.tile = PQ;
+        dk.ntiles = 1;
+        dk.cblock = Cg;
+        dk.cblocks = 1;
+        if (G == 1 && Kg == 1 && CX_NAME(plan_fwd_dk)(d, &dk) && dk.dk_mode != 2 &&
+            dk.apack_units > 0 && dk.dk_qt == 0 && !dk.dk_stream) {
+            /* one output channel: (N, P, Q, 1) is (N, 1, P, Q), the tiles store
+               it as they do for NCHW (dk_nhwc 2: only the band reads NHWC) */
+            *pl = dk;
+            pl->dk_nhwc = 2;
+            return;
+        }
 #if CX_DK_CV
         /* one group of 8 or 16 output channels that one pixel tile covers
            (thin layers: lenet-sized, and input gradients to 8 channels): the
