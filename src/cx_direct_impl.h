@@ -968,10 +968,10 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * ldq;
 #if CX_DK_CV
         if (pl->dk_nhwc == 1) {
-            /* channels-last output of one group of Kg = mr = 8 or 16 channels
-               (plan: groups == 1): tiles to a buffer, then 16 pixels at a time
-               turned pixel-major by an in-register transpose and stored densely
-               (two 8-channel pixels a vector), the last short block through tmp */
+            /* channels-last output of one group of Kg = mr = 8 channels (plan:
+               groups == 1): tiles to a buffer, then 16 pixels at a time turned
+               pixel-major by an in-register transpose and stored densely (two
+               8-channel pixels a vector), the last short block through tmp */
             CX_T *tb = band + Cg * rows_in * d->stride_w * L + CX_DVL_MAX;
             for (ptrdiff_t p = 0; p < rows; p += nr)
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
@@ -997,16 +997,11 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                 CX_T *o = yp + j0 * Kg;
                 CX_T tmp[256];
                 CX_T *dst = np == 16 ? o : tmp;
-                if (mr == 16) {
-                    for (int j = 0; j < 16; ++j)
-                        CX_NAME(dv_store)(dst + j * 16, r[j]);
-                } else {
-                    for (int j = 0; j < 16; j += 2)
-                        CX_NAME(dv_store)(dst + j * 8,
-                                          __builtin_shufflevector(r[j], r[j + 1], 0, 1, 2, 3, 4,
-                                                                  5, 6, 7, 16, 17, 18, 19, 20,
-                                                                  21, 22, 23));
-                }
+                for (int j = 0; j < 16; j += 2)
+                    CX_NAME(dv_store)(dst + j * 8,
+                                      __builtin_shufflevector(r[j], r[j + 1], 0, 1, 2, 3, 4, 5,
+                                                              6, 7, 16, 17, 18, 19, 20, 21, 22,
+                                                              23));
                 if (np < 16)
                     memcpy(o, tmp, (size_t)(np * Kg) * sizeof(CX_T));
             }
@@ -1272,6 +1267,23 @@ static double CX_NAME(dk_wgrad_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrd
            (double)d->S * (double)d->dil_w + (double)(kblock + mk) * ((double)rows * L + CX_DVL);
 }
 
+/* The weight gradient's items: the (image, band[, column tile]) units cut into
+   chunks of nper consecutive ones when the weight blocks (cblocks x kblocks)
+   alone would give too few items; each chunk writes its own partial sum. */
+static void CX_NAME(dk_wgrad_units)(cx_conv2d_plan *pl, ptrdiff_t units)
+{
+    ptrdiff_t nsplit = 1;
+    const ptrdiff_t blocks = pl->cblocks * pl->kblocks;
+    if (blocks < CX_TARGET_ITEMS_WGRAD && units > 1 && pl->wsize > 0) {
+        const ptrdiff_t max_split = (ptrdiff_t)(CX_PARTIAL_BYTES / sizeof(CX_T) / (size_t)pl->wsize);
+        nsplit = cx_max(cx_min(cx_min(units, cx_ceil_div(CX_TARGET_ITEMS_WGRAD, blocks)),
+                               max_split), 1);
+    }
+    pl->nper = cx_ceil_div(units, nsplit);
+    pl->nsplit = cx_ceil_div(units, pl->nper);
+    pl->nitems = pl->cblocks * pl->kblocks * pl->nsplit;
+}
+
 /* The channel-vector plan of the weight gradient, where it applies and its
    workspace fits (else 0: the lane tiles below). Items as in plan_wgrad_dk:
    (chunk of (image, band) units, group, block of kblock output channels). */
@@ -1312,17 +1324,7 @@ static int CX_NAME(plan_wgradc_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->kblocks = cx_ceil_div(Kg, kblock);
     pl->cblock = 1;
     pl->cblocks = G;
-    const ptrdiff_t units = d->N * pl->ntiles;
-    ptrdiff_t nsplit = 1;
-    const ptrdiff_t blocks = pl->cblocks * pl->kblocks;
-    if (blocks < CX_TARGET_ITEMS_WGRAD && units > 1 && pl->wsize > 0) {
-        const ptrdiff_t max_split = (ptrdiff_t)(CX_PARTIAL_BYTES / sizeof(CX_T) / (size_t)pl->wsize);
-        nsplit = cx_max(cx_min(cx_min(units, cx_ceil_div(CX_TARGET_ITEMS_WGRAD, blocks)),
-                               max_split), 1);
-    }
-    pl->nper = cx_ceil_div(units, nsplit);
-    pl->nsplit = cx_ceil_div(units, pl->nper);
-    pl->nitems = pl->cblocks * pl->kblocks * pl->nsplit;
+    CX_NAME(dk_wgrad_units)(pl, d->N * pl->ntiles);
     pl->ws_elems = (size_t)CX_NAME(dk_wgradc_ws)(d, rows, L, kblock) + CX_DVL_MAX;
     return 1;
 #else
@@ -1407,17 +1409,7 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->cblock = gb;
     pl->cblocks = cx_ceil_div(G, gb);
     /* units (image, band[, column tile]) in order; chunks of nper consecutive units */
-    const ptrdiff_t units = d->N * pl->ntiles * qtiles;
-    ptrdiff_t nsplit = 1;
-    const ptrdiff_t blocks = pl->cblocks * pl->kblocks;
-    if (blocks < CX_TARGET_ITEMS_WGRAD && units > 1 && pl->wsize > 0) {
-        const ptrdiff_t max_split = (ptrdiff_t)(CX_PARTIAL_BYTES / sizeof(CX_T) / (size_t)pl->wsize);
-        nsplit = cx_max(cx_min(cx_min(units, cx_ceil_div(CX_TARGET_ITEMS_WGRAD, blocks)),
-                               max_split), 1);
-    }
-    pl->nper = cx_ceil_div(units, nsplit);
-    pl->nsplit = cx_ceil_div(units, pl->nper);
-    pl->nitems = pl->cblocks * pl->kblocks * pl->nsplit;
+    CX_NAME(dk_wgrad_units)(pl, d->N * pl->ntiles * qtiles);
     pl->ws_elems = (size_t)CX_NAME(dk_wgrad_ws)(d, rows, L2, kblock, mk, gb) + CX_DVL_MAX;
     return 1;
 }

@@ -408,55 +408,40 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         }
     }
     if (op == CX_OP_FWD && d->pad_mode == CX_PAD_ZEROS) {
-        /* output channels in blocks of 16 with narrow rows or 3/5/7-tap rows:
-           the direct channel-vector tiles, whose results are pixel-major
-           (dk_nhwc; the same plan as NCHW's, the weight packed once) */
+        /* the direct tiles' plan (NCHW's; the weight packed once), taken when
+           its results can be stored as pixels (dk_nhwc): output channels in
+           blocks of 16 (channel-vector tiles, pixel-major already), one
+           output channel ((N, P, Q, 1) is (N, 1, P, Q): stored as NCHW,
+           dk_nhwc 2), or one group of 8 that one pixel tile covers (results
+           made pixel-major 16 pixels at a time; lenet-sized layers and input
+           gradients to 8 channels; the tiles' buffer after the band) */
         cx_conv2d_plan dk = *pl;
         dk.algo = CX_ALGO_DIRECT;
         dk.tile = PQ;
         dk.ntiles = 1;
         dk.cblock = Cg;
         dk.cblocks = 1;
-        if (CX_NAME(plan_fwd_dk)(d, &dk) && dk.dk_mode == 2 && dk.apack_units > 0 &&
-            dk.dk_qt == 0) {
-            *pl = dk;
-            pl->dk_nhwc = 1;
-            return;
-        }
-        dk = *pl;
-        dk.algo = CX_ALGO_DIRECT;
-        dk.tile = PQ;
-        dk.ntiles = 1;
-        dk.cblock = Cg;
-        dk.cblocks = 1;
-        if (G == 1 && Kg == 1 && CX_NAME(plan_fwd_dk)(d, &dk) && dk.dk_mode != 2 &&
-            dk.apack_units > 0 && dk.dk_qt == 0 && !dk.dk_stream) {
-            /* one output channel: (N, P, Q, 1) is (N, 1, P, Q), the tiles store
-               it as they do for NCHW (dk_nhwc 2: only the band reads NHWC) */
-            *pl = dk;
-            pl->dk_nhwc = 2;
-            return;
-        }
-#if CX_DK_CV
-        /* one group of 8 or 16 output channels that one pixel tile covers
-           (thin layers: lenet-sized, and input gradients to 8 channels): the
-           pixel tiles, their results made pixel-major per 16 pixels (the
-           tiles' buffer: mr x band pixels after the band) */
-        dk = *pl;
-        dk.algo = CX_ALGO_DIRECT;
-        dk.tile = PQ;
-        dk.ntiles = 1;
-        dk.cblock = Cg;
-        dk.cblocks = 1;
-        if (G == 1 && (Kg == 8 || Kg == 16) && CX_NAME(plan_fwd_dk)(d, &dk) &&
-            dk.dk_mode != 2 && dk.dk_mr == Kg && dk.apack_units > 0 && dk.dk_qt == 0 &&
+        if (CX_NAME(plan_fwd_dk)(d, &dk) && dk.apack_units > 0 && dk.dk_qt == 0 &&
             !dk.dk_stream) {
-            *pl = dk;
-            pl->dk_nhwc = 1;
-            pl->ws_elems += (size_t)(Kg * pl->tile * d->Q + 2 * CX_DVL_MAX);
-            return;
-        }
+            if (dk.dk_mode == 2) {
+                *pl = dk;
+                pl->dk_nhwc = 1;
+                return;
+            }
+            if (G == 1 && Kg == 1) {
+                *pl = dk;
+                pl->dk_nhwc = 2;
+                return;
+            }
+#if CX_DK_CV
+            if (G == 1 && Kg == 8 && dk.dk_mr == Kg) {
+                *pl = dk;
+                pl->dk_nhwc = 1;
+                pl->ws_elems += (size_t)(Kg * pl->tile * d->Q + 2 * CX_DVL_MAX);
+                return;
+            }
 #endif
+        }
     }
     if (op == CX_OP_FWD) {
         /* tiles of at most MC pixels (one A block), a multiple of MR; smaller
