@@ -242,6 +242,33 @@ def test_direct_random_floats_close_to_reference():
                                    rtol=tol, atol=tol * 300)
 
 
+@pytest.mark.parametrize("shapes", [((16, 8, 14, 14), (16, 8, 5, 5), 2),
+                                    ((4, 64, 20, 20), (64, 64, 3, 3), 1),
+                                    ((3, 32, 9, 9), (32, 32, 7, 7), 3)],
+                         ids=["lenet2", "c64_3x3", "c32_7x7"])
+def test_channel_vector_weight_gradient_thread_invariant(shapes):
+    """The channel-vector weight gradient reduces its batch chunks in a fixed
+    order: the same bits for 1, 2 and 3 threads, and, where the build has the
+    tiles, for NHWC operands (which then run the same tiles) as for NCHW."""
+    xs, ws, pad = shapes
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    gy = rng.standard_normal(convx.conv2d(x, w, padding=pad).shape).astype(np.float32)
+    one = convx.conv2d_weight(x, ws, gy, padding=pad, threads=1)
+    xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    gn = np.ascontiguousarray(gy.transpose(0, 2, 3, 1))
+    one_nhwc = convx.conv2d_weight(xn, ws, gn, padding=pad, threads=1, layout="NHWC")
+    if convx._api._channel_tiles(np.float32):
+        np.testing.assert_array_equal(one_nhwc, one)
+    else:
+        np.testing.assert_allclose(one_nhwc, one, rtol=1e-4, atol=1e-3)
+    for t in (2, 3):
+        np.testing.assert_array_equal(convx.conv2d_weight(x, ws, gy, padding=pad, threads=t), one)
+        np.testing.assert_array_equal(
+            convx.conv2d_weight(xn, ws, gn, padding=pad, threads=t, layout="NHWC"), one_nhwc)
+
+
 def test_column_tiles_thread_invariant():
     """Long rows cut into column tiles: the weight gradient reduces its tiles
     in a fixed order, so every thread count gives the same bits."""
