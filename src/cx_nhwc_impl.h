@@ -380,7 +380,10 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
     pl->nhwc_dw = cx_nhwc_is_dw(d);
     if (pl->nhwc_dw) {
         const ptrdiff_t CB = CX_NHWC_DW_NV * CX_DVL;
-        pl->ws_elems = (size_t)CB;     /* a vector block of zeros (padding taps) */
+        /* a vector block of zeros (padding taps); the input gradient's tap
+           lists (2 * (R + S) indices) */
+        pl->ws_elems = (size_t)CB + (size_t)(2 * (d->R + d->S)) * sizeof(ptrdiff_t) /
+                                        sizeof(CX_T);
         pl->apack_units = 1;
         pl->apack_elems = (size_t)(d->K * RS);
         if (op == CX_OP_FWD) {
@@ -633,9 +636,12 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
     }
 }
 
-/* dx[pixel, c] = sum_j sum over taps whose output exists of dy[out, c*mult + j] * wd[(j*RS + rs)*C + c] */
+/* dx[pixel, c] = sum_j sum over taps whose output exists of dy[out, c*mult + j] * wd[(j*RS + rs)*C + c].
+   The taps of a pixel are listed once (ws: R + S row and R + S column entries):
+   the kernel rows r whose output row (h + pad - r*dh) / sh exists, then per
+   column the s whose output column exists; the channel loops run over the list. */
 static void CX_NAME(nhwc_dw_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
-                                   const CX_T *dy, CX_T *dx, ptrdiff_t item)
+                                   const CX_T *dy, CX_T *dx, ptrdiff_t item, CX_T *ws)
 {
     const ptrdiff_t C = d->C, K = d->K, mult = K / C, H = d->H, W = d->W, P = d->P, Q = d->Q;
     const ptrdiff_t R = d->R, S = d->S, RS = R * S, sh = d->stride_h, sw = d->stride_w;
@@ -645,52 +651,55 @@ static void CX_NAME(nhwc_dw_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
     const ptrdiff_t h0 = band * pl->tile, h1 = cx_min(H, h0 + pl->tile);
     const CX_T *wd = (const CX_T *)pl->apacked;
     const CX_T *dyn = dy + n * P * Q * K;
-    /* the taps (r, s) whose output row / column exists, with that output's index */
-    for (ptrdiff_t h = h0; h < h1; ++h)
+    /* rr[i] = r, ro[i] = its output row * Q; cs[i] = s, co[i] = its output column */
+    ptrdiff_t *rr = (ptrdiff_t *)ws, *ro = rr + R, *cs = ro + R, *co = cs + S;
+    for (ptrdiff_t h = h0; h < h1; ++h) {
+        ptrdiff_t nr = 0;
+        for (ptrdiff_t r = 0; r < R; ++r) {
+            const ptrdiff_t t = h + d->pad_top - r * d->dil_h;
+            if (t >= 0 && t % sh == 0 && t / sh < P) {
+                rr[nr] = r;
+                ro[nr++] = (t / sh) * Q;
+            }
+        }
         for (ptrdiff_t wcol = 0; wcol < W; ++wcol) {
             CX_T *xp = dx + ((n * H + h) * W + wcol) * C;
+            ptrdiff_t ns = 0;
+            for (ptrdiff_t s = 0; s < S; ++s) {
+                const ptrdiff_t u = wcol + d->pad_left - s * d->dil_w;
+                if (u >= 0 && u % sw == 0 && u / sw < Q) {
+                    cs[ns] = s;
+                    co[ns++] = u / sw;
+                }
+            }
             ptrdiff_t c = c0;
             if (mult == 1)
                 for (const ptrdiff_t step = CX_NHWC_DW_NV * CX_DVL; c + step <= c1; c += step) {
                     CX_DV acc[CX_NHWC_DW_NV];
                     for (int v = 0; v < CX_NHWC_DW_NV; ++v)
                         acc[v] = CX_NAME(dv_splat)(0);
-                    for (ptrdiff_t r = 0; r < R; ++r) {
-                        const ptrdiff_t t = h + d->pad_top - r * d->dil_h;
-                        if (t < 0 || t % sh || t / sh >= P)
-                            continue;
-                        for (ptrdiff_t s = 0; s < S; ++s) {
-                            const ptrdiff_t u = wcol + d->pad_left - s * d->dil_w;
-                            if (u < 0 || u % sw || u / sw >= Q)
-                                continue;
-                            const CX_T *ds = dyn + ((t / sh) * Q + u / sw) * K + c;
-                            const CX_T *wv = wd + (r * S + s) * C + c;
+                    for (ptrdiff_t i = 0; i < nr; ++i)
+                        for (ptrdiff_t k = 0; k < ns; ++k) {
+                            const CX_T *ds = dyn + (ro[i] + co[k]) * K + c;
+                            const CX_T *wv = wd + (rr[i] * S + cs[k]) * C + c;
                             for (int v = 0; v < CX_NHWC_DW_NV; ++v)
                                 acc[v] += CX_NAME(dv_load)(ds + v * CX_DVL) *
                                           CX_NAME(dv_load)(wv + v * CX_DVL);
                         }
-                    }
                     for (int v = 0; v < CX_NHWC_DW_NV; ++v)
                         CX_NAME(dv_store)(xp + c + v * CX_DVL, acc[v]);
                 }
             for (; c < c1; ++c) {
                 CX_T acc = 0;
                 for (ptrdiff_t j = 0; j < mult; ++j)
-                    for (ptrdiff_t r = 0; r < R; ++r) {
-                        const ptrdiff_t t = h + d->pad_top - r * d->dil_h;
-                        if (t < 0 || t % sh || t / sh >= P)
-                            continue;
-                        for (ptrdiff_t s = 0; s < S; ++s) {
-                            const ptrdiff_t u = wcol + d->pad_left - s * d->dil_w;
-                            if (u < 0 || u % sw || u / sw >= Q)
-                                continue;
-                            acc += dyn[((t / sh) * Q + u / sw) * K + c * mult + j] *
-                                   wd[(j * RS + r * S + s) * C + c];
-                        }
-                    }
+                    for (ptrdiff_t i = 0; i < nr; ++i)
+                        for (ptrdiff_t k = 0; k < ns; ++k)
+                            acc += dyn[(ro[i] + co[k]) * K + c * mult + j] *
+                                   wd[(j * RS + rr[i] * S + cs[k]) * C + c];
                 xp[c] = acc;
             }
         }
+    }
 }
 
 /* ------------------------------------------------------------- GEMM drivers */
@@ -902,7 +911,7 @@ void CX_NAME(conv2d_nhwc_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
                                 const CX_T *dy, CX_T *dx, ptrdiff_t item, CX_T *ws)
 {
     if (pl->nhwc_dw)
-        CX_NAME(nhwc_dw_dgrad)(d, pl, dy, dx, item);
+        CX_NAME(nhwc_dw_dgrad)(d, pl, dy, dx, item, ws);
     else
         CX_NAME(nhwc_dgrad_gemm)(d, pl, dy, dx, item, ws);
 }
