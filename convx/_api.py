@@ -552,7 +552,7 @@ def _channel_tiles(dtype):
     """Does the active path have the direct forward's channel-vector tiles for
     dtype (16-lane vectors, a compiler with shufflevector)? Asked of the C plan
     once per (path, dtype): a 4x4 image with 16 channels in and out."""
-    key = (_conv.active_isa(), np.dtype(dtype).name)
+    key = (_conv.active_isa(), np.dtype(dtype).char)   # (.name is slow: a hot path)
     if key not in _CHANNEL_TILES:
         geo = (1, 16, 4, 4, 16, 1, 1, 4, 4, 1, 1, 1, 1, 0, 0, 1)
         _CHANNEL_TILES[key] = _conv.plan_info(geo, "fwd", "direct", dtype)["dk_mode"] == 2
