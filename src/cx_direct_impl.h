@@ -1247,9 +1247,8 @@ static double CX_NAME(dk_wgradc_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptr
     const double crp = (double)(cx_ceil_div((d->C / d->groups) * d->R, nrr) * nrr);
     const double rows_in = (double)(rows - 1) * (double)d->stride_h +
                            (double)(d->R - 1) * (double)d->dil_h + 1;
-    const double E = (double)(cx_ceil_div(d->Q + d->S - 1, d->S) * d->S);
     return Cg * (double)d->R * S * 2 + 1 + 16 + (double)kblock * crp * S +
-           Cg * rows_in * (double)L + 2.0 * CX_DVL + S + (double)rows * (E + S) * 16 + 16;
+           Cg * rows_in * (double)L + 2.0 * CX_DVL + S + (double)rows * ((double)d->Q + 2 * S) * 16 + 16;
 }
 #endif
 
@@ -1444,7 +1443,9 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
     const ptrdiff_t u0 = split * pl->nper, u1 = cx_min(d->N * pl->ntiles, u0 + pl->nper);
     const ptrdiff_t k0 = kbi * pl->kblock, kn = cx_min(pl->kblock, Kg - k0), nkb = kn / 16;
     const ptrdiff_t nrr = cx_dk_wgradc_nrr(S), ncr = Cg * R, crp = cx_ceil_div(ncr, nrr) * nrr;
-    const ptrdiff_t E = cx_ceil_div(Q + S - 1, S) * S, dpitch = (E + S) * 16;
+    /* dyt rows: S - 1 zero vectors, Q pixels, S - 1 zero vectors (the windows of
+       the last pixel block reach index Q + 2S - 3) */
+    const ptrdiff_t dpitch = (Q + 2 * S - 2) * 16;
     const CX_NAME(dk_wgradc_fn) fn = S == 3 ? CX_NAME(dk_wgradc_3)
                                    : S == 5 ? CX_NAME(dk_wgradc_5) : CX_NAME(dk_wgradc_7);
     dw += split * pl->wsize;
@@ -1482,7 +1483,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
             for (ptrdiff_t p = 0; p < rows; ++p) {
                 CX_T *o = dyt + p * dpitch;
                 memset(o, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
-                memset(o + (Q + S - 1) * 16, 0, (size_t)(E + S - Q - S + 1) * 16 * sizeof(CX_T));
+                memset(o + (Q + S - 1) * 16, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
                 o += (S - 1) * 16;
                 if (pl->dk_nhwc) {
                     /* channels-last grad_output is pixel-major already */
