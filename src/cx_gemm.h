@@ -19,7 +19,7 @@
  * Kernels (names say dtype, tile and ISA):
  *   cx_f32_gemm_ukernel_4x8__generic   cx_f64_gemm_ukernel_4x4__generic   portable C
  *   cx_f32_gemm_ukernel_6x16__avx2     cx_f64_gemm_ukernel_6x8__avx2      AVX2 + FMA
- *   cx_f32_gemm_ukernel_12x32__avx512  cx_f64_gemm_ukernel_12x16__avx512  AVX-512F
+ *   cx_f32_gemm_ukernel_8x48__avx512  cx_f64_gemm_ukernel_8x24__avx512  AVX-512F
  * each with an indirect twin (cx_*_igemm_ukernel_*) that reads B row p in place
  * at b + boff[p], and a dot-product tile (cx_*_dot_ukernel_*) described below.
  */
@@ -114,9 +114,9 @@ void cx_f32_igemm_ukernel_6x16__avx2(ptrdiff_t, const float *, const float *, co
                                      float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f64_igemm_ukernel_6x8__avx2(ptrdiff_t, const double *, const double *, const ptrdiff_t *,
                                     double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
-void cx_f32_igemm_ukernel_12x32__avx512(ptrdiff_t, const float *, const float *, const ptrdiff_t *,
+void cx_f32_igemm_ukernel_8x48__avx512(ptrdiff_t, const float *, const float *, const ptrdiff_t *,
                                         float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
-void cx_f64_igemm_ukernel_12x16__avx512(ptrdiff_t, const double *, const double *, const ptrdiff_t *,
+void cx_f64_igemm_ukernel_8x24__avx512(ptrdiff_t, const double *, const double *, const ptrdiff_t *,
                                         double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f32_dot_ukernel_3x4__avx2(ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t,
     const float *, ptrdiff_t, ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
@@ -130,9 +130,9 @@ void cx_f32_gemm_ukernel_6x16__avx2(ptrdiff_t, const float *, const float *, ptr
                                     ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f64_gemm_ukernel_6x8__avx2(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
                                    ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
-void cx_f32_gemm_ukernel_12x32__avx512(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
+void cx_f32_gemm_ukernel_8x48__avx512(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
                                        ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
-void cx_f64_gemm_ukernel_12x16__avx512(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
+void cx_f64_gemm_ukernel_8x24__avx512(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
                                        ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 #else
 #define CX_HAVE_X86_KERNELS 0

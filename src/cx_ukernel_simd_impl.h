@@ -1,9 +1,9 @@
 /*
  * Broadcast-FMA micro-kernel template for x86 SIMD (see cx_gemm.h for the contract).
  *
- * Tile MR x NR with NR = 2 vectors: C rows are held in 2*MR vector registers;
- * each step of k loads one row of the B panel (2 vectors), broadcasts MR
- * elements of the A panel and issues 2*MR independent FMAs. Edge tiles
+ * Tile MR x NR with NR = NV vectors: C rows are held in NV*MR vector registers;
+ * each step of k loads one row of the B panel (NV vectors), broadcasts MR
+ * elements of the A panel and issues NV*MR independent FMAs. Edge tiles
  * (m < MR or n < NR) are computed in full (the panels are zero-padded) into a
  * stack buffer and only the valid part is written.
  *
@@ -11,12 +11,12 @@
  * offset per row (the "indirect GEMM" of the stride-1 forward convolution).
  *
  * Include after defining:
- *   UK_NAME, UK_T, UK_V (vector type), UK_VLEN (lanes), UK_MR,
+ *   UK_NAME, UK_T, UK_V (vector type), UK_VLEN (lanes), UK_MR, UK_NV (vectors per row),
  *   UK_LOAD(p), UK_STORE(p, v), UK_BCAST(x), UK_FMA(a, b, c) (a*b + c), UK_ZERO(),
  *   UK_TARGET (function attribute enabling the ISA)
  */
 
-#define UK_NR (2 * UK_VLEN)
+#define UK_NR (UK_NV * UK_VLEN)
 
 #ifdef UK_INDIRECT
 /* Indirect variant: row p of B is b + boff[p] (NR values read in place). */
@@ -29,26 +29,28 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
                        int accumulate, ptrdiff_t m, ptrdiff_t n)
 #endif
 {
-    UK_V acc0[UK_MR], acc1[UK_MR];
+    UK_V acc[UK_MR][UK_NV];
 #pragma GCC unroll 16
-    for (int i = 0; i < UK_MR; ++i) {
-        acc0[i] = UK_ZERO();
-        acc1[i] = UK_ZERO();
-    }
+    for (int i = 0; i < UK_MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < UK_NV; ++v)
+            acc[i][v] = UK_ZERO();
     for (ptrdiff_t p = 0; p < kc; ++p) {
 #ifdef UK_INDIRECT
         const UK_T *bp = b + boff[p];
-        const UK_V b0 = UK_LOAD(bp);
-        const UK_V b1 = UK_LOAD(bp + UK_VLEN);
 #else
-        const UK_V b0 = UK_LOAD(b);
-        const UK_V b1 = UK_LOAD(b + UK_VLEN);
+        const UK_T *bp = b;
 #endif
+        UK_V bv[UK_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < UK_NV; ++v)
+            bv[v] = UK_LOAD(bp + v * UK_VLEN);
 #pragma GCC unroll 16
         for (int i = 0; i < UK_MR; ++i) {
             const UK_V ai = UK_BCAST(a[i]);
-            acc0[i] = UK_FMA(ai, b0, acc0[i]);
-            acc1[i] = UK_FMA(ai, b1, acc1[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < UK_NV; ++v)
+                acc[i][v] = UK_FMA(ai, bv[v], acc[i][v]);
         }
         a += UK_MR;
 #ifndef UK_INDIRECT
@@ -58,26 +60,25 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
     if (m == UK_MR && n == UK_NR && csc == 1) {
         if (accumulate) {
 #pragma GCC unroll 16
-            for (int i = 0; i < UK_MR; ++i) {
-                UK_T *ci = c + i * rsc;
-                UK_STORE(ci, UK_ADD(UK_LOAD(ci), acc0[i]));
-                UK_STORE(ci + UK_VLEN, UK_ADD(UK_LOAD(ci + UK_VLEN), acc1[i]));
-            }
+            for (int i = 0; i < UK_MR; ++i)
+#pragma GCC unroll 4
+                for (int v = 0; v < UK_NV; ++v) {
+                    UK_T *ci = c + i * rsc + v * UK_VLEN;
+                    UK_STORE(ci, UK_ADD(UK_LOAD(ci), acc[i][v]));
+                }
         } else {
 #pragma GCC unroll 16
-            for (int i = 0; i < UK_MR; ++i) {
-                UK_T *ci = c + i * rsc;
-                UK_STORE(ci, acc0[i]);
-                UK_STORE(ci + UK_VLEN, acc1[i]);
-            }
+            for (int i = 0; i < UK_MR; ++i)
+#pragma GCC unroll 4
+                for (int v = 0; v < UK_NV; ++v)
+                    UK_STORE(c + i * rsc + v * UK_VLEN, acc[i][v]);
         }
         return;
     }
     UK_T tmp[UK_MR * UK_NR];
-    for (int i = 0; i < UK_MR; ++i) {
-        UK_STORE(tmp + i * UK_NR, acc0[i]);
-        UK_STORE(tmp + i * UK_NR + UK_VLEN, acc1[i]);
-    }
+    for (int i = 0; i < UK_MR; ++i)
+        for (int v = 0; v < UK_NV; ++v)
+            UK_STORE(tmp + i * UK_NR + v * UK_VLEN, acc[i][v]);
     for (ptrdiff_t i = 0; i < m; ++i)
         for (ptrdiff_t j = 0; j < n; ++j) {
             UK_T *cij = c + i * rsc + j * csc;
@@ -92,6 +93,7 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
 #undef UK_V
 #undef UK_VLEN
 #undef UK_MR
+#undef UK_NV
 #undef UK_LOAD
 #undef UK_STORE
 #undef UK_BCAST

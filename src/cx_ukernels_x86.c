@@ -17,6 +17,7 @@
 #define UK_V __m256
 #define UK_VLEN 8
 #define UK_MR 6
+#define UK_NV 2
 #define UK_LOAD(p) _mm256_loadu_ps(p)
 #define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
 #define UK_BCAST(x) _mm256_set1_ps(x)
@@ -31,6 +32,7 @@
 #define UK_V __m256
 #define UK_VLEN 8
 #define UK_MR 6
+#define UK_NV 2
 #define UK_LOAD(p) _mm256_loadu_ps(p)
 #define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
 #define UK_BCAST(x) _mm256_set1_ps(x)
@@ -44,6 +46,7 @@
 #define UK_V __m256d
 #define UK_VLEN 4
 #define UK_MR 6
+#define UK_NV 2
 #define UK_LOAD(p) _mm256_loadu_pd(p)
 #define UK_STORE(p, v) _mm256_storeu_pd((p), (v))
 #define UK_BCAST(x) _mm256_set1_pd(x)
@@ -58,6 +61,7 @@
 #define UK_V __m256d
 #define UK_VLEN 4
 #define UK_MR 6
+#define UK_NV 2
 #define UK_LOAD(p) _mm256_loadu_pd(p)
 #define UK_STORE(p, v) _mm256_storeu_pd((p), (v))
 #define UK_BCAST(x) _mm256_set1_pd(x)
@@ -68,14 +72,15 @@
 
 #undef UK_TARGET
 
-/* ---- AVX-512F: 32 zmm registers, 12 x 2 accumulators ---- */
+/* ---- AVX-512F: 32 zmm registers, 8 x 3 accumulators ---- */
 #define UK_TARGET __attribute__((target("avx512f,fma")))
 
-#define UK_NAME cx_f32_gemm_ukernel_12x32__avx512
+#define UK_NAME cx_f32_gemm_ukernel_8x48__avx512
 #define UK_T float
 #define UK_V __m512
 #define UK_VLEN 16
-#define UK_MR 12
+#define UK_MR 8
+#define UK_NV 3
 #define UK_LOAD(p) _mm512_loadu_ps(p)
 #define UK_STORE(p, v) _mm512_storeu_ps((p), (v))
 #define UK_BCAST(x) _mm512_set1_ps(x)
@@ -85,11 +90,12 @@
 #include "cx_ukernel_simd_impl.h"
 
 #define UK_INDIRECT
-#define UK_NAME cx_f32_igemm_ukernel_12x32__avx512
+#define UK_NAME cx_f32_igemm_ukernel_8x48__avx512
 #define UK_T float
 #define UK_V __m512
 #define UK_VLEN 16
-#define UK_MR 12
+#define UK_MR 8
+#define UK_NV 3
 #define UK_LOAD(p) _mm512_loadu_ps(p)
 #define UK_STORE(p, v) _mm512_storeu_ps((p), (v))
 #define UK_BCAST(x) _mm512_set1_ps(x)
@@ -98,11 +104,12 @@
 #define UK_ZERO() _mm512_setzero_ps()
 #include "cx_ukernel_simd_impl.h"
 
-#define UK_NAME cx_f64_gemm_ukernel_12x16__avx512
+#define UK_NAME cx_f64_gemm_ukernel_8x24__avx512
 #define UK_T double
 #define UK_V __m512d
 #define UK_VLEN 8
-#define UK_MR 12
+#define UK_MR 8
+#define UK_NV 3
 #define UK_LOAD(p) _mm512_loadu_pd(p)
 #define UK_STORE(p, v) _mm512_storeu_pd((p), (v))
 #define UK_BCAST(x) _mm512_set1_pd(x)
@@ -112,11 +119,12 @@
 #include "cx_ukernel_simd_impl.h"
 
 #define UK_INDIRECT
-#define UK_NAME cx_f64_igemm_ukernel_12x16__avx512
+#define UK_NAME cx_f64_igemm_ukernel_8x24__avx512
 #define UK_T double
 #define UK_V __m512d
 #define UK_VLEN 8
-#define UK_MR 12
+#define UK_MR 8
+#define UK_NV 3
 #define UK_LOAD(p) _mm512_loadu_pd(p)
 #define UK_STORE(p, v) _mm512_storeu_pd((p), (v))
 #define UK_BCAST(x) _mm512_set1_pd(x)
