@@ -67,6 +67,9 @@ typedef struct {
     int wgrad_gemm;     /* wgrad im2col: packed GEMM (many output channels) instead of dot kernels */
     int fwd_shift;      /* fwd im2col, stride 1: indirect GEMM over a padded row band
                            (tile = output rows per item) instead of packing columns */
+    int fwd_span;       /* fwd im2col, packed columns: tiles run over the pixels of the
+                           whole batch (image after image), ntiles per group, so
+                           that small images fill whole micro-tiles */
     /* im2col fwd/dgrad: the weight operand of each group (dgrad: each group's
        channel block) packed once per call by conv2d_prepack into a shared
        read-only buffer of apack_units * apack_elems elements, which the caller

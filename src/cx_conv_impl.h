@@ -245,17 +245,24 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         /* Implicit im2col: B panels are packed straight from the image, so the
            only workspace is the GEMM's packing buffers. A tile is at most one
            B block wide; narrower when the batch alone gives too few items. */
-        const ptrdiff_t nr = CX_ACTIVE()->nr, per = d->N * G;
-        ptrdiff_t tile = cx_max(cx_min(PQ, CX_ACTIVE()->nc), 1);
-        if (PQ > 0 && per * cx_ceil_div(PQ, tile) < CX_TARGET_ITEMS) {
+        /* Packed columns: tiles run over the whole batch's pixels (fwd_span), so
+           that images of a few panels' pixels (14 x 14 = 196 = 4.1 panels of 48)
+           do not each end in a mostly empty panel; 1x1 layers read each image
+           in place and keep per-image tiles. */
+        const ptrdiff_t nr = CX_ACTIVE()->nr;
+        const int span = !cx_is_pointwise(d);
+        const ptrdiff_t npix = span ? d->N * PQ : PQ, per = span ? G : d->N * G;
+        ptrdiff_t tile = cx_max(cx_min(npix, CX_ACTIVE()->nc), 1);
+        if (npix > 0 && per * cx_ceil_div(npix, tile) < CX_TARGET_ITEMS) {
             const ptrdiff_t want = cx_ceil_div(CX_TARGET_ITEMS, cx_max(per, 1));
-            tile = cx_ceil_div(cx_ceil_div(PQ, want), nr) * nr;
-            tile = cx_min(cx_max(tile, 4 * nr), cx_max(PQ, 1));
+            tile = cx_ceil_div(cx_ceil_div(npix, want), nr) * nr;
+            tile = cx_min(cx_max(tile, 4 * nr), cx_max(npix, 1));
         }
+        pl->fwd_span = span;
         pl->tile = tile;
         pl->ws_elems = gemm_ws;
-        pl->ntiles = PQ > 0 ? cx_ceil_div(PQ, pl->tile) : 0;
-        pl->nitems = d->N * G * pl->ntiles;
+        pl->ntiles = npix > 0 ? cx_ceil_div(npix, pl->tile) : 0;
+        pl->nitems = per * pl->ntiles;
         CX_NAME(plan_prepack)(pl, G, CX_NAME(gemm_prepack_elems)(Kg, Cg * RS));
         return;
     }
@@ -383,10 +390,12 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
  * its transpose) straight into the GEMM's NR-wide panels.
  */
 typedef struct {
-    const cx_conv2d_desc *d;
     const CX_T *x;      /* channel 0 of the group, image n */
+    const cx_conv2d_desc *d;
     ptrdiff_t pix0;     /* first output pixel of the caller's tile */
     ptrdiff_t crs0;     /* first column-matrix row (c*R + r)*S + s of the caller's tile */
+    ptrdiff_t img;      /* forward packer: elements from one image to the next; pixels
+                           pix0 + j past the image's P*Q continue in the next one */
 } CX_NAME(im2col_src);
 
 /* out[t] = x value under kernel tap (r, s) at output pixels (prow, q0 + t), t < len. */
@@ -419,26 +428,93 @@ static inline void CX_NAME(im2col_run)(const cx_conv2d_desc *d, const CX_T *xc, 
     for (; t < len; ++t) out[t * ostride] = 0;
 }
 
+/* o[0, n) = x[0, n) for the short runs of the packers: inline, masked vector
+   copies where the path has them (a libc call per run cost more than the copy). */
+#if CX_DK_VECTORS && CX_VBYTES >= 32 && (defined(__x86_64__) || defined(__i386__))
+#define CX_PACK_MASKED 1
+#include <immintrin.h>
+#else
+#define CX_PACK_MASKED 0
+#endif
+static CX_DK_INLINE void CX_NAME(copy_run)(CX_T *restrict o, const CX_T *restrict x, ptrdiff_t n)
+{
+#if CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 4
+    for (; n >= 16; n -= 16, o += 16, x += 16)
+        _mm512_storeu_ps(o, _mm512_loadu_ps(x));
+    if (n > 0) {
+        const __mmask16 m = (__mmask16)((1u << n) - 1u);
+        _mm512_mask_storeu_ps(o, m, _mm512_maskz_loadu_ps(m, x));
+    }
+#elif CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 8
+    for (; n >= 8; n -= 8, o += 8, x += 8)
+        _mm512_storeu_pd(o, _mm512_loadu_pd(x));
+    if (n > 0) {
+        const __mmask8 m = (__mmask8)((1u << n) - 1u);
+        _mm512_mask_storeu_pd(o, m, _mm512_maskz_loadu_pd(m, x));
+    }
+#elif CX_PACK_MASKED && CX_VBYTES == 32 && CX_TSIZE == 4
+    for (; n >= 8; n -= 8, o += 8, x += 8)
+        _mm256_storeu_ps(o, _mm256_loadu_ps(x));
+    if (n > 0) {
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm256_maskstore_ps(o, m, _mm256_maskload_ps(x, m));
+    }
+#elif CX_PACK_MASKED && CX_VBYTES == 32 && CX_TSIZE == 8
+    for (; n >= 4; n -= 4, o += 4, x += 4)
+        _mm256_storeu_pd(o, _mm256_loadu_pd(x));
+    if (n > 0) {
+        const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)n),
+                                             _mm256_setr_epi64x(0, 1, 2, 3));
+        _mm256_maskstore_pd(o, m, _mm256_maskload_pd(x, m));
+    }
+#else
+    for (ptrdiff_t t = 0; t < n; ++t)
+        o[t] = x[t];
+#endif
+}
+
+/* o[0, n) = 0, for the padding of the packers' runs (n is small). */
+static CX_DK_INLINE void CX_NAME(zero_run)(CX_T *restrict o, ptrdiff_t n)
+{
+#if CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 4
+    for (; n >= 16; n -= 16, o += 16)
+        _mm512_storeu_ps(o, _mm512_setzero_ps());
+    if (n > 0)
+        _mm512_mask_storeu_ps(o, (__mmask16)((1u << n) - 1u), _mm512_setzero_ps());
+#elif CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 8
+    for (; n >= 8; n -= 8, o += 8)
+        _mm512_storeu_pd(o, _mm512_setzero_pd());
+    if (n > 0)
+        _mm512_mask_storeu_pd(o, (__mmask8)((1u << n) - 1u), _mm512_setzero_pd());
+#else
+    for (ptrdiff_t t = 0; t < n; ++t)
+        o[t] = 0;
+#endif
+}
+
 /* Forward: B = cols, rows crs in [pc, pc+kc), columns pixels pix0 + [jc, jc+nc).
    The hot loop of the 3x3-style layers: (c, r, s) and the pixel position are
    stepped incrementally (no divisions per row), and a run that lies wholly
-   inside the image is a plain copy. */
+   inside the image is a plain copy. With s->img set, pixels past the image's
+   last one continue at pixel 0 of the next image (the batch-spanning tiles). */
 static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
                                    ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t nr, CX_T *dst)
 {
     const CX_NAME(im2col_src) *s = (const CX_NAME(im2col_src) *)src;
     const cx_conv2d_desc *d = s->d;
-    const ptrdiff_t R = d->R, S = d->S, Q = d->Q, H = d->H, W = d->W, HW = H * W;
-    const ptrdiff_t sh = d->stride_h, sw = d->stride_w;
+    const ptrdiff_t R = d->R, S = d->S, P = d->P, Q = d->Q, H = d->H, W = d->W, HW = H * W;
+    const ptrdiff_t sh = d->stride_h, sw = d->stride_w, PQ = P * Q;
     const ptrdiff_t npanel = cx_ceil_div(nc, nr), tail = nc - (npanel - 1) * nr;
-    const ptrdiff_t g0 = s->pix0 + jc, prow0 = g0 / Q, q0 = g0 % Q;
+    const ptrdiff_t g0 = s->pix0 + jc, n0 = s->img ? g0 / PQ : 0, gi = g0 - n0 * PQ;
+    const ptrdiff_t prow0 = gi / Q, q0 = gi % Q;
     ptrdiff_t crs = s->crs0 + pc;
     ptrdiff_t c = crs / (R * S), r = (crs / S) % R, sx = crs % S;
     for (ptrdiff_t p = 0; p < kc; ++p) {
         const ptrdiff_t hoff = r * d->dil_h - d->pad_top, woff = sx * d->dil_w - d->pad_left;
         ptrdiff_t qlo, qhi;
         cx_valid_range(Q, sw, woff, W, &qlo, &qhi);
-        const CX_T *xc = s->x + c * HW;
+        const CX_T *xc = s->x + n0 * s->img + c * HW;
         CX_T *o = dst + p * nr;                 /* row p of panel 0 */
         ptrdiff_t prow = prow0, q = q0;
         for (ptrdiff_t j = 0; j < nc; j += nr, o += kc * nr) {
@@ -447,20 +523,30 @@ static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
                 const ptrdiff_t run = cx_min(Q - q, len - t);
                 const ptrdiff_t h = prow * sh + hoff;
                 CX_T *restrict out = o + t;
-                if (h >= 0 && h < H && q >= qlo && q + run <= qhi) {
-                    const CX_T *restrict xr = xc + h * W + q * sw + woff;
-                    if (sw == 1)
-                        memcpy(out, xr, (size_t)run * sizeof(CX_T));   /* short runs: libc's copy beats a loop with a scalar tail */
-                    else
-                        for (ptrdiff_t u = 0; u < run; ++u) out[u] = xr[u * sw];
+                if (h < 0 || h >= H) {
+                    CX_NAME(zero_run)(out, run);
                 } else {
-                    CX_NAME(im2col_run)(d, xc, h, woff, qlo, qhi, q, run, out, 1);
+                    /* pixels [a, b) of the run read the image, the rest the padding */
+                    const ptrdiff_t a = cx_min(cx_max(q, qlo), q + run);
+                    const ptrdiff_t b = cx_max(cx_min(q + run, qhi), a);
+                    const CX_T *restrict xr = xc + h * W + a * sw + woff;
+                    if (a > q)
+                        CX_NAME(zero_run)(out, a - q);
+                    if (sw == 1)
+                        CX_NAME(copy_run)(out + (a - q), xr, b - a);
+                    else
+                        for (ptrdiff_t u = 0; u < b - a; ++u) out[a - q + u] = xr[u * sw];
+                    if (q + run > b)
+                        CX_NAME(zero_run)(out + (b - q), q + run - b);
                 }
                 t += run;
                 q += run;
                 if (q == Q) {
                     q = 0;
-                    ++prow;
+                    if (++prow == P) {
+                        prow = 0;
+                        xc += s->img;
+                    }
                 }
             }
         }
@@ -597,7 +683,8 @@ static void CX_NAME(fwd_direct)(const cx_conv2d_desc *d, const CX_T *x, const CX
     }
 }
 
-/* y[n, g block, tile] = w_g (Kg x CgRS) @ cols (CgRS x tile) + bias */
+/* y[n, g block, tile] = w_g (Kg x CgRS) @ cols (CgRS x tile) + bias; with
+   pl->fwd_span the item is (g, tile of the batch's N*P*Q pixels) instead */
 static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                 const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                                 ptrdiff_t item, CX_T *ws)
@@ -605,17 +692,40 @@ static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G;
     const ptrdiff_t CRS = Cg * d->R * d->S, PQ = d->P * d->Q, HW = d->H * d->W;
     const ptrdiff_t jt = item % pl->ntiles, g = (item / pl->ntiles) % G;
+    const ptrdiff_t wg_off = g * Kg * CRS;
+    const CX_T *apre = pl->apack_units ? (const CX_T *)pl->apacked + g * pl->apack_elems : NULL;
+    if (pl->fwd_span) {
+        /* pixels [gp0, gp0 + nt) of the batch, image after image */
+        const ptrdiff_t gp0 = jt * pl->tile, nt = cx_min(pl->tile, d->N * PQ - gp0);
+        const ptrdiff_t n0 = gp0 / PQ, pix0 = gp0 % PQ;
+        CX_NAME(im2col_src) src = {x + g * Cg * HW, d, gp0, 0, d->C * HW};
+        CX_T *yg = y + (n0 * d->K + g * Kg) * PQ + pix0;
+        const ptrdiff_t jump = (d->K - 1) * PQ;
+        CX_NAME(gemm_core_seg)(Kg, nt, CRS, w + wg_off, CRS, 1, apre, CX_NAME(pack_b_im2col),
+                               &src, NULL, 0, NULL, 0, yg, PQ, 1, pix0, PQ, jump, ws);
+        if (bias)
+            for (ptrdiff_t j = 0; j < nt;) {
+                const ptrdiff_t sg = (pix0 + j) / PQ, end = cx_min((sg + 1) * PQ - pix0, nt);
+                for (ptrdiff_t k = 0; k < Kg; ++k) {
+                    const CX_T b0 = bias[g * Kg + k];
+                    CX_T *yk = yg + sg * jump + k * PQ;
+                    for (ptrdiff_t jj = j; jj < end; ++jj)
+                        yk[jj] += b0;
+                }
+                j = end;
+            }
+        return;
+    }
     const ptrdiff_t n = item / (pl->ntiles * G);
     const ptrdiff_t j0 = jt * pl->tile, nt = cx_min(pl->tile, PQ - j0);
     const CX_T *xg = x + (n * d->C + g * Cg) * HW;
-    const CX_T *wg = w + g * Kg * CRS;
+    const CX_T *wg = w + wg_off;
     CX_T *yg = y + (n * d->K + g * Kg) * PQ + j0;
-    const CX_T *apre = pl->apack_units ? (const CX_T *)pl->apacked + g * pl->apack_elems : NULL;
     if (cx_is_pointwise(d)) {
         /* the column matrix is the image itself: read in place, never packed */
         CX_NAME(gemm_b_inplace)(Kg, nt, Cg, wg, CRS, 1, apre, xg + j0, HW, 0, yg, PQ, 1, ws);
     } else {
-        CX_NAME(im2col_src) src = {d, xg, j0, 0};
+        CX_NAME(im2col_src) src = {xg, d, j0, 0, 0};
         CX_NAME(gemm_core)(Kg, nt, CRS, wg, CRS, 1, apre, CX_NAME(pack_b_im2col), &src,
                            NULL, 0, NULL, 0, yg, PQ, 1, ws);
     }
@@ -775,7 +885,7 @@ static void CX_NAME(wgrad_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                 CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, apre, CX_NAME(pack_b_strided), &bs,
                                    NULL, 0, NULL, accumulate, dwb, CRS, 1, ws);
             } else {
-                CX_NAME(im2col_src) src = {d, xg, 0, j0};
+                CX_NAME(im2col_src) src = {xg, d, 0, j0, 0};
                 CX_NAME(gemm_core)(kn, jn, PQ, dyb, PQ, 1, apre, CX_NAME(pack_b_im2col_t), &src,
                                    NULL, 0, NULL, accumulate, dwb, CRS, 1, ws);
             }

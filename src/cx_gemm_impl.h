@@ -188,6 +188,33 @@ const char *CX_NAME(gemm_kernel_name)(void)
     return CX_ACTIVE()->name;
 }
 
+/* Write (accumulate: add) an mr x nr tile (row pitch ldt) to segmented C
+   columns j0 + [0, nr) (see gemm_core_seg), c pointing at row 0, column 0. */
+static void CX_NAME(gemm_tile_out_seg)(const CX_T *t, ptrdiff_t ldt, ptrdiff_t mr, ptrdiff_t nr,
+                                       CX_T *c, ptrdiff_t rsc, ptrdiff_t j0, ptrdiff_t cq0,
+                                       ptrdiff_t cseg, ptrdiff_t cjump, int accumulate)
+{
+    for (ptrdiff_t j = 0; j < nr;) {
+        const ptrdiff_t sg = (cq0 + j0 + j) / cseg;
+        ptrdiff_t end = (sg + 1) * cseg - (cq0 + j0);
+        end = end < nr ? end : nr;
+        for (ptrdiff_t i = 0; i < mr; ++i) {
+            CX_T *restrict ci = c + i * rsc + j0 + sg * cjump;
+            const CX_T *restrict ti = t + i * ldt;
+            if (accumulate)
+                for (ptrdiff_t jj = j; jj < end; ++jj) ci[jj] += ti[jj];
+            else
+                for (ptrdiff_t jj = j; jj < end; ++jj) ci[jj] = ti[jj];
+        }
+        j = end;
+    }
+}
+
+/* Most elements of one micro-kernel tile (MR x NR) of any path. */
+#ifndef CX_GEMM_TILE_MAX
+#define CX_GEMM_TILE_MAX 512
+#endif
+
 /*
  * C (+)= A * B with B packed by pack_b from bsrc. If b_direct is not NULL, B is
  * also a row-major matrix with unit column stride (element (p, j) at
@@ -198,14 +225,22 @@ const char *CX_NAME(gemm_kernel_name)(void)
  * reads whole NR-wide rows, so b_direct[boff[p] + j] must be readable (its
  * value is ignored) up to j < round_up(n, NR). If apre is not NULL it holds
  * all of A already packed by gemm_prepack_a (then a is not read).
+ *
+ * Segmented C (cseg > 0, csc must be 1): the columns of C are cut into
+ * segments of cseg columns, the first one starting cq0 columns before column
+ * 0, and each segment boundary crossed adds cjump to the address: element
+ * (i, j) is c[i*rsc + j + ((cq0 + j) / cseg) * cjump]. That is how one GEMM
+ * covers the pixels of several images (segment = an image's P*Q pixels,
+ * cjump = the rest of its output). A micro-tile that straddles a boundary is
+ * computed into a stack tile and copied out piece by piece.
  * ws: gemm_workspace_elems() elements.
  */
-static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                               const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa, const CX_T *apre,
-                               CX_NAME(pack_b_fn) pack_b, const void *bsrc,
-                               const CX_T *b_direct, ptrdiff_t b_rs, const ptrdiff_t *boff,
-                               int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc,
-                               CX_T *ws)
+static void CX_NAME(gemm_core_seg)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                   const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa, const CX_T *apre,
+                                   CX_NAME(pack_b_fn) pack_b, const void *bsrc,
+                                   const CX_T *b_direct, ptrdiff_t b_rs, const ptrdiff_t *boff,
+                                   int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc,
+                                   ptrdiff_t cq0, ptrdiff_t cseg, ptrdiff_t cjump, CX_T *ws)
 {
     const CX_KERNEL_T *kr = CX_ACTIVE();
     const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc, NC = kr->nc;
@@ -216,9 +251,10 @@ static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
         if (!accumulate)
             for (ptrdiff_t i = 0; i < m; ++i)
                 for (ptrdiff_t j = 0; j < n; ++j)
-                    c[i * rsc + j * csc] = 0;
+                    c[i * rsc + j * csc + (cseg > 0 ? (cq0 + j) / cseg * cjump : 0)] = 0;
         return;
     }
+    CX_T tile[CX_GEMM_TILE_MAX];
     CX_T *apack = ws;
     CX_T *bpack = ws + MC * KC;
     const ptrdiff_t mpad = (m + MR - 1) / MR * MR;
@@ -251,9 +287,25 @@ static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                         bp = bpack + (jr - nfull) * kc;
                         ldb = NR;
                     }
+                    /* segmented C: this panel's first segment, and whether it ends inside */
+                    ptrdiff_t s0 = 0, split = 0;
+                    if (cseg > 0) {
+                        s0 = (cq0 + jc + jr) / cseg;
+                        split = (cq0 + jc + jr + nr - 1) / cseg != s0;
+                    }
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
-                        CX_T *cij = c + (ic + ir) * rsc + (jc + jr) * csc;
+                        CX_T *cij = c + (ic + ir) * rsc + (jc + jr) * csc + s0 * cjump;
+                        if (split) {
+                            if (boff)
+                                kr->iukernel(kc, ablk + ir * kc, b_direct + jc + jr, boff + pc,
+                                             tile, NR, 1, 0, mr, nr);
+                            else
+                                kr->ukernel(kc, ablk + ir * kc, bp, ldb, tile, NR, 1, 0, mr, nr);
+                            CX_NAME(gemm_tile_out_seg)(tile, NR, mr, nr, c + (ic + ir) * rsc,
+                                                       rsc, jc + jr, cq0, cseg, cjump, acc);
+                            continue;
+                        }
                         if (boff)
                             kr->iukernel(kc, ablk + ir * kc, b_direct + jc + jr, boff + pc,
                                          cij, rsc, csc, acc, mr, nr);
@@ -264,6 +316,18 @@ static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
             }
         }
     }
+}
+
+/* gemm_core_seg with plain C (element (i, j) at c[i*rsc + j*csc]). */
+static void CX_NAME(gemm_core)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                               const CX_T *a, ptrdiff_t rsa, ptrdiff_t csa, const CX_T *apre,
+                               CX_NAME(pack_b_fn) pack_b, const void *bsrc,
+                               const CX_T *b_direct, ptrdiff_t b_rs, const ptrdiff_t *boff,
+                               int accumulate, CX_T *c, ptrdiff_t rsc, ptrdiff_t csc,
+                               CX_T *ws)
+{
+    CX_NAME(gemm_core_seg)(m, n, k, a, rsa, csa, apre, pack_b, bsrc, b_direct, b_rs, boff,
+                           accumulate, c, rsc, csc, 0, 0, 0, ws);
 }
 
 void CX_NAME(gemm)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,

@@ -371,6 +371,12 @@ CASES = [
     # rows, 784 pixels) whose column tiles end in a partial tile
     _c("im2col_tiles_2x16x64x64_K24", 2, 16, 64, 64, 24, 3, 3, padding=1),
     _c("long_reduction_C96_3x3", 1, 96, 28, 28, 8, 3, 3, padding=1),
+    # >= 128 output channels at stride 1 take the packed-column forward, whose
+    # tiles run over the whole batch: 5 images of 5 x 5 = 25 pixels, so GEMM
+    # micro-tiles (48 pixels on AVX-512) straddle two or three images; and
+    # 14 x 14 images (196 pixels, not a multiple of any tile width)
+    _c("batch_spanning_tiles_K128_5x5", 5, 2, 5, 5, 128, 3, 3, padding=1),
+    _c("batch_spanning_tiles_K136_14x14", 3, 4, 14, 14, 136, 3, 3, padding=1),
 ]
 
 CASE_IDS = [c.id for c in CASES]
