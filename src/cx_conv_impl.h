@@ -283,10 +283,13 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         const ptrdiff_t mr = use_gemm ? CX_ACTIVE()->mr : CX_ACTIVE()->dot_mr;
         const ptrdiff_t nr = use_gemm ? CX_ACTIVE()->nr : CX_ACTIVE()->dot_nr, CRS = Cg * RS;
         const ptrdiff_t want = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G);
-        pl->cblocks = cx_max(cx_min(want, cx_ceil_div(CRS, 4 * nr)), 1);
+        pl->cblocks = cx_max(cx_min(want, cx_ceil_div(CRS, (use_gemm ? 2 : 4) * nr)), 1);
         pl->cblock = CRS > 0 ? cx_ceil_div(cx_ceil_div(CRS, pl->cblocks), nr) * nr : 0;
         pl->cblocks = CRS > 0 ? cx_ceil_div(CRS, pl->cblock) : 1;
-        const ptrdiff_t want_k = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G * pl->cblocks);
+        /* (the GEMM keeps every row in one block: a row block re-packs the column
+           matrix, while dY is packed once per call; the batch split below
+           makes the items instead) */
+        const ptrdiff_t want_k = use_gemm ? 1 : cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G * pl->cblocks);
         const ptrdiff_t max_k = cx_max(cx_ceil_div(Kg, 4 * mr), 1);
         pl->kblocks = cx_max(cx_min(want_k, max_k), 1);
         pl->kblock = Kg > 0 ? cx_ceil_div(Kg, pl->kblocks) : 0;
