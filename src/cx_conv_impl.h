@@ -441,34 +441,28 @@ static inline void CX_NAME(im2col_run)(const cx_conv2d_desc *d, const CX_T *xc, 
 #endif
 static CX_DK_INLINE void CX_NAME(copy_run)(CX_T *restrict o, const CX_T *restrict x, ptrdiff_t n)
 {
+    /* (one masked loop, whole vectors included: GCC turns a plain vector-copy
+       loop back into a memmove call, which is what this avoids) */
 #if CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 4
-    for (; n >= 16; n -= 16, o += 16, x += 16)
-        _mm512_storeu_ps(o, _mm512_loadu_ps(x));
-    if (n > 0) {
-        const __mmask16 m = (__mmask16)((1u << n) - 1u);
+    for (; n > 0; n -= 16, o += 16, x += 16) {
+        const __mmask16 m = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
         _mm512_mask_storeu_ps(o, m, _mm512_maskz_loadu_ps(m, x));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 8
-    for (; n >= 8; n -= 8, o += 8, x += 8)
-        _mm512_storeu_pd(o, _mm512_loadu_pd(x));
-    if (n > 0) {
-        const __mmask8 m = (__mmask8)((1u << n) - 1u);
+    for (; n > 0; n -= 8, o += 8, x += 8) {
+        const __mmask8 m = n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1u);
         _mm512_mask_storeu_pd(o, m, _mm512_maskz_loadu_pd(m, x));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 32 && CX_TSIZE == 4
-    for (; n >= 8; n -= 8, o += 8, x += 8)
-        _mm256_storeu_ps(o, _mm256_loadu_ps(x));
-    if (n > 0) {
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
-                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (; n > 0; n -= 8, o += 8, x += 8) {
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), idx);
         _mm256_maskstore_ps(o, m, _mm256_maskload_ps(x, m));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 32 && CX_TSIZE == 8
-    for (; n >= 4; n -= 4, o += 4, x += 4)
-        _mm256_storeu_pd(o, _mm256_loadu_pd(x));
-    if (n > 0) {
-        const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)n),
-                                             _mm256_setr_epi64x(0, 1, 2, 3));
+    const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    for (; n > 0; n -= 4, o += 4, x += 4) {
+        const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(n < 4 ? n : 4)), idx);
         _mm256_maskstore_pd(o, m, _mm256_maskload_pd(x, m));
     }
 #else
@@ -481,17 +475,13 @@ static CX_DK_INLINE void CX_NAME(copy_run)(CX_T *restrict o, const CX_T *restric
 static CX_DK_INLINE void CX_NAME(zero_run)(CX_T *restrict o, ptrdiff_t n)
 {
 #if CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 4
-    for (; n >= 16; n -= 16, o += 16)
-        _mm512_storeu_ps(o, _mm512_setzero_ps());
-    if (n > 0) {
-        _mm512_mask_storeu_ps(o, (__mmask16)((1u << n) - 1u), _mm512_setzero_ps());
-    }
+    for (; n > 0; n -= 16, o += 16)
+        _mm512_mask_storeu_ps(o, n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u),
+                              _mm512_setzero_ps());
 #elif CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 8
-    for (; n >= 8; n -= 8, o += 8)
-        _mm512_storeu_pd(o, _mm512_setzero_pd());
-    if (n > 0) {
-        _mm512_mask_storeu_pd(o, (__mmask8)((1u << n) - 1u), _mm512_setzero_pd());
-    }
+    for (; n > 0; n -= 8, o += 8)
+        _mm512_mask_storeu_pd(o, n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1u),
+                              _mm512_setzero_pd());
 #else
     for (ptrdiff_t t = 0; t < n; ++t)
         o[t] = 0;
