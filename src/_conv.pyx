@@ -91,12 +91,13 @@ cdef object _prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, objec
         pl.apack_units = 0
         return None
     buf = np.empty(max(pl.apack_units * pl.apack_elems, 1), dtype=dtype)
+    cdef Py_ssize_t npieces = pl.apack_units * max(pl.apack_parts, 1)
     cdef float[::1] b32
     cdef double[::1] b64
     if dtype == np.float32:
         b32 = buf
         with nogil:
-            for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
+            for unit in prange(npieces, num_threads=nt, schedule="static"):
                 if nhwc:
                     cx_f32_conv2d_nhwc_prepack(d, pl, <const float *>w, &b32[0], unit)
                 else:
@@ -105,7 +106,7 @@ cdef object _prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, objec
     else:
         b64 = buf
         with nogil:
-            for unit in prange(pl.apack_units, num_threads=nt, schedule="static"):
+            for unit in prange(npieces, num_threads=nt, schedule="static"):
                 if nhwc:
                     cx_f64_conv2d_nhwc_prepack(d, pl, <const double *>w, &b64[0], unit)
                 else:

@@ -44,6 +44,7 @@ cdef extern from "cx_conv.h" nogil:
         int fwd_shift, wgrad_gemm
         Py_ssize_t apack_units
         size_t apack_elems
+        Py_ssize_t apack_parts
         const void *apacked
         int dk, dk_mode
         Py_ssize_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt

@@ -77,6 +77,10 @@ typedef struct {
        (then every item packs its own). */
     ptrdiff_t apack_units;
     size_t apack_elems;
+    /* pieces (KC slabs) each unit's packing is cut into, so that one big unit
+       still packs on every thread: prepack call i packs piece i % apack_parts
+       of unit i / apack_parts (0 or 1: whole units) */
+    ptrdiff_t apack_parts;
     const void *apacked;
     /* direct fwd/wgrad: register-blocked kernels over a zero-padded band
        (cx_direct_impl.h; tile = output rows per band) instead of plain loops;
@@ -112,8 +116,8 @@ typedef struct {
 #define CX_DECLARE_CONV_API(T, P)                                                        \
     /* split one operation into work items, size the per-thread workspace */           \
     void P##conv2d_plan(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_plan *plan); \
-    /* pack unit `unit` (< plan->apack_units) of the weight (wgrad: of dY) into         \
-       packed + unit * apack_elems */                                                   \
+    /* pack piece `unit` (< plan->apack_units * max(plan->apack_parts, 1)) of the      \
+       weight (wgrad: of dY) into packed + (unit / parts) * apack_elems */              \
     void P##conv2d_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,        \
                            const T *w, T *packed, ptrdiff_t unit);                      \
     /* y = conv(x, w) + bias (bias may be NULL), one work item */                       \

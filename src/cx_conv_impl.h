@@ -120,15 +120,18 @@ static void CX_NAME(plan_batch_split)(const cx_conv2d_desc *d, cx_conv2d_plan *p
 }
 
 /* Pack the weight once per call when it fits CX_APACK_BYTES and is reused by
-   more than one item (else each item packs its own blocks). */
-static void CX_NAME(plan_prepack)(cx_conv2d_plan *pl, ptrdiff_t units, size_t elems)
+   more than one item (else each item packs its own blocks); k: the reduction
+   length of the packed operand, whose KC slabs are packed as separate pieces. */
+static void CX_NAME(plan_prepack)(cx_conv2d_plan *pl, ptrdiff_t units, size_t elems, ptrdiff_t k)
 {
     pl->apack_units = 0;
     pl->apack_elems = 0;
+    pl->apack_parts = 0;
     if (units > 0 && elems > 0 && pl->nitems > units &&
         (size_t)units * elems * sizeof(CX_T) <= CX_APACK_BYTES) {
         pl->apack_units = units;
         pl->apack_elems = elems;
+        pl->apack_parts = CX_NAME(gemm_prepack_parts)(k);
     }
 }
 
@@ -139,19 +142,21 @@ void CX_NAME(conv2d_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t CRS = Cg * RS;
+    const ptrdiff_t parts = pl->apack_parts > 1 ? pl->apack_parts : 1, part = unit % parts;
+    unit /= parts;
     CX_T *dst = packed + (size_t)unit * pl->apack_elems;
     if (pl->dk) {
         CX_NAME(dk_pack_weight)(d, pl, w + unit * Kg * CRS, dst);
     } else if (pl->op == CX_OP_FWD) {
-        CX_NAME(gemm_prepack_a)(Kg, CRS, w + unit * Kg * CRS, CRS, 1, dst);
+        CX_NAME(gemm_prepack_a)(Kg, CRS, w + unit * Kg * CRS, CRS, 1, dst, part);
     } else if (pl->op == CX_OP_WGRAD) {
         /* here `w` is dY and the unit an (image, group) pair */
         const ptrdiff_t n = unit / G, g = unit % G, PQ = d->P * d->Q;
-        CX_NAME(gemm_prepack_a)(Kg, PQ, w + (n * d->K + g * Kg) * PQ, PQ, 1, dst);
+        CX_NAME(gemm_prepack_a)(Kg, PQ, w + (n * d->K + g * Kg) * PQ, PQ, 1, dst, part);
     } else {
         const ptrdiff_t g = unit / pl->cblocks, cb = unit % pl->cblocks;
         const ptrdiff_t c0 = cb * pl->cblock, cn = cx_min(pl->cblock, Cg - c0);
-        CX_NAME(gemm_prepack_a)(cn * RS, Kg, w + g * Kg * CRS + c0 * RS, 1, CRS, dst);
+        CX_NAME(gemm_prepack_a)(cn * RS, Kg, w + g * Kg * CRS + c0 * RS, 1, CRS, dst, part);
     }
 }
 
@@ -238,7 +243,7 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
     }
     const size_t gemm_ws = CX_NAME(gemm_workspace_elems)();
     if (op == CX_OP_FWD && CX_NAME(plan_fwd_shift)(d, pl)) {
-        CX_NAME(plan_prepack)(pl, G, CX_NAME(gemm_prepack_elems)(Kg, Cg * RS));
+        CX_NAME(plan_prepack)(pl, G, CX_NAME(gemm_prepack_elems)(Kg, Cg * RS), Cg * RS);
         return;
     }
     if (op == CX_OP_FWD) {
@@ -263,7 +268,7 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         pl->ws_elems = gemm_ws;
         pl->ntiles = npix > 0 ? cx_ceil_div(npix, pl->tile) : 0;
         pl->nitems = per * pl->ntiles;
-        CX_NAME(plan_prepack)(pl, G, CX_NAME(gemm_prepack_elems)(Kg, Cg * RS));
+        CX_NAME(plan_prepack)(pl, G, CX_NAME(gemm_prepack_elems)(Kg, Cg * RS), Cg * RS);
         return;
     }
     if (op == CX_OP_WGRAD) {
@@ -313,7 +318,7 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
             /* every column block re-reads all of dY: pack it once per call
                (units (n, g)) when it fits and the rows are not split */
             if (pl->kblocks == 1 && pl->cblocks > 1)
-                CX_NAME(plan_prepack)(pl, d->N * G, CX_NAME(gemm_prepack_elems)(Kg, PQ));
+                CX_NAME(plan_prepack)(pl, d->N * G, CX_NAME(gemm_prepack_elems)(Kg, PQ), PQ);
         }
         return;
     }
@@ -327,7 +332,7 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
     pl->nitems = Cg > 0 ? d->N * G * pl->cblocks : 0;
     if (Cg > 0)
         CX_NAME(plan_prepack)(pl, G * pl->cblocks,
-                              CX_NAME(gemm_prepack_elems)(pl->cblock * RS, Kg));
+                              CX_NAME(gemm_prepack_elems)(pl->cblock * RS, Kg), Kg);
 }
 
 /*

@@ -356,15 +356,25 @@ static size_t CX_NAME(gemm_prepack_elems)(ptrdiff_t m, ptrdiff_t k)
     return (size_t)((m + MR - 1) / MR * MR) * (size_t)k;
 }
 
+/* KC slabs of an m x k A (the pieces gemm_prepack_a can pack separately). */
+static ptrdiff_t CX_NAME(gemm_prepack_parts)(ptrdiff_t k)
+{
+    const ptrdiff_t KC = CX_ACTIVE()->kc;
+    return k > 0 ? (k + KC - 1) / KC : 1;
+}
+
 /* Pack all of A once, block (pc, ic) at dst + pc*mpad + ic*kc, as gemm_core
-   would pack it block by block; reused read-only by every call that shares A. */
+   would pack it block by block; reused read-only by every call that shares A.
+   part >= 0: only the KC slab pc = part*KC (gemm_prepack_parts of them). */
 static void CX_NAME(gemm_prepack_a)(ptrdiff_t m, ptrdiff_t k, const CX_T *a,
-                                    ptrdiff_t rsa, ptrdiff_t csa, CX_T *dst)
+                                    ptrdiff_t rsa, ptrdiff_t csa, CX_T *dst, ptrdiff_t part)
 {
     const CX_KERNEL_T *kr = CX_ACTIVE();
     const ptrdiff_t MR = kr->mr, KC = kr->kc, MC = kr->mc;
     const ptrdiff_t mpad = (m + MR - 1) / MR * MR;
-    for (ptrdiff_t pc = 0; pc < k; pc += KC) {
+    const ptrdiff_t pc0 = part >= 0 ? part * KC : 0;
+    const ptrdiff_t pc1 = part >= 0 && (part + 1) * KC < k ? (part + 1) * KC : k;
+    for (ptrdiff_t pc = pc0; pc < pc1; pc += KC) {
         const ptrdiff_t kc = k - pc < KC ? k - pc : KC;
         for (ptrdiff_t ic = 0; ic < m; ic += MC) {
             const ptrdiff_t mc = m - ic < MC ? m - ic : MC;
