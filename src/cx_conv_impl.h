@@ -406,36 +406,6 @@ typedef struct {
                            pix0 + j past the image's P*Q continue in the next one */
 } CX_NAME(im2col_src);
 
-/* out[t] = x value under kernel tap (r, s) at output pixels (prow, q0 + t), t < len. */
-static inline void CX_NAME(im2col_run)(const cx_conv2d_desc *d, const CX_T *xc, ptrdiff_t h,
-                                       ptrdiff_t woff, ptrdiff_t qlo, ptrdiff_t qhi,
-                                       ptrdiff_t q0, ptrdiff_t len, CX_T *restrict out,
-                                       ptrdiff_t ostride)
-{
-    const ptrdiff_t sw = d->stride_w;
-    if (h < 0 || h >= d->H) {
-        for (ptrdiff_t t = 0; t < len; ++t) out[t * ostride] = 0;
-        return;
-    }
-    const ptrdiff_t a = cx_min(cx_max(q0, qlo), q0 + len);
-    const ptrdiff_t b = cx_max(cx_min(q0 + len, qhi), a);
-    ptrdiff_t t = 0;
-    for (; t < a - q0; ++t) out[t * ostride] = 0;
-    if (b > a) {
-        const CX_T *xr = xc + h * d->W + a * sw + woff;
-        CX_T *o = out + t * ostride;
-        const ptrdiff_t n = b - a;
-        if (ostride == 1 && sw == 1)
-            memcpy(o, xr, (size_t)n * sizeof(CX_T));
-        else if (ostride == 1)
-            for (ptrdiff_t u = 0; u < n; ++u) o[u] = xr[u * sw];
-        else
-            for (ptrdiff_t u = 0; u < n; ++u) o[u * ostride] = xr[u * sw];
-        t += n;
-    }
-    for (; t < len; ++t) out[t * ostride] = 0;
-}
-
 /* o[0, n) = x[0, n) for the short runs of the packers: inline, masked vector
    copies where the path has them (a libc call per run cost more than the copy). */
 #if CX_DK_VECTORS && CX_VBYTES >= 32 && (defined(__x86_64__) || defined(__i386__))
@@ -446,16 +416,25 @@ static inline void CX_NAME(im2col_run)(const cx_conv2d_desc *d, const CX_T *xc, 
 #endif
 static CX_DK_INLINE void CX_NAME(copy_run)(CX_T *restrict o, const CX_T *restrict x, ptrdiff_t n)
 {
-    /* (one masked loop, whole vectors included: GCC turns a plain vector-copy
-       loop back into a memmove call, which is what this avoids) */
+    /* (the empty asm hides the pointer's stride from GCC, which would turn the
+       whole-vector loop back into a memmove call per run; masked stores are
+       kept to the tail: with every lane set they still cost more on Zen) */
 #if CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 4
-    for (; n > 0; n -= 16, o += 16, x += 16) {
-        const __mmask16 m = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+    for (; n >= 16; n -= 16, o += 16, x += 16) {
+        __asm__("" : "+r"(o));
+        _mm512_storeu_ps(o, _mm512_loadu_ps(x));
+    }
+    if (n > 0) {
+        const __mmask16 m = (__mmask16)((1u << n) - 1u);
         _mm512_mask_storeu_ps(o, m, _mm512_maskz_loadu_ps(m, x));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 8
-    for (; n > 0; n -= 8, o += 8, x += 8) {
-        const __mmask8 m = n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1u);
+    for (; n >= 8; n -= 8, o += 8, x += 8) {
+        __asm__("" : "+r"(o));
+        _mm512_storeu_pd(o, _mm512_loadu_pd(x));
+    }
+    if (n > 0) {
+        const __mmask8 m = (__mmask8)((1u << n) - 1u);
         _mm512_mask_storeu_pd(o, m, _mm512_maskz_loadu_pd(m, x));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 32 && CX_TSIZE == 4
@@ -707,10 +686,7 @@ static void CX_NAME(im2col_rows)(const cx_conv2d_desc *d, const CX_T *xg, ptrdif
         const ptrdiff_t hoff = r * d->dil_h - d->pad_top, woff = sx * d->dil_w - d->pad_left;
         ptrdiff_t qlo, qhi;
         cx_valid_range(Q, d->stride_w, woff, d->W, &qlo, &qhi);
-        const CX_T *xc = xg + c * HW;
-        CX_T *o = out + row * ld;
-        for (ptrdiff_t p = 0; p < P; ++p)
-            CX_NAME(im2col_run)(d, xc, p * d->stride_h + hoff, woff, qlo, qhi, 0, Q, o + p * Q, 1);
+        CX_NAME(im2col_pixels)(d, xg + c * HW, 0, P * Q, hoff, woff, qlo, qhi, out + row * ld);
     }
 }
 
