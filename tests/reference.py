@@ -377,6 +377,9 @@ CASES = [
     # 14 x 14 images (196 pixels, not a multiple of any tile width)
     _c("batch_spanning_tiles_K128_5x5", 5, 2, 5, 5, 128, 3, 3, padding=1),
     _c("batch_spanning_tiles_K136_14x14", 3, 4, 14, 14, 136, 3, 3, padding=1),
+    # >= 128 input channels: the stride-1 input gradient runs as that packed,
+    # batch-spanning forward of the padded grad_output (5 x 5 images)
+    _c("dgrad_as_spanning_forward_C128_5x5", 3, 128, 5, 5, 8, 3, 3, padding=1),
 ]
 
 CASE_IDS = [c.id for c in CASES]
