@@ -307,10 +307,11 @@ void CX_NAME(conv2d_plan)(const cx_conv2d_desc *d, int op, int algo, cx_conv2d_p
         pl->cblocks = cx_max(cx_min(want, cx_ceil_div(CRS, (use_gemm ? 2 : 4) * nr)), 1);
         pl->cblock = CRS > 0 ? cx_ceil_div(cx_ceil_div(CRS, pl->cblocks), nr) * nr : 0;
         pl->cblocks = CRS > 0 ? cx_ceil_div(CRS, pl->cblock) : 1;
-        /* (the GEMM keeps every row in one block: a row block re-packs the column
-           matrix, while dY is packed once per call; the batch split below
-           makes the items instead) */
-        const ptrdiff_t want_k = use_gemm ? 1 : cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G * pl->cblocks);
+        /* Row blocks rebuild (dot tiles) or re-pack (GEMM) the column rows, so
+           the batch split below makes the items where the batch allows; the
+           GEMM keeps every row in one block (dY is packed once per call) */
+        const ptrdiff_t want_k = use_gemm ? 1 : cx_ceil_div(CX_TARGET_ITEMS_WGRAD,
+                                                            G * pl->cblocks * cx_max(d->N, 1));
         const ptrdiff_t max_k = cx_max(cx_ceil_div(Kg, 4 * mr), 1);
         pl->kblocks = cx_max(cx_min(want_k, max_k), 1);
         pl->kblock = Kg > 0 ? cx_ceil_div(Kg, pl->kblocks) : 0;
