@@ -569,6 +569,19 @@ def _sliding_tiles(op, geo, dtype):
             and _conv.plan_info(geo.astuple(), op, "direct", dtype)["dk_mode"] == 2)
 
 
+def _dgrad_forward_geometry(geo):
+    """The stride-1 input gradient of geo as the forward it runs as (see
+    _conv._dgrad_as_forward): grad_output padded by (R-1)*dh - top (and so on)
+    convolved with the flipped, transposed weight, K and C exchanged."""
+    (pt, pb), (pl, pr) = geo.padding
+    dh, dw = geo.dilation
+    top, left = (geo.R - 1) * dh - pt, (geo.S - 1) * dw - pl
+    return Geometry(geo.N, geo.K, geo.P, geo.Q, geo.C, geo.R, geo.S, geo.H, geo.W, (1, 1),
+                    geo.dilation,
+                    ((top, geo.H - geo.P + (geo.R - 1) * dh - top),
+                     (left, geo.W - geo.Q + (geo.S - 1) * dw - left)), geo.groups)
+
+
 def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     """(algorithm, reason): the choice of algorithm="auto" and why (see explain);
     reason is a function returning the words (built only when asked for).
@@ -622,6 +635,10 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         if geo.W <= 16 and Cg % 16 == 0 and _channel_tiles(dtype):
             return "direct", lambda: (f"rows of {geo.W} pixels, {Cg} input channels per "
                                       f"group: direct channel-vector tiles")
+        if Cg % 16 == 0 and _sliding_tiles("fwd", _dgrad_forward_geometry(geo), dtype):
+            return "direct", lambda: (f"{Cg} input channels per group, kernel rows of "
+                                      f"{geo.S} taps: the forward of grad_output on the "
+                                      f"direct sliding channel-vector tiles")
         if Cg >= 128 or Kg * geo.R * geo.S > 1024:
             return "im2col", lambda: (f"wide layer ({Cg} input channels per group): "
                                       f"packed GEMM")
@@ -636,16 +653,23 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     if pointwise:
         return "im2col", lambda: "1x1 stride-1 convolution: a plain GEMM on the input in place"
     if op == "wgrad":
+        if Kg >= 128:
+            return "im2col", lambda: (f"{Kg} output channels per group: the GEMM shares "
+                                      f"each packed column row among all of them")
         if _sliding_tiles(op, geo, dtype):
             return "direct", lambda: (f"{Kg} output channels per group, kernel rows of "
                                       f"{geo.S} taps: direct channel-vector tiles")
-        if (Kg >= 128 or (geo.N == 1 and Kg >= 32 and crs >= 128)
+        if ((geo.N == 1 and Kg >= 32 and crs >= 128)
                 or (Kg >= 64 and crs >= 512 and geo.P * geo.Q < 3000)):
             return "im2col", lambda: (f"{Kg} output channels per group x reduction {crs} "
                                       f"over {geo.N} image(s) of {geo.P * geo.Q} pixels: "
                                       f"the GEMM's tiles are full")
         return "direct", lambda: (f"{Kg} output channels per group, {crs} taps: "
                                   f"register-blocked direct tiles")
+    if Kg == 16 and crs <= 32 and geo.stride == (1, 1):
+        return "im2col", lambda: (f"16 output channels (one channel vector) and a "
+                                  f"reduction of {crs}: the GEMM's 8 x 48 tiles reuse "
+                                  f"more of each load")
     if geo.Q <= 16 and Kg % 16 == 0 and _channel_tiles(dtype):
         return "direct", lambda: (f"output rows of {geo.Q} pixels, {Kg} output channels "
                                   f"per group: direct channel-vector tiles")
