@@ -54,7 +54,8 @@ typedef struct {
     int op, algo;
     ptrdiff_t nitems;   /* work items; each writes a disjoint part of the result */
     ptrdiff_t tile;     /* im2col: output pixels per column tile */
-    ptrdiff_t ntiles;   /* im2col: tiles per image (ceil(P*Q / tile)) */
+    ptrdiff_t ntiles;   /* im2col: tiles per image (ceil(P*Q / tile)); fwd_span:
+                           per group, over the batch (ceil(N*P*Q / tile)) */
     ptrdiff_t kblock, kblocks;  /* output channels per block, blocks per group */
     ptrdiff_t cblock, cblocks;  /* input channels (wgrad im2col: column-matrix rows
                                    c*R*S + r*S + s) per block, blocks per group */

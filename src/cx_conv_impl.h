@@ -11,7 +11,8 @@
  *   fwd    direct  (n, block of groups, band of rows) y[n, those channels, band]
  *                  register-blocked tiles (cx_direct_impl.h); when the band
  *                  would not fit its budget, plain loops per (n, k)
- *   fwd    im2col  (n, g, pixel tile)                 y[n, g's channels, tile]
+ *   fwd    im2col  (g, tile of the batch's N*P*Q pixels)  y[those pixels, g's channels]
+ *                  (1x1 stride 1: (n, g, pixel tile), the image read in place)
  *                  stride 1, < 128 channels: (n, g, band of output rows), an
  *                  indirect GEMM over the zero-padded band (fwd_shift)
  *   wgrad  direct  (chunk of (image, band) units, block of groups, k block)
@@ -22,8 +23,9 @@
  *                  (>= 128 output channels) a packed GEMM with dY packed once
  *   dgrad  direct  (n, c)                             dx[n, c]
  *   dgrad  im2col  (n, g, c block)                    dx[n, c block]
- *                  (stride 1: the glue runs it as fwd_shift of the padded dY
- *                  with the flipped weight when that applies)
+ *                  (stride 1: the glue runs it as the forward of the padded dY
+ *                  with the flipped weight when that applies: fwd_shift, or
+ *                  the batch-spanning packed forward for small images)
  * The weight gradient writes one partial sum per batch chunk when the batch is
  * split (plan_batch_split); the chunks are then added in a fixed order.
  *
