@@ -564,9 +564,21 @@ def _sliding_tiles(op, geo, dtype):
     sliding channel-vector tiles (16 output channels a vector, kernel rows of
     3, 5 or 7 taps, stride and dilation 1 along the row, where the plan's
     band fits)? They run near the FMA peak, ahead of the GEMM on such layers."""
-    return (geo.K // geo.groups % 16 == 0 and geo.stride[1] == 1 and geo.dilation[1] == 1
-            and geo.S in (3, 5, 7) and _channel_tiles(dtype)
-            and _conv.plan_info(geo.astuple(), op, "direct", dtype)["dk_mode"] == 2)
+    if not (geo.K // geo.groups % 16 == 0 and geo.stride[1] == 1 and geo.dilation[1] == 1
+            and geo.S in (3, 5, 7) and _channel_tiles(dtype)):
+        return False
+    info = _conv.plan_info(geo.astuple(), op, "direct", dtype)
+    if info["dk_mode"] != 2:
+        return False
+    if op == "fwd" and geo.Q > 16:
+        # rows the tiles do not divide well run well below the peak (the
+        # planner's model, cx_direct_impl.h: lanes used x c / (c + 5)): 30-wide
+        # rows at c = 12 ran 423 GFLOP/s against the GEMM's 452 (vgg-like 3x3,
+        # 512 channels, 2 threads), 26-wide at c = 14 468 against 453
+        c = info["dk_tile"][1]
+        rate = geo.Q / (-(-geo.Q // c) * c) * c / (c + 5)
+        return rate >= 0.9 * 14 / 19
+    return True
 
 
 def _dgrad_forward_geometry(geo):
@@ -1188,6 +1200,22 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     return dw
 
 
+def _fold2d(dxp, isize, geo, mode, last, nthreads):
+    """The input gradient from the padded input's gradient dxp (padding_mode
+    other than zeros): each padded position's gradient added to the input
+    position it copied, in one parallel pass (_conv.fold_pad2d; numpy's slice
+    additions cost 1.3-3.4x the convolution's own input gradient)."""
+    (t, b), (l, r) = geo.padding
+    H, W = geo.H, geo.W
+    src_h = _padmode.source_index(H, t, b, mode).astype(np.intp)
+    src_w = _padmode.source_index(W, l, r, mode).astype(np.intp)
+    dx = np.empty(isize, dxp.dtype)
+    dims = (geo.N, geo.C, H, W, t, l, H + t + b, W + l + r)
+    _conv.fold_pad2d(np.ascontiguousarray(dxp).reshape(-1), dx.reshape(-1), dims, src_h,
+                     src_w, last, nthreads)
+    return dx
+
+
 def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
                  *, padding_mode="zeros", layout="NCHW", algorithm="auto", threads=None):
     """Gradient of a 2-D convolution with respect to its input.
@@ -1252,7 +1280,7 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
             psize = isize[:-2] + (geo.H + t + b, geo.W + l + r)
         dxp = conv2d_input(psize, w, gy, stride, 0, dilation, groups, layout=layout,
                            algorithm=algorithm, threads=threads)
-        return _padmode.fold(dxp, geo.padding, mode, channels_last=last)
+        return _fold2d(dxp, isize, geo, mode, last, _threads(threads))
     nthreads = _threads(threads)
     _check_size("input gradient", isize, dtype)
     if last:

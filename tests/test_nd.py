@@ -295,6 +295,51 @@ def test_pad_and_fold(mode):
                           rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("last", [False, True], ids=["NCHW", "NHWC"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fold_pad2d_equals_the_numpy_fold(mode, last, dtype):
+    """The one-pass fold of the 2-D input gradient (_conv.fold_pad2d) equals
+    _padmode.fold, exactly on small integers (every order of the sums is
+    exact) and closely on random values; with 1 and 3 threads alike."""
+    rng = np.random.default_rng(13)
+    for (N, C, H, W), ((t, b), (l, r)) in (((2, 3, 5, 7), ((2, 1), (3, 3))),
+                                           ((1, 1, 3, 4), ((0, 2), (1, 0))),
+                                           ((3, 2, 1, 6), ((0, 0), (2, 2)))):
+        if mode == "reflect":
+            t, b, l, r = min(t, H - 1), min(b, H - 1), min(l, W - 1), min(r, W - 1)
+        if mode == "circular":
+            t, b, l, r = min(t, H), min(b, H), min(l, W), min(r, W)
+        pads = ((t, b), (l, r))
+        Hp, Wp = H + t + b, W + l + r
+        pshape = (N, Hp, Wp, C) if last else (N, C, Hp, Wp)
+        for g in (rng.integers(-9, 10, pshape).astype(dtype),
+                  rng.standard_normal(pshape).astype(dtype)):
+            want = _padmode.fold(g.copy(), pads, mode, channels_last=last)
+            for threads in (1, 3):
+                got = np.full(want.shape, np.nan, dtype)
+                convx._conv.fold_pad2d(
+                    g.reshape(-1), got.reshape(-1), (N, C, H, W, t, l, Hp, Wp),
+                    _padmode.source_index(H, t, b, mode).astype(np.intp),
+                    _padmode.source_index(W, l, r, mode).astype(np.intp), last, threads)
+                np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-13,
+                                           atol=1e-5 if dtype == np.float32 else 1e-12)
+                if g.dtype == dtype and np.all(g == np.round(g)):
+                    np.testing.assert_array_equal(got, want)
+
+
+def test_fold_pad2d_rejects_inconsistent_sizes():
+    g = np.zeros(2 * 3 * 6 * 8)
+    with pytest.raises(ValueError, match="inconsistent sizes"):
+        convx._conv.fold_pad2d(g, np.zeros(2 * 3 * 4 * 5), (2, 3, 4, 5, 1, 1, 6, 8),
+                               np.zeros(6, np.intp), np.zeros(7, np.intp), False, 1)
+    with pytest.raises(ValueError, match=r"src_w\[3\] = 5 outside \[0, 5\)"):
+        convx._conv.fold_pad2d(np.zeros(2 * 3 * 6 * 7), np.zeros(2 * 3 * 4 * 5),
+                               (2, 3, 4, 5, 1, 1, 6, 7),
+                               np.zeros(6, np.intp), np.array([0, 0, 0, 5, 0, 0, 0], np.intp),
+                               False, 1)
+
+
 def test_padding_mode_zero_padding_is_a_no_op():
     rng = np.random.default_rng(13)
     x, w = rng.standard_normal((1, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
