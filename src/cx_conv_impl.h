@@ -525,6 +525,34 @@ static CX_DK_INLINE void CX_NAME(zero_run)(CX_T *restrict o, ptrdiff_t n)
 #endif
 }
 
+/* out[0, run) = one tap's input at output pixels q .. q + run - 1 of an output
+   row whose tap row is input row h (channel xc, tap column offset woff, valid
+   output columns [qlo, qhi), stride sw): zeros where the tap reads padding. */
+static CX_DK_INLINE void CX_NAME(im2col_span)(CX_T *restrict out, const CX_T *xc, ptrdiff_t h,
+                                              ptrdiff_t H, ptrdiff_t W, ptrdiff_t q,
+                                              ptrdiff_t run, ptrdiff_t qlo, ptrdiff_t qhi,
+                                              ptrdiff_t woff, ptrdiff_t sw)
+{
+    if (h < 0 || h >= H) {
+        CX_NAME(zero_run)(out, run);
+        return;
+    }
+    /* pixels [a, b) of the run read the image, the rest the padding */
+    const ptrdiff_t a = cx_min(cx_max(q, qlo), q + run);
+    const ptrdiff_t b = cx_max(cx_min(q + run, qhi), a);
+    const CX_T *restrict xr = xc + h * W + a * sw + woff;
+    if (a > q)
+        CX_NAME(zero_run)(out, a - q);
+    if (sw == 1)
+        CX_NAME(copy_run)(out + (a - q), xr, b - a);
+    else if (sw == 2)
+        CX_NAME(copy_run_s2)(out + (a - q), xr, b - a);
+    else
+        for (ptrdiff_t u = 0; u < b - a; ++u) out[a - q + u] = xr[u * sw];
+    if (q + run > b)
+        CX_NAME(zero_run)(out + (b - q), q + run - b);
+}
+
 /* Forward: B = cols, rows crs in [pc, pc+kc), columns pixels pix0 + [jc, jc+nc).
    The hot loop of the 3x3-style layers: (c, r, s) and the pixel position are
    stepped incrementally (no divisions per row), and a run that lies wholly
@@ -554,25 +582,7 @@ static void CX_NAME(pack_b_im2col)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
             for (ptrdiff_t t = 0; t < len;) {
                 const ptrdiff_t run = cx_min(Q - q, len - t);
                 const ptrdiff_t h = prow * sh + hoff;
-                CX_T *restrict out = o + t;
-                if (h < 0 || h >= H) {
-                    CX_NAME(zero_run)(out, run);
-                } else {
-                    /* pixels [a, b) of the run read the image, the rest the padding */
-                    const ptrdiff_t a = cx_min(cx_max(q, qlo), q + run);
-                    const ptrdiff_t b = cx_max(cx_min(q + run, qhi), a);
-                    const CX_T *restrict xr = xc + h * W + a * sw + woff;
-                    if (a > q)
-                        CX_NAME(zero_run)(out, a - q);
-                    if (sw == 1)
-                        CX_NAME(copy_run)(out + (a - q), xr, b - a);
-                    else if (sw == 2)
-                        CX_NAME(copy_run_s2)(out + (a - q), xr, b - a);
-                    else
-                        for (ptrdiff_t u = 0; u < b - a; ++u) out[a - q + u] = xr[u * sw];
-                    if (q + run > b)
-                        CX_NAME(zero_run)(out + (b - q), q + run - b);
-                }
+                CX_NAME(im2col_span)(o + t, xc, h, H, W, q, run, qlo, qhi, woff, sw);
                 t += run;
                 q += run;
                 if (q == Q) {
@@ -610,24 +620,7 @@ static void CX_NAME(im2col_pixels)(const cx_conv2d_desc *d, const CX_T *xc, ptrd
     ptrdiff_t prow = g0 / Q, q = g0 % Q;
     for (ptrdiff_t t = 0; t < len;) {
         const ptrdiff_t run = cx_min(Q - q, len - t), h = prow * sh + hoff;
-        CX_T *restrict o = out + t;
-        if (h < 0 || h >= H) {
-            CX_NAME(zero_run)(o, run);
-        } else {
-            const ptrdiff_t a = cx_min(cx_max(q, qlo), q + run);
-            const ptrdiff_t b = cx_max(cx_min(q + run, qhi), a);
-            const CX_T *restrict xr = xc + h * W + a * sw + woff;
-            if (a > q)
-                CX_NAME(zero_run)(o, a - q);
-            if (sw == 1)
-                CX_NAME(copy_run)(o + (a - q), xr, b - a);
-            else if (sw == 2)
-                CX_NAME(copy_run_s2)(o + (a - q), xr, b - a);
-            else
-                for (ptrdiff_t u = 0; u < b - a; ++u) o[a - q + u] = xr[u * sw];
-            if (q + run > b)
-                CX_NAME(zero_run)(o + (b - q), q + run - b);
-        }
+        CX_NAME(im2col_span)(out + t, xc, h, H, W, q, run, qlo, qhi, woff, sw);
         t += run;
         q = 0;
         ++prow;
