@@ -398,58 +398,33 @@ def fold_pad2d(const floating[::1] dxp, floating[::1] dx, tuple dims,
     so its gradient is added there (the adjoint of a reflect / replicate /
     circular pad). dims = (N, C, H, W, top, left, Hp, Wp); arrays flattened,
     (N, C, Hp, Wp) -> (N, C, H, W) or, channels_last, (N, Hp, Wp, C) ->
-    (N, H, W, C). One pass over dxp, parallel over planes (images when
-    channels_last), in place of numpy slice additions over the whole array."""
+    (N, H, W, C). One pass over dxp (the C driver cx_*_pad_fold2d per plane, or
+    per image when channels_last, in parallel), in place of numpy slice
+    additions over the whole array."""
     cdef Py_ssize_t N, C, H, W, t, l, Hp, Wp
     N, C, H, W, t, l, Hp, Wp = dims
     if (src_h.shape[0] != Hp or src_w.shape[0] != Wp or dxp.shape[0] != N * C * Hp * Wp
             or dx.shape[0] != N * C * H * W or t < 0 or l < 0 or Hp < H + t or Wp < W + l):
         raise ValueError(f"fold_pad2d: inconsistent sizes {dims}")
-    cdef Py_ssize_t i, j, u, plane, n, si, sj
+    cdef Py_ssize_t i, j
     for i in range(Hp):
         if not 0 <= src_h[i] < H:
             raise ValueError(f"fold_pad2d: src_h[{i}] = {src_h[i]} outside [0, {H})")
     for j in range(Wp):
         if not 0 <= src_w[j] < W:
             raise ValueError(f"fold_pad2d: src_w[{j}] = {src_w[j]} outside [0, {W})")
-    cdef const floating *sp
-    cdef floating *dp
     cdef int nt = max(1, nthreads)
+    cdef Py_ssize_t items = N if channels_last else N * C
     if N * C * H * W == 0:
         return
     with nogil:
-        if not channels_last:
-            for plane in prange(N * C, num_threads=nt, schedule="static"):
-                sp = &dxp[0] + plane * Hp * Wp
-                dp = &dx[0] + plane * H * W
-                for i in range(H):
-                    for j in range(W):
-                        dp[i * W + j] = sp[(i + t) * Wp + j + l]
-                for i in range(Hp):
-                    si = src_h[i]
-                    if t <= i < t + H:
-                        for j in range(l):
-                            dp[si * W + src_w[j]] += sp[i * Wp + j]
-                        for j in range(l + W, Wp):
-                            dp[si * W + src_w[j]] += sp[i * Wp + j]
-                    else:
-                        for j in range(Wp):
-                            dp[si * W + src_w[j]] += sp[i * Wp + j]
-        else:
-            for n in prange(N, num_threads=nt, schedule="static"):
-                sp = &dxp[0] + n * Hp * Wp * C
-                dp = &dx[0] + n * H * W * C
-                for i in range(H):
-                    for j in range(W * C):
-                        dp[i * W * C + j] = sp[((i + t) * Wp + l) * C + j]
-                for i in range(Hp):
-                    si = src_h[i]
-                    for j in range(Wp):
-                        if t <= i < t + H and l <= j < l + W:
-                            continue
-                        sj = src_w[j]
-                        for u in range(C):
-                            dp[(si * W + sj) * C + u] += sp[(i * Wp + j) * C + u]
+        for i in prange(items, num_threads=nt, schedule="static"):
+            if floating is float:
+                cx_f32_pad_fold2d(&dxp[0], &dx[0], C, H, W, t, l, Hp, Wp, &src_h[0], &src_w[0],
+                                  channels_last, i)
+            else:
+                cx_f64_pad_fold2d(&dxp[0], &dx[0], C, H, W, t, l, Hp, Wp, &src_h[0], &src_w[0],
+                                  channels_last, i)
 
 
 def gemm(const floating[:, :] a, const floating[:, :] b, floating[:, :] c, bint accumulate):

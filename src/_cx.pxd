@@ -74,6 +74,10 @@ cdef extern from "cx_conv.h" nogil:
     void cx_f32_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const float *x, const float *dy, float *dw,
                              Py_ssize_t item, float *ws)
+    void cx_f32_pad_fold2d(const float *dxp, float *dx, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                       Py_ssize_t top, Py_ssize_t left, Py_ssize_t Hp, Py_ssize_t Wp,
+                       const Py_ssize_t *src_h, const Py_ssize_t *src_w, int channels_last,
+                       Py_ssize_t item)
     void cx_f32_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const float *partial, float *dw,
                                     Py_ssize_t begin, Py_ssize_t end)
     void cx_f32_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
@@ -98,6 +102,10 @@ cdef extern from "cx_conv.h" nogil:
     void cx_f64_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const double *x, const double *dy, double *dw,
                              Py_ssize_t item, double *ws)
+    void cx_f64_pad_fold2d(const double *dxp, double *dx, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
+                       Py_ssize_t top, Py_ssize_t left, Py_ssize_t Hp, Py_ssize_t Wp,
+                       const Py_ssize_t *src_h, const Py_ssize_t *src_w, int channels_last,
+                       Py_ssize_t item)
     void cx_f64_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const double *partial, double *dw,
                                     Py_ssize_t begin, Py_ssize_t end)
     void cx_f64_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,

@@ -44,6 +44,12 @@ CX_DECLARE_NHWC_API(double, cx_f64_avx512_)
     void PUB##conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, const T *w,  \
                            const T *dy, T *dx, ptrdiff_t item, T *ws)                       \
     { CX_PICK(PFX, conv2d_dgrad)(d, pl, w, dy, dx, item, ws); }                             \
+    void PUB##pad_fold2d(const T *dxp, T *dx, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,        \
+                         ptrdiff_t top, ptrdiff_t left, ptrdiff_t Hp, ptrdiff_t Wp,         \
+                         const ptrdiff_t *src_h, const ptrdiff_t *src_w, int channels_last, \
+                         ptrdiff_t item)                                                    \
+    { CX_PICK(PFX, pad_fold2d)(dxp, dx, C, H, W, top, left, Hp, Wp, src_h, src_w,          \
+                               channels_last, item); }                                      \
     void PUB##gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t rsa,        \
                    ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate, \
                    T *c, ptrdiff_t rsc, ptrdiff_t csc, T *ws)                               \

@@ -457,15 +457,23 @@ static CX_DK_INLINE void CX_NAME(copy_run)(CX_T *restrict o, const CX_T *restric
         _mm512_mask_storeu_pd(o, m, _mm512_maskz_loadu_pd(m, x));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 32 && CX_TSIZE == 4
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (; n > 0; n -= 8, o += 8, x += 8) {
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), idx);
+    for (; n >= 8; n -= 8, o += 8, x += 8) {
+        __asm__("" : "+r"(o));
+        _mm256_storeu_ps(o, _mm256_loadu_ps(x));
+    }
+    if (n > 0) {
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         _mm256_maskstore_ps(o, m, _mm256_maskload_ps(x, m));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 32 && CX_TSIZE == 8
-    const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
-    for (; n > 0; n -= 4, o += 4, x += 4) {
-        const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(n < 4 ? n : 4)), idx);
+    for (; n >= 4; n -= 4, o += 4, x += 4) {
+        __asm__("" : "+r"(o));
+        _mm256_storeu_pd(o, _mm256_loadu_pd(x));
+    }
+    if (n > 0) {
+        const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)n),
+                                             _mm256_setr_epi64x(0, 1, 2, 3));
         _mm256_maskstore_pd(o, m, _mm256_maskload_pd(x, m));
     }
 #else
@@ -1112,6 +1120,37 @@ void CX_NAME(conv2d_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         CX_NAME(dgrad_direct)(d, w, dy, dx, item);
     else
         CX_NAME(dgrad_im2col)(d, pl, w, dy, dx, item, ws);
+}
+
+/* ------------------------------------------------ padding modes: the fold-back */
+
+void CX_NAME(pad_fold2d)(const CX_T *dxp, CX_T *dx, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,
+                         ptrdiff_t top, ptrdiff_t left, ptrdiff_t Hp, ptrdiff_t Wp,
+                         const ptrdiff_t *src_h, const ptrdiff_t *src_w, int channels_last,
+                         ptrdiff_t item)
+{
+    /* NCHW: one plane, the channel "vector" is one element; NHWC: one image,
+       C contiguous elements per position */
+    const ptrdiff_t v = channels_last ? C : 1;
+    const CX_T *restrict sp = dxp + item * Hp * Wp * v;
+    CX_T *restrict dp = dx + item * H * W * v;
+    /* the inner part is the input's own gradient ... */
+    for (ptrdiff_t i = 0; i < H; ++i)
+        memcpy(dp + i * W * v, sp + ((i + top) * Wp + left) * v, (size_t)(W * v) * sizeof(CX_T));
+    /* ... plus each border position's, at the position it copied */
+    for (ptrdiff_t i = 0; i < Hp; ++i) {
+        const int inner_row = i >= top && i < top + H;
+        for (ptrdiff_t j = 0; j < Wp; ++j) {
+            if (inner_row && j >= left && j < left + W) {
+                j = left + W - 1;
+                continue;
+            }
+            CX_T *restrict o = dp + (src_h[i] * W + src_w[j]) * v;
+            const CX_T *restrict g = sp + (i * Wp + j) * v;
+            for (ptrdiff_t u = 0; u < v; ++u)
+                o[u] += g[u];
+        }
+    }
 }
 
 /* ------------------------------------------------ channels-last (NHWC) drivers */

@@ -58,6 +58,11 @@ typedef void (*cx_f64_dot_fn)(ptrdiff_t nseg, ptrdiff_t len,
                               const double *b, ptrdiff_t sb, ptrdiff_t ldb,
                               double *c, ptrdiff_t rsc, ptrdiff_t m, ptrdiff_t n);
 
+/* Most elements (MR x NR) a micro-kernel tile of any path may have: the GEMM
+   driver computes a tile that straddles two images of a batch-spanning
+   forward into a stack buffer of this size (each kernel template checks it). */
+#define CX_GEMM_TILE_MAX 512
+
 typedef struct {
     cx_f32_ukernel_fn ukernel;
     ptrdiff_t mr, nr;          /* register tile */

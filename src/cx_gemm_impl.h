@@ -33,6 +33,8 @@ typedef void (*CX_NAME(pack_b_fn))(const void *src, ptrdiff_t pc, ptrdiff_t kc,
                                    ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t nr, CX_T *dst);
 
 #ifdef CX_DEFINE_GENERIC_UKERNELS
+_Static_assert(CX_GENERIC_MR * CX_GENERIC_NR <= CX_GEMM_TILE_MAX,
+               "the portable tile must fit gemm_core_seg's stack tile");
 /*
  * Portable micro-kernel (contract in cx_gemm.h), plain C that the compiler
  * vectorises along NR for the baseline ISA.
@@ -209,11 +211,6 @@ static void CX_NAME(gemm_tile_out_seg)(const CX_T *t, ptrdiff_t ldt, ptrdiff_t m
         j = end;
     }
 }
-
-/* Most elements of one micro-kernel tile (MR x NR) of any path. */
-#ifndef CX_GEMM_TILE_MAX
-#define CX_GEMM_TILE_MAX 512
-#endif
 
 /*
  * C (+)= A * B with B packed by pack_b from bsrc. If b_direct is not NULL, B is

@@ -17,6 +17,7 @@
  */
 
 #define UK_NR (UK_NV * UK_VLEN)
+_Static_assert(UK_MR * UK_NR <= CX_GEMM_TILE_MAX, "tile larger than CX_GEMM_TILE_MAX (cx_gemm.h)");
 
 #ifdef UK_INDIRECT
 /* Indirect variant: row p of B is b + boff[p] (NR values read in place). */
