@@ -301,7 +301,7 @@ def nhwc_plan_info(tuple geometry, str op, object dtype):
         cx_f64_conv2d_nhwc_plan(&d, code, &pl)
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, cblock=pl.cblock,
                 cblocks=pl.cblocks, nsplit=pl.nsplit, nper=pl.nper, depthwise=bool(pl.nhwc_dw),
-                direct_tiles=bool(pl.dk_nhwc),
+                direct_tiles=bool(pl.dk_nhwc), narrow=bool(pl.nhwc_narrow),
                 chunk=pl.nhwc_chunk,
                 packed_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
@@ -520,17 +520,54 @@ def dot(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, :] c):
 
 
 def kernel_info():
-    """Tiles and cache blocks of the active path's kernels, per dtype."""
+    """Tiles and cache blocks of the active path's kernels, per dtype (``narrow``:
+    the path's narrow tile, cx_gemm.h; the main one's name where it has none)."""
     cdef const cx_f32_gemm_kernel *k32 = cx_f32_gemm_active()
     cdef const cx_f64_gemm_kernel *k64 = cx_f64_gemm_active()
+    cdef const cx_f32_gemm_kernel *n32 = cx_f32_gemm_narrow()
+    cdef const cx_f64_gemm_kernel *n64 = cx_f64_gemm_narrow()
     return {
         "float32": dict(name=k32.name.decode(), mr=k32.mr, nr=k32.nr, kc=k32.kc, mc=k32.mc,
                         nc=k32.nc, dot_name=k32.dot_name.decode(), dot_mr=k32.dot_mr,
-                        dot_nr=k32.dot_nr),
+                        dot_nr=k32.dot_nr,
+                        narrow=dict(name=n32.name.decode(), mr=n32.mr, nr=n32.nr)),
         "float64": dict(name=k64.name.decode(), mr=k64.mr, nr=k64.nr, kc=k64.kc, mc=k64.mc,
                         nc=k64.nc, dot_name=k64.dot_name.decode(), dot_mr=k64.dot_mr,
-                        dot_nr=k64.dot_nr),
+                        dot_nr=k64.dot_nr,
+                        narrow=dict(name=n64.name.decode(), mr=n64.mr, nr=n64.nr)),
     }
+
+
+def ukernel_tile(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, :] c,
+                 bint accumulate, bint narrow=False):
+    """c (+)= a @ b by one call of the active path's micro-kernel (or its narrow
+    tile), for tests: m <= MR, n <= NR, any k >= 1; A and B are packed here into
+    zero-padded panels, c may have any positive strides (the kernel's rsc, csc)."""
+    cdef const cx_f32_gemm_kernel *k32 = cx_f32_gemm_narrow() if narrow else cx_f32_gemm_active()
+    cdef const cx_f64_gemm_kernel *k64 = cx_f64_gemm_narrow() if narrow else cx_f64_gemm_active()
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    cdef Py_ssize_t mr = k32.mr if floating is float else k64.mr
+    cdef Py_ssize_t nr = k32.nr if floating is float else k64.nr
+    cdef Py_ssize_t isz = sizeof(floating)
+    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError("ukernel_tile: shapes do not match")
+    if m < 1 or m > mr or n < 1 or n > nr or k < 1:
+        raise ValueError(f"ukernel_tile: need 1 <= m <= {mr}, 1 <= n <= {nr}, k >= 1")
+    if c.strides[0] <= 0 or c.strides[1] <= 0 or c.strides[0] % isz or c.strides[1] % isz:
+        raise ValueError("ukernel_tile: c needs positive element strides")
+    dtype = np.float32 if floating is float else np.float64
+    ap = np.zeros((k, mr), dtype)
+    ap[:, :m] = np.asarray(a).T
+    bp = np.zeros((k, nr), dtype)
+    bp[:, :n] = np.asarray(b)
+    cdef floating[:, ::1] apv = ap
+    cdef floating[:, ::1] bpv = bp
+    cdef Py_ssize_t rsc = c.strides[0] // isz, csc = c.strides[1] // isz
+    with nogil:
+        if floating is float:
+            k32.ukernel(k, &apv[0, 0], &bpv[0, 0], nr, &c[0, 0], rsc, csc, accumulate, m, n)
+        else:
+            k64.ukernel(k, &apv[0, 0], &bpv[0, 0], nr, &c[0, 0], rsc, csc, accumulate, m, n)
 
 
 def build_info():

@@ -7,13 +7,21 @@ cdef extern from "cx_gemm.h" nogil:
     ctypedef void (*cx_f64_dot_fn)(Py_ssize_t, Py_ssize_t, const double *, Py_ssize_t, Py_ssize_t,
                                    const double *, Py_ssize_t, Py_ssize_t, double *, Py_ssize_t,
                                    Py_ssize_t, Py_ssize_t)
+    ctypedef void (*cx_f32_ukernel_fn)(Py_ssize_t, const float *, const float *, Py_ssize_t,
+                                       float *, Py_ssize_t, Py_ssize_t, int, Py_ssize_t,
+                                       Py_ssize_t)
+    ctypedef void (*cx_f64_ukernel_fn)(Py_ssize_t, const double *, const double *, Py_ssize_t,
+                                       double *, Py_ssize_t, Py_ssize_t, int, Py_ssize_t,
+                                       Py_ssize_t)
     ctypedef struct cx_f32_gemm_kernel:
+        cx_f32_ukernel_fn ukernel
         Py_ssize_t mr, nr, kc, mc, nc
         const char *name
         cx_f32_dot_fn dot
         Py_ssize_t dot_mr, dot_nr
         const char *dot_name
     ctypedef struct cx_f64_gemm_kernel:
+        cx_f64_ukernel_fn ukernel
         Py_ssize_t mr, nr, kc, mc, nc
         const char *name
         cx_f64_dot_fn dot
@@ -21,6 +29,8 @@ cdef extern from "cx_gemm.h" nogil:
         const char *dot_name
     const cx_f32_gemm_kernel *cx_f32_gemm_active()
     const cx_f64_gemm_kernel *cx_f64_gemm_active()
+    const cx_f32_gemm_kernel *cx_f32_gemm_narrow()
+    const cx_f64_gemm_kernel *cx_f64_gemm_narrow()
 
 cdef extern from "cx_conv.h" nogil:
     ctypedef struct cx_conv2d_desc:
@@ -48,7 +58,7 @@ cdef extern from "cx_conv.h" nogil:
         const void *apacked
         int dk, dk_mode
         Py_ssize_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt
-        int nhwc_dw
+        int nhwc_dw, nhwc_narrow
         Py_ssize_t nhwc_chunk
         Py_ssize_t dk_qt, dk_qtiles, dk_pitch
         int dk_stream, dk_nhwc

@@ -91,8 +91,9 @@ typedef struct {
                          wgrad: 1 = stride 1, each band one flat reduction */
     ptrdiff_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt;
     /* channels-last drivers (cx_nhwc_impl.h): nhwc_dw = 1 for the depthwise
-       loops; nhwc_chunk = output pixels per dcols tile of the input gradient */
-    int nhwc_dw;
+       loops; nhwc_chunk = output pixels per dcols tile of the input gradient;
+       nhwc_narrow = 1: the GEMM drivers use the path's narrow tile */
+    int nhwc_dw, nhwc_narrow;
     ptrdiff_t nhwc_chunk;
     /* direct fwd: rows too long for one band are cut into dk_qtiles column
        tiles of dk_qt output pixels (one item each; 0 = whole rows) */

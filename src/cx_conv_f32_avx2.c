@@ -24,6 +24,7 @@
 #define CX_NAME(x) cx_f32_avx2_##x
 #define CX_KERNEL_T cx_f32_gemm_kernel
 #define CX_ACTIVE() cx_f32_gemm_active()
+#define CX_NARROW() cx_f32_gemm_narrow()
 
 /* generic vectors of the direct kernels (cx_direct_impl.h) */
 #define CX_VBYTES 32

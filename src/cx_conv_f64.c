@@ -17,6 +17,7 @@
 #define CX_NAME(x) cx_f64_generic_##x
 #define CX_KERNEL_T cx_f64_gemm_kernel
 #define CX_ACTIVE() cx_f64_gemm_active()
+#define CX_NARROW() cx_f64_gemm_narrow()
 /* Portable 4 x 4 tile: 8 SSE2 accumulators in the baseline build. */
 #define CX_DEFINE_GENERIC_UKERNELS
 #define CX_GENERIC_UKERNEL cx_f64_gemm_ukernel_4x4__generic

@@ -24,6 +24,7 @@
 #define CX_NAME(x) cx_f64_avx512_##x
 #define CX_KERNEL_T cx_f64_gemm_kernel
 #define CX_ACTIVE() cx_f64_gemm_active()
+#define CX_NARROW() cx_f64_gemm_narrow()
 
 /* generic vectors of the direct kernels (cx_direct_impl.h) */
 #define CX_VBYTES 64

@@ -36,10 +36,38 @@ static const cx_f64_gemm_kernel f64_kernels[] = {
 #endif
 };
 
+#if CX_HAVE_X86_KERNELS
+/* Narrow tiles (cx_gemm.h), AVX-512 only: MR 12 x 2 vectors, the blocks of the main tile. */
+static const cx_f32_gemm_kernel f32_narrow_avx512 = {
+    cx_f32_gemm_ukernel_12x32__avx512, 12, 32, 256, 144, 1536,
+    "cx_f32_gemm_ukernel_12x32__avx512", NULL, 0, 0, "", NULL};
+static const cx_f64_gemm_kernel f64_narrow_avx512 = {
+    cx_f64_gemm_ukernel_12x16__avx512, 12, 16, 256, 96, 768,
+    "cx_f64_gemm_ukernel_12x16__avx512", NULL, 0, 0, "", NULL};
+#endif
+
 static int active_isa = CX_ISA_GENERIC;
 
 const cx_f32_gemm_kernel *cx_f32_gemm_active(void) { return &f32_kernels[active_isa]; }
 const cx_f64_gemm_kernel *cx_f64_gemm_active(void) { return &f64_kernels[active_isa]; }
+
+const cx_f32_gemm_kernel *cx_f32_gemm_narrow(void)
+{
+#if CX_HAVE_X86_KERNELS
+    if (active_isa == CX_ISA_AVX512)
+        return &f32_narrow_avx512;
+#endif
+    return cx_f32_gemm_active();
+}
+
+const cx_f64_gemm_kernel *cx_f64_gemm_narrow(void)
+{
+#if CX_HAVE_X86_KERNELS
+    if (active_isa == CX_ISA_AVX512)
+        return &f64_narrow_avx512;
+#endif
+    return cx_f64_gemm_active();
+}
 
 int cx_cpu_best_isa(void)
 {

@@ -20,6 +20,7 @@
  *   cx_f32_gemm_ukernel_4x8__generic   cx_f64_gemm_ukernel_4x4__generic   portable C
  *   cx_f32_gemm_ukernel_6x16__avx2     cx_f64_gemm_ukernel_6x8__avx2      AVX2 + FMA
  *   cx_f32_gemm_ukernel_8x48__avx512  cx_f64_gemm_ukernel_8x24__avx512  AVX-512F
+ *   cx_f32_gemm_ukernel_12x32__avx512 cx_f64_gemm_ukernel_12x16__avx512 AVX-512F, narrow
  * each with an indirect twin (cx_*_igemm_ukernel_*) that reads B row p in place
  * at b + boff[p], and a dot-product tile (cx_*_dot_ukernel_*) described below.
  */
@@ -91,6 +92,13 @@ enum { CX_ISA_GENERIC = 0, CX_ISA_AVX2 = 1, CX_ISA_AVX512 = 2 };
 /* The kernel in use, chosen once by cx_select_isa() (generic until then). */
 const cx_f32_gemm_kernel *cx_f32_gemm_active(void);
 const cx_f64_gemm_kernel *cx_f64_gemm_active(void);
+/* The active path's narrow tile: the same path with NR of two vectors
+   (AVX-512: 12x32 float32, 12x16 float64), for GEMMs whose N is a few output
+   channels (the channels-last drivers pick it where it pads N less); paths
+   with one tile return their active kernel. Only `ukernel` and the blocks are
+   set (no dot or indirect tile: dot = iukernel = NULL). */
+const cx_f32_gemm_kernel *cx_f32_gemm_narrow(void);
+const cx_f64_gemm_kernel *cx_f64_gemm_narrow(void);
 
 /* Best path this CPU (and OS) supports. */
 int cx_cpu_best_isa(void);
@@ -139,6 +147,10 @@ void cx_f32_gemm_ukernel_8x48__avx512(ptrdiff_t, const float *, const float *, p
                                        ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f64_gemm_ukernel_8x24__avx512(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
                                        ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f32_gemm_ukernel_12x32__avx512(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
+                                        ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_gemm_ukernel_12x16__avx512(ptrdiff_t, const double *, const double *, ptrdiff_t,
+                                        double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 #else
 #define CX_HAVE_X86_KERNELS 0
 #endif

@@ -105,6 +105,14 @@ static int cx_nhwc_is_dw(const cx_conv2d_desc *d)
 #endif
 #define CX_DV CX_NAME(dv)
 
+/* The GEMM tile of a channels-last plan: the path's main tile, or its narrow
+   one (cx_gemm.h) where that pads the GEMM's N (output channels; the input
+   gradient: taps x channels) to fewer columns (conv2d_nhwc_plan). */
+static const CX_KERNEL_T *CX_NAME(nhwc_kernel)(const cx_conv2d_plan *pl)
+{
+    return pl->nhwc_narrow ? CX_NARROW() : CX_ACTIVE();
+}
+
 /* ------------------------------------------------------------------ packing */
 
 /*
@@ -115,10 +123,10 @@ static int cx_nhwc_is_dw(const cx_conv2d_desc *d)
  *   dgrad (transposed == 1): p = k, j = rs*Cg + c  ->  w[(p*Cg + c)*RS + rs]
  * (w: one group's Kg x Cg x R x S weight)
  */
-static void CX_NAME(nhwc_pack_weight)(ptrdiff_t kdim, ptrdiff_t ndim, const CX_T *w,
-                                      int transposed, ptrdiff_t Cg, ptrdiff_t RS, CX_T *dst)
+static void CX_NAME(nhwc_pack_weight)(const CX_KERNEL_T *kr, ptrdiff_t kdim, ptrdiff_t ndim,
+                                      const CX_T *w, int transposed, ptrdiff_t Cg, ptrdiff_t RS,
+                                      CX_T *dst)
 {
-    const CX_KERNEL_T *kr = CX_ACTIVE();
     const ptrdiff_t NR = kr->nr, KC = kr->kc, npad = cx_ceil_div(ndim, NR) * NR;
     for (ptrdiff_t pc = 0; pc < kdim; pc += KC) {
         const ptrdiff_t kc = cx_min(KC, kdim - pc);
@@ -152,9 +160,11 @@ void CX_NAME(conv2d_nhwc_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                 for (ptrdiff_t c = 0; c < C; ++c)
                     dst[(j * RS + rs) * C + c] = w[(c * Kg + j) * RS + rs];
     } else if (pl->op == CX_OP_FWD) {
-        CX_NAME(nhwc_pack_weight)(RS * Cg, Kg, w + unit * Kg * Cg * RS, 0, Cg, RS, dst);
+        CX_NAME(nhwc_pack_weight)(CX_NAME(nhwc_kernel)(pl), RS * Cg, Kg, w + unit * Kg * Cg * RS,
+                                  0, Cg, RS, dst);
     } else {
-        CX_NAME(nhwc_pack_weight)(Kg, RS * Cg, w + unit * Kg * Cg * RS, 1, Cg, RS, dst);
+        CX_NAME(nhwc_pack_weight)(CX_NAME(nhwc_kernel)(pl), Kg, RS * Cg, w + unit * Kg * Cg * RS,
+                                  1, Cg, RS, dst);
     }
 }
 
@@ -176,15 +186,66 @@ void CX_NAME(conv2d_nhwc_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     }
 CX_NHWC_GATHER(4)
 CX_NHWC_GATHER(6)
+CX_NHWC_GATHER(8)
 CX_NHWC_GATHER(12)
 #undef CX_NHWC_GATHER
+
+#if CX_DK_CV
+/*
+ * The same for 16-lane vectors (float32 on AVX-512): 16 channels of each of
+ * the MR <= 16 pixels are loaded as rows, turned by dk_tr16 into 16 channel
+ * vectors of pixel lanes, and channel j's vector stored whole at dst + j*MR:
+ * its lanes past MR spill into the next channel's slot, which the next store
+ * (or the next block, or the scalar tail) overwrites, so only the very last
+ * vector of a call is stored to MR lanes. Stores ascend, and the caller's
+ * later calls fill the slots after dst + len*MR.
+ */
+static CX_DK_INLINE void CX_NAME(nhwc_gather_tr)(const int MR, ptrdiff_t len,
+                                                 const CX_T *const *src, CX_T *restrict dst)
+{
+    ptrdiff_t c = 0;
+    for (; c + 16 <= len; c += 16) {
+        CX_DV r[16];
+        for (int i = 0; i < 16; ++i)
+            r[i] = CX_NAME(dv_load)(src[i < MR ? i : 0] + c);
+        CX_NAME(dk_tr16)(r);
+        const int last = c + 16 == len;
+        for (int j = 0; j < 16; ++j) {
+            if (!last || j < 15) {
+                CX_NAME(dv_store)(dst + (c + j) * MR, r[j]);
+            } else {
+                CX_T tmp[16];
+                CX_NAME(dv_store)(tmp, r[j]);
+                for (int i = 0; i < MR; ++i)
+                    dst[(c + j) * MR + i] = tmp[i];
+            }
+        }
+    }
+    for (; c < len; ++c)
+        for (int i = 0; i < MR; ++i)
+            dst[c * MR + i] = src[i][c];
+}
+#endif
 
 static void CX_NAME(nhwc_gather)(ptrdiff_t MR, ptrdiff_t len, const CX_T *const *src,
                                  CX_T *restrict dst)
 {
+#if CX_DK_CV
+    if (len >= 16) {
+        if (MR == 8) {
+            CX_NAME(nhwc_gather_tr)(8, len, src, dst);
+            return;
+        }
+        if (MR == 12) {
+            CX_NAME(nhwc_gather_tr)(12, len, src, dst);
+            return;
+        }
+    }
+#endif
     switch (MR) {
     case 4: CX_NAME(nhwc_gather_4)(len, src, dst); return;
     case 6: CX_NAME(nhwc_gather_6)(len, src, dst); return;
+    case 8: CX_NAME(nhwc_gather_8)(len, src, dst); return;
     case 12: CX_NAME(nhwc_gather_12)(len, src, dst); return;
     default:
         for (ptrdiff_t c = 0; c < len; ++c)
@@ -364,8 +425,6 @@ static void CX_NAME(nhwc_plan_dw_bands)(const cx_conv2d_desc *d, cx_conv2d_plan 
 
 void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *pl)
 {
-    const CX_KERNEL_T *kr = CX_ACTIVE();
-    const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t RSC = RS * Cg, PQ = d->P * d->Q;
     memset(pl, 0, sizeof *pl);
@@ -446,6 +505,17 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
 #endif
         }
     }
+    /* the GEMM drivers: the narrow tile where it pads N (Kg; the input
+       gradient: RSC) to fewer columns; 1x1 weight gradients have the image's
+       channels as N and keep the main tile */
+    {
+        const ptrdiff_t ndim = op == CX_OP_DGRAD ? RSC : Kg;
+        const ptrdiff_t wide = CX_ACTIVE()->nr, thin = CX_NARROW()->nr;
+        pl->nhwc_narrow = !(op == CX_OP_WGRAD && cx_is_pointwise(d)) &&
+                          cx_ceil_div(ndim, thin) * thin < cx_ceil_div(ndim, wide) * wide;
+    }
+    const CX_KERNEL_T *kr = CX_NAME(nhwc_kernel)(pl);
+    const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
     if (op == CX_OP_FWD) {
         /* tiles of at most MC pixels (one A block), a multiple of MR; smaller
            when the batch gives too few items */
@@ -709,7 +779,7 @@ static void CX_NAME(nhwc_fwd_gemm)(const cx_conv2d_desc *d, const cx_conv2d_plan
                                    const CX_T *x, const CX_T *bias, CX_T *y, ptrdiff_t item,
                                    CX_T *ws)
 {
-    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const CX_KERNEL_T *kr = CX_NAME(nhwc_kernel)(pl);
     const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, K = d->K;
     const ptrdiff_t RSC = d->R * d->S * Cg, PQ = d->P * d->Q, Kpad = cx_ceil_div(Kg, NR) * NR;
@@ -746,7 +816,7 @@ static void CX_NAME(nhwc_wgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_pl
                                      const CX_T *x, const CX_T *dy, CX_T *partial,
                                      ptrdiff_t item, CX_T *ws)
 {
-    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const CX_KERNEL_T *kr = CX_NAME(nhwc_kernel)(pl);
     const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, K = d->K;
     const ptrdiff_t RSC = d->R * d->S * Cg, PQ = d->P * d->Q;
@@ -801,7 +871,7 @@ static void CX_NAME(nhwc_wgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_pl
 static void CX_NAME(nhwc_dgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                      const CX_T *dy, CX_T *dx, ptrdiff_t item, CX_T *ws)
 {
-    const CX_KERNEL_T *kr = CX_ACTIVE();
+    const CX_KERNEL_T *kr = CX_NAME(nhwc_kernel)(pl);
     const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, K = d->K, C = d->C;
     const ptrdiff_t H = d->H, W = d->W, P = d->P, Q = d->Q, R = d->R, S = d->S;

@@ -133,6 +133,36 @@
 #define UK_ZERO() _mm512_setzero_pd()
 #include "cx_ukernel_simd_impl.h"
 
+/* Narrow twins (cx_gemm.h: cx_*_gemm_narrow): NR of two vectors, for GEMMs
+   whose N is a small number of channels (64 = 2 x 32 exactly, 1.33 x 48). */
+#define UK_NAME cx_f32_gemm_ukernel_12x32__avx512
+#define UK_T float
+#define UK_V __m512
+#define UK_VLEN 16
+#define UK_MR 12
+#define UK_NV 2
+#define UK_LOAD(p) _mm512_loadu_ps(p)
+#define UK_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm512_set1_ps(x)
+#define UK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm512_add_ps((a), (b))
+#define UK_ZERO() _mm512_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_NAME cx_f64_gemm_ukernel_12x16__avx512
+#define UK_T double
+#define UK_V __m512d
+#define UK_VLEN 8
+#define UK_MR 12
+#define UK_NV 2
+#define UK_LOAD(p) _mm512_loadu_pd(p)
+#define UK_STORE(p, v) _mm512_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm512_set1_pd(x)
+#define UK_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm512_add_pd((a), (b))
+#define UK_ZERO() _mm512_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
 #undef UK_TARGET
 
 /* ---- dot-product ("NT") kernels for the weight gradient (cx_ukernel_dot_impl.h) ---- */

@@ -109,6 +109,48 @@ def test_igemm_rejects_offsets_past_the_buffer():
                     np.zeros((2, 4), np.float32))
 
 
+@pytest.mark.parametrize("narrow", [False, True], ids=["main", "narrow"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_one_ukernel_call_every_edge(isa, dtype, narrow):
+    """One call of the micro-kernel (and of the path's narrow tile, the
+    channels-last drivers' choice for few output channels): every m <= MR and
+    n <= NR edge, k of 1, a few and above KC, overwrite and accumulate, into a
+    strided C inside a sentinel buffer; exact on integer data."""
+    info = _conv.kernel_info()[np.dtype(dtype).name]
+    tile = info["narrow"] if narrow else info
+    mr, nr = tile["mr"], tile["nr"]
+    if narrow and info["narrow"]["name"] == info["name"]:
+        assert (mr, nr) == (info["mr"], info["nr"])     # no second tile on this path
+    rng = np.random.default_rng(11)
+    for m in sorted({1, mr - 1, mr} - {0}):
+        for n in sorted({1, nr // 2 + 1, nr - 1, nr} - {0}):
+            for k in (1, 7, info["kc"] + 3):
+                a = rng.integers(-4, 5, (m, k)).astype(dtype)
+                b = rng.integers(-4, 5, (k, n)).astype(dtype)
+                ref = (a.astype(np.int64) @ b.astype(np.int64)).astype(dtype)
+                big = np.full((m + 2, 2 * n + 3), 9.0, dtype)
+                c = big[1:1 + m, 1:1 + 2 * n:2]
+                c[...] = np.nan                              # overwrite: never read
+                _conv.ukernel_tile(a, b, c, False, narrow)
+                assert np.array_equal(c, ref), (m, n, k)
+                c0 = rng.integers(-4, 5, (m, n)).astype(dtype)
+                c[...] = c0
+                _conv.ukernel_tile(a, b, c, True, narrow)
+                assert np.array_equal(c, c0 + ref), (m, n, k)
+                mask = np.ones(big.shape, bool)
+                mask[1:1 + m, 1:1 + 2 * n:2] = False
+                assert np.all(big[mask] == 9.0), ("wrote outside C", m, n, k)
+    # unit-stride C (the whole-vector store of a full tile)
+    a = rng.integers(-4, 5, (mr, 40)).astype(dtype)
+    b = rng.integers(-4, 5, (40, nr)).astype(dtype)
+    c = np.full((mr, nr), np.nan, dtype)
+    _conv.ukernel_tile(a, b, c, False, narrow)
+    assert np.array_equal(c, (a.astype(np.int64) @ b.astype(np.int64)).astype(dtype))
+    with pytest.raises(ValueError, match="ukernel_tile"):
+        _conv.ukernel_tile(np.zeros((mr + 1, 2), dtype), np.zeros((2, 1), dtype),
+                           np.zeros((mr + 1, 1), dtype), False, narrow)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_gemm_ukernel_strided_c_and_random_values(isa, dtype):
     info = _conv.kernel_info()[np.dtype(dtype).name]

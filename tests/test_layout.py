@@ -92,6 +92,14 @@ CASES = [
     # time (lenet1's 28 x 28; a stride-2 RGB layer with a short last block)
     ("k8_lenet1", lambda *t: ((3, 1, 28, 28), (8, 1, 5, 5), dict(padding=2))),
     ("k8_rgb_stride2", lambda *t: ((2, 3, 15, 17), (8, 3, 3, 3), dict(stride=2, padding=1))),
+    # the GEMM drivers on the path's narrow tile where it pads N less (AVX-512:
+    # 64 output channels = 2 x 32, not 2 x 48; 100 = 4 x 32 with a 4-column
+    # last panel); channel runs of 16 and more through the transposing gather,
+    # with tails (a 3x3 row of 20 channels is 60 values, 1x1 of 40 is 40)
+    ("narrow_tile_K64_c20", lambda *t: ((2, 20, 7, 9), (64, 20, 3, 3), dict(padding=1))),
+    ("narrow_tile_1x1_K64_c40", lambda *t: ((2, 40, 5, 7), (64, 40, 1, 1), {})),
+    ("narrow_tile_stride2_K100", lambda *t: ((1, 24, 11, 9), (100, 24, 3, 3),
+                                             dict(stride=2, padding=1))),
 ]
 CASE_IDS = [c[0] for c in CASES]
 CASE_BY_ID = dict(CASES)
@@ -194,6 +202,14 @@ def test_the_sweep_reaches_every_driver():
     assert plans["depthwise"]["fwd"]["depthwise"] and plans["depthwise_multiplier2"]["dgrad"]["depthwise"]
     assert not plans["C1"]["fwd"]["depthwise"]          # multiplier 8: the GEMM
     assert plans["tall_strided_input_gradient_bands"]["dgrad"]["ntiles"] > 1
+    k32 = _conv.kernel_info()["float32"]
+    if k32["narrow"]["nr"] < k32["nr"]:
+        # 100 output channels (and 216 taps x channels) pad to fewer narrow columns
+        assert all(plans["narrow_tile_stride2_K100"][op]["narrow"] for op in plans["1x1"])
+        # a 1x1 weight gradient's N is the input channels: the main tile
+        assert not plans["narrow_tile_1x1_K64_c40"]["wgrad"]["narrow"]
+        # 48 columns: the main tile exactly
+        assert not plans["K_at_nr"]["fwd"]["narrow"]
     assert _layout._input_as_forward(np.ones((24, 16, 3, 3)), _setup("3x3_pad1", np.float32)[0])
     assert _layout._input_as_forward(np.ones((6, 4, 3, 3)), _setup("N1", np.float32)[0]) is None
 
