@@ -796,7 +796,7 @@ static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
         CX_NAME(im2col_src) src = {x + g * Cg * HW, d, gp0, 0, d->C * HW};
         CX_T *yg = y + (n0 * d->K + g * Kg) * PQ + pix0;
         const ptrdiff_t jump = (d->K - 1) * PQ;
-        CX_NAME(gemm_core_seg)(Kg, nt, CRS, w + wg_off, CRS, 1, apre, CX_NAME(pack_b_im2col),
+        CX_NAME(gemm_core_seg)(CX_ACTIVE(), Kg, nt, CRS, w + wg_off, CRS, 1, apre, CX_NAME(pack_b_im2col),
                                &src, NULL, 0, NULL, 0, yg, PQ, 1, pix0, PQ, jump, ws);
         if (bias)
             for (ptrdiff_t j = 0; j < nt;) {

@@ -221,6 +221,23 @@ static CX_DK_INLINE void CX_NAME(nhwc_gather_tr)(const int MR, ptrdiff_t len,
             }
         }
     }
+#if CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 4
+    if (c < len) {
+        /* the last rem < 16 channels: masked loads (nothing read past a run),
+           rem vectors stored, the last one to MR lanes */
+        const int rem = (int)(len - c);
+        const __mmask16 m = (__mmask16)((1u << rem) - 1u);
+        CX_DV r[16];
+        for (int i = 0; i < 16; ++i)
+            r[i] = (CX_DV)_mm512_maskz_loadu_ps(m, src[i < MR ? i : 0] + c);
+        CX_NAME(dk_tr16)(r);
+        for (int j = 0; j < rem - 1; ++j)
+            CX_NAME(dv_store)(dst + (c + j) * MR, r[j]);
+        _mm512_mask_storeu_ps(dst + (len - 1) * MR, (__mmask16)((1u << MR) - 1u),
+                              (__m512)r[rem - 1]);
+        return;
+    }
+#endif
     for (; c < len; ++c)
         for (int i = 0; i < MR; ++i)
             dst[c * MR + i] = src[i][c];
@@ -262,11 +279,13 @@ static void CX_NAME(nhwc_gather)(ptrdiff_t MR, ptrdiff_t len, const CX_T *const 
  * the group. With dilation 1 along W and one group, the taps s, s+1, ... of
  * kernel row r are adjacent in NHWC: a pixel whose whole kernel row lies inside
  * the image (or whose input row is padding) gives one run of up to S*C
- * elements; panels with a pixel partly over the left/right padding go tap by tap.
+ * elements; a pixel's run partly over the left/right padding is first built in
+ * `edge` (MR runs of <= kc: its columns inside the image between zeros).
  */
 static void CX_NAME(nhwc_pack_pixels)(const cx_conv2d_desc *d, const CX_T *xn, ptrdiff_t c_off,
                                       ptrdiff_t j0, ptrdiff_t mc, ptrdiff_t pc, ptrdiff_t kc,
-                                      ptrdiff_t MR, const CX_T *zero, CX_T *restrict dst)
+                                      ptrdiff_t MR, const CX_T *zero, CX_T *restrict edge,
+                                      CX_T *restrict dst)
 {
     const ptrdiff_t Cg = d->C / d->groups, C = d->C, S = d->S, Q = d->Q, H = d->H, W = d->W;
     const ptrdiff_t SC = S * Cg;
@@ -292,27 +311,35 @@ static void CX_NAME(nhwc_pack_pixels)(const cx_conv2d_desc *d, const CX_T *xn, p
                 /* the rest of kernel row r from (s0, c0): taps s0 .. s1-1 */
                 const ptrdiff_t run = cx_min(SC - (s0 * Cg + c0), kc - pp);
                 const ptrdiff_t s1 = s0 + cx_ceil_div(c0 + run, Cg);
-                int whole = 1;
                 for (ptrdiff_t i = 0; i < MR; ++i) {
                     src[i] = zero;
                     if (i < m) {
                         const ptrdiff_t ih = ih0[i] + rh, iw = iw0[i] + s0;
                         if (ih < 0 || ih >= H)
                             continue;
-                        if (iw >= 0 && iw0[i] + s1 <= W)
-                            src[i] = xn + (ih * W + iw) * C + c0;
-                        else
-                            whole = 0;
+                        const ptrdiff_t off = (ih * W + iw) * C + c0;
+                        if (iw >= 0 && iw0[i] + s1 <= W) {
+                            src[i] = xn + off;
+                        } else {
+                            /* the row's run over the left/right padding: its
+                               columns inside the image copied between zeros
+                               (element t is column iw + (c0 + t) / C) */
+                            CX_T *e = edge + i * kc;
+                            const ptrdiff_t lo = cx_min(cx_max(-iw * C - c0, 0), run);
+                            const ptrdiff_t hi = cx_max(cx_min((W - iw) * C - c0, run), lo);
+                            CX_NAME(zero_run)(e, lo);
+                            CX_NAME(copy_run)(e + lo, xn + (off + lo), hi - lo);
+                            CX_NAME(zero_run)(e + hi, run - hi);
+                            src[i] = e;
+                        }
                     }
                 }
-                if (whole) {
-                    CX_NAME(nhwc_gather)(MR, run, src, dst + pp * MR);
-                    pp += run;
-                    /* (the end of the row gives tap (r+1)*S, c0 0) */
-                    tap = (tap / S) * S + (s0 * Cg + c0 + run) / Cg;
-                    c0 = (c0 + run) % Cg;
-                    continue;
-                }
+                CX_NAME(nhwc_gather)(MR, run, src, dst + pp * MR);
+                pp += run;
+                /* (the end of the row gives tap (r+1)*S, c0 0) */
+                tap = (tap / S) * S + (s0 * Cg + c0 + run) / Cg;
+                c0 = (c0 + run) % Cg;
+                continue;
             }
             const ptrdiff_t sw = s0 * d->dil_w;
             for (ptrdiff_t i = 0; i < MR; ++i) {
@@ -328,6 +355,34 @@ static void CX_NAME(nhwc_pack_pixels)(const cx_conv2d_desc *d, const CX_T *xn, p
             c0 = 0;
             ++tap;
         }
+    }
+}
+
+/* o[0, n) = x[0, n) (zeros) for the weight gradient's per-pixel runs of at
+   most MR channels: the whole-panel sizes as fixed-size copies (inline vector
+   moves), others through copy_run (a libc call per 12-element run took 37% of
+   a 1x1 weight gradient; masked stores on every run, 65%) */
+static inline void CX_NAME(nhwc_copy)(CX_T *restrict o, const CX_T *restrict x, ptrdiff_t n)
+{
+    switch (n) {
+    case 4: memcpy(o, x, 4 * sizeof(CX_T)); return;
+    case 6: memcpy(o, x, 6 * sizeof(CX_T)); return;
+    case 8: memcpy(o, x, 8 * sizeof(CX_T)); return;
+    case 12: memcpy(o, x, 12 * sizeof(CX_T)); return;
+    case 16: memcpy(o, x, 16 * sizeof(CX_T)); return;
+    default: CX_NAME(copy_run)(o, x, n);
+    }
+}
+
+static inline void CX_NAME(nhwc_zero)(CX_T *restrict o, ptrdiff_t n)
+{
+    switch (n) {
+    case 4: memset(o, 0, 4 * sizeof(CX_T)); return;
+    case 6: memset(o, 0, 6 * sizeof(CX_T)); return;
+    case 8: memset(o, 0, 8 * sizeof(CX_T)); return;
+    case 12: memset(o, 0, 12 * sizeof(CX_T)); return;
+    case 16: memset(o, 0, 16 * sizeof(CX_T)); return;
+    default: CX_NAME(zero_run)(o, n);
     }
 }
 
@@ -379,20 +434,17 @@ static void CX_NAME(nhwc_pack_taps)(const cx_conv2d_desc *d, const CX_T *xn, ptr
                 const ptrdiff_t ih = p * sh + hoff[f], iwa = q * sw + woff[f], iwb = q * sw + woff[l];
                 CX_T *restrict ou = o + ist[f];
                 if (ih < 0 || ih >= H) {
-                    for (ptrdiff_t t = 0; t < glen[u]; ++t) ou[t] = 0;
+                    CX_NAME(nhwc_zero)(ou, glen[u]);
                 } else if (iwa >= 0 && iwb < W) {
-                    const CX_T *restrict xs = xn + (ih * W + iwa) * C + cst[f];
-                    for (ptrdiff_t t = 0; t < glen[u]; ++t) ou[t] = xs[t];
+                    CX_NAME(nhwc_copy)(ou, xn + (ih * W + iwa) * C + cst[f], glen[u]);
                 } else {
                     for (ptrdiff_t v = f; v <= l; ++v) {
                         const ptrdiff_t iw = q * sw + woff[v];
                         CX_T *restrict ov = o + ist[v];
-                        if (iw >= 0 && iw < W) {
-                            const CX_T *restrict xs = xn + (ih * W + iw) * C + cst[v];
-                            for (ptrdiff_t t = 0; t < rlen[v]; ++t) ov[t] = xs[t];
-                        } else {
-                            for (ptrdiff_t t = 0; t < rlen[v]; ++t) ov[t] = 0;
-                        }
+                        if (iw >= 0 && iw < W)
+                            CX_NAME(nhwc_copy)(ov, xn + (ih * W + iw) * C + cst[v], rlen[v]);
+                        else
+                            CX_NAME(nhwc_zero)(ov, rlen[v]);
                     }
                 }
             }
@@ -505,14 +557,20 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
 #endif
         }
     }
-    /* the GEMM drivers: the narrow tile where it pads N (Kg; the input
-       gradient: RSC) to fewer columns; 1x1 weight gradients have the image's
-       channels as N and keep the main tile */
+    /* the GEMM drivers: the narrow tile where it pads the GEMM to fewer
+       lanes. N: Kg, or RSC for the input gradient and 1x1 weight gradients
+       (the image's channels); M: output pixels (many: its padding is
+       ignored), or Kg for 1x1 weight gradients (64 output channels: 8 panels
+       of 8 rows but 6 of 12, which cancels the narrow N's gain on 256) */
     {
-        const ptrdiff_t ndim = op == CX_OP_DGRAD ? RSC : Kg;
-        const ptrdiff_t wide = CX_ACTIVE()->nr, thin = CX_NARROW()->nr;
-        pl->nhwc_narrow = !(op == CX_OP_WGRAD && cx_is_pointwise(d)) &&
-                          cx_ceil_div(ndim, thin) * thin < cx_ceil_div(ndim, wide) * wide;
+        const int pw = op == CX_OP_WGRAD && cx_is_pointwise(d);
+        const ptrdiff_t ndim = op == CX_OP_DGRAD || pw ? RSC : Kg, mdim = pw ? Kg : 1;
+        const CX_KERNEL_T *wide = CX_ACTIVE(), *thin = CX_NARROW();
+        const ptrdiff_t lw = cx_ceil_div(ndim, wide->nr) * wide->nr *
+                             (pw ? cx_ceil_div(mdim, wide->mr) * wide->mr : 1);
+        const ptrdiff_t lt = cx_ceil_div(ndim, thin->nr) * thin->nr *
+                             (pw ? cx_ceil_div(mdim, thin->mr) * thin->mr : 1);
+        pl->nhwc_narrow = lt < lw;
     }
     const CX_KERNEL_T *kr = CX_NAME(nhwc_kernel)(pl);
     const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
@@ -525,7 +583,8 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         pl->tile = tile;
         pl->ntiles = cx_ceil_div(PQ, tile);
         pl->nitems = per * pl->ntiles;
-        pl->ws_elems = (size_t)(MC * KC + KC);       /* A block | zeros */
+        /* A block | zeros | MR edge runs */
+        pl->ws_elems = (size_t)(MC * KC + KC + CX_NHWC_MR_MAX * KC);
         pl->apack_units = G;
         pl->apack_elems = (size_t)(RSC * cx_ceil_div(Kg, NR) * NR);
         return;
@@ -796,7 +855,8 @@ static void CX_NAME(nhwc_fwd_gemm)(const cx_conv2d_desc *d, const cx_conv2d_plan
         const ptrdiff_t kc = cx_min(KC, RSC - pc);
         for (ptrdiff_t ic = 0; ic < mt; ic += MC) {
             const ptrdiff_t mc = cx_min(MC, mt - ic);
-            CX_NAME(nhwc_pack_pixels)(d, xn, g * Cg, m0 + ic, mc, pc, kc, MR, zero, apack);
+            CX_NAME(nhwc_pack_pixels)(d, xn, g * Cg, m0 + ic, mc, pc, kc, MR, zero, zero + KC,
+                                      apack);
             for (ptrdiff_t jr = 0; jr < Kg; jr += NR) {
                 const CX_T *bpanel = bp + pc * Kpad + jr * kc;
                 for (ptrdiff_t ir = 0; ir < mc; ir += MR)
@@ -832,13 +892,17 @@ static void CX_NAME(nhwc_wgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_pl
     if (cx_is_pointwise(d)) {
         /* 1x1, stride 1: the column matrix is the image, whose rows (pixels) the
            micro-kernel reads in place as B; A = dY^T (Kg x pixels), the smaller
-           operand, is packed; C = out^T (Kg x rows), written once per KC block */
+           operand, is packed; C = dw^T (Kg x rows): this partial is k-major,
+           [g][k][c], i.e. dw's own order, so that C rows take vector stores
+           (the c-major C of the other cases had a column stride of Kg: every
+           tile through the kernel's scalar edge path) */
+        CX_T *outk = partial + split * pl->wsize + g * Kg * RSC + row0;
         for (ptrdiff_t n = n0; n < n1; ++n) {
             const CX_T *xr = x + n * d->H * d->W * d->C + g * Cg + row0;
             CX_NAME(strided_b) bs = {xr, d->C, 1};
-            CX_NAME(gemm_core)(Kg, rows, PQ, dy + n * PQ * K + g * Kg, 1, K, NULL,
-                               CX_NAME(pack_b_strided), &bs, xr, d->C, NULL, n > n0, out, 1, Kg,
-                               ws);
+            CX_NAME(gemm_core_seg)(kr, Kg, rows, PQ, dy + n * PQ * K + g * Kg, 1, K, NULL,
+                                   CX_NAME(pack_b_strided), &bs, xr, d->C, NULL, n > n0, outk,
+                                   RSC, 1, 0, 0, 0, ws);
         }
         return;
     }
@@ -967,7 +1031,9 @@ void CX_NAME(conv2d_nhwc_wgrad_reduce)(const cx_conv2d_desc *d, const cx_conv2d_
     for (ptrdiff_t i = begin; i < end; ++i) {
         const ptrdiff_t k = i / (Cg * RS), c = (i / RS) % Cg, rs = i % RS;
         const ptrdiff_t g = k / Kg, kl = k % Kg;
-        const ptrdiff_t src = pl->dk_nhwc ? i
+        /* dw's own order: the direct tiles and the 1x1 GEMM (k-major partials) */
+        const int own = pl->dk_nhwc || (!pl->nhwc_dw && cx_is_pointwise(d));
+        const ptrdiff_t src = own ? i
                               : pl->nhwc_dw ? (kl * RS + rs) * d->C + g
                                             : (g * RS * Cg + rs * Cg + c) * Kg + kl;
         CX_T acc = partial[src];

@@ -206,8 +206,10 @@ def test_the_sweep_reaches_every_driver():
     if k32["narrow"]["nr"] < k32["nr"]:
         # 100 output channels (and 216 taps x channels) pad to fewer narrow columns
         assert all(plans["narrow_tile_stride2_K100"][op]["narrow"] for op in plans["1x1"])
-        # a 1x1 weight gradient's N is the input channels: the main tile
+        # a 1x1 weight gradient's N is the input channels: 40 fit one main
+        # panel, 16 one narrow one
         assert not plans["narrow_tile_1x1_K64_c40"]["wgrad"]["narrow"]
+        assert plans["1x1"]["wgrad"]["narrow"]
         # 48 columns: the main tile exactly
         assert not plans["K_at_nr"]["fwd"]["narrow"]
     assert _layout._input_as_forward(np.ones((24, 16, 3, 3)), _setup("3x3_pad1", np.float32)[0])
