@@ -58,7 +58,7 @@ cdef extern from "cx_conv.h" nogil:
         const void *apacked
         int dk, dk_mode
         Py_ssize_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt
-        int nhwc_dw, nhwc_narrow
+        int nhwc_dw, nhwc_narrow, nhwc_kmajor
         Py_ssize_t nhwc_chunk
         Py_ssize_t dk_qt, dk_qtiles, dk_pitch
         int dk_stream, dk_nhwc

@@ -92,8 +92,9 @@ typedef struct {
     ptrdiff_t dk_L, dk_nv, dk_mr, dk_mk, dk_mt;
     /* channels-last drivers (cx_nhwc_impl.h): nhwc_dw = 1 for the depthwise
        loops; nhwc_chunk = output pixels per dcols tile of the input gradient;
-       nhwc_narrow = 1: the GEMM drivers use the path's narrow tile */
-    int nhwc_dw, nhwc_narrow;
+       nhwc_narrow = 1: the GEMM drivers use the path's narrow tile;
+       nhwc_kmajor = 1: the weight gradient's GEMM is Kg x RSC (dY^T packed) */
+    int nhwc_dw, nhwc_narrow, nhwc_kmajor;
     ptrdiff_t nhwc_chunk;
     /* direct fwd: rows too long for one band are cut into dk_qtiles column
        tiles of dk_qt output pixels (one item each; 0 = whole rows) */

@@ -458,6 +458,74 @@ static void CX_NAME(nhwc_pack_taps)(const cx_conv2d_desc *d, const CX_T *xn, ptr
     }
 }
 
+/*
+ * B source of the k-major weight gradient: rows = output pixels of one image,
+ * columns = reduction indices rsc = (r*S + s)*Cg + c from col0 on. Each pixel's
+ * row is built whole in `row` (RSC elements: copies of its taps' channel runs,
+ * a kernel row's taps as one run where they are adjacent in NHWC, zeros over
+ * the padding), then cut into the NR-wide panels.
+ */
+typedef struct {
+    const cx_conv2d_desc *d;
+    const CX_T *xn;     /* image n */
+    ptrdiff_t c_off;    /* the group's first channel */
+    ptrdiff_t col0;     /* the item's first reduction index */
+    CX_T *row;          /* RSC elements of workspace */
+} CX_NAME(nhwc_taps_b);
+
+static void CX_NAME(nhwc_pack_b_taps)(const void *src, ptrdiff_t pc, ptrdiff_t kc,
+                                      ptrdiff_t jc, ptrdiff_t nc, ptrdiff_t nr, CX_T *dst)
+{
+    const CX_NAME(nhwc_taps_b) *b = (const CX_NAME(nhwc_taps_b) *)src;
+    const cx_conv2d_desc *d = b->d;
+    const ptrdiff_t Cg = d->C / d->groups, C = d->C, R = d->R, S = d->S, Q = d->Q;
+    const ptrdiff_t H = d->H, W = d->W;
+    const int runs = d->dil_w == 1 && Cg == C;
+    const ptrdiff_t j0 = b->col0 + jc, RSC = R * S * Cg;
+    /* one panel holding every column: the row is built in place */
+    const int direct = j0 == 0 && nc == RSC && nc <= nr;
+    ptrdiff_t p = pc / Q, q = pc % Q;
+    for (ptrdiff_t pp = 0; pp < kc; ++pp) {
+        CX_T *restrict row = direct ? dst + pp * nr : b->row;
+        const ptrdiff_t ih0 = p * d->stride_h - d->pad_top, iw0 = q * d->stride_w - d->pad_left;
+        for (ptrdiff_t r = 0; r < R; ++r) {
+            CX_T *o = row + r * S * Cg;
+            const ptrdiff_t ih = ih0 + r * d->dil_h;
+            if (ih < 0 || ih >= H) {
+                CX_NAME(zero_run)(o, S * Cg);
+            } else if (runs) {
+                /* taps s = 0..S-1 are columns iw0 .. iw0+S-1: one run of S*C */
+                const ptrdiff_t lo = cx_min(cx_max(-iw0, 0), S), hi = cx_max(cx_min(W - iw0, S), lo);
+                CX_NAME(zero_run)(o, lo * C);
+                CX_NAME(copy_run)(o + lo * C, b->xn + ((ih * W + iw0 + lo) * C), (hi - lo) * C);
+                CX_NAME(zero_run)(o + hi * C, (S - hi) * C);
+            } else {
+                for (ptrdiff_t s = 0; s < S; ++s) {
+                    const ptrdiff_t iw = iw0 + s * d->dil_w;
+                    if (iw >= 0 && iw < W)
+                        CX_NAME(copy_run)(o + s * Cg, b->xn + (ih * W + iw) * C + b->c_off, Cg);
+                    else
+                        CX_NAME(zero_run)(o + s * Cg, Cg);
+                }
+            }
+        }
+        if (direct) {
+            CX_NAME(zero_run)(row + nc, nr - nc);
+        } else {
+            for (ptrdiff_t jr = 0; jr < nc; jr += nr) {
+                const ptrdiff_t n = cx_min(nr, nc - jr);
+                CX_T *o = dst + jr * kc + pp * nr;
+                CX_NAME(copy_run)(o, row + j0 + jr, n);
+                CX_NAME(zero_run)(o + n, nr - n);
+            }
+        }
+        if (++q == Q) {
+            q = 0;
+            ++p;
+        }
+    }
+}
+
 /* --------------------------------------------------------------------- plan */
 
 /* Depthwise items: (n, band of `rows` rows out of `total`, channel block). */
@@ -558,19 +626,35 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         }
     }
     /* the GEMM drivers: the narrow tile where it pads the GEMM to fewer
-       lanes. N: Kg, or RSC for the input gradient and 1x1 weight gradients
-       (the image's channels); M: output pixels (many: its padding is
-       ignored), or Kg for 1x1 weight gradients (64 output channels: 8 panels
-       of 8 rows but 6 of 12, which cancels the narrow N's gain on 256) */
+       lanes. Forward: N = Kg (M: output pixels, many); input gradient: N = RSC */
     {
-        const int pw = op == CX_OP_WGRAD && cx_is_pointwise(d);
-        const ptrdiff_t ndim = op == CX_OP_DGRAD || pw ? RSC : Kg, mdim = pw ? Kg : 1;
-        const CX_KERNEL_T *wide = CX_ACTIVE(), *thin = CX_NARROW();
-        const ptrdiff_t lw = cx_ceil_div(ndim, wide->nr) * wide->nr *
-                             (pw ? cx_ceil_div(mdim, wide->mr) * wide->mr : 1);
-        const ptrdiff_t lt = cx_ceil_div(ndim, thin->nr) * thin->nr *
-                             (pw ? cx_ceil_div(mdim, thin->mr) * thin->mr : 1);
-        pl->nhwc_narrow = lt < lw;
+        const CX_KERNEL_T *kk[2] = {CX_ACTIVE(), CX_NARROW()};
+        if (op == CX_OP_WGRAD) {
+            /* M x N = RSC x Kg (taps packed per pixel, dY read in place), or
+               k-major Kg x RSC (dY^T packed, each pixel's taps a B row; always
+               for 1x1, whose B rows are the image's pixels read in place):
+               the orientation and tile with the fewest padded lanes (lenet1's
+               25 taps x 8 channels: 32 x 32 against 8 x 32) */
+            ptrdiff_t best = -1;
+            for (int km = 0; km < 2; ++km) {
+                if (!km && cx_is_pointwise(d))
+                    continue;
+                for (int t = 0; t < 2; ++t) {
+                    const ptrdiff_t mdim = km ? Kg : RSC, ndim = km ? RSC : Kg;
+                    const ptrdiff_t lanes = cx_ceil_div(mdim, kk[t]->mr) * kk[t]->mr *
+                                            cx_ceil_div(ndim, kk[t]->nr) * kk[t]->nr;
+                    if (best < 0 || lanes < best) {
+                        best = lanes;
+                        pl->nhwc_kmajor = km;
+                        pl->nhwc_narrow = t;
+                    }
+                }
+            }
+        } else {
+            const ptrdiff_t ndim = op == CX_OP_DGRAD ? RSC : Kg;
+            pl->nhwc_narrow = cx_ceil_div(ndim, kk[1]->nr) * kk[1]->nr <
+                              cx_ceil_div(ndim, kk[0]->nr) * kk[0]->nr;
+        }
     }
     const CX_KERNEL_T *kr = CX_NAME(nhwc_kernel)(pl);
     const ptrdiff_t MR = kr->mr, NR = kr->nr, KC = kr->kc, MC = kr->mc;
@@ -593,14 +677,14 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         /* blocks of rsc rows (multiples of MR), then batch chunks */
         /* (1x1 stride 1: the rows are the GEMM's N, blocks of >= 4 NR columns) */
         const ptrdiff_t want = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G);
-        const ptrdiff_t unit = cx_is_pointwise(d) ? NR : MR;
+        const ptrdiff_t unit = pl->nhwc_kmajor ? NR : MR;
         pl->cblocks = cx_max(cx_min(want, cx_ceil_div(RSC, 4 * unit)), 1);
         pl->cblock = cx_ceil_div(cx_ceil_div(RSC, pl->cblocks), unit) * unit;
         pl->cblocks = cx_ceil_div(RSC, pl->cblock);
         CX_NAME(plan_batch_split)(d, pl, G * pl->cblocks);
         pl->ws_elems = (size_t)(MC * KC + KC * NR);  /* A block | B edge panel */
-        if (cx_is_pointwise(d))
-            pl->ws_elems = CX_NAME(gemm_workspace_elems)();
+        if (pl->nhwc_kmajor)    /* the GEMM's A block and B panels | one pixel's taps */
+            pl->ws_elems = CX_NAME(gemm_workspace_elems)() + (size_t)RSC;
         return;
     }
     /* dgrad: bands of input rows, at least 4 dilated kernel heights (the output
@@ -889,20 +973,26 @@ static void CX_NAME(nhwc_wgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_pl
     CX_T *apack = ws, *bedge = ws + MC * KC;
     if (rows <= 0)
         return;
-    if (cx_is_pointwise(d)) {
-        /* 1x1, stride 1: the column matrix is the image, whose rows (pixels) the
-           micro-kernel reads in place as B; A = dY^T (Kg x pixels), the smaller
-           operand, is packed; C = dw^T (Kg x rows): this partial is k-major,
-           [g][k][c], i.e. dw's own order, so that C rows take vector stores
-           (the c-major C of the other cases had a column stride of Kg: every
-           tile through the kernel's scalar edge path) */
+    if (pl->nhwc_kmajor) {
+        /* C = dw'^T (Kg x rows), the partial k-major ([g][k][rsc], so that C
+           rows take vector stores), A = dY^T (Kg x pixels) packed, B = the
+           column matrix's rows: for 1x1 stride 1 the image's pixels read in
+           place, else each pixel's taps gathered by nhwc_pack_b_taps */
         CX_T *outk = partial + split * pl->wsize + g * Kg * RSC + row0;
         for (ptrdiff_t n = n0; n < n1; ++n) {
-            const CX_T *xr = x + n * d->H * d->W * d->C + g * Cg + row0;
-            CX_NAME(strided_b) bs = {xr, d->C, 1};
-            CX_NAME(gemm_core_seg)(kr, Kg, rows, PQ, dy + n * PQ * K + g * Kg, 1, K, NULL,
-                                   CX_NAME(pack_b_strided), &bs, xr, d->C, NULL, n > n0, outk,
-                                   RSC, 1, 0, 0, 0, ws);
+            const CX_T *xn = x + n * d->H * d->W * d->C;
+            const CX_T *a = dy + n * PQ * K + g * Kg;
+            if (cx_is_pointwise(d)) {
+                const CX_T *xr = xn + g * Cg + row0;
+                CX_NAME(strided_b) bs = {xr, d->C, 1};
+                CX_NAME(gemm_core_seg)(kr, Kg, rows, PQ, a, 1, K, NULL, CX_NAME(pack_b_strided),
+                                       &bs, xr, d->C, NULL, n > n0, outk, RSC, 1, 0, 0, 0, ws);
+            } else {
+                CX_NAME(nhwc_taps_b) bs = {d, xn, g * Cg, row0,
+                                           ws + CX_NAME(gemm_workspace_elems)()};
+                CX_NAME(gemm_core_seg)(kr, Kg, rows, PQ, a, 1, K, NULL, CX_NAME(nhwc_pack_b_taps),
+                                       &bs, NULL, 0, NULL, n > n0, outk, RSC, 1, 0, 0, 0, ws);
+            }
         }
         return;
     }
@@ -1031,9 +1121,10 @@ void CX_NAME(conv2d_nhwc_wgrad_reduce)(const cx_conv2d_desc *d, const cx_conv2d_
     for (ptrdiff_t i = begin; i < end; ++i) {
         const ptrdiff_t k = i / (Cg * RS), c = (i / RS) % Cg, rs = i % RS;
         const ptrdiff_t g = k / Kg, kl = k % Kg;
-        /* dw's own order: the direct tiles and the 1x1 GEMM (k-major partials) */
-        const int own = pl->dk_nhwc || (!pl->nhwc_dw && cx_is_pointwise(d));
-        const ptrdiff_t src = own ? i
+        /* dw's own order (the direct tiles), k-major [g][k][rsc] partials, the
+           depthwise loops' wd order, or c-major [g][rsc][k] */
+        const ptrdiff_t src = pl->dk_nhwc ? i
+                              : pl->nhwc_kmajor ? k * RS * Cg + rs * Cg + c
                               : pl->nhwc_dw ? (kl * RS + rs) * d->C + g
                                             : (g * RS * Cg + rs * Cg + c) * Kg + kl;
         CX_T acc = partial[src];

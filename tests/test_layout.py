@@ -202,6 +202,13 @@ def test_the_sweep_reaches_every_driver():
     assert plans["depthwise"]["fwd"]["depthwise"] and plans["depthwise_multiplier2"]["dgrad"]["depthwise"]
     assert not plans["C1"]["fwd"]["depthwise"]          # multiplier 8: the GEMM
     assert plans["tall_strided_input_gradient_bands"]["dgrad"]["ntiles"] > 1
+    # the weight gradient's two GEMM orientations: k-major (Kg x RSC; one
+    # B panel built in place, or RSC cut into blocks of several panels) and
+    # RSC x Kg
+    assert plans["C1"]["wgrad"]["kmajor"]
+    assert plans["reduction_above_kc"]["wgrad"]["kmajor"]
+    assert plans["reduction_above_kc"]["wgrad"]["cblocks"] > 1
+    assert not plans["K_below_nr"]["wgrad"]["kmajor"]
     k32 = _conv.kernel_info()["float32"]
     if k32["narrow"]["nr"] < k32["nr"]:
         # 100 output channels (and 216 taps x channels) pad to fewer narrow columns
