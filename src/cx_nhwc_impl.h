@@ -59,7 +59,8 @@
  *   y[n,p,q,c*mult+j] = sum_rs x[n, ih, iw, c] * w[c*mult+j, 0, r, s]
  * with the weight repacked to wd[(j*RS + rs)*C + c]; items (n, band of output
  * rows (dgrad: input rows), channel block); the weight gradient (batch chunk,
- * channel block) into a partial wd-ordered buffer; the input gradient gathers,
+ * band of output rows; all channels) into one wd-ordered partial per item
+ * (3x3 with unit row steps: nine taps' sums in registers); the input gradient gathers,
  * for each input pixel, the taps whose output exists (no scatter).
  *
  * IEEE semantics as the NCHW path: forward and weight-gradient padding taps
@@ -570,10 +571,23 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         } else if (op == CX_OP_DGRAD) {
             CX_NAME(nhwc_plan_dw_bands)(d, pl, d->H);
         } else {
-            pl->cblocks = cx_max(cx_min(cx_ceil_div(d->C, CB), CX_TARGET_ITEMS_WGRAD), 1);
-            pl->cblock = cx_ceil_div(cx_ceil_div(d->C, pl->cblocks), CB) * CB;
-            pl->cblocks = cx_ceil_div(d->C, pl->cblock);
-            CX_NAME(plan_batch_split)(d, pl, pl->cblocks);
+            /* items (chunk of images, band of output rows), every channel:
+               each item streams whole pixels (two threads on the two channel
+               halves of one image ran 1.5x slower than on two images); one
+               partial sum per item, added in item order */
+            const ptrdiff_t maxp = cx_max((ptrdiff_t)(CX_PARTIAL_BYTES / sizeof(CX_T) /
+                                                      (size_t)cx_max(pl->wsize, 1)), 1);
+            ptrdiff_t chunks = cx_max(cx_min(cx_min(d->N, CX_TARGET_ITEMS_WGRAD), maxp), 1);
+            pl->nper = cx_ceil_div(d->N, chunks);
+            chunks = cx_ceil_div(d->N, pl->nper);
+            const ptrdiff_t bands = cx_max(cx_min(cx_ceil_div(CX_TARGET_ITEMS_WGRAD, chunks),
+                                                  cx_min(d->P, maxp / chunks)), 1);
+            pl->tile = cx_ceil_div(d->P, bands);
+            pl->ntiles = cx_ceil_div(d->P, pl->tile);
+            pl->cblocks = 1;
+            pl->cblock = d->C;
+            pl->nsplit = chunks * pl->ntiles;
+            pl->nitems = pl->nsplit;
             pl->apack_units = 0;
             pl->apack_elems = 0;
         }
@@ -791,9 +805,11 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
 {
     const ptrdiff_t C = d->C, K = d->K, mult = K / C, H = d->H, W = d->W, P = d->P, Q = d->Q;
     const ptrdiff_t R = d->R, S = d->S, RS = R * S, sh = d->stride_h, sw = d->stride_w;
-    const ptrdiff_t cb = item % pl->cblocks, split = item / pl->cblocks;
-    const ptrdiff_t n0 = split * pl->nper, n1 = cx_min(d->N, n0 + pl->nper);
-    const ptrdiff_t c0 = cb * pl->cblock, c1 = cx_min(C, c0 + pl->cblock);
+    /* item = (chunk of images, band of output rows), one partial each */
+    const ptrdiff_t split = item, chunk = item / pl->ntiles, band = item % pl->ntiles;
+    const ptrdiff_t n0 = chunk * pl->nper, n1 = cx_min(d->N, n0 + pl->nper);
+    const ptrdiff_t p0 = band * pl->tile, p1 = cx_min(P, p0 + pl->tile);
+    const ptrdiff_t c0 = 0, c1 = C;
     CX_T *out = partial + split * pl->wsize;
     const CX_T *zero = ws;
     for (ptrdiff_t i = 0; i < CX_NHWC_DW_NV * CX_DVL; ++i)
@@ -802,9 +818,84 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
         for (ptrdiff_t rs = 0; rs < RS; ++rs)
             for (ptrdiff_t c = c0; c < c1; ++c)
                 out[(j * RS + rs) * C + c] = 0;
+    if (mult == 1 && R == 3 && S == 3 && sw == 1 && d->dil_h == 1 && d->dil_w == 1) {
+        /* 3x3 with unit steps along rows: the nine taps' sums of one channel
+           vector in registers over a whole output row (each x and dY vector
+           read from cache, nothing stored per tap). Padding taps multiply
+           explicit zeros, as the general loop; its per-row sums are these (a
+           sum over q per tap, added in row order), so the bits are the same */
+        const ptrdiff_t pl0 = d->pad_left;
+        const ptrdiff_t qa = cx_min(cx_max(pl0, 0), Q), qb = cx_max(cx_min(W - 2 + pl0, Q), qa);
+        const CX_DV zv = CX_NAME(dv_splat)(0);
+        for (ptrdiff_t n = n0; n < n1; ++n) {
+            const CX_T *xn = x + n * H * W * C;
+            for (ptrdiff_t p = p0; p < p1; ++p) {
+                ptrdiff_t xo[3];          /* x row r's element offset of column -pl0 */
+                int rv[3];
+                for (int r = 0; r < 3; ++r) {
+                    const ptrdiff_t ih = p * sh + r - d->pad_top;
+                    rv[r] = ih >= 0 && ih < H;
+                    xo[r] = rv[r] ? (ih * W - pl0) * C : 0;
+                }
+                const CX_T *dyr = dy + ((n * P + p) * Q) * K;
+                ptrdiff_t c = c0;
+                for (; c + CX_DVL <= c1; c += CX_DVL) {
+                    CX_DV acc[9];
+                    for (int t = 0; t < 9; ++t)
+                        acc[t] = zv;
+                    /* q ascending: [0, qa) and [qb, Q) with the padding's
+                       checks, [qa, qb) (columns q + t - pl0 all inside the
+                       image) without them where all three rows are too */
+                    for (ptrdiff_t q = 0; q < Q; ++q) {
+                        if (q == qa && rv[0] && rv[1] && rv[2]) {
+                            const CX_T *x0 = xn + xo[0] + c, *x1 = xn + xo[1] + c;
+                            const CX_T *x2 = xn + xo[2] + c;
+                            for (; q < qb; ++q) {
+                                const CX_DV g = CX_NAME(dv_load)(dyr + q * K + c);
+                                CX_DK_UNROLL
+                                for (int t = 0; t < 3; ++t) {
+                                    acc[t] += CX_NAME(dv_load)(x0 + (q + t) * C) * g;
+                                    acc[3 + t] += CX_NAME(dv_load)(x1 + (q + t) * C) * g;
+                                    acc[6 + t] += CX_NAME(dv_load)(x2 + (q + t) * C) * g;
+                                }
+                            }
+                            if (q == Q)
+                                break;
+                        }
+                        const CX_DV g = CX_NAME(dv_load)(dyr + q * K + c);
+                        CX_DK_UNROLL
+                        for (int r = 0; r < 3; ++r)
+                            CX_DK_UNROLL
+                            for (int t = 0; t < 3; ++t) {
+                                const ptrdiff_t iw = q + t - pl0;
+                                const CX_DV xv = rv[r] && iw >= 0 && iw < W
+                                    ? CX_NAME(dv_load)(xn + xo[r] + (q + t) * C + c) : zv;
+                                acc[r * 3 + t] += xv * g;
+                            }
+                    }
+                    for (int t = 0; t < 9; ++t) {
+                        CX_T *o = out + t * C + c;
+                        CX_NAME(dv_store)(o, CX_NAME(dv_load)(o) + acc[t]);
+                    }
+                }
+                for (; c < c1; ++c)
+                    for (int r = 0; r < 3; ++r)
+                        for (int t = 0; t < 3; ++t) {
+                            CX_T a = 0;
+                            for (ptrdiff_t q = 0; q < Q; ++q) {
+                                const ptrdiff_t iw = q + t - pl0;
+                                a += (rv[r] && iw >= 0 && iw < W ? xn[xo[r] + (q + t) * C + c]
+                                                                 : 0) * dyr[q * K + c];
+                            }
+                            out[(r * 3 + t) * C + c] += a;
+                        }
+            }
+        }
+        return;
+    }
     for (ptrdiff_t n = n0; n < n1; ++n) {
         const CX_T *xn = x + n * H * W * C;
-        for (ptrdiff_t p = 0; p < P; ++p)
+        for (ptrdiff_t p = p0; p < p1; ++p)
             for (ptrdiff_t r = 0; r < R; ++r) {
                 const ptrdiff_t ih = p * sh + r * d->dil_h - d->pad_top;
                 const int row_in = ih >= 0 && ih < H;

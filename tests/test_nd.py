@@ -274,6 +274,61 @@ def test_padding_modes(mode, case):
                       rtol=1e-11, atol=1e-11)
 
 
+# padding-mode input gradients at the edges of the fold: pads wider than the
+# kernel's reach (rows and columns no tap reads), strides that leave the last
+# rows unread, dilation, asymmetric pads, one-pixel images
+STRIP_CASES = [
+    ("same3x3", (2, 3, 7, 9), (4, 3, 3, 3), dict(padding=1)),
+    ("lenet_5x5_pad2", (2, 2, 6, 6), (3, 2, 5, 5), dict(padding=2)),
+    ("pad_beyond_kernel", (1, 2, 5, 6), (3, 2, 2, 2), dict(padding=(4, 5))),
+    ("stride2_unread_rows", (1, 2, 9, 10), (2, 2, 3, 3), dict(padding=((2, 3), (1, 4)), stride=2)),
+    ("stride3_dilation2", (1, 3, 11, 12), (2, 3, 3, 2),
+     dict(padding=((3, 1), (2, 2)), stride=(3, 2), dilation=(2, 3))),
+    ("depthwise_mult2", (2, 3, 6, 7), (6, 1, 3, 3), dict(padding=1, groups=3)),
+    ("one_pixel", (1, 2, 1, 1), (2, 2, 3, 3), dict(padding=1)),
+    ("one_row_kernel", (1, 2, 4, 8), (2, 2, 1, 5), dict(padding=(0, 2))),
+]
+
+
+@pytest.mark.parametrize("last", [False, True], ids=["NCHW", "NHWC"])
+@pytest.mark.parametrize("case,mode", [
+    pytest.param(c, m, id=f"{c[0]}-{m}") for c in STRIP_CASES for m in MODES
+    if not (c[0] == "one_pixel" and m == "reflect")])     # (reflect can not pad 1 pixel)
+def test_mode_input_gradient_edge_geometries(case, mode, last):
+    """The padding-mode input gradient: on integer data exactly the reference
+    and exactly the padded input's whole gradient folded by _padmode.fold, in
+    both layouts, batched and unbatched, float32 and float64."""
+    _, xs, ws, kw = case
+    n = xs[2:]
+    pads = kw["padding"]
+    pads = ((pads, pads),) * 2 if isinstance(pads, int) else tuple(
+        (p, p) if isinstance(p, int) else p for p in pads)
+    if mode == "reflect" and any(max(p) >= k for p, k in zip(pads, n)):
+        pads = tuple((min(lo, k - 1), min(hi, k - 1)) for (lo, hi), k in zip(pads, n))
+    if mode == "circular":
+        pads = tuple((min(lo, k), min(hi, k)) for (lo, hi), k in zip(pads, n))
+    kw = dict(kw, padding=pads)
+    rng = np.random.default_rng(31)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    y = ref_conv(np.zeros(xs), w, mode=mode, **kw)
+    g = rng.integers(-3, 4, y.shape).astype(np.float64)
+    want = ref_conv_input(xs, w, g, mode=mode, **kw)
+    # the old way: the padded input's gradient, folded
+    psize = xs[:2] + tuple(k + lo + hi for k, (lo, hi) in zip(n, pads))
+    dxp = convx.conv2d_input(psize, w, g, **dict(kw, padding=0))
+    np.testing.assert_array_equal(_padmode.fold(dxp.copy(), pads, mode), want)
+    t = (lambda a: np.ascontiguousarray(np.moveaxis(a, 1, -1))) if last else (lambda a: a)
+    size = t(np.zeros(xs)).shape
+    for dtype in (np.float32, np.float64):
+        got = convx.conv2d_input(size, w.astype(dtype), t(g).astype(dtype), padding_mode=mode,
+                                 layout="NHWC" if last else "NCHW", **kw)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, t(want))
+        one = convx.conv2d_input(size[1:], w.astype(dtype), t(g)[0].astype(dtype),
+                                 padding_mode=mode, layout="NHWC" if last else "NCHW", **kw)
+        np.testing.assert_array_equal(one, t(want)[0])
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_pad_and_fold(mode):
     """pad matches numpy's pad; fold is its adjoint, axis by axis and at the corners."""
