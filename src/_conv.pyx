@@ -302,7 +302,7 @@ def nhwc_plan_info(tuple geometry, str op, object dtype):
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, cblock=pl.cblock,
                 cblocks=pl.cblocks, nsplit=pl.nsplit, nper=pl.nper, depthwise=bool(pl.nhwc_dw),
                 direct_tiles=bool(pl.dk_nhwc), narrow=bool(pl.nhwc_narrow),
-                kmajor=bool(pl.nhwc_kmajor),
+                kmajor=bool(pl.nhwc_kmajor), streamed=bool(pl.dk_stream),
                 chunk=pl.nhwc_chunk,
                 packed_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)

@@ -529,6 +529,15 @@ static void CX_NAME(nhwc_pack_b_taps)(const void *src, ptrdiff_t pc, ptrdiff_t k
 
 /* --------------------------------------------------------------------- plan */
 
+/* Depthwise workspace: a vector block of zeros (padding taps) and the input
+   gradient's tap lists (2 * (R + S) indices); then, with dk_stream, one output
+   row (forward: Q x K; input gradient: W x C) staged for the streamed copy. */
+static size_t CX_NAME(nhwc_dw_ws_base)(const cx_conv2d_desc *d)
+{
+    return (size_t)(CX_NHWC_DW_NV * CX_DVL) +
+           (size_t)(2 * (d->R + d->S)) * sizeof(ptrdiff_t) / sizeof(CX_T);
+}
+
 /* Depthwise items: (n, band of `rows` rows out of `total`, channel block). */
 static void CX_NAME(nhwc_plan_dw_bands)(const cx_conv2d_desc *d, cx_conv2d_plan *pl,
                                         ptrdiff_t total)
@@ -559,17 +568,23 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
     pl->kblocks = 1;
     pl->nhwc_dw = cx_nhwc_is_dw(d);
     if (pl->nhwc_dw) {
-        const ptrdiff_t CB = CX_NHWC_DW_NV * CX_DVL;
-        /* a vector block of zeros (padding taps); the input gradient's tap
-           lists (2 * (R + S) indices) */
-        pl->ws_elems = (size_t)CB + (size_t)(2 * (d->R + d->S)) * sizeof(ptrdiff_t) /
-                                        sizeof(CX_T);
+        pl->ws_elems = CX_NAME(nhwc_dw_ws_base)(d);
         pl->apack_units = 1;
         pl->apack_elems = (size_t)(d->K * RS);
-        if (op == CX_OP_FWD) {
-            CX_NAME(nhwc_plan_dw_bands)(d, pl, d->P);
-        } else if (op == CX_OP_DGRAD) {
-            CX_NAME(nhwc_plan_dw_bands)(d, pl, d->H);
+        if (op == CX_OP_FWD || op == CX_OP_DGRAD) {
+            const int fwd = op == CX_OP_FWD;
+            CX_NAME(nhwc_plan_dw_bands)(d, pl, fwd ? d->P : d->H);
+            /* an output far larger than the caches, written by items of whole
+               rows (every channel): each row computed into the workspace and
+               copied out with non-temporal stores (no read of each line
+               first; a pixel's channels rarely start a 64-byte line, a row's
+               head and tail are the only ordinary stores), as NCHW's */
+            const ptrdiff_t row = fwd ? d->Q * d->K : d->W * d->C;
+            pl->dk_stream = CX_DK_STREAM && pl->cblocks == 1 &&
+                            (double)d->N * (fwd ? d->P : d->H) * row * sizeof(CX_T) >
+                                8.0 * (1 << 20);
+            if (pl->dk_stream)
+                pl->ws_elems += (size_t)row;
         } else {
             /* items (chunk of images, band of output rows), every channel:
                each item streams whole pixels (two threads on the two channel
@@ -742,9 +757,11 @@ static void CX_NAME(nhwc_dw_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *
     for (ptrdiff_t i = 0; i < CX_NHWC_DW_NV * CX_DVL; ++i)
         ws[i] = 0;
     const CX_T *xn = x + n * H * W * C;
-    for (ptrdiff_t p = p0; p < p1; ++p)
+    CX_T *stage = pl->dk_stream ? ws + CX_NAME(nhwc_dw_ws_base)(d) : NULL;
+    for (ptrdiff_t p = p0; p < p1; ++p) {
+        CX_T *yrow = y + ((n * P + p) * Q) * K;
         for (ptrdiff_t q = 0; q < Q; ++q) {
-            CX_T *yp = y + ((n * P + p) * Q + q) * K;
+            CX_T *yp = (stage ? stage : yrow) + q * K;
             const ptrdiff_t ih0 = p * d->stride_h - d->pad_top, iw0 = q * d->stride_w - d->pad_left;
             for (ptrdiff_t j = 0; j < mult; ++j) {
                 const CX_T *wj = wd + j * RS * C;
@@ -796,6 +813,11 @@ static void CX_NAME(nhwc_dw_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                 }
             }
         }
+        if (stage)
+            CX_NAME(dk_stream_copy)(yrow, stage, Q * K);
+    }
+    if (stage)
+        CX_NAME(dk_sfence)();
 }
 
 /* partial[chunk][(j*RS + rs)*C + c] = sum over the chunk's pixels of x[tap(rs), c] * dy[pixel, c*mult + j] */
@@ -957,7 +979,9 @@ static void CX_NAME(nhwc_dw_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
     const CX_T *dyn = dy + n * P * Q * K;
     /* rr[i] = r, ro[i] = its output row * Q; cs[i] = s, co[i] = its output column */
     ptrdiff_t *rr = (ptrdiff_t *)ws, *ro = rr + R, *cs = ro + R, *co = cs + S;
+    CX_T *stage = pl->dk_stream ? ws + CX_NAME(nhwc_dw_ws_base)(d) : NULL;
     for (ptrdiff_t h = h0; h < h1; ++h) {
+        CX_T *xrow = dx + ((n * H + h) * W) * C;
         ptrdiff_t nr = 0;
         for (ptrdiff_t r = 0; r < R; ++r) {
             const ptrdiff_t t = h + d->pad_top - r * d->dil_h;
@@ -967,7 +991,7 @@ static void CX_NAME(nhwc_dw_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
             }
         }
         for (ptrdiff_t wcol = 0; wcol < W; ++wcol) {
-            CX_T *xp = dx + ((n * H + h) * W + wcol) * C;
+            CX_T *xp = (stage ? stage : xrow) + wcol * C;
             ptrdiff_t ns = 0;
             for (ptrdiff_t s = 0; s < S; ++s) {
                 const ptrdiff_t u = wcol + d->pad_left - s * d->dil_w;
@@ -1003,7 +1027,11 @@ static void CX_NAME(nhwc_dw_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                 xp[c] = acc;
             }
         }
+        if (stage)
+            CX_NAME(dk_stream_copy)(xrow, stage, W * C);
     }
+    if (stage)
+        CX_NAME(dk_sfence)();
 }
 
 /* ------------------------------------------------------------- GEMM drivers */

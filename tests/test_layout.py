@@ -396,6 +396,38 @@ def test_no_write_outside_the_result_and_every_element_written(case_id, dtype, m
             assert np.array_equal(got, ref)
 
 
+@pytest.mark.parametrize("channels,hw", [(16, (400, 340)), (72, (140, 120))],
+                         ids=["16_channels", "72_channels"])
+def test_depthwise_outputs_beyond_the_caches_are_streamed(channels, hw):
+    """Depthwise forward and input gradient with outputs over 8 MiB compute each
+    row into the workspace and stream it out (non-temporal stores from the
+    row's first 64-byte line): the same bits as NCHW on integer data, with
+    16 channels (no whole vector block) and 72 (a block and a tail)."""
+    xs, ws = (2, channels) + hw, (channels, 1, 3, 3)
+    kw = dict(padding=1, groups=channels)
+    geo = _api._geometry(xs, ws, 1, 1, 1, channels)
+    rng = np.random.default_rng(8)
+    for dtype in DTYPES:
+        info = _conv.nhwc_plan_info(geo.astuple(), "fwd", dtype)
+        assert info["depthwise"]
+        assert info["streamed"] == (_conv.kernel_info()[np.dtype(dtype).name]["name"]
+                                    .endswith("avx512")), info
+        x = rng.integers(-3, 4, xs).astype(dtype)
+        w = rng.integers(-3, 4, ws).astype(dtype)
+        b = rng.integers(-3, 4, channels).astype(dtype)
+        y = convx.conv2d(nhwc(x), w, b, layout="NHWC", **kw)
+        assert np.array_equal(nchw(y), convx.conv2d(x, w, b, **kw))
+        g = rng.integers(-3, 4, xs).astype(dtype)
+        dx = convx.conv2d_input(nhwc(x).shape, w, nhwc(g), layout="NHWC", **kw)
+        assert np.array_equal(nchw(dx), convx.conv2d_input(xs, w, g, **kw))
+        # the gather loop itself (strided: no forward form) on a streamed output
+        dg = _conv.nhwc_plan_info(geo.astuple(), "dgrad", dtype)
+        assert dg["depthwise"] and dg["streamed"] == info["streamed"]
+        dx2 = np.empty(nhwc(x).shape, dtype)
+        _conv.nhwc_dgrad(w.reshape(-1), nhwc(g).reshape(-1), dx2.reshape(-1), geo.astuple(), 2)
+        assert np.array_equal(nchw(dx2), convx.conv2d_input(xs, w, g, **kw))
+
+
 def test_workspace_is_bounded_whatever_the_batch():
     """Per-thread workspace does not grow with the batch or the image."""
     for N, H in ((1, 56), (64, 56), (8, 224)):
