@@ -663,17 +663,22 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
                k-major Kg x RSC (dY^T packed, each pixel's taps a B row; always
                for 1x1, whose B rows are the image's pixels read in place):
                the orientation and tile with the fewest padded lanes (lenet1's
-               25 taps x 8 channels: 32 x 32 against 8 x 32) */
+               25 taps x 8 channels: 32 x 32 against 8 x 32), the c-major ones
+               counted 1.25x: its packer works per (panel of taps, pixel) where
+               the k-major one copies a pixel's kernel rows once (the stem's
+               147 x 64, 9984 lanes against 72 x 160 = 11520: 20.3 ms c-major,
+               14.4 k-major, one thread) */
             ptrdiff_t best = -1;
             for (int km = 0; km < 2; ++km) {
                 if (!km && cx_is_pointwise(d))
                     continue;
                 for (int t = 0; t < 2; ++t) {
                     const ptrdiff_t mdim = km ? Kg : RSC, ndim = km ? RSC : Kg;
-                    const ptrdiff_t lanes = cx_ceil_div(mdim, kk[t]->mr) * kk[t]->mr *
-                                            cx_ceil_div(ndim, kk[t]->nr) * kk[t]->nr;
-                    if (best < 0 || lanes < best) {
-                        best = lanes;
+                    const ptrdiff_t cost = cx_ceil_div(mdim, kk[t]->mr) * kk[t]->mr *
+                                           cx_ceil_div(ndim, kk[t]->nr) * kk[t]->nr *
+                                           (km ? 4 : 5);
+                    if (best < 0 || cost < best) {
+                        best = cost;
                         pl->nhwc_kmajor = km;
                         pl->nhwc_narrow = t;
                     }
@@ -705,7 +710,10 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
     if (op == CX_OP_WGRAD) {
         /* blocks of rsc rows (multiples of MR), then batch chunks */
         /* (1x1 stride 1: the rows are the GEMM's N, blocks of >= 4 NR columns) */
-        const ptrdiff_t want = cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G);
+        /* (k-major: every block packs dY^T again, so blocks only where the
+           batch gives fewer than 8 items) */
+        const ptrdiff_t want = pl->nhwc_kmajor && d->N * G >= 8
+                                   ? 1 : cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G);
         const ptrdiff_t unit = pl->nhwc_kmajor ? NR : MR;
         pl->cblocks = cx_max(cx_min(want, cx_ceil_div(RSC, 4 * unit)), 1);
         pl->cblock = cx_ceil_div(cx_ceil_div(RSC, pl->cblocks), unit) * unit;
@@ -727,7 +735,8 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
     ptrdiff_t chunk = (ptrdiff_t)(CX_NHWC_DCOLS_BYTES / sizeof(CX_T)) / cx_max(RSC, 1);
     chunk = cx_max(chunk / MR * MR, MR);
     pl->nhwc_chunk = chunk;
-    pl->ws_elems = (size_t)(MC * KC) + (size_t)chunk * (size_t)RSC;
+    /* A block | dcols tile | KC zeros (the A block's rows past a chunk's end) */
+    pl->ws_elems = (size_t)(MC * KC) + (size_t)chunk * (size_t)RSC + (size_t)KC;
     pl->apack_units = G;
     pl->apack_elems = (size_t)(Kg * cx_ceil_div(RSC, NR) * NR);
 }
@@ -1153,7 +1162,9 @@ static void CX_NAME(nhwc_dgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_pl
     const ptrdiff_t g = item % G, band = (item / G) % pl->ntiles, n = item / (G * pl->ntiles);
     const ptrdiff_t h0 = band * pl->tile, h1 = cx_min(H, h0 + pl->tile);
     const CX_T *bp = (const CX_T *)pl->apacked + g * pl->apack_elems;
-    CX_T *apack = ws, *dcols = ws + MC * KC;
+    CX_T *apack = ws, *dcols = ws + MC * KC, *zero = dcols + pl->nhwc_chunk * RSC;
+    for (ptrdiff_t i = 0; i < KC; ++i)
+        zero[i] = 0;
     for (ptrdiff_t h = h0; h < h1; ++h)
         for (ptrdiff_t wcol = 0; wcol < W; ++wcol) {
             CX_T *xp = dx + ((n * H + h) * W + wcol) * C + g * Cg;
@@ -1172,7 +1183,14 @@ static void CX_NAME(nhwc_dgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_pl
             const ptrdiff_t kc = cx_min(KC, Kg - pc);
             for (ptrdiff_t ic = 0; ic < mt; ic += MC) {
                 const ptrdiff_t mc = cx_min(MC, mt - ic);
-                CX_NAME(gemm_pack_a)(mc, kc, dyg + (j0 + ic) * K + pc, K, 1, MR, apack);
+                /* dY rows (pixels) interleaved into MR-high panels: the
+                   transposing gather of the forward's pixel packer */
+                const CX_T *src[CX_NHWC_MR_MAX];
+                for (ptrdiff_t i0 = 0; i0 < mc; i0 += MR) {
+                    for (ptrdiff_t i = 0; i < MR; ++i)
+                        src[i] = i0 + i < mc ? dyg + (j0 + ic + i0 + i) * K + pc : zero;
+                    CX_NAME(nhwc_gather)(MR, kc, src, apack + i0 * kc);
+                }
                 for (ptrdiff_t jr = 0; jr < RSC; jr += NR) {
                     const CX_T *bpanel = bp + pc * Npad + jr * kc;
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR)
@@ -1181,13 +1199,28 @@ static void CX_NAME(nhwc_dgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_pl
                 }
             }
         }
-        /* col2im into the band only: dx[ih, iw, g*Cg + c] += dcols[pixel, (r*S + s)*Cg + c] */
+        /* col2im into the band only: dx[ih, iw, g*Cg + c] += dcols[pixel, (r*S + s)*Cg + c];
+           with one group and dilation 1 along W, a kernel row's taps inside the
+           image are one run of adjacent pixels in dx and in dcols */
+        const int runs = d->dil_w == 1 && Cg == C;
         ptrdiff_t p = j0 / Q, q = j0 % Q;
         for (ptrdiff_t jj = 0; jj < mt; ++jj) {
             for (ptrdiff_t r = 0; r < R; ++r) {
                 const ptrdiff_t ih = p * sh + r * d->dil_h - pt;
                 if (ih < h0 || ih >= h1)
                     continue;
+                if (runs) {
+                    const ptrdiff_t iw0 = q * sw - pw;
+                    const ptrdiff_t s0 = cx_min(cx_max(-iw0, 0), S);
+                    const ptrdiff_t s1 = cx_max(cx_min(W - iw0, S), s0);
+                    if (s1 == s0)
+                        continue;
+                    CX_T *restrict xp = dx + ((n * H + ih) * W + iw0 + s0) * C;
+                    const CX_T *restrict cp = dcols + jj * RSC + (r * S + s0) * C;
+                    for (ptrdiff_t t = 0; t < (s1 - s0) * C; ++t)
+                        xp[t] += cp[t];
+                    continue;
+                }
                 for (ptrdiff_t s = 0; s < S; ++s) {
                     const ptrdiff_t iw = q * sw + s * d->dil_w - pw;
                     if (iw < 0 || iw >= W)

@@ -100,6 +100,12 @@ CASES = [
     ("narrow_tile_1x1_K64_c40", lambda *t: ((2, 40, 5, 7), (64, 40, 1, 1), {})),
     ("narrow_tile_stride2_K100", lambda *t: ((1, 24, 11, 9), (100, 24, 3, 3),
                                              dict(stride=2, padding=1))),
+    # the weight gradient's c-major GEMM (taps x output channels): many output
+    # channels over few taps, strided (no direct tiles), with padding and dilation
+    ("cmajor_wgrad_K96_c2", lambda *t: ((2, 2, 9, 11), (96, 2, 3, 3),
+                                        dict(stride=2, padding=1))),
+    ("cmajor_wgrad_K96_c4_dilated", lambda *t: ((1, 4, 12, 10), (96, 4, 2, 2),
+                                                dict(stride=(1, 2), dilation=2, padding=2))),
 ]
 CASE_IDS = [c[0] for c in CASES]
 CASE_BY_ID = dict(CASES)
@@ -202,15 +208,17 @@ def test_the_sweep_reaches_every_driver():
     assert plans["depthwise"]["fwd"]["depthwise"] and plans["depthwise_multiplier2"]["dgrad"]["depthwise"]
     assert not plans["C1"]["fwd"]["depthwise"]          # multiplier 8: the GEMM
     assert plans["tall_strided_input_gradient_bands"]["dgrad"]["ntiles"] > 1
-    # the weight gradient's two GEMM orientations: k-major (Kg x RSC; one
-    # B panel built in place, or RSC cut into blocks of several panels) and
-    # RSC x Kg
+    # the weight gradient's k-major GEMM (Kg x RSC; one B panel built in
+    # place, or RSC cut into blocks of several panels)
     assert plans["C1"]["wgrad"]["kmajor"]
     assert plans["reduction_above_kc"]["wgrad"]["kmajor"]
     assert plans["reduction_above_kc"]["wgrad"]["cblocks"] > 1
-    assert not plans["K_below_nr"]["wgrad"]["kmajor"]
     k32 = _conv.kernel_info()["float32"]
     if k32["narrow"]["nr"] < k32["nr"]:
+        # and the c-major one (RSC x Kg), where the AVX-512 tiles pad it less
+        # (the lower paths' tiles send these to k-major too)
+        assert not plans["cmajor_wgrad_K96_c2"]["wgrad"]["kmajor"]
+        assert not plans["cmajor_wgrad_K96_c4_dilated"]["wgrad"]["kmajor"]
         # 100 output channels (and 216 taps x channels) pad to fewer narrow columns
         assert all(plans["narrow_tile_stride2_K100"][op]["narrow"] for op in plans["1x1"])
         # a 1x1 weight gradient's N is the input channels: 40 fit one main
