@@ -1480,7 +1480,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
         const ptrdiff_t bn = Cg * rows_in * L;
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-        if (pl->dk_nhwc)
+        if (pl->dk_nhwc && d->C > 1)     /* (one channel: the same bytes as NCHW) */
             CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg,
                                        p0 * d->stride_h, rows_in, L, band);
         else
@@ -1598,7 +1598,7 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         }
         const cx_conv2d_desc *du = &dq;
         const ptrdiff_t Q = du->Q, nvec = cx_ceil_div(Q, VL), rem = Q % VL, lq = nvec * VL;
-        if (g + 1 < g1 && pl->ntiles == 1 && qtiles == 1) {
+        if (g + 1 < g1 && pl->ntiles == 1 && qtiles == 1 && !pl->dk_nhwc) {
             CX_NAME(dk_prefetch)(x + (n * d->C + (g + 1) * Cg) * d->H * d->W,
                                  Cg * d->H * d->W);
             CX_NAME(dk_prefetch)(dy + (n * d->K + (g + 1) * Kg + k0) * PQ, kn * PQ);
@@ -1607,20 +1607,59 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
         const ptrdiff_t bn = Cg * rows_in * d->stride_w * L;
         CX_NAME(dk_offsets)(du, Cg, rows_in, L, off, tpad);
-        CX_NAME(dk_fill_band)(du, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
-                              rows_in, L, band, x + d->N * d->C * d->H * d->W);
+        /* channels-last (dk_nhwc, whole rows): the band from (H, W, C) rows,
+           dY's rows gathered per output channel below */
+        if (pl->dk_nhwc && d->C > 1)     /* (one channel: the same bytes as NCHW) */
+            CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg,
+                                       p0 * d->stride_h, rows_in, L, band);
+        else
+            CX_NAME(dk_fill_band)(du, x + (n * d->C + g * Cg) * d->H * d->W, Cg,
+                                  p0 * d->stride_h, rows_in, L, band,
+                                  x + d->N * d->C * d->H * d->W);
         const CX_T *dyk = dy + (n * d->K + g * Kg + k0) * PQ + p0 * QF + q0;
         ptrdiff_t ldk = PQ, ldp = QF, mrem = 0, nv = nvec, nrows = rows, step = rstep;
-        if (flat || rem) {
+        if (flat || rem || pl->dk_nhwc) {
             const ptrdiff_t pitch = flat ? L : lq;
             const ptrdiff_t len = cx_ceil_div(rows * pitch, VL) * VL;
-            for (ptrdiff_t k = 0; k < kn; ++k) {
-                CX_T *o = dyb + k * len;
+            if (pl->dk_nhwc) {
+                /* element (k, p, q) at dy[((n*P + p0 + p)*Q + q)*K + g*Kg + k0 + k]:
+                   each pixel's kn channels read once, written to kn rows */
+                const CX_T *dn = dy + ((n * P + p0) * QF) * d->K + g * Kg + k0;
                 for (ptrdiff_t p = 0; p < rows; ++p) {
-                    memcpy(o + p * pitch, dyk + k * PQ + p * QF, (size_t)Q * sizeof(CX_T));
-                    memset(o + p * pitch + Q, 0, (size_t)(pitch - Q) * sizeof(CX_T));
+                    const CX_T *dp = dn + p * QF * d->K;
+                    CX_T *op = dyb + p * pitch;
+                    ptrdiff_t q = 0;
+#if CX_DK_CV && CX_DK_STREAM
+                    if (kn == 8)    /* 16 pixels' 8 channels by one 16 x 16 transpose */
+                        for (; q + 16 <= Q; q += 16) {
+                            CX_DV r[16];
+                            for (int i = 0; i < 16; ++i)
+                                r[i] = (CX_DV)_mm512_maskz_loadu_ps((__mmask16)0xFF,
+                                                                    dp + (q + i) * d->K);
+                            CX_NAME(dk_tr16)(r);
+                            for (int k = 0; k < 8; ++k)
+                                CX_NAME(dv_store)(op + k * len + q, r[k]);
+                        }
+#endif
+                    for (; q < Q; ++q)
+                        for (ptrdiff_t k = 0; k < kn; ++k)
+                            op[k * len + q] = dp[q * d->K + k];
+                    for (ptrdiff_t k = 0; k < kn; ++k)
+                        for (ptrdiff_t q = Q; q < pitch; ++q)
+                            op[k * len + q] = 0;
                 }
-                memset(o + rows * pitch, 0, (size_t)(len - rows * pitch) * sizeof(CX_T));
+                for (ptrdiff_t k = 0; k < kn; ++k)
+                    memset(dyb + k * len + rows * pitch, 0,
+                           (size_t)(len - rows * pitch) * sizeof(CX_T));
+            } else {
+                for (ptrdiff_t k = 0; k < kn; ++k) {
+                    CX_T *o = dyb + k * len;
+                    for (ptrdiff_t p = 0; p < rows; ++p) {
+                        memcpy(o + p * pitch, dyk + k * PQ + p * QF, (size_t)Q * sizeof(CX_T));
+                        memset(o + p * pitch + Q, 0, (size_t)(pitch - Q) * sizeof(CX_T));
+                    }
+                    memset(o + rows * pitch, 0, (size_t)(len - rows * pitch) * sizeof(CX_T));
+                }
             }
             dyk = dyb;
             ldk = len;

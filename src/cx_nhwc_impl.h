@@ -612,7 +612,13 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         /* the same for the weight gradient (partial sums in dw's order) */
         cx_conv2d_plan dk = *pl;
         dk.algo = CX_ALGO_DIRECT;
-        if (CX_NAME(plan_wgrad_dk)(d, &dk) && dk.dk_mode == 2) {
+        /* (and NCHW's lane tiles for at most 8 output channels per group,
+           which fill a GEMM tile's columns badly: lenet1's 8 over 25 taps of
+           one channel ran 4.7x NCHW's time as a GEMM; whole rows only: the
+           band is filled from (H, W, C) rows and dY's rows gathered per
+           output channel, column tiles are NCHW only) */
+        if (CX_NAME(plan_wgrad_dk)(d, &dk) &&
+            (dk.dk_mode == 2 || (dk.dk_qt == 0 && Kg <= 8))) {
             *pl = dk;
             pl->dk_nhwc = 1;
             return;

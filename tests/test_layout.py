@@ -150,6 +150,16 @@ def test_channel_vector_cases_take_the_direct_tiles():
             wg = _conv.nhwc_plan_info(geo.astuple(), "wgrad", np.float32)
             assert wg["direct_tiles"] == (_api._channel_tiles(np.float32)
                                           and geo.stride[1] == 1), (case_id, wg)
+    # at most 8 output channels per group: NCHW's lane tiles (lenet1-sized:
+    # 8 over 5x5 taps of one channel; and a strided RGB layer)
+    for case_id in ("k8_lenet1", "k8_rgb_stride2", "C1"):
+        for dt in DTYPES:
+            geo = _setup(case_id, dt)[0]
+            assert _conv.nhwc_plan_info(geo.astuple(), "wgrad", dt)["direct_tiles"] == \
+                _conv.plan_info(geo.astuple(), "wgrad", "direct", dt)["direct_kernels"], case_id
+    for case_id in CASE_IDS:
+        geo = _setup(case_id, np.float32)[0]
+        info = _conv.nhwc_plan_info(geo.astuple(), "fwd", np.float32)
         if (geo.K // geo.groups) % 8:
             assert not info["direct_tiles"], (case_id, info)
         if case_id in ("C1", "chvec_5x5_lenet2"):
@@ -210,7 +220,7 @@ def test_the_sweep_reaches_every_driver():
     assert plans["tall_strided_input_gradient_bands"]["dgrad"]["ntiles"] > 1
     # the weight gradient's k-major GEMM (Kg x RSC; one B panel built in
     # place, or RSC cut into blocks of several panels)
-    assert plans["C1"]["wgrad"]["kmajor"]
+    assert plans["same_even_kernel"]["wgrad"]["kmajor"]
     assert plans["reduction_above_kc"]["wgrad"]["kmajor"]
     assert plans["reduction_above_kc"]["wgrad"]["cblocks"] > 1
     k32 = _conv.kernel_info()["float32"]
