@@ -629,18 +629,26 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
             ptrdiff_t t = lo;
 #if CX_DK_CV
             ptrdiff_t cb = 0;
-            if (sw == 1 && nc >= 16)
+            /* (8 channels, e.g. lenet1's input gradient as a forward: half
+               vectors, loaded masked so that nothing past a pixel is read) */
+            const ptrdiff_t cw = nc >= 16 ? 16 : (nc == 8 && CX_DK_STREAM) ? 8 : 0;
+            if (sw == 1 && cw > 0)
                 for (; t < hi; t += 16) {
                     /* a block of np <= 16 pixels (a short one: zero vectors for
                        the rest, only np columns stored) */
                     const ptrdiff_t np = cx_min(16, hi - t);
-                    for (cb = 0; cb + 16 <= nc; cb += 16) {
+                    for (cb = 0; cb + cw <= nc; cb += cw) {
                         CX_DV r[16];
                         const CX_T *sp = src + (t - pl) * C + cb;
                         for (int j = 0; j < 16; ++j)
-                            r[j] = j < np ? CX_NAME(dv_load)(sp + j * C) : CX_NAME(dv_splat)(0);
+                            r[j] = j >= np ? CX_NAME(dv_splat)(0)
+#if CX_DK_STREAM
+                                   : cw == 8 ? (CX_DV)_mm512_maskz_loadu_ps((__mmask16)0xFF,
+                                                                            sp + j * C)
+#endif
+                                   : CX_NAME(dv_load)(sp + j * C);
                         CX_NAME(dk_tr16)(r);
-                        for (int c = 0; c < 16; ++c) {
+                        for (int c = 0; c < cw; ++c) {
                             CX_T *o = band + ((cb + c) * rows_in + i) * rs + t;
                             /* lanes past np are zeros: whole stores may run into
                                this row's zero tail and the next row's start (written
@@ -921,7 +929,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
     CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
     CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-    if (pl->dk_nhwc)
+    if (pl->dk_nhwc && d->C > 1)     /* (one channel: the same bytes as NCHW) */
         CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg,
                                    p0 * d->stride_h, rows_in, L, band);
     else
@@ -990,7 +998,30 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                        Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
             const ptrdiff_t npix = rows * Q;
             CX_T *yp = y + (n * P + p0) * Q * Kg;
-            for (ptrdiff_t j0 = 0; j0 < npix; j0 += 16) {
+            ptrdiff_t j0 = 0;
+#if CX_DK_STREAM
+            /* 32 pixels a transpose: rows 8..15 are the next 16 pixels'
+               channels, so output vector v holds pixel j0 + v in its low half
+               and pixel j0 + 16 + v in its high half (half the shuffles of two
+               16-pixel blocks with 8 zero rows each) */
+            if (mr == 8)
+                for (; j0 + 32 <= npix; j0 += 32) {
+                    CX_DV r[16];
+                    for (int i = 0; i < 8; ++i) {
+                        r[i] = CX_NAME(dv_load)(tb + i * npix + j0);
+                        r[8 + i] = CX_NAME(dv_load)(tb + i * npix + j0 + 16);
+                    }
+                    CX_NAME(dk_tr16)(r);
+                    for (int v = 0; v < 16; ++v) {
+                        const __m512 rv = (__m512)r[v];
+                        _mm256_storeu_ps(yp + (j0 + v) * 8, _mm512_castps512_ps256(rv));
+                        _mm256_storeu_ps(yp + (j0 + 16 + v) * 8,
+                                         _mm256_castpd_ps(_mm512_extractf64x4_pd(
+                                             _mm512_castps_pd(rv), 1)));
+                    }
+                }
+#endif
+            for (; j0 < npix; j0 += 16) {
                 const ptrdiff_t np = cx_min(16, npix - j0);
                 CX_DV r[16];
                 for (int i = 0; i < 16; ++i) {
