@@ -171,3 +171,19 @@ def test_numpy_baseline_matches_convx(n, c, h, w, k, r, s, stride, padding, dila
     np.testing.assert_allclose(run.numpy_conv2d_input(x.shape, wt, dy, **kw),
                                convx.conv2d_input(x.shape, wt, dy, **kw),
                                rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_loop_script_times_one_layer(tmp_path, layout):
+    """bench/loop.py: one shapes.txt layer, op and layout in a timed loop."""
+    script = os.path.join(os.path.dirname(RUN_PY), "loop.py")
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(convx.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    out = subprocess.run([sys.executable, script, "lenet1", "wgrad", layout, "1", "0.01"],
+                         cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"lenet1 wgrad {layout} T1: ") and "GFLOP/s" in out.stdout
+    bad = subprocess.run([sys.executable, script, "lenet1", "nope", layout, "1", "0.01"],
+                         cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "OP must be one of" in bad.stderr

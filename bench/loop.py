@@ -1,0 +1,62 @@
+#!/usr/bin/env python
+"""One bench/shapes.txt layer, one op, one layout, timed in a loop (for perf and A/B).
+
+    python bench/loop.py SHAPE OP LAYOUT THREADS SECONDS
+    e.g. python bench/loop.py res1x1 wgrad NHWC 1 1.5
+
+OP is fwd, wgrad or dgrad; LAYOUT NCHW or NHWC (the same random data,
+transposed outside the timing). Prints the median call time over SECONDS of
+back-to-back calls (after one warm-up call) and its GFLOP/s. Long, steady
+loops are what `perf record` needs, and alternating two such runs (NCHW /
+NHWC, or two builds) is how the session-6 channels-last changes were compared
+on this noisy host; bench/speed8.py gives the recorded tables.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run import import_convx, load_shapes  # noqa: E402
+
+
+def main(argv):
+    if len(argv) != 5:
+        sys.exit(__doc__)
+    name, op, layout, threads, secs = argv[0], argv[1], argv[2], int(argv[3]), float(argv[4])
+    convx = import_convx()
+    sh = {s.name: s for s in load_shapes(os.path.join(HERE, "shapes.txt"))}[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((sh.n, sh.c, sh.h, sh.w), dtype=np.float32)
+    w = rng.standard_normal((sh.k, sh.c // sh.groups, sh.r, sh.s), dtype=np.float32)
+    dy = rng.standard_normal((sh.n, sh.k, sh.p, sh.q), dtype=np.float32)
+    kw = dict(stride=sh.stride, padding=sh.pad, groups=sh.groups, threads=threads)
+    if layout == "NHWC":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        dy = np.ascontiguousarray(dy.transpose(0, 2, 3, 1))
+        kw["layout"] = "NHWC"
+    elif layout != "NCHW":
+        sys.exit(f"LAYOUT must be NCHW or NHWC, got {layout!r}")
+    calls = {"fwd": lambda: convx.conv2d(x, w, **kw),
+             "wgrad": lambda: convx.conv2d_weight(x, w.shape, dy, **kw),
+             "dgrad": lambda: convx.conv2d_input(x.shape, w, dy, **kw)}
+    if op not in calls:
+        sys.exit(f"OP must be one of {sorted(calls)}, got {op!r}")
+    f = calls[op]
+    f()
+    times, t0 = [], time.perf_counter()
+    while time.perf_counter() - t0 < secs or len(times) < 3:
+        a = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - a)
+    med = float(np.median(times))
+    flop = 2.0 * sh.n * sh.k * (sh.c // sh.groups) * sh.r * sh.s * sh.p * sh.q
+    print(f"{name} {op} {layout} T{threads}: {med * 1e3:.3f} ms  {flop / med / 1e9:.1f} GFLOP/s "
+          f"({len(times)} calls)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
