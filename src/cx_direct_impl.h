@@ -678,6 +678,22 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
     }
 }
 
+/* The band of image n, group g (Cg channels) from x in the plan's layout:
+   channels-last (dk_nhwc; one channel is the same bytes as NCHW) or NCHW
+   through dk_fill_band with the descriptor du (a column tile's, or d). */
+static void CX_NAME(dk_fill_band_of)(const cx_conv2d_desc *d, const cx_conv2d_desc *du,
+                                     const cx_conv2d_plan *pl, const CX_T *x, ptrdiff_t n,
+                                     ptrdiff_t g, ptrdiff_t Cg, ptrdiff_t prow0,
+                                     ptrdiff_t rows_in, ptrdiff_t L, CX_T *band)
+{
+    if (pl->dk_nhwc && d->C > 1)
+        CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg, prow0, rows_in,
+                                   L, band);
+    else
+        CX_NAME(dk_fill_band)(du, x + (n * d->C + g * Cg) * d->H * d->W, Cg, prow0, rows_in, L,
+                              band, x + d->N * d->C * d->H * d->W);
+}
+
 static int cx_dk_log2(ptrdiff_t v) { return v >= 8 ? 3 : v >= 4 ? 2 : v >= 2 ? 1 : 0; }
 
 /* Channel rows per forward tile: the largest of 8, 4, 2, 1 with its NV vectors
@@ -929,12 +945,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
     CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
     CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-    if (pl->dk_nhwc && d->C > 1)     /* (one channel: the same bytes as NCHW) */
-        CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg,
-                                   p0 * d->stride_h, rows_in, L, band);
-    else
-        CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg, p0 * d->stride_h,
-                              rows_in, L, band, x + d->N * d->C * d->H * d->W);
+    CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band);
     const CX_T *wpk = wp;
     if (pl->apack_units)
         wpk = (const CX_T *)pl->apacked + g * pl->apack_elems;
@@ -1511,13 +1522,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
         const ptrdiff_t bn = Cg * rows_in * L;
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-        if (pl->dk_nhwc && d->C > 1)     /* (one channel: the same bytes as NCHW) */
-            CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg,
-                                       p0 * d->stride_h, rows_in, L, band);
-        else
-            CX_NAME(dk_fill_band)(d, x + (n * d->C + g * Cg) * d->H * d->W, Cg,
-                                  p0 * d->stride_h, rows_in, L, band,
-                                  x + d->N * d->C * d->H * d->W);
+        CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band);
         memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
         for (ptrdiff_t kb = 0; kb < nkb; ++kb) {
             /* dyt[p][S - 1 + q][k] = dy[n, g*Kg + k0 + kb*16 + k, p0 + p, q], zeros around */
@@ -1638,15 +1643,9 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
         const ptrdiff_t bn = Cg * rows_in * d->stride_w * L;
         CX_NAME(dk_offsets)(du, Cg, rows_in, L, off, tpad);
-        /* channels-last (dk_nhwc, whole rows): the band from (H, W, C) rows,
-           dY's rows gathered per output channel below */
-        if (pl->dk_nhwc && d->C > 1)     /* (one channel: the same bytes as NCHW) */
-            CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg,
-                                       p0 * d->stride_h, rows_in, L, band);
-        else
-            CX_NAME(dk_fill_band)(du, x + (n * d->C + g * Cg) * d->H * d->W, Cg,
-                                  p0 * d->stride_h, rows_in, L, band,
-                                  x + d->N * d->C * d->H * d->W);
+        /* (channels-last, dk_nhwc: whole rows only; dY's rows gathered per
+           output channel below) */
+        CX_NAME(dk_fill_band_of)(d, du, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band);
         const CX_T *dyk = dy + (n * d->K + g * Kg + k0) * PQ + p0 * QF + q0;
         ptrdiff_t ldk = PQ, ldp = QF, mrem = 0, nv = nvec, nrows = rows, step = rstep;
         if (flat || rem || pl->dk_nhwc) {
