@@ -183,15 +183,6 @@ typedef struct {
     void P##conv2d_nhwc_wgrad_reduce(const cx_conv2d_desc *d, const cx_conv2d_plan *plan, \
                                      const T *partial, T *dw, ptrdiff_t begin,          \
                                      ptrdiff_t end);                                    \
-    /* dx = the gradient dxp of the padded input folded back onto the input (the     \
-       adjoint of a reflect / replicate / circular pad: padded position (i, j) was     \
-       a copy of input position (src_h[i], src_w[j])); one work item: plane `item`     \
-       of (N*C, Hp, Wp) -> (N*C, H, W), or channels_last image `item` of               \
-       (N, Hp, Wp, C) -> (N, H, W, C); src_h/src_w must lie in [0, H) / [0, W) */      \
-    void P##pad_fold2d(const T *dxp, T *dx, ptrdiff_t C, ptrdiff_t H, ptrdiff_t W,       \
-                       ptrdiff_t top, ptrdiff_t left, ptrdiff_t Hp, ptrdiff_t Wp,       \
-                       const ptrdiff_t *src_h, const ptrdiff_t *src_w, int channels_last, \
-                       ptrdiff_t item);                                                 \
     /* dx = conv_transpose(dy, w), one work item; positions no output reads get 0 */    \
     void P##conv2d_nhwc_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,     \
                               const T *dy, T *dx, ptrdiff_t item, T *ws);

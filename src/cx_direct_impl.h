@@ -109,7 +109,9 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_splat)(CX_T s)
 
 /* dst[0, n) = src[0, n) where dst's 64-byte lines are written whole with
    non-temporal stores (no read of the line first), the unaligned head and
-   tail with ordinary ones; the caller ends its item with cx_dk_sfence(). */
+   tail with ordinary ones; the caller ends its item with cx_dk_sfence().
+   (CX_DK_STREAM also tells the other AVX-512 intrinsics below -- masked
+   loads, half-vector stores -- that <immintrin.h> and 64-byte vectors are there.) */
 #if CX_DK_VECTORS && CX_VBYTES == 64 && (defined(__x86_64__) || defined(__i386__))
 #define CX_DK_STREAM 1
 #include <immintrin.h>

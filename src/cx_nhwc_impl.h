@@ -359,34 +359,6 @@ static void CX_NAME(nhwc_pack_pixels)(const cx_conv2d_desc *d, const CX_T *xn, p
     }
 }
 
-/* o[0, n) = x[0, n) (zeros) for the weight gradient's per-pixel runs of at
-   most MR channels: the whole-panel sizes as fixed-size copies (inline vector
-   moves), others through copy_run (a libc call per 12-element run took 37% of
-   a 1x1 weight gradient; masked stores on every run, 65%) */
-static inline void CX_NAME(nhwc_copy)(CX_T *restrict o, const CX_T *restrict x, ptrdiff_t n)
-{
-    switch (n) {
-    case 4: memcpy(o, x, 4 * sizeof(CX_T)); return;
-    case 6: memcpy(o, x, 6 * sizeof(CX_T)); return;
-    case 8: memcpy(o, x, 8 * sizeof(CX_T)); return;
-    case 12: memcpy(o, x, 12 * sizeof(CX_T)); return;
-    case 16: memcpy(o, x, 16 * sizeof(CX_T)); return;
-    default: CX_NAME(copy_run)(o, x, n);
-    }
-}
-
-static inline void CX_NAME(nhwc_zero)(CX_T *restrict o, ptrdiff_t n)
-{
-    switch (n) {
-    case 4: memset(o, 0, 4 * sizeof(CX_T)); return;
-    case 6: memset(o, 0, 6 * sizeof(CX_T)); return;
-    case 8: memset(o, 0, 8 * sizeof(CX_T)); return;
-    case 12: memset(o, 0, 12 * sizeof(CX_T)); return;
-    case 16: memset(o, 0, 16 * sizeof(CX_T)); return;
-    default: CX_NAME(zero_run)(o, n);
-    }
-}
-
 /*
  * Weight-gradient A block: rows = reduction indices rsc in [row0, row0+mc),
  * columns = output pixels [pix0, pix0+kc) of one image; MR-high panels. A
@@ -435,17 +407,17 @@ static void CX_NAME(nhwc_pack_taps)(const cx_conv2d_desc *d, const CX_T *xn, ptr
                 const ptrdiff_t ih = p * sh + hoff[f], iwa = q * sw + woff[f], iwb = q * sw + woff[l];
                 CX_T *restrict ou = o + ist[f];
                 if (ih < 0 || ih >= H) {
-                    CX_NAME(nhwc_zero)(ou, glen[u]);
+                    CX_NAME(zero_run)(ou, glen[u]);
                 } else if (iwa >= 0 && iwb < W) {
-                    CX_NAME(nhwc_copy)(ou, xn + (ih * W + iwa) * C + cst[f], glen[u]);
+                    CX_NAME(pack_copy_row)(ou, xn + (ih * W + iwa) * C + cst[f], glen[u]);
                 } else {
                     for (ptrdiff_t v = f; v <= l; ++v) {
                         const ptrdiff_t iw = q * sw + woff[v];
                         CX_T *restrict ov = o + ist[v];
                         if (iw >= 0 && iw < W)
-                            CX_NAME(nhwc_copy)(ov, xn + (ih * W + iw) * C + cst[v], rlen[v]);
+                            CX_NAME(pack_copy_row)(ov, xn + (ih * W + iw) * C + cst[v], rlen[v]);
                         else
-                            CX_NAME(nhwc_zero)(ov, rlen[v]);
+                            CX_NAME(zero_run)(ov, rlen[v]);
                     }
                 }
             }
