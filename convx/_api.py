@@ -290,19 +290,66 @@ def _copy_bytes(a, dtype):
     return a.size * np.dtype(dtype).itemsize
 
 
-def _plan_memory(op, geo, algo, dtype, nthreads, allocations):
-    """Check the whole call's memory before allocating any of it: ``allocations``
-    (output and input copies, in bytes) plus what the glue allocates for the
-    plan (a workspace slot per thread, the prepacked weight, the weight
-    gradient's per-chunk partial sums). Returns the total; MemoryError above
-    the limit."""
+# --------------------------------------------------------------------------- memo
+#
+# Validating a call's parameters, choosing its algorithm and sizing its plan
+# depend only on shapes, dtypes, parameters, the thread count and the active
+# SIMD path, and together cost 10-15 us of Python per call: as much as 5-10%
+# of a small layer's whole convolution on 2 threads (lenet2's forward takes
+# about 0.2 ms). Those results are remembered, keyed on exactly what they
+# depend on, when every parameter is a plain int, str or tuple of them
+# (anything else, a numpy integer or a list, takes the full path each call,
+# as does every call that raises: errors are never remembered).
+
+_MEMO_LIMIT = 4096      # entries per table; a full table is emptied (no LRU bookkeeping)
+
+
+def _plain(value):
+    """Is value an int (not bool), str, None or a tuple of such (the memo keys)?"""
+    t = type(value)
+    if t is int or t is str or value is None:
+        return True
+    if t is not tuple:
+        return False
+    for v in value:
+        if type(v) is not int and not _plain(v):
+            return False
+    return True
+
+
+def _remember(table, key, value):
+    if len(table) >= _MEMO_LIMIT:
+        table.clear()
+    table[key] = value
+    return value
+
+
+_PLAN_WORK = {}
+
+
+def _plan_work(op, geo, algo, dtype, nthreads):
+    """(workspace bytes of the plan's allocations, threads it uses): what
+    _plan_memory adds to the call's own allocations (memoised per path)."""
+    key = (op, geo, algo, np.dtype(dtype).char, nthreads, _conv.active_isa())
+    hit = _PLAN_WORK.get(key)
+    if hit is not None:
+        return hit
     info = _conv.plan_info(geo.astuple(), op, algo, dtype)
     itemsize = np.dtype(dtype).itemsize
     nt = max(1, min(nthreads, info["nitems"]))
     slot = -(-info["workspace_bytes"] // 64) * 64
     wsize = geo.K * (geo.C // geo.groups) * geo.R * geo.S
     partial = info["nsplit"] * wsize * itemsize if info["nsplit"] > 1 else 0
-    work = slot * nt + info["prepacked_weight_bytes"] + partial
+    return _remember(_PLAN_WORK, key, (slot * nt + info["prepacked_weight_bytes"] + partial, nt))
+
+
+def _plan_memory(op, geo, algo, dtype, nthreads, allocations):
+    """Check the whole call's memory before allocating any of it: ``allocations``
+    (output and input copies, in bytes) plus what the glue allocates for the
+    plan (a workspace slot per thread, the prepacked weight, the weight
+    gradient's per-chunk partial sums). Returns the total; MemoryError above
+    the limit."""
+    work, nt = _plan_work(op, geo, algo, dtype, nthreads)
     total = sum(allocations) + work
     _too_big(lambda: f"{op} ({algo.replace('_plain', '')}, {nt} threads) on input {geo.input_shape}, weight "
              f"{geo.weight_shape}: output and copies {sum(allocations) / 2**30:.3g} GiB, "
@@ -431,9 +478,29 @@ def _output_sizes(ishape, wshape, stride, dilation, pads, same, input_name, weig
     return tuple(out)
 
 
+_GEOMETRIES = {}
+
+
 def _geometry(input_shape, weight_shape, stride, padding, dilation, groups,
               input_name="input", weight_name="weight"):
-    """Validate shapes and parameters (ints already checked for type) and compute the output size."""
+    """Validate shapes and parameters (ints already checked for type) and compute
+    the output size (memoised: see _plain)."""
+    key = (input_shape, weight_shape, stride, padding, dilation, groups, input_name,
+           weight_name)
+    if _plain(key):
+        geo = _GEOMETRIES.get(key)
+        if geo is not None:
+            return geo
+    else:
+        key = None
+    geo = _geometry_checked(input_shape, weight_shape, stride, padding, dilation, groups,
+                            input_name, weight_name)
+    return geo if key is None else _remember(_GEOMETRIES, key, geo)
+
+
+def _geometry_checked(input_shape, weight_shape, stride, padding, dilation, groups,
+                      input_name, weight_name):
+    """_geometry's checks and arithmetic, every call."""
     N, C, H, W = input_shape
     K, Cg, R, S = weight_shape
     stride = _pair("stride", stride, 1)
@@ -724,9 +791,16 @@ def _auto_rule_checked(op, geo, dtype=np.float32, fft=True, threads=1):
     return algo, why
 
 
+_AUTO = {}
+
+
 def _auto(op, geo, dtype=np.float32, threads=1):
-    """The algorithm "auto" picks (see _auto_rule)."""
-    return _auto_rule_checked(op, geo, dtype, threads=threads)[0]
+    """The algorithm "auto" picks (see _auto_rule; memoised per path)."""
+    key = (op, geo, np.dtype(dtype).char, threads, _conv.active_isa())
+    algo = _AUTO.get(key)
+    if algo is None:
+        algo = _remember(_AUTO, key, _auto_rule_checked(op, geo, dtype, threads=threads)[0])
+    return algo
 
 
 def _resolve_algorithm(algorithm, op, geo, dtype, threads=1):
