@@ -1290,6 +1290,39 @@ def _fold2d(dxp, isize, geo, mode, last, nthreads):
     return dx
 
 
+def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, threads):
+    """conv2d_input under padding mode ``mode`` (NCHW, stride 1) in one pass
+    where the direct kernels run it (_conv.conv2d_dgrad_fold: the padded input's
+    gradient made one image's block of channels at a time in a per-thread
+    buffer and folded straight into dx); None where they do not (then the
+    caller computes the padded gradient and folds it)."""
+    if geo.stride != (1, 1) or not math.prod(isize):
+        return None
+    ps = (1,) + psize if len(psize) == 3 else psize
+    pgeo = _geometry(ps, w.shape, 1, 0, dilation, groups, input_name="input_size")
+    dtype = _compute_dtype(w.dtype, gy.dtype)
+    nthreads = _threads(threads)
+    if _resolve_algorithm(algorithm, "dgrad", pgeo, dtype, nthreads) != "direct":
+        return None
+    image = pgeo.C * pgeo.H * pgeo.W * dtype.itemsize     # one padded image per thread
+    ring = (math.prod(psize) - math.prod(isize)) * dtype.itemsize   # (at most) padded rows
+    _plan_memory("dgrad", pgeo, "direct", dtype, nthreads,
+                 [math.prod(isize) * dtype.itemsize, nthreads * image, ring,
+                  _copy_bytes(w, dtype), _copy_bytes(gy, dtype)])
+    wc = _prepare("weight", w, dtype)
+    gc = _prepare("grad_output", gy, dtype)
+    if not (wc.size and gc.size):
+        return None
+    (t, b), (l, r) = geo.padding
+    src_h = _padmode.source_index(geo.H, t, b, mode).astype(np.intp)
+    src_w = _padmode.source_index(geo.W, l, r, mode).astype(np.intp)
+    dx = np.empty(isize, dtype)
+    if _conv.conv2d_dgrad_fold(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), pgeo.astuple(),
+                               (geo.H, geo.W, t, l, src_h, src_w), nthreads):
+        return dx
+    return None
+
+
 def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
                  *, padding_mode="zeros", layout="NCHW", algorithm="auto", threads=None):
     """Gradient of a 2-D convolution with respect to its input.
@@ -1352,6 +1385,10 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
             psize = isize[:-3] + (geo.H + t + b, geo.W + l + r, geo.C)
         else:
             psize = isize[:-2] + (geo.H + t + b, geo.W + l + r)
+            dx = _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm,
+                               threads)
+            if dx is not None:
+                return dx
         dxp = conv2d_input(psize, w, gy, stride, 0, dilation, groups, layout=layout,
                            algorithm=algorithm, threads=threads)
         return _fold2d(dxp, isize, geo, mode, last, _threads(threads))

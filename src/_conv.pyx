@@ -271,6 +271,83 @@ def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx
                 cx_f64_conv2d_dgrad(&d, &pl, wp, dyp, dxp, item, wsp + threadid() * ws_stride)
 
 
+def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
+                      tuple geometry, tuple fold, int nthreads):
+    """The input gradient under a padding mode, made and folded in one pass
+    (cx_*_conv2d_fwd_fold). geometry: the padded problem (input_size the
+    padded input, no padding); fold = (H, W, top, left, src_h, src_w): the
+    unpadded input's size, the padding, and the input row / column each padded
+    row / column copies (intp arrays); dx: (N, C, H, W) flattened. Returns
+    False, having written nothing, where the fused form does not apply (not
+    the stride-1 forward form on direct kernels without column tiles, or a
+    non-finite weight): the caller then computes the padded gradient and folds
+    it (fold_pad2d). The sums are the same as fold_pad2d's, added in another
+    order (the padded rows last)."""
+    dtype = np.float32 if floating is float else np.float64
+    as_fwd = _dgrad_as_forward(geometry, w, dtype, "direct")
+    if as_fwd is None:
+        return False
+    g2, wt = as_fwd
+    cdef Py_ssize_t H, W, top, left, i, item, ws_stride, ystride
+    H, W, top, left, src_h_o, src_w_o = fold
+    cdef const Py_ssize_t[::1] src_h = src_h_o
+    cdef const Py_ssize_t[::1] src_w = src_w_o
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    cdef int nt
+    _fill_desc(&d, g2)
+    ws = _plan(&d, &pl, CX_OP_FWD, "direct", dtype, nthreads, &ws_stride, &nt)
+    if not pl.dk or pl.dk_qt != 0 or pl.dk_nhwc:
+        return False
+    if (src_h.shape[0] != d.P or src_w.shape[0] != d.Q or dx.shape[0] != d.N * d.K * H * W
+            or top < 0 or left < 0 or d.P < H + top or d.Q < W + left or H <= 0 or W <= 0):
+        raise ValueError(f"conv2d_dgrad_fold: inconsistent sizes {geometry}, {fold[:4]}")
+    for i in range(d.P):
+        if not 0 <= src_h[i] < H:
+            raise ValueError(f"conv2d_dgrad_fold: src_h[{i}] = {src_h[i]} outside [0, {H})")
+    for i in range(d.Q):
+        if not 0 <= src_w[i] < W:
+            raise ValueError(f"conv2d_dgrad_fold: src_w[{i}] = {src_w[i]} outside [0, {W})")
+    ystride = (d.K * d.P * d.Q + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
+    yb = np.empty(ystride * nt, dtype=dtype)
+    cdef floating[::1] ybv = yb
+    cdef floating *ybp = &ybv[0]
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef const floating[::1] wtv = wt
+    cdef const floating *wtp = &wtv[0]
+    cdef const floating *dyp = &dy[0]
+    cdef floating *dxp = &dx[0]
+    # bands of rows: the padded rows' gradients, folded in after the items
+    # (they land on rows that other items write); whole planes fold their own
+    cdef Py_ssize_t planes = d.N * d.K, nring = d.P - H if pl.ntiles > 1 else 0
+    ring = np.empty(max(planes * nring * d.Q, 1), dtype=dtype)
+    cdef floating[::1] ringv = ring
+    cdef floating *ringp = &ringv[0]
+    # a result far beyond the caches is written once, never read: streamed out
+    cdef int stream = dx.shape[0] * np.dtype(dtype).itemsize > 8 * 2**20
+    packed = _prepack(&d, &pl, wtp, dtype, nt)   # kept alive until the loop ends
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_fwd_fold(&d, &pl, dyp, wtp, dxp, ringp, H, W, top, left,
+                                       &src_h[0], &src_w[0], stream, item, wsp + threadid() * ws_stride,
+                                       ybp + threadid() * ystride)
+            else:
+                cx_f64_conv2d_fwd_fold(&d, &pl, dyp, wtp, dxp, ringp, H, W, top, left,
+                                       &src_h[0], &src_w[0], stream, item, wsp + threadid() * ws_stride,
+                                       ybp + threadid() * ystride)
+        if nring > 0:
+            for item in prange(planes, num_threads=nt, schedule="static"):
+                if floating is float:
+                    cx_f32_conv2d_fold_ring(dxp, ringp, H, W, d.P, d.Q, top, left, &src_h[0],
+                                            &src_w[0], item)
+                else:
+                    cx_f64_conv2d_fold_ring(dxp, ringp, H, W, d.P, d.Q, top, left, &src_h[0],
+                                            &src_w[0], item)
+    return True
+
+
 # ---------------------------------------------------------------- channels-last (NHWC)
 #
 # The same parallel skeleton for the NHWC drivers (src/cx_nhwc_impl.h): plan,

@@ -90,6 +90,15 @@ cdef extern from "cx_conv.h" nogil:
                        Py_ssize_t item)
     void cx_f32_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const float *partial, float *dw,
                                     Py_ssize_t begin, Py_ssize_t end)
+    void cx_f32_conv2d_fwd_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                              const float *x, const float *w, float *dx, float *ring, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t top, Py_ssize_t left,
+                              const Py_ssize_t *src_h, const Py_ssize_t *src_w, int stream,
+                              Py_ssize_t item, float *ws, float *yb)
+    void cx_f32_conv2d_fold_ring(float *dx, const float *ring, Py_ssize_t H, Py_ssize_t W,
+                               Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t top, Py_ssize_t left,
+                               const Py_ssize_t *src_h, const Py_ssize_t *src_w,
+                               Py_ssize_t plane)
     void cx_f32_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const float *w, const float *dy, float *dx,
                              Py_ssize_t item, float *ws)
@@ -118,6 +127,15 @@ cdef extern from "cx_conv.h" nogil:
                        Py_ssize_t item)
     void cx_f64_conv2d_wgrad_reduce(const cx_conv2d_plan *plan, const double *partial, double *dw,
                                     Py_ssize_t begin, Py_ssize_t end)
+    void cx_f64_conv2d_fwd_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                              const double *x, const double *w, double *dx, double *ring, Py_ssize_t H,
+                              Py_ssize_t W, Py_ssize_t top, Py_ssize_t left,
+                              const Py_ssize_t *src_h, const Py_ssize_t *src_w, int stream,
+                              Py_ssize_t item, double *ws, double *yb)
+    void cx_f64_conv2d_fold_ring(double *dx, const double *ring, Py_ssize_t H, Py_ssize_t W,
+                               Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t top, Py_ssize_t left,
+                               const Py_ssize_t *src_h, const Py_ssize_t *src_w,
+                               Py_ssize_t plane)
     void cx_f64_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const double *w, const double *dy, double *dx,
                              Py_ssize_t item, double *ws)

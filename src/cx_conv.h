@@ -142,6 +142,19 @@ typedef struct {
                        ptrdiff_t top, ptrdiff_t left, ptrdiff_t Hp, ptrdiff_t Wp,       \
                        const ptrdiff_t *src_h, const ptrdiff_t *src_w, int channels_last, \
                        ptrdiff_t item);                                                 \
+    /* a padding mode's input gradient, item `item` of the stride-1 forward form's   \
+       direct plan (d, plan: output = the padded input's gradient): inner rows        \
+       folded into dx (N, K, H, W), padded rows to ring, through yb, the thread's     \
+       K * P * Q buffer; then conv2d_fold_ring per plane (see cx_direct_impl.h) */    \
+    void P##conv2d_fwd_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,       \
+                            const T *x, const T *w, T *dx, T *ring, ptrdiff_t H,        \
+                            ptrdiff_t W, ptrdiff_t top, ptrdiff_t left,                 \
+                            const ptrdiff_t *src_h, const ptrdiff_t *src_w, int stream, \
+                            ptrdiff_t item, T *ws, T *yb);                              \
+    void P##conv2d_fold_ring(T *dx, const T *ring, ptrdiff_t H, ptrdiff_t W,            \
+                             ptrdiff_t Hp, ptrdiff_t Wp, ptrdiff_t top, ptrdiff_t left, \
+                             const ptrdiff_t *src_h, const ptrdiff_t *src_w,            \
+                             ptrdiff_t plane);                                          \
     /* dx = conv_transpose(dy, w), one work item; positions no output reads get 0 */    \
     void P##conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,          \
                          const T *w, const T *dy, T *dx, ptrdiff_t item, T *ws);        \

@@ -50,6 +50,19 @@ CX_DECLARE_NHWC_API(double, cx_f64_avx512_)
                          ptrdiff_t item)                                                    \
     { CX_PICK(PFX, pad_fold2d)(dxp, dx, C, H, W, top, left, Hp, Wp, src_h, src_w,          \
                                channels_last, item); }                                      \
+    void PUB##conv2d_fwd_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,          \
+                              const T *x, const T *w, T *dx, T *ring, ptrdiff_t H,          \
+                              ptrdiff_t W, ptrdiff_t top, ptrdiff_t left,                   \
+                              const ptrdiff_t *src_h, const ptrdiff_t *src_w, int stream,   \
+                              ptrdiff_t item, T *ws, T *yb)                                 \
+    { CX_PICK(PFX, conv2d_fwd_fold)(d, pl, x, w, dx, ring, H, W, top, left, src_h, src_w,  \
+                                    stream, item, ws, yb); }                                \
+    void PUB##conv2d_fold_ring(T *dx, const T *ring, ptrdiff_t H, ptrdiff_t W,              \
+                               ptrdiff_t Hp, ptrdiff_t Wp, ptrdiff_t top, ptrdiff_t left,   \
+                               const ptrdiff_t *src_h, const ptrdiff_t *src_w,              \
+                               ptrdiff_t plane)                                             \
+    { CX_PICK(PFX, conv2d_fold_ring)(dx, ring, H, W, Hp, Wp, top, left, src_h, src_w,      \
+                                     plane); }                                              \
     void PUB##gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t rsa,        \
                    ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate, \
                    T *c, ptrdiff_t rsc, ptrdiff_t csc, T *ws)                               \

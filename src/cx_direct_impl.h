@@ -148,7 +148,58 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_maskz_load)(unsigned m, const CX_T *p)
     return (CX_DV)_mm512_maskz_loadu_pd((__mmask8)m, p);
 #endif
 }
+
+/* v with the lanes of p set in mask m loaded over it. */
+static CX_DK_INLINE CX_DV CX_NAME(dv_mask_load)(CX_DV v, unsigned m, const CX_T *p)
+{
+#if CX_TSIZE == 4
+    return (CX_DV)_mm512_mask_loadu_ps((__m512)v, (__mmask16)m, p);
+#else
+    return (CX_DV)_mm512_mask_loadu_pd((__m512d)v, (__mmask8)m, p);
 #endif
+}
+#endif
+
+/* dst[0, H * W) = the H rows of W elements of src (row pitch ld), packed
+   together: whole 64-byte lines of dst with non-temporal stores (a vector
+   that runs over a row's end takes the rest from the next row's start by a
+   masked load), the unaligned head and tail with ordinary ones; as
+   dk_stream_copy, the caller ends its item with cx_dk_sfence(). */
+static void CX_NAME(dk_stream_rows)(CX_T *restrict dst, const CX_T *restrict src, ptrdiff_t H,
+                                    ptrdiff_t W, ptrdiff_t ld)
+{
+    const ptrdiff_t n = H * W;
+    ptrdiff_t e = 0;
+#if CX_DK_STREAM
+    const size_t mis = (size_t)dst % 64;
+    if (mis % sizeof(CX_T) == 0 && W >= CX_DVL) {
+        const ptrdiff_t head = cx_min(mis ? (ptrdiff_t)((64 - mis) / sizeof(CX_T)) : 0, n);
+        for (; e < head; ++e)
+            dst[e] = src[(e / W) * ld + e % W];
+        ptrdiff_t i = e / W, j = e % W;
+        for (; e + CX_DVL <= n; e += CX_DVL) {
+            const CX_T *sp = src + i * ld + j;
+            CX_DV v;
+            if (j + CX_DVL <= W) {
+                v = CX_NAME(dv_load)(sp);
+            } else {
+                /* lanes [0, W - j) from row i, the rest from row i + 1 */
+                const unsigned lo = (1u << (W - j)) - 1u;
+                v = CX_NAME(dv_mask_load)(CX_NAME(dv_maskz_load)(lo, sp),
+                                          ~lo & ((1u << CX_DVL) - 1u), sp + ld - W);
+            }
+            _mm512_stream_si512((void *)(dst + e), (__m512i)v);
+            j += CX_DVL;
+            if (j >= W) {
+                j -= W;
+                ++i;
+            }
+        }
+    }
+#endif
+    for (; e < n; ++e)
+        dst[e] = src[(e / W) * ld + e % W];
+}
 
 /* Orders an item's non-temporal stores before whatever follows it. */
 static void CX_NAME(dk_sfence)(void)
@@ -1798,6 +1849,102 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                     dw[(g * Kg + k0 + tk * mk + i) * taps + tt * mt + j] = CX_NAME(dv_hsum)(
                         acc[(g - g0) * nacc + (tk * ntt + tt) * mk * mt + i * mt + j]);
                 }
+}
+
+/* A padded row's gradients (from: Wp columns) added at the columns they
+   copied, to: the target row's column 0; in column order (each inner column
+   onto its own, in vectors: each target once). */
+static CX_DK_INLINE void CX_NAME(fold_row)(CX_T *to, const CX_T *from, ptrdiff_t W,
+                                          ptrdiff_t Wp, ptrdiff_t left, const ptrdiff_t *src_w)
+{
+    for (ptrdiff_t j = 0; j < left; ++j)
+        to[src_w[j]] += from[j];
+    ptrdiff_t j = 0;
+    for (; j + CX_DVL <= W; j += CX_DVL)
+        CX_NAME(dv_store)(to + j, CX_NAME(dv_load)(to + j) + CX_NAME(dv_load)(from + left + j));
+    for (; j < W; ++j)
+        to[j] += from[left + j];
+    for (j = left + W; j < Wp; ++j)
+        to[src_w[j]] += from[j];
+}
+
+/* After conv2d_fwd_fold's items: plane `plane` of dx (H x W) gets its padded
+   rows' gradients (ring: Hp - H rows of Wp, the top ones first) added at the
+   positions they copied, row after row. */
+void CX_NAME(conv2d_fold_ring)(CX_T *dx, const CX_T *ring, ptrdiff_t H, ptrdiff_t W,
+                               ptrdiff_t Hp, ptrdiff_t Wp, ptrdiff_t top, ptrdiff_t left,
+                               const ptrdiff_t *src_h, const ptrdiff_t *src_w, ptrdiff_t plane)
+{
+    const ptrdiff_t nring = Hp - H;
+    for (ptrdiff_t r = 0; r < nring; ++r)
+        CX_NAME(fold_row)(dx + (plane * H + src_h[r < top ? r : r + H]) * W,
+                          ring + (plane * nring + r) * Wp, W, Wp, left, src_w);
+}
+
+/* The input gradient under a padding mode, folded as it is made (NCHW; the
+   stride-1 forward form on the direct kernels: d and pl are that forward's,
+   whose output -- K = the input's channels, P x Q = the padded input's
+   Hp x Wp -- is the padded input's gradient; no column tiles). Item `item`
+   of pl (one image's band of rows for a block of groups) writes its rows to
+   yb (this thread's K * P * Q elements) instead of to a padded array of the
+   whole batch, and the inner rows go from there to dx (N, K, H, W), with
+   non-temporal stores when `stream`, once every padded position's gradient
+   in them is added at the position it copied (src_h / src_w; top / left:
+   the padding). An item with whole planes folds them in pad_fold2d's order
+   (bit for bit its result); a band's padded rows fold onto rows other items
+   write, so they go to `ring` (N * K planes of Hp - H rows of Wp), which
+   conv2d_fold_ring adds in once every item is done (the same sums, padded
+   rows last). A depthwise layer's input gradient is memory-bound: the padded
+   array's trip through memory and a fold pass over it cost as much as the
+   convolution. */
+void CX_NAME(conv2d_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                              const CX_T *x, const CX_T *w, CX_T *dx, CX_T *ring, ptrdiff_t H,
+                              ptrdiff_t W, ptrdiff_t top, ptrdiff_t left,
+                              const ptrdiff_t *src_h, const ptrdiff_t *src_w, int stream,
+                              ptrdiff_t item, CX_T *ws, CX_T *yb)
+{
+    const ptrdiff_t Hp = d->P, Wp = d->Q, G = d->groups, Kg = d->K / G;
+    const ptrdiff_t per = pl->ntiles * pl->cblocks, n = item / per, sub = item % per;
+    const ptrdiff_t bi = sub % pl->ntiles, gb = sub / pl->ntiles;
+    const ptrdiff_t p0 = bi * pl->tile, p1 = cx_min(Hp, p0 + pl->tile);
+    cx_conv2d_desc d1 = *d;
+    d1.N = 1;                   /* image n alone: item `sub` writes yb's rows */
+    cx_conv2d_plan pn = *pl;
+    pn.dk_stream = 0;           /* yb is read back at once: keep it in the caches */
+    CX_NAME(fwd_dk)(&d1, &pn, x + n * d->C * d->H * d->W, w, NULL, yb, sub, ws);
+    const ptrdiff_t k0 = gb * pl->cblock * Kg, k1 = cx_min(G, (gb + 1) * pl->cblock) * Kg;
+    const ptrdiff_t i0 = cx_max(p0, top), i1 = cx_min(p1, top + H);   /* inner rows */
+    const int whole = pl->ntiles == 1;  /* (else conv2d_fold_ring's pass follows) */
+    for (ptrdiff_t k = k0; k < k1; ++k) {
+        CX_T *yp = yb + k * Hp * Wp;
+        for (ptrdiff_t i = p0; i < p1; ++i) {
+            CX_T *row = yp + i * Wp;
+            if (i >= top && i < top + H) {
+                for (ptrdiff_t j = 0; j < left; ++j)
+                    row[left + src_w[j]] += row[j];
+                for (ptrdiff_t j = left + W; j < Wp; ++j)
+                    row[left + src_w[j]] += row[j];
+            } else if (whole) {
+                CX_NAME(fold_row)(yp + (src_h[i] + top) * Wp + left, row, W, Wp, left, src_w);
+            } else {
+                memcpy(ring + ((n * d->K + k) * (Hp - H) + (i < top ? i : i - H)) * Wp, row,
+                       (size_t)Wp * sizeof(CX_T));
+            }
+        }
+        if (i1 <= i0)
+            continue;
+        CX_T *dp = dx + ((n * d->K + k) * H + i0 - top) * W;
+        if (stream) {
+            /* the band's rows streamed out as one run (row by row, most of
+               their 64-byte lines would be partial) */
+            CX_NAME(dk_stream_rows)(dp, yp + i0 * Wp + left, i1 - i0, W, Wp);
+        } else {
+            for (ptrdiff_t i = i0; i < i1; ++i)
+                memcpy(dp + (i - i0) * W, yp + i * Wp + left, (size_t)W * sizeof(CX_T));
+        }
+    }
+    if (stream)
+        CX_NAME(dk_sfence)();
 }
 
 #undef CX_DV

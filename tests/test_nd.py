@@ -880,3 +880,87 @@ def test_conv_transpose_channels_last_output_size():
         _to_first(y), ref_conv_transpose(_to_first(x), w, stride=2, output_padding=(1, 0)))
     with pytest.raises(ValueError, match=r"layout must be one of \('NCHW', 'NHWC'\)"):
         convx.conv_transpose2d(x, w, layout="NLC")
+
+
+# --------------------------------------------------------------------------- fused mode input gradient
+
+FOLD_CASES = [
+    # (input shape, weight shape, kwargs): the padded gradient made and folded per image
+    ("depthwise", (3, 8, 9, 11), (8, 1, 3, 3), dict(padding=1, groups=8)),
+    ("dense_pad2", (2, 3, 7, 6), (4, 3, 5, 5), dict(padding=2)),
+    ("asym_dilated", (2, 4, 8, 9), (4, 2, 3, 2), dict(padding=((2, 1), (0, 3)), dilation=(1, 2),
+                                                      groups=2)),
+    # results over 8 MiB: streamed out, rows wider and narrower than a vector
+    ("streamed_w21", (96, 32, 20, 21), (32, 1, 3, 3), dict(padding=1, groups=32)),
+    ("streamed_w12", (128, 64, 12, 12), (64, 1, 3, 3), dict(padding=(2, 1), groups=64)),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", FOLD_CASES, ids=[c[0] for c in FOLD_CASES])
+def test_mode_input_gradient_fused_fold(mode, case):
+    """conv2d_input with a padding mode on the direct kernels folds each
+    band of padded gradient rows as it is made (_conv.conv2d_dgrad_fold): on
+    integer data exactly the padded input's whole gradient folded by
+    _conv.fold_pad2d (the same sums, in another order), on random floats
+    within rounding; float32 and float64, 1 and 2 threads."""
+    from convx import _api, _conv
+    _, xs, ws, kw = case
+    rng = np.random.default_rng(70)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    geo = _api._geometry(xs, ws, 1, kw["padding"], kw.get("dilation", 1), kw.get("groups", 1))
+    (t, b), (l, r) = geo.padding
+    psize = (xs[0], xs[1], xs[2] + t + b, xs[3] + l + r)
+    g = rng.integers(-3, 4, geo.output_shape).astype(np.float64)
+    pgeo = _api._geometry(psize, ws, 1, 0, kw.get("dilation", 1), kw.get("groups", 1))
+    src_h = _padmode.source_index(xs[2], t, b, mode).astype(np.intp)
+    src_w = _padmode.source_index(xs[3], l, r, mode).astype(np.intp)
+    for dtype in (np.float32, np.float64):
+        wd, gd = w.astype(dtype), g.astype(dtype)
+        for threads in (1, 2):
+            dxp = convx.conv2d_input(psize, wd, gd, padding=0, algorithm="direct",
+                                     dilation=kw.get("dilation", 1), groups=kw.get("groups", 1),
+                                     threads=threads)
+            want = np.empty(xs, dtype)
+            _conv.fold_pad2d(dxp.reshape(-1), want.reshape(-1),
+                             (xs[0], xs[1], xs[2], xs[3], t, l, psize[2], psize[3]), src_h,
+                             src_w, False, threads)
+            fused = np.full(xs, np.nan, dtype)
+            assert _conv.conv2d_dgrad_fold(wd.reshape(-1), gd.reshape(-1), fused.reshape(-1),
+                                           pgeo.astuple(), (xs[2], xs[3], t, l, src_h, src_w),
+                                           threads)
+            np.testing.assert_array_equal(fused, want)
+            got = convx.conv2d_input(xs, wd, gd, padding_mode=mode, algorithm="direct",
+                                     threads=threads, **kw)
+            np.testing.assert_array_equal(got, want)
+    wr, gr = rng.standard_normal(ws), rng.standard_normal(geo.output_shape)
+    got = convx.conv2d_input(xs, wr, gr, padding_mode=mode, algorithm="direct", **kw)
+    dxp = convx.conv2d_input(psize, wr, gr, padding=0, algorithm="direct",
+                             dilation=kw.get("dilation", 1), groups=kw.get("groups", 1))
+    np.testing.assert_allclose(got, _padmode.fold(dxp, geo.padding, mode), rtol=1e-12,
+                               atol=1e-12)
+    if xs[0] * xs[1] * xs[2] * xs[3] < 10**5:
+        np.testing.assert_array_equal(
+            convx.conv2d_input(xs, w, g, padding_mode=mode, **kw),
+            ref_conv_input(xs, w, g, mode=mode, **kw))
+
+
+def test_mode_input_gradient_fused_fold_refusals():
+    """conv2d_dgrad_fold writes nothing and says so where it does not apply
+    (a non-finite weight; row bands), and rejects inconsistent fold tables."""
+    from convx import _conv
+    src = np.array([1, 0, 1, 2, 3, 2], np.intp)             # reflect, 4 + 1 + 1
+    dy = np.ones(2 * 4 * 4, np.float32)
+    dx = np.full(2 * 4 * 4, 7.0, np.float32)
+    geo = (1, 2, 6, 6, 2, 3, 3, 4, 4, 1, 1, 1, 1, 0, 0, 1)
+    w = np.ones(2 * 2 * 9, np.float32)
+    w[3] = np.inf
+    assert not _conv.conv2d_dgrad_fold(w, dy, dx, geo, (4, 4, 1, 1, src, src), 1)
+    assert (dx == 7).all()
+    w[3] = 1
+    with pytest.raises(ValueError, match="src_h"):
+        _conv.conv2d_dgrad_fold(w, dy, dx, geo, (4, 4, 1, 1, src + 3, src), 1)
+    with pytest.raises(ValueError, match="inconsistent"):
+        _conv.conv2d_dgrad_fold(w, dy, dx[:-1], geo, (4, 4, 1, 1, src, src), 1)
+    assert _conv.conv2d_dgrad_fold(w, dy, dx, geo, (4, 4, 1, 1, src, src), 1)
+    assert (dx != 7).all()
