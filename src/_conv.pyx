@@ -23,6 +23,14 @@ from _cx cimport *
 
 # Workspace slots are padded to 64 bytes so that threads never share a cache line.
 cdef Py_ssize_t _ALIGN_ELEMS = 16
+# a number per forward call (cx_conv2d_plan.dk_stamp), drawn with the GIL held
+cdef long long _stamp = 0
+
+
+cdef long long _next_stamp():
+    global _stamp
+    _stamp += 1
+    return _stamp
 
 
 cdef void _fill_desc(cx_conv2d_desc *d, tuple g):
@@ -71,6 +79,7 @@ cdef object _plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, str algorithm, 
         cx_f32_conv2d_plan(d, op, _algo_code(algorithm), pl)
     else:
         cx_f64_conv2d_plan(d, op, _algo_code(algorithm), pl)
+    pl.dk_stamp = 0     # (the forward's callers draw one)
     return _slots(pl, dtype, nthreads, ws_stride, nt)
 
 
@@ -144,6 +153,7 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     _fill_desc(&d, geometry)
     dtype = np.float32 if floating is float else np.float64
     ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
+    pl.dk_stamp = _next_stamp()
     _pad_mode_for(&d, &pl, pad_mode)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
@@ -297,6 +307,7 @@ def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::
     cdef int nt
     _fill_desc(&d, g2)
     ws = _plan(&d, &pl, CX_OP_FWD, "direct", dtype, nthreads, &ws_stride, &nt)
+    pl.dk_stamp = _next_stamp()
     if not pl.dk or pl.dk_qt != 0 or pl.dk_nhwc:
         return False
     if (src_h.shape[0] != d.P or src_w.shape[0] != d.Q or dx.shape[0] != d.N * d.K * H * W
@@ -363,6 +374,7 @@ cdef object _nhwc_plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, object dty
         cx_f32_conv2d_nhwc_plan(d, op, pl)
     else:
         cx_f64_conv2d_nhwc_plan(d, op, pl)
+    pl.dk_stamp = 0
     return _slots(pl, dtype, nthreads, ws_stride, nt)
 
 

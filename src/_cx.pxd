@@ -62,6 +62,7 @@ cdef extern from "cx_conv.h" nogil:
         Py_ssize_t nhwc_chunk
         Py_ssize_t dk_qt, dk_qtiles, dk_pitch
         int dk_stream, dk_nhwc
+        long long dk_stamp
 
     enum:
         CX_ALGO_DIRECT

@@ -109,6 +109,11 @@ typedef struct {
        stored as (N, P, Q, K) pixels (cx_nhwc_impl.h, cx_direct_impl.h); 2: one
        output channel, whose (N, P, Q, 1) is stored as NCHW */
     int dk_nhwc;
+    /* direct fwd: a number unique to the call (set by the caller after
+       planning, 0 = none); a thread's workspace slot starts with the stamp of
+       the call whose band it last filled, so that later items of the same
+       call with the same band layout rewrite only its input pixels */
+    long long dk_stamp;
 } cx_conv2d_plan;
 
 /*

@@ -83,6 +83,8 @@ typedef CX_T CX_NAME(dv);
 #define CX_DV CX_NAME(dv)
 /* most lanes of any path (64-byte vectors of float) */
 #define CX_DVL_MAX 16
+/* elements of a forward workspace slot's first 64 bytes: the band's stamp */
+#define CX_DK_STAMP ((ptrdiff_t)(64 / sizeof(CX_T)))
 
 static CX_DK_INLINE CX_DV CX_NAME(dv_load)(const CX_T *p)
 {
@@ -366,9 +368,12 @@ static void CX_NAME(dk_fill_pad)(const cx_conv2d_desc *d, CX_T *o, const CX_T *s
     }
 }
 
+/* keep: the band already holds this layout's zeros (the same call's earlier
+   fill, zero padding, the masked-rows layout below): only the vectors that
+   hold input pixels are rewritten. */
 static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdiff_t nc,
                                   ptrdiff_t prow0, ptrdiff_t rows_in, ptrdiff_t L,
-                                  CX_T *band, const CX_T *xend)
+                                  CX_T *band, const CX_T *xend, int keep)
 {
     const ptrdiff_t H = d->H, W = d->W, sw = d->stride_w, pl = d->pad_left;
     const int mode = d->pad_mode;
@@ -415,14 +420,19 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
 #if CX_DK_STREAM
             if (masked_rows) {
                 if ((h < 0 || h >= H) && mode == CX_PAD_ZEROS) {
-                    for (ptrdiff_t t = 0; t < L; t += CX_DVL)
-                        CX_NAME(dv_store)(dst + t, CX_NAME(dv_splat)(0));
+                    if (!keep)
+                        for (ptrdiff_t t = 0; t < L; t += CX_DVL)
+                            CX_NAME(dv_store)(dst + t, CX_NAME(dv_splat)(0));
                     continue;
                 }
                 const CX_T *src = xg + (c * H + cx_pad_source(h, H, mode)) * W;
+                /* (kept: a vector without input pixels holds zeros already; one
+                   with some spills only zeros past the row, into the next row's
+                   start, which that row's first vector rewrites, or the slack) */
                 for (ptrdiff_t j = 0; j * CX_DVL < L; ++j)
-                    CX_NAME(dv_store)(dst + j * CX_DVL,
-                                      CX_NAME(dv_maskz_load)(fm[j], src - pl + j * CX_DVL));
+                    if (!keep || fm[j])
+                        CX_NAME(dv_store)(dst + j * CX_DVL,
+                                          CX_NAME(dv_maskz_load)(fm[j], src - pl + j * CX_DVL));
                 if (mode != CX_PAD_ZEROS && nl >= 0) {
                     for (ptrdiff_t t = 0; t < nl; ++t)
                         dst[t] = src[jl[t]];
@@ -854,14 +864,14 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
 static void CX_NAME(dk_fill_band_of)(const cx_conv2d_desc *d, const cx_conv2d_desc *du,
                                      const cx_conv2d_plan *pl, const CX_T *x, ptrdiff_t n,
                                      ptrdiff_t g, ptrdiff_t Cg, ptrdiff_t prow0,
-                                     ptrdiff_t rows_in, ptrdiff_t L, CX_T *band)
+                                     ptrdiff_t rows_in, ptrdiff_t L, CX_T *band, int keep)
 {
     if (pl->dk_nhwc && d->C > 1)
         CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg, prow0, rows_in,
                                    L, band);
     else
         CX_NAME(dk_fill_band)(du, x + (n * d->C + g * Cg) * d->H * d->W, Cg, prow0, rows_in, L,
-                              band, x + d->N * d->C * d->H * d->W);
+                              band, x + d->N * d->C * d->H * d->W, keep);
 }
 
 static int cx_dk_log2(ptrdiff_t v) { return v >= 8 ? 3 : v >= 4 ? 2 : v >= 2 ? 1 : 0; }
@@ -1050,7 +1060,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
        than the caches: memory-bound, so y is streamed out (dk_stream) */
     pl->dk_stream = CX_DK_STREAM && multirow != 2 && qt == 0 && Cg * d->R * d->S <= 64 &&
                     Kg <= 4 && (double)d->N * d->K * P * Q * sizeof(CX_T) > 8.0 * (1 << 20);
-    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) + CX_DVL_MAX +
+    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) + CX_DVL_MAX + CX_DK_STAMP +
                    (pl->dk_stream ? (size_t)(mr * rows * Q + 2 * CX_DVL_MAX) : 0) +
                    /* channel tiles: 16 biases and the band's pixel-major outputs */
                    (multirow == 2 ? (size_t)(16 + (rows * Q + 32) * 16) : 0);
@@ -1111,11 +1121,21 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const ptrdiff_t rows_pad = multirow ? cx_ceil_div(rows, 4) * 4 : rows;
     const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows_pad);
     const ptrdiff_t rstep = d->stride_h * d->stride_w * L;
+    /* the slot's stamp: this call's when an earlier item of it filled the
+       band (whole images, zero padding, no column tiles: the same layout and
+       zeros every item, and the same tap offsets) */
+    long long *stamp = (long long *)ws;
+    ws += CX_DK_STAMP;
+    const int keep = pl->dk_stamp != 0 && *stamp == pl->dk_stamp;
     ptrdiff_t *off = (ptrdiff_t *)ws;
     CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
     CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
-    CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-    CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band);
+    if (!keep)
+        CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
+    CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band, keep);
+    *stamp = pl->ntiles == 1 && pl->dk_qt == 0 && pl->dk_pitch == 0 && !pl->dk_nhwc &&
+                     d->pad_mode == CX_PAD_ZEROS
+                 ? pl->dk_stamp : 0;
     const CX_T *wpk = wp;
     if (pl->apack_units)
         wpk = (const CX_T *)pl->apacked + g * pl->apack_elems;
@@ -1692,7 +1712,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
         const ptrdiff_t bn = Cg * rows_in * L;
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-        CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band);
+        CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band, 0);
         memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
         for (ptrdiff_t kb = 0; kb < nkb; ++kb) {
             /* dyt[p][S - 1 + q][k] = dy[n, g*Kg + k0 + kb*16 + k, p0 + p, q], zeros around */
@@ -1818,7 +1838,7 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         CX_NAME(dk_offsets)(du, Cg, rows_in, L, off, tpad);
         /* (channels-last, dk_nhwc: whole rows only; dY's rows gathered per
            output channel below) */
-        CX_NAME(dk_fill_band_of)(d, du, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band);
+        CX_NAME(dk_fill_band_of)(d, du, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band, 0);
         const CX_T *dyk = dy + (n * d->K + g * Kg + k0) * PQ + p0 * QF + q0;
         ptrdiff_t ldk = PQ, ldp = QF, mrem = 0, nv = nvec, nrows = rows, step = rstep;
         if (flat || rem || pl->dk_nhwc) {
