@@ -1332,6 +1332,42 @@ def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, t
     return None
 
 
+def _input_folded_nhwc(psize, isize, w, gy, geo, mode, dilation, groups, algorithm,
+                       threads):
+    """The channels-last counterpart of _input_folded, for depthwise layers
+    (multiplier 1, stride 1), whose input gradient is the depthwise forward of
+    grad_output (_conv.nhwc_dgrad_fold); None for every other layer."""
+    _nhwc_algorithm(algorithm)
+    if (geo.stride != (1, 1) or not math.prod(isize)
+            or not geo.groups == geo.C == geo.K):
+        return None
+    ps = (1,) + psize if len(psize) == 3 else psize
+    pgeo = _geometry(_to_nchw(ps), w.shape, 1, 0, dilation, groups, input_name="input_size")
+    dtype = _compute_dtype(w.dtype, gy.dtype)
+    nthreads = _threads(threads)
+    row = pgeo.W * pgeo.C * dtype.itemsize                 # one padded row per thread
+    ring = (math.prod(psize) - math.prod(isize)) * dtype.itemsize
+    _too_big(lambda: f"input gradient of input_size {isize} with padding_mode={mode!r}",
+             math.prod(isize) * dtype.itemsize + nthreads * row + ring
+             + _copy_bytes(w, dtype) + _copy_bytes(gy, dtype))
+    wc = _prepare("weight", w, dtype)
+    gc = _prepare("grad_output", gy, dtype)
+    if not (wc.size and gc.size):
+        return None
+    as_fwd = _layout._input_as_forward(wc, pgeo)
+    if as_fwd is None:
+        return None
+    g2, wt = as_fwd
+    (t, b), (l, r) = geo.padding
+    src_h = _padmode.source_index(geo.H, t, b, mode).astype(np.intp)
+    src_w = _padmode.source_index(geo.W, l, r, mode).astype(np.intp)
+    dx = np.empty(isize, dtype)
+    if _conv.nhwc_dgrad_fold(gc.reshape(-1), wt, dx.reshape(-1), g2,
+                             (geo.H, geo.W, t, l, src_h, src_w), nthreads):
+        return dx
+    return None
+
+
 def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
                  *, padding_mode="zeros", layout="NCHW", algorithm="auto", threads=None):
     """Gradient of a 2-D convolution with respect to its input.
@@ -1392,6 +1428,10 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         (t, b), (l, r) = geo.padding
         if last:
             psize = isize[:-3] + (geo.H + t + b, geo.W + l + r, geo.C)
+            dx = _input_folded_nhwc(psize, isize, w, gy, geo, mode, dilation, groups,
+                                    algorithm, threads)
+            if dx is not None:
+                return dx
         else:
             psize = isize[:-2] + (geo.H + t + b, geo.W + l + r)
             dx = _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm,

@@ -421,6 +421,74 @@ def nhwc_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] b
                 cx_f64_conv2d_nhwc_fwd(&d, &pl, xp, bp, yp, item, wsp + threadid() * ws_stride)
 
 
+def nhwc_dgrad_fold(const floating[::1] dy, const floating[::1] wt, floating[::1] dx,
+                    tuple geometry, tuple fold, int nthreads):
+    """The channels-last input gradient under a padding mode, made and folded in
+    one pass (cx_*_conv2d_nhwc_fwd_fold): geometry is the stride-1 forward form
+    of the padded problem (convx._layout._input_as_forward: input dy (N, P, Q,
+    K), output the padded input's gradient (N, Hp, Wp, C)) and wt its weight;
+    fold = (H, W, top, left, src_h, src_w) as in conv2d_dgrad_fold; dx (N, H,
+    W, C) flattened. Returns False, having written nothing, unless that forward
+    runs the depthwise loops with multiplier 1."""
+    dtype = np.float32 if floating is float else np.float64
+    cdef Py_ssize_t H, W, top, left, i, item, ws_stride, ystride
+    H, W, top, left, src_h_o, src_w_o = fold
+    cdef const Py_ssize_t[::1] src_h = src_h_o
+    cdef const Py_ssize_t[::1] src_w = src_w_o
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    cdef int nt
+    _fill_desc(&d, geometry)
+    ws = _nhwc_plan(&d, &pl, CX_OP_FWD, dtype, nthreads, &ws_stride, &nt)
+    if not pl.nhwc_dw or d.K != d.C:
+        return False
+    if (src_h.shape[0] != d.P or src_w.shape[0] != d.Q or dx.shape[0] != d.N * H * W * d.K
+            or top < 0 or left < 0 or d.P < H + top or d.Q < W + left or H <= 0 or W <= 0
+            or dy.shape[0] != d.N * d.H * d.W * d.C):
+        raise ValueError(f"nhwc_dgrad_fold: inconsistent sizes {geometry}, {fold[:4]}")
+    for i in range(d.P):
+        if not 0 <= src_h[i] < H:
+            raise ValueError(f"nhwc_dgrad_fold: src_h[{i}] = {src_h[i]} outside [0, {H})")
+    for i in range(d.Q):
+        if not 0 <= src_w[i] < W:
+            raise ValueError(f"nhwc_dgrad_fold: src_w[{i}] = {src_w[i]} outside [0, {W})")
+    ystride = (d.Q * d.K + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
+    yb = np.empty(ystride * nt, dtype=dtype)
+    cdef floating[::1] ybv = yb
+    cdef floating *ybp = &ybv[0]
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef Py_ssize_t nring = d.P - H
+    ring = np.empty(max(d.N * nring * d.Q * d.K, 1), dtype=dtype)
+    cdef floating[::1] ringv = ring
+    cdef floating *ringp = &ringv[0]
+    cdef const floating *dyp = &dy[0]
+    cdef floating *dxp = &dx[0]
+    cdef int stream = dx.shape[0] * np.dtype(dtype).itemsize > 8 * 2**20
+    packed = _prepack(&d, &pl, _in(wt), dtype, nt, True)   # kept alive until the loops end
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_nhwc_fwd_fold(&d, &pl, dyp, dxp, ringp, H, W, top, left,
+                                            &src_w[0], stream, item,
+                                            wsp + threadid() * ws_stride,
+                                            ybp + threadid() * ystride)
+            else:
+                cx_f64_conv2d_nhwc_fwd_fold(&d, &pl, dyp, dxp, ringp, H, W, top, left,
+                                            &src_w[0], stream, item,
+                                            wsp + threadid() * ws_stride,
+                                            ybp + threadid() * ystride)
+        if nring > 0:
+            for item in prange(d.N, num_threads=nt, schedule="static"):
+                if floating is float:
+                    cx_f32_conv2d_nhwc_fold_ring(dxp, ringp, H, W, d.K, d.P, d.Q, top,
+                                                 &src_h[0], &src_w[0], item)
+                else:
+                    cx_f64_conv2d_nhwc_fold_ring(dxp, ringp, H, W, d.K, d.P, d.Q, top,
+                                                 &src_h[0], &src_w[0], item)
+    return True
+
+
 def nhwc_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
                tuple geometry, int nthreads):
     """dw (K, C/groups, R, S) = conv2d_weight(x (N, H, W, C), dy (N, P, Q, K)), flattened."""

@@ -163,6 +163,14 @@ cdef extern from "cx_conv.h" nogil:
                                      Py_ssize_t end)
     void cx_f32_conv2d_nhwc_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                               const float *dy, float *dx, Py_ssize_t item, float *ws)
+    void cx_f32_conv2d_nhwc_fwd_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                                   const float *x, float *dx, float *ring, Py_ssize_t H, Py_ssize_t W,
+                                   Py_ssize_t top, Py_ssize_t left, const Py_ssize_t *src_w,
+                                   int stream, Py_ssize_t item, float *ws, float *yb)
+    void cx_f32_conv2d_nhwc_fold_ring(float *dx, const float *ring, Py_ssize_t H, Py_ssize_t W,
+                                    Py_ssize_t C, Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t top,
+                                    const Py_ssize_t *src_h, const Py_ssize_t *src_w,
+                                    Py_ssize_t n)
 
     void cx_f64_conv2d_nhwc_plan(const cx_conv2d_desc *d, int op, cx_conv2d_plan *plan)
     void cx_f64_conv2d_nhwc_prepack(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
@@ -177,6 +185,14 @@ cdef extern from "cx_conv.h" nogil:
                                      Py_ssize_t end)
     void cx_f64_conv2d_nhwc_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                               const double *dy, double *dx, Py_ssize_t item, double *ws)
+    void cx_f64_conv2d_nhwc_fwd_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
+                                   const double *x, double *dx, double *ring, Py_ssize_t H, Py_ssize_t W,
+                                   Py_ssize_t top, Py_ssize_t left, const Py_ssize_t *src_w,
+                                   int stream, Py_ssize_t item, double *ws, double *yb)
+    void cx_f64_conv2d_nhwc_fold_ring(double *dx, const double *ring, Py_ssize_t H, Py_ssize_t W,
+                                    Py_ssize_t C, Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t top,
+                                    const Py_ssize_t *src_h, const Py_ssize_t *src_w,
+                                    Py_ssize_t n)
 
     int cx_cpu_best_isa()
     int cx_select_isa(int requested)

@@ -203,7 +203,18 @@ typedef struct {
                                      ptrdiff_t end);                                    \
     /* dx = conv_transpose(dy, w), one work item; positions no output reads get 0 */    \
     void P##conv2d_nhwc_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,     \
-                              const T *dy, T *dx, ptrdiff_t item, T *ws);
+                              const T *dy, T *dx, ptrdiff_t item, T *ws);              \
+    /* a padding mode's input gradient through the depthwise forward form (plan:      \
+       nhwc_dw, multiplier 1), folded into dx (N, H, W, C) and ring as made, then    \
+       conv2d_nhwc_fold_ring per image (see cx_nhwc_impl.h) */                        \
+    void P##conv2d_nhwc_fwd_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,  \
+                                 const T *x, T *dx, T *ring, ptrdiff_t H, ptrdiff_t W,  \
+                                 ptrdiff_t top, ptrdiff_t left, const ptrdiff_t *src_w, \
+                                 int stream, ptrdiff_t item, T *ws, T *yb);             \
+    void P##conv2d_nhwc_fold_ring(T *dx, const T *ring, ptrdiff_t H, ptrdiff_t W,      \
+                                  ptrdiff_t C, ptrdiff_t Hp, ptrdiff_t Wp, ptrdiff_t top, \
+                                  const ptrdiff_t *src_h, const ptrdiff_t *src_w,       \
+                                  ptrdiff_t n);
 
 CX_DECLARE_CONV_API(float, cx_f32_)
 CX_DECLARE_CONV_API(double, cx_f64_)

@@ -89,7 +89,18 @@ CX_DECLARE_NHWC_API(double, cx_f64_avx512_)
     { CX_PICK(PFX, conv2d_nhwc_wgrad_reduce)(d, pl, partial, dw, begin, end); }               \
     void PUB##conv2d_nhwc_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,           \
                                 const T *dy, T *dx, ptrdiff_t item, T *ws)                    \
-    { CX_PICK(PFX, conv2d_nhwc_dgrad)(d, pl, dy, dx, item, ws); }
+    { CX_PICK(PFX, conv2d_nhwc_dgrad)(d, pl, dy, dx, item, ws); }                             \
+    void PUB##conv2d_nhwc_fwd_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,        \
+                                   const T *x, T *dx, T *ring, ptrdiff_t H, ptrdiff_t W,      \
+                                   ptrdiff_t top, ptrdiff_t left, const ptrdiff_t *src_w,     \
+                                   int stream, ptrdiff_t item, T *ws, T *yb)                  \
+    { CX_PICK(PFX, conv2d_nhwc_fwd_fold)(d, pl, x, dx, ring, H, W, top, left, src_w, stream, \
+                                         item, ws, yb); }                                     \
+    void PUB##conv2d_nhwc_fold_ring(T *dx, const T *ring, ptrdiff_t H, ptrdiff_t W,          \
+                                    ptrdiff_t C, ptrdiff_t Hp, ptrdiff_t Wp, ptrdiff_t top,   \
+                                    const ptrdiff_t *src_h, const ptrdiff_t *src_w,           \
+                                    ptrdiff_t n)                                              \
+    { CX_PICK(PFX, conv2d_nhwc_fold_ring)(dx, ring, H, W, C, Hp, Wp, top, src_h, src_w, n); }
 
 CX_DEFINE_DISPATCH(float, cx_f32_, cx_f32_)
 CX_DEFINE_DISPATCH(double, cx_f64_, cx_f64_)

@@ -1275,3 +1275,85 @@ void CX_NAME(conv2d_nhwc_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
 
 #undef CX_DV
 #undef CX_DVL
+
+/* A padding mode's input gradient through the depthwise forward form (d, pl:
+   that forward's plan, multiplier 1; its output, Hp x Wp = P x Q, is the padded
+   input's gradient), folded as it is made (see conv2d_fwd_fold for NCHW): item
+   `item`'s rows are computed into yb (this thread's Q * K elements), each row's
+   padded columns added at the columns they copied (src_w; left: the left
+   padding), inner rows written to their row of dx (N, H, W, C) (non-temporal
+   stores when `stream` and the item has every channel), padded rows to ring
+   (N planes of Hp - H rows of Q * K) for conv2d_nhwc_fold_ring. */
+void CX_NAME(conv2d_nhwc_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                   const CX_T *x, CX_T *dx, CX_T *ring, ptrdiff_t H,
+                                   ptrdiff_t W, ptrdiff_t top, ptrdiff_t left,
+                                   const ptrdiff_t *src_w, int stream, ptrdiff_t item, CX_T *ws,
+                                   CX_T *yb)
+{
+    const ptrdiff_t C = d->C, K = d->K, P = d->P, Q = d->Q;
+    const ptrdiff_t cb = item % pl->cblocks, band = (item / pl->cblocks) % pl->ntiles;
+    const ptrdiff_t n = item / (pl->cblocks * pl->ntiles);
+    const ptrdiff_t c0 = cb * pl->cblock, c1 = cx_min(C, c0 + pl->cblock), nc = c1 - c0;
+    const ptrdiff_t p0 = band * pl->tile, p1 = cx_min(P, p0 + pl->tile);
+    /* row p of image n, channels [c0, c1): the forward's own item over a
+       one-row, one-image problem (the padding moved up by p rows), into yb */
+    cx_conv2d_desc d1 = *d;
+    d1.N = 1;
+    d1.P = 1;
+    cx_conv2d_plan pr = *pl;
+    pr.ntiles = 1;
+    pr.tile = 1;
+    pr.dk_stream = 0;
+    const CX_T *xn = x + n * d->H * d->W * C;
+    const int whole = c0 == 0 && c1 == K;
+    for (ptrdiff_t p = p0; p < p1; ++p) {
+        d1.pad_top = d->pad_top - p * d->stride_h;
+        CX_NAME(nhwc_dw_fwd)(&d1, &pr, xn, NULL, yb, cb, ws);
+        if (p < top || p >= top + H) {
+            CX_T *rr = ring + ((n * (P - H) + (p < top ? p : p - H)) * Q) * K;
+            for (ptrdiff_t q = 0; q < Q; ++q)
+                memcpy(rr + q * K + c0, yb + q * K + c0, (size_t)nc * sizeof(CX_T));
+            continue;
+        }
+        for (ptrdiff_t j = 0; j < Q; ++j) {
+            if (j == left) {
+                j = left + W - 1;
+                continue;
+            }
+            CX_T *to = yb + (left + src_w[j]) * K;
+            const CX_T *from = yb + j * K;
+            for (ptrdiff_t c = c0; c < c1; ++c)
+                to[c] += from[c];
+        }
+        CX_T *drow = dx + ((n * H + p - top) * W) * K;
+        if (whole && stream)
+            CX_NAME(dk_stream_copy)(drow, yb + left * K, W * K);
+        else if (whole)
+            memcpy(drow, yb + left * K, (size_t)(W * K) * sizeof(CX_T));
+        else
+            for (ptrdiff_t q = 0; q < W; ++q)
+                memcpy(drow + q * K + c0, yb + (left + q) * K + c0, (size_t)nc * sizeof(CX_T));
+    }
+    if (stream && whole)
+        CX_NAME(dk_sfence)();
+}
+
+/* After conv2d_nhwc_fwd_fold's items: image n of dx (H, W, C) gets its padded
+   rows' gradients (ring: Hp - H rows of Wp * C, the top ones first) added at
+   the positions they copied, row after row, each row's columns in order. */
+void CX_NAME(conv2d_nhwc_fold_ring)(CX_T *dx, const CX_T *ring, ptrdiff_t H, ptrdiff_t W,
+                                    ptrdiff_t C, ptrdiff_t Hp, ptrdiff_t Wp, ptrdiff_t top,
+                                    const ptrdiff_t *src_h, const ptrdiff_t *src_w, ptrdiff_t n)
+{
+    const ptrdiff_t nring = Hp - H;
+    for (ptrdiff_t r = 0; r < nring; ++r) {
+        CX_T *to = dx + ((n * H + src_h[r < top ? r : r + H]) * W) * C;
+        const CX_T *from = ring + ((n * nring + r) * Wp) * C;
+        for (ptrdiff_t j = 0; j < Wp; ++j) {
+            CX_T *t = to + src_w[j] * C;
+            const CX_T *f = from + j * C;
+            for (ptrdiff_t c = 0; c < C; ++c)
+                t[c] += f[c];
+        }
+    }
+}

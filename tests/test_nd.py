@@ -964,3 +964,49 @@ def test_mode_input_gradient_fused_fold_refusals():
         _conv.conv2d_dgrad_fold(w, dy, dx[:-1], geo, (4, 4, 1, 1, src, src), 1)
     assert _conv.conv2d_dgrad_fold(w, dy, dx, geo, (4, 4, 1, 1, src, src), 1)
     assert (dx != 7).all()
+
+
+NHWC_FOLD_CASES = [
+    ("dw16", (2, 16, 9, 11), dict(padding=1)),
+    ("dw64_asym", (3, 64, 12, 13), dict(padding=((2, 1), (0, 2)))),
+    ("dw256_channel_blocks", (1, 256, 6, 7), dict(padding=2)),          # items split channels
+    ("dw5x5_dilated", (2, 32, 10, 9), dict(padding=(2, 3), dilation=(1, 2))),
+    ("streamed", (96, 32, 20, 21), dict(padding=1)),                    # > 8 MiB in float64
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", NHWC_FOLD_CASES, ids=[c[0] for c in NHWC_FOLD_CASES])
+def test_mode_input_gradient_fused_fold_channels_last(mode, case):
+    """layout="NHWC", depthwise (multiplier 1, stride 1): the padding-mode input
+    gradient is the depthwise forward of grad_output, folded row by row as it
+    is made (_conv.nhwc_dgrad_fold): on integer data exactly the reference
+    (NCHW) moved channels-last, float32 and float64, 1 and 2 threads."""
+    from convx import _api, _conv, _layout
+    _, xs, kw = case
+    N, C, H, W = xs
+    R = 5 if "5x5" in case[0] else 3
+    rng = np.random.default_rng(71)
+    w = rng.integers(-3, 4, (C, 1, R, R)).astype(np.float64)
+    geo = _api._geometry(xs, w.shape, 1, kw["padding"], kw.get("dilation", 1), C)
+    g = rng.integers(-3, 4, geo.output_shape).astype(np.float64)
+    want = convx.conv2d_input(xs, w, g, padding_mode=mode, groups=C, **kw)
+    if N * C * H * W < 10**5:
+        np.testing.assert_array_equal(want, ref_conv_input(xs, w, g, mode=mode, groups=C, **kw))
+    want = np.ascontiguousarray(want.transpose(0, 2, 3, 1))
+    gl = np.ascontiguousarray(g.transpose(0, 2, 3, 1))
+    (t, b), (l, r) = geo.padding
+    pgeo = _api._geometry((N, C, H + t + b, W + l + r), w.shape, 1, 0, kw.get("dilation", 1), C)
+    src_h = _padmode.source_index(H, t, b, mode).astype(np.intp)
+    src_w = _padmode.source_index(W, l, r, mode).astype(np.intp)
+    for dtype in (np.float32, np.float64):
+        wd, gd = w.astype(dtype), gl.astype(dtype)
+        g2, wt = _layout._input_as_forward(wd, pgeo)
+        for threads in (1, 2):
+            fused = np.full((N, H, W, C), np.nan, dtype)
+            assert _conv.nhwc_dgrad_fold(gd.reshape(-1), wt, fused.reshape(-1), g2,
+                                         (H, W, t, l, src_h, src_w), threads)
+            np.testing.assert_array_equal(fused, want)
+            got = convx.conv2d_input((N, H, W, C), wd, gd, padding_mode=mode, groups=C,
+                                     layout="NHWC", threads=threads, **kw)
+            np.testing.assert_array_equal(got, want)
