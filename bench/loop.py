@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """One bench/shapes.txt layer, one op, one layout, timed in a loop (for perf and A/B).
 
-    python bench/loop.py SHAPE OP LAYOUT THREADS SECONDS
+    python bench/loop.py SHAPE OP LAYOUT THREADS SECONDS [PADDING_MODE]
     e.g. python bench/loop.py res1x1 wgrad NHWC 1 1.5
+         python bench/loop.py depthwise dgrad NHWC 1 1.5 reflect
 
 OP is fwd, wgrad or dgrad; LAYOUT NCHW or NHWC (the same random data,
 transposed outside the timing). Prints the median call time over SECONDS of
@@ -24,16 +25,18 @@ from run import import_convx, load_shapes  # noqa: E402
 
 
 def main(argv):
-    if len(argv) != 5:
+    if len(argv) not in (5, 6):
         sys.exit(__doc__)
     name, op, layout, threads, secs = argv[0], argv[1], argv[2], int(argv[3]), float(argv[4])
+    mode = argv[5] if len(argv) == 6 else "zeros"
     convx = import_convx()
     sh = {s.name: s for s in load_shapes(os.path.join(HERE, "shapes.txt"))}[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((sh.n, sh.c, sh.h, sh.w), dtype=np.float32)
     w = rng.standard_normal((sh.k, sh.c // sh.groups, sh.r, sh.s), dtype=np.float32)
     dy = rng.standard_normal((sh.n, sh.k, sh.p, sh.q), dtype=np.float32)
-    kw = dict(stride=sh.stride, padding=sh.pad, groups=sh.groups, threads=threads)
+    kw = dict(stride=sh.stride, padding=sh.pad, groups=sh.groups, threads=threads,
+              padding_mode=mode)
     if layout == "NHWC":
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         dy = np.ascontiguousarray(dy.transpose(0, 2, 3, 1))
@@ -54,7 +57,7 @@ def main(argv):
         times.append(time.perf_counter() - a)
     med = float(np.median(times))
     flop = 2.0 * sh.n * sh.k * (sh.c // sh.groups) * sh.r * sh.s * sh.p * sh.q
-    print(f"{name} {op} {layout} T{threads}: {med * 1e3:.3f} ms  {flop / med / 1e9:.1f} GFLOP/s "
+    print(f"{name} {op} {layout}{'' if mode == 'zeros' else ' ' + mode} T{threads}: {med * 1e3:.3f} ms  {flop / med / 1e9:.1f} GFLOP/s "
           f"({len(times)} calls)")
 
 

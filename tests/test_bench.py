@@ -184,6 +184,11 @@ def test_loop_script_times_one_layer(tmp_path, layout):
                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"lenet1 wgrad {layout} T1: ") and "GFLOP/s" in out.stdout
+    mode = subprocess.run([sys.executable, script, "lenet1", "dgrad", layout, "1", "0.01",
+                           "reflect"], cwd=str(tmp_path), env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert mode.returncode == 0, mode.stderr
+    assert mode.stdout.startswith(f"lenet1 dgrad {layout} reflect T1: ")
     bad = subprocess.run([sys.executable, script, "lenet1", "nope", layout, "1", "0.01"],
                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "OP must be one of" in bad.stderr
