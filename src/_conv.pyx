@@ -281,6 +281,22 @@ def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx
                 cx_f64_conv2d_dgrad(&d, &pl, wp, dyp, dxp, item, wsp + threadid() * ws_stride)
 
 
+cdef tuple _fold_args(tuple fold, Py_ssize_t Hp, Py_ssize_t Wp, str who):
+    """A fold's (H, W, top, left, src_h, src_w), checked: the input inside the
+    padded Hp x Wp and every padded row / column's source inside the input."""
+    H, W, top, left, src_h, src_w = fold
+    src_h = np.ascontiguousarray(src_h, dtype=np.intp)
+    src_w = np.ascontiguousarray(src_w, dtype=np.intp)
+    if (src_h.shape[0] != Hp or src_w.shape[0] != Wp or top < 0 or left < 0
+            or Hp < H + top or Wp < W + left or H <= 0 or W <= 0):
+        raise ValueError(f"{who}: inconsistent sizes: padded {Hp} x {Wp}, fold {fold[:4]}")
+    for name, src, n in (("src_h", src_h, H), ("src_w", src_w, W)):
+        bad = np.flatnonzero((src < 0) | (src >= n))
+        if bad.size:
+            raise ValueError(f"{who}: {name}[{bad[0]}] = {src[bad[0]]} outside [0, {n})")
+    return H, W, top, left, src_h, src_w
+
+
 def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
                       tuple geometry, tuple fold, int nthreads):
     """The input gradient under a padding mode, made and folded in one pass
@@ -298,10 +314,7 @@ def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::
     if as_fwd is None:
         return False
     g2, wt = as_fwd
-    cdef Py_ssize_t H, W, top, left, i, item, ws_stride, ystride
-    H, W, top, left, src_h_o, src_w_o = fold
-    cdef const Py_ssize_t[::1] src_h = src_h_o
-    cdef const Py_ssize_t[::1] src_w = src_w_o
+    cdef Py_ssize_t H, W, top, left, item, ws_stride, ystride
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef int nt
@@ -310,15 +323,11 @@ def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::
     pl.dk_stamp = _next_stamp()
     if not pl.dk or pl.dk_qt != 0 or pl.dk_nhwc:
         return False
-    if (src_h.shape[0] != d.P or src_w.shape[0] != d.Q or dx.shape[0] != d.N * d.K * H * W
-            or top < 0 or left < 0 or d.P < H + top or d.Q < W + left or H <= 0 or W <= 0):
+    H, W, top, left, src_h_o, src_w_o = _fold_args(fold, d.P, d.Q, "conv2d_dgrad_fold")
+    if dx.shape[0] != d.N * d.K * H * W:
         raise ValueError(f"conv2d_dgrad_fold: inconsistent sizes {geometry}, {fold[:4]}")
-    for i in range(d.P):
-        if not 0 <= src_h[i] < H:
-            raise ValueError(f"conv2d_dgrad_fold: src_h[{i}] = {src_h[i]} outside [0, {H})")
-    for i in range(d.Q):
-        if not 0 <= src_w[i] < W:
-            raise ValueError(f"conv2d_dgrad_fold: src_w[{i}] = {src_w[i]} outside [0, {W})")
+    cdef const Py_ssize_t[::1] src_h = src_h_o
+    cdef const Py_ssize_t[::1] src_w = src_w_o
     ystride = (d.K * d.P * d.Q + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
     yb = np.empty(ystride * nt, dtype=dtype)
     cdef floating[::1] ybv = yb
@@ -431,10 +440,7 @@ def nhwc_dgrad_fold(const floating[::1] dy, const floating[::1] wt, floating[::1
     W, C) flattened. Returns False, having written nothing, unless that forward
     runs the depthwise loops with multiplier 1."""
     dtype = np.float32 if floating is float else np.float64
-    cdef Py_ssize_t H, W, top, left, i, item, ws_stride, ystride
-    H, W, top, left, src_h_o, src_w_o = fold
-    cdef const Py_ssize_t[::1] src_h = src_h_o
-    cdef const Py_ssize_t[::1] src_w = src_w_o
+    cdef Py_ssize_t H, W, top, left, item, ws_stride, ystride
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef int nt
@@ -442,16 +448,11 @@ def nhwc_dgrad_fold(const floating[::1] dy, const floating[::1] wt, floating[::1
     ws = _nhwc_plan(&d, &pl, CX_OP_FWD, dtype, nthreads, &ws_stride, &nt)
     if not pl.nhwc_dw or d.K != d.C:
         return False
-    if (src_h.shape[0] != d.P or src_w.shape[0] != d.Q or dx.shape[0] != d.N * H * W * d.K
-            or top < 0 or left < 0 or d.P < H + top or d.Q < W + left or H <= 0 or W <= 0
-            or dy.shape[0] != d.N * d.H * d.W * d.C):
+    H, W, top, left, src_h_o, src_w_o = _fold_args(fold, d.P, d.Q, "nhwc_dgrad_fold")
+    if dx.shape[0] != d.N * H * W * d.K or dy.shape[0] != d.N * d.H * d.W * d.C:
         raise ValueError(f"nhwc_dgrad_fold: inconsistent sizes {geometry}, {fold[:4]}")
-    for i in range(d.P):
-        if not 0 <= src_h[i] < H:
-            raise ValueError(f"nhwc_dgrad_fold: src_h[{i}] = {src_h[i]} outside [0, {H})")
-    for i in range(d.Q):
-        if not 0 <= src_w[i] < W:
-            raise ValueError(f"nhwc_dgrad_fold: src_w[{i}] = {src_w[i]} outside [0, {W})")
+    cdef const Py_ssize_t[::1] src_h = src_h_o
+    cdef const Py_ssize_t[::1] src_w = src_w_o
     ystride = (d.Q * d.K + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
     yb = np.empty(ystride * nt, dtype=dtype)
     cdef floating[::1] ybv = yb

@@ -1010,3 +1010,25 @@ def test_mode_input_gradient_fused_fold_channels_last(mode, case):
             got = convx.conv2d_input((N, H, W, C), wd, gd, padding_mode=mode, groups=C,
                                      layout="NHWC", threads=threads, **kw)
             np.testing.assert_array_equal(got, want)
+
+
+def test_mode_input_gradient_fused_fold_channels_last_refusals():
+    """nhwc_dgrad_fold writes nothing and says so for a layer that is not
+    depthwise with multiplier 1, and rejects inconsistent fold tables."""
+    from convx import _conv
+    src = np.array([1, 0, 1, 2, 3, 2], np.intp)             # reflect, 4 + 1 + 1
+    dy = np.ones(4 * 4 * 2, np.float32)
+    dx = np.full(4 * 4 * 2, 7.0, np.float32)
+    dense = (1, 2, 4, 4, 2, 3, 3, 6, 6, 1, 1, 1, 1, 2, 2, 1)      # forward form, groups 1
+    assert not _conv.nhwc_dgrad_fold(dy, np.ones(2 * 2 * 9, np.float32), dx, dense,
+                                     (4, 4, 1, 1, src, src), 1)
+    assert (dx == 7).all()
+    dw = (1, 2, 4, 4, 2, 3, 3, 6, 6, 1, 1, 1, 1, 2, 2, 2)         # depthwise
+    w = np.ones(2 * 9, np.float32)
+    with pytest.raises(ValueError, match="src_w"):
+        _conv.nhwc_dgrad_fold(dy, w, dx, dw, (4, 4, 1, 1, src, src - 1), 1)
+    with pytest.raises(ValueError, match="inconsistent"):
+        _conv.nhwc_dgrad_fold(dy, w, dx[:-1], dw, (4, 4, 1, 1, src, src), 1)
+    assert (dx == 7).all()
+    assert _conv.nhwc_dgrad_fold(dy, w, dx, dw, (4, 4, 1, 1, src, src), 1)
+    assert (dx != 7).all()
