@@ -1283,15 +1283,21 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     return dw
 
 
+def _fold_tables(geo, mode):
+    """(H, W, top, left, src_h, src_w): the input's size, the padding before it,
+    and the input row / column each padded row / column copies (intp)."""
+    (t, b), (l, r) = geo.padding
+    return (geo.H, geo.W, t, l, _padmode.source_index(geo.H, t, b, mode).astype(np.intp),
+            _padmode.source_index(geo.W, l, r, mode).astype(np.intp))
+
+
 def _fold2d(dxp, isize, geo, mode, last, nthreads):
     """The input gradient from the padded input's gradient dxp (padding_mode
     other than zeros): each padded position's gradient added to the input
     position it copied, in one parallel pass (_conv.fold_pad2d; numpy's slice
     additions cost 1.3-3.4x the convolution's own input gradient)."""
-    (t, b), (l, r) = geo.padding
-    H, W = geo.H, geo.W
-    src_h = _padmode.source_index(H, t, b, mode).astype(np.intp)
-    src_w = _padmode.source_index(W, l, r, mode).astype(np.intp)
+    H, W, t, l, src_h, src_w = _fold_tables(geo, mode)
+    (_, b), (_, r) = geo.padding
     dx = np.empty(isize, dxp.dtype)
     dims = (geo.N, geo.C, H, W, t, l, H + t + b, W + l + r)
     _conv.fold_pad2d(np.ascontiguousarray(dxp).reshape(-1), dx.reshape(-1), dims, src_h,
@@ -1322,12 +1328,9 @@ def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, t
     gc = _prepare("grad_output", gy, dtype)
     if not (wc.size and gc.size):
         return None
-    (t, b), (l, r) = geo.padding
-    src_h = _padmode.source_index(geo.H, t, b, mode).astype(np.intp)
-    src_w = _padmode.source_index(geo.W, l, r, mode).astype(np.intp)
     dx = np.empty(isize, dtype)
     if _conv.conv2d_dgrad_fold(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), pgeo.astuple(),
-                               (geo.H, geo.W, t, l, src_h, src_w), nthreads):
+                               _fold_tables(geo, mode), nthreads):
         return dx
     return None
 
@@ -1358,12 +1361,9 @@ def _input_folded_nhwc(psize, isize, w, gy, geo, mode, dilation, groups, algorit
     if as_fwd is None:
         return None
     g2, wt = as_fwd
-    (t, b), (l, r) = geo.padding
-    src_h = _padmode.source_index(geo.H, t, b, mode).astype(np.intp)
-    src_w = _padmode.source_index(geo.W, l, r, mode).astype(np.intp)
     dx = np.empty(isize, dtype)
-    if _conv.nhwc_dgrad_fold(gc.reshape(-1), wt, dx.reshape(-1), g2,
-                             (geo.H, geo.W, t, l, src_h, src_w), nthreads):
+    if _conv.nhwc_dgrad_fold(gc.reshape(-1), wt, dx.reshape(-1), g2, _fold_tables(geo, mode),
+                             nthreads):
         return dx
     return None
 

@@ -387,6 +387,28 @@ static void CX_NAME(dk_fill_pad)(const cx_conv2d_desc *d, CX_T *o, const CX_T *s
     }
 }
 
+/* Phase row o's padded columns (outside [lo, hi)) from its input row src, as
+   the padding mode says: from the band's source lists when it has them (no
+   stride: nl >= 0, jl / jr the columns of the left / right padding), else by
+   dk_fill_pad. Nothing for zero padding (the zeros are written already). */
+static CX_DK_INLINE void CX_NAME(dk_patch_pad)(const cx_conv2d_desc *d, CX_T *o,
+                                              const CX_T *src, ptrdiff_t ph, ptrdiff_t lo,
+                                              ptrdiff_t hi, ptrdiff_t L, const ptrdiff_t *jl,
+                                              ptrdiff_t nl, const ptrdiff_t *jr, ptrdiff_t nr)
+{
+    if (d->pad_mode == CX_PAD_ZEROS)
+        return;
+    if (nl >= 0) {
+        for (ptrdiff_t t = 0; t < nl; ++t)
+            o[t] = src[jl[t]];
+        for (ptrdiff_t t = 0; t < nr; ++t)
+            o[hi + t] = src[jr[t]];
+    } else {
+        CX_NAME(dk_fill_pad)(d, o, src, ph, 0, lo);
+        CX_NAME(dk_fill_pad)(d, o, src, ph, hi, L);
+    }
+}
+
 /* keep: the band already holds this layout's zeros (the same call's earlier
    fill, zero padding, the masked-rows layout below): only the vectors that
    hold input pixels are rewritten. */
@@ -453,15 +475,7 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
                     if (!keep || fm[j])
                         CX_NAME(dv_store)(dst + j * CX_DVL,
                                           CX_NAME(dv_maskz_load)(fm[j], src - pl + j * CX_DVL));
-                if (mode != CX_PAD_ZEROS && nl >= 0) {
-                    for (ptrdiff_t t = 0; t < nl; ++t)
-                        dst[t] = src[jl[t]];
-                    for (ptrdiff_t t = 0; t < nr; ++t)
-                        dst[hi1 + t] = src[jr[t]];
-                } else if (mode != CX_PAD_ZEROS) {
-                    CX_NAME(dk_fill_pad)(d, dst, src, 0, 0, lo1);
-                    CX_NAME(dk_fill_pad)(d, dst, src, 0, hi1, L);
-                }
+                CX_NAME(dk_patch_pad)(d, dst, src, 0, lo1, hi1, L, jl, nl, jr, nr);
                 continue;
             }
 #endif
@@ -490,15 +504,7 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
                     const CX_DV zero = CX_NAME(dv_splat)(0);
                     for (ptrdiff_t t = hi; t < L; t += CX_DVL)
                         CX_NAME(dv_store)(o + t, zero);
-                    if (mode != CX_PAD_ZEROS && nl >= 0) {
-                        for (ptrdiff_t t = 0; t < nl; ++t)
-                            o[t] = src[jl[t]];
-                        for (ptrdiff_t t = 0; t < nr; ++t)
-                            o[hi + t] = src[jr[t]];
-                    } else if (mode != CX_PAD_ZEROS) {
-                        CX_NAME(dk_fill_pad)(d, o, src, ph, 0, lo);
-                        CX_NAME(dk_fill_pad)(d, o, src, ph, hi, L);
-                    }
+                    CX_NAME(dk_patch_pad)(d, o, src, ph, lo, hi, L, jl, nl, jr, nr);
                     continue;
                 }
                 if (sw == 1)
@@ -508,10 +514,7 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
                         o[t] = src[t * sw + ph - pl];
                 for (ptrdiff_t t = hi; t < L; ++t)
                     o[t] = 0;
-                if (mode != CX_PAD_ZEROS) {
-                    CX_NAME(dk_fill_pad)(d, o, src, ph, 0, lo);
-                    CX_NAME(dk_fill_pad)(d, o, src, ph, hi, L);
-                }
+                CX_NAME(dk_patch_pad)(d, o, src, ph, lo, hi, L, jl, nl, jr, nr);
             }
         }
 }
