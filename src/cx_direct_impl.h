@@ -614,6 +614,67 @@ static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NR, const 
             }
 }
 
+/* The one-channel tile (MR = 1) of unit vertical stride and dilation with R
+   (3 or 5) kernel rows, walked by input row: band row j of the tile feeds output
+   rows j - r for the kernel rows r that reach them, so each band vector is
+   loaded once per column tap and used by up to R accumulators ((NR + R - 1) * S
+   * NC loads per R * S * NR * NC FMAs instead of one load per FMA: the
+   depthwise 3x3 forward was bound by its unaligned loads). Each output sums the
+   same products as dk_fwd_tile, in the order channel, column tap, kernel row
+   (dk_fwd_tile: channel, kernel row, column tap); taps = cg * R * S, square
+   kernels (S = R). */
+static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const int NC,
+                                               ptrdiff_t taps, const CX_T *restrict wp,
+                                               const CX_T *restrict base,
+                                               const ptrdiff_t *restrict off,
+                                               ptrdiff_t rstep, CX_T *restrict y,
+                                               ptrdiff_t Q, ptrdiff_t extent,
+                                               ptrdiff_t nrows, ptrdiff_t nq, const CX_T *bias)
+{
+    const int S = R;
+    CX_DV acc[4][4];
+    {
+        const CX_DV b = CX_NAME(dv_splat)(bias ? bias[0] : (CX_T)0);
+        for (int r = 0; r < NR; ++r)
+            for (int c = 0; c < NC; ++c)
+                acc[r][c] = b;
+    }
+    for (ptrdiff_t t0 = 0; t0 < taps; t0 += R * S) {
+        for (int s = 0; s < S; ++s) {
+            CX_DV wv[5];
+            for (int r = 0; r < R; ++r)
+                wv[r] = CX_NAME(dv_splat)(wp[t0 + r * S + s]);
+            const CX_T *xs = base + off[t0 + s];
+            CX_DK_UNROLL for (int j = 0; j < NR + R - 1; ++j)
+                CX_DK_UNROLL for (int c = 0; c < NC; ++c) {
+                    CX_DV xv = CX_NAME(dv_load)(xs + j * rstep + c * CX_DVL);
+#if CX_DK_VECTORS && (defined(__x86_64__) || defined(__i386__))
+                    /* held in a register: the compiler otherwise folds the load
+                       into each of the R FMAs that use it */
+                    __asm__("" : "+v"(xv));
+#endif
+                    CX_DK_UNROLL for (int r = 0; r < R; ++r)
+                        if (j - r >= 0 && j - r < NR)
+                            acc[j - r][c] += wv[r] * xv;
+                }
+        }
+    }
+    for (int r = 0; r < NR; ++r)
+        for (int c = 0; c < NC; ++c) {
+            const ptrdiff_t cnt = cx_min(CX_DVL, nq - c * CX_DVL);
+            const ptrdiff_t pos = r * Q + c * CX_DVL;
+            if (r >= nrows || cnt <= 0)
+                continue;
+            if (pos + CX_DVL <= extent) {
+                CX_NAME(dv_store)(y + pos, acc[r][c]);
+            } else {
+                CX_T tmp[CX_DVL_MAX];
+                CX_NAME(dv_store)(tmp, acc[r][c]);
+                memcpy(y + pos, tmp, (size_t)cnt * sizeof(CX_T));
+            }
+        }
+}
+
 typedef void (*CX_NAME(dk_fwd_fn))(ptrdiff_t, const CX_T *, const CX_T *, const ptrdiff_t *,
                                    ptrdiff_t, CX_T *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
                                    ptrdiff_t, ptrdiff_t, const CX_T *);
@@ -643,6 +704,30 @@ static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwd_fns)[4][4][3] = {
     CX_DK_MR(1), CX_DK_MR(2), CX_DK_MR(4), CX_DK_MR(8)};
 #undef CX_DK_MR
 #undef CX_DK_ROW
+
+#define CX_DK_FWDR(R, NR, NC)                                                              \
+    static void CX_NAME(dk_fwdr_##R##x##NR##x##NC)(                                        \
+        ptrdiff_t taps, const CX_T *wp, const CX_T *base, const ptrdiff_t *off,             \
+        ptrdiff_t rstep, CX_T *y, ptrdiff_t ldy, ptrdiff_t Q, ptrdiff_t extent,             \
+        ptrdiff_t nrows, ptrdiff_t nq, const CX_T *bias)                                    \
+    {                                                                                      \
+        (void)ldy;                                                                         \
+        CX_NAME(dk_fwdr_tile)(R, NR, NC, taps, wp, base, off, rstep, y, Q, extent, nrows,  \
+                              nq, bias);                                                   \
+    }
+#define CX_DK_FWDR_NC(R, NR) CX_DK_FWDR(R, NR, 1) CX_DK_FWDR(R, NR, 2) CX_DK_FWDR(R, NR, 4)
+CX_DK_FWDR_NC(3, 2) CX_DK_FWDR_NC(3, 3) CX_DK_FWDR_NC(3, 4)
+CX_DK_FWDR_NC(5, 2) CX_DK_FWDR_NC(5, 3) CX_DK_FWDR_NC(5, 4)
+#undef CX_DK_FWDR_NC
+#undef CX_DK_FWDR
+#define CX_DK_ROWR(R, NR) {CX_NAME(dk_fwdr_##R##x##NR##x1), CX_NAME(dk_fwdr_##R##x##NR##x2), \
+                           CX_NAME(dk_fwdr_##R##x##NR##x4)}
+/* [R == 5][NR - 2][log2 NC]: one-channel tiles of 3x3 and 5x5 kernels walked by
+   input row (dk_fwdr_tile), for tiles of 2 to 4 rows */
+static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwdr_fns)[2][3][3] = {
+    {CX_DK_ROWR(3, 2), CX_DK_ROWR(3, 3), CX_DK_ROWR(3, 4)},
+    {CX_DK_ROWR(5, 2), CX_DK_ROWR(5, 3), CX_DK_ROWR(5, 4)}};
+#undef CX_DK_ROWR
 
 /* ---- channel-vector forward tiles (dk_mode 2; 16-lane vectors of float) ----
    For narrow rows (Q <= 16) with output channels in blocks of 16, pixel vectors
@@ -1203,7 +1288,12 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         const ptrdiff_t mr = (ptrdiff_t)1 << cx_dk_log2(cx_min(Kg - k0, pl->dk_mr));
         const ptrdiff_t nr = multirow ? CX_NAME(dk_fwd_nr)(mr, nv) : 1;
         const CX_T *wb = wpk + k0 * taps;
-        const CX_NAME(dk_fwd_fn) fn = CX_NAME(dk_fwd_fns)[cx_dk_log2(mr)][nr - 1][cx_dk_log2(nv)];
+        CX_NAME(dk_fwd_fn) fn = CX_NAME(dk_fwd_fns)[cx_dk_log2(mr)][nr - 1][cx_dk_log2(nv)];
+        /* one channel, several rows, unit vertical step, square 3x3 or 5x5:
+           the tile walked by input row */
+        if (mr == 1 && nr >= 2 && d->stride_h == 1 && d->dil_h == 1 && d->R == d->S &&
+            (d->R == 3 || d->R == 5))
+            fn = CX_NAME(dk_fwdr_fns)[d->R == 5][nr - 2][cx_dk_log2(nv)];
         const CX_T *bk = bias ? bias + g * Kg + k0 : NULL;
         /* a column tile's rows are Q of ldq pixels: its vectors may spill only
            inside its own row (the next columns belong to another item) */

@@ -57,6 +57,11 @@ CASES = [
     ("grouped", 2, 6, 10, 12, 9, 3, 3, dict(padding=1, groups=3)),
     # enough groups that items take runs of several groups (forward and weight
     # gradient group blocks, last block short)
+    # one-channel tiles of several rows walked by input row (3x3 and 5x5, unit
+    # vertical step; a horizontal stride or dilation moves only column taps)
+    ("depthwise_q40_wstride", 2, 4, 9, 80, 4, 3, 3, dict(stride=(1, 2), padding=1, groups=4)),
+    ("depthwise_5x5_q50_wdilation", 2, 3, 12, 54, 3, 5, 5,
+     dict(dilation=(1, 2), padding=2, groups=3)),
     ("depthwise_group_blocks", 3, 70, 9, 13, 70, 3, 3, dict(padding=1, groups=70)),
     ("grouped_group_blocks", 2, 100, 6, 20, 50, 3, 3, dict(padding=(0, 1), groups=50)),
     ("single_channel_7x7", 1, 1, 40, 70, 1, 7, 7, dict(padding=3)),
