@@ -24,12 +24,9 @@ sys.path.insert(0, HERE)
 from run import import_convx, load_shapes  # noqa: E402
 
 
-def main(argv):
-    if len(argv) not in (5, 6):
-        sys.exit(__doc__)
-    name, op, layout, threads, secs = argv[0], argv[1], argv[2], int(argv[3]), float(argv[4])
-    mode = argv[5] if len(argv) == 6 else "zeros"
-    convx = import_convx()
+def make_call(convx, name, op, layout, threads, mode="zeros"):
+    """The timed call for one shapes.txt layer (random data, fixed seed) and
+    its FLOP count."""
     sh = {s.name: s for s in load_shapes(os.path.join(HERE, "shapes.txt"))}[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((sh.n, sh.c, sh.h, sh.w), dtype=np.float32)
@@ -48,7 +45,17 @@ def main(argv):
              "dgrad": lambda: convx.conv2d_input(x.shape, w, dy, **kw)}
     if op not in calls:
         sys.exit(f"OP must be one of {sorted(calls)}, got {op!r}")
-    f = calls[op]
+    flop = 2.0 * sh.n * sh.k * (sh.c // sh.groups) * sh.r * sh.s * sh.p * sh.q
+    return calls[op], flop
+
+
+def main(argv):
+    if len(argv) not in (5, 6):
+        sys.exit(__doc__)
+    name, op, layout, threads, secs = argv[0], argv[1], argv[2], int(argv[3]), float(argv[4])
+    mode = argv[5] if len(argv) == 6 else "zeros"
+    convx = import_convx()
+    f, flop = make_call(convx, name, op, layout, threads, mode)
     f()
     times, t0 = [], time.perf_counter()
     while time.perf_counter() - t0 < secs or len(times) < 3:
@@ -56,7 +63,6 @@ def main(argv):
         f()
         times.append(time.perf_counter() - a)
     med = float(np.median(times))
-    flop = 2.0 * sh.n * sh.k * (sh.c // sh.groups) * sh.r * sh.s * sh.p * sh.q
     print(f"{name} {op} {layout}{'' if mode == 'zeros' else ' ' + mode} T{threads}: {med * 1e3:.3f} ms  {flop / med / 1e9:.1f} GFLOP/s "
           f"({len(times)} calls)")
 

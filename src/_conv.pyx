@@ -764,6 +764,13 @@ def select_isa(str name):
     return cx_isa_name(cx_select_isa(_ISA_CODES[name])).decode()
 
 
+def _set_dev_flags(int flags):
+    """Developer switches (bits of CX_DEV_* in cx_conv.h; 1: the direct tiles
+    walked by input row off); returns the previous flags. For A/B timing in
+    one process (bench/ab.py) and tests; not safe while kernels run."""
+    return cx_set_dev_flags(flags)
+
+
 def active_isa():
     return cx_isa_name(cx_active_isa()).decode()
 

@@ -228,6 +228,12 @@ int cx_active_isa(void);
 const char *cx_isa_name(int isa);
 double cx_fma_probe(int isa, long n);
 double cx_fma_probe_flops(int isa, long n);
+/* Developer switches: a bit set turns a faster path off (its predecessor runs),
+   for A/B timing in one process and exactness tests; 0 in normal use. Not to be
+   changed while kernels run. */
+#define CX_DEV_NO_ROWWALK 1   /* direct tiles walked by input row (dk_fwdr, dk_wgradr) */
+extern int cx_dev_flags;
+int cx_set_dev_flags(int flags);
 
 /* ---- build and machine information (cx_info.c) ---- */
 const char *cx_compiler(void);

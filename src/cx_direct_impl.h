@@ -83,6 +83,13 @@ typedef CX_T CX_NAME(dv);
 #define CX_DV CX_NAME(dv)
 /* most lanes of any path (64-byte vectors of float) */
 #define CX_DVL_MAX 16
+/* Keep a loaded vector in a register: GCC otherwise folds the load into every
+   FMA that uses it (one load per use), which bound the tiles below by loads. */
+#if CX_DK_VECTORS && (defined(__x86_64__) || defined(__i386__))
+#define CX_DK_PIN(v) __asm__("" : "+v"(v))
+#else
+#define CX_DK_PIN(v) ((void)0)
+#endif
 /* elements of a forward workspace slot's first 64 bytes: the band's stamp */
 #define CX_DK_STAMP ((ptrdiff_t)(64 / sizeof(CX_T)))
 
@@ -590,7 +597,9 @@ static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NR, const 
                 wv[i] = CX_NAME(dv_splat)(wp[t * MR + i]);
             for (int r = 0; r < NR; ++r)
                 for (int c = 0; c < NC; ++c) {
-                    const CX_DV xv = CX_NAME(dv_load)(xp + r * rstep + c * CX_DVL);
+                    CX_DV xv = CX_NAME(dv_load)(xp + r * rstep + c * CX_DVL);
+                    if (MR > 1)
+                        CX_DK_PIN(xv);
                     for (int i = 0; i < MR; ++i)
                         acc[i][r][c] += wv[i] * xv;
                 }
@@ -648,11 +657,7 @@ static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const 
             CX_DK_UNROLL for (int j = 0; j < NR + R - 1; ++j)
                 CX_DK_UNROLL for (int c = 0; c < NC; ++c) {
                     CX_DV xv = CX_NAME(dv_load)(xs + j * rstep + c * CX_DVL);
-#if CX_DK_VECTORS && (defined(__x86_64__) || defined(__i386__))
-                    /* held in a register: the compiler otherwise folds the load
-                       into each of the R FMAs that use it */
-                    __asm__("" : "+v"(xv));
-#endif
+                    CX_DK_PIN(xv);
                     CX_DK_UNROLL for (int r = 0; r < R; ++r)
                         if (j - r >= 0 && j - r < NR)
                             acc[j - r][c] += wv[r] * xv;
@@ -1292,7 +1297,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         /* one channel, several rows, unit vertical step, square 3x3 or 5x5:
            the tile walked by input row */
         if (mr == 1 && nr >= 2 && d->stride_h == 1 && d->dil_h == 1 && d->R == d->S &&
-            (d->R == 3 || d->R == 5))
+            (d->R == 3 || d->R == 5) && !(cx_dev_flags & CX_DEV_NO_ROWWALK))
             fn = CX_NAME(dk_fwdr_fns)[d->R == 5][nr - 2][cx_dk_log2(nv)];
         const CX_T *bk = bias ? bias + g * Kg + k0 : NULL;
         /* a column tile's rows are Q of ldq pixels: its vectors may spill only
@@ -1420,7 +1425,9 @@ static CX_DK_INLINE void CX_NAME(dk_wgrad_tile)(const int MK, const int MT, cons
             for (int i = 0; i < MK; ++i)
                 a[i] = CX_NAME(dv_load)(dyr[i] + p * ldp + q);
             for (int j = 0; j < MT; ++j) {
-                const CX_DV xv = CX_NAME(dv_load)(xb + off[j] + q);
+                CX_DV xv = CX_NAME(dv_load)(xb + off[j] + q);
+                if (MK > 1)
+                    CX_DK_PIN(xv);
                 for (int i = 0; i < MK; ++i)
                     acc[i][j] += a[i] * xv;
             }
@@ -1496,6 +1503,67 @@ typedef void (*CX_NAME(dk_wgrad_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, const CX_T
 CX_DK_WGRAD(1, CX_DK_MT1, 0, ) CX_DK_WGRAD(2, CX_DK_MT2, 0, ) CX_DK_WGRAD(4, CX_DK_MT4, 0, )
 CX_DK_WGRAD(1, CX_DK_MT1, 1, m) CX_DK_WGRAD(2, CX_DK_MT2, 1, m) CX_DK_WGRAD(4, CX_DK_MT4, 1, m)
 #undef CX_DK_WGRAD
+
+/* The weight gradient of one dY channel and one input channel's R x R taps (R =
+   3 or 5, unit vertical stride and dilation), walked by band row: band row i's
+   S column-shifted vectors are loaded once and meet dY rows i - r for every
+   kernel row r, (R + S) loads per R * S FMAs where dk_wgrad_tile has R * S + 1
+   (the depthwise weight gradient's tile was bound by its loads, as the
+   forward's). acc[r*S + s] += lane-wise sum over vectors c < nvec (outer) and
+   rows p < rows of dy[p*ldp + c*VL + l] * band[(p + r)*rstep + off[s] + c*VL + l];
+   dY's lanes past the row's end are zeros and the band finite there. */
+static CX_DK_INLINE void CX_NAME(dk_wgradr_tile)(const int R, ptrdiff_t rows, ptrdiff_t nvec,
+                                                 const CX_T *restrict dy, ptrdiff_t ldp,
+                                                 const CX_T *restrict band, ptrdiff_t rstep,
+                                                 const ptrdiff_t *restrict off,
+                                                 CX_DV *restrict accm)
+{
+    const int S = R;
+    CX_DV acc[5][5];
+    for (int r = 0; r < R; ++r)
+        for (int s = 0; s < S; ++s)
+            acc[r][s] = accm[r * S + s];
+    ptrdiff_t so[5];
+    for (int s = 0; s < S; ++s)
+        so[s] = off[s];
+    for (ptrdiff_t c = 0; c < nvec; ++c) {
+        const CX_T *dc = dy + c * CX_DVL, *bc = band + c * CX_DVL;
+        for (ptrdiff_t i = 0; i < rows + R - 1; ++i) {
+            CX_DV b[5];
+            for (int s = 0; s < S; ++s) {
+                b[s] = CX_NAME(dv_load)(bc + i * rstep + so[s]);
+                CX_DK_PIN(b[s]);
+            }
+            CX_DK_UNROLL for (int r = 0; r < R; ++r) {
+                const ptrdiff_t p = i - r;
+                if (p < 0 || p >= rows)
+                    continue;
+                CX_DV a = CX_NAME(dv_load)(dc + p * ldp);
+                CX_DK_PIN(a);
+                CX_DK_UNROLL for (int s = 0; s < S; ++s)
+                    acc[r][s] += a * b[s];
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int s = 0; s < S; ++s)
+            accm[r * S + s] = acc[r][s];
+}
+
+typedef void (*CX_NAME(dk_wgradr_fn))(ptrdiff_t, ptrdiff_t, const CX_T *, ptrdiff_t,
+                                      const CX_T *, ptrdiff_t, const ptrdiff_t *, CX_DV *);
+#define CX_DK_WGRADR(R)                                                                    \
+    static void CX_NAME(dk_wgradr_##R)(ptrdiff_t rows, ptrdiff_t nvec, const CX_T *dy,     \
+                                       ptrdiff_t ldp, const CX_T *band, ptrdiff_t rstep,  \
+                                       const ptrdiff_t *off, CX_DV *accm)                 \
+    {                                                                                      \
+        CX_NAME(dk_wgradr_tile)(R, rows, nvec, dy, ldp, band, rstep, off, accm);           \
+    }
+CX_DK_WGRADR(3)
+#if CX_VREGS >= 32
+CX_DK_WGRADR(5)
+#endif
+#undef CX_DK_WGRADR
 
 static ptrdiff_t CX_NAME(dk_wgrad_mt)(ptrdiff_t mk)
 {
@@ -2008,6 +2076,21 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                 nv = len / VL;
                 step = 0;
             }
+        }
+        /* one input channel of 3x3 (or, with 32 registers, 5x5) taps a dY
+           channel, unit vertical step: the tile walked by band row (on the
+           rows and dY pitch before any flattening) */
+        if (mk == 1 && Cg == 1 && mrem == 0 && d->R == d->S && d->stride_h == 1 &&
+            d->dil_h == 1 && (d->R == 3 || (d->R == 5 && CX_VREGS >= 32)) &&
+            !(cx_dev_flags & CX_DEV_NO_ROWWALK)) {
+#if CX_VREGS >= 32
+            const CX_NAME(dk_wgradr_fn) rfn = d->R == 5 ? CX_NAME(dk_wgradr_5) : CX_NAME(dk_wgradr_3);
+#else
+            const CX_NAME(dk_wgradr_fn) rfn = CX_NAME(dk_wgradr_3);
+#endif
+            for (ptrdiff_t tk = 0; tk < ntk; ++tk)
+                rfn(rows, nvec, dyk + tk * ldk, ldp, band, rstep, off, accg + tk * ntt * mt);
+            continue;
         }
         const CX_NAME(dk_wgrad_fn) fn = mrem ? masked : fast;
         for (ptrdiff_t tk = 0; tk < ntk; ++tk) {

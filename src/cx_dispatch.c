@@ -93,6 +93,17 @@ int cx_select_isa(int requested)
 
 int cx_active_isa(void) { return active_isa; }
 
+/* Developer switches (cx_conv.h: CX_DEV_*), for A/B timing inside one process
+   and for tests that compare a kernel with the one it replaces. */
+int cx_dev_flags = 0;
+
+int cx_set_dev_flags(int flags)
+{
+    const int old = cx_dev_flags;
+    cx_dev_flags = flags;
+    return old;
+}
+
 const char *cx_isa_name(int isa)
 {
     switch (isa) {

@@ -1,0 +1,68 @@
+#!/usr/bin/env python
+"""A/B of a developer switch inside one process: one bench/shapes.txt layer, one op.
+
+    python bench/ab.py SHAPE OP LAYOUT THREADS FLAGS [ROUNDS [SECONDS]]
+    e.g. python bench/ab.py depthwise wgrad NCHW 1 1 9 0.3
+
+FLAGS are the bits of convx._conv._set_dev_flags (cx_conv.h, CX_DEV_*: each
+turns a newer path off, so that its predecessor runs). Each round times the
+call with flags 0 (A: the normal code) and with FLAGS (B) for SECONDS each
+(median of back-to-back calls after a warm-up call), alternating which goes
+first; the output is every round's B / A time ratio and their median. On this
+shared, noisy VM a .so swapped between runs moved memory-bound layers 15-20%
+(code placement, neighbours' memory traffic); alternating inside one process
+cancels the slow drift that such runs cannot.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from loop import make_call  # noqa: E402
+from run import import_convx  # noqa: E402
+
+
+def _median_time(f, secs):
+    f()
+    times, t0 = [], time.perf_counter()
+    while time.perf_counter() - t0 < secs or len(times) < 3:
+        a = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - a)
+    return float(np.median(times))
+
+
+def main(argv):
+    if len(argv) not in (5, 6, 7):
+        sys.exit(__doc__)
+    name, op, layout, threads, flags = argv[0], argv[1], argv[2], int(argv[3]), int(argv[4])
+    rounds = int(argv[5]) if len(argv) > 5 else 7
+    secs = float(argv[6]) if len(argv) > 6 else 0.3
+    convx = import_convx()
+    from convx import _conv
+    f, _ = make_call(convx, name, op, layout, threads)
+    ratios, ta, tb = [], [], []
+    old = _conv._set_dev_flags(0)
+    try:
+        for r in range(rounds):
+            order = (0, flags) if r % 2 == 0 else (flags, 0)
+            t = {}
+            for fl in order:
+                _conv._set_dev_flags(fl)
+                t[fl] = _median_time(f, secs)
+            ta.append(t[0])
+            tb.append(t[flags])
+            ratios.append(t[flags] / t[0])
+    finally:
+        _conv._set_dev_flags(old)
+    print(f"{name} {op} {layout} T{threads} flags {flags}: A (flags 0) median "
+          f"{np.median(ta) * 1e3:.3f} ms, B median {np.median(tb) * 1e3:.3f} ms; "
+          f"B/A per round {' '.join(f'{x:.3f}' for x in ratios)}; median {np.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
