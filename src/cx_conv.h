@@ -232,6 +232,7 @@ double cx_fma_probe_flops(int isa, long n);
    for A/B timing in one process and exactness tests; 0 in normal use. Not to be
    changed while kernels run. */
 #define CX_DEV_NO_ROWWALK 1   /* direct tiles walked by input row (dk_fwdr, dk_wgradr) */
+#define CX_DEV_NO_ROWALIGN 2  /* their aligned-row form (shifts in registers; AVX-512) */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

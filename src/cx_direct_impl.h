@@ -632,7 +632,30 @@ static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NR, const 
    same products as dk_fwd_tile, in the order channel, column tap, kernel row
    (dk_fwd_tile: channel, kernel row, column tap); taps = cg * R * S, square
    kernels (S = R). */
+#if CX_DK_VECTORS && CX_VBYTES == 64 && (defined(__x86_64__) || defined(__i386__))
+#define CX_DK_ALIGNR 1
+/* Elements [s, s + VL) of the concatenation lo:hi (s < VL, a constant once
+   inlined): one valignd / valignq instead of an unaligned load. */
+static CX_DK_INLINE CX_DV CX_NAME(dv_shift)(CX_DV lo, CX_DV hi, const int s)
+{
+#define CX_SHIFT_CASE(k)                                                                   \
+    case k:                                                                                \
+        return sizeof(CX_T) == 4                                                           \
+                   ? (CX_DV)_mm512_alignr_epi32((__m512i)hi, (__m512i)lo, k)               \
+                   : (CX_DV)_mm512_alignr_epi64((__m512i)hi, (__m512i)lo, (k) & 7);
+    switch (s) {
+    CX_SHIFT_CASE(1) CX_SHIFT_CASE(2) CX_SHIFT_CASE(3) CX_SHIFT_CASE(4)
+    default:
+        return lo;
+    }
+#undef CX_SHIFT_CASE
+}
+#else
+#define CX_DK_ALIGNR 0
+#endif
+
 static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const int NC,
+                                               const int ALN,
                                                ptrdiff_t taps, const CX_T *restrict wp,
                                                const CX_T *restrict base,
                                                const ptrdiff_t *restrict off,
@@ -648,6 +671,32 @@ static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const 
             for (int c = 0; c < NC; ++c)
                 acc[r][c] = b;
     }
+#if CX_DK_ALIGNR
+    if (ALN) {
+        /* rows of 64-byte aligned vectors and contiguous column taps: each band
+           row's NC + 1 vectors are loaded once (aligned), its column shifts
+           made in registers */
+        for (ptrdiff_t t0 = 0; t0 < taps; t0 += R * S) {
+            const CX_T *xs = base + off[t0], *wt = wp + t0;
+            CX_DK_UNROLL for (int j = 0; j < NR + R - 1; ++j) {
+                const CX_T *xj = xs + j * rstep;
+                CX_DV lo = CX_NAME(dv_load)(xj);
+                CX_DK_UNROLL for (int c = 0; c < NC; ++c) {
+                    const CX_DV hi = CX_NAME(dv_load)(xj + (c + 1) * CX_DVL);
+                    CX_DK_UNROLL for (int s = 0; s < S; ++s) {
+                        const CX_DV xv = s == 0 ? lo : CX_NAME(dv_shift)(lo, hi, s);
+                        /* (weights as broadcast operands: the register file
+                           holds the NR x NC accumulators and the row) */
+                        CX_DK_UNROLL for (int r = 0; r < R; ++r)
+                            if (j - r >= 0 && j - r < NR)
+                                acc[j - r][c] += CX_NAME(dv_splat)(wt[r * S + s]) * xv;
+                    }
+                    lo = hi;
+                }
+            }
+        }
+    } else
+#endif
     for (ptrdiff_t t0 = 0; t0 < taps; t0 += R * S) {
         for (int s = 0; s < S; ++s) {
             CX_DV wv[5];
@@ -710,28 +759,46 @@ static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwd_fns)[4][4][3] = {
 #undef CX_DK_MR
 #undef CX_DK_ROW
 
-#define CX_DK_FWDR(R, NR, NC)                                                              \
-    static void CX_NAME(dk_fwdr_##R##x##NR##x##NC)(                                        \
+#define CX_DK_FWDR(R, NR, NC, ALN, SUF)                                                    \
+    static void CX_NAME(dk_fwdr_##R##x##NR##x##NC##SUF)(                                   \
         ptrdiff_t taps, const CX_T *wp, const CX_T *base, const ptrdiff_t *off,             \
         ptrdiff_t rstep, CX_T *y, ptrdiff_t ldy, ptrdiff_t Q, ptrdiff_t extent,             \
         ptrdiff_t nrows, ptrdiff_t nq, const CX_T *bias)                                    \
     {                                                                                      \
         (void)ldy;                                                                         \
-        CX_NAME(dk_fwdr_tile)(R, NR, NC, taps, wp, base, off, rstep, y, Q, extent, nrows,  \
-                              nq, bias);                                                   \
+        CX_NAME(dk_fwdr_tile)(R, NR, NC, ALN, taps, wp, base, off, rstep, y, Q, extent,    \
+                              nrows, nq, bias);                                            \
     }
-#define CX_DK_FWDR_NC(R, NR) CX_DK_FWDR(R, NR, 1) CX_DK_FWDR(R, NR, 2) CX_DK_FWDR(R, NR, 4)
-CX_DK_FWDR_NC(3, 2) CX_DK_FWDR_NC(3, 3) CX_DK_FWDR_NC(3, 4)
-CX_DK_FWDR_NC(5, 2) CX_DK_FWDR_NC(5, 3) CX_DK_FWDR_NC(5, 4)
+#define CX_DK_FWDR_NC(R, NR, ALN, SUF)                                                     \
+    CX_DK_FWDR(R, NR, 1, ALN, SUF) CX_DK_FWDR(R, NR, 2, ALN, SUF)                          \
+    CX_DK_FWDR(R, NR, 4, ALN, SUF)
+#define CX_DK_FWDR_R(ALN, SUF)                                                             \
+    CX_DK_FWDR_NC(3, 2, ALN, SUF) CX_DK_FWDR_NC(3, 3, ALN, SUF)                            \
+    CX_DK_FWDR_NC(3, 4, ALN, SUF) CX_DK_FWDR_NC(5, 2, ALN, SUF)                            \
+    CX_DK_FWDR_NC(5, 3, ALN, SUF) CX_DK_FWDR_NC(5, 4, ALN, SUF)
+CX_DK_FWDR_R(0, )
+#if CX_DK_ALIGNR
+CX_DK_FWDR_R(1, a)
+#endif
+#undef CX_DK_FWDR_R
 #undef CX_DK_FWDR_NC
 #undef CX_DK_FWDR
-#define CX_DK_ROWR(R, NR) {CX_NAME(dk_fwdr_##R##x##NR##x1), CX_NAME(dk_fwdr_##R##x##NR##x2), \
-                           CX_NAME(dk_fwdr_##R##x##NR##x4)}
-/* [R == 5][NR - 2][log2 NC]: one-channel tiles of 3x3 and 5x5 kernels walked by
-   input row (dk_fwdr_tile), for tiles of 2 to 4 rows */
-static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwdr_fns)[2][3][3] = {
-    {CX_DK_ROWR(3, 2), CX_DK_ROWR(3, 3), CX_DK_ROWR(3, 4)},
-    {CX_DK_ROWR(5, 2), CX_DK_ROWR(5, 3), CX_DK_ROWR(5, 4)}};
+#define CX_DK_ROWR(R, NR, SUF)                                                             \
+    {CX_NAME(dk_fwdr_##R##x##NR##x1##SUF), CX_NAME(dk_fwdr_##R##x##NR##x2##SUF),           \
+     CX_NAME(dk_fwdr_##R##x##NR##x4##SUF)}
+#define CX_DK_ROWR_R(SUF)                                                                  \
+    {{CX_DK_ROWR(3, 2, SUF), CX_DK_ROWR(3, 3, SUF), CX_DK_ROWR(3, 4, SUF)},                \
+     {CX_DK_ROWR(5, 2, SUF), CX_DK_ROWR(5, 3, SUF), CX_DK_ROWR(5, 4, SUF)}}
+/* [aligned][R == 5][NR - 2][log2 NC]: one-channel tiles of 3x3 and 5x5 kernels
+   walked by input row (dk_fwdr_tile), for tiles of 2 to 4 rows; the aligned ones
+   (AVX-512) for bands of 64-byte aligned rows and contiguous column taps */
+static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwdr_fns)[1 + CX_DK_ALIGNR][2][3][3] = {
+    CX_DK_ROWR_R()
+#if CX_DK_ALIGNR
+    , CX_DK_ROWR_R(a)
+#endif
+};
+#undef CX_DK_ROWR_R
 #undef CX_DK_ROWR
 
 /* ---- channel-vector forward tiles (dk_mode 2; 16-lane vectors of float) ----
@@ -1120,6 +1187,12 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     }
 #endif
     ptrdiff_t L = CX_NAME(dk_row_len)(d, vb);
+    /* one-channel row-walking tiles (fwd_dk_group) on rows of whole vectors:
+       aligned loads and in-register column shifts */
+    if (CX_DK_ALIGNR && multirow == 1 && d->stride_w == 1 && d->dil_w == 1 &&
+        d->stride_h == 1 && d->dil_h == 1 && d->R == d->S && (d->R == 3 || d->R == 5) &&
+        !(cx_dev_flags & CX_DEV_NO_ROWALIGN))
+        L = cx_ceil_div(L, VL) * VL;
     const ptrdiff_t per = d->N * G;
     ptrdiff_t rows = cx_max(cx_min(cx_ceil_div(CX_DK_PIXELS, Q), P), 1);
     if (per * cx_ceil_div(P, rows) < CX_TARGET_ITEMS)
@@ -1173,7 +1246,8 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
        than the caches: memory-bound, so y is streamed out (dk_stream) */
     pl->dk_stream = CX_DK_STREAM && multirow != 2 && qt == 0 && Cg * d->R * d->S <= 64 &&
                     Kg <= 4 && (double)d->N * d->K * P * Q * sizeof(CX_T) > 8.0 * (1 << 20);
-    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) + CX_DVL_MAX + CX_DK_STAMP +
+    pl->ws_elems = (size_t)CX_NAME(dk_fwd_ws)(d, rows + 4, L, packed) + 2 * CX_DVL_MAX +
+                   CX_DK_STAMP +
                    (pl->dk_stream ? (size_t)(mr * rows * Q + 2 * CX_DVL_MAX) : 0) +
                    /* channel tiles: 16 biases and the band's pixel-major outputs */
                    (multirow == 2 ? (size_t)(16 + (rows * Q + 32) * 16) : 0);
@@ -1243,9 +1317,15 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     ptrdiff_t *off = (ptrdiff_t *)ws;
     CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
     CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
+    /* (64-byte aligned: the aligned row-walking tiles load its rows whole) */
+    band += ((size_t)band % 64) ? (64 - (size_t)band % 64) / sizeof(CX_T) : 0;
     if (!keep)
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
     CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band, keep);
+    /* rows of whole vectors, unit column step: the row-walking tiles shift
+       aligned vectors rather than load at every column offset */
+    const int rowalign = CX_DK_ALIGNR && d->stride_w == 1 && d->dil_w == 1 && L % VL == 0 &&
+                         !(cx_dev_flags & CX_DEV_NO_ROWALIGN);
     *stamp = pl->ntiles == 1 && pl->dk_qt == 0 && pl->dk_pitch == 0 && !pl->dk_nhwc &&
                      d->pad_mode == CX_PAD_ZEROS
                  ? pl->dk_stamp : 0;
@@ -1298,7 +1378,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
            the tile walked by input row */
         if (mr == 1 && nr >= 2 && d->stride_h == 1 && d->dil_h == 1 && d->R == d->S &&
             (d->R == 3 || d->R == 5) && !(cx_dev_flags & CX_DEV_NO_ROWWALK))
-            fn = CX_NAME(dk_fwdr_fns)[d->R == 5][nr - 2][cx_dk_log2(nv)];
+            fn = CX_NAME(dk_fwdr_fns)[rowalign][d->R == 5][nr - 2][cx_dk_log2(nv)];
         const CX_T *bk = bias ? bias + g * Kg + k0 : NULL;
         /* a column tile's rows are Q of ldq pixels: its vectors may spill only
            inside its own row (the next columns belong to another item) */

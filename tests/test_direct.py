@@ -307,39 +307,53 @@ ROWWALK_CASES = [c for c in CASES if c[0] in (
 @pytest.mark.parametrize("case", ROWWALK_CASES, ids=[c[0] for c in ROWWALK_CASES])
 def test_rowwalk_tiles_match_the_tiles_they_replace(isa, case, dev_flags):
     """The one-channel tiles walked by input row (dk_fwdr, dk_wgradr) against the
-    tap-by-tap tiles they replace (switched back on by CX_DEV_NO_ROWWALK): the
-    same numbers on integer data, and on random floats both within rounding of
-    the float64 reference while differing in the last bits somewhere (they sum
-    in another order), which shows the switch reaches the new tiles."""
+    tap-by-tap tiles they replace (CX_DEV_NO_ROWWALK = 1 switches them back on),
+    and their aligned-row form (AVX-512: column shifts in registers) against
+    their plain one (CX_DEV_NO_ROWALIGN = 2): the same numbers on integer data;
+    on random floats all within rounding of the float64 reference, the aligned
+    forward bit for bit the old tiles' (it sums in their order), and the plain
+    row walk different in the last bits somewhere (it sums column tap before
+    kernel row), which shows the switches reach the new tiles."""
     x, w, b, gy, kw = _arrays(case)
-    runs = {}
-    for flags in (0, 1):
-        dev_flags(flags)
-        runs[flags] = (convx.conv2d(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32),
+    f32 = np.float32
+
+    def ops(xa, wa, ga, ba=None):
+        return (convx.conv2d(xa.astype(f32), wa.astype(f32),
+                             None if ba is None else ba.astype(f32), algorithm="direct", **kw),
+                convx.conv2d_weight(xa.astype(f32), w.shape, ga.astype(f32),
                                     algorithm="direct", **kw),
-                       convx.conv2d_weight(x.astype(np.float32), w.shape, gy.astype(np.float32),
-                                           algorithm="direct", **kw),
-                       convx.conv2d_input(x.shape, w.astype(np.float32), gy.astype(np.float32),
-                                          algorithm="direct", **kw))
-    for a, b_ in zip(runs[0], runs[1]):
-        np.testing.assert_array_equal(a, b_)
+                convx.conv2d_input(x.shape, wa.astype(f32), ga.astype(f32),
+                                   algorithm="direct", **kw))
+
+    runs = {}
+    for flags in (0, 1, 2):
+        dev_flags(flags)
+        runs[flags] = ops(x, w, gy, b)
+    for flags in (1, 2):
+        for a, b_ in zip(runs[0], runs[flags]):
+            np.testing.assert_array_equal(a, b_)
     rng = np.random.default_rng(11)
     xf, wf, gf = (rng.standard_normal(a.shape) for a in (x, w, gy))
     refs = (ref_conv2d(xf, wf, **kw), ref_conv2d_weight(xf, w.shape, gf, **kw),
             ref_conv2d_input(x.shape, wf, gf, **kw))
     outs = {}
-    for flags in (0, 1):
+    for flags in (0, 1, 2):
         dev_flags(flags)
-        x32, w32, g32 = (a.astype(np.float32) for a in (xf, wf, gf))
-        outs[flags] = (convx.conv2d(x32, w32, algorithm="direct", **kw),
-                       convx.conv2d_weight(x32, w.shape, g32, algorithm="direct", **kw),
-                       convx.conv2d_input(x.shape, w32, g32, algorithm="direct", **kw))
-    for o0, o1, ref in zip(outs[0], outs[1], refs):
-        np.testing.assert_allclose(o0, ref, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(o1, ref, rtol=1e-4, atol=1e-4)
+        outs[flags] = ops(xf, wf, gf)
+        for o, ref in zip(outs[flags], refs):
+            np.testing.assert_allclose(o, ref, rtol=1e-4, atol=1e-4)
+    dev_flags(0)
+    geo = _geometry(x, w, kw)
+    aligned = isa == "avx512" and _conv.plan_info(geo, "fwd", "direct", f32)["band_row"] % 16 == 0
+    if isa == "avx512":
+        # the aligned form where the column taps are contiguous (and only there)
+        assert aligned == (kw.get("stride", 1) in (1, (1, 1))
+                           and kw.get("dilation", 1) in (1, (1, 1))), geo
+    if aligned:
+        np.testing.assert_array_equal(outs[0][0], outs[1][0])
     # (reached on the 32-register path always; with 16 registers 5x5 has no
     # weight-gradient tile, and the generic path's narrow vectors may give
     # one-row forward tiles)
     if isa == "avx512" or (isa == "avx2" and case[6] == 3):
-        assert any(not np.array_equal(o0, o1) for o0, o1 in zip(outs[0], outs[1])), \
+        assert any(not np.array_equal(o2, o1) for o2, o1 in zip(outs[2], outs[1])), \
             "the row-walking tiles were not reached"
