@@ -744,6 +744,21 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         if Kg >= 128:
             return "im2col", lambda: (f"{Kg} output channels per group: the GEMM shares "
                                       f"each packed column row among all of them")
+        if (sh, sw) != (1, 1):
+            # strided weight gradients, measured over C in {3, 8, 16, 32}, K in
+            # {32, 64}, 3x3 and 7x7, output rows of 28..64 pixels at 1 and 2
+            # threads (bench/README.md, session 8): the direct tiles win only on
+            # thin inputs, with wide output rows or (2 threads) few outputs
+            if Cg <= 8 and geo.Q >= 64 and (Cg <= 4 or Kg <= 32):
+                return "direct", lambda: (f"strided weight gradient of {Cg} input channels "
+                                          f"per group on rows of {geo.Q} pixels: direct tiles")
+            if Cg <= 4 and Kg < 64 and threads > 1:
+                return "direct", lambda: (f"strided weight gradient of {Cg} input channels "
+                                          f"to {Kg} outputs per group on {threads} threads: "
+                                          f"direct tiles")
+            return "im2col", lambda: (f"strided weight gradient of {Cg} input channels to "
+                                      f"{Kg} outputs per group, rows of {geo.Q} pixels: the "
+                                      f"packed GEMM (measured faster there)")
         if _sliding_tiles(op, geo, dtype):
             return "direct", lambda: (f"{Kg} output channels per group, kernel rows of "
                                       f"{geo.S} taps: direct channel-vector tiles")
