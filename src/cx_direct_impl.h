@@ -1587,7 +1587,7 @@ CX_DK_WGRAD(1, CX_DK_MT1, 1, m) CX_DK_WGRAD(2, CX_DK_MT2, 1, m) CX_DK_WGRAD(4, C
 /* The weight gradient of one dY channel and one input channel's R x R taps (R =
    3 or 5, unit vertical stride and dilation), walked by band row: band row i's
    S column-shifted vectors are loaded once and meet dY rows i - r for every
-   kernel row r, (R + S) loads per R * S FMAs where dk_wgrad_tile has R * S + 1
+   kernel row r, S + 1 loads per R * S FMAs where dk_wgrad_tile has R * S + 1
    (the depthwise weight gradient's tile was bound by its loads, as the
    forward's). acc[r*S + s] += lane-wise sum over vectors c < nvec (outer) and
    rows p < rows of dy[p*ldp + c*VL + l] * band[(p + r)*rstep + off[s] + c*VL + l];
@@ -1608,7 +1608,17 @@ static CX_DK_INLINE void CX_NAME(dk_wgradr_tile)(const int R, ptrdiff_t rows, pt
         so[s] = off[s];
     for (ptrdiff_t c = 0; c < nvec; ++c) {
         const CX_T *dc = dy + c * CX_DVL, *bc = band + c * CX_DVL;
+        /* a[r]: dY row i - r, each row loaded once and passed down */
+        CX_DV a[5];
+        for (int r = 0; r < R; ++r)
+            a[r] = CX_NAME(dv_splat)(0);
         for (ptrdiff_t i = 0; i < rows + R - 1; ++i) {
+            CX_DK_UNROLL for (int r = R - 1; r > 0; --r)
+                a[r] = a[r - 1];
+            if (i < rows) {
+                a[0] = CX_NAME(dv_load)(dc + i * ldp);
+                CX_DK_PIN(a[0]);
+            }
             CX_DV b[5];
             for (int s = 0; s < S; ++s) {
                 b[s] = CX_NAME(dv_load)(bc + i * rstep + so[s]);
@@ -1618,10 +1628,8 @@ static CX_DK_INLINE void CX_NAME(dk_wgradr_tile)(const int R, ptrdiff_t rows, pt
                 const ptrdiff_t p = i - r;
                 if (p < 0 || p >= rows)
                     continue;
-                CX_DV a = CX_NAME(dv_load)(dc + p * ldp);
-                CX_DK_PIN(a);
                 CX_DK_UNROLL for (int s = 0; s < S; ++s)
-                    acc[r][s] += a * b[s];
+                    acc[r][s] += a[r] * b[s];
             }
         }
     }
