@@ -957,22 +957,25 @@ static CX_DK_INLINE void CX_NAME(dk_tr16)(CX_DV *r)
 #undef CX_TR_STAGE
 }
 
-static void CX_NAME(dk_transpose16)(const CX_T *restrict src, CX_T *restrict dst,
-                                    ptrdiff_t ldd, ptrdiff_t npix)
+/* (not inlined: inlined into the caller's loop over pixel blocks, GCC kept 16
+   destination pointers as induction variables, spilled to the stack; a short
+   block's rows are masked stores) */
+__attribute__((noinline)) static void CX_NAME(dk_transpose16)(const CX_T *restrict src,
+                                                             CX_T *restrict dst,
+                                                             ptrdiff_t ldd, ptrdiff_t npix)
 {
     CX_DV r[16];
     for (int i = 0; i < 16; ++i)
         r[i] = CX_NAME(dv_load)(src + i * 16);
     CX_NAME(dk_tr16)(r);
-    for (int c = 0; c < 16; ++c) {
-        if (npix == 16) {
+    if (npix == 16) {
+        for (int c = 0; c < 16; ++c)
             CX_NAME(dv_store)(dst + c * ldd, r[c]);
-        } else {
-            CX_T tmp[16];
-            CX_NAME(dv_store)(tmp, r[c]);
-            memcpy(dst + c * ldd, tmp, (size_t)npix * sizeof(CX_T));
-        }
+        return;
     }
+    const unsigned m = (1u << npix) - 1u;
+    for (int c = 0; c < 16; ++c)
+        CX_NAME(dv_mask_store)(dst + c * ldd, m, r[c]);
 }
 #endif
 
