@@ -709,10 +709,12 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     if op == "dgrad":
         # a stride-1 forward of grad_output with the transposed weight:
         # Cg output rows, a reduction of Kg*R*S, output rows of W pixels
-        if Cg == 1 and Kg >= 32:
+        if Cg == 1 and Kg >= 32 and threads > 1:
+            # (on one thread the direct tiles walked by input row win since
+            # session 8: c1k32_3x3 1.13-1.14x; on two the GEMM, 0.96-1.2x)
             return "im2col", lambda: (f"one input channel per group from {Kg} output "
-                                      f"channels: the direct tile would load more than it "
-                                      f"multiplies")
+                                      f"channels on {threads} threads: the GEMM splits "
+                                      f"better than the direct tiles")
         if Kg < 4 or Kg * geo.R * geo.S < 16:
             return "direct", lambda: (f"{Kg} output channel(s) per group, reduction "
                                       f"{Kg * geo.R * geo.S}: a GEMM tile would be mostly "
