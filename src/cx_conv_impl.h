@@ -445,6 +445,7 @@ static CX_DK_INLINE void CX_NAME(copy_run)(CX_T *restrict o, const CX_T *restric
     }
     if (n > 0) {
         const __mmask16 m = (__mmask16)((1u << n) - 1u);
+        CX_ASAN_RUN(x, n);
         _mm512_mask_storeu_ps(o, m, _mm512_maskz_loadu_ps(m, x));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 64 && CX_TSIZE == 8
@@ -454,6 +455,7 @@ static CX_DK_INLINE void CX_NAME(copy_run)(CX_T *restrict o, const CX_T *restric
     }
     if (n > 0) {
         const __mmask8 m = (__mmask8)((1u << n) - 1u);
+        CX_ASAN_RUN(x, n);
         _mm512_mask_storeu_pd(o, m, _mm512_maskz_loadu_pd(m, x));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 32 && CX_TSIZE == 4
@@ -464,6 +466,7 @@ static CX_DK_INLINE void CX_NAME(copy_run)(CX_T *restrict o, const CX_T *restric
     if (n > 0) {
         const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        CX_ASAN_RUN(x, n);
         _mm256_maskstore_ps(o, m, _mm256_maskload_ps(x, m));
     }
 #elif CX_PACK_MASKED && CX_VBYTES == 32 && CX_TSIZE == 8
@@ -474,6 +477,7 @@ static CX_DK_INLINE void CX_NAME(copy_run)(CX_T *restrict o, const CX_T *restric
     if (n > 0) {
         const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)n),
                                              _mm256_setr_epi64x(0, 1, 2, 3));
+        CX_ASAN_RUN(x, n);
         _mm256_maskstore_pd(o, m, _mm256_maskload_pd(x, m));
     }
 #else
@@ -496,6 +500,7 @@ static CX_DK_INLINE void CX_NAME(copy_run_s2)(CX_T *restrict o, const CX_T *rest
         const ptrdiff_t need = n >= 16 ? 31 : 2 * n - 1;
         const __mmask16 m0 = need >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << need) - 1u);
         const __mmask16 m1 = need > 16 ? (__mmask16)((1u << (need - 16)) - 1u) : (__mmask16)0;
+        CX_ASAN_RUN(x, need);
         const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, x), even,
                                                 _mm512_maskz_loadu_ps(m1, x + 16));
         _mm512_mask_storeu_ps(o, n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u), v);
@@ -506,6 +511,7 @@ static CX_DK_INLINE void CX_NAME(copy_run_s2)(CX_T *restrict o, const CX_T *rest
         const ptrdiff_t need = n >= 8 ? 15 : 2 * n - 1;
         const __mmask8 m0 = need >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << need) - 1u);
         const __mmask8 m1 = need > 8 ? (__mmask8)((1u << (need - 8)) - 1u) : (__mmask8)0;
+        CX_ASAN_RUN(x, need);
         const __m512d v = _mm512_permutex2var_pd(_mm512_maskz_loadu_pd(m0, x), even,
                                                  _mm512_maskz_loadu_pd(m1, x + 8));
         _mm512_mask_storeu_pd(o, n >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << n) - 1u), v);

@@ -1029,6 +1029,9 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
                     for (cb = 0; cb + cw <= nc; cb += cw) {
                         CX_DV r[16];
                         const CX_T *sp = src + (t - pl) * C + cb;
+                        if (cw == 8)
+                            for (int j = 0; j < np; ++j)
+                                CX_ASAN_RUN(sp + j * C, 8);
                         for (int j = 0; j < 16; ++j)
                             r[j] = j >= np ? CX_NAME(dv_splat)(0)
 #if CX_DK_STREAM
@@ -2154,9 +2157,11 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                     if (kn == 8)    /* 16 pixels' 8 channels by one 16 x 16 transpose */
                         for (; q + 16 <= Q; q += 16) {
                             CX_DV r[16];
-                            for (int i = 0; i < 16; ++i)
+                            for (int i = 0; i < 16; ++i) {
+                                CX_ASAN_RUN(dp + (q + i) * d->K, 8);
                                 r[i] = (CX_DV)_mm512_maskz_loadu_ps((__mmask16)0xFF,
                                                                     dp + (q + i) * d->K);
+                            }
                             CX_NAME(dk_tr16)(r);
                             for (int k = 0; k < 8; ++k)
                                 CX_NAME(dv_store)(op + k * len + q, r[k]);
@@ -2324,6 +2329,5 @@ void CX_NAME(conv2d_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         CX_NAME(dk_sfence)();
 }
 
-#undef CX_ASAN_RUN
 #undef CX_DV
 #undef CX_DVL

@@ -229,8 +229,10 @@ static CX_DK_INLINE void CX_NAME(nhwc_gather_tr)(const int MR, ptrdiff_t len,
         const int rem = (int)(len - c);
         const __mmask16 m = (__mmask16)((1u << rem) - 1u);
         CX_DV r[16];
-        for (int i = 0; i < 16; ++i)
+        for (int i = 0; i < 16; ++i) {
+            CX_ASAN_RUN(src[i < MR ? i : 0] + c, rem);
             r[i] = (CX_DV)_mm512_maskz_loadu_ps(m, src[i < MR ? i : 0] + c);
+        }
         CX_NAME(dk_tr16)(r);
         for (int j = 0; j < rem - 1; ++j)
             CX_NAME(dv_store)(dst + (c + j) * MR, r[j]);
@@ -1275,6 +1277,7 @@ void CX_NAME(conv2d_nhwc_dgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
 
 #undef CX_DV
 #undef CX_DVL
+#undef CX_ASAN_RUN
 
 /* A padding mode's input gradient through the depthwise forward form (d, pl:
    that forward's plan, multiplier 1; its output, Hp x Wp = P x Q, is the padded
