@@ -16,24 +16,12 @@ cancels the slow drift that such runs cannot.
 
 import os
 import sys
-import time
-
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from loop import make_call  # noqa: E402
+from loop import make_call, steady_median  # noqa: E402
 from run import import_convx  # noqa: E402
-
-
-def _median_time(f, secs):
-    f()
-    times, t0 = [], time.perf_counter()
-    while time.perf_counter() - t0 < secs or len(times) < 3:
-        a = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - a)
-    return float(np.median(times))
 
 
 def main(argv):
@@ -53,7 +41,7 @@ def main(argv):
             t = {}
             for fl in order:
                 _conv._set_dev_flags(fl)
-                t[fl] = _median_time(f, secs)
+                t[fl] = steady_median(f, secs)[0]
             ta.append(t[0])
             tb.append(t[flags])
             ratios.append(t[flags] / t[0])

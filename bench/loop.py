@@ -24,6 +24,18 @@ sys.path.insert(0, HERE)
 from run import import_convx, load_shapes  # noqa: E402
 
 
+def steady_median(f, secs, min_calls=3):
+    """(median seconds, number of calls) of back-to-back calls of f for at
+    least secs seconds and min_calls calls, after one untimed warm-up call."""
+    f()
+    times, t0 = [], time.perf_counter()
+    while time.perf_counter() - t0 < secs or len(times) < min_calls:
+        a = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - a)
+    return float(np.median(times)), len(times)
+
+
 def make_call(convx, name, op, layout, threads, mode="zeros"):
     """The timed call for one shapes.txt layer (random data, fixed seed) and
     its FLOP count."""
@@ -56,15 +68,9 @@ def main(argv):
     mode = argv[5] if len(argv) == 6 else "zeros"
     convx = import_convx()
     f, flop = make_call(convx, name, op, layout, threads, mode)
-    f()
-    times, t0 = [], time.perf_counter()
-    while time.perf_counter() - t0 < secs or len(times) < 3:
-        a = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - a)
-    med = float(np.median(times))
+    med, ncalls = steady_median(f, secs)
     print(f"{name} {op} {layout}{'' if mode == 'zeros' else ' ' + mode} T{threads}: {med * 1e3:.3f} ms  {flop / med / 1e9:.1f} GFLOP/s "
-          f"({len(times)} calls)")
+          f"({ncalls} calls)")
 
 
 if __name__ == "__main__":

@@ -15,23 +15,12 @@ _auto_rule; bench/README.md, session 8).
 import argparse
 import os
 import sys
-import time
-
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from loop import steady_median  # noqa: E402
 from run import import_convx  # noqa: E402
-
-
-def median_time(f, secs=0.25):
-    f()
-    times, t0 = [], time.perf_counter()
-    while time.perf_counter() - t0 < secs or len(times) < 5:
-        a = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - a)
-    return float(np.median(times))
 
 
 def main():
@@ -55,8 +44,8 @@ def main():
                     dy = rng.standard_normal(convx.conv2d(x, w, **kw).shape, dtype=np.float32)
                     t = {}
                     for alg in ("direct", "im2col", "direct", "im2col"):
-                        s = median_time(lambda: convx.conv2d_weight(x, w.shape, dy,
-                                                                    algorithm=alg, **kw))
+                        s = steady_median(lambda: convx.conv2d_weight(
+                            x, w.shape, dy, algorithm=alg, **kw), 0.25, 5)[0]
                         t[alg] = min(t.get(alg, np.inf), s)
                     geo = _api._geometry(x.shape, w.shape, 2, R // 2, 1, 1)
                     pick = _api._auto("wgrad", geo, np.float32, args.threads)
