@@ -1021,6 +1021,46 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
             /* (8 channels, e.g. lenet1's input gradient as a forward: half
                vectors, loaded masked so that nothing past a pixel is read) */
             const ptrdiff_t cw = nc >= 16 ? 16 : (nc == 8 && CX_DK_STREAM) ? 8 : 0;
+#if CX_DK_STREAM
+            if (sw == 1 && nc == 8 && !(cx_dev_flags & CX_DEV_NO_GATHER32)) {
+                /* exactly 8 channels: 32 pixels a transpose, pixel t + i's
+                   channels in the low half of vector i and pixel t + 16 + i's in
+                   the high half (no zero rows), so that vector c < 8 comes out
+                   as channel c of pixels t..t+15 and vector 8 + c as channel c
+                   of pixels t+16..t+31; masked stores of the np valid columns */
+                for (; t < hi; t += 32) {
+                    const ptrdiff_t np = cx_min(32, hi - t);
+                    const CX_T *sp = src + (t - pl) * C;
+                    CX_DV r[16];
+                    for (int i = 0; i < 16; ++i) {
+                        __m512 v = _mm512_setzero_ps();
+                        if (i < np) {
+                            CX_ASAN_RUN(sp + i * C, 8);
+                            v = _mm512_maskz_loadu_ps((__mmask16)0xFF, sp + i * C);
+                        }
+                        if (16 + i < np) {
+                            CX_ASAN_RUN(sp + (16 + i) * C, 8);
+                            const __m512 u = _mm512_maskz_loadu_ps((__mmask16)0xFF,
+                                                                   sp + (16 + i) * C);
+                            v = _mm512_castpd_ps(_mm512_insertf64x4(
+                                _mm512_castps_pd(v),
+                                _mm512_castpd512_pd256(_mm512_castps_pd(u)), 1));
+                        }
+                        r[i] = (CX_DV)v;
+                    }
+                    CX_NAME(dk_tr16)(r);
+                    const unsigned m0 = np >= 16 ? 0xFFFFu : (1u << np) - 1u;
+                    const unsigned m1 = np <= 16 ? 0u : np >= 32 ? 0xFFFFu : (1u << (np - 16)) - 1u;
+                    for (int c = 0; c < 8; ++c) {
+                        CX_T *o = band + (c * rows_in + i) * rs + t;
+                        CX_NAME(dv_mask_store)(o, m0, r[c]);
+                        if (m1)
+                            CX_NAME(dv_mask_store)(o + 16, m1, r[8 + c]);
+                    }
+                }
+                cb = nc;
+            }
+#endif
             if (sw == 1 && cw > 0)
                 for (; t < hi; t += 16) {
                     /* a block of np <= 16 pixels (a short one: zero vectors for
