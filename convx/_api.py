@@ -713,8 +713,8 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
             # (on one thread the direct tiles walked by input row win since
             # session 8: c1k32_3x3 1.13-1.14x; on two the GEMM, 0.96-1.2x)
             return "im2col", lambda: (f"one input channel per group from {Kg} output "
-                                      f"channels on {threads} threads: the GEMM splits "
-                                      f"better than the direct tiles")
+                                      f"channels on {threads} threads: the packed GEMM "
+                                      f"(measured faster there)")
         if Kg < 4 or Kg * geo.R * geo.S < 16:
             return "direct", lambda: (f"{Kg} output channel(s) per group, reduction "
                                       f"{Kg * geo.R * geo.S}: a GEMM tile would be mostly "
