@@ -765,9 +765,11 @@ def select_isa(str name):
 
 
 def _set_dev_flags(int flags):
-    """Developer switches (bits of CX_DEV_* in cx_conv.h; 1: the direct tiles
-    walked by input row off); returns the previous flags. For A/B timing in
-    one process (bench/ab.py) and tests; not safe while kernels run."""
+    """Developer switches (bits CX_DEV_* of cx_conv.h, each turning a newer path
+    off: 1 the direct tiles walked by input row, 2 their aligned-row form, 4 the
+    channels-last 8-channel gather of 32 pixels a transpose); returns the
+    previous flags. For A/B timing in one process (bench/ab.py) and tests; not
+    safe while kernels run."""
     return cx_set_dev_flags(flags)
 
 

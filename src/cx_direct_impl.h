@@ -642,15 +642,6 @@ static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NR, const 
             }
 }
 
-/* The one-channel tile (MR = 1) of unit vertical stride and dilation with R
-   (3 or 5) kernel rows, walked by input row: band row j of the tile feeds output
-   rows j - r for the kernel rows r that reach them, so each band vector is
-   loaded once per column tap and used by up to R accumulators ((NR + R - 1) * S
-   * NC loads per R * S * NR * NC FMAs instead of one load per FMA: the
-   depthwise 3x3 forward was bound by its unaligned loads). Each output sums the
-   same products as dk_fwd_tile, in the order channel, column tap, kernel row
-   (dk_fwd_tile: channel, kernel row, column tap); taps = cg * R * S, square
-   kernels (S = R). */
 #if CX_DK_VECTORS && CX_VBYTES == 64 && (defined(__x86_64__) || defined(__i386__))
 #define CX_DK_ALIGNR 1
 /* Elements [s, s + VL) of the concatenation lo:hi (s < VL, a constant once
@@ -673,6 +664,17 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_shift)(CX_DV lo, CX_DV hi, const int s)
 #define CX_DK_ALIGNR 0
 #endif
 
+/* The one-channel tile (MR = 1) of unit vertical stride and dilation with R
+   (3 or 5) kernel rows, walked by input row: band row j of the tile feeds output
+   rows j - r for the kernel rows r that reach them, so each band vector is
+   loaded once per column tap and used by up to R accumulators ((NR + R - 1) * S
+   * NC loads per R * S * NR * NC FMAs instead of one load per FMA: the
+   depthwise 3x3 forward was bound by its unaligned loads); taps = cg * R * S,
+   square kernels (S = R). Each output sums the same products as dk_fwd_tile:
+   in its order (channel, kernel row, column tap) with ALN (AVX-512: band rows
+   of whole 64-byte aligned vectors and contiguous column taps, each row's
+   vectors loaded once and shifted in registers), in the order channel, column
+   tap, kernel row without. */
 static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const int NC,
                                                const int ALN,
                                                ptrdiff_t taps, const CX_T *restrict wp,
