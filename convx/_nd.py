@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from . import _api, _padmode
+from . import _api, _conv, _padmode
 from ._api import _array, _check_size, _compute_dtype, _int, _shape_tuple
 
 __all__ = ["conv1d", "conv1d_weight", "conv1d_input", "conv3d", "conv3d_weight",
@@ -445,6 +445,68 @@ def _unfold_output(gy, od0, od1, last=False):
     return g.reshape((-1,) + g.shape[2:])
 
 
+# The 3-D forward runs natively on the direct band kernels where it can
+# (_direct_3d); False sends every call to the depth-folded 2-D form (tests
+# compare the two).
+_NATIVE_3D = True
+
+
+def _direct_3d(geo, algorithm, dtype, threads):
+    """(geometry, depth) for _conv.conv3d_fwd when a channels-first, zero-padded
+    3-D forward runs natively: the algorithm (or "auto"'s pick for the
+    depth-folded 2-D forward of the whole batch) is "direct" and its band
+    kernels apply. Each input depth's band is then filled once per run of
+    output depths (cx_conv3d_depth), with no folded copy of the input and the
+    result written in place. None otherwise."""
+    if not _NATIVE_3D or algorithm not in ("auto", "direct"):
+        return None
+    K, Cg, T, R, S = geo.weight_shape
+    D_out = geo.out[0]
+    if geo.N * geo.C * T * math.prod(geo.sizes) == 0 or K == 0:
+        return None
+    st, pad, dil = _pairs2(geo)
+    g2 = _api._geometry((geo.N * D_out, geo.C * T) + geo.sizes[1:], (K, Cg * T, R, S),
+                        st, pad, dil, geo.groups)
+    if _api._resolve_algorithm(algorithm, "fwd", g2, dtype, threads) != "direct":
+        return None
+    depth = (geo.N, geo.sizes[0], D_out, T, geo.stride[0], geo.dilation[0],
+             geo.padding[0][0])
+    if _conv.conv3d_plan_info(g2.astuple(), depth, dtype) is None:
+        return None
+    return g2.astuple(), depth
+
+
+def _input_as_forward(geo, w, gy5, dtype, algorithm, threads):
+    """The channels-first, zero-padded 3-D input gradient of stride 1 as the
+    forward convolution of grad_output with the flipped, transposed weight
+    (padding dilation*(size-1) - pad on each side of each axis), where that
+    forward runs natively (_direct_3d); None otherwise, and for non-finite
+    weights (the forward would multiply its padding's zeros by them, 0 * inf =
+    NaN, where the input gradient reads no padding)."""
+    if any(s != 1 for s in geo.stride) or math.prod(geo.input_shape) == 0:
+        return None
+    pads = []
+    for (lo, hi), k, dl in zip(geo.padding, geo.kernel, geo.dilation):
+        a, b = dl * (k - 1) - lo, dl * (k - 1) - hi
+        if a < 0 or b < 0:
+            return None
+        pads.append((a, b))
+    K, Cg, T, R, S = geo.weight_shape
+    G = geo.groups
+    Kg = K // G
+    fgeo = _Geo(3, (geo.N, K) + geo.out, (geo.C, Kg, T, R, S), 1, tuple(pads),
+                geo.dilation, G)
+    if _direct_3d(fgeo, algorithm, dtype, threads) is None:
+        return None
+    wa = _api._prepare("weight", w, dtype)
+    if not np.isfinite(wa).all():
+        return None
+    wt = wa.reshape(G, Kg, Cg, T, R, S)[:, :, :, ::-1, ::-1, ::-1].transpose(0, 2, 1, 3, 4, 5)
+    wt = np.ascontiguousarray(wt).reshape(G * Cg, Kg, T, R, S)
+    return conv3d(gy5, wt, None, 1, tuple(pads), geo.dilation, G, algorithm=algorithm,
+                  threads=threads)
+
+
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            padding_mode="zeros", layout="NCDHW", algorithm="auto", threads=None, out=None):
     """3-D convolution (cross-correlation, as ``torch.nn.functional.conv3d``).
@@ -515,7 +577,16 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     K, Cg, T, R, S = geo.weight_shape
     w2 = w.reshape(K, Cg * T, R, S)
     st, pad, dil = _pairs2(geo)
-    if math.prod(shape):
+    native = None if last or not math.prod(shape) else _direct_3d(geo, algorithm, dtype, threads)
+    if native is not None:
+        yd = y if (y.flags.c_contiguous and y.dtype == dtype) else np.empty(shape, dtype)
+        bc = (np.empty(0, dtype) if b is None else _api._prepare("bias", b, dtype))
+        _conv.conv3d_fwd(_api._prepare("input", x5, dtype).reshape(-1),
+                         _api._prepare("weight", w, dtype).reshape(-1), bc.reshape(-1),
+                         yd.reshape(-1), native[0], native[1], b is not None, threads)
+        if yd is not y:
+            y[...] = yd
+    elif math.prod(shape):
         for od0, od1 in _depth_runs(geo, dtype.itemsize):
             y2 = _api.conv2d(_fold(x5, geo, od0, od1, dtype, last), w2, b, st, pad, dil,
                              geo.groups, layout="NHWC" if last else "NCHW",
@@ -613,11 +684,15 @@ def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
                            groups, layout=layout, algorithm=algorithm, threads=threads)
         return _padmode.fold(dxp, geo.padding, mode, channels_last=last)
     _check_size("input gradient", isize, dtype)
+    g5 = gy.reshape(_user(geo.output_shape, last))
+    if not last:
+        dx = _input_as_forward(geo, w, g5, dtype, algorithm, threads)
+        if dx is not None:
+            return dx.reshape(isize)
     dx = np.zeros(xs, dtype)
     K, Cg, T, R, S = geo.weight_shape
     w2 = w.reshape(K, Cg * T, R, S)
     st, pad, dil = _pairs2(geo)
-    g5 = gy.reshape(_user(geo.output_shape, last))
     H, W = geo.sizes[1:]
     if math.prod(geo.output_shape) and dx.size:
         for od0, od1 in _depth_runs(geo, dtype.itemsize):

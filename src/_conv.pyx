@@ -218,6 +218,60 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
     return bool(pl.dk)
 
 
+cdef int _plan3d(cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl, tuple geometry,
+                 tuple depth, object dtype):
+    _fill_desc(d, geometry)
+    (z.N, z.D, z.Do, z.T, z.stride, z.dil, z.pad) = depth
+    if np.dtype(dtype) == np.float32:
+        return cx_f32_conv3d_plan_fwd(d, z, pl)
+    return cx_f64_conv3d_plan_fwd(d, z, pl)
+
+
+def conv3d_plan_info(tuple geometry, tuple depth, object dtype):
+    """The 3-D forward's plan on the direct band kernels (conv3d_fwd's arguments),
+    or None where they do not apply (then the depth-folded 2-D form runs)."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv3d_depth z
+    cdef cx_conv2d_plan pl
+    if not _plan3d(&d, &z, &pl, geometry, depth, dtype):
+        return None
+    return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, cblock=pl.cblock,
+                dk_mode=pl.dk_mode, depth_run=z.chunk, runs=z.chunks, band_row=pl.dk_L,
+                workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
+
+
+def conv3d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
+               floating[::1] y, tuple geometry, tuple depth, bint has_bias, int nthreads):
+    """y (N, K, Do, P, Q) = conv3d(x (N, C, D, H, W), w (K, C/groups, T, R, S)) + bias,
+    arrays flattened, channels first, zero padding. geometry: the cx_conv2d_desc of
+    the depth-folded 2-D convolution (N*Do images of C*T channels, see
+    cx_conv3d_depth); depth: (N, D, Do, T, stride, dilation, pad) along the depth.
+    Raises ValueError where the direct band kernels do not apply (conv3d_plan_info
+    is None)."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv3d_depth z
+    cdef cx_conv2d_plan pl
+    cdef Py_ssize_t ws_stride, item
+    cdef int nt
+    dtype = np.float32 if floating is float else np.float64
+    if not _plan3d(&d, &z, &pl, geometry, depth, dtype):
+        raise ValueError(f"no direct 3-D plan for geometry {geometry}, depth {depth}")
+    ws = _slots(&pl, dtype, nthreads, &ws_stride, &nt)
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef const floating *xp = _in(x)
+    cdef const floating *wp = _in(w)
+    cdef const floating *bp = _in(bias) if has_bias else NULL
+    cdef floating *yp = _out(y)
+    packed = _prepack(&d, &pl, wp, dtype, nt)   # kept alive until the loop ends
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv3d_fwd(&d, &z, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+            else:
+                cx_f64_conv3d_fwd(&d, &z, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+
+
 cdef object _dgrad_as_forward(tuple geometry, object w, object dtype, str algorithm="im2col"):
     """For stride 1, the input gradient is a forward convolution of the zero-padded
     grad_output with the flipped, transposed weight (padding (R-1)*dh - pad_top,

@@ -116,6 +116,16 @@ typedef struct {
     long long dk_stamp;
 } cx_conv2d_plan;
 
+/* The depth axis of a channels-first 3-D convolution run on the direct band
+   kernels (conv3d_fwd). Its 2-D descriptor is the convolution that folds the
+   depth taps into the channels: N*Do images of C*T channels, weight (K,
+   C/groups*T, R, S) (the 3-D weight (K, C/groups, T, R, S) as it lies). */
+typedef struct {
+    ptrdiff_t N, D, Do, T;       /* batch, input depth, output depth, kernel depth */
+    ptrdiff_t stride, dil, pad;  /* along the depth (pad: zeros before depth 0) */
+    ptrdiff_t chunk, chunks;     /* set by the plan: output depths per item, runs */
+} cx_conv3d_depth;
+
 /*
  * The driver API of one dtype T under the name prefix P. Declared below for the
  * public entry points (cx_f32_, cx_f64_); cx_conv_dispatch.c declares each
@@ -131,6 +141,14 @@ typedef struct {
     /* y = conv(x, w) + bias (bias may be NULL), one work item */                       \
     void P##conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan, const T *x, \
                        const T *w, const T *bias, T *y, ptrdiff_t item, T *ws);         \
+    /* 3-D forward (cx_conv3d_depth): plan on the direct band kernels; 0 when they  \
+       do not apply (then nothing is planned) */                                       \
+    int P##conv3d_plan_fwd(const cx_conv2d_desc *d, cx_conv3d_depth *z,               \
+                           cx_conv2d_plan *plan);                                       \
+    /* y (N, K, Do, P, Q) = conv3d(x (N, C, D, H, W), w) + bias, one work item */      \
+    void P##conv3d_fwd(const cx_conv2d_desc *d, const cx_conv3d_depth *z,              \
+                       const cx_conv2d_plan *plan, const T *x, const T *w, const T *bias, \
+                       T *y, ptrdiff_t item, T *ws);                                    \
     /* dw = sum over the batch of dy (x) x, one work item */                            \
     void P##conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,          \
                          const T *x, const T *dy, T *dw, ptrdiff_t item, T *ws);        \

@@ -912,6 +912,151 @@ void CX_NAME(conv2d_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         CX_NAME(fwd_im2col)(d, pl, x, w, bias, y, item, ws);
 }
 
+/* ------------------------------------------------- 3-D forward, channels first */
+
+/* Slot layout of a 3-D item's band (conv3d_fwd): T + 1 slots of Cg channels'
+   band rows each (the input depths the current output depth reads, and one of
+   zeros for depth padding), a vector of slack after each (a band fill writes
+   up to a vector past its last row) and 64-byte aligned. */
+static ptrdiff_t CX_NAME(dk3_slot)(const cx_conv2d_desc *d, ptrdiff_t Cg, ptrdiff_t rows_in,
+                                   ptrdiff_t L)
+{
+    const ptrdiff_t a = 64 / (ptrdiff_t)sizeof(CX_T);
+    return cx_ceil_div(Cg * rows_in * d->stride_w * L + CX_DVL_MAX, a) * a;
+}
+
+static ptrdiff_t CX_NAME(dk3_rows_in)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+{
+    const ptrdiff_t rows = pl->dk_mode == 1 ? cx_ceil_div(pl->tile, 4) * 4 : pl->tile;
+    return CX_NAME(dk_rows_in)(d, rows);
+}
+
+int CX_NAME(conv3d_plan_fwd)(const cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl)
+{
+    const ptrdiff_t T = z->T;
+    if (T <= 0 || z->N <= 0 || z->Do <= 0 || d->N != z->N * z->Do || d->C % T != 0 ||
+        (d->C / d->groups) % T != 0)
+        return 0;
+    CX_NAME(conv2d_plan)(d, CX_OP_FWD, CX_ALGO_DIRECT, pl);
+    if (!pl->dk || pl->dk_qt != 0 || pl->dk_nhwc)
+        return 0;
+    const ptrdiff_t Cg = d->C / d->groups / T, RS = d->R * d->S;
+    const ptrdiff_t rows_in = CX_NAME(dk3_rows_in)(d, pl);
+    const ptrdiff_t slot = CX_NAME(dk3_slot)(d, Cg, rows_in, pl->dk_L);
+    /* items: (image, group block, band, run of output depths); a run refills
+       T - 1 slots on entry, so runs are long: ~16 items in all */
+    const ptrdiff_t base = z->N * pl->cblocks * pl->ntiles;
+    ptrdiff_t runs = cx_min(cx_max(cx_ceil_div(16, base), 1), z->Do);
+    z->chunk = cx_ceil_div(z->Do, runs);
+    z->chunks = cx_ceil_div(z->Do, z->chunk);
+    pl->nitems = base * z->chunks;
+    /* the 2-D item's workspace, plus the slots beyond its T, the channel
+       offsets of one slot and the slots' depth tags */
+    const double extra = (double)(T + 1) * (double)slot -
+                         (double)(d->C / d->groups) * (double)rows_in * (double)(d->stride_w * pl->dk_L) +
+                         2.0 * (double)(Cg * RS + T) + 2 * CX_DVL_MAX + 64;
+    pl->ws_elems += (size_t)extra;
+    pl->dk_stamp = 0;
+    return 1;
+}
+
+/* One item of the 3-D forward: y (N, K, Do, P, Q) for image n, a block of
+   groups, one band of output rows and a run of output depths, from x (N, C, D,
+   H, W) and the weight (K, C/groups, T, R, S) = (K, C/groups*T, R, S) of the
+   folded 2-D convolution d. Each input depth's band is filled once per run
+   into a slot and read by the T output depths that need it (the folded form
+   filled it T times, after a copy of x T times the size). */
+void CX_NAME(conv3d_fwd)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
+                         const cx_conv2d_plan *pl, const CX_T *x, const CX_T *w,
+                         const CX_T *bias, CX_T *y, ptrdiff_t item, CX_T *ws)
+{
+    const ptrdiff_t T = z->T, D = z->D, Do = z->Do, G = d->groups;
+    const ptrdiff_t Cg2 = d->C / G, Cg = Cg2 / T, C = Cg * G, Kg = d->K / G;
+    const ptrdiff_t R = d->R, S = d->S, RS = R * S, taps = Cg2 * RS;
+    const ptrdiff_t H = d->H, W = d->W, HW = H * W, P = d->P, Q = d->Q, L = pl->dk_L;
+    const ptrdiff_t oc = item % z->chunks, rest = item / z->chunks;
+    const ptrdiff_t bi = rest % pl->ntiles, gbi = (rest / pl->ntiles) % pl->cblocks;
+    const ptrdiff_t n = rest / (pl->ntiles * pl->cblocks);
+    const ptrdiff_t od0 = oc * z->chunk, od1 = cx_min(Do, od0 + z->chunk);
+    const ptrdiff_t g1 = cx_min(G, (gbi + 1) * pl->cblock);
+    const ptrdiff_t p0 = bi * pl->tile, rows = cx_min(pl->tile, P - p0);
+    const ptrdiff_t rows_in = CX_NAME(dk3_rows_in)(d, pl);
+    const ptrdiff_t rs = d->stride_w * L, cstride = rows_in * rs;
+    const ptrdiff_t slot = CX_NAME(dk3_slot)(d, Cg, rows_in, L);
+    const CX_T *xend = x + z->N * C * D * HW;
+    /* workspace: off[taps], offc[Cg*RS], tag[T], the packed weight (unless
+       prepacked), the T + 1 slots, then the tiles' scratch */
+    ptrdiff_t *off = (ptrdiff_t *)ws;
+    ptrdiff_t *offc = off + taps;
+    ptrdiff_t *tag = offc + Cg * RS;
+    CX_T *wp = (CX_T *)(tag + T);
+    CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
+    band += ((size_t)band % 64) ? (64 - (size_t)band % 64) / sizeof(CX_T) : 0;
+    CX_T *zero = band + T * slot;
+    CX_T *scratch = band + (T + 1) * slot;
+    int zero_ready = 0;
+    CX_NAME(dk_offsets)(d, Cg, rows_in, L, offc, Cg * RS);
+    for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g) {
+        const CX_T *wpk = wp;
+        if (pl->apack_units)
+            wpk = (const CX_T *)pl->apacked + g * pl->apack_elems;
+        else
+            CX_NAME(dk_pack_weight)(d, pl, w + g * Kg * taps, wp);
+        for (ptrdiff_t j = 0; j < T; ++j)
+            tag[j] = -1;
+        for (ptrdiff_t od = od0; od < od1; ++od) {
+            for (ptrdiff_t t = 0; t < T; ++t) {
+                const ptrdiff_t iz = od * z->stride + t * z->dil - z->pad;
+                ptrdiff_t base;
+                if (iz < 0 || iz >= D) {
+                    if (!zero_ready) {
+                        memset(zero, 0, (size_t)slot * sizeof(CX_T));
+                        zero_ready = 1;
+                    }
+                    base = T * slot;
+                } else {
+                    ptrdiff_t j = 0;
+                    while (j < T && tag[j] != iz)
+                        ++j;
+                    if (j == T) {
+                        /* a slot no tap of this depth reads: the one holding
+                           the smallest depth (the depths only grow) */
+                        ptrdiff_t best = -1;
+                        for (ptrdiff_t k = 0; k < T; ++k) {
+                            int used = 0;
+                            for (ptrdiff_t u = 0; u < T; ++u)
+                                used |= tag[k] >= 0 &&
+                                        tag[k] == od * z->stride + u * z->dil - z->pad;
+                            if (!used && (best < 0 || tag[k] < tag[best]))
+                                best = k;
+                        }
+                        j = best;
+                        /* (a slot filled before keeps its zero rows and
+                           columns: the same band rows every time) */
+                        const int keep = tag[j] != -1;
+                        CX_T *sb = band + j * slot;
+                        for (ptrdiff_t c = 0; c < Cg; ++c)
+                            CX_NAME(dk_fill_band)(d, x + ((n * C + g * Cg + c) * D + iz) * HW, 1,
+                                                  p0 * d->stride_h, rows_in, L, sb + c * cstride,
+                                                  xend, keep);
+                        tag[j] = iz;
+                    }
+                    base = j * slot;
+                }
+                /* tap (c*T + t, r, s) of the folded weight */
+                for (ptrdiff_t c = 0; c < Cg; ++c)
+                    for (ptrdiff_t i = 0; i < RS; ++i)
+                        off[(c * T + t) * RS + i] = offc[c * RS + i] + base;
+            }
+            const ptrdiff_t ldc = Do * P * Q;
+            CX_NAME(dk_fwd_band)(d, pl, band, scratch, off, wpk, n * Do + od, g, p0, rows, bias,
+                                 y, y + (((n * d->K + g * Kg) * Do + od) * P + p0) * Q, ldc);
+        }
+    }
+    if (pl->dk_stream)
+        CX_NAME(dk_sfence)();
+}
+
 /* ---------------------------------------------------------- weight gradient */
 
 /* dw[k, c, r, s] = sum_{n, p, q} dy[n, k, p, q] * x[n, g*Cg + c, p*sh + r*dh - pt, q*sw + s*dw - pl] */

@@ -1368,46 +1368,27 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         CX_NAME(dk_sfence)();
 }
 
-/* Output rows of band bi of image n, group g. */
-static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
-                                  const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
-                                  ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws)
+/* The tiles of one filled band: output rows [p0, p0 + rows) of group g's Kg
+   channels from band (tap t of a pixel at off[t] past it; wpk: the group's
+   packed weight; scratch: the thread's workspace past the band, for biases and
+   the tiles' buffers). Channels-first outputs go to yg (channel k at
+   yg + k*ldc, rows of the plan's pitch or Q); channels-last ones to image n of y. */
+static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                 const CX_T *band, CX_T *scratch, const ptrdiff_t *off,
+                                 const CX_T *wpk, ptrdiff_t n, ptrdiff_t g, ptrdiff_t p0,
+                                 ptrdiff_t rows, const CX_T *bias, CX_T *y, CX_T *yg,
+                                 ptrdiff_t ldc)
 {
-    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
-    const ptrdiff_t taps = Cg * RS, P = d->P, Q = d->Q, L = pl->dk_L;
-    const ptrdiff_t p0 = bi * pl->tile, rows = cx_min(pl->tile, P - p0);
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G;
+    const ptrdiff_t taps = Cg * d->R * d->S, P = d->P, Q = d->Q, L = pl->dk_L;
     const ptrdiff_t nv = pl->dk_nv, VL = CX_DVL, vb = pl->dk_mode == 2 ? nv : nv * VL;
     const int multirow = pl->dk_mode == 1;
-    /* multi-row tiles (up to 4 rows) read whole groups of rows: band rows for them */
-    const ptrdiff_t rows_pad = multirow ? cx_ceil_div(rows, 4) * 4 : rows;
-    const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows_pad);
+    (void)P;  /* (channels-last outputs only) */
     const ptrdiff_t rstep = d->stride_h * d->stride_w * L;
-    /* the slot's stamp: this call's when an earlier item of it filled the
-       band (whole images, zero padding, no column tiles: the same layout and
-       zeros every item, and the same tap offsets) */
-    long long *stamp = (long long *)ws;
-    ws += CX_DK_STAMP;
-    const int keep = pl->dk_stamp != 0 && *stamp == pl->dk_stamp;
-    ptrdiff_t *off = (ptrdiff_t *)ws;
-    CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
-    CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
-    /* (64-byte aligned: the aligned row-walking tiles load its rows whole) */
-    band += ((size_t)band % 64) ? (64 - (size_t)band % 64) / sizeof(CX_T) : 0;
-    if (!keep)
-        CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-    CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band, keep);
     /* rows of whole vectors, unit column step: the row-walking tiles shift
        aligned vectors rather than load at every column offset */
     const int rowalign = CX_DK_ALIGNR && d->stride_w == 1 && d->dil_w == 1 && L % VL == 0 &&
                          !(cx_dev_flags & CX_DEV_NO_ROWALIGN);
-    *stamp = pl->ntiles == 1 && pl->dk_qt == 0 && pl->dk_pitch == 0 && !pl->dk_nhwc &&
-                     d->pad_mode == CX_PAD_ZEROS
-                 ? pl->dk_stamp : 0;
-    const CX_T *wpk = wp;
-    if (pl->apack_units)
-        wpk = (const CX_T *)pl->apacked + g * pl->apack_elems;
-    else
-        CX_NAME(dk_pack_weight)(d, pl, w + g * Kg * taps, wp);
 #if CX_DK_CV
     if (pl->dk_mode == 2) {
         int npi = 0;
@@ -1417,7 +1398,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         /* kernel rows of 3, 5 or 7 contiguous taps: the sliding tiles */
         if (d->stride_w == 1 && d->dil_w == 1 && (d->S == 3 || d->S == 5 || d->S == 7))
             fn = CX_NAME(dk_fwdcs_fns)[(d->S - 3) / 2][npi];
-        CX_T *bb = band + Cg * rows_in * d->stride_w * L;
+        CX_T *bb = scratch;
         /* tr[(p*Q + q)*16 + c]: a tile's pixels past the row's end land on the
            next row's, written after it (slack past the band's last pixel) */
         CX_T *tr = bb + 16;
@@ -1436,9 +1417,9 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                     CX_NAME(dv_store)(yp + j * d->K, CX_NAME(dv_load)(tr + j * 16));
                 continue;
             }
-            CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * Q;
+            CX_T *yk = yg + k0 * ldc;
             for (ptrdiff_t j0 = 0; j0 < npix; j0 += 16)
-                CX_NAME(dk_transpose16)(tr + j0 * 16, yk + j0, P * Q, cx_min(16, npix - j0));
+                CX_NAME(dk_transpose16)(tr + j0 * 16, yk + j0, ldc, cx_min(16, npix - j0));
         }
         return;
     }
@@ -1457,14 +1438,14 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         /* a column tile's rows are Q of ldq pixels: its vectors may spill only
            inside its own row (the next columns belong to another item) */
         const ptrdiff_t ldq = pl->dk_pitch ? pl->dk_pitch : Q;
-        CX_T *yk = y + ((n * d->K + g * Kg + k0) * P + p0) * ldq;
+        CX_T *yk = yg + k0 * ldc;
 #if CX_DK_CV
         if (pl->dk_nhwc == 1) {
             /* channels-last output of one group of Kg = mr = 8 channels (plan:
                groups == 1): tiles to a buffer, then 16 pixels at a time turned
                pixel-major by an in-register transpose and stored densely (two
                8-channel pixels a vector), the last short block through tmp */
-            CX_T *tb = band + Cg * rows_in * d->stride_w * L + CX_DVL_MAX;
+            CX_T *tb = scratch + CX_DVL_MAX;
             for (ptrdiff_t p = 0; p < rows; p += nr)
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
                     fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, rows * Q,
@@ -1527,23 +1508,61 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         if (pl->dk_stream) {
             /* the tiles write the band's rows x Q outputs of mr channels to a
                buffer after the band, copied out whole (rows are contiguous) */
-            CX_T *tb = band + Cg * rows_in * d->stride_w * L + CX_DVL_MAX;
+            CX_T *tb = scratch + CX_DVL_MAX;
             for (ptrdiff_t p = 0; p < rows; p += nr)
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
                     fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, rows * Q,
                        Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
             for (ptrdiff_t i = 0; i < cx_min(mr, Kg - k0); ++i)
-                CX_NAME(dk_stream_copy)(yk + i * P * Q, tb + i * rows * Q, rows * Q);
+                CX_NAME(dk_stream_copy)(yk + i * ldc, tb + i * rows * Q, rows * Q);
             k0 += mr;
             continue;
         }
         for (ptrdiff_t p = 0; p < rows; p += nr)
             for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
-                fn(taps, wb, band + p * rstep + q0, off, rstep, yk + p * ldq + q0, P * ldq, ldq,
+                fn(taps, wb, band + p * rstep + q0, off, rstep, yk + p * ldq + q0, ldc, ldq,
                    pl->dk_pitch ? Q - q0 : (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0,
                    bk);
         k0 += mr;
     }
+}
+
+/* Output rows of band bi of image n, group g. */
+static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                  const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
+                                  ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    const ptrdiff_t taps = Cg * RS, P = d->P, Q = d->Q, L = pl->dk_L;
+    const ptrdiff_t p0 = bi * pl->tile, rows = cx_min(pl->tile, P - p0);
+    /* multi-row tiles (up to 4 rows) read whole groups of rows: band rows for them */
+    const ptrdiff_t rows_pad = pl->dk_mode == 1 ? cx_ceil_div(rows, 4) * 4 : rows;
+    const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows_pad);
+    /* the slot's stamp: this call's when an earlier item of it filled the
+       band (whole images, zero padding, no column tiles: the same layout and
+       zeros every item, and the same tap offsets) */
+    long long *stamp = (long long *)ws;
+    ws += CX_DK_STAMP;
+    const int keep = pl->dk_stamp != 0 && *stamp == pl->dk_stamp;
+    ptrdiff_t *off = (ptrdiff_t *)ws;
+    CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
+    CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
+    /* (64-byte aligned: the aligned row-walking tiles load its rows whole) */
+    band += ((size_t)band % 64) ? (64 - (size_t)band % 64) / sizeof(CX_T) : 0;
+    if (!keep)
+        CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
+    CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band, keep);
+    *stamp = pl->ntiles == 1 && pl->dk_qt == 0 && pl->dk_pitch == 0 && !pl->dk_nhwc &&
+                     d->pad_mode == CX_PAD_ZEROS
+                 ? pl->dk_stamp : 0;
+    const CX_T *wpk = wp;
+    if (pl->apack_units)
+        wpk = (const CX_T *)pl->apacked + g * pl->apack_elems;
+    else
+        CX_NAME(dk_pack_weight)(d, pl, w + g * Kg * taps, wp);
+    const ptrdiff_t ldq = pl->dk_pitch ? pl->dk_pitch : Q;
+    CX_NAME(dk_fwd_band)(d, pl, band, band + Cg * rows_in * d->stride_w * L, off, wpk, n, g, p0,
+                         rows, bias, y, y + ((n * d->K + g * Kg) * P + p0) * ldq, P * ldq);
 }
 
 /* --------------------------------------------------------- weight gradient */

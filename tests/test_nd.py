@@ -155,6 +155,94 @@ def test_conv3d_depth_runs(monkeypatch):
     np.testing.assert_array_equal(convx.conv3d_input(x.shape, w, g, **kw), dx)
 
 
+# (x shape, w shape, keyword arguments): the native 3-D forward's edge cases --
+# depth stride and dilation (slots reused, skipped, refilled), depth padding
+# beyond the kernel (the zero slot), groups and depthwise blocks, one tap and
+# one depth, rows of more than 4 vectors (the band's general fill), bands of
+# several row tiles, channel-vector and pixel tiles, many runs of output depths,
+# outputs streamed past the caches (the last)
+NATIVE_3D = [
+    ((2, 32, 9, 12, 12), (32, 32, 3, 3, 3), dict(padding=1)),
+    ((2, 4, 7, 9, 11), (16, 4, 3, 3, 3), dict(padding=(2, 1, 0), stride=(2, 1, 1))),
+    ((2, 4, 11, 9, 11), (16, 4, 3, 3, 3), dict(padding=(2, 1, 0), dilation=(3, 1, 2))),
+    ((1, 2, 4, 6, 6), (16, 2, 2, 3, 3), dict(padding=((4, 3), 1, 1))),
+    ((1, 6, 5, 8, 8), (6, 2, 3, 3, 3), dict(padding=1, groups=3)),
+    ((2, 8, 6, 10, 10), (8, 1, 3, 3, 3), dict(padding=1, groups=8)),
+    ((2, 3, 6, 20, 20), (16, 3, 1, 5, 5), dict(padding=2)),
+    ((2, 2, 1, 9, 9), (4, 2, 1, 3, 3), dict(padding=(0, 1, 1))),
+    ((1, 3, 5, 70, 90), (16, 3, 3, 3, 3), dict(padding=1)),
+    ((1, 2, 4, 9, 150), (4, 2, 2, 3, 5), dict(padding=(1, 1, 2), stride=(1, 2, 1))),
+    ((3, 16, 5, 14, 14), (32, 16, 3, 5, 5), dict(padding=((1, 0), 2, (2, 1)))),
+    ((1, 4, 40, 6, 6), (8, 4, 3, 3, 3), dict(padding=1)),
+    ((1, 48, 10, 72, 64), (48, 1, 3, 3, 3), dict(padding=1, groups=48)),
+]
+
+
+def _native_geo(xs, ws, kw):
+    return _nd._Geo(3, xs, ws, kw.get("stride", 1), kw.get("padding", 0),
+                    kw.get("dilation", 1), kw.get("groups", 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", NATIVE_3D, ids=range(len(NATIVE_3D)))
+def test_conv3d_native_forward(case, dtype, monkeypatch):
+    """The native 3-D forward (input depths' bands filled once into slots) runs
+    on these cases and equals the reference and the depth-folded 2-D form bit
+    for bit on integers; its stride-1 input gradient (a forward of the flipped
+    weight) too."""
+    xs, ws, kw = case
+    rng = np.random.default_rng(xs[-1] * 7 + ws[0])
+    x = rng.integers(-3, 4, xs).astype(dtype)
+    w = rng.integers(-3, 4, ws).astype(dtype)
+    b = rng.integers(-3, 4, ws[:1]).astype(dtype)
+    geo = _native_geo(xs, ws, kw)
+    assert _nd._direct_3d(geo, "direct", np.dtype(dtype), 1) is not None
+    y = convx.conv3d(x, w, b, algorithm="direct", **kw)
+    np.testing.assert_array_equal(y, ref_conv(x, w, b, **kw))
+    np.testing.assert_array_equal(convx.conv3d(x, w, b, algorithm="direct", threads=2, **kw), y)
+    gy = rng.integers(-3, 4, y.shape).astype(dtype)
+    dx_ref = ref_conv_input(xs, w, gy, **kw)
+    native_dgrad = _nd._input_as_forward(geo, w, gy, np.dtype(dtype), "direct", 1)
+    if all(s == 1 for s in geo.stride) and min(lo for lo, _ in geo.padding) >= 0 and \
+            all(dl * (k - 1) >= max(p) for p, k, dl in zip(geo.padding, geo.kernel,
+                                                          geo.dilation)):
+        assert native_dgrad is not None
+    if native_dgrad is not None:
+        np.testing.assert_array_equal(native_dgrad, dx_ref)
+    np.testing.assert_array_equal(convx.conv3d_input(xs, w, gy, algorithm="direct", **kw),
+                                  dx_ref)
+    monkeypatch.setattr(_nd, "_NATIVE_3D", False)
+    assert _nd._direct_3d(geo, "direct", np.dtype(dtype), 1) is None
+    np.testing.assert_array_equal(convx.conv3d(x, w, b, algorithm="direct", **kw), y)
+
+
+def test_conv3d_native_out_and_nonfinite():
+    """The native forward writes into a contiguous out in place and through a
+    copy into any other; a non-finite weight keeps the input gradient on the
+    folded form (whose NaNs where inf meets padding are the reference's)."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(-3, 4, (2, 4, 5, 9, 9)).astype(np.float32)
+    w = rng.integers(-3, 4, (16, 4, 3, 3, 3)).astype(np.float32)
+    assert _nd._direct_3d(_native_geo(x.shape, w.shape, dict(padding=1)), "auto",
+                          np.dtype(np.float32), 1) is not None
+    ref = ref_conv(x, w, padding=1)
+    out = np.full(ref.shape, np.nan, np.float32)
+    assert convx.conv3d(x, w, padding=1, out=out) is out
+    np.testing.assert_array_equal(out, ref)
+    outf = np.full(ref.shape, np.nan, np.float32, order="F")
+    assert convx.conv3d(x, w, padding=1, out=outf) is outf
+    np.testing.assert_array_equal(outf, ref)
+    wi = w.copy()
+    wi[3, 1, 0, 2, 1] = np.inf
+    gy = rng.integers(-3, 4, ref.shape).astype(np.float32)
+    geo = _native_geo(x.shape, w.shape, dict(padding=1))
+    assert _nd._input_as_forward(geo, wi, gy, np.dtype(np.float32), "auto", 1) is None
+    with np.errstate(invalid="ignore"):
+        dx = convx.conv3d_input(x.shape, wi, gy, padding=1)
+        want = ref_conv_input(x.shape, wi.astype(np.float64), gy, padding=1)
+    np.testing.assert_array_equal(np.isnan(dx), np.isnan(want))
+
+
 def test_conv3d_thread_invariance():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 8, 6, 9, 9)).astype(np.float32)
