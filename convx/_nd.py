@@ -451,13 +451,14 @@ def _unfold_output(gy, od0, od1, last=False):
 _NATIVE_3D = True
 
 
-def _direct_3d(geo, algorithm, dtype, threads):
-    """(geometry, depth) for _conv.conv3d_fwd when a channels-first, zero-padded
-    3-D forward runs natively: the algorithm (or "auto"'s pick for the
-    depth-folded 2-D forward of the whole batch) is "direct" and its band
-    kernels apply. Each input depth's band is then filled once per run of
-    output depths (cx_conv3d_depth), with no folded copy of the input and the
-    result written in place. None otherwise."""
+def _direct_3d(geo, algorithm, dtype, threads, op="fwd"):
+    """(geometry, depth) for _conv.conv3d_fwd (op "fwd") or conv3d_wgrad
+    ("wgrad") when a channels-first, zero-padded 3-D operation runs natively:
+    the algorithm (or "auto"'s pick for the depth-folded 2-D operation of the
+    whole batch) is "direct" and its band kernels apply. Each input depth's band
+    is then filled once per run of output depths (cx_conv3d_depth), with no
+    folded copy of the input (or of grad_output) and the result written in
+    place. None otherwise."""
     if not _NATIVE_3D or algorithm not in ("auto", "direct"):
         return None
     K, Cg, T, R, S = geo.weight_shape
@@ -467,11 +468,11 @@ def _direct_3d(geo, algorithm, dtype, threads):
     st, pad, dil = _pairs2(geo)
     g2 = _api._geometry((geo.N * D_out, geo.C * T) + geo.sizes[1:], (K, Cg * T, R, S),
                         st, pad, dil, geo.groups)
-    if _api._resolve_algorithm(algorithm, "fwd", g2, dtype, threads) != "direct":
+    if _api._resolve_algorithm(algorithm, op, g2, dtype, threads) != "direct":
         return None
     depth = (geo.N, geo.sizes[0], D_out, T, geo.stride[0], geo.dilation[0],
              geo.padding[0][0])
-    if _conv.conv3d_plan_info(g2.astuple(), depth, dtype) is None:
+    if _conv.conv3d_plan_info(g2.astuple(), depth, dtype, op) is None:
         return None
     return g2.astuple(), depth
 
@@ -634,6 +635,15 @@ def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     st, pad, dil = _pairs2(geo)
     x5 = x.reshape(xs)
     g5 = gy.reshape(_user(geo.output_shape, last))
+    native = None
+    if not last and math.prod(geo.output_shape) and math.prod(wsize):
+        native = _direct_3d(geo, algorithm, dtype, threads, "wgrad")
+    if native is not None:
+        dw = np.empty(wsize, dtype)
+        _conv.conv3d_wgrad(_api._prepare("input", x5, dtype).reshape(-1),
+                           _api._prepare("grad_output", g5, dtype).reshape(-1),
+                           dw.reshape(-1), native[0], native[1], threads)
+        return dw
     dw = None
     if math.prod(geo.output_shape) and math.prod(wsize):
         for od0, od1 in _depth_runs(geo, dtype.itemsize):

@@ -176,12 +176,24 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
     zeros were multiplied (see convx._api._padding_nan_weight)."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
-    cdef Py_ssize_t ws_stride, item
+    cdef Py_ssize_t ws_stride
     cdef int nt
     _fill_desc(&d, geometry)
     dtype = np.float32 if floating is float else np.float64
     ws = _plan(&d, &pl, CX_OP_WGRAD, algorithm, dtype, nthreads, &ws_stride, &nt)
     _pad_mode_for(&d, &pl, pad_mode)
+    _wgrad_items(&d, NULL, &pl, x, dy, dw, ws, ws_stride, nt)
+    # True when the kernels multiplied the zero padding by grad_output (the
+    # register-blocked direct path does), so that inf/NaN there already gave NaN
+    return bool(pl.dk)
+
+
+cdef int _wgrad_items(cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl,
+                      const floating[::1] x, const floating[::1] dy, floating[::1] dw,
+                      object ws, Py_ssize_t ws_stride, int nt) except -1:
+    """Run a planned weight gradient (2-D, or 3-D when z is not NULL) into dw."""
+    cdef Py_ssize_t item
+    dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
     cdef const floating *xp = _in(x)
@@ -191,7 +203,7 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
     cdef floating[::1] partv
     cdef Py_ssize_t chunk = 4096, nchunks, begin
     outp = dwp
-    packed = _prepack(&d, &pl, dyp, dtype, nt)   # dY packed once (large Kg), kept alive
+    packed = _prepack(d, pl, dyp, dtype, nt)   # dY packed once (large Kg), kept alive
     if pl.nsplit > 1:
         # Strategy: one partial weight gradient per batch chunk (disjoint writes),
         # then a second loop adds the chunks in chunk order for disjoint ranges
@@ -201,43 +213,68 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
         outp = &partv[0]
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
-            if floating is float:
-                cx_f32_conv2d_wgrad(&d, &pl, xp, dyp, outp, item, wsp + threadid() * ws_stride)
+            if z != NULL:
+                if floating is float:
+                    cx_f32_conv3d_wgrad(d, z, pl, xp, dyp, outp, item, wsp + threadid() * ws_stride)
+                else:
+                    cx_f64_conv3d_wgrad(d, z, pl, xp, dyp, outp, item, wsp + threadid() * ws_stride)
+            elif floating is float:
+                cx_f32_conv2d_wgrad(d, pl, xp, dyp, outp, item, wsp + threadid() * ws_stride)
             else:
-                cx_f64_conv2d_wgrad(&d, &pl, xp, dyp, outp, item, wsp + threadid() * ws_stride)
+                cx_f64_conv2d_wgrad(d, pl, xp, dyp, outp, item, wsp + threadid() * ws_stride)
         if pl.nsplit > 1:
             nchunks = (pl.wsize + chunk - 1) // chunk
             for item in prange(nchunks, num_threads=nt, schedule="static"):
                 begin = item * chunk
                 if floating is float:
-                    cx_f32_conv2d_wgrad_reduce(&pl, outp, dwp, begin, min(begin + chunk, pl.wsize))
+                    cx_f32_conv2d_wgrad_reduce(pl, outp, dwp, begin, min(begin + chunk, pl.wsize))
                 else:
-                    cx_f64_conv2d_wgrad_reduce(&pl, outp, dwp, begin, min(begin + chunk, pl.wsize))
-    # True when the kernels multiplied the zero padding by grad_output (the
-    # register-blocked direct path does), so that inf/NaN there already gave NaN
-    return bool(pl.dk)
+                    cx_f64_conv2d_wgrad_reduce(pl, outp, dwp, begin, min(begin + chunk, pl.wsize))
+    return 0
 
 
 cdef int _plan3d(cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl, tuple geometry,
-                 tuple depth, object dtype):
+                 tuple depth, object dtype, int op=CX_OP_FWD):
     _fill_desc(d, geometry)
     (z.N, z.D, z.Do, z.T, z.stride, z.dil, z.pad) = depth
-    if np.dtype(dtype) == np.float32:
-        return cx_f32_conv3d_plan_fwd(d, z, pl)
-    return cx_f64_conv3d_plan_fwd(d, z, pl)
+    f32 = np.dtype(dtype) == np.float32
+    if op == CX_OP_WGRAD:
+        return cx_f32_conv3d_plan_wgrad(d, z, pl) if f32 else cx_f64_conv3d_plan_wgrad(d, z, pl)
+    return cx_f32_conv3d_plan_fwd(d, z, pl) if f32 else cx_f64_conv3d_plan_fwd(d, z, pl)
 
 
-def conv3d_plan_info(tuple geometry, tuple depth, object dtype):
-    """The 3-D forward's plan on the direct band kernels (conv3d_fwd's arguments),
-    or None where they do not apply (then the depth-folded 2-D form runs)."""
+def conv3d_plan_info(tuple geometry, tuple depth, object dtype, str op="fwd"):
+    """The 3-D forward's ("fwd") or weight gradient's ("wgrad") plan on the direct
+    band kernels (conv3d_fwd's / conv3d_wgrad's arguments), or None where they do
+    not apply (then the depth-folded 2-D form runs)."""
     cdef cx_conv2d_desc d
     cdef cx_conv3d_depth z
     cdef cx_conv2d_plan pl
-    if not _plan3d(&d, &z, &pl, geometry, depth, dtype):
+    if not _plan3d(&d, &z, &pl, geometry, depth, dtype,
+                   CX_OP_WGRAD if op == "wgrad" else CX_OP_FWD):
         return None
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, cblock=pl.cblock,
                 dk_mode=pl.dk_mode, depth_run=z.chunk, runs=z.chunks, band_row=pl.dk_L,
+                nsplit=pl.nsplit, nper=pl.nper,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
+
+
+def conv3d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
+                 tuple geometry, tuple depth, int nthreads):
+    """dw (K, C/groups, T, R, S) = conv3d_weight(x (N, C, D, H, W), dy (N, K, Do, P,
+    Q)), arrays flattened, channels first, zero padding; geometry and depth as
+    in conv3d_fwd. Raises ValueError where conv3d_plan_info(..., "wgrad") is None."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv3d_depth z
+    cdef cx_conv2d_plan pl
+    cdef Py_ssize_t ws_stride
+    cdef int nt
+    dtype = np.float32 if floating is float else np.float64
+    if not _plan3d(&d, &z, &pl, geometry, depth, dtype, CX_OP_WGRAD):
+        raise ValueError(f"no direct 3-D weight-gradient plan for geometry {geometry}, "
+                         f"depth {depth}")
+    ws = _slots(&pl, dtype, nthreads, &ws_stride, &nt)
+    _wgrad_items(&d, &z, &pl, x, dy, dw, ws, ws_stride, nt)
 
 
 def conv3d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,

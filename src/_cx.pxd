@@ -91,6 +91,10 @@ cdef extern from "cx_conv.h" nogil:
     void cx_f32_conv3d_fwd(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
                          const cx_conv2d_plan *plan, const float *x, const float *w,
                          const float *bias, float *y, Py_ssize_t item, float *ws)
+    int cx_f32_conv3d_plan_wgrad(const cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *plan)
+    void cx_f32_conv3d_wgrad(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
+                           const cx_conv2d_plan *plan, const float *x, const float *dy, float *dw,
+                           Py_ssize_t item, float *ws)
     void cx_f32_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const float *x, const float *dy, float *dw,
                              Py_ssize_t item, float *ws)
@@ -132,6 +136,10 @@ cdef extern from "cx_conv.h" nogil:
     void cx_f64_conv3d_fwd(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
                          const cx_conv2d_plan *plan, const double *x, const double *w,
                          const double *bias, double *y, Py_ssize_t item, double *ws)
+    int cx_f64_conv3d_plan_wgrad(const cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *plan)
+    void cx_f64_conv3d_wgrad(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
+                           const cx_conv2d_plan *plan, const double *x, const double *dy, double *dw,
+                           Py_ssize_t item, double *ws)
     void cx_f64_conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const double *x, const double *dy, double *dw,
                              Py_ssize_t item, double *ws)

@@ -149,6 +149,13 @@ typedef struct {
     void P##conv3d_fwd(const cx_conv2d_desc *d, const cx_conv3d_depth *z,              \
                        const cx_conv2d_plan *plan, const T *x, const T *w, const T *bias, \
                        T *y, ptrdiff_t item, T *ws);                                    \
+    /* 3-D weight gradient (dk channel-vector kernels only): plan, 0 where they do  \
+       not apply; one work item writes plan->nsplit partial sums as conv2d_wgrad */    \
+    int P##conv3d_plan_wgrad(const cx_conv2d_desc *d, cx_conv3d_depth *z,             \
+                             cx_conv2d_plan *plan);                                     \
+    void P##conv3d_wgrad(const cx_conv2d_desc *d, const cx_conv3d_depth *z,            \
+                         const cx_conv2d_plan *plan, const T *x, const T *dy, T *dw,    \
+                         ptrdiff_t item, T *ws);                                        \
     /* dw = sum over the batch of dy (x) x, one work item */                            \
     void P##conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,          \
                          const T *x, const T *dy, T *dw, ptrdiff_t item, T *ws);        \

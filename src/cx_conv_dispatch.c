@@ -42,6 +42,13 @@ CX_DECLARE_NHWC_API(double, cx_f64_avx512_)
                          const cx_conv2d_plan *pl, const T *x, const T *w, const T *bias,   \
                          T *y, ptrdiff_t item, T *ws)                                       \
     { CX_PICK(PFX, conv3d_fwd)(d, z, pl, x, w, bias, y, item, ws); }                        \
+    int PUB##conv3d_plan_wgrad(const cx_conv2d_desc *d, cx_conv3d_depth *z,                \
+                               cx_conv2d_plan *pl)                                          \
+    { return CX_PICK(PFX, conv3d_plan_wgrad)(d, z, pl); }                                   \
+    void PUB##conv3d_wgrad(const cx_conv2d_desc *d, const cx_conv3d_depth *z,              \
+                           const cx_conv2d_plan *pl, const T *x, const T *dy, T *dw,        \
+                           ptrdiff_t item, T *ws)                                           \
+    { CX_PICK(PFX, conv3d_wgrad)(d, z, pl, x, dy, dw, item, ws); }                          \
     void PUB##conv2d_wgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, const T *x,  \
                            const T *dy, T *dw, ptrdiff_t item, T *ws)                       \
     { CX_PICK(PFX, conv2d_wgrad)(d, pl, x, dy, dw, item, ws); }                             \

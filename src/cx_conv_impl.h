@@ -914,23 +914,6 @@ void CX_NAME(conv2d_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
 
 /* ------------------------------------------------- 3-D forward, channels first */
 
-/* Slot layout of a 3-D item's band (conv3d_fwd): T + 1 slots of Cg channels'
-   band rows each (the input depths the current output depth reads, and one of
-   zeros for depth padding), a vector of slack after each (a band fill writes
-   up to a vector past its last row) and 64-byte aligned. */
-static ptrdiff_t CX_NAME(dk3_slot)(const cx_conv2d_desc *d, ptrdiff_t Cg, ptrdiff_t rows_in,
-                                   ptrdiff_t L)
-{
-    const ptrdiff_t a = 64 / (ptrdiff_t)sizeof(CX_T);
-    return cx_ceil_div(Cg * rows_in * d->stride_w * L + CX_DVL_MAX, a) * a;
-}
-
-static ptrdiff_t CX_NAME(dk3_rows_in)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
-{
-    const ptrdiff_t rows = pl->dk_mode == 1 ? cx_ceil_div(pl->tile, 4) * 4 : pl->tile;
-    return CX_NAME(dk_rows_in)(d, rows);
-}
-
 int CX_NAME(conv3d_plan_fwd)(const cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl)
 {
     const ptrdiff_t T = z->T;
@@ -981,7 +964,6 @@ void CX_NAME(conv3d_fwd)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
     const ptrdiff_t g1 = cx_min(G, (gbi + 1) * pl->cblock);
     const ptrdiff_t p0 = bi * pl->tile, rows = cx_min(pl->tile, P - p0);
     const ptrdiff_t rows_in = CX_NAME(dk3_rows_in)(d, pl);
-    const ptrdiff_t rs = d->stride_w * L, cstride = rows_in * rs;
     const ptrdiff_t slot = CX_NAME(dk3_slot)(d, Cg, rows_in, L);
     const CX_T *xend = x + z->N * C * D * HW;
     /* workspace: off[taps], offc[Cg*RS], tag[T], the packed weight (unless
@@ -992,7 +974,6 @@ void CX_NAME(conv3d_fwd)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
     CX_T *wp = (CX_T *)(tag + T);
     CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
     band += ((size_t)band % 64) ? (64 - (size_t)band % 64) / sizeof(CX_T) : 0;
-    CX_T *zero = band + T * slot;
     CX_T *scratch = band + (T + 1) * slot;
     int zero_ready = 0;
     CX_NAME(dk_offsets)(d, Cg, rows_in, L, offc, Cg * RS);
@@ -1005,49 +986,8 @@ void CX_NAME(conv3d_fwd)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
         for (ptrdiff_t j = 0; j < T; ++j)
             tag[j] = -1;
         for (ptrdiff_t od = od0; od < od1; ++od) {
-            for (ptrdiff_t t = 0; t < T; ++t) {
-                const ptrdiff_t iz = od * z->stride + t * z->dil - z->pad;
-                ptrdiff_t base;
-                if (iz < 0 || iz >= D) {
-                    if (!zero_ready) {
-                        memset(zero, 0, (size_t)slot * sizeof(CX_T));
-                        zero_ready = 1;
-                    }
-                    base = T * slot;
-                } else {
-                    ptrdiff_t j = 0;
-                    while (j < T && tag[j] != iz)
-                        ++j;
-                    if (j == T) {
-                        /* a slot no tap of this depth reads: the one holding
-                           the smallest depth (the depths only grow) */
-                        ptrdiff_t best = -1;
-                        for (ptrdiff_t k = 0; k < T; ++k) {
-                            int used = 0;
-                            for (ptrdiff_t u = 0; u < T; ++u)
-                                used |= tag[k] >= 0 &&
-                                        tag[k] == od * z->stride + u * z->dil - z->pad;
-                            if (!used && (best < 0 || tag[k] < tag[best]))
-                                best = k;
-                        }
-                        j = best;
-                        /* (a slot filled before keeps its zero rows and
-                           columns: the same band rows every time) */
-                        const int keep = tag[j] != -1;
-                        CX_T *sb = band + j * slot;
-                        for (ptrdiff_t c = 0; c < Cg; ++c)
-                            CX_NAME(dk_fill_band)(d, x + ((n * C + g * Cg + c) * D + iz) * HW, 1,
-                                                  p0 * d->stride_h, rows_in, L, sb + c * cstride,
-                                                  xend, keep);
-                        tag[j] = iz;
-                    }
-                    base = j * slot;
-                }
-                /* tap (c*T + t, r, s) of the folded weight */
-                for (ptrdiff_t c = 0; c < Cg; ++c)
-                    for (ptrdiff_t i = 0; i < RS; ++i)
-                        off[(c * T + t) * RS + i] = offc[c * RS + i] + base;
-            }
+            CX_NAME(dk3_bands)(d, z, x + (n * C + g * Cg) * D * HW, Cg, od, p0 * d->stride_h,
+                               rows_in, L, band, tag, &zero_ready, offc, off, xend);
             const ptrdiff_t ldc = Do * P * Q;
             CX_NAME(dk_fwd_band)(d, pl, band, scratch, off, wpk, n * Do + od, g, p0, rows, bias,
                                  y, y + (((n * d->K + g * Kg) * Do + od) * P + p0) * Q, ldc);
@@ -1055,6 +995,45 @@ void CX_NAME(conv3d_fwd)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
     }
     if (pl->dk_stream)
         CX_NAME(dk_sfence)();
+}
+
+int CX_NAME(conv3d_plan_wgrad)(const cx_conv2d_desc *d, cx_conv3d_depth *z,
+                               cx_conv2d_plan *pl)
+{
+    const ptrdiff_t T = z->T;
+    if (T <= 0 || z->N <= 0 || z->Do <= 0 || d->N != z->N * z->Do || d->C % T != 0 ||
+        (d->C / d->groups) % T != 0)
+        return 0;
+    CX_NAME(conv2d_plan)(d, CX_OP_WGRAD, CX_ALGO_DIRECT, pl);
+    if (!pl->dk || pl->dk_mode != 2 || pl->dk_nhwc)
+        return 0;
+    const ptrdiff_t Cs = d->C / d->groups / T, RS = d->R * d->S;
+    const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, pl->tile);
+    /* units (image, band, output depth) in that order, chunks of >= 4 where
+       the batch was split: a chunk refills T - 1 slots on entry */
+    const ptrdiff_t units = d->N * pl->ntiles;
+    const ptrdiff_t nsplit = cx_min(pl->nsplit, cx_max(units / 4, 1));
+    pl->nper = cx_ceil_div(units, nsplit);
+    pl->nsplit = cx_ceil_div(units, pl->nper);
+    pl->nitems = pl->cblocks * pl->kblocks * pl->nsplit;
+    const double extra = (double)(T + 1) * (double)CX_NAME(dk3_slot)(d, Cs, rows_in, pl->dk_L) -
+                         (double)(d->C / d->groups) * (double)rows_in * (double)pl->dk_L +
+                         2.0 * (double)(Cs * RS + T) + 64;
+    pl->ws_elems += (size_t)cx_max(extra, 0.0);
+    z->chunk = 0;
+    z->chunks = 0;
+    return 1;
+}
+
+void CX_NAME(conv3d_wgrad)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
+                           const cx_conv2d_plan *pl, const CX_T *x, const CX_T *dy, CX_T *dw,
+                           ptrdiff_t item, CX_T *ws)
+{
+#if CX_DK_CV
+    CX_NAME(wgrad_dkc)(d, z, pl, x, dy, dw, item, ws);
+#else
+    (void)d, (void)z, (void)pl, (void)x, (void)dy, (void)dw, (void)item, (void)ws;
+#endif
 }
 
 /* ---------------------------------------------------------- weight gradient */

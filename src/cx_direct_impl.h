@@ -1565,6 +1565,83 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                          rows, bias, y, y + ((n * d->K + g * Kg) * P + p0) * ldq, P * ldq);
 }
 
+/* ------------------------------------------------ 3-D bands (cx_conv3d_depth) */
+
+/* Slot layout of a 3-D item's band (conv3d_fwd, conv3d_wgrad): T + 1 slots of
+   Cg channels' band rows each (the input depths the current output depth
+   reads, and one of zeros for depth padding), each followed by zeros (a band
+   fill writes up to a vector past its last row; the weight gradient's tiles
+   read up to 2 vectors + S past it) and 64-byte aligned. */
+static ptrdiff_t CX_NAME(dk3_slot)(const cx_conv2d_desc *d, ptrdiff_t Cg, ptrdiff_t rows_in,
+                                   ptrdiff_t L)
+{
+    const ptrdiff_t a = 64 / (ptrdiff_t)sizeof(CX_T);
+    return cx_ceil_div(Cg * rows_in * d->stride_w * L + 2 * CX_DVL_MAX + d->S, a) * a;
+}
+
+/* The bands output depth od reads, in slots (dk3_slot) of band: input depth iz
+   of tap t is kept in the slot tagged iz, or filled (Cg channels of
+   xg + (c*D + iz)*H*W, band rows from padded row prow0) into a slot no tap of
+   od reads; padding depths read the zero slot T (zeroed once: *zero_ready).
+   Then off[((c*T + t)*R + r)*S + s] = offc[(c*R + r)*S + s] + that slot's
+   start, the folded weight's taps. Tags of -1 mark empty slots (a slot's first
+   fill writes its zero rows and columns too). */
+static void CX_NAME(dk3_bands)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
+                               const CX_T *xg, ptrdiff_t Cg, ptrdiff_t od, ptrdiff_t prow0,
+                               ptrdiff_t rows_in, ptrdiff_t L, CX_T *band, ptrdiff_t *tag,
+                               int *zero_ready, const ptrdiff_t *offc, ptrdiff_t *off,
+                               const CX_T *xend)
+{
+    const ptrdiff_t T = z->T, D = z->D, HW = d->H * d->W, RS = d->R * d->S;
+    const ptrdiff_t cstride = rows_in * d->stride_w * L;
+    const ptrdiff_t slot = CX_NAME(dk3_slot)(d, Cg, rows_in, L);
+    for (ptrdiff_t t = 0; t < T; ++t) {
+        const ptrdiff_t iz = od * z->stride + t * z->dil - z->pad;
+        ptrdiff_t j = T;
+        if (iz < 0 || iz >= D) {
+            if (!*zero_ready) {
+                memset(band + T * slot, 0, (size_t)slot * sizeof(CX_T));
+                *zero_ready = 1;
+            }
+        } else {
+            j = 0;
+            while (j < T && tag[j] != iz)
+                ++j;
+            if (j == T) {
+                /* a slot no tap of od reads: the one holding the smallest
+                   depth (the depths only grow along a run) */
+                ptrdiff_t best = -1;
+                for (ptrdiff_t k = 0; k < T; ++k) {
+                    int used = 0;
+                    for (ptrdiff_t u = 0; u < T; ++u)
+                        used |= tag[k] >= 0 && tag[k] == od * z->stride + u * z->dil - z->pad;
+                    if (!used && (best < 0 || tag[k] < tag[best]))
+                        best = k;
+                }
+                j = best;
+                /* (a slot filled before keeps its zero rows and columns: the
+                   same band rows every time) */
+                const int keep = tag[j] != -1;
+                CX_T *sb = band + j * slot;
+                for (ptrdiff_t c = 0; c < Cg; ++c)
+                    CX_NAME(dk_fill_band)(d, xg + (c * D + iz) * HW, 1, prow0, rows_in, L,
+                                          sb + c * cstride, xend, keep);
+                memset(sb + Cg * cstride, 0, (size_t)(slot - Cg * cstride) * sizeof(CX_T));
+                tag[j] = iz;
+            }
+        }
+        for (ptrdiff_t c = 0; c < Cg; ++c)
+            for (ptrdiff_t i = 0; i < RS; ++i)
+                off[(c * T + t) * RS + i] = offc[c * RS + i] + j * slot;
+    }
+}
+
+static ptrdiff_t CX_NAME(dk3_rows_in)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+{
+    const ptrdiff_t rows = pl->dk_mode == 1 ? cx_ceil_div(pl->tile, 4) * 4 : pl->tile;
+    return CX_NAME(dk_rows_in)(d, rows);
+}
+
 /* --------------------------------------------------------- weight gradient */
 
 /* acc[i*MT + j] += lane-wise sum over the band's rows p and vectors v < nvec of
@@ -2037,9 +2114,12 @@ static void CX_NAME(dk_wgradc_exact)(ptrdiff_t S, ptrdiff_t nrr, ptrdiff_t rows,
 }
 
 /* The weight-gradient item of the channel-vector plan (see plan_wgradc_dk). */
-static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
-                               const CX_T *x, const CX_T *dy, CX_T *dw, ptrdiff_t item,
-                               CX_T *ws)
+/* z: NULL, or the 3-D weight gradient (conv3d_wgrad): d the depth-folded 2-D
+   convolution, x (N, C, D, H, W), dy (N, K, Do, P, Q), units (image, band,
+   output depth) in that order, input depths' bands in slots (dk3_bands). */
+static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
+                               const cx_conv2d_plan *pl, const CX_T *x, const CX_T *dy,
+                               CX_T *dw, ptrdiff_t item, CX_T *ws)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, R = d->R, S = d->S;
     const ptrdiff_t taps = Cg * R * S, P = d->P, Q = d->Q, PQ = P * Q, L = pl->dk_L;
@@ -2054,8 +2134,13 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
     const CX_NAME(dk_wgradc_fn) fn = S == 3 ? CX_NAME(dk_wgradc_3)
                                    : S == 5 ? CX_NAME(dk_wgradc_5) : CX_NAME(dk_wgradc_7);
     dw += split * pl->wsize;
+    /* 3-D: T slots of Cs channels (the folded channel c*T + t is channel c of
+       the slot of tap t) */
+    const ptrdiff_t T = z ? z->T : 1, Cs = Cg / T, Do = z ? z->Do : 1;
     ptrdiff_t *off = (ptrdiff_t *)ws;
-    CX_T *after = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
+    ptrdiff_t *offc = off + taps, *tag = offc + (z ? Cs * R * S : 0);
+    const ptrdiff_t nidx = taps + (z ? Cs * R * S + T : 0);
+    CX_T *after = ws + cx_ceil_div(nidx * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
     const size_t mis = ((size_t)after % CX_VBYTES) / sizeof(CX_T);
     CX_DV *acc = (CX_DV *)(after + (mis ? (size_t)CX_DVL - mis : 0));   /* [kb][crp][S] */
     CX_T *band = (CX_T *)(acc + nkb * crp * S);
@@ -2063,22 +2148,47 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
         acc[i] = CX_NAME(dv_splat)(0);
     const ptrdiff_t rstep = d->stride_h * L;
     const ptrdiff_t slack = 2 * CX_DVL + S;
-    const ptrdiff_t band_elems = Cg * CX_NAME(dk_rows_in)(d, pl->tile) * L + slack;
+    const ptrdiff_t band_elems =
+        z ? (T + 1) * CX_NAME(dk3_slot)(d, Cs, CX_NAME(dk_rows_in)(d, pl->tile), L)
+          : Cg * CX_NAME(dk_rows_in)(d, pl->tile) * L + slack;
+    int zero_ready = 0;
+    ptrdiff_t tag_p0 = -1;
     CX_T *dyt = band + band_elems;
     /* (16-float aligned: dyt's vectors are loaded whole) */
     dyt += ((size_t)dyt % CX_VBYTES) ? (CX_VBYTES - (size_t)dyt % CX_VBYTES) / sizeof(CX_T) : 0;
     const CX_T *xr[8];
     for (ptrdiff_t u = u0; u < u1; ++u) {
-        const ptrdiff_t n = u / pl->ntiles, p0 = (u % pl->ntiles) * pl->tile;
+        const ptrdiff_t od = u % Do, v = z ? u / Do : u;
+        const ptrdiff_t n = v / pl->ntiles, p0 = (v % pl->ntiles) * pl->tile;
         const ptrdiff_t rows = cx_min(pl->tile, P - p0);
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
-        const ptrdiff_t bn = Cg * rows_in * L;
-        CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-        CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band, 0);
-        memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
+        /* dY's channel k of this unit at dyn + k*ldk */
+        const CX_T *dyn = dy + (n * d->K + g * Kg + k0) * PQ + p0 * Q;
+        ptrdiff_t ldk = PQ;
+        if (z) {
+            if (p0 != tag_p0) {
+                /* another band: other rows in the slots, another layout */
+                for (ptrdiff_t j = 0; j < T; ++j)
+                    tag[j] = -1;
+                zero_ready = 0;
+                tag_p0 = p0;
+                CX_NAME(dk_offsets)(d, Cs, rows_in, L, offc, Cs * R * S);
+            }
+            CX_NAME(dk3_bands)(d, z, x + (n * Cs * G + g * Cs) * z->D * d->H * d->W, Cs, od,
+                               p0 * d->stride_h, rows_in, L, band, tag, &zero_ready, offc, off,
+                               x + z->N * Cs * G * z->D * d->H * d->W);
+            ldk = Do * PQ;
+            dyn = dy + ((n * d->K + g * Kg + k0) * Do + od) * PQ + p0 * Q;
+        } else {
+            const ptrdiff_t bn = Cg * rows_in * L;
+            CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
+            CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band,
+                                     0);
+            memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
+        }
         for (ptrdiff_t kb = 0; kb < nkb; ++kb) {
             /* dyt[p][S - 1 + q][k] = dy[n, g*Kg + k0 + kb*16 + k, p0 + p, q], zeros around */
-            const CX_T *dyk = dy + (n * d->K + g * Kg + k0 + kb * 16) * PQ + p0 * Q;
+            const CX_T *dyk = dyn + kb * 16 * ldk;
             for (ptrdiff_t p = 0; p < rows; ++p) {
                 CX_T *o = dyt + p * dpitch;
                 memset(o, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
@@ -2095,14 +2205,14 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
                 for (; q0 + 16 <= Q; q0 += 16) {
                     CX_DV r[16];
                     for (int k = 0; k < 16; ++k)
-                        r[k] = CX_NAME(dv_load)(dyk + k * PQ + p * Q + q0);
+                        r[k] = CX_NAME(dv_load)(dyk + k * ldk + p * Q + q0);
                     CX_NAME(dk_tr16)(r);
                     for (int j = 0; j < 16; ++j)
                         CX_NAME(dv_store)(o + (q0 + j) * 16, r[j]);
                 }
                 for (; q0 < Q; ++q0)
                     for (int k = 0; k < 16; ++k)
-                        o[q0 * 16 + k] = dyk[k * PQ + p * Q + q0];
+                        o[q0 * 16 + k] = dyk[k * ldk + p * Q + q0];
             }
             CX_DV *acck = acc + kb * crp * S;
             for (ptrdiff_t c0 = 0; c0 < ncr; c0 += nrr) {
@@ -2137,7 +2247,7 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
 {
 #if CX_DK_CV
     if (pl->dk_mode == 2) {
-        CX_NAME(wgrad_dkc)(d, pl, x, dy, dw, item, ws);
+        CX_NAME(wgrad_dkc)(d, NULL, pl, x, dy, dw, item, ws);
         return;
     }
 #endif

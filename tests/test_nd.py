@@ -175,7 +175,11 @@ NATIVE_3D = [
     ((3, 16, 5, 14, 14), (32, 16, 3, 5, 5), dict(padding=((1, 0), 2, (2, 1)))),
     ((1, 4, 40, 6, 6), (8, 4, 3, 3, 3), dict(padding=1)),
     ((1, 48, 10, 72, 64), (48, 1, 3, 3, 3), dict(padding=1, groups=48)),
+    ((1, 4, 5, 8, 8), (32, 2, 3, 3, 3), dict(padding=1, groups=2)),
 ]
+# the cases whose float32 weight gradient runs natively too (the channel-vector
+# kernels: 16k output channels a group, kernel rows of 3, 5 or 7 unit-step taps)
+NATIVE_3D_WGRAD = {0, 1, 3, 6, 8, 10, 13}
 
 
 def _native_geo(xs, ws, kw):
@@ -184,13 +188,13 @@ def _native_geo(xs, ws, kw):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", NATIVE_3D, ids=range(len(NATIVE_3D)))
-def test_conv3d_native_forward(case, dtype, monkeypatch):
+@pytest.mark.parametrize("index", range(len(NATIVE_3D)))
+def test_conv3d_native(index, dtype, monkeypatch):
     """The native 3-D forward (input depths' bands filled once into slots) runs
     on these cases and equals the reference and the depth-folded 2-D form bit
     for bit on integers; its stride-1 input gradient (a forward of the flipped
-    weight) too."""
-    xs, ws, kw = case
+    weight) and its weight gradient too."""
+    xs, ws, kw = NATIVE_3D[index]
     rng = np.random.default_rng(xs[-1] * 7 + ws[0])
     x = rng.integers(-3, 4, xs).astype(dtype)
     w = rng.integers(-3, 4, ws).astype(dtype)
@@ -211,9 +215,16 @@ def test_conv3d_native_forward(case, dtype, monkeypatch):
         np.testing.assert_array_equal(native_dgrad, dx_ref)
     np.testing.assert_array_equal(convx.conv3d_input(xs, w, gy, algorithm="direct", **kw),
                                   dx_ref)
+    native_wgrad = _nd._direct_3d(geo, "direct", np.dtype(dtype), 1, "wgrad")
+    assert (native_wgrad is not None) == (dtype == np.float32 and index in NATIVE_3D_WGRAD)
+    dw = convx.conv3d_weight(x, ws, gy, algorithm="direct", **kw)
+    np.testing.assert_array_equal(dw, ref_conv_weight(x, ws, gy, **kw))
+    np.testing.assert_array_equal(
+        convx.conv3d_weight(x, ws, gy, algorithm="direct", threads=2, **kw), dw)
     monkeypatch.setattr(_nd, "_NATIVE_3D", False)
     assert _nd._direct_3d(geo, "direct", np.dtype(dtype), 1) is None
     np.testing.assert_array_equal(convx.conv3d(x, w, b, algorithm="direct", **kw), y)
+    np.testing.assert_array_equal(convx.conv3d_weight(x, ws, gy, algorithm="direct", **kw), dw)
 
 
 def test_conv3d_native_out_and_nonfinite():
