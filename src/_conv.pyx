@@ -83,11 +83,27 @@ cdef object _plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, str algorithm, 
     return _slots(pl, dtype, nthreads, ws_stride, nt)
 
 
+# tests: fill every workspace with NaN (a kernel that reads workspace it did not
+# write then spreads NaN into its result instead of reading zeros by luck)
+cdef bint _poison = False
+
+
+def _set_poison_workspace(bint on):
+    """Developer switch: workspaces start as NaN rather than as left by the
+    allocator; returns the previous setting. Not safe while kernels run."""
+    global _poison
+    was = _poison
+    _poison = on
+    return was
+
+
 cdef object _slots(cx_conv2d_plan *pl, object dtype, int nthreads, Py_ssize_t *ws_stride,
                    int *nt):
     """The planned operation's workspace: one slot per thread that has items."""
     nt[0] = <int>max(1, min(<Py_ssize_t>nthreads, pl.nitems))
     ws_stride[0] = (<Py_ssize_t>pl.ws_elems + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
+    if _poison:
+        return np.full(max(ws_stride[0] * nt[0], 1), np.nan, dtype=dtype)
     return np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
 
 

@@ -195,6 +195,15 @@ def test_conv3d_native(index, dtype, monkeypatch):
     for bit on integers; its stride-1 input gradient (a forward of the flipped
     weight) and its weight gradient too."""
     xs, ws, kw = NATIVE_3D[index]
+    # workspaces start as NaN: a tile reading band it did not fill shows
+    was = _nd._conv._set_poison_workspace(True)
+    try:
+        _check_native_3d(index, xs, ws, kw, dtype, monkeypatch)
+    finally:
+        _nd._conv._set_poison_workspace(was)
+
+
+def _check_native_3d(index, xs, ws, kw, dtype, monkeypatch):
     rng = np.random.default_rng(xs[-1] * 7 + ws[0])
     x = rng.integers(-3, 4, xs).astype(dtype)
     w = rng.integers(-3, 4, ws).astype(dtype)
