@@ -5,15 +5,21 @@ shapes of the 1-D or 3-D call) and then runs convx's 2-D kernels:
 
 * **1-D** is 2-D with one row: ``(N, C, L)`` is viewed as ``(N, C, 1, L)`` and
   the weight ``(K, C/groups, S)`` as ``(K, C/groups, 1, S)``; no data moves.
-* **3-D** folds the depth taps into the channels. For a run of output depths,
-  the input slices each of them reads are gathered into a 2-D batch
-  ``X2[(n, od), c*T + t] = x[n, c, od*stride_d + t*dilation_d - pad_d]`` (zero
-  where that depth is padding), whose channels match the weight viewed as
-  ``(K, C/groups*T, R, S)`` without a copy; one 2-D convolution then does the
-  whole run. The weight gradient is the 2-D one on ``X2`` (runs summed in
+* **3-D** folds the depth taps into the channels: the 2-D convolution of the
+  batch ``X2[(n, od), c*T + t] = x[n, c, od*stride_d + t*dilation_d - pad_d]``
+  (zero where that depth is padding), whose channels match the weight viewed as
+  ``(K, C/groups*T, R, S)`` without a copy, is the 3-D one. Where that 2-D
+  operation runs on the direct band kernels (channels first, zero padding),
+  the 3-D forward and weight gradient run natively (``_direct_3d``): the
+  kernels read ``X2``'s channels from band slots, each input depth's band
+  filled once per run of output depths and read by the T output depths that
+  need it, with no ``X2`` and the result written in place; the stride-1 input
+  gradient is that forward on the flipped weight (``_input_as_forward``).
+  Elsewhere ``X2`` is gathered for a run of output depths and one 2-D call does
+  the run: the weight gradient is the 2-D one on ``X2`` (runs summed in
   order), the input gradient the 2-D one folded back onto the depths it came
   from. ``X2`` is T times the slices it covers, so runs are sized to keep it
-  under ``_FOLD_BYTES``; it is the one copy 3-D costs over 2-D.
+  under ``_FOLD_BYTES``.
 * **Transposed** convolutions are input gradients (``conv_transpose(x, w) =
   conv_input(output_size, w, x)``); their own gradients are the forward
   (for the input) and the weight gradient (for the weight) of the same
@@ -484,6 +490,25 @@ def _input_as_forward(geo, w, gy5, dtype, algorithm, threads):
     forward runs natively (_direct_3d); None otherwise, and for non-finite
     weights (the forward would multiply its padding's zeros by them, 0 * inf =
     NaN, where the input gradient reads no padding)."""
+    fgeo = _flipped(geo)
+    if fgeo is None or _direct_3d(fgeo, algorithm, dtype, threads) is None:
+        return None
+    wa = _api._prepare("weight", w, dtype)
+    if not np.isfinite(wa).all():
+        return None
+    K, Cg, T, R, S = geo.weight_shape
+    G = geo.groups
+    Kg = K // G
+    wt = wa.reshape(G, Kg, Cg, T, R, S)[:, :, :, ::-1, ::-1, ::-1].transpose(0, 2, 1, 3, 4, 5)
+    wt = np.ascontiguousarray(wt).reshape(G * Cg, Kg, T, R, S)
+    return conv3d(gy5, wt, None, 1, fgeo.padding, geo.dilation, G, algorithm=algorithm,
+                  threads=threads)
+
+
+def _flipped(geo):
+    """The forward convolution whose result is geo's stride-1 input gradient
+    (grad_output's shape in, the input's out, padding dilation*(size-1) - pad),
+    or None (a stride, an empty input, or padding wider than the kernel)."""
     if any(s != 1 for s in geo.stride) or math.prod(geo.input_shape) == 0:
         return None
     pads = []
@@ -493,19 +518,25 @@ def _input_as_forward(geo, w, gy5, dtype, algorithm, threads):
             return None
         pads.append((a, b))
     K, Cg, T, R, S = geo.weight_shape
-    G = geo.groups
-    Kg = K // G
-    fgeo = _Geo(3, (geo.N, K) + geo.out, (geo.C, Kg, T, R, S), 1, tuple(pads),
-                geo.dilation, G)
-    if _direct_3d(fgeo, algorithm, dtype, threads) is None:
-        return None
-    wa = _api._prepare("weight", w, dtype)
-    if not np.isfinite(wa).all():
-        return None
-    wt = wa.reshape(G, Kg, Cg, T, R, S)[:, :, :, ::-1, ::-1, ::-1].transpose(0, 2, 1, 3, 4, 5)
-    wt = np.ascontiguousarray(wt).reshape(G * Cg, Kg, T, R, S)
-    return conv3d(gy5, wt, None, 1, tuple(pads), geo.dilation, G, algorithm=algorithm,
-                  threads=threads)
+    return _Geo(3, (geo.N, K) + geo.out, (geo.C, K // geo.groups, T, R, S), 1, tuple(pads),
+                geo.dilation, geo.groups)
+
+
+def _native_note(op, nd, ins, ws, stride, padding, dilation, groups, algo, dtype, threads):
+    """explain's words for a channels-first 3-D operation that runs natively."""
+    if nd != 3 or algo != "direct" or not math.prod(ins) or not math.prod(ws):
+        return ""
+    geo = _Geo(3, ins, ws, stride, padding, dilation, groups, input_name="input_shape",
+               weight_name="weight_shape")
+    if op == "dgrad":
+        geo = _flipped(geo)
+        native = geo is not None and _direct_3d(geo, "direct", dtype, threads) is not None
+    else:
+        native = _direct_3d(geo, "direct", dtype, threads, op) is not None
+    return ("; in 3-D (channels first) it runs natively on the direct band kernels, "
+            "each input depth's band filled once per run of output depths"
+            + (" (the input gradient as the forward of the flipped weight)"
+               if op == "dgrad" else "")) if native else ""
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -533,8 +564,10 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
     Notes
     -----
-    The depth taps are folded into the channels (module docstring): a copy of
-    T input slices per output depth, in runs of at most 64 MiB, then one 2-D
+    The depth taps are folded into the channels (module docstring). On the
+    direct band kernels (channels first, zero padding, "direct" or "auto"'s
+    pick) this runs natively, with no copy of the input; otherwise T input
+    slices per output depth are copied, in runs of at most 64 MiB, for one 2-D
     convolution per run. Results are bitwise the same for any thread count.
 
     Examples

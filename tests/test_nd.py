@@ -177,8 +177,9 @@ NATIVE_3D = [
     ((1, 48, 10, 72, 64), (48, 1, 3, 3, 3), dict(padding=1, groups=48)),
     ((1, 4, 5, 8, 8), (32, 2, 3, 3, 3), dict(padding=1, groups=2)),
 ]
-# the cases whose float32 weight gradient runs natively too (the channel-vector
-# kernels: 16k output channels a group, kernel rows of 3, 5 or 7 unit-step taps)
+# the cases whose float32 weight gradient runs natively too (the AVX-512
+# channel-vector kernels: 16k output channels a group, kernel rows of 3, 5 or 7
+# unit-step taps)
 NATIVE_3D_WGRAD = {0, 1, 3, 6, 8, 10, 13}
 
 
@@ -225,7 +226,8 @@ def _check_native_3d(index, xs, ws, kw, dtype, monkeypatch):
     np.testing.assert_array_equal(convx.conv3d_input(xs, w, gy, algorithm="direct", **kw),
                                   dx_ref)
     native_wgrad = _nd._direct_3d(geo, "direct", np.dtype(dtype), 1, "wgrad")
-    assert (native_wgrad is not None) == (dtype == np.float32 and index in NATIVE_3D_WGRAD)
+    assert (native_wgrad is not None) == (dtype == np.float32 and index in NATIVE_3D_WGRAD and
+                                          _nd._conv.active_isa() == "avx512")
     dw = convx.conv3d_weight(x, ws, gy, algorithm="direct", **kw)
     np.testing.assert_array_equal(dw, ref_conv_weight(x, ws, gy, **kw))
     np.testing.assert_array_equal(
@@ -243,22 +245,22 @@ def test_conv3d_native_out_and_nonfinite():
     rng = np.random.default_rng(11)
     x = rng.integers(-3, 4, (2, 4, 5, 9, 9)).astype(np.float32)
     w = rng.integers(-3, 4, (16, 4, 3, 3, 3)).astype(np.float32)
-    assert _nd._direct_3d(_native_geo(x.shape, w.shape, dict(padding=1)), "auto",
+    assert _nd._direct_3d(_native_geo(x.shape, w.shape, dict(padding=1)), "direct",
                           np.dtype(np.float32), 1) is not None
     ref = ref_conv(x, w, padding=1)
     out = np.full(ref.shape, np.nan, np.float32)
-    assert convx.conv3d(x, w, padding=1, out=out) is out
+    assert convx.conv3d(x, w, padding=1, out=out, algorithm="direct") is out
     np.testing.assert_array_equal(out, ref)
     outf = np.full(ref.shape, np.nan, np.float32, order="F")
-    assert convx.conv3d(x, w, padding=1, out=outf) is outf
+    assert convx.conv3d(x, w, padding=1, out=outf, algorithm="direct") is outf
     np.testing.assert_array_equal(outf, ref)
     wi = w.copy()
     wi[3, 1, 0, 2, 1] = np.inf
     gy = rng.integers(-3, 4, ref.shape).astype(np.float32)
     geo = _native_geo(x.shape, w.shape, dict(padding=1))
-    assert _nd._input_as_forward(geo, wi, gy, np.dtype(np.float32), "auto", 1) is None
+    assert _nd._input_as_forward(geo, wi, gy, np.dtype(np.float32), "direct", 1) is None
     with np.errstate(invalid="ignore"):
-        dx = convx.conv3d_input(x.shape, wi, gy, padding=1)
+        dx = convx.conv3d_input(x.shape, wi, gy, padding=1, algorithm="direct")
         want = ref_conv_input(x.shape, wi.astype(np.float64), gy, padding=1)
     np.testing.assert_array_equal(np.isnan(dx), np.isnan(want))
 
@@ -750,6 +752,13 @@ def test_explain_nd():
     assert e3.op == "wgrad"
     assert e3.features["C_per_group"] == 24 and e3.features["batch"] == 12
     assert convx.explain("conv1d_input", (3, 40), (2, 3, 5)).op == "dgrad"
+    # 3-D operations on the direct band kernels run natively, and say so
+    for op in ("conv3d", "conv3d_input"):
+        e = convx.explain(op, (2, 32, 6, 12, 12), (32, 32, 3, 3, 3), padding=1)
+        assert ("natively" in e.reason) == (e.algorithm == "direct"), e
+    e = convx.explain("conv3d_input", (2, 32, 6, 12, 12), (32, 32, 3, 3, 3), padding=1,
+                      stride=2)
+    assert "natively" not in e.reason
     with pytest.raises(ValueError, match=r"input_shape must have 4 or 5 entries"):
         convx.explain("conv3d", (1, 2, 3), (1, 2, 1, 1, 1))
     with pytest.raises(ValueError, match=r"weight_shape's dilated kernel depth"):
