@@ -1005,7 +1005,7 @@ int CX_NAME(conv3d_plan_wgrad)(const cx_conv2d_desc *d, cx_conv3d_depth *z,
         (d->C / d->groups) % T != 0)
         return 0;
     CX_NAME(conv2d_plan)(d, CX_OP_WGRAD, CX_ALGO_DIRECT, pl);
-    if (!pl->dk || pl->dk_mode != 2 || pl->dk_nhwc)
+    if (!pl->dk || pl->dk_mode != 2 || pl->dk_nhwc || pl->dk_qt != 0)
         return 0;
     const ptrdiff_t Cs = d->C / d->groups / T, RS = d->R * d->S;
     const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, pl->tile);

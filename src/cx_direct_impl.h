@@ -1847,9 +1847,9 @@ static ptrdiff_t CX_NAME(dk_wgrad_mt)(ptrdiff_t mk)
 static CX_DK_INLINE void CX_NAME(dk_wgradc_block)(const int S, const int NRR, const int B,
                                                   const int MASK, ptrdiff_t e0,
                                                   const CX_T *const *xp,
-                                                  const CX_T *restrict dp, CX_DV (*acc)[7])
+                                                  const CX_T *restrict dp, CX_DV (*acc)[9])
 {
-    CX_DV win[7];
+    CX_DV win[9];
     CX_DK_UNROLL for (int j = 0; j < S - 1; ++j)
         win[j] = CX_NAME(dv_load)(dp + (e0 + j) * 16);
     CX_DK_UNROLL for (int j = 0; j < B; ++j) {
@@ -1869,7 +1869,7 @@ static CX_DK_INLINE void CX_NAME(dk_wgradc_tile)(const int S, const int NRR, ptr
                                                  ptrdiff_t rstep, const CX_T *restrict dyt,
                                                  ptrdiff_t dpitch, CX_DV *restrict accm)
 {
-    CX_DV acc[8][7];
+    CX_DV acc[8][9];
     for (int i = 0; i < NRR; ++i)
         for (int t = 0; t < S; ++t)
             acc[i][t] = accm[i * S + t];
@@ -1891,6 +1891,8 @@ static CX_DK_INLINE void CX_NAME(dk_wgradc_tile)(const int S, const int NRR, ptr
         case 4: CX_NAME(dk_wgradc_block)(S, NRR, 4, 0, e, xp, dp, acc); break;
         case 5: CX_NAME(dk_wgradc_block)(S, NRR, 5, 0, e, xp, dp, acc); break;
         case 6: CX_NAME(dk_wgradc_block)(S, NRR, 6, 0, e, xp, dp, acc); break;
+        case 7: CX_NAME(dk_wgradc_block)(S, NRR, 7, 0, e, xp, dp, acc); break;
+        case 8: CX_NAME(dk_wgradc_block)(S, NRR, 8, 0, e, xp, dp, acc); break;
         default: break;
         }
         CX_NAME(dk_wgradc_block)(S, NRR, S, 2, Q - 1, xp, dp, acc);
@@ -1909,13 +1911,13 @@ typedef void (*CX_NAME(dk_wgradc_fn))(ptrdiff_t, ptrdiff_t, const CX_T *const *,
     {                                                                                      \
         CX_NAME(dk_wgradc_tile)(S, NRR, rows, Q, xr, rstep, dyt, dpitch, accm);            \
     }
-CX_DK_WGRADC(3, 8) CX_DK_WGRADC(5, 4) CX_DK_WGRADC(7, 3)
+CX_DK_WGRADC(3, 8) CX_DK_WGRADC(5, 4) CX_DK_WGRADC(7, 3) CX_DK_WGRADC(9, 2)
 #undef CX_DK_WGRADC
 #endif
 
 #if CX_DK_CV
 /* Kernel rows per channel-vector weight-gradient tile, for kernel width S. */
-static ptrdiff_t cx_dk_wgradc_nrr(ptrdiff_t S) { return S == 3 ? 8 : S == 5 ? 4 : 3; }
+static ptrdiff_t cx_dk_wgradc_nrr(ptrdiff_t S) { return S == 3 ? 8 : S == 5 ? 4 : S == 7 ? 3 : 2; }
 
 /* Workspace elements of a channel-vector weight-gradient item: offsets, the
    accumulators of kblock channels (16-channel blocks x kernel rows padded to
@@ -1973,7 +1975,7 @@ static int CX_NAME(plan_wgradc_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
 #if CX_DK_CV
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, P = d->P, Q = d->Q;
     if (Kg % 16 || d->stride_w != 1 || d->dil_w != 1 ||
-        !(d->S == 3 || d->S == 5 || d->S == 7))
+        !(d->S == 3 || d->S == 5 || d->S == 7 || d->S == 9))
         return 0;
     const ptrdiff_t nrr = cx_dk_wgradc_nrr(d->S);
     const ptrdiff_t crp = cx_ceil_div(Cg * d->R, nrr) * nrr;
@@ -1990,13 +1992,30 @@ static int CX_NAME(plan_wgradc_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     const double budget = (double)(CX_DK_BAND_BYTES / sizeof(CX_T)) + (double)acc_elems;
     while (rows > 1 && CX_NAME(dk_wgradc_ws)(d, rows, L, kblock) > budget)
         rows = rows / 2;
-    if (CX_NAME(dk_wgradc_ws)(d, rows, L, kblock) > budget)
-        return 0;
-    pl->dk_qt = 0;
-    pl->dk_qtiles = 1;
+    ptrdiff_t L2 = L, qt = 0, qtiles = 1;
+    if (CX_NAME(dk_wgradc_ws)(d, rows, L, kblock) > budget) {
+        /* rows too long for one band (long 1-D signals): units of one row's
+           column tile of qt pixels (a multiple of 16), its band the tile's
+           columns and their halo (a 64-channel 1-D weight gradient ran 1.2x
+           slower on the lane tiles) */
+        cx_conv2d_desc dq = *d;
+        qt = cx_ceil_div(Q, 16) * 16;
+        for (;;) {
+            dq.Q = qt;
+            L2 = CX_NAME(dk_row_len)(&dq, 1);
+            if (qt <= 16 || CX_NAME(dk_wgradc_ws)(&dq, rows, L2, kblock) <= budget)
+                break;
+            qt = cx_ceil_div(qt / 2, 16) * 16;
+        }
+        if (CX_NAME(dk_wgradc_ws)(&dq, rows, L2, kblock) > budget)
+            return 0;
+        qtiles = cx_ceil_div(Q, qt);
+    }
+    pl->dk_qt = qt;
+    pl->dk_qtiles = qtiles;
     pl->dk = 1;
     pl->dk_mode = 2;
-    pl->dk_L = L;
+    pl->dk_L = L2;
     pl->dk_mk = 16;
     pl->dk_mt = d->S;
     pl->tile = rows;
@@ -2005,8 +2024,10 @@ static int CX_NAME(plan_wgradc_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->kblocks = cx_ceil_div(Kg, kblock);
     pl->cblock = 1;
     pl->cblocks = G;
-    CX_NAME(dk_wgrad_units)(pl, d->N * pl->ntiles);
-    pl->ws_elems = (size_t)CX_NAME(dk_wgradc_ws)(d, rows, L, kblock) + CX_DVL_MAX;
+    CX_NAME(dk_wgrad_units)(pl, d->N * pl->ntiles * qtiles);
+    cx_conv2d_desc dq = *d;
+    dq.Q = qt ? qt : Q;
+    pl->ws_elems = (size_t)CX_NAME(dk_wgradc_ws)(&dq, rows, L2, kblock) + CX_DVL_MAX;
     return 1;
 #else
     (void)d;
@@ -2125,14 +2146,18 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
     const ptrdiff_t taps = Cg * R * S, P = d->P, Q = d->Q, PQ = P * Q, L = pl->dk_L;
     const ptrdiff_t kbi = item % pl->kblocks, g = (item / pl->kblocks) % G;
     const ptrdiff_t split = item / (pl->kblocks * G);
-    const ptrdiff_t u0 = split * pl->nper, u1 = cx_min(d->N * pl->ntiles, u0 + pl->nper);
+    /* column tiles (dk_qt > 0, channels first, 2-D): units (image, band, tile) */
+    const ptrdiff_t qtiles = pl->dk_qt ? pl->dk_qtiles : 1;
+    const ptrdiff_t u0 = split * pl->nper;
+    const ptrdiff_t u1 = cx_min(d->N * pl->ntiles * qtiles, u0 + pl->nper);
     const ptrdiff_t k0 = kbi * pl->kblock, kn = cx_min(pl->kblock, Kg - k0), nkb = kn / 16;
     const ptrdiff_t nrr = cx_dk_wgradc_nrr(S), ncr = Cg * R, crp = cx_ceil_div(ncr, nrr) * nrr;
-    /* dyt rows: S - 1 zero vectors, Q pixels, S - 1 zero vectors (the windows of
-       the last pixel block reach index Q + 2S - 3) */
-    const ptrdiff_t dpitch = (Q + 2 * S - 2) * 16;
-    const CX_NAME(dk_wgradc_fn) fn = S == 3 ? CX_NAME(dk_wgradc_3)
-                                   : S == 5 ? CX_NAME(dk_wgradc_5) : CX_NAME(dk_wgradc_7);
+    /* dyt rows: S - 1 zero vectors, Q (a tile's) pixels, S - 1 zero vectors (the
+       windows of the last pixel block reach index Q + 2S - 3) */
+    const ptrdiff_t dpitch = ((pl->dk_qt ? pl->dk_qt : Q) + 2 * S - 2) * 16;
+    const CX_NAME(dk_wgradc_fn) fn = S == 3   ? CX_NAME(dk_wgradc_3)
+                                   : S == 5 ? CX_NAME(dk_wgradc_5)
+                                   : S == 7 ? CX_NAME(dk_wgradc_7) : CX_NAME(dk_wgradc_9);
     dw += split * pl->wsize;
     /* 3-D: T slots of Cs channels (the folded channel c*T + t is channel c of
        the slot of tap t) */
@@ -2158,12 +2183,18 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
     dyt += ((size_t)dyt % CX_VBYTES) ? (CX_VBYTES - (size_t)dyt % CX_VBYTES) / sizeof(CX_T) : 0;
     const CX_T *xr[8];
     for (ptrdiff_t u = u0; u < u1; ++u) {
-        const ptrdiff_t od = u % Do, v = z ? u / Do : u;
+        const ptrdiff_t od = u % Do, v = (z ? u / Do : u) / qtiles;
         const ptrdiff_t n = v / pl->ntiles, p0 = (v % pl->ntiles) * pl->tile;
         const ptrdiff_t rows = cx_min(pl->tile, P - p0);
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
-        /* dY's channel k of this unit at dyn + k*ldk */
-        const CX_T *dyn = dy + (n * d->K + g * Kg + k0) * PQ + p0 * Q;
+        /* a column tile [q0, q0 + Qu) is the weight gradient of the same input
+           with Qu outputs and the padding moved left by q0 (unit stride) */
+        const ptrdiff_t q0 = (u % qtiles) * pl->dk_qt, Qu = qtiles > 1 ? cx_min(pl->dk_qt, Q - q0) : Q;
+        cx_conv2d_desc dq = *d;
+        dq.Q = Qu;
+        dq.pad_left = d->pad_left - q0;
+        /* dY's channel k of this unit at dyn + k*ldk (rows of pitch Q) */
+        const CX_T *dyn = dy + (n * d->K + g * Kg + k0) * PQ + p0 * Q + q0;
         ptrdiff_t ldk = PQ;
         if (z) {
             if (p0 != tag_p0) {
@@ -2182,8 +2213,8 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
         } else {
             const ptrdiff_t bn = Cg * rows_in * L;
             CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-            CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band,
-                                     0);
+            CX_NAME(dk_fill_band_of)(&dq, &dq, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L,
+                                     band, 0);
             memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
         }
         for (ptrdiff_t kb = 0; kb < nkb; ++kb) {
@@ -2192,7 +2223,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
             for (ptrdiff_t p = 0; p < rows; ++p) {
                 CX_T *o = dyt + p * dpitch;
                 memset(o, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
-                memset(o + (Q + S - 1) * 16, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
+                memset(o + (Qu + S - 1) * 16, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
                 o += (S - 1) * 16;
                 if (pl->dk_nhwc) {
                     /* channels-last grad_output is pixel-major already */
@@ -2201,27 +2232,27 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
                         CX_NAME(dv_store)(o + q * 16, CX_NAME(dv_load)(src + q * d->K));
                     continue;
                 }
-                ptrdiff_t q0 = 0;
-                for (; q0 + 16 <= Q; q0 += 16) {
+                ptrdiff_t q = 0;
+                for (; q + 16 <= Qu; q += 16) {
                     CX_DV r[16];
                     for (int k = 0; k < 16; ++k)
-                        r[k] = CX_NAME(dv_load)(dyk + k * ldk + p * Q + q0);
+                        r[k] = CX_NAME(dv_load)(dyk + k * ldk + p * Q + q);
                     CX_NAME(dk_tr16)(r);
                     for (int j = 0; j < 16; ++j)
-                        CX_NAME(dv_store)(o + (q0 + j) * 16, r[j]);
+                        CX_NAME(dv_store)(o + (q + j) * 16, r[j]);
                 }
-                for (; q0 < Q; ++q0)
+                for (; q < Qu; ++q)
                     for (int k = 0; k < 16; ++k)
-                        o[q0 * 16 + k] = dyk[k * ldk + p * Q + q0];
+                        o[q * 16 + k] = dyk[k * ldk + p * Q + q];
             }
             CX_DV *acck = acc + kb * crp * S;
             for (ptrdiff_t c0 = 0; c0 < ncr; c0 += nrr) {
                 for (ptrdiff_t i = 0; i < nrr; ++i)
                     xr[i] = band + off[cx_min(c0 + i, ncr - 1) * S];
-                if (Q > S)
-                    fn(rows, Q, xr, rstep, dyt, dpitch, acck + c0 * S);
+                if (Qu > S)
+                    fn(rows, Qu, xr, rstep, dyt, dpitch, acck + c0 * S);
                 else
-                    CX_NAME(dk_wgradc_exact)(S, cx_min(nrr, ncr - c0), rows, Q, xr, rstep,
+                    CX_NAME(dk_wgradc_exact)(S, cx_min(nrr, ncr - c0), rows, Qu, xr, rstep,
                                              dyt, dpitch, acck + c0 * S);
             }
         }

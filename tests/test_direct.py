@@ -97,6 +97,16 @@ CASES = [
      dict(stride=(1, 3), dilation=(1, 2), padding=(0, 3))),
     ("long_rows_2d", 1, 40, 3, 7000, 4, 2, 3, dict(padding=1)),
     ("long_row_grouped", 2, 64, 1, 6000, 8, 1, 3, dict(groups=2, padding=(0, 1))),
+    # the channel-vector weight gradient on column tiles (16k output channels,
+    # rows too long for one band; 1-D and two kernel rows)
+    ("long_row_chvec_k9", 2, 64, 1, 8200, 16, 1, 9, dict(padding=(0, 4))),
+    ("long_row_chvec_2x3", 1, 40, 3, 7001, 32, 2, 3, dict(padding=1)),
+    # kernel rows of 9 taps: remainders (Q - 1 - S) % S = 1, 7, 8 of the middle
+    # blocks, and rows of at most S pixels (the exact loop)
+    ("chvec_9x9_q20", 2, 3, 12, 20, 16, 9, 9, dict(padding=4)),
+    ("chvec_3x9_q26", 1, 2, 5, 26, 16, 3, 9, dict(padding=(1, 4))),
+    ("chvec_1x9_q27", 2, 4, 3, 27, 32, 1, 9, dict(padding=(0, 0))),
+    ("chvec_1x9_q9", 2, 4, 3, 9, 16, 1, 9, dict(padding=(0, 4))),
     # 16 output channels, but the row is too long for a channel-vector band
     ("long_row_k16", 1, 8, 1, 9000, 16, 1, 3, dict(padding=(0, 1))),
 ]
@@ -161,10 +171,13 @@ def test_direct_cases_use_the_register_blocked_kernels(case):
         if case[0].endswith("group_blocks"):
             assert 1 < info["cblock"] < geo[-1] and geo[-1] % info["cblock"], (op, info)
         if case[0].startswith("chvec") and dtype_lanes_f32() == 16 and (
-                op == "fwd" or (kw.get("dilation", 1) in (1, (2, 1)) and case[7] in (3, 5, 7))):
+                (op == "fwd" and case[7] < 9) or
+                (op == "wgrad" and kw.get("dilation", 1) in (1, (2, 1)) and case[7] in (3, 5, 7, 9))):
             assert info["dk_mode"] == 2, (op, info)
         if case[0].startswith("long_row") and (op == "fwd" or case[0] == "long_row_1d"):
             assert 0 < info["column_tile"] < geo[8], (op, info)
+        if case[0].startswith("long_row_chvec") and op == "wgrad" and dtype_lanes_f32() == 16:
+            assert info["dk_mode"] == 2 and 0 < info["column_tile"] < geo[8], (op, info)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
