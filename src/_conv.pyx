@@ -161,7 +161,10 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
 def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
                floating[::1] y, tuple geometry, bint has_bias, str algorithm, int nthreads,
                int pad_mode=0):
-    """y = conv2d(x, w) + bias, arrays flattened, geometry as in cx_conv2d_desc."""
+    """y = conv2d(x, w) + bias, arrays flattened, geometry as in cx_conv2d_desc.
+    Returns whether the kernels multiplied the zero padding by the weight (the
+    register-blocked direct ones do), so that inf/NaN there already gave NaN
+    (see convx._api._padding_nan_forward)."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride, item
@@ -184,6 +187,7 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
                 cx_f32_conv2d_fwd(&d, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
             else:
                 cx_f64_conv2d_fwd(&d, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+    return bool(pl.algo == CX_ALGO_DIRECT and pl.dk)
 
 
 def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
