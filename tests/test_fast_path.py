@@ -82,3 +82,46 @@ def test_fft_fallback_is_not_remembered():
     assert _key_count() == 0
     convx.conv2d(x, w, padding=31)
     assert _key_count() == 0
+
+
+def test_plain_loops_patch_nonfinite_padding(monkeypatch):
+    """Under a memory limit below the direct tiles' workspace, "auto" runs the
+    direct algorithm's plain loops, which skip padding taps: conv2d patches the
+    NaNs an inf weight over the padding gives (the band kernels and im2col
+    multiply the padding's zeros and need no patch). Not remembered either."""
+    x = np.ones((1, 1, 4, 4), np.float32)
+    w = np.ones((1, 1, 3, 3), np.float32)
+    w[0, 0, 0, 0] = np.inf
+    geo = _api._geometry(x.shape, w.shape, 1, 1, 1, 1)
+    ws = convx._conv.plan_info(geo.astuple(), "fwd", "direct", np.float32)["workspace_bytes"]
+    im = convx._conv.plan_info(geo.astuple(), "fwd", "im2col", np.float32)["workspace_bytes"]
+    monkeypatch.setattr(_api, "_memory_limit", lambda: min(ws, im) // 2)
+    monkeypatch.setattr(_api, "_ALWAYS_FITS", 0)
+    _api._FAST_FWD.clear()
+    expected = np.full((4, 4), np.inf, np.float32)
+    expected[0, :] = expected[:, 0] = np.nan
+    for _ in range(2):
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(convx.conv2d(x, w, padding=1, threads=1)[0, 0],
+                                          expected)
+    assert _key_count() == 0
+
+
+def test_direct_without_band_kernels_patches_on_repeat():
+    """A geometry the band kernels do not take (a stride beyond their sane
+    range) runs "direct" on the plain loops; its remembered repeat still
+    patches the NaNs of an inf weight over the padding."""
+    x = np.ones((1, 1, 1, 8), np.float32)
+    w = np.ones((1, 1, 1, 3), np.float32)
+    w[0, 0, 0, 0] = np.inf
+    kw = dict(stride=(2**25, 1), padding=(0, 1), algorithm="direct", threads=1)
+    geo = _api._geometry(x.shape, w.shape, (2**25, 1), ((0, 0), (1, 1)), 1, 1)
+    assert not convx._conv.plan_info(geo.astuple(), "fwd", "direct",
+                                     np.float32)["direct_kernels"]
+    _api._FAST_FWD.clear()
+    expected = np.full(8, np.inf, np.float32)
+    expected[0] = np.nan
+    for calls in (1, 2):
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(convx.conv2d(x, w, **kw)[0, 0, 0], expected)
+        assert _key_count() == 1
