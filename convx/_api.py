@@ -1161,6 +1161,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         bc = _prepare("bias", b, dtype) if b is not None else None
         if math.prod(shape) and xc.size and wc.size:
             y = _layout.nhwc_forward(xc, wc, bc, geo, nthreads).reshape(shape)
+            if key is not None and target is None:
+                _remember(_FAST_FWD, key, (geo, dtype, "nhwc", shape, True))
         else:       # an empty sum: the kernels never run on empty operands
             y = np.zeros(shape, dtype)
             if bc is not None:
@@ -1225,8 +1227,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 
 # conv2d's decisions for a call it has run before with the same argument types,
-# shapes, dtypes and parameters (and thread count and SIMD path): channels
-# first, zero padding, no out, a non-empty result on "direct" or "im2col"
+# shapes, dtypes and parameters (and thread count and SIMD path): zero padding,
+# no out, a non-empty result on "direct" or "im2col" (channels first) or on the
+# channels-last kernels ("nhwc")
 _FAST_FWD = {}
 
 
@@ -1234,6 +1237,9 @@ def _forward_again(x, w, b, nthreads, geo, dtype, algo, shape, multiplied):
     """conv2d for a call whose checks and decisions _FAST_FWD holds."""
     xc = _prepare("input", x, dtype)
     wc = _prepare("weight", w, dtype)
+    if algo == "nhwc":      # (channels last: its kernels multiply the padding)
+        bc = _prepare("bias", b, dtype) if b is not None else None
+        return _layout.nhwc_forward(xc, wc, bc, geo, nthreads).reshape(shape)
     bc = _prepare("bias", b, dtype) if b is not None else np.empty(0, dtype)
     y = np.empty(shape, dtype)
     _conv.conv2d_fwd(xc.reshape(-1), wc.reshape(-1), bc.reshape(-1), y.reshape(-1),

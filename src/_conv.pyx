@@ -167,27 +167,43 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     (see convx._api._padding_nan_forward)."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
-    cdef Py_ssize_t ws_stride, item
+    cdef Py_ssize_t ws_stride
     cdef int nt
     _fill_desc(&d, geometry)
     dtype = np.float32 if floating is float else np.float64
     ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
     pl.dk_stamp = _next_stamp()
     _pad_mode_for(&d, &pl, pad_mode)
+    _fwd_items(&d, NULL, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
+    return bool(pl.algo == CX_ALGO_DIRECT and pl.dk)
+
+
+cdef int _fwd_items(cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl,
+                    const floating[::1] x, const floating[::1] w, const floating[::1] bias,
+                    floating[::1] y, bint has_bias, object ws, Py_ssize_t ws_stride,
+                    int nt) except -1:
+    """Run a planned forward (2-D, or 3-D when z is not NULL) into y."""
+    cdef Py_ssize_t item
+    dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
     cdef const floating *xp = _in(x)
     cdef const floating *wp = _in(w)
     cdef const floating *bp = _in(bias) if has_bias else NULL
     cdef floating *yp = _out(y)
-    packed = _prepack(&d, &pl, wp, dtype, nt)   # kept alive until the loop ends
+    packed = _prepack(d, pl, wp, dtype, nt)   # kept alive until the loop ends
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
-            if floating is float:
-                cx_f32_conv2d_fwd(&d, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+            if z != NULL:
+                if floating is float:
+                    cx_f32_conv3d_fwd(d, z, pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+                else:
+                    cx_f64_conv3d_fwd(d, z, pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+            elif floating is float:
+                cx_f32_conv2d_fwd(d, pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
             else:
-                cx_f64_conv2d_fwd(&d, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
-    return bool(pl.algo == CX_ALGO_DIRECT and pl.dk)
+                cx_f64_conv2d_fwd(d, pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+    return 0
 
 
 def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
@@ -308,25 +324,13 @@ def conv3d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     cdef cx_conv2d_desc d
     cdef cx_conv3d_depth z
     cdef cx_conv2d_plan pl
-    cdef Py_ssize_t ws_stride, item
+    cdef Py_ssize_t ws_stride
     cdef int nt
     dtype = np.float32 if floating is float else np.float64
     if not _plan3d(&d, &z, &pl, geometry, depth, dtype):
         raise ValueError(f"no direct 3-D plan for geometry {geometry}, depth {depth}")
     ws = _slots(&pl, dtype, nthreads, &ws_stride, &nt)
-    cdef floating[::1] wsv = ws
-    cdef floating *wsp = &wsv[0]
-    cdef const floating *xp = _in(x)
-    cdef const floating *wp = _in(w)
-    cdef const floating *bp = _in(bias) if has_bias else NULL
-    cdef floating *yp = _out(y)
-    packed = _prepack(&d, &pl, wp, dtype, nt)   # kept alive until the loop ends
-    with nogil:
-        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
-            if floating is float:
-                cx_f32_conv3d_fwd(&d, &z, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
-            else:
-                cx_f64_conv3d_fwd(&d, &z, &pl, xp, wp, bp, yp, item, wsp + threadid() * ws_stride)
+    _fwd_items(&d, &z, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
 
 
 cdef object _dgrad_as_forward(tuple geometry, object w, object dtype, str algorithm="im2col"):

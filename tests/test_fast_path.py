@@ -125,3 +125,20 @@ def test_direct_without_band_kernels_patches_on_repeat():
         with np.errstate(invalid="ignore"):
             np.testing.assert_array_equal(convx.conv2d(x, w, **kw)[0, 0, 0], expected)
         assert _key_count() == 1
+
+
+def test_channels_last_repeat():
+    rng = np.random.default_rng(6)
+    x = rng.integers(-3, 4, (2, 9, 11, 3)).astype(np.float32)     # NHWC
+    w = rng.integers(-3, 4, (16, 3, 3, 3)).astype(np.float32)
+    b = rng.integers(-3, 4, 16).astype(np.float32)
+    want = ref_conv2d(x.transpose(0, 3, 1, 2), w, b, padding=1).transpose(0, 2, 3, 1)
+    _api._FAST_FWD.clear()
+    for _ in range(2):
+        np.testing.assert_array_equal(convx.conv2d(x, w, b, padding=1, layout="NHWC"), want)
+    assert _key_count() == 1
+    x1 = rng.integers(-3, 4, (9, 11, 3)).astype(np.float32)     # unbatched, no bias
+    want1 = ref_conv2d(x1.transpose(2, 0, 1)[None], w, padding=1)[0].transpose(1, 2, 0)
+    for _ in range(2):
+        np.testing.assert_array_equal(convx.conv2d(x1, w, padding=1, layout="NHWC"), want1)
+    assert _key_count() == 2
