@@ -9,6 +9,7 @@ Flags: -O3 only. Never -march=native (the package must run on any CPU of its
 architecture) and never -ffast-math (it would change results and NaN handling).
 """
 
+import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -63,6 +64,46 @@ def _openmp_flags(compiler):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _parallel_compile(compiler, jobs):
+    """Compile an extension's sources on `jobs` threads (each runs the compiler as
+    a process; distutils compiles them one after another). The loop is
+    CCompiler.compile's own; compilers without its hooks stay serial."""
+    hooks = ("_setup_compile", "_get_cc_args", "_compile")
+    if jobs <= 1 or not all(hasattr(compiler, h) for h in hooks):
+        return
+
+    def compile(sources, output_dir=None, macros=None, include_dirs=None, debug=False,
+                extra_preargs=None, extra_postargs=None, depends=None):
+        macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
+            output_dir, macros, include_dirs, sources, depends, extra_postargs)
+        cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
+        todo = [(obj, build[obj]) for obj in objects if obj in build]
+        # the largest sources first, so that they do not finish last
+        todo.sort(key=lambda job: -os.path.getsize(job[1][0]))
+
+        def one(job):
+            obj, (src, ext) = job
+            compiler._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
+
+        with concurrent.futures.ThreadPoolExecutor(min(jobs, max(len(todo), 1))) as pool:
+            for _ in pool.map(one, todo):     # (re-raises the first CompileError)
+                pass
+        return objects
+
+    compiler.compile = compile
+
+
+def _build_jobs():
+    """Compiler processes at once: CONVX_BUILD_JOBS, else the CPUs this process may use."""
+    env = os.environ.get("CONVX_BUILD_JOBS", "")
+    if env.strip().isdigit():
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         flags = _openmp_flags(self.compiler)
@@ -84,6 +125,7 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = opt + cflags + list(ext.extra_compile_args)
             ext.extra_link_args = lflags + list(ext.extra_link_args)
+        _parallel_compile(self.compiler, _build_jobs())
         super().build_extensions()
 
 
