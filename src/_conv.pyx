@@ -531,6 +531,7 @@ def nhwc_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] b
     _fill_desc(&d, geometry)
     dtype = np.float32 if floating is float else np.float64
     ws = _nhwc_plan(&d, &pl, CX_OP_FWD, dtype, nthreads, &ws_stride, &nt)
+    pl.dk_stamp = _next_stamp()   # (the direct tiles' items keep their band's zeros)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
     cdef const floating *xp = _in(x)

@@ -994,15 +994,18 @@ __attribute__((noinline)) static void CX_NAME(dk_transpose16)(const CX_T *restri
    vectors have 16 lanes, the rest element by element. */
 static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, ptrdiff_t c0,
                                        ptrdiff_t nc, ptrdiff_t prow0, ptrdiff_t rows_in,
-                                       ptrdiff_t L, CX_T *band)
+                                       ptrdiff_t L, CX_T *band, int keep)
 {
     const ptrdiff_t H = d->H, W = d->W, C = d->C, sw = d->stride_w, pl = d->pad_left;
     const ptrdiff_t rs = sw * L;
     for (ptrdiff_t i = 0; i < rows_in; ++i) {
         const ptrdiff_t h = prow0 + i - d->pad_top;
         if (h < 0 || h >= H) {
-            for (ptrdiff_t c = 0; c < nc; ++c)
-                memset(band + (c * rows_in + i) * rs, 0, (size_t)rs * sizeof(CX_T));
+            /* (kept: the band's zero rows and columns are in place, and the
+               gathers below spill only zeros, into the same channel's next row) */
+            if (!keep)
+                for (ptrdiff_t c = 0; c < nc; ++c)
+                    memset(band + (c * rows_in + i) * rs, 0, (size_t)rs * sizeof(CX_T));
             continue;
         }
         const CX_T *src = xn + (h * W) * C + c0;
@@ -1010,7 +1013,7 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
             /* band column t of phase ph is input column t * sw + ph - pl */
             ptrdiff_t lo, hi;
             cx_valid_range(L, sw, ph - pl, W, &lo, &hi);
-            for (ptrdiff_t c = 0; c < nc; ++c) {
+            for (ptrdiff_t c = 0; c < nc && !keep; ++c) {
                 CX_T *o = band + (c * rows_in + i) * rs + ph * L;
                 for (ptrdiff_t t = 0; t < lo; ++t)
                     o[t] = 0;
@@ -1122,7 +1125,7 @@ static void CX_NAME(dk_fill_band_of)(const cx_conv2d_desc *d, const cx_conv2d_de
 {
     if (pl->dk_nhwc && d->C > 1)
         CX_NAME(dk_fill_band_nhwc)(d, x + n * d->H * d->W * d->C, g * Cg, Cg, prow0, rows_in,
-                                   L, band);
+                                   L, band, keep);
     else
         CX_NAME(dk_fill_band)(du, x + (n * d->C + g * Cg) * d->H * d->W, Cg, prow0, rows_in, L,
                               band, x + d->N * d->C * d->H * d->W, keep);
@@ -1552,7 +1555,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     if (!keep)
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
     CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band, keep);
-    *stamp = pl->ntiles == 1 && pl->dk_qt == 0 && pl->dk_pitch == 0 && !pl->dk_nhwc &&
+    *stamp = pl->ntiles == 1 && pl->dk_qt == 0 && pl->dk_pitch == 0 &&
                      d->pad_mode == CX_PAD_ZEROS
                  ? pl->dk_stamp : 0;
     const CX_T *wpk = wp;

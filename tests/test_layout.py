@@ -453,3 +453,32 @@ def test_workspace_is_bounded_whatever_the_batch():
         for op in ("fwd", "wgrad", "dgrad"):
             info = _conv.nhwc_plan_info(geo.astuple(), op, np.float32)
             assert info["workspace_bytes"] <= 4 << 20, (N, H, op, info)
+
+
+@pytest.mark.parametrize("case", [
+    ((3, 10, 12, 8), (16, 8, 3, 3), dict(padding=1)),
+    ((3, 9, 9, 16), (32, 16, 5, 5), dict(padding=2, stride=(1, 2))),
+    ((4, 12, 12, 1), (8, 1, 5, 5), dict(padding=2)),
+], ids=["c8", "c16_wstride", "c1_k8"])
+def test_kept_band_zeros_on_poisoned_workspace(case):
+    """Items after a thread's first of a forward call keep their band's zero
+    rows and columns (channels-last too): on workspaces that start as NaN, a
+    zero not written once shows; forward and input gradient (the forward of
+    grad_output's 8 channels for the last case) equal the reference."""
+    xs, ws, kw = case
+    rng = np.random.default_rng(21)
+    x = rng.integers(-3, 4, xs).astype(np.float32)
+    w = rng.integers(-3, 4, ws).astype(np.float32)
+    xn = x.transpose(0, 3, 1, 2)
+    was = _conv._set_poison_workspace(True)
+    try:
+        y = convx.conv2d(x, w, layout="NHWC", threads=1, **kw)
+        want = ref_conv2d(xn, w, **kw)
+        np.testing.assert_array_equal(y, want.transpose(0, 2, 3, 1))
+        gy = rng.integers(-3, 4, want.shape).astype(np.float32)
+        dx = convx.conv2d_input(xs, w, gy.transpose(0, 2, 3, 1), layout="NHWC", threads=1,
+                                **kw)
+        np.testing.assert_array_equal(
+            dx, ref_conv2d_input(xn.shape, w, gy, **kw).transpose(0, 2, 3, 1))
+    finally:
+        _conv._set_poison_workspace(was)
