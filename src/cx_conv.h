@@ -258,7 +258,7 @@ double cx_fma_probe_flops(int isa, long n);
    changed while kernels run. */
 #define CX_DEV_NO_ROWWALK 1   /* direct tiles walked by input row (dk_fwdr, dk_wgradr) */
 #define CX_DEV_NO_ROWALIGN 2  /* their aligned-row form (shifts in registers; AVX-512) */
-#define CX_DEV_NO_GATHER32 4  /* channels-last band fill of 8 channels, 32 pixels a transpose */
+#define CX_DEV_NO_GATHER32 4  /* channels-last 8-channel gathers (band fill, weight gradient's dY), 32 pixels a transpose */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

@@ -2359,6 +2359,43 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                     CX_T *op = dyb + p * pitch;
                     ptrdiff_t q = 0;
 #if CX_DK_CV && CX_DK_STREAM
+                    if (kn == 8 && !(cx_dev_flags & CX_DEV_NO_GATHER32))
+                        /* 32 pixels a transpose, as dk_fill_band_nhwc's: pixel q + i's
+                           channels in the low half of vector i, q + 16 + i's in the
+                           high half; vector k < 8 comes out as channel k of pixels
+                           q..q+15, vector 8 + k of q+16..q+31; masked stores of the
+                           np valid columns (lenet1's 28-pixel rows: one transpose,
+                           where the 16-pixel form below left 12 pixels x 8 channels
+                           to the scalar loop) */
+                        for (; q < Q; q += 32) {
+                            const ptrdiff_t np = cx_min(32, Q - q);
+                            CX_DV r[16];
+                            for (int i = 0; i < 16; ++i) {
+                                __m512 v = _mm512_setzero_ps();
+                                if (i < np) {
+                                    CX_ASAN_RUN(dp + (q + i) * d->K, 8);
+                                    v = _mm512_maskz_loadu_ps((__mmask16)0xFF, dp + (q + i) * d->K);
+                                }
+                                if (16 + i < np) {
+                                    CX_ASAN_RUN(dp + (q + 16 + i) * d->K, 8);
+                                    const __m512 u = _mm512_maskz_loadu_ps(
+                                        (__mmask16)0xFF, dp + (q + 16 + i) * d->K);
+                                    v = _mm512_castpd_ps(_mm512_insertf64x4(
+                                        _mm512_castps_pd(v),
+                                        _mm512_castpd512_pd256(_mm512_castps_pd(u)), 1));
+                                }
+                                r[i] = (CX_DV)v;
+                            }
+                            CX_NAME(dk_tr16)(r);
+                            const unsigned m0 = np >= 16 ? 0xFFFFu : (1u << np) - 1u;
+                            const unsigned m1 =
+                                np <= 16 ? 0u : np >= 32 ? 0xFFFFu : (1u << (np - 16)) - 1u;
+                            for (int k = 0; k < 8; ++k) {
+                                CX_NAME(dv_mask_store)(op + k * len + q, m0, r[k]);
+                                if (m1)
+                                    CX_NAME(dv_mask_store)(op + k * len + q + 16, m1, r[8 + k]);
+                            }
+                        }
                     if (kn == 8)    /* 16 pixels' 8 channels by one 16 x 16 transpose */
                         for (; q + 16 <= Q; q += 16) {
                             CX_DV r[16];

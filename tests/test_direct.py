@@ -385,6 +385,10 @@ def test_nhwc_eight_channel_gather_matches_the_one_it_replaces(dev_flags, width)
     xn = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     gn = np.ascontiguousarray(gy.transpose(0, 2, 3, 1))
     w8 = rng.standard_normal((8, 1, 3, 3)).astype(np.float32)
+    # one input channel to 8 (lenet1's first layer): the weight gradient gathers
+    # grad_output's 8 channels per pixel into channel rows
+    x1 = rng.standard_normal((3, 9, width, 1)).astype(np.float32)
+    g8 = rng.standard_normal((3, 9, width, 8)).astype(np.float32)
     runs = {}
     for flags in (0, 4):
         dev_flags(flags)
@@ -392,7 +396,9 @@ def test_nhwc_eight_channel_gather_matches_the_one_it_replaces(dev_flags, width)
             convx.conv2d(xn, w, padding=(1, 2), layout="NHWC", algorithm="direct"),
             # 8 channels of grad_output into 1: the input gradient's forward
             convx.conv2d_input((3, 11, width + 2, 1), w8, gn, layout="NHWC",
-                               algorithm="direct"))
+                               algorithm="direct"),
+            convx.conv2d_weight(x1, (8, 1, 5, 5), g8, padding=2, layout="NHWC",
+                                algorithm="direct"))
     for a, b in zip(runs[0], runs[4]):
         np.testing.assert_array_equal(a, b)
     dev_flags(0)
@@ -402,3 +408,10 @@ def test_nhwc_eight_channel_gather_matches_the_one_it_replaces(dev_flags, width)
         convx.conv2d(np.ascontiguousarray(xi.transpose(0, 2, 3, 1)), wi, padding=(1, 2),
                      layout="NHWC", algorithm="direct").transpose(0, 3, 1, 2),
         convx.conv2d(xi, wi, padding=(1, 2), algorithm="direct"))
+    x1i = rng.integers(-3, 4, x1.shape).astype(np.float32)
+    g8i = rng.integers(-3, 4, g8.shape).astype(np.float32)
+    np.testing.assert_array_equal(
+        convx.conv2d_weight(x1i, (8, 1, 5, 5), g8i, padding=2, layout="NHWC",
+                            algorithm="direct"),
+        ref_conv2d_weight(x1i.transpose(0, 3, 1, 2), (8, 1, 5, 5), g8i.transpose(0, 3, 1, 2),
+                          padding=2))
