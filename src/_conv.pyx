@@ -83,28 +83,42 @@ cdef object _plan(cx_conv2d_desc *d, cx_conv2d_plan *pl, int op, str algorithm, 
     return _slots(pl, dtype, nthreads, ws_stride, nt)
 
 
-# tests: fill every workspace with NaN (a kernel that reads workspace it did not
-# write then spreads NaN into its result instead of reading zeros by luck)
-cdef bint _poison = False
+# tests: 1 fills every workspace with NaN (a kernel that reads workspace it did
+# not write then spreads NaN into its result instead of reading zeros by luck);
+# 2 also writes the next call's stamp at the start of every slot (what a
+# recycled allocation may hold by chance), which _slots must clear
+cdef int _poison = 0
 
 
-def _set_poison_workspace(bint on):
-    """Developer switch: workspaces start as NaN rather than as left by the
-    allocator; returns the previous setting. Not safe while kernels run."""
+def _set_poison_workspace(int mode):
+    """Developer switch: workspaces start as NaN (mode 1; 2: and every slot
+    starts with the stamp the next forward call will draw) rather than as left
+    by the allocator; returns the previous mode. Not safe while kernels run."""
     global _poison
     was = _poison
-    _poison = on
+    _poison = mode
     return was
 
 
 cdef object _slots(cx_conv2d_plan *pl, object dtype, int nthreads, Py_ssize_t *ws_stride,
                    int *nt):
-    """The planned operation's workspace: one slot per thread that has items."""
+    """The planned operation's workspace: one slot per thread that has items,
+    each starting with a zero stamp (cx_direct_impl.h: a slot whose stamp equals
+    the call's keeps its band and tap offsets; memory left by the allocator may
+    hold a small integer equal to it, and the first item would then read
+    offsets it never computed)."""
     nt[0] = <int>max(1, min(<Py_ssize_t>nthreads, pl.nitems))
     ws_stride[0] = (<Py_ssize_t>pl.ws_elems + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
     if _poison:
-        return np.full(max(ws_stride[0] * nt[0], 1), np.nan, dtype=dtype)
-    return np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
+        ws = np.full(max(ws_stride[0] * nt[0], 1), np.nan, dtype=dtype)
+        if _poison == 2 and ws_stride[0] > 0:
+            heads = ws[:ws_stride[0] * nt[0]].reshape(nt[0], ws_stride[0])
+            heads[:, :8 // ws.itemsize].view(np.int64)[:, 0] = _stamp + 1
+    else:
+        ws = np.empty(max(ws_stride[0] * nt[0], 1), dtype=dtype)
+    if ws_stride[0] > 0:
+        ws[:ws_stride[0] * nt[0]].reshape(nt[0], ws_stride[0])[:, :_ALIGN_ELEMS] = 0
+    return ws
 
 
 cdef object _prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, object dtype, int nt,

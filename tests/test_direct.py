@@ -415,3 +415,26 @@ def test_nhwc_eight_channel_gather_matches_the_one_it_replaces(dev_flags, width)
                             algorithm="direct"),
         ref_conv2d_weight(x1i.transpose(0, 3, 1, 2), (8, 1, 5, 5), g8i.transpose(0, 3, 1, 2),
                           padding=2))
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_fresh_workspace_never_passes_for_a_kept_band(layout):
+    """A forward item keeps its band and tap offsets when its workspace slot
+    holds the call's stamp; a fresh workspace whose memory happens to hold that
+    number (mode 2 of the poisoning switch writes it there) must not pass for
+    one: every slot's stamp is cleared when the workspace is made. (CI once
+    crashed on the first call of a process this way.)"""
+    rng = np.random.default_rng(30)
+    x = rng.integers(-3, 4, (4, 8, 12, 12)).astype(np.float32)
+    w = rng.integers(-3, 4, (16, 8, 3, 3)).astype(np.float32)
+    want = ref_conv2d(x, w, padding=1)
+    xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if layout == "NHWC" else x
+    was = _conv._set_poison_workspace(2)
+    try:
+        for threads in (1, 2):
+            y = convx.conv2d(xl, w, padding=1, layout=layout, algorithm="direct",
+                             threads=threads)
+            y = y.transpose(0, 3, 1, 2) if layout == "NHWC" else y
+            np.testing.assert_array_equal(y, want)
+    finally:
+        _conv._set_poison_workspace(was)
