@@ -992,6 +992,41 @@ __attribute__((noinline)) static void CX_NAME(dk_transpose16)(const CX_T *restri
    (H, W, C) pixels, c0 the group's first channel; zero padding only. Blocks
    of 16 pixels x 16 channels are turned by in-register transposes where the
    vectors have 16 lanes, the rest element by element. */
+#if CX_DK_CV && CX_DK_STREAM
+/* dst[c*ld + j] = src[j*ps + c] for 8 channels c and pixels j < np <= 32, one
+   16x16 transpose: pixel i's channels in the low half of vector i, pixel 16 + i's
+   in the high half (no zero rows), so that vector c < 8 comes out as channel c of
+   pixels 0..15 and vector 8 + c of pixels 16..31; masked loads (nothing past a
+   pixel's 8 channels is read) and masked stores of the np valid columns. */
+static void CX_NAME(dk_gather8x32)(const CX_T *src, ptrdiff_t ps, ptrdiff_t np, CX_T *dst,
+                                   ptrdiff_t ld)
+{
+    CX_DV r[16];
+    for (int i = 0; i < 16; ++i) {
+        __m512 v = _mm512_setzero_ps();
+        if (i < np) {
+            CX_ASAN_RUN(src + i * ps, 8);
+            v = _mm512_maskz_loadu_ps((__mmask16)0xFF, src + i * ps);
+        }
+        if (16 + i < np) {
+            CX_ASAN_RUN(src + (16 + i) * ps, 8);
+            const __m512 u = _mm512_maskz_loadu_ps((__mmask16)0xFF, src + (16 + i) * ps);
+            v = _mm512_castpd_ps(_mm512_insertf64x4(
+                _mm512_castps_pd(v), _mm512_castpd512_pd256(_mm512_castps_pd(u)), 1));
+        }
+        r[i] = (CX_DV)v;
+    }
+    CX_NAME(dk_tr16)(r);
+    const unsigned m0 = np >= 16 ? 0xFFFFu : (1u << np) - 1u;
+    const unsigned m1 = np <= 16 ? 0u : np >= 32 ? 0xFFFFu : (1u << (np - 16)) - 1u;
+    for (int c = 0; c < 8; ++c) {
+        CX_NAME(dv_mask_store)(dst + c * ld, m0, r[c]);
+        if (m1)
+            CX_NAME(dv_mask_store)(dst + c * ld + 16, m1, r[8 + c]);
+    }
+}
+#endif
+
 static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, ptrdiff_t c0,
                                        ptrdiff_t nc, ptrdiff_t prow0, ptrdiff_t rows_in,
                                        ptrdiff_t L, CX_T *band, int keep)
@@ -1028,41 +1063,10 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
             const ptrdiff_t cw = nc >= 16 ? 16 : (nc == 8 && CX_DK_STREAM) ? 8 : 0;
 #if CX_DK_STREAM
             if (sw == 1 && nc == 8 && !(cx_dev_flags & CX_DEV_NO_GATHER32)) {
-                /* exactly 8 channels: 32 pixels a transpose, pixel t + i's
-                   channels in the low half of vector i and pixel t + 16 + i's in
-                   the high half (no zero rows), so that vector c < 8 comes out
-                   as channel c of pixels t..t+15 and vector 8 + c as channel c
-                   of pixels t+16..t+31; masked stores of the np valid columns */
-                for (; t < hi; t += 32) {
-                    const ptrdiff_t np = cx_min(32, hi - t);
-                    const CX_T *sp = src + (t - pl) * C;
-                    CX_DV r[16];
-                    for (int i = 0; i < 16; ++i) {
-                        __m512 v = _mm512_setzero_ps();
-                        if (i < np) {
-                            CX_ASAN_RUN(sp + i * C, 8);
-                            v = _mm512_maskz_loadu_ps((__mmask16)0xFF, sp + i * C);
-                        }
-                        if (16 + i < np) {
-                            CX_ASAN_RUN(sp + (16 + i) * C, 8);
-                            const __m512 u = _mm512_maskz_loadu_ps((__mmask16)0xFF,
-                                                                   sp + (16 + i) * C);
-                            v = _mm512_castpd_ps(_mm512_insertf64x4(
-                                _mm512_castps_pd(v),
-                                _mm512_castpd512_pd256(_mm512_castps_pd(u)), 1));
-                        }
-                        r[i] = (CX_DV)v;
-                    }
-                    CX_NAME(dk_tr16)(r);
-                    const unsigned m0 = np >= 16 ? 0xFFFFu : (1u << np) - 1u;
-                    const unsigned m1 = np <= 16 ? 0u : np >= 32 ? 0xFFFFu : (1u << (np - 16)) - 1u;
-                    for (int c = 0; c < 8; ++c) {
-                        CX_T *o = band + (c * rows_in + i) * rs + t;
-                        CX_NAME(dv_mask_store)(o, m0, r[c]);
-                        if (m1)
-                            CX_NAME(dv_mask_store)(o + 16, m1, r[8 + c]);
-                    }
-                }
+                /* exactly 8 channels: 32 pixels a transpose */
+                for (; t < hi; t += 32)
+                    CX_NAME(dk_gather8x32)(src + (t - pl) * C, C, cx_min(32, hi - t),
+                                           band + i * rs + t, rows_in * rs);
                 cb = nc;
             }
 #endif
@@ -2360,42 +2364,12 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                     ptrdiff_t q = 0;
 #if CX_DK_CV && CX_DK_STREAM
                     if (kn == 8 && !(cx_dev_flags & CX_DEV_NO_GATHER32))
-                        /* 32 pixels a transpose, as dk_fill_band_nhwc's: pixel q + i's
-                           channels in the low half of vector i, q + 16 + i's in the
-                           high half; vector k < 8 comes out as channel k of pixels
-                           q..q+15, vector 8 + k of q+16..q+31; masked stores of the
-                           np valid columns (lenet1's 28-pixel rows: one transpose,
-                           where the 16-pixel form below left 12 pixels x 8 channels
-                           to the scalar loop) */
-                        for (; q < Q; q += 32) {
-                            const ptrdiff_t np = cx_min(32, Q - q);
-                            CX_DV r[16];
-                            for (int i = 0; i < 16; ++i) {
-                                __m512 v = _mm512_setzero_ps();
-                                if (i < np) {
-                                    CX_ASAN_RUN(dp + (q + i) * d->K, 8);
-                                    v = _mm512_maskz_loadu_ps((__mmask16)0xFF, dp + (q + i) * d->K);
-                                }
-                                if (16 + i < np) {
-                                    CX_ASAN_RUN(dp + (q + 16 + i) * d->K, 8);
-                                    const __m512 u = _mm512_maskz_loadu_ps(
-                                        (__mmask16)0xFF, dp + (q + 16 + i) * d->K);
-                                    v = _mm512_castpd_ps(_mm512_insertf64x4(
-                                        _mm512_castps_pd(v),
-                                        _mm512_castpd512_pd256(_mm512_castps_pd(u)), 1));
-                                }
-                                r[i] = (CX_DV)v;
-                            }
-                            CX_NAME(dk_tr16)(r);
-                            const unsigned m0 = np >= 16 ? 0xFFFFu : (1u << np) - 1u;
-                            const unsigned m1 =
-                                np <= 16 ? 0u : np >= 32 ? 0xFFFFu : (1u << (np - 16)) - 1u;
-                            for (int k = 0; k < 8; ++k) {
-                                CX_NAME(dv_mask_store)(op + k * len + q, m0, r[k]);
-                                if (m1)
-                                    CX_NAME(dv_mask_store)(op + k * len + q + 16, m1, r[8 + k]);
-                            }
-                        }
+                        /* 32 pixels a transpose, as dk_fill_band_nhwc's (lenet1's
+                           28-pixel rows: one transpose, where the 16-pixel form below
+                           left 12 pixels x 8 channels to the scalar loop) */
+                        for (; q < Q; q += 32)
+                            CX_NAME(dk_gather8x32)(dp + q * d->K, d->K, cx_min(32, Q - q),
+                                                   op + q, len);
                     if (kn == 8)    /* 16 pixels' 8 channels by one 16 x 16 transpose */
                         for (; q + 16 <= Q; q += 16) {
                             CX_DV r[16];
