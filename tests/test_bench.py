@@ -192,3 +192,25 @@ def test_loop_script_times_one_layer(tmp_path, layout):
     bad = subprocess.run([sys.executable, script, "lenet1", "nope", layout, "1", "0.01"],
                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "OP must be one of" in bad.stderr
+
+
+def test_nd_loop_script(tmp_path):
+    """bench/nd_loop.py: a 1-D layer in a timed loop, the folded 3-D switch
+    accepted, the Python-side overhead rounds, and a usage error."""
+    script = os.path.join(os.path.dirname(RUN_PY), "nd_loop.py")
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(convx.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+
+    def run(*args):
+        return subprocess.run([sys.executable, script, *args], cwd=str(tmp_path), env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    out = run("conv1d_audio", "dgrad", "1", "0.01")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("conv1d_audio dgrad T1: ") and "GFLOP/s" in out.stdout
+    over = run("overhead", "1")
+    assert over.returncode == 0, over.stderr
+    assert over.stdout.startswith("lenet2 fwd T1: Cython call ") and "Python side" in over.stdout
+    bad = run("conv3d_32", "nope", "1", "0.01")
+    assert bad.returncode != 0 and "nd_loop.py" in bad.stderr
