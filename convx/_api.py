@@ -1368,6 +1368,40 @@ def _fold2d(dxp, isize, geo, mode, last, nthreads):
     return dx
 
 
+# Input channels per group from which the padding modes' input gradient is the
+# zeros-padding one plus the border's restricted-tap gradient (_input_border):
+# below it the border's tiles are too thin (lenet1, C = 1: 1.54x the zeros
+# gradient's time, against 1.23x for the fused _input_folded; depthwise: 2.0x
+# against 1.24x), above it they win (lenet2, 8 channels: 1.45x against 2.27x;
+# res3x3_256: 1.21x against 1.49x). bench/README.md, session 10.
+_BORDER_MIN_CG = 8
+
+
+def _input_border(isize, w, gy, geo, mode, padding, dilation, groups, algorithm, threads):
+    """conv2d_input under padding mode ``mode`` (NCHW, stride 1) as the
+    zeros-padding input gradient (any algorithm) plus, added at the input
+    positions they copied, the gradients of the padded positions, each made
+    from the taps that reach grad_output only (_conv.conv2d_dgrad_border: a
+    16 x 16 padded input of a 3 x 3 kernel has 9% of the tap pairs in its
+    ring, while computing the padded input's whole gradient costs its 31%
+    larger area); None where the layer's groups are too thin for it, or the
+    weight holds inf or nan."""
+    if (geo.stride != (1, 1) or geo.C // geo.groups < _BORDER_MIN_CG
+            or max(geo.R, geo.S) > 64 or not math.prod(isize)):
+        return None
+    dtype = _compute_dtype(w.dtype, gy.dtype)
+    wc = _prepare("weight", w, dtype)
+    if not np.isfinite(wc).all():
+        return None     # (the border's tiles multiply zeros past grad_output's edges)
+    dx = conv2d_input(isize, wc, gy, 1, padding, dilation, groups, algorithm=algorithm,
+                      threads=threads)
+    gc = _prepare("grad_output", gy, dtype)
+    if wc.size and gc.size:
+        _conv.conv2d_dgrad_border(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1),
+                                  geo.astuple(), _fold_tables(geo, mode), _threads(threads))
+    return dx
+
+
 def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, threads):
     """conv2d_input under padding mode ``mode`` (NCHW, stride 1) in one pass
     where the direct kernels run it (_conv.conv2d_dgrad_fold: the padded input's
@@ -1496,6 +1530,10 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
             if dx is not None:
                 return dx
         else:
+            dx = _input_border(isize, w, gy, geo, mode, padding, dilation, groups, algorithm,
+                               threads)
+            if dx is not None:
+                return dx
             psize = isize[:-2] + (geo.H + t + b, geo.W + l + r)
             dx = _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm,
                                threads)

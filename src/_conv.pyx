@@ -497,6 +497,60 @@ def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::
     return True
 
 
+def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
+                        tuple geometry, tuple fold, int nthreads):
+    """The input gradient under a padding mode from the zeros-padding one: dx
+    (flattened (N, C, H, W), holding the zeros-padding input gradient of
+    geometry, a stride-1 convolution with its padding) += the gradient of
+    every padded position, computed from the taps that reach grad_output only
+    (cx_*_conv2d_dgrad_border) and added at the input position it copied.
+    fold = (H, W, top, left, src_h, src_w) as for conv2d_dgrad_fold, over the
+    padded Hp x Wp. Items (image, group, block of 64 of its channels) in
+    parallel; each writes whole planes of dx, in a fixed order."""
+    cdef cx_conv2d_desc d
+    _fill_desc(&d, geometry)
+    if d.stride_h != 1 or d.stride_w != 1 or d.R > 64 or d.S > 64 or d.groups < 1:
+        raise ValueError(f"conv2d_dgrad_border: stride 1 and kernels of at most 64 taps a "
+                         f"side only, got {geometry}")
+    cdef Py_ssize_t Hp = d.P + (d.R - 1) * d.dil_h, Wp = d.Q + (d.S - 1) * d.dil_w
+    H, W, top, left, src_h_o, src_w_o = _fold_args(fold, Hp, Wp, "conv2d_dgrad_border")
+    if (H != d.H or W != d.W or top != d.pad_top or left != d.pad_left
+            or w.shape[0] != d.K * (d.C // d.groups) * d.R * d.S
+            or dy.shape[0] != d.N * d.K * d.P * d.Q or dx.shape[0] != d.N * d.C * d.H * d.W):
+        raise ValueError(f"conv2d_dgrad_border: inconsistent sizes {geometry}, {fold[:4]}")
+    cdef const Py_ssize_t[::1] src_h = src_h_o
+    cdef const Py_ssize_t[::1] src_w = src_w_o
+    cdef Py_ssize_t cg = d.C // d.groups
+    cdef Py_ssize_t items = d.N * d.groups * ((cg + 63) // 64), item
+    if items == 0 or d.K == 0:
+        return
+    cdef Py_ssize_t ws_stride
+    if floating is float:
+        ws_stride = cx_f32_conv2d_dgrad_border_ws(&d)
+    else:
+        ws_stride = cx_f64_conv2d_dgrad_border_ws(&d)
+    ws_stride = (ws_stride + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
+    cdef int nt = max(1, min(nthreads, items))
+    ws = np.empty(ws_stride * nt, dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    # the weight as (G, R, S, K/G, C/G): a tap's weights for adjacent channels adjacent
+    wt = np.ascontiguousarray(np.asarray(w).reshape(d.groups, d.K // d.groups, cg, d.R, d.S)
+                              .transpose(0, 3, 4, 1, 2)).reshape(-1)
+    cdef const floating[::1] wtv = wt
+    cdef const floating *wp = &wtv[0]
+    cdef const floating *dyp = &dy[0]
+    cdef floating *dxp = &dx[0]
+    with nogil:
+        for item in prange(items, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], item,
+                                           wsp + threadid() * ws_stride)
+            else:
+                cx_f64_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], item,
+                                           wsp + threadid() * ws_stride)
+
+
 # ---------------------------------------------------------------- channels-last (NHWC)
 #
 # The same parallel skeleton for the NHWC drivers (src/cx_nhwc_impl.h): plan,

@@ -2545,5 +2545,259 @@ void CX_NAME(conv2d_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         CX_NAME(dk_sfence)();
 }
 
+/* ---- a padding mode's input gradient: the border's part, restricted taps ----
+   Under a padding mode the input gradient is the zeros-padding one (computed
+   first, by any algorithm) plus the gradient of every padded position (the
+   ring of the Hp x Wp padded input outside the H x W input), added at the
+   input position it copied. A ring position's gradient needs only the taps
+   that reach grad_output: ring row i (top or bottom, every padded column)
+   reads the kernel rows r with 0 <= i - r*dh < P, ring column j (left or
+   right, the inner rows) the kernel columns s with 0 <= j - s*dw < Q. A
+   14 x 14 input padded by 1 for a 3 x 3 kernel has 9% of the tap pairs in
+   its ring; the fused conv2d_fwd_fold computes the whole 16 x 16 padded
+   gradient instead, 31% more pixels (more where Wp crosses a vector).
+
+   w: the weight as (G, R, S, K/G, C/G), so that a tap's weights for a
+   tile's channels are adjacent. Item `item`: image n, group g, a block of
+   up to 64 of the group's input channels. The grad_output rows (top:
+   [0, t), bottom: [P - b, P)) and columns (left: [0, l), right:
+   [Q - r, Q), transposed) the ring reads are copied, zero-extended, into
+   the workspace; then each ring line (a padded row, or a padded column's
+   inner rows) is made in registers, CB channels x NV vectors along the line
+   at a time (a broadcast weight times a loaded vector per tap and output
+   channel k, k innermost), and folded into dx in a fixed order (rows top to
+   bottom, then columns left to right). The tiles multiply the copies'
+   zeros (past grad_output's edges, past the line's end): with a non-finite
+   weight the caller takes the fused fold instead. */
+#define CX_RING_CB 16
+
+static ptrdiff_t CX_NAME(ring_round)(ptrdiff_t n)
+{
+    return (n + CX_DVL - 1) / CX_DVL * CX_DVL;
+}
+
+/* Lines of the ring and the lengths of the workspace's parts (elements). */
+typedef struct {
+    ptrdiff_t t, b, l, r, Hp, Wp, oh, ow;
+    ptrdiff_t nrt, nrb, rb0, ncl, ncr, cr0;   /* source rows / columns and bases */
+    ptrdiff_t lrow, lcol;                     /* a copied row's / column's length */
+    ptrdiff_t Wv, Hv;                         /* line lengths rounded to vectors */
+} CX_NAME(ring_geo);
+
+static void CX_NAME(ring_geometry)(const cx_conv2d_desc *d, CX_NAME(ring_geo) *q)
+{
+    q->oh = (d->R - 1) * d->dil_h;
+    q->ow = (d->S - 1) * d->dil_w;
+    q->t = d->pad_top;
+    q->l = d->pad_left;
+    q->Hp = d->P + q->oh;           /* stride 1 */
+    q->Wp = d->Q + q->ow;
+    q->b = q->Hp - d->H - q->t;
+    q->r = q->Wp - d->W - q->l;
+    q->nrt = cx_max(cx_min(q->t, d->P), 0);
+    q->rb0 = cx_max(d->P - q->b, 0);
+    q->nrb = d->P - q->rb0;
+    if (q->b <= 0)
+        q->nrb = 0;
+    q->ncl = cx_max(cx_min(q->l, d->Q), 0);
+    q->cr0 = cx_max(d->Q - q->r, 0);
+    q->ncr = q->r > 0 ? d->Q - q->cr0 : 0;
+    q->Wv = CX_NAME(ring_round)(q->Wp);
+    q->Hv = CX_NAME(ring_round)(d->H);
+    q->lrow = q->Wv + q->ow;
+    q->lcol = q->Hv + q->oh;
+}
+
+/* Workspace elements one thread needs for conv2d_dgrad_border (stride 1). */
+size_t CX_NAME(conv2d_dgrad_border_ws)(const cx_conv2d_desc *d)
+{
+    CX_NAME(ring_geo) q;
+    CX_NAME(ring_geometry)(d, &q);
+    const ptrdiff_t Kg = d->K / d->groups;
+    return (size_t)(Kg * ((q.nrt + q.nrb) * q.lrow + (q.ncl + q.ncr) * q.lcol)
+                    + CX_RING_CB * cx_max(q.Wv, q.Hv) + 2 * CX_DVL);
+}
+
+/* acc[cb][v] = sum over k < Kg, the line's na across-taps and nb along-taps of
+   wk[k*wsk + cb*wsc + aw[ia] + b*wsb] * src[k][ia][v*VL - b*db], stored to
+   lb[cb*ldl + v*VL]. srcp[ia]: the copied line the across-tap reads (k's
+   copy at + k*lk), already offset to the chunk. */
+static CX_DK_INLINE void CX_NAME(ring_tile)(const int CB, const int NV, ptrdiff_t Kg,
+                                            ptrdiff_t na, const CX_T *const *srcp,
+                                            const ptrdiff_t *aw, ptrdiff_t lk, ptrdiff_t nb,
+                                            ptrdiff_t db, const CX_T *restrict wk,
+                                            ptrdiff_t wsk, ptrdiff_t wsc, ptrdiff_t wsb,
+                                            CX_T *restrict lb, ptrdiff_t ldl)
+{
+    CX_DV acc[CX_RING_CB][2];
+    CX_DK_UNROLL for (int cb = 0; cb < CB; ++cb)
+        CX_DK_UNROLL for (int v = 0; v < NV; ++v)
+            acc[cb][v] = CX_NAME(dv_splat)(0);
+    /* the long reduction (over k) innermost: two pointer steps a pass */
+    for (ptrdiff_t ia = 0; ia < na; ++ia)
+        for (ptrdiff_t b = 0; b < nb; ++b) {
+            const CX_T *src = srcp[ia] - b * db;
+            const CX_T *wp = wk + aw[ia] + b * wsb;
+            for (ptrdiff_t k = 0; k < Kg; ++k, src += lk, wp += wsk) {
+                CX_DV xv[2];
+                CX_DK_UNROLL for (int v = 0; v < NV; ++v)
+                    xv[v] = CX_NAME(dv_load)(src + v * CX_DVL);
+                CX_DK_UNROLL for (int cb = 0; cb < CB; ++cb) {
+                    const CX_DV wv = CX_NAME(dv_splat)(wp[cb * wsc]);
+                    CX_DK_UNROLL for (int v = 0; v < NV; ++v)
+                        acc[cb][v] += wv * xv[v];
+                }
+            }
+        }
+    CX_DK_UNROLL for (int cb = 0; cb < CB; ++cb)
+        CX_DK_UNROLL for (int v = 0; v < NV; ++v)
+            CX_NAME(dv_store)(lb + cb * ldl + v * CX_DVL, acc[cb][v]);
+}
+
+typedef void (*CX_NAME(ring_fn))(ptrdiff_t, ptrdiff_t, const CX_T *const *, const ptrdiff_t *,
+                                 ptrdiff_t, ptrdiff_t, ptrdiff_t, const CX_T *, ptrdiff_t,
+                                 ptrdiff_t, ptrdiff_t, CX_T *, ptrdiff_t);
+#define CX_RING_TILE(CB, NV)                                                               \
+    static void CX_NAME(ring_##CB##x##NV)(ptrdiff_t Kg, ptrdiff_t na,                      \
+                                          const CX_T *const *srcp, const ptrdiff_t *aw,    \
+                                          ptrdiff_t lk, ptrdiff_t nb, ptrdiff_t db,        \
+                                          const CX_T *wk, ptrdiff_t wsk, ptrdiff_t wsc,    \
+                                          ptrdiff_t wsb, CX_T *lb, ptrdiff_t ldl)          \
+    {                                                                                      \
+        CX_NAME(ring_tile)(CB, NV, Kg, na, srcp, aw, lk, nb, db, wk, wsk, wsc, wsb, lb,    \
+                           ldl);                                                           \
+    }
+CX_RING_TILE(16, 1) CX_RING_TILE(8, 2) CX_RING_TILE(8, 1) CX_RING_TILE(4, 2) CX_RING_TILE(4, 1)
+CX_RING_TILE(1, 2) CX_RING_TILE(1, 1)
+#undef CX_RING_TILE
+
+/* One ring line of channels [c0, c0 + nc) (nc <= CX_RING_CB), length len:
+   lb[cb*ldl + e] for e < len (lanes past len are computed from the copies'
+   zeros and not used). */
+static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t len, ptrdiff_t Kg, ptrdiff_t na,
+                               const CX_T *const *srcp, const ptrdiff_t *aw, ptrdiff_t lk,
+                               ptrdiff_t nb, ptrdiff_t db, const CX_T *wk, ptrdiff_t wsk,
+                               ptrdiff_t wsc, ptrdiff_t wsb, CX_T *lb, ptrdiff_t ldl)
+{
+    const CX_T *sp[64];
+    for (ptrdiff_t c = 0; c < nc;) {
+        ptrdiff_t cb = nc - c >= 8 ? 8 : nc - c >= 4 ? 4 : 1;
+        /* 16 channels x 1 vector for lines of one vector (16 accumulators:
+           8 would wait on the FMA latency) */
+        if (nc - c >= 16 && len <= CX_DVL)
+            cb = 16;
+        for (ptrdiff_t e = 0; e < len;) {
+            const int nv = len - e > CX_DVL ? 2 : 1;
+            for (ptrdiff_t ia = 0; ia < na; ++ia)
+                sp[ia] = srcp[ia] + e;
+            CX_NAME(ring_fn) fn = cb == 16 ? CX_NAME(ring_16x1)
+                                : cb == 8 ? (nv == 2 ? CX_NAME(ring_8x2) : CX_NAME(ring_8x1))
+                                : cb == 4 ? (nv == 2 ? CX_NAME(ring_4x2) : CX_NAME(ring_4x1))
+                                          : (nv == 2 ? CX_NAME(ring_1x2) : CX_NAME(ring_1x1));
+            fn(Kg, na, sp, aw, lk, nb, db, wk + c * wsc, wsk, wsc, wsb, lb + c * ldl + e, ldl);
+            e += nv * CX_DVL;
+        }
+        c += cb;
+    }
+}
+
+void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const CX_T *dy,
+                                  CX_T *dx, const ptrdiff_t *src_h, const ptrdiff_t *src_w,
+                                  ptrdiff_t item, CX_T *ws)
+{
+    CX_NAME(ring_geo) q;
+    CX_NAME(ring_geometry)(d, &q);
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, R = d->R, S = d->S;
+    const ptrdiff_t P = d->P, Q = d->Q, H = d->H, W = d->W, dh = d->dil_h, dw = d->dil_w;
+    const ptrdiff_t cper = CX_RING_CB * 4, nblk = (Cg + cper - 1) / cper;
+    const ptrdiff_t n = item / (G * nblk), g = item / nblk % G, blk = item % nblk;
+    const ptrdiff_t c0 = blk * cper, c1 = cx_min(Cg, c0 + cper);
+    const CX_T *dyn = dy + (n * d->K + g * Kg) * P * Q;
+    /* the workspace: copied rows (k-major), copied columns, line buffer */
+    CX_T *rows = ws;
+    const ptrdiff_t nrows = q.nrt + q.nrb, ncols = q.ncl + q.ncr;
+    CX_T *cols = rows + Kg * nrows * q.lrow;
+    CX_T *lb = cols + Kg * ncols * q.lcol;
+    const ptrdiff_t ldl = cx_max(q.Wv, q.Hv);
+    /* rows[k][i][x] = dy[k, row_i, x - ow] (0 outside [0, Q)) */
+    for (ptrdiff_t k = 0; k < Kg; ++k)
+        for (ptrdiff_t i = 0; i < nrows; ++i) {
+            const ptrdiff_t row = i < q.nrt ? i : q.rb0 + i - q.nrt;
+            CX_T *to = rows + (k * nrows + i) * q.lrow;
+            memset(to, 0, (size_t)q.ow * sizeof(CX_T));
+            memcpy(to + q.ow, dyn + (k * P + row) * Q, (size_t)Q * sizeof(CX_T));
+            memset(to + q.ow + Q, 0, (size_t)(q.lrow - q.ow - Q) * sizeof(CX_T));
+        }
+    /* cols[k][j][y] = dy[k, y + t - oh, col_j] (0 outside [0, P)) */
+    for (ptrdiff_t k = 0; k < Kg; ++k)
+        for (ptrdiff_t j = 0; j < ncols; ++j) {
+            const ptrdiff_t col = j < q.ncl ? j : q.cr0 + j - q.ncl;
+            CX_T *to = cols + (k * ncols + j) * q.lcol;
+            const CX_T *from = dyn + k * P * Q + col;
+            /* rows y + t - oh in [0, P): y in [y0, y1) */
+            const ptrdiff_t y0 = cx_min(cx_max(q.oh - q.t, 0), q.lcol);
+            const ptrdiff_t y1 = cx_max(cx_min(P + q.oh - q.t, q.lcol), y0);
+            memset(to, 0, (size_t)y0 * sizeof(CX_T));
+            for (ptrdiff_t y = y0; y < y1; ++y)
+                to[y] = from[(y + q.t - q.oh) * Q];
+            memset(to + y1, 0, (size_t)(q.lcol - y1) * sizeof(CX_T));
+        }
+    const CX_T *srcp[64];
+    ptrdiff_t aw[64];
+    const CX_T *wg = w + g * Kg * Cg * R * S;
+    for (ptrdiff_t c = c0; c < c1; c += CX_RING_CB) {
+        const ptrdiff_t nc = cx_min(CX_RING_CB, c1 - c);
+        const CX_T *wk = wg + c;
+        /* ring rows: padded row i, every padded column */
+        for (ptrdiff_t i = 0; i < q.Hp; ++i) {
+            if (i >= q.t && i < q.t + H)
+                continue;
+            ptrdiff_t na = 0;
+            for (ptrdiff_t r = 0; r < R; ++r) {
+                const ptrdiff_t row = i - r * dh;
+                if (row < 0 || row >= P)
+                    continue;
+                const ptrdiff_t ci = row < q.nrt ? row : q.nrt + row - q.rb0;
+                srcp[na] = rows + ci * q.lrow + q.ow;
+                aw[na++] = r * S * Kg * Cg;
+            }
+            if (!na)
+                continue;   /* (a row no tap reaches: gradient 0) */
+            CX_NAME(ring_line)(nc, q.Wp, Kg, na, srcp, aw, nrows * q.lrow, S, dw, wk, Cg, 1,
+                               Kg * Cg, lb, ldl);
+            for (ptrdiff_t cb = 0; cb < nc; ++cb) {
+                CX_T *to = dx + ((n * d->C + g * Cg + c + cb) * H + src_h[i]) * W;
+                const CX_T *from = lb + cb * ldl;
+                for (ptrdiff_t j = 0; j < q.Wp; ++j)
+                    to[src_w[j]] += from[j];
+            }
+        }
+        /* ring columns: padded column j, the inner rows */
+        for (ptrdiff_t j = 0; j < q.Wp; ++j) {
+            if (j >= q.l && j < q.l + W)
+                continue;
+            ptrdiff_t na = 0;
+            for (ptrdiff_t s = 0; s < S; ++s) {
+                const ptrdiff_t col = j - s * dw;
+                if (col < 0 || col >= Q)
+                    continue;
+                const ptrdiff_t cj = col < q.ncl ? col : q.ncl + col - q.cr0;
+                srcp[na] = cols + cj * q.lcol + q.oh;
+                aw[na++] = s * Kg * Cg;
+            }
+            if (!na)
+                continue;
+            CX_NAME(ring_line)(nc, H, Kg, na, srcp, aw, ncols * q.lcol, R, dh, wk, Cg, 1,
+                               S * Kg * Cg, lb, ldl);
+            for (ptrdiff_t cb = 0; cb < nc; ++cb) {
+                CX_T *to = dx + (n * d->C + g * Cg + c + cb) * H * W + src_w[j];
+                const CX_T *from = lb + cb * ldl;
+                for (ptrdiff_t y = 0; y < H; ++y)
+                    to[y * W] += from[y];
+            }
+        }
+    }
+}
+
 #undef CX_DV
 #undef CX_DVL

@@ -1083,6 +1083,108 @@ def test_mode_input_gradient_fused_fold_refusals():
     assert (dx != 7).all()
 
 
+
+BORDER_CASES = [
+    # (input shape, weight shape, kwargs): C / groups >= 8, stride 1: the
+    # zeros-padding input gradient plus the border's restricted-tap gradient
+    ("lenet2_like", (2, 8, 14, 14), (16, 8, 5, 5), dict(padding=2)),
+    ("c16_line_of_one_vector", (2, 32, 14, 16), (24, 32, 3, 3), dict(padding=1)),
+    ("c13_tile_remainders", (1, 13, 9, 40), (6, 13, 3, 5), dict(padding=(1, 2))),
+    ("asym_dilated_groups", (2, 24, 8, 9), (6, 8, 3, 2),
+     dict(padding=((2, 1), (0, 3)), dilation=(1, 2), groups=3)),
+    ("pad_beyond_kernel", (1, 8, 5, 6), (3, 8, 2, 2), dict(padding=(4, 5))),
+    ("one_pixel", (2, 9, 1, 1), (4, 9, 3, 3), dict(padding=1)),
+    ("kernel_beyond_rows", (1, 70, 3, 20), (5, 70, 5, 1), dict(padding=(2, 0))),
+    ("same_even", (1, 8, 6, 7), (2, 8, 4, 2), dict(padding="same")),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", BORDER_CASES, ids=[c[0] for c in BORDER_CASES])
+def test_mode_input_gradient_border(mode, case, monkeypatch):
+    """conv2d_input under a padding mode with C / groups >= 8 (NCHW, stride 1):
+    the zeros-padding input gradient plus the border's gradient made from the
+    taps that reach grad_output (_conv.conv2d_dgrad_border, which must run):
+    on integer data exactly the reference, float32 and float64, 1 and 2
+    threads, both explicit algorithms underneath, batched and unbatched; on
+    random floats the padded input's whole gradient folded, within rounding."""
+    from convx import _api, _conv
+    _, xs, ws, kw = case
+    geo = _api._geometry(xs, ws, 1, kw["padding"], kw.get("dilation", 1), kw.get("groups", 1))
+    try:
+        _api._padded_geometry(geo, mode, "input_size")
+    except ValueError:
+        pytest.skip(f"{mode} cannot pad {xs} by {geo.padding} (an error the API reports)")
+    calls = []
+    real = _conv.conv2d_dgrad_border
+
+    def counted(*a):
+        calls.append(a[3])
+        return real(*a)
+    monkeypatch.setattr(_conv, "conv2d_dgrad_border", counted)
+    rng = np.random.default_rng(71)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    g = rng.integers(-3, 4, geo.output_shape).astype(np.float64)
+    want = ref_conv_input(xs, w, g, mode=mode, **dict(kw, padding=geo.padding))
+    for dtype in (np.float32, np.float64):
+        for threads in (1, 2):
+            for algorithm in ("direct", "im2col"):
+                got = convx.conv2d_input(xs, w.astype(dtype), g.astype(dtype),
+                                         padding_mode=mode, threads=threads,
+                                         algorithm=algorithm, **kw)
+                assert got.dtype == dtype
+                np.testing.assert_array_equal(got, want)
+        one = convx.conv2d_input(xs[1:], w.astype(dtype), g[0].astype(dtype),
+                                 padding_mode=mode, **kw)
+        np.testing.assert_array_equal(one, want[0])
+    assert len(calls) == 10
+    (t, b), (l, r) = geo.padding
+    psize = (xs[0], xs[1], xs[2] + t + b, xs[3] + l + r)
+    wr, gr = rng.standard_normal(ws), rng.standard_normal(geo.output_shape)
+    got = convx.conv2d_input(xs, wr, gr, padding_mode=mode, **kw)
+    dxp = convx.conv2d_input(psize, wr, gr, padding=0, dilation=kw.get("dilation", 1),
+                             groups=kw.get("groups", 1))
+    np.testing.assert_allclose(got, _padmode.fold(dxp, geo.padding, mode), rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_mode_input_gradient_border_nonfinite_and_refusals():
+    """With inf / nan in grad_output, the border path agrees with the padded
+    input's whole gradient folded; with inf in the weight too (whose products
+    with the zeros past grad_output's edges the border's tiles would form),
+    the fused fold runs instead. conv2d_dgrad_border rejects inconsistent
+    arguments without writing."""
+    from convx import _api, _conv
+    xs, ws = (2, 8, 6, 7), (4, 8, 3, 3)
+    rng = np.random.default_rng(72)
+    w = rng.standard_normal(ws)
+    g = rng.standard_normal((2, 4, 6, 7))
+    g[0, 3, 0, 4] = np.nan
+    g[1, 0, 5, 0] = -np.inf
+    for winf in (False, True):
+        w[1, 2, 0, 1] = np.inf if winf else w[1, 2, 0, 0]
+        for mode in MODES:
+            got = convx.conv2d_input(xs, w, g, padding=1, padding_mode=mode)
+            dxp = convx.conv2d_input((2, 8, 8, 9), w, g, padding=0)
+            with np.errstate(invalid="ignore"):
+                want = _padmode.fold(dxp, ((1, 1), (1, 1)), mode)
+            assert np.isnan(want).any() and np.isinf(want).any()
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)   # nan, inf too
+    geo = _api._geometry(xs, ws, 1, 1, 1, 1)
+    fold = _api._fold_tables(geo, "reflect")
+    dx = np.full(2 * 8 * 6 * 7, 7.0)
+    with pytest.raises(ValueError, match="inconsistent"):
+        _conv.conv2d_dgrad_border(w.reshape(-1), g.reshape(-1), dx[:-1], geo.astuple(), fold, 1)
+    with pytest.raises(ValueError, match="inconsistent"):
+        _conv.conv2d_dgrad_border(w.reshape(-1)[1:], g.reshape(-1), dx, geo.astuple(), fold, 1)
+    with pytest.raises(ValueError, match="src_w"):
+        _conv.conv2d_dgrad_border(w.reshape(-1), g.reshape(-1), dx, geo.astuple(),
+                                  fold[:5] + (fold[5] + 7,), 1)
+    strided = _api._geometry(xs, ws, 2, 1, 1, 1).astuple()
+    with pytest.raises(ValueError, match="stride 1"):
+        _conv.conv2d_dgrad_border(w.reshape(-1), g.reshape(-1), dx, strided, fold, 1)
+    assert (dx == 7).all()
+
 NHWC_FOLD_CASES = [
     ("dw16", (2, 16, 9, 11), dict(padding=1)),
     ("dw64_asym", (3, 64, 12, 13), dict(padding=((2, 1), (0, 2)))),
