@@ -534,14 +534,19 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
     ws = np.empty(ws_stride * nt, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
-    # the weight as (G, R, S, K/G, C/G): a tap's weights for adjacent channels adjacent
-    wt = np.ascontiguousarray(np.asarray(w).reshape(d.groups, d.K // d.groups, cg, d.R, d.S)
-                              .transpose(0, 3, 4, 1, 2)).reshape(-1)
-    cdef const floating[::1] wtv = wt
+    # the weight as (G, R, S, K/G, C/G): a tap's weights for adjacent channels
+    # adjacent (rows of the (K, C/G * R * S) weight in parallel)
+    wt = np.empty(w.shape[0], dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] wtv = wt
+    cdef Py_ssize_t kg = d.K // d.groups, rs = d.R * d.S, gk, c, t
     cdef const floating *wp = &wtv[0]
     cdef const floating *dyp = &dy[0]
     cdef floating *dxp = &dx[0]
     with nogil:
+        for gk in prange(d.K, num_threads=nt, schedule="static"):
+            for t in range(rs):
+                for c in range(cg):
+                    wtv[((gk // kg * rs + t) * kg + gk % kg) * cg + c] = w[(gk * cg + c) * rs + t]
         for item in prange(items, num_threads=nt, schedule="dynamic"):
             if floating is float:
                 cx_f32_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], item,

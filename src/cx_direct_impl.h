@@ -2619,14 +2619,14 @@ size_t CX_NAME(conv2d_dgrad_border_ws)(const cx_conv2d_desc *d)
 }
 
 /* acc[cb][v] = sum over k < Kg, the line's na across-taps and nb along-taps of
-   wk[k*wsk + cb*wsc + aw[ia] + b*wsb] * src[k][ia][v*VL - b*db], stored to
+   wk[k*wsk + cb + aw[ia] + b*wsb] * src[k][ia][v*VL - b*db], stored to
    lb[cb*ldl + v*VL]. srcp[ia]: the copied line the across-tap reads (k's
    copy at + k*lk), already offset to the chunk. */
 static CX_DK_INLINE void CX_NAME(ring_tile)(const int CB, const int NV, ptrdiff_t Kg,
                                             ptrdiff_t na, const CX_T *const *srcp,
                                             const ptrdiff_t *aw, ptrdiff_t lk, ptrdiff_t nb,
                                             ptrdiff_t db, const CX_T *restrict wk,
-                                            ptrdiff_t wsk, ptrdiff_t wsc, ptrdiff_t wsb,
+                                            ptrdiff_t wsk, ptrdiff_t wsb,
                                             CX_T *restrict lb, ptrdiff_t ldl)
 {
     CX_DV acc[CX_RING_CB][2];
@@ -2643,7 +2643,7 @@ static CX_DK_INLINE void CX_NAME(ring_tile)(const int CB, const int NV, ptrdiff_
                 CX_DK_UNROLL for (int v = 0; v < NV; ++v)
                     xv[v] = CX_NAME(dv_load)(src + v * CX_DVL);
                 CX_DK_UNROLL for (int cb = 0; cb < CB; ++cb) {
-                    const CX_DV wv = CX_NAME(dv_splat)(wp[cb * wsc]);
+                    const CX_DV wv = CX_NAME(dv_splat)(wp[cb]);
                     CX_DK_UNROLL for (int v = 0; v < NV; ++v)
                         acc[cb][v] += wv * xv[v];
                 }
@@ -2656,16 +2656,15 @@ static CX_DK_INLINE void CX_NAME(ring_tile)(const int CB, const int NV, ptrdiff_
 
 typedef void (*CX_NAME(ring_fn))(ptrdiff_t, ptrdiff_t, const CX_T *const *, const ptrdiff_t *,
                                  ptrdiff_t, ptrdiff_t, ptrdiff_t, const CX_T *, ptrdiff_t,
-                                 ptrdiff_t, ptrdiff_t, CX_T *, ptrdiff_t);
+                                 ptrdiff_t, CX_T *, ptrdiff_t);
 #define CX_RING_TILE(CB, NV)                                                               \
     static void CX_NAME(ring_##CB##x##NV)(ptrdiff_t Kg, ptrdiff_t na,                      \
                                           const CX_T *const *srcp, const ptrdiff_t *aw,    \
                                           ptrdiff_t lk, ptrdiff_t nb, ptrdiff_t db,        \
-                                          const CX_T *wk, ptrdiff_t wsk, ptrdiff_t wsc,    \
-                                          ptrdiff_t wsb, CX_T *lb, ptrdiff_t ldl)          \
+                                          const CX_T *wk, ptrdiff_t wsk, ptrdiff_t wsb,    \
+                                          CX_T *lb, ptrdiff_t ldl)          \
     {                                                                                      \
-        CX_NAME(ring_tile)(CB, NV, Kg, na, srcp, aw, lk, nb, db, wk, wsk, wsc, wsb, lb,    \
-                           ldl);                                                           \
+        CX_NAME(ring_tile)(CB, NV, Kg, na, srcp, aw, lk, nb, db, wk, wsk, wsb, lb, ldl);                                                           \
     }
 CX_RING_TILE(16, 1) CX_RING_TILE(8, 2) CX_RING_TILE(8, 1) CX_RING_TILE(4, 2) CX_RING_TILE(4, 1)
 CX_RING_TILE(1, 2) CX_RING_TILE(1, 1)
@@ -2677,7 +2676,7 @@ CX_RING_TILE(1, 2) CX_RING_TILE(1, 1)
 static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t len, ptrdiff_t Kg, ptrdiff_t na,
                                const CX_T *const *srcp, const ptrdiff_t *aw, ptrdiff_t lk,
                                ptrdiff_t nb, ptrdiff_t db, const CX_T *wk, ptrdiff_t wsk,
-                               ptrdiff_t wsc, ptrdiff_t wsb, CX_T *lb, ptrdiff_t ldl)
+                               ptrdiff_t wsb, CX_T *lb, ptrdiff_t ldl)
 {
     const CX_T *sp[64];
     for (ptrdiff_t c = 0; c < nc;) {
@@ -2694,7 +2693,7 @@ static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t len, ptrdiff_t Kg, ptrdif
                                 : cb == 8 ? (nv == 2 ? CX_NAME(ring_8x2) : CX_NAME(ring_8x1))
                                 : cb == 4 ? (nv == 2 ? CX_NAME(ring_4x2) : CX_NAME(ring_4x1))
                                           : (nv == 2 ? CX_NAME(ring_1x2) : CX_NAME(ring_1x1));
-            fn(Kg, na, sp, aw, lk, nb, db, wk + c * wsc, wsk, wsc, wsb, lb + c * ldl + e, ldl);
+            fn(Kg, na, sp, aw, lk, nb, db, wk + c, wsk, wsb, lb + c * ldl + e, ldl);
             e += nv * CX_DVL;
         }
         c += cb;
@@ -2763,7 +2762,7 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
             }
             if (!na)
                 continue;   /* (a row no tap reaches: gradient 0) */
-            CX_NAME(ring_line)(nc, q.Wp, Kg, na, srcp, aw, nrows * q.lrow, S, dw, wk, Cg, 1,
+            CX_NAME(ring_line)(nc, q.Wp, Kg, na, srcp, aw, nrows * q.lrow, S, dw, wk, Cg,
                                Kg * Cg, lb, ldl);
             for (ptrdiff_t cb = 0; cb < nc; ++cb) {
                 CX_T *to = dx + ((n * d->C + g * Cg + c + cb) * H + src_h[i]) * W;
@@ -2787,7 +2786,7 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
             }
             if (!na)
                 continue;
-            CX_NAME(ring_line)(nc, H, Kg, na, srcp, aw, ncols * q.lcol, R, dh, wk, Cg, 1,
+            CX_NAME(ring_line)(nc, H, Kg, na, srcp, aw, ncols * q.lcol, R, dh, wk, Cg,
                                S * Kg * Cg, lb, ldl);
             for (ptrdiff_t cb = 0; cb < nc; ++cb) {
                 CX_T *to = dx + (n * d->C + g * Cg + c + cb) * H * W + src_w[j];
