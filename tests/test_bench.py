@@ -214,3 +214,25 @@ def test_nd_loop_script(tmp_path):
     assert over.stdout.startswith("lenet2 fwd T1: Cython call ") and "Python side" in over.stdout
     bad = run("conv3d_32", "nope", "1", "0.01")
     assert bad.returncode != 0 and "nd_loop.py" in bad.stderr
+
+
+def test_border_ab_script(tmp_path):
+    """bench/border_ab.py: the padding-mode input gradient's two forms against
+    zeros on one layer (the forms checked against each other first), and an
+    unknown shape refused."""
+    script = os.path.join(os.path.dirname(RUN_PY), "border_ab.py")
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(convx.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+
+    def run(*args):
+        return subprocess.run([sys.executable, script, *args], cwd=str(tmp_path), env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    out = run("1", "0.01", "circular", "lenet2", "lenet1")
+    assert out.returncode == 0, out.stderr
+    rows = [r for r in out.stdout.splitlines() if r.startswith("| lenet")]
+    assert len(rows) == 2 and rows[1].split("|")[3].strip() == "-", out.stdout
+    assert float(rows[0].split("|")[3]) > 0 and float(rows[0].split("|")[4]) > 0
+    bad = run("1", "0.01", "reflect", "nope")
+    assert bad.returncode != 0 and "unknown shape" in bad.stderr
