@@ -2700,6 +2700,27 @@ static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t len, ptrdiff_t Kg, ptrdif
     }
 }
 
+/* The across-taps a ring line reads (ring row i: kernel rows; ring column j:
+   kernel columns): tap a with 0 <= src = line - a*dil < extent, its copied
+   source line (the first nlo copies hold sources [0, nlo), the rest sources
+   from hi0 on; each copy len long, read from offset off) and its weight
+   offset a*wstep. Returns how many. */
+static ptrdiff_t CX_NAME(ring_taps)(ptrdiff_t line, ptrdiff_t ntaps, ptrdiff_t dil,
+                                    ptrdiff_t extent, ptrdiff_t nlo, ptrdiff_t hi0,
+                                    const CX_T *copies, ptrdiff_t len, ptrdiff_t off,
+                                    ptrdiff_t wstep, const CX_T **srcp, ptrdiff_t *aw)
+{
+    ptrdiff_t na = 0;
+    for (ptrdiff_t a = 0; a < ntaps; ++a) {
+        const ptrdiff_t src = line - a * dil;
+        if (src < 0 || src >= extent)
+            continue;
+        srcp[na] = copies + (src < nlo ? src : nlo + src - hi0) * len + off;
+        aw[na++] = a * wstep;
+    }
+    return na;
+}
+
 void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const CX_T *dy,
                                   CX_T *dx, const ptrdiff_t *src_h, const ptrdiff_t *src_w,
                                   ptrdiff_t item, CX_T *ws)
@@ -2751,15 +2772,8 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
         for (ptrdiff_t i = 0; i < q.Hp; ++i) {
             if (i >= q.t && i < q.t + H)
                 continue;
-            ptrdiff_t na = 0;
-            for (ptrdiff_t r = 0; r < R; ++r) {
-                const ptrdiff_t row = i - r * dh;
-                if (row < 0 || row >= P)
-                    continue;
-                const ptrdiff_t ci = row < q.nrt ? row : q.nrt + row - q.rb0;
-                srcp[na] = rows + ci * q.lrow + q.ow;
-                aw[na++] = r * S * Kg * Cg;
-            }
+            const ptrdiff_t na = CX_NAME(ring_taps)(i, R, dh, P, q.nrt, q.rb0, rows, q.lrow,
+                                                    q.ow, S * Kg * Cg, srcp, aw);
             if (!na)
                 continue;   /* (a row no tap reaches: gradient 0) */
             CX_NAME(ring_line)(nc, q.Wp, Kg, na, srcp, aw, nrows * q.lrow, S, dw, wk, Cg,
@@ -2775,15 +2789,8 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
         for (ptrdiff_t j = 0; j < q.Wp; ++j) {
             if (j >= q.l && j < q.l + W)
                 continue;
-            ptrdiff_t na = 0;
-            for (ptrdiff_t s = 0; s < S; ++s) {
-                const ptrdiff_t col = j - s * dw;
-                if (col < 0 || col >= Q)
-                    continue;
-                const ptrdiff_t cj = col < q.ncl ? col : q.ncl + col - q.cr0;
-                srcp[na] = cols + cj * q.lcol + q.oh;
-                aw[na++] = s * Kg * Cg;
-            }
+            const ptrdiff_t na = CX_NAME(ring_taps)(j, S, dw, Q, q.ncl, q.cr0, cols, q.lcol,
+                                                    q.oh, Kg * Cg, srcp, aw);
             if (!na)
                 continue;
             CX_NAME(ring_line)(nc, H, Kg, na, srcp, aw, ncols * q.lcol, R, dh, wk, Cg,

@@ -194,10 +194,10 @@ def test_loop_script_times_one_layer(tmp_path, layout):
     assert bad.returncode != 0 and "OP must be one of" in bad.stderr
 
 
-def test_nd_loop_script(tmp_path):
-    """bench/nd_loop.py: a 1-D layer in a timed loop, the folded 3-D switch
-    accepted, the Python-side overhead rounds, and a usage error."""
-    script = os.path.join(os.path.dirname(RUN_PY), "nd_loop.py")
+def _script_runner(name, tmp_path):
+    """run(*args): bench/NAME run as a script in tmp_path with this convx on
+    its path; the CompletedProcess (text output)."""
+    script = os.path.join(os.path.dirname(RUN_PY), name)
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(convx.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
@@ -205,6 +205,12 @@ def test_nd_loop_script(tmp_path):
     def run(*args):
         return subprocess.run([sys.executable, script, *args], cwd=str(tmp_path), env=env,
                               capture_output=True, text=True, timeout=300)
+    return run
+
+def test_nd_loop_script(tmp_path):
+    """bench/nd_loop.py: a 1-D layer in a timed loop, the folded 3-D switch
+    accepted, the Python-side overhead rounds, and a usage error."""
+    run = _script_runner("nd_loop.py", tmp_path)
 
     out = run("conv1d_audio", "dgrad", "1", "0.01")
     assert out.returncode == 0, out.stderr
@@ -220,14 +226,7 @@ def test_border_ab_script(tmp_path):
     """bench/border_ab.py: the padding-mode input gradient's two forms against
     zeros on one layer (the forms checked against each other first), and an
     unknown shape refused."""
-    script = os.path.join(os.path.dirname(RUN_PY), "border_ab.py")
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(convx.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-
-    def run(*args):
-        return subprocess.run([sys.executable, script, *args], cwd=str(tmp_path), env=env,
-                              capture_output=True, text=True, timeout=300)
+    run = _script_runner("border_ab.py", tmp_path)
 
     out = run("1", "0.01", "circular", "lenet2", "lenet1")
     assert out.returncode == 0, out.stderr
