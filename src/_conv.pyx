@@ -505,7 +505,7 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
     every padded position, computed from the taps that reach grad_output only
     (cx_*_conv2d_dgrad_border) and added at the input position it copied.
     fold = (H, W, top, left, src_h, src_w) as for conv2d_dgrad_fold, over the
-    padded Hp x Wp. Items (image, group, block of 64 of its channels) in
+    padded Hp x Wp. Items (up to 4 images, group, block of 64 of its channels) in
     parallel; each writes whole planes of dx, in a fixed order."""
     cdef cx_conv2d_desc d
     _fill_desc(&d, geometry)
@@ -520,15 +520,20 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
         raise ValueError(f"conv2d_dgrad_border: inconsistent sizes {geometry}, {fold[:4]}")
     cdef const Py_ssize_t[::1] src_h = src_h_o
     cdef const Py_ssize_t[::1] src_w = src_w_o
-    cdef Py_ssize_t cg = d.C // d.groups
-    cdef Py_ssize_t items = d.N * d.groups * ((cg + 63) // 64), item
-    if items == 0 or d.K == 0:
+    cdef Py_ssize_t cg = d.C // d.groups, units = d.groups * ((cg + 63) // 64)
+    if d.N * units == 0 or d.K == 0:
         return
+    # images per item: up to 4 (a tile's weights then serve 2 or 4 images), as
+    # long as every thread gets 2 items; the sums do not depend on it
+    cdef Py_ssize_t ib = 4
+    while ib > 1 and (d.N + ib - 1) // ib * units < 2 * max(1, nthreads):
+        ib //= 2
+    cdef Py_ssize_t items = (d.N + ib - 1) // ib * units, item
     cdef Py_ssize_t ws_stride
     if floating is float:
-        ws_stride = cx_f32_conv2d_dgrad_border_ws(&d)
+        ws_stride = cx_f32_conv2d_dgrad_border_ws(&d, ib)
     else:
-        ws_stride = cx_f64_conv2d_dgrad_border_ws(&d)
+        ws_stride = cx_f64_conv2d_dgrad_border_ws(&d, ib)
     ws_stride = (ws_stride + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
     cdef int nt = max(1, min(nthreads, items))
     ws = np.empty(ws_stride * nt, dtype=np.float32 if floating is float else np.float64)
@@ -549,10 +554,10 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
                     wtv[((gk // kg * rs + t) * kg + gk % kg) * cg + c] = w[(gk * cg + c) * rs + t]
         for item in prange(items, num_threads=nt, schedule="dynamic"):
             if floating is float:
-                cx_f32_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], item,
+                cx_f32_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], ib, item,
                                            wsp + threadid() * ws_stride)
             else:
-                cx_f64_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], item,
+                cx_f64_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], ib, item,
                                            wsp + threadid() * ws_stride)
 
 

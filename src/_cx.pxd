@@ -113,10 +113,10 @@ cdef extern from "cx_conv.h" nogil:
                                Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t top, Py_ssize_t left,
                                const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                                Py_ssize_t plane)
-    size_t cx_f32_conv2d_dgrad_border_ws(const cx_conv2d_desc *d)
+    size_t cx_f32_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
     void cx_f32_conv2d_dgrad_border(const cx_conv2d_desc *d, const float *w, const float *dy,
                                   float *dx, const Py_ssize_t *src_h, const Py_ssize_t *src_w,
-                                  Py_ssize_t item, float *ws)
+                                  Py_ssize_t ib, Py_ssize_t item, float *ws)
     void cx_f32_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const float *w, const float *dy, float *dx,
                              Py_ssize_t item, float *ws)
@@ -162,10 +162,10 @@ cdef extern from "cx_conv.h" nogil:
                                Py_ssize_t Hp, Py_ssize_t Wp, Py_ssize_t top, Py_ssize_t left,
                                const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                                Py_ssize_t plane)
-    size_t cx_f64_conv2d_dgrad_border_ws(const cx_conv2d_desc *d)
+    size_t cx_f64_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
     void cx_f64_conv2d_dgrad_border(const cx_conv2d_desc *d, const double *w, const double *dy,
                                   double *dx, const Py_ssize_t *src_h, const Py_ssize_t *src_w,
-                                  Py_ssize_t item, double *ws)
+                                  Py_ssize_t ib, Py_ssize_t item, double *ws)
     void cx_f64_conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                              const double *w, const double *dy, double *dx,
                              Py_ssize_t item, double *ws)

@@ -187,12 +187,12 @@ typedef struct {
                              ptrdiff_t plane);                                          \
     /* a padding mode's input gradient: dx (the zeros-padding input gradient of d,      \
        stride 1) += every padded position's gradient (restricted taps) at the           \
-       position it copied; item: (image, group, block of 64 of its channels);           \
-       ws: conv2d_dgrad_border_ws(d) elements (see cx_direct_impl.h) */                 \
-    size_t P##conv2d_dgrad_border_ws(const cx_conv2d_desc *d);                          \
+       position it copied; item: (ib images, group, block of 64 of its channels);       \
+       ws: conv2d_dgrad_border_ws(d, ib) elements (see cx_direct_impl.h) */             \
+    size_t P##conv2d_dgrad_border_ws(const cx_conv2d_desc *d, ptrdiff_t ib);            \
     void P##conv2d_dgrad_border(const cx_conv2d_desc *d, const T *w, const T *dy,       \
-                                T *dx, const ptrdiff_t *src_h,                          \
-                                const ptrdiff_t *src_w, ptrdiff_t item, T *ws);         \
+                                T *dx, const ptrdiff_t *src_h, const ptrdiff_t *src_w,  \
+                                ptrdiff_t ib, ptrdiff_t item, T *ws);                   \
     /* dx = conv_transpose(dy, w), one work item; positions no output reads get 0 */    \
     void P##conv2d_dgrad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,          \
                          const T *w, const T *dy, T *dx, ptrdiff_t item, T *ws);        \

@@ -77,12 +77,12 @@ CX_DECLARE_NHWC_API(double, cx_f64_avx512_)
                                ptrdiff_t plane)                                             \
     { CX_PICK(PFX, conv2d_fold_ring)(dx, ring, H, W, Hp, Wp, top, left, src_h, src_w,      \
                                      plane); }                                              \
-    size_t PUB##conv2d_dgrad_border_ws(const cx_conv2d_desc *d)                             \
-    { return CX_PICK(PFX, conv2d_dgrad_border_ws)(d); }                                     \
+    size_t PUB##conv2d_dgrad_border_ws(const cx_conv2d_desc *d, ptrdiff_t ib)               \
+    { return CX_PICK(PFX, conv2d_dgrad_border_ws)(d, ib); }                                \
     void PUB##conv2d_dgrad_border(const cx_conv2d_desc *d, const T *w, const T *dy,         \
-                                  T *dx, const ptrdiff_t *src_h,                            \
-                                  const ptrdiff_t *src_w, ptrdiff_t item, T *ws)            \
-    { CX_PICK(PFX, conv2d_dgrad_border)(d, w, dy, dx, src_h, src_w, item, ws); }            \
+                                  T *dx, const ptrdiff_t *src_h, const ptrdiff_t *src_w,    \
+                                  ptrdiff_t ib, ptrdiff_t item, T *ws)                      \
+    { CX_PICK(PFX, conv2d_dgrad_border)(d, w, dy, dx, src_h, src_w, ib, item, ws); }        \
     void PUB##gemm(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T *a, ptrdiff_t rsa,        \
                    ptrdiff_t csa, const T *b, ptrdiff_t rsb, ptrdiff_t csb, int accumulate, \
                    T *c, ptrdiff_t rsc, ptrdiff_t csc, T *ws)                               \

@@ -2558,8 +2558,9 @@ void CX_NAME(conv2d_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
    gradient instead, 31% more pixels (more where Wp crosses a vector).
 
    w: the weight as (G, R, S, K/G, C/G), so that a tap's weights for a
-   tile's channels are adjacent. Item `item`: image n, group g, a block of
-   up to 64 of the group's input channels. The grad_output rows (top:
+   tile's channels are adjacent. Item `item`: ib images (the caller's
+   choice: the sums do not depend on it), group g, a block of up to 64 of
+   the group's input channels. The grad_output rows (top:
    [0, t), bottom: [P - b, P)) and columns (left: [0, l), right:
    [Q - r, Q), transposed) the ring reads are copied, zero-extended, into
    the workspace; then each ring line (a padded row, or a padded column's
@@ -2608,95 +2609,125 @@ static void CX_NAME(ring_geometry)(const cx_conv2d_desc *d, CX_NAME(ring_geo) *q
     q->lcol = q->Hv + q->oh;
 }
 
-/* Workspace elements one thread needs for conv2d_dgrad_border (stride 1). */
-size_t CX_NAME(conv2d_dgrad_border_ws)(const cx_conv2d_desc *d)
+/* Workspace elements one thread needs for conv2d_dgrad_border (stride 1)
+   with items of ib images. */
+size_t CX_NAME(conv2d_dgrad_border_ws)(const cx_conv2d_desc *d, ptrdiff_t ib)
 {
     CX_NAME(ring_geo) q;
     CX_NAME(ring_geometry)(d, &q);
     const ptrdiff_t Kg = d->K / d->groups;
-    return (size_t)(Kg * ((q.nrt + q.nrb) * q.lrow + (q.ncl + q.ncr) * q.lcol)
-                    + CX_RING_CB * cx_max(q.Wv, q.Hv) + 2 * CX_DVL);
+    return (size_t)(ib * (Kg * ((q.nrt + q.nrb) * q.lrow + (q.ncl + q.ncr) * q.lcol)
+                          + CX_RING_CB * cx_max(q.Wv, q.Hv)) + 2 * CX_DVL);
 }
 
-/* acc[cb][v] = sum over k < Kg, the line's na across-taps and nb along-taps of
-   wk[k*wsk + cb + aw[ia] + b*wsb] * src[k][ia][v*VL - b*db], stored to
-   lb[cb*ldl + v*VL]. srcp[ia]: the copied line the across-tap reads (k's
-   copy at + k*lk), already offset to the chunk. */
-static CX_DK_INLINE void CX_NAME(ring_tile)(const int CB, const int NV, ptrdiff_t Kg,
-                                            ptrdiff_t na, const CX_T *const *srcp,
-                                            const ptrdiff_t *aw, ptrdiff_t lk, ptrdiff_t nb,
+/* acc[cb][m][v] = sum over the line's na across-taps ia, nb along-taps b and
+   k < Kg of wk[aw[ia] + b*wsb + k*wsk + cb] * src_m[k*lk + v*VL - b*db],
+   src_m = srcp[ia] + m*ist (image m's copy), stored to lb[(m*CX_RING_CB +
+   cb)*ldl + v*VL]: CB channels x NI images x NV vectors, each broadcast
+   weight used NI*NV times, each loaded vector CB times. */
+static CX_DK_INLINE void CX_NAME(ring_tile)(const int CB, const int NI, const int NV,
+                                            ptrdiff_t Kg, ptrdiff_t na,
+                                            const CX_T *const *srcp, const ptrdiff_t *aw,
+                                            ptrdiff_t lk, ptrdiff_t ist, ptrdiff_t nb,
                                             ptrdiff_t db, const CX_T *restrict wk,
                                             ptrdiff_t wsk, ptrdiff_t wsb,
                                             CX_T *restrict lb, ptrdiff_t ldl)
 {
-    CX_DV acc[CX_RING_CB][2];
+    CX_DV acc[CX_RING_CB][4][2];
     CX_DK_UNROLL for (int cb = 0; cb < CB; ++cb)
-        CX_DK_UNROLL for (int v = 0; v < NV; ++v)
-            acc[cb][v] = CX_NAME(dv_splat)(0);
+        CX_DK_UNROLL for (int m = 0; m < NI; ++m)
+            CX_DK_UNROLL for (int v = 0; v < NV; ++v)
+                acc[cb][m][v] = CX_NAME(dv_splat)(0);
     /* the long reduction (over k) innermost: two pointer steps a pass */
     for (ptrdiff_t ia = 0; ia < na; ++ia)
         for (ptrdiff_t b = 0; b < nb; ++b) {
             const CX_T *src = srcp[ia] - b * db;
             const CX_T *wp = wk + aw[ia] + b * wsb;
             for (ptrdiff_t k = 0; k < Kg; ++k, src += lk, wp += wsk) {
-                CX_DV xv[2];
-                CX_DK_UNROLL for (int v = 0; v < NV; ++v)
-                    xv[v] = CX_NAME(dv_load)(src + v * CX_DVL);
+                CX_DV xv[4][2];
+                CX_DK_UNROLL for (int m = 0; m < NI; ++m)
+                    CX_DK_UNROLL for (int v = 0; v < NV; ++v)
+                        xv[m][v] = CX_NAME(dv_load)(src + m * ist + v * CX_DVL);
                 CX_DK_UNROLL for (int cb = 0; cb < CB; ++cb) {
                     const CX_DV wv = CX_NAME(dv_splat)(wp[cb]);
-                    CX_DK_UNROLL for (int v = 0; v < NV; ++v)
-                        acc[cb][v] += wv * xv[v];
+                    CX_DK_UNROLL for (int m = 0; m < NI; ++m)
+                        CX_DK_UNROLL for (int v = 0; v < NV; ++v)
+                            acc[cb][m][v] += wv * xv[m][v];
                 }
             }
         }
     CX_DK_UNROLL for (int cb = 0; cb < CB; ++cb)
-        CX_DK_UNROLL for (int v = 0; v < NV; ++v)
-            CX_NAME(dv_store)(lb + cb * ldl + v * CX_DVL, acc[cb][v]);
+        CX_DK_UNROLL for (int m = 0; m < NI; ++m)
+            CX_DK_UNROLL for (int v = 0; v < NV; ++v)
+                CX_NAME(dv_store)(lb + (m * CX_RING_CB + cb) * ldl + v * CX_DVL, acc[cb][m][v]);
 }
 
 typedef void (*CX_NAME(ring_fn))(ptrdiff_t, ptrdiff_t, const CX_T *const *, const ptrdiff_t *,
-                                 ptrdiff_t, ptrdiff_t, ptrdiff_t, const CX_T *, ptrdiff_t,
-                                 ptrdiff_t, CX_T *, ptrdiff_t);
-#define CX_RING_TILE(CB, NV)                                                               \
-    static void CX_NAME(ring_##CB##x##NV)(ptrdiff_t Kg, ptrdiff_t na,                      \
-                                          const CX_T *const *srcp, const ptrdiff_t *aw,    \
-                                          ptrdiff_t lk, ptrdiff_t nb, ptrdiff_t db,        \
-                                          const CX_T *wk, ptrdiff_t wsk, ptrdiff_t wsb,    \
-                                          CX_T *lb, ptrdiff_t ldl)          \
+                                 ptrdiff_t, ptrdiff_t, ptrdiff_t, ptrdiff_t, const CX_T *,
+                                 ptrdiff_t, ptrdiff_t, CX_T *, ptrdiff_t);
+#define CX_RING_TILE(CB, NI, NV)                                                           \
+    static void CX_NAME(ring_##CB##x##NI##x##NV)(ptrdiff_t Kg, ptrdiff_t na,               \
+                                                 const CX_T *const *srcp,                  \
+                                                 const ptrdiff_t *aw, ptrdiff_t lk,        \
+                                                 ptrdiff_t ist, ptrdiff_t nb, ptrdiff_t db, \
+                                                 const CX_T *wk, ptrdiff_t wsk,            \
+                                                 ptrdiff_t wsb, CX_T *lb, ptrdiff_t ldl)   \
     {                                                                                      \
-        CX_NAME(ring_tile)(CB, NV, Kg, na, srcp, aw, lk, nb, db, wk, wsk, wsb, lb, ldl);                                                           \
+        CX_NAME(ring_tile)(CB, NI, NV, Kg, na, srcp, aw, lk, ist, nb, db, wk, wsk, wsb,    \
+                           lb, ldl);                                                       \
     }
-CX_RING_TILE(16, 1) CX_RING_TILE(8, 2) CX_RING_TILE(8, 1) CX_RING_TILE(4, 2) CX_RING_TILE(4, 1)
-CX_RING_TILE(1, 2) CX_RING_TILE(1, 1)
+#define CX_RING_TILES(CB)                                                                  \
+    CX_RING_TILE(CB, 1, 1) CX_RING_TILE(CB, 1, 2) CX_RING_TILE(CB, 2, 1)                  \
+    CX_RING_TILE(CB, 2, 2) CX_RING_TILE(CB, 4, 1) CX_RING_TILE(CB, 4, 2)
+CX_RING_TILES(1) CX_RING_TILES(4)
+CX_RING_TILE(8, 1, 1) CX_RING_TILE(8, 1, 2) CX_RING_TILE(8, 2, 1) CX_RING_TILE(16, 1, 1)
+#undef CX_RING_TILES
 #undef CX_RING_TILE
+#define CX_RING_ROW(CB)                                                                    \
+    {{CX_NAME(ring_##CB##x1x1), CX_NAME(ring_##CB##x1x2)},                                 \
+     {CX_NAME(ring_##CB##x2x1), CX_NAME(ring_##CB##x2x2)},                                 \
+     {CX_NAME(ring_##CB##x4x1), CX_NAME(ring_##CB##x4x2)}}
+/* [CB 1, 4][images 1, 2, 4][vectors 1, 2] */
+static const CX_NAME(ring_fn) CX_NAME(ring_fns)[2][3][2] = {CX_RING_ROW(1), CX_RING_ROW(4)};
+#undef CX_RING_ROW
 
-/* One ring line of channels [c0, c0 + nc) (nc <= CX_RING_CB), length len:
-   lb[cb*ldl + e] for e < len (lanes past len are computed from the copies'
-   zeros and not used). */
-static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t len, ptrdiff_t Kg, ptrdiff_t na,
-                               const CX_T *const *srcp, const ptrdiff_t *aw, ptrdiff_t lk,
-                               ptrdiff_t nb, ptrdiff_t db, const CX_T *wk, ptrdiff_t wsk,
-                               ptrdiff_t wsb, CX_T *lb, ptrdiff_t ldl)
+/* One ring line of channels [c0, c0 + nc) (nc <= CX_RING_CB) of ni images
+   (ni <= 4), length len: lb[(m*CX_RING_CB + cb)*ldl + e] for e < len (lanes
+   past len are computed from the copies' zeros and not used). Images go 2
+   at a time (4 for fewer than 4 channels), and the tiles hold 16
+   accumulators where the line allows (8 would wait on the FMA latency):
+   8 channels x 2 images x 1 vector, 4 x 2 x 2, 1 x 4 x 2; one image left:
+   16 x 1 x 1, 8 x 1 x 2 (smaller where fewer channels or vectors are left). */
+static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t ni, ptrdiff_t len, ptrdiff_t Kg,
+                               ptrdiff_t na, const CX_T *const *srcp, const ptrdiff_t *aw,
+                               ptrdiff_t lk, ptrdiff_t ist, ptrdiff_t nb, ptrdiff_t db,
+                               const CX_T *wk, ptrdiff_t wsk, ptrdiff_t wsb, CX_T *lb,
+                               ptrdiff_t ldl)
 {
     const CX_T *sp[64];
-    for (ptrdiff_t c = 0; c < nc;) {
-        ptrdiff_t cb = nc - c >= 8 ? 8 : nc - c >= 4 ? 4 : 1;
-        /* 16 channels x 1 vector for lines of one vector (16 accumulators:
-           8 would wait on the FMA latency) */
-        if (nc - c >= 16 && len <= CX_DVL)
-            cb = 16;
-        for (ptrdiff_t e = 0; e < len;) {
-            const int nv = len - e > CX_DVL ? 2 : 1;
-            for (ptrdiff_t ia = 0; ia < na; ++ia)
-                sp[ia] = srcp[ia] + e;
-            CX_NAME(ring_fn) fn = cb == 16 ? CX_NAME(ring_16x1)
-                                : cb == 8 ? (nv == 2 ? CX_NAME(ring_8x2) : CX_NAME(ring_8x1))
-                                : cb == 4 ? (nv == 2 ? CX_NAME(ring_4x2) : CX_NAME(ring_4x1))
-                                          : (nv == 2 ? CX_NAME(ring_1x2) : CX_NAME(ring_1x1));
-            fn(Kg, na, sp, aw, lk, nb, db, wk + c, wsk, wsb, lb + c * ldl + e, ldl);
-            e += nv * CX_DVL;
+    const int one = len <= CX_DVL;      /* a line of one vector */
+    for (ptrdiff_t m = 0; m < ni;) {
+        const ptrdiff_t lm = ni - m, mi = nc < 4 && lm >= 4 ? 4 : lm >= 2 ? 2 : 1;
+        for (ptrdiff_t c = 0; c < nc;) {
+            const ptrdiff_t lc = nc - c;
+            const ptrdiff_t cb = lc >= 16 && one && mi == 1 ? 16
+                                 : lc >= 8 && (one || mi == 1) ? 8 : lc >= 4 ? 4 : 1;
+            for (ptrdiff_t e = 0; e < len;) {
+                const int nv = len - e > CX_DVL ? 2 : 1;
+                CX_NAME(ring_fn) fn =
+                    cb == 16 ? CX_NAME(ring_16x1x1)
+                    : cb == 8 ? (mi == 2 ? CX_NAME(ring_8x2x1)
+                                 : nv == 2 ? CX_NAME(ring_8x1x2) : CX_NAME(ring_8x1x1))
+                    : CX_NAME(ring_fns)[cb == 4][mi == 4 ? 2 : mi - 1][nv - 1];
+                for (ptrdiff_t ia = 0; ia < na; ++ia)
+                    sp[ia] = srcp[ia] + m * ist + e;
+                fn(Kg, na, sp, aw, lk, ist, nb, db, wk + c, wsk, wsb,
+                   lb + (m * CX_RING_CB + c) * ldl + e, ldl);
+                e += nv * CX_DVL;
+            }
+            c += cb;
         }
-        c += cb;
+        m += mi;
     }
 }
 
@@ -2723,45 +2754,47 @@ static ptrdiff_t CX_NAME(ring_taps)(ptrdiff_t line, ptrdiff_t ntaps, ptrdiff_t d
 
 void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const CX_T *dy,
                                   CX_T *dx, const ptrdiff_t *src_h, const ptrdiff_t *src_w,
-                                  ptrdiff_t item, CX_T *ws)
+                                  ptrdiff_t ib, ptrdiff_t item, CX_T *ws)
 {
     CX_NAME(ring_geo) q;
     CX_NAME(ring_geometry)(d, &q);
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, R = d->R, S = d->S;
     const ptrdiff_t P = d->P, Q = d->Q, H = d->H, W = d->W, dh = d->dil_h, dw = d->dil_w;
     const ptrdiff_t cper = CX_RING_CB * 4, nblk = (Cg + cper - 1) / cper;
-    const ptrdiff_t n = item / (G * nblk), g = item / nblk % G, blk = item % nblk;
+    const ptrdiff_t n0 = item / (G * nblk) * ib, g = item / nblk % G, blk = item % nblk;
+    const ptrdiff_t ni = cx_min(ib, d->N - n0);
     const ptrdiff_t c0 = blk * cper, c1 = cx_min(Cg, c0 + cper);
-    const CX_T *dyn = dy + (n * d->K + g * Kg) * P * Q;
-    /* the workspace: copied rows (k-major), copied columns, line buffer */
-    CX_T *rows = ws;
+    /* the workspace: copied rows (image, k-major), copied columns, line buffer */
     const ptrdiff_t nrows = q.nrt + q.nrb, ncols = q.ncl + q.ncr;
-    CX_T *cols = rows + Kg * nrows * q.lrow;
-    CX_T *lb = cols + Kg * ncols * q.lcol;
+    const ptrdiff_t ist_r = Kg * nrows * q.lrow, ist_c = Kg * ncols * q.lcol;
+    CX_T *rows = ws, *cols = rows + ib * ist_r, *lb = cols + ib * ist_c;
     const ptrdiff_t ldl = cx_max(q.Wv, q.Hv);
-    /* rows[k][i][x] = dy[k, row_i, x - ow] (0 outside [0, Q)) */
-    for (ptrdiff_t k = 0; k < Kg; ++k)
-        for (ptrdiff_t i = 0; i < nrows; ++i) {
-            const ptrdiff_t row = i < q.nrt ? i : q.rb0 + i - q.nrt;
-            CX_T *to = rows + (k * nrows + i) * q.lrow;
-            memset(to, 0, (size_t)q.ow * sizeof(CX_T));
-            memcpy(to + q.ow, dyn + (k * P + row) * Q, (size_t)Q * sizeof(CX_T));
-            memset(to + q.ow + Q, 0, (size_t)(q.lrow - q.ow - Q) * sizeof(CX_T));
-        }
-    /* cols[k][j][y] = dy[k, y + t - oh, col_j] (0 outside [0, P)) */
-    for (ptrdiff_t k = 0; k < Kg; ++k)
-        for (ptrdiff_t j = 0; j < ncols; ++j) {
-            const ptrdiff_t col = j < q.ncl ? j : q.cr0 + j - q.ncl;
-            CX_T *to = cols + (k * ncols + j) * q.lcol;
-            const CX_T *from = dyn + k * P * Q + col;
-            /* rows y + t - oh in [0, P): y in [y0, y1) */
-            const ptrdiff_t y0 = cx_min(cx_max(q.oh - q.t, 0), q.lcol);
-            const ptrdiff_t y1 = cx_max(cx_min(P + q.oh - q.t, q.lcol), y0);
-            memset(to, 0, (size_t)y0 * sizeof(CX_T));
-            for (ptrdiff_t y = y0; y < y1; ++y)
-                to[y] = from[(y + q.t - q.oh) * Q];
-            memset(to + y1, 0, (size_t)(q.lcol - y1) * sizeof(CX_T));
-        }
+    for (ptrdiff_t m = 0; m < ni; ++m) {
+        const CX_T *dyn = dy + ((n0 + m) * d->K + g * Kg) * P * Q;
+        /* rows[m][k][i][x] = dy[k, row_i, x - ow] (0 outside [0, Q)) */
+        for (ptrdiff_t k = 0; k < Kg; ++k)
+            for (ptrdiff_t i = 0; i < nrows; ++i) {
+                const ptrdiff_t row = i < q.nrt ? i : q.rb0 + i - q.nrt;
+                CX_T *to = rows + m * ist_r + (k * nrows + i) * q.lrow;
+                memset(to, 0, (size_t)q.ow * sizeof(CX_T));
+                memcpy(to + q.ow, dyn + (k * P + row) * Q, (size_t)Q * sizeof(CX_T));
+                memset(to + q.ow + Q, 0, (size_t)(q.lrow - q.ow - Q) * sizeof(CX_T));
+            }
+        /* cols[m][k][j][y] = dy[k, y + t - oh, col_j] (0 outside [0, P)) */
+        for (ptrdiff_t k = 0; k < Kg; ++k)
+            for (ptrdiff_t j = 0; j < ncols; ++j) {
+                const ptrdiff_t col = j < q.ncl ? j : q.cr0 + j - q.ncl;
+                CX_T *to = cols + m * ist_c + (k * ncols + j) * q.lcol;
+                const CX_T *from = dyn + k * P * Q + col;
+                /* rows y + t - oh in [0, P): y in [y0, y1) */
+                const ptrdiff_t y0 = cx_min(cx_max(q.oh - q.t, 0), q.lcol);
+                const ptrdiff_t y1 = cx_max(cx_min(P + q.oh - q.t, q.lcol), y0);
+                memset(to, 0, (size_t)y0 * sizeof(CX_T));
+                for (ptrdiff_t y = y0; y < y1; ++y)
+                    to[y] = from[(y + q.t - q.oh) * Q];
+                memset(to + y1, 0, (size_t)(q.lcol - y1) * sizeof(CX_T));
+            }
+    }
     const CX_T *srcp[64];
     ptrdiff_t aw[64];
     const CX_T *wg = w + g * Kg * Cg * R * S;
@@ -2776,14 +2809,15 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
                                                     q.ow, S * Kg * Cg, srcp, aw);
             if (!na)
                 continue;   /* (a row no tap reaches: gradient 0) */
-            CX_NAME(ring_line)(nc, q.Wp, Kg, na, srcp, aw, nrows * q.lrow, S, dw, wk, Cg,
-                               Kg * Cg, lb, ldl);
-            for (ptrdiff_t cb = 0; cb < nc; ++cb) {
-                CX_T *to = dx + ((n * d->C + g * Cg + c + cb) * H + src_h[i]) * W;
-                const CX_T *from = lb + cb * ldl;
-                for (ptrdiff_t j = 0; j < q.Wp; ++j)
-                    to[src_w[j]] += from[j];
-            }
+            CX_NAME(ring_line)(nc, ni, q.Wp, Kg, na, srcp, aw, nrows * q.lrow, ist_r, S, dw,
+                               wk, Cg, Kg * Cg, lb, ldl);
+            for (ptrdiff_t m = 0; m < ni; ++m)
+                for (ptrdiff_t cb = 0; cb < nc; ++cb) {
+                    CX_T *to = dx + (((n0 + m) * d->C + g * Cg + c + cb) * H + src_h[i]) * W;
+                    const CX_T *from = lb + (m * CX_RING_CB + cb) * ldl;
+                    for (ptrdiff_t j = 0; j < q.Wp; ++j)
+                        to[src_w[j]] += from[j];
+                }
         }
         /* ring columns: padded column j, the inner rows */
         for (ptrdiff_t j = 0; j < q.Wp; ++j) {
@@ -2793,14 +2827,15 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
                                                     q.oh, Kg * Cg, srcp, aw);
             if (!na)
                 continue;
-            CX_NAME(ring_line)(nc, H, Kg, na, srcp, aw, ncols * q.lcol, R, dh, wk, Cg,
-                               S * Kg * Cg, lb, ldl);
-            for (ptrdiff_t cb = 0; cb < nc; ++cb) {
-                CX_T *to = dx + (n * d->C + g * Cg + c + cb) * H * W + src_w[j];
-                const CX_T *from = lb + cb * ldl;
-                for (ptrdiff_t y = 0; y < H; ++y)
-                    to[y * W] += from[y];
-            }
+            CX_NAME(ring_line)(nc, ni, H, Kg, na, srcp, aw, ncols * q.lcol, ist_c, R, dh, wk,
+                               Cg, S * Kg * Cg, lb, ldl);
+            for (ptrdiff_t m = 0; m < ni; ++m)
+                for (ptrdiff_t cb = 0; cb < nc; ++cb) {
+                    CX_T *to = dx + ((n0 + m) * d->C + g * Cg + c + cb) * H * W + src_w[j];
+                    const CX_T *from = lb + (m * CX_RING_CB + cb) * ldl;
+                    for (ptrdiff_t y = 0; y < H; ++y)
+                        to[y * W] += from[y];
+                }
         }
     }
 }

@@ -1096,6 +1096,9 @@ BORDER_CASES = [
     ("one_pixel", (2, 9, 1, 1), (4, 9, 3, 3), dict(padding=1)),
     ("kernel_beyond_rows", (1, 70, 3, 20), (5, 70, 5, 1), dict(padding=(2, 0))),
     ("same_even", (1, 8, 6, 7), (2, 8, 4, 2), dict(padding="same")),
+    # items of 2 and 4 images (and what is left of them), channel blocks of 16 + 2
+    ("five_images", (5, 8, 6, 7), (4, 8, 3, 3), dict(padding=1)),
+    ("six_images_c18", (6, 18, 5, 19), (3, 18, 3, 3), dict(padding=(1, 2))),
 ]
 
 
@@ -1147,6 +1150,35 @@ def test_mode_input_gradient_border(mode, case, monkeypatch):
     np.testing.assert_allclose(got, _padmode.fold(dxp, geo.padding, mode), rtol=1e-12,
                                atol=1e-12)
 
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dgrad_border_thin_groups_and_image_blocks(mode):
+    """_conv.conv2d_dgrad_border on layers thinner than conv2d_input sends it
+    (1 to 3 channels per group: the 1- and 4-channel tiles with 1, 2 and 4
+    images), 7 images, 1 to 3 threads (items of 4, 2 and 1 images): the
+    zeros-padding input gradient plus the border is exactly the padded input's
+    whole gradient folded (integer data), float32 and float64."""
+    from convx import _api, _conv
+    rng = np.random.default_rng(73)
+    for xs, ws, pad, groups in (((7, 1, 6, 20), (3, 1, 3, 3), 1, 1),
+                                ((7, 6, 5, 9), (6, 2, 5, 3), (2, 1), 3),
+                                ((7, 3, 4, 40), (2, 3, 2, 4), ((1, 1), (3, 2)), 1)):
+        geo = _api._geometry(xs, ws, 1, pad, 1, groups)
+        (t, b), (l, r) = geo.padding
+        w = rng.integers(-3, 4, ws).astype(np.float64)
+        g = rng.integers(-3, 4, geo.output_shape).astype(np.float64)
+        psize = (xs[0], xs[1], xs[2] + t + b, xs[3] + l + r)
+        dxp = convx.conv2d_input(psize, w, g, padding=0, groups=groups)
+        want = _padmode.fold(dxp, geo.padding, mode)
+        for dtype in (np.float32, np.float64):
+            for threads in (1, 2, 3):
+                dx = convx.conv2d_input(xs, w.astype(dtype), g.astype(dtype), padding=pad,
+                                        groups=groups)
+                _conv.conv2d_dgrad_border(w.astype(dtype).reshape(-1),
+                                          g.astype(dtype).reshape(-1), dx.reshape(-1),
+                                          geo.astuple(), _api._fold_tables(geo, mode), threads)
+                np.testing.assert_array_equal(dx, want)
 
 def test_mode_input_gradient_border_nonfinite_and_refusals():
     """With inf / nan in grad_output, the border path agrees with the padded
