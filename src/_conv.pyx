@@ -505,7 +505,7 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
     every padded position, computed from the taps that reach grad_output only
     (cx_*_conv2d_dgrad_border) and added at the input position it copied.
     fold = (H, W, top, left, src_h, src_w) as for conv2d_dgrad_fold, over the
-    padded Hp x Wp. Items (up to 4 images, group, block of 64 of its channels) in
+    padded Hp x Wp. Items (up to 4 images, group, block of 128 of its channels) in
     parallel; each writes whole planes of dx, in a fixed order."""
     cdef cx_conv2d_desc d
     _fill_desc(&d, geometry)
@@ -520,7 +520,7 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
         raise ValueError(f"conv2d_dgrad_border: inconsistent sizes {geometry}, {fold[:4]}")
     cdef const Py_ssize_t[::1] src_h = src_h_o
     cdef const Py_ssize_t[::1] src_w = src_w_o
-    cdef Py_ssize_t cg = d.C // d.groups, units = d.groups * ((cg + 63) // 64)
+    cdef Py_ssize_t cg = d.C // d.groups, units = d.groups * ((cg + 127) // 128)
     if d.N * units == 0 or d.K == 0:
         return
     # images per item: up to 4 (a tile's weights then serve 2 or 4 images), as
@@ -544,14 +544,19 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
     wt = np.empty(w.shape[0], dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] wtv = wt
     cdef Py_ssize_t kg = d.K // d.groups, rs = d.R * d.S, gk, c, t
+    cdef const floating *src
+    cdef floating *dst
     cdef const floating *wp = &wtv[0]
     cdef const floating *dyp = &dy[0]
     cdef floating *dxp = &dx[0]
     with nogil:
         for gk in prange(d.K, num_threads=nt, schedule="static"):
+            # w's row gk (cg x rs, in L1) written as rs runs of cg
+            src = &w[gk * cg * rs]
+            dst = &wtv[(gk // kg * rs * kg + gk % kg) * cg]
             for t in range(rs):
                 for c in range(cg):
-                    wtv[((gk // kg * rs + t) * kg + gk % kg) * cg + c] = w[(gk * cg + c) * rs + t]
+                    dst[t * kg * cg + c] = src[c * rs + t]
         for item in prange(items, num_threads=nt, schedule="dynamic"):
             if floating is float:
                 cx_f32_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], ib, item,

@@ -187,7 +187,7 @@ typedef struct {
                              ptrdiff_t plane);                                          \
     /* a padding mode's input gradient: dx (the zeros-padding input gradient of d,      \
        stride 1) += every padded position's gradient (restricted taps) at the           \
-       position it copied; item: (ib images, group, block of 64 of its channels);       \
+       position it copied; item: (ib images, group, block of 128 of its channels);      \
        ws: conv2d_dgrad_border_ws(d, ib) elements (see cx_direct_impl.h) */             \
     size_t P##conv2d_dgrad_border_ws(const cx_conv2d_desc *d, ptrdiff_t ib);            \
     void P##conv2d_dgrad_border(const cx_conv2d_desc *d, const T *w, const T *dy,       \

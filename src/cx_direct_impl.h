@@ -2559,7 +2559,7 @@ void CX_NAME(conv2d_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
 
    w: the weight as (G, R, S, K/G, C/G), so that a tap's weights for a
    tile's channels are adjacent. Item `item`: ib images (the caller's
-   choice: the sums do not depend on it), group g, a block of up to 64 of
+   choice: the sums do not depend on it), group g, a block of up to 128 of
    the group's input channels. The grad_output rows (top:
    [0, t), bottom: [P - b, P)) and columns (left: [0, l), right:
    [Q - r, Q), transposed) the ring reads are copied, zero-extended, into
@@ -2760,7 +2760,7 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
     CX_NAME(ring_geometry)(d, &q);
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, R = d->R, S = d->S;
     const ptrdiff_t P = d->P, Q = d->Q, H = d->H, W = d->W, dh = d->dil_h, dw = d->dil_w;
-    const ptrdiff_t cper = CX_RING_CB * 4, nblk = (Cg + cper - 1) / cper;
+    const ptrdiff_t cper = CX_RING_CB * 8, nblk = (Cg + cper - 1) / cper;
     const ptrdiff_t n0 = item / (G * nblk) * ib, g = item / nblk % G, blk = item % nblk;
     const ptrdiff_t ni = cx_min(ib, d->N - n0);
     const ptrdiff_t c0 = blk * cper, c1 = cx_min(Cg, c0 + cper);
