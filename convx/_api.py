@@ -1502,6 +1502,17 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
            [2., 4., 2.],
            [1., 2., 1.]])
     """
+    nthreads = _threads(threads)
+    key = None
+    if (type(weight) is np.ndarray and type(grad_output) is np.ndarray and
+            type(padding_mode) is str and type(layout) is str and type(algorithm) is str and
+            type(input_size) is tuple and _plain((input_size, stride, padding, dilation, groups))):
+        key = (input_size, weight.shape, weight.dtype, grad_output.shape, grad_output.dtype,
+               stride, padding, dilation, groups, padding_mode, layout, algorithm, nthreads,
+               _conv.active_isa())
+        hit = _FAST_DGRAD.get(key)
+        if hit is not None:
+            return _input_again(weight, grad_output, nthreads, *hit)
     isize = _shape_tuple("input_size", input_size, (3, 4))
     w = _array("weight", weight)
     gy = _array("grad_output", grad_output)
@@ -1542,20 +1553,24 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         dxp = conv2d_input(psize, w, gy, stride, 0, dilation, groups, layout=layout,
                            algorithm=algorithm, threads=threads)
         return _fold2d(dxp, isize, geo, mode, last, _threads(threads))
-    nthreads = _threads(threads)
     _check_size("input gradient", isize, dtype)
     if last:
         _nhwc_algorithm(algorithm)
         wc = _prepare("weight", w, dtype)
         gc = _prepare("grad_output", gy, dtype).reshape(_to_nhwc(geo.output_shape))
         if math.prod(isize) and wc.size and gc.size:
-            return _layout.nhwc_input(wc, gc, geo, nthreads).reshape(isize)
+            dx = _layout.nhwc_input(wc, gc, geo, nthreads).reshape(isize)
+            if key is not None:
+                _remember(_FAST_DGRAD, key, (geo, dtype, "nhwc", isize))
+            return dx
         return np.zeros(isize, dtype)   # an empty sum
     algo = _resolve_algorithm(algorithm, "dgrad", geo, dtype, nthreads)
     if math.prod(isize):
         algo = _algorithm_within_memory(
             "dgrad", geo, algorithm, algo, dtype, nthreads,
             [math.prod(isize) * dtype.itemsize, _copy_bytes(w, dtype), _copy_bytes(gy, dtype)])
+    if algo == "fft":
+        key = None      # (the exact algorithm below is this call's, not the shape's)
     if algo == "fft" and math.prod(isize):
         wc = _prepare("weight", w, dtype)
         gc = _prepare("grad_output", gy, dtype)
@@ -1575,6 +1590,30 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         if wc.size and gc.size:
             _conv.conv2d_dgrad(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geo.astuple(),
                                algo, nthreads)
+            if key is not None and algo in ("direct", "im2col"):
+                # the same call again skips the checks and decisions above
+                _remember(_FAST_DGRAD, key, (geo, dtype, algo, isize))
         else:
             dx[...] = 0          # an empty sum: the kernels never run on empty operands
+    return dx
+
+
+# conv2d_input's decisions for a call it has run before with the same argument
+# types, shapes, dtypes and parameters (and thread count and SIMD path), as
+# _FAST_FWD: zero padding, a non-empty result on "direct" or "im2col" (channels
+# first) or on the channels-last kernels ("nhwc"); never an FFT call's exact
+# fallback. (A padding mode's border path calls conv2d_input with zeros.)
+_FAST_DGRAD = {}
+
+
+def _input_again(w, gy, nthreads, geo, dtype, algo, isize):
+    """conv2d_input for a call whose checks and decisions _FAST_DGRAD holds."""
+    wc = _prepare("weight", w, dtype)
+    gc = _prepare("grad_output", gy, dtype)
+    if algo == "nhwc":
+        return _layout.nhwc_input(wc, gc.reshape(_to_nhwc(geo.output_shape)), geo,
+                                  nthreads).reshape(isize)
+    dx = np.empty(isize, dtype)
+    _conv.conv2d_dgrad(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geo.astuple(), algo,
+                       nthreads)
     return dx

@@ -142,3 +142,95 @@ def test_channels_last_repeat():
     for _ in range(2):
         np.testing.assert_array_equal(convx.conv2d(x1, w, padding=1, layout="NHWC"), want1)
     assert _key_count() == 2
+
+
+# ------------------------------------------------------------ conv2d_input's memo
+
+@pytest.mark.parametrize("algorithm", ["auto", "direct", "im2col"])
+def test_input_gradient_repeat_uses_the_memo_and_new_data(algorithm):
+    """conv2d_input's memo (_api._FAST_DGRAD): the repeated call computes what
+    the checked one does, on new values, non-contiguous operands and other
+    dtypes; every other call (thread count, shapes) is its own entry."""
+    from reference import ref_conv2d_input
+    rng = np.random.default_rng(7)
+    size = (2, 3, 9, 11)
+    w = rng.integers(-3, 4, (16, 3, 3, 3)).astype(np.float32)
+    g = rng.integers(-3, 4, (2, 16, 9, 11)).astype(np.float32)
+    kw = dict(padding=1, algorithm=algorithm, threads=1)
+    _api._FAST_DGRAD.clear()
+    d1 = convx.conv2d_input(size, w, g, **kw)
+    assert len(_api._FAST_DGRAD) == 1
+    np.testing.assert_array_equal(d1, ref_conv2d_input(size, w, g, padding=1))
+    g2 = np.asfortranarray(rng.integers(-3, 4, g.shape).astype(np.float32))
+    w2 = rng.integers(-3, 4, w.shape).astype(np.float32)[:, :, ::-1, :]
+    for _ in range(2):
+        np.testing.assert_array_equal(convx.conv2d_input(size, w2, g2, **kw),
+                                      ref_conv2d_input(size, w2, g2, padding=1))
+    assert len(_api._FAST_DGRAD) == 1
+    wi = w.copy()
+    wi[3, 1, 0, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        got = convx.conv2d_input(size, wi, g, **kw)
+        want = convx.conv2d_input(size, wi, g, padding=1, algorithm=algorithm, threads=2)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(got[np.isfinite(got)], want[np.isfinite(want)])
+    np.testing.assert_array_equal(convx.conv2d_input(size, w.astype(np.float64), g, **kw), d1)
+    assert len(_api._FAST_DGRAD) == 3
+    # a wrong grad_output shape is checked on every call (its shape is in the key)
+    with pytest.raises(ValueError, match="grad_output must have"):
+        convx.conv2d_input(size, w, g[:, :, :8], **kw)
+    with pytest.raises(ValueError, match="grad_output must have"):
+        convx.conv2d_input(size, w, g[:, :, :8], **kw)
+    # lists (unhashable) and unbatched forms
+    np.testing.assert_array_equal(convx.conv2d_input(list(size), w, g, **kw), d1)
+    for _ in range(2):
+        np.testing.assert_array_equal(convx.conv2d_input(size[1:], w, g[1], **kw), d1[1])
+
+
+def test_input_gradient_channels_last_and_modes_repeat():
+    """Channels-last input gradients are remembered as "nhwc"; a padding
+    mode's call is not (its zeros-padding part is, under its own key), and
+    repeats agree with the reference."""
+    from reference_nd import ref_conv_input
+    rng = np.random.default_rng(8)
+    w = rng.integers(-3, 4, (16, 8, 3, 3)).astype(np.float32)
+    g = rng.integers(-3, 4, (2, 9, 11, 16)).astype(np.float32)      # NHWC
+    want = ref_conv2d_nhwc_input((2, 9, 11, 8), w, g)
+    _api._FAST_DGRAD.clear()
+    for _ in range(2):
+        np.testing.assert_array_equal(
+            convx.conv2d_input((2, 9, 11, 8), w, g, padding=1, layout="NHWC"), want)
+    assert [v[2] for v in _api._FAST_DGRAD.values()] == ["nhwc"]
+    gc = np.ascontiguousarray(g.transpose(0, 3, 1, 2))
+    wantr = ref_conv_input((2, 8, 9, 11), w, gc, padding=((1, 1), (1, 1)), mode="reflect")
+    for _ in range(3):
+        np.testing.assert_array_equal(
+            convx.conv2d_input((2, 8, 9, 11), w, gc, padding=1, padding_mode="reflect"),
+            wantr)
+    modes = [k[9] for k in _api._FAST_DGRAD]
+    assert modes == ["zeros", "zeros"]
+
+
+def ref_conv2d_nhwc_input(size, w, g):
+    from reference import ref_conv2d_input
+    n, h, wd, c = size
+    return ref_conv2d_input((n, c, h, wd), w, g.transpose(0, 3, 1, 2),
+                            padding=1).transpose(0, 2, 3, 1)
+
+
+def test_input_gradient_fft_fallback_is_not_remembered():
+    """An input gradient that auto sends to the FFT falls back to an exact
+    algorithm on non-finite data: not remembered, as the forward's."""
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal((1, 1, 63, 63)).astype(np.float32)
+    g = rng.standard_normal((1, 1, 128, 128)).astype(np.float32)
+    if convx.explain("conv2d_input", (1, 1, 128, 128), w.shape,
+                     padding=31).algorithm != "fft":
+        pytest.skip("auto does not pick the FFT for this shape here")
+    _api._FAST_DGRAD.clear()
+    gi = g.copy()
+    gi[0, 0, 3, 3] = np.inf
+    with np.errstate(invalid="ignore"):
+        convx.conv2d_input((1, 1, 128, 128), w, gi, padding=31)
+    convx.conv2d_input((1, 1, 128, 128), w, g, padding=31)
+    assert len(_api._FAST_DGRAD) == 0
