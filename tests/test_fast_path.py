@@ -160,6 +160,9 @@ def test_input_gradient_repeat_uses_the_memo_and_new_data(algorithm):
     _api._FAST_DGRAD.clear()
     d1 = convx.conv2d_input(size, w, g, **kw)
     assert len(_api._FAST_DGRAD) == 1
+    picked = convx.explain("conv2d_input", size, w.shape, padding=1, threads=1).algorithm
+    assert [v[2] for v in _api._FAST_DGRAD.values()] == [
+        picked if algorithm == "auto" else algorithm]
     np.testing.assert_array_equal(d1, ref_conv2d_input(size, w, g, padding=1))
     g2 = np.asfortranarray(rng.integers(-3, 4, g.shape).astype(np.float32))
     w2 = rng.integers(-3, 4, w.shape).astype(np.float32)[:, :, ::-1, :]
@@ -174,7 +177,10 @@ def test_input_gradient_repeat_uses_the_memo_and_new_data(algorithm):
         want = convx.conv2d_input(size, wi, g, padding=1, algorithm=algorithm, threads=2)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(got[np.isfinite(got)], want[np.isfinite(want)])
-    np.testing.assert_array_equal(convx.conv2d_input(size, w.astype(np.float64), g, **kw), d1)
+    for _ in range(2):      # float64 weight, float32 grad_output: computed in float64
+        d64 = convx.conv2d_input(size, w.astype(np.float64), g, **kw)
+        assert d64.dtype == np.float64
+        np.testing.assert_array_equal(d64, d1)
     assert len(_api._FAST_DGRAD) == 3
     # a wrong grad_output shape is checked on every call (its shape is in the key)
     with pytest.raises(ValueError, match="grad_output must have"):
