@@ -1348,10 +1348,18 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
 
 def _fold_tables(geo, mode):
     """(H, W, top, left, src_h, src_w): the input's size, the padding before it,
-    and the input row / column each padded row / column copies (intp)."""
+    and the input row / column each padded row / column copies (intp,
+    read-only; the same arrays for the same sizes, padding and mode)."""
     (t, b), (l, r) = geo.padding
-    return (geo.H, geo.W, t, l, _padmode.source_index(geo.H, t, b, mode).astype(np.intp),
-            _padmode.source_index(geo.W, l, r, mode).astype(np.intp))
+    return (geo.H, geo.W, t, l, _source_table(geo.H, t, b, mode),
+            _source_table(geo.W, l, r, mode))
+
+
+@functools.lru_cache(maxsize=256)
+def _source_table(n, lo, hi, mode):
+    src = _padmode.source_index(n, lo, hi, mode).astype(np.intp)
+    src.flags.writeable = False
+    return src
 
 
 def _fold2d(dxp, isize, geo, mode, last, nthreads):

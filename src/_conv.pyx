@@ -419,10 +419,13 @@ cdef tuple _fold_args(tuple fold, Py_ssize_t Hp, Py_ssize_t Wp, str who):
     if (src_h.shape[0] != Hp or src_w.shape[0] != Wp or top < 0 or left < 0
             or Hp < H + top or Wp < W + left or H <= 0 or W <= 0):
         raise ValueError(f"{who}: inconsistent sizes: padded {Hp} x {Wp}, fold {fold[:4]}")
+    cdef const Py_ssize_t[::1] sv
+    cdef Py_ssize_t i, n
     for name, src, n in (("src_h", src_h, H), ("src_w", src_w, W)):
-        bad = np.flatnonzero((src < 0) | (src >= n))
-        if bad.size:
-            raise ValueError(f"{who}: {name}[{bad[0]}] = {src[bad[0]]} outside [0, {n})")
+        sv = src
+        for i in range(sv.shape[0]):
+            if sv[i] < 0 or sv[i] >= n:
+                raise ValueError(f"{who}: {name}[{i}] = {sv[i]} outside [0, {n})")
     return H, W, top, left, src_h, src_w
 
 
