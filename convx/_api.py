@@ -1162,7 +1162,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         if math.prod(shape) and xc.size and wc.size:
             y = _layout.nhwc_forward(xc, wc, bc, geo, nthreads).reshape(shape)
             if key is not None and target is None:
-                _remember(_FAST_FWD, key, (geo, dtype, "nhwc", shape, True))
+                _remember(_FAST_FWD, key, (geo, dtype, "nhwc", shape, True, 0))
         else:       # an empty sum: the kernels never run on empty operands
             y = np.zeros(shape, dtype)
             if bc is not None:
@@ -1216,10 +1216,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                                       nthreads, pad_code)
         if not pad_code and not multiplied:
             _padding_nan_forward(y.reshape(geo.output_shape), wc, geo)
-        if key is not None and not pad_code and target is None and algo in ("direct",
-                                                                              "im2col"):
+        if key is not None and target is None and algo in ("direct", "im2col"):
             # the same call again skips the checks and decisions above
-            _remember(_FAST_FWD, key, (geo, dtype, algo, shape, multiplied))
+            _remember(_FAST_FWD, key, (geo, dtype, algo, shape, multiplied, pad_code))
     if target is not None and not direct_out:
         target[...] = y
         return target
@@ -1227,13 +1226,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 
 # conv2d's decisions for a call it has run before with the same argument types,
-# shapes, dtypes and parameters (and thread count and SIMD path): zero padding,
-# no out, a non-empty result on "direct" or "im2col" (channels first) or on the
+# shapes, dtypes and parameters (and thread count and SIMD path): no out, a
+# non-empty result on "direct" or "im2col" (channels first; zero padding, or a
+# padding mode the direct kernels fill into their bands) or on the
 # channels-last kernels ("nhwc")
 _FAST_FWD = {}
 
 
-def _forward_again(x, w, b, nthreads, geo, dtype, algo, shape, multiplied):
+def _forward_again(x, w, b, nthreads, geo, dtype, algo, shape, multiplied, pad_code):
     """conv2d for a call whose checks and decisions _FAST_FWD holds."""
     xc = _prepare("input", x, dtype)
     wc = _prepare("weight", w, dtype)
@@ -1243,8 +1243,8 @@ def _forward_again(x, w, b, nthreads, geo, dtype, algo, shape, multiplied):
     bc = _prepare("bias", b, dtype) if b is not None else np.empty(0, dtype)
     y = np.empty(shape, dtype)
     _conv.conv2d_fwd(xc.reshape(-1), wc.reshape(-1), bc.reshape(-1), y.reshape(-1),
-                     geo.astuple(), b is not None, algo, nthreads, 0)
-    if not multiplied:
+                     geo.astuple(), b is not None, algo, nthreads, pad_code)
+    if not pad_code and not multiplied:
         _padding_nan_forward(y.reshape(geo.output_shape), wc, geo)
     return y
 

@@ -240,3 +240,34 @@ def test_input_gradient_fft_fallback_is_not_remembered():
         convx.conv2d_input((1, 1, 128, 128), w, gi, padding=31)
     convx.conv2d_input((1, 1, 128, 128), w, g, padding=31)
     assert len(_api._FAST_DGRAD) == 0
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_padding_mode_forward_repeat(mode):
+    """A padding mode the direct kernels fill into their bands is remembered
+    with its code; repeats (new values, a non-contiguous input, unbatched)
+    agree with the reference; an inf weight gives no NaN (there are no zeros
+    to multiply)."""
+    from reference_nd import ref_conv
+    rng = np.random.default_rng(10)
+    x = rng.integers(-3, 4, (2, 3, 9, 11)).astype(np.float32)
+    w = rng.integers(-3, 4, (8, 3, 3, 3)).astype(np.float32)
+    kw = dict(padding=(2, 1), padding_mode=mode, algorithm="direct", threads=1)
+    _api._FAST_FWD.clear()
+    for _ in range(2):
+        np.testing.assert_array_equal(convx.conv2d(x, w, **kw),
+                                      ref_conv(x, w, padding=((2, 2), (1, 1)), mode=mode))
+    assert [v[-1] for v in _api._FAST_FWD.values()] == [_api._PAD_CODES[mode]]
+    x2 = np.asfortranarray(rng.integers(-3, 4, x.shape).astype(np.float32))
+    for _ in range(2):
+        np.testing.assert_array_equal(convx.conv2d(x2, w, **kw),
+                                      ref_conv(x2, w, padding=((2, 2), (1, 1)), mode=mode))
+        np.testing.assert_array_equal(convx.conv2d(x2[0], w, **kw),
+                                      ref_conv(x2[:1], w, padding=((2, 2), (1, 1)),
+                                               mode=mode)[0])
+    wi = w.copy()
+    wi[1, 0, 0, 0] = np.inf
+    xi = np.abs(x) + 1      # no zero pixel: no 0 * inf anywhere
+    for _ in range(2):
+        assert not np.isnan(convx.conv2d(xi, wi, **kw)).any()
+    assert len(_api._FAST_FWD) == 2
