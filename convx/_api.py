@@ -1385,7 +1385,8 @@ def _fold2d(dxp, isize, geo, mode, last, nthreads):
 _BORDER_MIN_CG = 8
 
 
-def _input_border(isize, w, gy, geo, mode, padding, dilation, groups, algorithm, threads):
+def _input_border(isize, w, gy, geo, mode, padding, dilation, groups, algorithm, threads,
+                  key=None):
     """conv2d_input under padding mode ``mode`` (NCHW, stride 1) as the
     zeros-padding input gradient (any algorithm) plus, added at the input
     positions they copied, the gradients of the padded positions, each made
@@ -1393,24 +1394,35 @@ def _input_border(isize, w, gy, geo, mode, padding, dilation, groups, algorithm,
     16 x 16 padded input of a 3 x 3 kernel has 9% of the tap pairs in its
     ring, while computing the padded input's whole gradient costs its 31%
     larger area); None where the layer's groups are too thin for it, or the
-    weight holds inf or nan."""
+    weight holds inf or nan. key: conv2d_input's memo key, remembered."""
     if (geo.stride != (1, 1) or geo.C // geo.groups < _BORDER_MIN_CG
             or max(geo.R, geo.S) > 64 or not math.prod(isize)):
         return None
-    dtype = _compute_dtype(w.dtype, gy.dtype)
+    return _border_again(isize, w, gy, geo, _compute_dtype(w.dtype, gy.dtype),
+                         _fold_tables(geo, mode), (padding, dilation, groups, algorithm),
+                         _threads(threads), key)
+
+
+def _border_again(isize, w, gy, geo, dtype, fold, args, nthreads, key=None):
+    """_input_border's work once its checks passed (conv2d_input's repeats
+    come here directly); None for a non-finite weight."""
+    padding, dilation, groups, algorithm = args
     wc = _prepare("weight", w, dtype)
     if not np.isfinite(wc).all():
         return None     # (the border's tiles multiply zeros past grad_output's edges)
-    dx = conv2d_input(isize, wc, gy, 1, padding, dilation, groups, algorithm=algorithm,
-                      threads=threads)
     gc = _prepare("grad_output", gy, dtype)
+    dx = conv2d_input(isize, wc, gc, 1, padding, dilation, groups, algorithm=algorithm,
+                      threads=nthreads)
     if wc.size and gc.size:
         _conv.conv2d_dgrad_border(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1),
-                                  geo.astuple(), _fold_tables(geo, mode), _threads(threads))
+                                  geo.astuple(), fold, nthreads)
+    if key is not None:
+        _remember(_FAST_DGRAD, key, (geo, dtype, "border", isize, (fold, args)))
     return dx
 
 
-def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, threads):
+def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, threads,
+                  key=None):
     """conv2d_input under padding mode ``mode`` (NCHW, stride 1) in one pass
     where the direct kernels run it (_conv.conv2d_dgrad_fold: the padded input's
     gradient made one image's block of channels at a time in a per-thread
@@ -1434,8 +1446,11 @@ def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, t
     if not (wc.size and gc.size):
         return None
     dx = np.empty(isize, dtype)
+    fold = _fold_tables(geo, mode)
     if _conv.conv2d_dgrad_fold(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), pgeo.astuple(),
-                               _fold_tables(geo, mode), nthreads):
+                               fold, nthreads):
+        if key is not None:
+            _remember(_FAST_DGRAD, key, (geo, dtype, "fold", isize, (pgeo, fold)))
         return dx
     return None
 
@@ -1520,7 +1535,9 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
                _conv.active_isa())
         hit = _FAST_DGRAD.get(key)
         if hit is not None:
-            return _input_again(weight, grad_output, nthreads, *hit)
+            dx = _input_again(weight, grad_output, nthreads, *hit)
+            if dx is not None:
+                return dx
     isize = _shape_tuple("input_size", input_size, (3, 4))
     w = _array("weight", weight)
     gy = _array("grad_output", grad_output)
@@ -1550,12 +1567,12 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
                 return dx
         else:
             dx = _input_border(isize, w, gy, geo, mode, padding, dilation, groups, algorithm,
-                               threads)
+                               threads, key)
             if dx is not None:
                 return dx
             psize = isize[:-2] + (geo.H + t + b, geo.W + l + r)
             dx = _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm,
-                               threads)
+                               threads, key)
             if dx is not None:
                 return dx
         dxp = conv2d_input(psize, w, gy, stride, 0, dilation, groups, layout=layout,
@@ -1614,10 +1631,22 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
 _FAST_DGRAD = {}
 
 
-def _input_again(w, gy, nthreads, geo, dtype, algo, isize):
-    """conv2d_input for a call whose checks and decisions _FAST_DGRAD holds."""
+def _input_again(w, gy, nthreads, geo, dtype, algo, isize, extra=None):
+    """conv2d_input for a call whose checks and decisions _FAST_DGRAD holds
+    (None where this call's data rules the remembered path out: a non-finite
+    weight under a padding mode; the caller then takes the checked path)."""
+    if algo == "border":
+        fold, args = extra
+        return _border_again(isize, w, gy, geo, dtype, fold, args, nthreads)
     wc = _prepare("weight", w, dtype)
     gc = _prepare("grad_output", gy, dtype)
+    if algo == "fold":
+        pgeo, fold = extra
+        dx = np.empty(isize, dtype)
+        if _conv.conv2d_dgrad_fold(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1),
+                                   pgeo.astuple(), fold, nthreads):
+            return dx
+        return None
     if algo == "nhwc":
         return _layout.nhwc_input(wc, gc.reshape(_to_nhwc(geo.output_shape)), geo,
                                   nthreads).reshape(isize)

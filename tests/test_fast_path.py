@@ -195,8 +195,9 @@ def test_input_gradient_repeat_uses_the_memo_and_new_data(algorithm):
 
 def test_input_gradient_channels_last_and_modes_repeat():
     """Channels-last input gradients are remembered as "nhwc"; a padding
-    mode's call is not (its zeros-padding part is, under its own key), and
-    repeats agree with the reference."""
+    mode's call as "border" (its zeros-padding part under its own key too) or,
+    for thin groups, "fold"; repeats agree with the reference, and a repeat
+    with an inf weight (which rules both out) takes the checked path."""
     from reference_nd import ref_conv_input
     rng = np.random.default_rng(8)
     w = rng.integers(-3, 4, (16, 8, 3, 3)).astype(np.float32)
@@ -213,8 +214,30 @@ def test_input_gradient_channels_last_and_modes_repeat():
         np.testing.assert_array_equal(
             convx.conv2d_input((2, 8, 9, 11), w, gc, padding=1, padding_mode="reflect"),
             wantr)
-    modes = [k[9] for k in _api._FAST_DGRAD]
-    assert modes == ["zeros", "zeros"]
+    picked = convx.explain("conv2d_input", (2, 8, 9, 11), w.shape, padding=1).algorithm
+    assert [(k[9], v[2]) for k, v in _api._FAST_DGRAD.items()] == [
+        ("zeros", "nhwc"), ("zeros", picked), ("reflect", "border")]
+    # thin groups: the fused fold, remembered as such
+    w1 = rng.integers(-3, 4, (4, 1, 3, 3)).astype(np.float32)
+    g1 = rng.integers(-3, 4, (2, 4, 9, 11)).astype(np.float32)
+    want1 = ref_conv_input((2, 1, 9, 11), w1, g1, padding=((1, 1), (1, 1)), mode="circular")
+    for _ in range(2):
+        np.testing.assert_array_equal(
+            convx.conv2d_input((2, 1, 9, 11), w1, g1, padding=1, padding_mode="circular"),
+            want1)
+    assert [v[2] for v in _api._FAST_DGRAD.values()][-1] == "fold"
+    # an inf weight on a repeat: the checked path (the fold's fallback), NaN
+    # and inf where the padded gradient folded has them
+    for ww, gg, size, mode in ((w, gc, (2, 8, 9, 11), "reflect"),
+                               (w1, g1, (2, 1, 9, 11), "circular")):
+        wi = ww.copy()
+        wi[0, 0, 1, 1] = np.inf
+        with np.errstate(invalid="ignore"):
+            got = convx.conv2d_input(size, wi, gg, padding=1, padding_mode=mode)
+            psize = size[:2] + (size[2] + 2, size[3] + 2)
+            from convx import _padmode
+            want = _padmode.fold(convx.conv2d_input(psize, wi, gg), ((1, 1), (1, 1)), mode)
+        np.testing.assert_array_equal(got, want)
 
 
 def ref_conv2d_nhwc_input(size, w, g):
