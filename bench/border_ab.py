@@ -14,6 +14,10 @@ with zeros padding, for both forms:
 - fused: the padded input's whole gradient made and folded per band
   (_conv.conv2d_dgrad_fold; forced by raising _api._BORDER_MIN_CG).
 
+Each form keeps its own conv2d_input memo (_api._FAST_DGRAD swapped per call:
+the memo's key does not tell the forms apart, and a shared one would time the
+first form twice).
+
 The three calls are timed in rounds (zeros, border, fused, zeros, ...; each
 round SECONDS / 3 of back-to-back calls per form, median per form over all
 rounds), so that the host's drift reaches all three alike. Session 10's
@@ -42,7 +46,7 @@ def main(argv=None):
     shapes = {s.name: s for s in load_shapes(os.path.join(HERE, "shapes.txt"))}
     names = argv[3:] or [n for n, s in shapes.items() if s.stride == 1 and s.pad > 0]
     rng = np.random.default_rng(0)
-    default_min = _api._BORDER_MIN_CG
+    default_min, default_memo = _api._BORDER_MIN_CG, _api._FAST_DGRAD
     print(f"| shape | zeros ms | border / zeros | fused / zeros |  ({mode}, {threads} thread(s))")
     print("|---|---|---|---|")
     for name in names:
@@ -54,8 +58,11 @@ def main(argv=None):
         gy = rng.standard_normal((s.n, s.k, s.p, s.q)).astype(np.float32)
 
         def call(padding_mode, min_cg):
+            memo = {}       # each form its own conv2d_input memo (the key has no form)
+
             def f():
                 _api._BORDER_MIN_CG = min_cg
+                _api._FAST_DGRAD = memo
                 return convx.conv2d_input(isize, w, gy, s.stride, s.pad, 1, s.groups,
                                           padding_mode=padding_mode, threads=threads)
             return f
@@ -75,6 +82,7 @@ def main(argv=None):
                         times[k].append(time.perf_counter() - a)
         finally:
             _api._BORDER_MIN_CG = default_min
+            _api._FAST_DGRAD = default_memo
         med = {k: float(np.median(v)) for k, v in times.items()}
         border = "-" if s.c // s.groups < default_min else f"{med['border'] / med['zeros']:.3f}"
         print(f"| {name} | {med['zeros'] * 1e3:.3f} | {border} | "
