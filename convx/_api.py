@@ -387,6 +387,14 @@ def _algorithm_within_memory(op, geo, algorithm, algo, dtype, nthreads, allocati
     return algo   # not reached
 
 
+def _memo_total(op, geo, algo, dtype, nthreads, allocations):
+    """The bytes _plan_memory checked for a call: the memos (_FAST_FWD,
+    _FAST_DGRAD, _FAST_WGRAD) keep it, and a repeat skips the checks only
+    while it is at most _ALWAYS_FITS (requests that small are never checked,
+    so the skipped checks could not have failed)."""
+    return sum(allocations) + _plan_work(op, geo, algo, dtype, nthreads)[0]
+
+
 def _alloc(name, shape, dtype, zero=False):
     _check_size(name, shape, dtype)
     return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
@@ -1114,8 +1122,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                None if bias is None else (bias.shape, bias.dtype), stride, padding, dilation,
                groups, padding_mode, layout, algorithm, nthreads, _conv.active_isa())
         hit = _FAST_FWD.get(key)
-        if hit is not None:
-            return _forward_again(input, weight, bias, nthreads, *hit)
+        if hit is not None and hit[0] <= _ALWAYS_FITS:
+            return _forward_again(input, weight, bias, nthreads, *hit[1:])
     x = _array("input", input)
     w = _array("weight", weight)
     b = None if bias is None else _array("bias", bias)
@@ -1162,7 +1170,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         if math.prod(shape) and xc.size and wc.size:
             y = _layout.nhwc_forward(xc, wc, bc, geo, nthreads).reshape(shape)
             if key is not None and target is None:
-                _remember(_FAST_FWD, key, (geo, dtype, "nhwc", shape, True, 0))
+                _remember(_FAST_FWD, key, (
+                    math.prod(shape) * dtype.itemsize + _copy_bytes(x, dtype)
+                    + _copy_bytes(w, dtype) + _copy_bytes(b, dtype),
+                    geo, dtype, "nhwc", shape, True, 0))
         else:       # an empty sum: the kernels never run on empty operands
             y = np.zeros(shape, dtype)
             if bc is not None:
@@ -1218,7 +1229,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
             _padding_nan_forward(y.reshape(geo.output_shape), wc, geo)
         if key is not None and target is None and algo in ("direct", "im2col"):
             # the same call again skips the checks and decisions above
-            _remember(_FAST_FWD, key, (geo, dtype, algo, shape, multiplied, pad_code))
+            _remember(_FAST_FWD, key, (
+                _memo_total("fwd", geo, algo, dtype, nthreads,
+                            [y.nbytes, _copy_bytes(x, dtype), _copy_bytes(w, dtype),
+                             _copy_bytes(b, dtype)]),
+                geo, dtype, algo, shape, multiplied, pad_code))
     if target is not None and not direct_out:
         target[...] = y
         return target
@@ -1283,6 +1298,17 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     array([[4., 4.],
            [4., 4.]])
     """
+    key = None
+    if (type(input) is np.ndarray and type(grad_output) is np.ndarray and
+            type(padding_mode) is str and type(layout) is str and type(algorithm) is str and
+            type(weight_size) is tuple and
+            _plain((weight_size, stride, padding, dilation, groups))):
+        key = (input.shape, input.dtype, weight_size, grad_output.shape, grad_output.dtype,
+               stride, padding, dilation, groups, padding_mode, layout, algorithm,
+               _threads(threads), _conv.active_isa())
+        hit = _FAST_WGRAD.get(key)
+        if hit is not None and hit[0] <= _ALWAYS_FITS:
+            return _weight_again(input, grad_output, key[12], *hit[1:])
     x = _array("input", input)
     gy = _array("grad_output", grad_output)
     last = _channels_last(layout)
@@ -1310,6 +1336,10 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         xc = _prepare("input", x, dtype).reshape(xs)
         gc = _prepare("grad_output", gy, dtype).reshape(_to_nhwc(geo.output_shape))
         if math.prod(wsize) and xc.size and gc.size:
+            if key is not None:
+                _remember(_FAST_WGRAD, key, (
+                    math.prod(wsize) * dtype.itemsize + _copy_bytes(x, dtype)
+                    + _copy_bytes(gy, dtype), geo, dtype, "nhwc", wsize, xs, 0))
             return _layout.nhwc_weight(xc, gc, geo, nthreads)
         dw = np.zeros(wsize, dtype)     # an empty sum
         _padding_nan_weight(dw, np.moveaxis(gc, 3, 1), geo)
@@ -1328,6 +1358,7 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         gc = _prepare("grad_output", gy, dtype)
         padded = False
         if algo == "fft":
+            key = None      # (the exact algorithm below is this call's, not the shape's)
             if xc.size and gc.size and _finite(xc, gc):
                 from . import _fft
                 return _fft.fft_weight(xc.reshape(geo.input_shape),
@@ -1339,10 +1370,39 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
         if xc.size and gc.size:
             padded = _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1),
                                         geo.astuple(), algo, nthreads, pad_code)
+            if key is not None and algo in ("direct", "im2col"):
+                # the same call again skips the checks and decisions above
+                _remember(_FAST_WGRAD, key, (
+                    _memo_total("wgrad", geo, algo, dtype, nthreads,
+                                [dw.nbytes, _copy_bytes(x, dtype), _copy_bytes(gy, dtype)]),
+                    geo, dtype, algo, wsize, xs, pad_code))
         else:
             dw[...] = 0          # an empty sum: the kernels never run on empty operands
         if not padded:
             _padding_nan_weight(dw, gc.reshape(geo.output_shape), geo)
+    return dw
+
+
+# conv2d_weight's decisions for a call it has run before with the same argument
+# types, shapes, dtypes and parameters (and thread count and SIMD path), as
+# _FAST_FWD: a non-empty result on "direct" or "im2col" (channels first; zero
+# padding or a padding mode the direct kernels fill) or on the channels-last
+# kernels ("nhwc"); never an FFT call's exact fallback.
+_FAST_WGRAD = {}
+
+
+def _weight_again(x, gy, nthreads, geo, dtype, algo, wsize, xs, pad_code):
+    """conv2d_weight for a call whose checks and decisions _FAST_WGRAD holds."""
+    xc = _prepare("input", x, dtype)
+    gc = _prepare("grad_output", gy, dtype)
+    if algo == "nhwc":
+        return _layout.nhwc_weight(xc.reshape(xs), gc.reshape(_to_nhwc(geo.output_shape)), geo,
+                                   nthreads)
+    dw = np.empty(wsize, dtype)
+    padded = _conv.conv2d_wgrad(xc.reshape(-1), gc.reshape(-1), dw.reshape(-1), geo.astuple(),
+                                algo, nthreads, pad_code)
+    if not padded:
+        _padding_nan_weight(dw, gc.reshape(geo.output_shape), geo)
     return dw
 
 
@@ -1417,7 +1477,8 @@ def _border_again(isize, w, gy, geo, dtype, fold, args, nthreads, key=None):
         _conv.conv2d_dgrad_border(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1),
                                   geo.astuple(), fold, nthreads)
     if key is not None:
-        _remember(_FAST_DGRAD, key, (geo, dtype, "border", isize, (fold, args)))
+        _remember(_FAST_DGRAD, key, (dx.nbytes + wc.nbytes, geo, dtype, "border", isize,
+                                     (fold, args)))
     return dx
 
 
@@ -1438,9 +1499,9 @@ def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, t
         return None
     image = pgeo.C * pgeo.H * pgeo.W * dtype.itemsize     # one padded image per thread
     ring = (math.prod(psize) - math.prod(isize)) * dtype.itemsize   # (at most) padded rows
-    _plan_memory("dgrad", pgeo, "direct", dtype, nthreads,
-                 [math.prod(isize) * dtype.itemsize, nthreads * image, ring,
-                  _copy_bytes(w, dtype), _copy_bytes(gy, dtype)])
+    total = _plan_memory("dgrad", pgeo, "direct", dtype, nthreads,
+                         [math.prod(isize) * dtype.itemsize, nthreads * image, ring,
+                          _copy_bytes(w, dtype), _copy_bytes(gy, dtype)])
     wc = _prepare("weight", w, dtype)
     gc = _prepare("grad_output", gy, dtype)
     if not (wc.size and gc.size):
@@ -1450,7 +1511,7 @@ def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, t
     if _conv.conv2d_dgrad_fold(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), pgeo.astuple(),
                                fold, nthreads):
         if key is not None:
-            _remember(_FAST_DGRAD, key, (geo, dtype, "fold", isize, (pgeo, fold)))
+            _remember(_FAST_DGRAD, key, (total, geo, dtype, "fold", isize, (pgeo, fold)))
         return dx
     return None
 
@@ -1534,8 +1595,8 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
                stride, padding, dilation, groups, padding_mode, layout, algorithm, nthreads,
                _conv.active_isa())
         hit = _FAST_DGRAD.get(key)
-        if hit is not None:
-            dx = _input_again(weight, grad_output, nthreads, *hit)
+        if hit is not None and hit[0] <= _ALWAYS_FITS:
+            dx = _input_again(weight, grad_output, nthreads, *hit[1:])
             if dx is not None:
                 return dx
     isize = _shape_tuple("input_size", input_size, (3, 4))
@@ -1586,7 +1647,9 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
         if math.prod(isize) and wc.size and gc.size:
             dx = _layout.nhwc_input(wc, gc, geo, nthreads).reshape(isize)
             if key is not None:
-                _remember(_FAST_DGRAD, key, (geo, dtype, "nhwc", isize))
+                _remember(_FAST_DGRAD, key, (
+                    dx.nbytes + _copy_bytes(w, dtype) + _copy_bytes(gy, dtype), geo, dtype,
+                    "nhwc", isize))
             return dx
         return np.zeros(isize, dtype)   # an empty sum
     algo = _resolve_algorithm(algorithm, "dgrad", geo, dtype, nthreads)
@@ -1617,7 +1680,10 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
                                algo, nthreads)
             if key is not None and algo in ("direct", "im2col"):
                 # the same call again skips the checks and decisions above
-                _remember(_FAST_DGRAD, key, (geo, dtype, algo, isize))
+                _remember(_FAST_DGRAD, key, (
+                    _memo_total("dgrad", geo, algo, dtype, nthreads,
+                                [dx.nbytes, _copy_bytes(w, dtype), _copy_bytes(gy, dtype)]),
+                    geo, dtype, algo, isize))
         else:
             dx[...] = 0          # an empty sum: the kernels never run on empty operands
     return dx

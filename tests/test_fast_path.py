@@ -161,7 +161,7 @@ def test_input_gradient_repeat_uses_the_memo_and_new_data(algorithm):
     d1 = convx.conv2d_input(size, w, g, **kw)
     assert len(_api._FAST_DGRAD) == 1
     picked = convx.explain("conv2d_input", size, w.shape, padding=1, threads=1).algorithm
-    assert [v[2] for v in _api._FAST_DGRAD.values()] == [
+    assert [v[3] for v in _api._FAST_DGRAD.values()] == [
         picked if algorithm == "auto" else algorithm]
     np.testing.assert_array_equal(d1, ref_conv2d_input(size, w, g, padding=1))
     g2 = np.asfortranarray(rng.integers(-3, 4, g.shape).astype(np.float32))
@@ -207,7 +207,7 @@ def test_input_gradient_channels_last_and_modes_repeat():
     for _ in range(2):
         np.testing.assert_array_equal(
             convx.conv2d_input((2, 9, 11, 8), w, g, padding=1, layout="NHWC"), want)
-    assert [v[2] for v in _api._FAST_DGRAD.values()] == ["nhwc"]
+    assert [v[3] for v in _api._FAST_DGRAD.values()] == ["nhwc"]
     gc = np.ascontiguousarray(g.transpose(0, 3, 1, 2))
     wantr = ref_conv_input((2, 8, 9, 11), w, gc, padding=((1, 1), (1, 1)), mode="reflect")
     for _ in range(3):
@@ -215,7 +215,7 @@ def test_input_gradient_channels_last_and_modes_repeat():
             convx.conv2d_input((2, 8, 9, 11), w, gc, padding=1, padding_mode="reflect"),
             wantr)
     picked = convx.explain("conv2d_input", (2, 8, 9, 11), w.shape, padding=1).algorithm
-    assert [(k[9], v[2]) for k, v in _api._FAST_DGRAD.items()] == [
+    assert [(k[9], v[3]) for k, v in _api._FAST_DGRAD.items()] == [
         ("zeros", "nhwc"), ("zeros", picked), ("reflect", "border")]
     # thin groups: the fused fold, remembered as such
     w1 = rng.integers(-3, 4, (4, 1, 3, 3)).astype(np.float32)
@@ -225,7 +225,7 @@ def test_input_gradient_channels_last_and_modes_repeat():
         np.testing.assert_array_equal(
             convx.conv2d_input((2, 1, 9, 11), w1, g1, padding=1, padding_mode="circular"),
             want1)
-    assert [v[2] for v in _api._FAST_DGRAD.values()][-1] == "fold"
+    assert [v[3] for v in _api._FAST_DGRAD.values()][-1] == "fold"
     # an inf weight on a repeat: the checked path (the fold's fallback), NaN
     # and inf where the padded gradient folded has them
     for ww, gg, size, mode in ((w, gc, (2, 8, 9, 11), "reflect"),
@@ -294,3 +294,73 @@ def test_padding_mode_forward_repeat(mode):
     for _ in range(2):
         assert not np.isnan(convx.conv2d(xi, wi, **kw)).any()
     assert len(_api._FAST_FWD) == 2
+
+
+# ------------------------------------------------------------ conv2d_weight's memo
+
+@pytest.mark.parametrize("algorithm", ["auto", "direct", "im2col"])
+def test_weight_gradient_repeat_uses_the_memo_and_new_data(algorithm):
+    """conv2d_weight's memo (_api._FAST_WGRAD): repeats on new values,
+    non-contiguous and unbatched operands, a padding mode, agree with the
+    reference; the algorithm remembered is the one the checked call ran."""
+    from reference import ref_conv2d_weight
+    from reference_nd import ref_conv_weight
+    rng = np.random.default_rng(11)
+    x = rng.integers(-3, 4, (2, 3, 9, 11)).astype(np.float32)
+    g = rng.integers(-3, 4, (2, 16, 9, 11)).astype(np.float32)
+    ws = (16, 3, 3, 3)
+    kw = dict(padding=1, algorithm=algorithm, threads=1)
+    _api._FAST_WGRAD.clear()
+    d1 = convx.conv2d_weight(x, ws, g, **kw)
+    np.testing.assert_array_equal(d1, ref_conv2d_weight(x, ws, g, padding=1))
+    picked = convx.explain("conv2d_weight", x.shape, ws, padding=1, threads=1).algorithm
+    assert [v[3] for v in _api._FAST_WGRAD.values()] == [
+        picked if algorithm == "auto" else algorithm]
+    x2 = np.asfortranarray(rng.integers(-3, 4, x.shape).astype(np.float32))
+    g2 = rng.integers(-3, 4, g.shape).astype(np.float32)[:, :, :, ::-1]
+    for _ in range(2):
+        np.testing.assert_array_equal(convx.conv2d_weight(x2, ws, g2, **kw),
+                                      ref_conv2d_weight(x2, ws, g2, padding=1))
+        np.testing.assert_array_equal(convx.conv2d_weight(x2[1], ws, g2[1], **kw),
+                                      ref_conv2d_weight(x2[1:], ws, g2[1:], padding=1))
+    assert len(_api._FAST_WGRAD) == 2
+    with pytest.raises(ValueError, match="grad_output must have"):
+        convx.conv2d_weight(x, ws, g[:, :, :8], **kw)
+    if algorithm != "im2col":
+        for _ in range(2):
+            np.testing.assert_array_equal(
+                convx.conv2d_weight(x2, ws, g2, padding=1, padding_mode="circular",
+                                    algorithm=algorithm, threads=1),
+                ref_conv_weight(x2, ws, g2, padding=((1, 1), (1, 1)), mode="circular"))
+        assert [v[-1] for v in _api._FAST_WGRAD.values()][-1] == _api._PAD_CODES["circular"]
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    gn = np.ascontiguousarray(g.transpose(0, 2, 3, 1))
+    for _ in range(2):
+        np.testing.assert_array_equal(
+            convx.conv2d_weight(nhwc, ws, gn, padding=1, layout="NHWC", threads=1), d1)
+    assert [v[3] for v in _api._FAST_WGRAD.values()][-1] == "nhwc"
+
+
+def test_memos_keep_the_memory_checks(monkeypatch):
+    """A remembered call skips the memory checks only while its bytes are
+    below _ALWAYS_FITS (requests that small are never checked): under a limit
+    set after the first call, every op's repeat raises the checked path's
+    MemoryError."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 8, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((2, 8, 16, 16)).astype(np.float32)
+    calls = [lambda: convx.conv2d(x, w, padding=1),
+             lambda: convx.conv2d_input(x.shape, w, g, padding=1),
+             lambda: convx.conv2d_input(x.shape, w, g, padding=1, padding_mode="reflect"),
+             lambda: convx.conv2d_weight(x, w.shape, g, padding=1),
+             lambda: convx.conv2d(x, w, padding=1, padding_mode="circular"),
+             lambda: convx.conv2d_weight(x, w.shape, g, padding=1, padding_mode="reflect")]
+    for call in calls:
+        call()
+        call()
+    monkeypatch.setattr(_api, "_memory_limit", lambda: 1024)
+    monkeypatch.setattr(_api, "_ALWAYS_FITS", 0)
+    for call in calls:
+        with pytest.raises(MemoryError):
+            call()
