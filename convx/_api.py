@@ -328,6 +328,18 @@ def _plain(value):
     return True
 
 
+def _memo_key(arrays, params, nthreads):
+    """The key of a call in the memos (_FAST_FWD, _FAST_DGRAD, _FAST_WGRAD):
+    each array's shape and dtype, then the plain parameters, the thread count
+    and the SIMD path; None where an operand is not an ndarray or a parameter
+    is not a plain (hashable, comparable) value -- such calls take the checked
+    path every time."""
+    if not _plain(params) or any(type(a) is not np.ndarray for a in arrays):
+        return None
+    return (*(v for a in arrays for v in (a.shape, a.dtype)), *params, nthreads,
+            _conv.active_isa())
+
+
 def _remember(table, key, value):
     if len(table) >= _MEMO_LIMIT:
         table.clear()
@@ -1113,14 +1125,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     (1, 1, 2, 2)
     """
     nthreads = _threads(threads)
-    key = None
-    if (out is None and type(input) is np.ndarray and type(weight) is np.ndarray and
-            (bias is None or type(bias) is np.ndarray) and type(padding_mode) is str and
-            type(layout) is str and type(algorithm) is str and
-            _plain((stride, padding, dilation, groups))):
-        key = (input.shape, input.dtype, weight.shape, weight.dtype,
-               None if bias is None else (bias.shape, bias.dtype), stride, padding, dilation,
-               groups, padding_mode, layout, algorithm, nthreads, _conv.active_isa())
+    key = None if out is not None else _memo_key(
+        (input, weight) if bias is None else (input, weight, bias),
+        (stride, padding, dilation, groups, padding_mode, layout, algorithm),
+        nthreads)
+    if key is not None:
         hit = _FAST_FWD.get(key)
         if hit is not None and hit[0] <= _ALWAYS_FITS:
             return _forward_again(input, weight, bias, nthreads, *hit[1:])
@@ -1298,17 +1307,12 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     array([[4., 4.],
            [4., 4.]])
     """
-    key = None
-    if (type(input) is np.ndarray and type(grad_output) is np.ndarray and
-            type(padding_mode) is str and type(layout) is str and type(algorithm) is str and
-            type(weight_size) is tuple and
-            _plain((weight_size, stride, padding, dilation, groups))):
-        key = (input.shape, input.dtype, weight_size, grad_output.shape, grad_output.dtype,
-               stride, padding, dilation, groups, padding_mode, layout, algorithm,
-               _threads(threads), _conv.active_isa())
+    key = _memo_key((input, grad_output), (weight_size, stride, padding, dilation, groups,
+                                           padding_mode, layout, algorithm), _threads(threads))
+    if key is not None:
         hit = _FAST_WGRAD.get(key)
         if hit is not None and hit[0] <= _ALWAYS_FITS:
-            return _weight_again(input, grad_output, key[12], *hit[1:])
+            return _weight_again(input, grad_output, key[-2], *hit[1:])
     x = _array("input", input)
     gy = _array("grad_output", grad_output)
     last = _channels_last(layout)
@@ -1587,13 +1591,9 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
            [1., 2., 1.]])
     """
     nthreads = _threads(threads)
-    key = None
-    if (type(weight) is np.ndarray and type(grad_output) is np.ndarray and
-            type(padding_mode) is str and type(layout) is str and type(algorithm) is str and
-            type(input_size) is tuple and _plain((input_size, stride, padding, dilation, groups))):
-        key = (input_size, weight.shape, weight.dtype, grad_output.shape, grad_output.dtype,
-               stride, padding, dilation, groups, padding_mode, layout, algorithm, nthreads,
-               _conv.active_isa())
+    key = _memo_key((weight, grad_output), (input_size, stride, padding, dilation, groups,
+                                            padding_mode, layout, algorithm), nthreads)
+    if key is not None:
         hit = _FAST_DGRAD.get(key)
         if hit is not None and hit[0] <= _ALWAYS_FITS:
             dx = _input_again(weight, grad_output, nthreads, *hit[1:])
@@ -1691,9 +1691,10 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
 
 # conv2d_input's decisions for a call it has run before with the same argument
 # types, shapes, dtypes and parameters (and thread count and SIMD path), as
-# _FAST_FWD: zero padding, a non-empty result on "direct" or "im2col" (channels
-# first) or on the channels-last kernels ("nhwc"); never an FFT call's exact
-# fallback. (A padding mode's border path calls conv2d_input with zeros.)
+# _FAST_FWD: a non-empty result on "direct" or "im2col" (channels first, zero
+# padding), on the channels-last kernels ("nhwc"), or a padding mode's
+# "border" or "fused" "fold" form (NCHW, stride 1); never an FFT call's exact
+# fallback.
 _FAST_DGRAD = {}
 
 

@@ -2564,9 +2564,9 @@ void CX_NAME(conv2d_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
    [0, t), bottom: [P - b, P)) and columns (left: [0, l), right:
    [Q - r, Q), transposed) the ring reads are copied, zero-extended, into
    the workspace; then each ring line (a padded row, or a padded column's
-   inner rows) is made in registers, CB channels x NV vectors along the line
-   at a time (a broadcast weight times a loaded vector per tap and output
-   channel k, k innermost), and folded into dx in a fixed order (rows top to
+   inner rows) is made in registers, CB channels x NI images x NV vectors
+   along the line at a time (a broadcast weight times a loaded vector per tap
+   and output channel k, k innermost; see ring_line), and folded into dx in a fixed order (rows top to
    bottom, then columns left to right). The tiles multiply the copies'
    zeros (past grad_output's edges, past the line's end): with a non-finite
    weight the caller takes the fused fold instead. */
