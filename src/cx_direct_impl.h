@@ -1679,8 +1679,11 @@ static CX_DK_INLINE void CX_NAME(dk_wgrad_tile)(const int MK, const int MT, cons
         for (ptrdiff_t v = 0; v < nfast; ++v) {
             const ptrdiff_t q = v * CX_DVL;
             CX_DV a[4];
-            for (int i = 0; i < MK; ++i)
+            for (int i = 0; i < MK; ++i) {
                 a[i] = CX_NAME(dv_load)(dyr[i] + p * ldp + q);
+                if (MT > 1)
+                    CX_DK_PIN(a[i]);
+            }
             for (int j = 0; j < MT; ++j) {
                 CX_DV xv = CX_NAME(dv_load)(xb + off[j] + q);
                 if (MK > 1)
@@ -1744,7 +1747,7 @@ typedef void (*CX_NAME(dk_wgrad_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, const CX_T
 #define CX_DK_MT1 9
 #else
 #define CX_DK_MT4 2
-#define CX_DK_MT2 5
+#define CX_DK_MT2 6
 #define CX_DK_MT1 8
 #endif
 
@@ -1953,7 +1956,7 @@ static double CX_NAME(dk_wgrad_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptrd
     /* offsets, accumulators (+ alignment), band (+ slack read by the flat
        reduction's last vector), dY rows copied with pitch L */
     return tpad * 2 + 1 + (double)CX_DVL + (double)gb * (kblock + mk) * tpad * (double)CX_DVL +
-           Cg * rows_in * (double)d->stride_w * (double)L + 2.0 * CX_DVL +
+           Cg * rows_in * (double)d->stride_w * (double)L + 3.0 * CX_DVL +
            (double)d->S * (double)d->dil_w + (double)(kblock + mk) * ((double)rows * L + CX_DVL);
 }
 
@@ -2050,7 +2053,7 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
         return 0;
     if (CX_NAME(plan_wgradc_dk)(d, pl))
         return 1;
-    const ptrdiff_t mk = Kg >= 4 ? 4 : Kg >= 2 ? 2 : 1, mt = CX_NAME(dk_wgrad_mt)(mk);
+    const ptrdiff_t mk = (Kg >= 4 && CX_VREGS >= 32) ? 4 : Kg >= 2 ? 2 : 1, mt = CX_NAME(dk_wgrad_mt)(mk);
     const ptrdiff_t taps = Cg * d->R * d->S, tpad = cx_ceil_div(taps, mt) * mt;
     /* Stride 1: "flat" bands whose rows are as long as dY's copied rows (zero
        past Q), so that one band is a single reduction of rows*L pixels with
@@ -2319,7 +2322,10 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     const int flat = pl->dk_mode == 1;
     const ptrdiff_t slack = 2 * VL + d->S * d->dil_w;
     const ptrdiff_t band_elems = Cg * CX_NAME(dk_rows_in)(d, pl->tile) * d->stride_w * L + slack;
-    CX_T *dyb = band + band_elems;   /* dY rows copied, zero past Q (pitch lq, flat: L) */
+    /* dY rows copied, zero past Q (pitch lq, flat: L), from a vector boundary: the
+       tiles' dY loads are then never split across cache lines (AVX2, lenet2's
+       weight gradient: half of them were) */
+    CX_T *dyb = band + cx_ceil_div(band_elems, VL) * VL;
     for (ptrdiff_t u = u0; u < u1; ++u)
     for (ptrdiff_t g = g0; g < g1; ++g) {
         CX_DV *accg = acc + (g - g0) * nacc;
