@@ -1681,7 +1681,10 @@ static CX_DK_INLINE void CX_NAME(dk_wgrad_tile)(const int MK, const int MT, cons
             CX_DV a[4];
             for (int i = 0; i < MK; ++i) {
                 a[i] = CX_NAME(dv_load)(dyr[i] + p * ldp + q);
-                if (MT > 1)
+                /* (with 16 registers GCC otherwise re-reads dY in every FMA:
+                   10 loads per 8 FMAs on AVX2; the AVX-512 code is left as
+                   measured) */
+                if (MT > 1 && CX_VREGS < 32)
                     CX_DK_PIN(a[i]);
             }
             for (int j = 0; j < MT; ++j) {
