@@ -716,6 +716,14 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     lanes = _VECTOR_BYTES.get(_conv.active_isa(), 16) // np.dtype(dtype).itemsize
     pointwise = (geo.R == geo.S == 1 and geo.stride == (1, 1)
                  and geo.padding == ((0, 0), (0, 0)))
+    # AVX2 has 16 vector registers: the direct tiles hold 8-12 accumulators
+    # (4 channels x 2 vectors in the forward) where AVX-512's hold up to 32,
+    # and there are no channel-vector tiles, so the GEMM's 6 x 16 tile wins on
+    # medium layers there (bench/auto_sweep.py on a Zen 3, bench/README.md
+    # session 11: res3x3_64's forward and input gradient 1.4-1.7x faster on
+    # the GEMM; 3 -> 16-channel forwards, thin strided weight gradients the
+    # other way round)
+    avx2 = _conv.active_isa() == "avx2"
 
     def lane_use(width):
         return width / (-(-width // lanes) * lanes) if width > 0 else 1.0
@@ -729,7 +737,7 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     if op == "dgrad":
         # a stride-1 forward of grad_output with the transposed weight:
         # Cg output rows, a reduction of Kg*R*S, output rows of W pixels
-        if Cg == 1 and Kg >= 32 and threads > 1:
+        if Cg == 1 and Kg >= 32 and (threads > 1 or avx2):
             # (on one thread the direct tiles walked by input row win since
             # session 8: c1k32_3x3 1.13-1.14x; on two the GEMM, 0.96-1.2x)
             return "im2col", lambda: (f"one input channel per group from {Kg} output "
@@ -742,6 +750,10 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         if pointwise:
             return "im2col", lambda: ("1x1 stride-1 convolution: a plain GEMM on "
                                       "grad_output in place")
+        if avx2 and Cg >= 16 and Kg * geo.R * geo.S >= 144:
+            return "im2col", lambda: (f"{Cg} input channels per group from a reduction of "
+                                      f"{Kg * geo.R * geo.S} on AVX2 (16 vector registers): "
+                                      f"the packed GEMM's tile reuses more of each load")
         if geo.W <= 16 and Cg % 16 == 0 and _channel_tiles(dtype):
             return "direct", lambda: (f"rows of {geo.W} pixels, {Cg} input channels per "
                                       f"group: direct channel-vector tiles")
@@ -771,7 +783,7 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
             # {32, 64}, 3x3 and 7x7, output rows of 28..64 pixels at 1 and 2
             # threads (bench/README.md, session 8): the direct tiles win only on
             # thin inputs, with wide output rows or (2 threads) few outputs
-            if Cg <= 8 and geo.Q >= 64 and (Cg <= 4 or Kg <= 32):
+            if Cg <= 8 and (avx2 or (geo.Q >= 64 and (Cg <= 4 or Kg <= 32))):
                 return "direct", lambda: (f"strided weight gradient of {Cg} input channels "
                                           f"per group on rows of {geo.Q} pixels: direct tiles")
             if Cg <= 4 and Kg < 64 and threads > 1:
@@ -785,13 +797,17 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
             return "direct", lambda: (f"{Kg} output channels per group, kernel rows of "
                                       f"{geo.S} taps: direct channel-vector tiles")
         if ((geo.N == 1 and Kg >= 32 and crs >= 128)
-                or (Kg >= 64 and crs >= 512 and geo.P * geo.Q < 3000)):
+                or (Kg >= 64 and crs >= 512 and geo.P * geo.Q < 3000 and not avx2)):
             return "im2col", lambda: (f"{Kg} output channels per group x reduction {crs} "
                                       f"over {geo.N} image(s) of {geo.P * geo.Q} pixels: "
                                       f"the GEMM's tiles are full")
         return "direct", lambda: (f"{Kg} output channels per group, {crs} taps: "
                                   f"register-blocked direct tiles")
-    if Kg == 16 and crs <= 32 and geo.stride == (1, 1):
+    if avx2 and Kg >= 32 and Cg >= 16 and crs >= 256:
+        return "im2col", lambda: (f"{Kg} output channels per group, reduction {crs} on "
+                                  f"AVX2 (16 vector registers): the packed GEMM's tile "
+                                  f"reuses more of each load")
+    if Kg == 16 and crs <= 32 and geo.stride == (1, 1) and not avx2:
         return "im2col", lambda: (f"16 output channels (one channel vector) and a "
                                   f"reduction of {crs}: the GEMM's 8 x 48 tiles reuse "
                                   f"more of each load")

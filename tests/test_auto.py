@@ -77,9 +77,43 @@ def test_rule_on_the_regimes_it_separates():
     # one vector of 16 output channels over a reduction of <= 32 taps: the GEMM
     # (c3k16_3x3 measured 1.3x the direct tiles at 1 thread, even at 2); not
     # with 8 channels (lenet1: direct 1.35x) or a longer reduction (lenet2)
-    assert pick("conv2d", (16, 3, 64, 64), (16, 3, 3, 3), padding=1) == "im2col"
+    # (AVX-512; on AVX2 the GEMM has no such tile: see test_rule_on_avx2)
+    assert pick("conv2d", (16, 3, 64, 64), (16, 3, 3, 3), padding=1) == (
+        "direct" if convx._conv.active_isa() == "avx2" else "im2col")
     assert pick("conv2d", (64, 1, 28, 28), (8, 1, 5, 5), padding=2) == "direct"
     assert pick("conv2d", (64, 8, 14, 14), (16, 8, 5, 5), padding=2) == "direct"
+
+
+def test_rule_on_avx2():
+    """With 16 vector registers (AVX2) the direct tiles are smaller and there
+    are no channel-vector tiles: medium layers' forwards and input gradients
+    go to the GEMM, 16-channel forwards of thin inputs and thin strided
+    weight gradients to the direct tiles (bench/auto_sweep.py on a Zen 3)."""
+    before = convx._conv.active_isa()
+    if convx._conv.select_isa("avx2") != "avx2":
+        convx._conv.select_isa(before)
+        pytest.skip("this CPU lacks AVX2")
+    try:
+        def pick(op, xs, ws, **kw):
+            return convx.explain(op, xs, ws, **kw).algorithm
+        for op in ("conv2d", "conv2d_input"):
+            assert pick(op, (8, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"  # res3x3_64
+            assert pick(op, (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"  # latency1
+            assert pick(op, (64, 8, 14, 14), (16, 8, 5, 5), padding=2) == "direct"  # lenet2
+            assert "AVX2" in convx.explain(op, (8, 32, 28, 28), (32, 32, 3, 3),
+                                           padding=1).reason
+        assert pick("conv2d", (16, 3, 64, 64), (16, 3, 3, 3), padding=1) == "direct"
+        assert pick("conv2d", (4, 8, 112, 112), (32, 8, 7, 7), stride=2, padding=3) == "direct"
+        assert pick("conv2d_weight", (4, 3, 112, 112), (64, 3, 7, 7), stride=2,
+                    padding=3) == "direct"
+        assert pick("conv2d_weight", (4, 16, 112, 112), (64, 16, 3, 3), stride=2,
+                    padding=1) == "im2col"
+        assert pick("conv2d_weight", (32, 64, 7, 7), (64, 64, 3, 3), padding=1) == "direct"
+        assert pick("conv2d_input", (32, 1, 28, 28), (32, 1, 3, 3), padding=1,
+                    threads=1) == "im2col"
+        assert pick("conv2d_input", (64, 8, 14, 14), (16, 8, 5, 5), padding=2) == "direct"
+    finally:
+        convx._conv.select_isa(before)
 
 
 def test_rule_depends_on_the_vector_width():
