@@ -112,6 +112,12 @@ def test_rule_on_avx2():
         assert pick("conv2d_input", (32, 1, 28, 28), (32, 1, 3, 3), padding=1,
                     threads=1) == "im2col"
         assert pick("conv2d_input", (64, 8, 14, 14), (16, 8, 5, 5), padding=2) == "direct"
+        # 16 channels: the GEMM on 56-pixel rows, direct on 7-pixel ones (one vector)
+        assert pick("conv2d_input", (8, 16, 56, 56), (16, 16, 3, 3), padding=1) == "im2col"
+        assert pick("conv2d_input", (64, 16, 7, 7), (16, 16, 3, 3), padding=1) == "direct"
+        # strided forwards: the GEMM only from a reduction of 512
+        assert pick("conv2d", (4, 32, 128, 128), (32, 32, 3, 3), stride=2, padding=1) == "direct"
+        assert pick("conv2d", (8, 64, 56, 56), (64, 64, 3, 3), stride=2, padding=1) == "im2col"
     finally:
         convx._conv.select_isa(before)
 
