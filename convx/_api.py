@@ -722,7 +722,7 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     # medium layers there (bench/auto_sweep.py on a Zen 3, bench/README.md
     # session 11: res3x3_64's forward and input gradient 1.4-1.7x faster on
     # the GEMM; 3 -> 16-channel forwards, thin strided weight gradients the
-    # other way round)
+    # other way round; 1-D layers (kernel height 1) keep the direct column tiles)
     avx2 = _conv.active_isa() == "avx2"
 
     def lane_use(width):
@@ -752,7 +752,8 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
                                       "grad_output in place")
         # (rows of one vector get the direct forward's denser tiles: c16k16 on
         # 7 x 7 images stays direct, 1.14-1.21x the GEMM, on 56 x 56 not)
-        if avx2 and Cg >= 16 and Kg * geo.R * geo.S >= (144 if geo.W > lanes else 256):
+        if (avx2 and geo.R > 1 and Cg >= 16
+                and Kg * geo.R * geo.S >= (144 if geo.W > lanes else 256)):
             return "im2col", lambda: (f"{Cg} input channels per group from a reduction of "
                                       f"{Kg * geo.R * geo.S} on AVX2 (16 vector registers): "
                                       f"the packed GEMM's tile reuses more of each load")
@@ -805,8 +806,10 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
                                       f"the GEMM's tiles are full")
         return "direct", lambda: (f"{Kg} output channels per group, {crs} taps: "
                                   f"register-blocked direct tiles")
-    # (strided: only from a reduction of 512, c32k32_3x3s2 ran 1.2x faster direct)
-    if avx2 and Kg >= 32 and Cg >= 16 and crs >= (256 if (sh, sw) == (1, 1) else 512):
+    # (strided: only from a reduction of 512, c32k32_3x3s2 ran 1.2x faster direct;
+    # not 1-D rows, whose column tiles won: conv1d_audio 190 against 240 ms)
+    if (avx2 and geo.R > 1 and Kg >= 32 and Cg >= 16
+            and crs >= (256 if (sh, sw) == (1, 1) else 512)):
         return "im2col", lambda: (f"{Kg} output channels per group, reduction {crs} on "
                                   f"AVX2 (16 vector registers): the packed GEMM's tile "
                                   f"reuses more of each load")

@@ -118,6 +118,9 @@ def test_rule_on_avx2():
         # strided forwards: the GEMM only from a reduction of 512
         assert pick("conv2d", (4, 32, 128, 128), (32, 32, 3, 3), stride=2, padding=1) == "direct"
         assert pick("conv2d", (8, 64, 56, 56), (64, 64, 3, 3), stride=2, padding=1) == "im2col"
+        # 1-D layers keep the direct column tiles (conv1d_audio)
+        assert pick("conv1d", (8, 64, 16000), (64, 64, 9), padding=4) == "direct"
+        assert pick("conv1d_input", (8, 64, 16000), (64, 64, 9), padding=4) == "direct"
     finally:
         convx._conv.select_isa(before)
 
