@@ -1217,6 +1217,10 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     ptrdiff_t nv = Q <= VL ? 1 : Q <= 2 * VL ? 2 : 4;
     if (nv == 4 && Kg >= 8 && CX_NAME(dk_fwd_mr)(2) == 8)
         nv = 2;
+#if CX_VREGS < 32
+    if (nv == 4 && Kg >= 4)
+        nv = 2;
+#endif
     int multirow = cx_ceil_div(Q, nv * VL) == 1 && VL > 1;
     ptrdiff_t vb = nv * VL, mr = CX_NAME(dk_fwd_mr)(nv);
     /* the weight is packed once per call into a shared buffer when it fits
