@@ -728,6 +728,11 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     def lane_use(width):
         return width / (-(-width // lanes) * lanes) if width > 0 else 1.0
 
+    if pointwise and avx2 and Cg <= 32 and Kg <= 32 and op != "wgrad":
+        return "direct", lambda: (f"1x1 layer of {Cg} -> {Kg} channels per group on AVX2: "
+                                  f"the direct tiles (c32k32_1x1 ran 1.2-1.8x faster than "
+                                  f"the GEMM, whose reduction is too short to pay for its "
+                                  f"tile's loads and stores)")
     if op == "dgrad" and (sh, sw) != (1, 1):
         if Kg < 4 or crs < 16:
             return "direct", lambda: (f"strided input gradient of a thin layer ({Kg} "
@@ -808,8 +813,8 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
                                   f"register-blocked direct tiles")
     # (strided: only from a reduction of 512, c32k32_3x3s2 ran 1.2x faster direct;
     # not 1-D rows, whose column tiles won: conv1d_audio 190 against 240 ms)
-    if (avx2 and geo.R > 1 and Kg >= 32 and Cg >= 16
-            and crs >= (256 if (sh, sw) == (1, 1) else 512)):
+    if (avx2 and geo.R > 1 and Kg >= 16 and Cg >= 16
+            and crs >= ((144 if geo.Q > lanes else 256) if (sh, sw) == (1, 1) else 512)):
         return "im2col", lambda: (f"{Kg} output channels per group, reduction {crs} on "
                                   f"AVX2 (16 vector registers): the packed GEMM's tile "
                                   f"reuses more of each load")

@@ -118,6 +118,14 @@ def test_rule_on_avx2():
         # strided forwards: the GEMM only from a reduction of 512
         assert pick("conv2d", (4, 32, 128, 128), (32, 32, 3, 3), stride=2, padding=1) == "direct"
         assert pick("conv2d", (8, 64, 56, 56), (64, 64, 3, 3), stride=2, padding=1) == "im2col"
+        # 16 channels on rows of more than one vector: the GEMM
+        assert pick("conv2d", (8, 16, 28, 28), (64, 16, 3, 3), padding=1) == "im2col"
+        assert pick("conv2d", (64, 16, 7, 7), (16, 16, 3, 3), padding=1) == "direct"
+        # 1x1 layers of <= 32 channels: direct forward and input gradient only
+        for op in ("conv2d", "conv2d_input"):
+            assert pick(op, (8, 32, 56, 56), (32, 32, 1, 1)) == "direct"
+            assert pick(op, (8, 64, 28, 28), (16, 64, 1, 1)) == "im2col"
+        assert pick("conv2d_weight", (8, 32, 56, 56), (32, 32, 1, 1)) == "im2col"
         # 1-D layers keep the direct column tiles (conv1d_audio)
         assert pick("conv1d", (8, 64, 16000), (64, 64, 9), padding=4) == "direct"
         assert pick("conv1d_input", (8, 64, 16000), (64, 64, 9), padding=4) == "direct"
