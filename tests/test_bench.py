@@ -235,3 +235,16 @@ def test_border_ab_script(tmp_path):
     assert float(rows[0].split("|")[3]) > 0 and float(rows[0].split("|")[4]) > 0
     bad = run("1", "0.01", "reflect", "nope")
     assert bad.returncode != 0 and "unknown shape" in bad.stderr
+
+
+def test_so_ab_script(tmp_path):
+    """bench/so_ab.py: the same build loaded twice agrees with itself and times
+    both (forward and the input gradient's form); a usage error."""
+    so = convx._conv.__file__
+    run = _script_runner("so_ab.py", tmp_path)
+    for extra in ((), ("dgrad",)):
+        out = run(so, so, "2", "3", "9", "11", "4", "3", "1", "1", "2", "0.01", *extra)
+        assert out.returncode == 0, out.stderr
+        assert "B/A per round" in out.stdout and "median" in out.stdout
+    bad = run(so, so, "2", "3")
+    assert bad.returncode != 0 and "so_ab.py" in bad.stderr

@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""A/B of two builds of convx's extension module inside one process.
+
+    python bench/so_ab.py SO_A SO_B N C H W K R PAD THREADS ROUNDS SECONDS [dgrad]
+    e.g. python bench/so_ab.py /tmp/old.so convx/_conv*.so 8 64 56 56 64 3 1 1 9 0.3
+
+Loads both `_conv` shared objects (built from two commits) side by side, picks
+the CPU's best SIMD path in each, and times their direct forward on the same
+random float32 arrays (stride 1, square kernel, PAD zeros on every side;
+"dgrad": the stride-1 input gradient as the forward of the padded grad_output
+it runs as, K and C exchanged). Each round times A and B for SECONDS each
+(median of back-to-back calls), alternating which goes first; the output is
+every round's B / A ratio and their median, after checking that the two builds
+agree. Swapping .so files between separate runs let this noisy shared VM's
+drift (10-30% from one minute to the next in session 11) into every ratio;
+inside one process the rounds see the same drift.
+"""
+
+import importlib.util
+import sys
+import time
+
+import numpy as np
+
+
+def load(path, tag):
+    """The extension module at path, under a package name of its own."""
+    spec = importlib.util.spec_from_file_location(tag + "._conv", path)
+    if spec is None:
+        sys.exit(f"so_ab.py: cannot load {path!r}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.select_isa(module.cpu_best_isa())
+    return module
+
+
+def median_time(f, secs):
+    times, t0 = [], time.perf_counter()
+    while time.perf_counter() - t0 < secs or len(times) < 3:
+        s = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - s)
+    return float(np.median(times))
+
+
+def main(argv):
+    if len(argv) not in (12, 13) or (len(argv) == 13 and argv[12] != "dgrad"):
+        sys.exit(__doc__)
+    a, b = load(argv[0], "cx_a"), load(argv[1], "cx_b")
+    N, C, H, W, K, R, pad, threads, rounds = map(int, argv[2:11])
+    secs = float(argv[11])
+    if len(argv) == 13:
+        P = H + 2 * pad - R + 1
+        C, K, H, W, pad = K, C, P, W + 2 * pad - R + 1, R - 1 - pad
+    P, Q = H + 2 * pad - R + 1, W + 2 * pad - R + 1
+    if min(N, C, K, R, P, Q, threads, rounds) <= 0 or pad < 0:
+        sys.exit("so_ab.py: the layer has no output (or a count is not positive)")
+    geo = (N, C, H, W, K, R, R, P, Q, 1, 1, 1, 1, pad, pad, 1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(N * C * H * W).astype(np.float32)
+    w = rng.standard_normal(K * C * R * R).astype(np.float32)
+    bias = np.zeros(K, np.float32)
+    ya, yb = np.empty(N * K * P * Q, np.float32), np.empty(N * K * P * Q, np.float32)
+
+    def fa():
+        a.conv2d_fwd(x, w, bias, ya, geo, False, "direct", threads)
+
+    def fb():
+        b.conv2d_fwd(x, w, bias, yb, geo, False, "direct", threads)
+
+    fa()
+    fb()
+    scale = float(np.abs(ya).max()) or 1.0
+    if not np.allclose(ya, yb, rtol=1e-4, atol=1e-5 * scale * C * R * R):
+        sys.exit(f"so_ab.py: the builds disagree (max difference {np.abs(ya - yb).max():.3g})")
+    ratios = []
+    for i in range(rounds):
+        if i % 2:
+            tb, ta = median_time(fb, secs), median_time(fa, secs)
+        else:
+            ta, tb = median_time(fa, secs), median_time(fb, secs)
+        ratios.append(tb / ta)
+    flops = 2.0 * N * K * C * R * R * P * Q
+    print(f"A {ta * 1e3:.3f} ms ({flops / ta / 1e9:.1f} GFLOP/s), B {tb * 1e3:.3f} ms; "
+          f"B/A per round {' '.join(f'{r:.3f}' for r in ratios)}; "
+          f"median {float(np.median(ratios)):.3f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
