@@ -248,3 +248,15 @@ def test_so_ab_script(tmp_path):
         assert "B/A per round" in out.stdout and "median" in out.stdout
     bad = run(so, so, "2", "3")
     assert bad.returncode != 0 and "so_ab.py" in bad.stderr
+
+
+def test_ukernel_l1_script(tmp_path):
+    """bench/ukernel_l1.py compiles the micro-kernel template standalone and
+    reports a rate per tile (or says why it cannot), and refuses a bad count."""
+    run = _script_runner("ukernel_l1.py", tmp_path)
+    out = run("200")
+    assert out.returncode == 0, out.stderr
+    assert ("6x16 " in out.stdout and out.stdout.count("GFLOP/s") == 12) or \
+        "lacks AVX2" in out.stdout or "no gcc" in out.stdout
+    bad = run("-3")
+    assert bad.returncode != 0 and "ukernel_l1.py" in bad.stderr
