@@ -17,10 +17,13 @@ inside one process the rounds see the same drift.
 """
 
 import importlib.util
+import os
 import sys
-import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from loop import steady_median  # noqa: E402
 
 
 def load(path, tag):
@@ -32,15 +35,6 @@ def load(path, tag):
     spec.loader.exec_module(module)
     module.select_isa(module.cpu_best_isa())
     return module
-
-
-def median_time(f, secs):
-    times, t0 = [], time.perf_counter()
-    while time.perf_counter() - t0 < secs or len(times) < 3:
-        s = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - s)
-    return float(np.median(times))
 
 
 def main(argv):
@@ -76,9 +70,9 @@ def main(argv):
     ratios = []
     for i in range(rounds):
         if i % 2:
-            tb, ta = median_time(fb, secs), median_time(fa, secs)
+            tb, ta = steady_median(fb, secs)[0], steady_median(fa, secs)[0]
         else:
-            ta, tb = median_time(fa, secs), median_time(fb, secs)
+            ta, tb = steady_median(fa, secs)[0], steady_median(fb, secs)[0]
         ratios.append(tb / ta)
     flops = 2.0 * N * K * C * R * R * P * Q
     print(f"A {ta * 1e3:.3f} ms ({flops / ta / 1e9:.1f} GFLOP/s), B {tb * 1e3:.3f} ms; "

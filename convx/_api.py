@@ -728,6 +728,16 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     def lane_use(width):
         return width / (-(-width // lanes) * lanes) if width > 0 else 1.0
 
+    def avx2_gemm(channels, reduction, width, strided=False):
+        # the AVX2 forward (and the stride-1 input gradient, a forward of
+        # grad_output) of a 2-D kernel: the GEMM from 16 channels and a
+        # reduction of 144 -- 256 on rows of one vector, whose denser direct
+        # tiles kept c16k16 on 7 x 7 images 1.14-1.21x ahead; 512 strided
+        # (c32k32_3x3s2 ran 1.2x faster direct); never 1-D rows, whose
+        # column tiles won (conv1d_audio 190 against 240 ms)
+        return (avx2 and geo.R > 1 and channels >= 16 and reduction >=
+                (512 if strided else 144 if width > lanes else 256))
+
     if pointwise and avx2 and Cg <= 32 and Kg <= 32 and op != "wgrad":
         return "direct", lambda: (f"1x1 layer of {Cg} -> {Kg} channels per group on AVX2: "
                                   f"the direct tiles (c32k32_1x1 ran 1.2-1.8x faster than "
@@ -743,8 +753,11 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         # a stride-1 forward of grad_output with the transposed weight:
         # Cg output rows, a reduction of Kg*R*S, output rows of W pixels
         if Cg == 1 and Kg >= 32 and (threads > 1 or avx2):
-            # (on one thread the direct tiles walked by input row win since
-            # session 8: c1k32_3x3 1.13-1.14x; on two the GEMM, 0.96-1.2x)
+            # (AVX-512: on one thread the direct tiles walked by input row win
+            # since session 8, c1k32_3x3 1.13-1.14x; on two the GEMM, 0.96-1.2x.
+            # AVX2, session 11: the GEMM at 1 thread too, 1.46x in the first sweep,
+            # the direct tiles 1.39x ahead in one later sweep, within 10% in the
+            # last ones)
             return "im2col", lambda: (f"one input channel per group from {Kg} output "
                                       f"channels on {threads} threads: the packed GEMM "
                                       f"(measured faster there)")
@@ -755,10 +768,7 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         if pointwise:
             return "im2col", lambda: ("1x1 stride-1 convolution: a plain GEMM on "
                                       "grad_output in place")
-        # (rows of one vector get the direct forward's denser tiles: c16k16 on
-        # 7 x 7 images stays direct, 1.14-1.21x the GEMM, on 56 x 56 not)
-        if (avx2 and geo.R > 1 and Cg >= 16
-                and Kg * geo.R * geo.S >= (144 if geo.W > lanes else 256)):
+        if avx2_gemm(Cg, Kg * geo.R * geo.S, geo.W):
             return "im2col", lambda: (f"{Cg} input channels per group from a reduction of "
                                       f"{Kg * geo.R * geo.S} on AVX2 (16 vector registers): "
                                       f"the packed GEMM's tile reuses more of each load")
@@ -811,10 +821,7 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
                                       f"the GEMM's tiles are full")
         return "direct", lambda: (f"{Kg} output channels per group, {crs} taps: "
                                   f"register-blocked direct tiles")
-    # (strided: only from a reduction of 512, c32k32_3x3s2 ran 1.2x faster direct;
-    # not 1-D rows, whose column tiles won: conv1d_audio 190 against 240 ms)
-    if (avx2 and geo.R > 1 and Kg >= 16 and Cg >= 16
-            and crs >= ((144 if geo.Q > lanes else 256) if (sh, sw) == (1, 1) else 512)):
+    if avx2_gemm(min(Kg, Cg), crs, geo.Q, (sh, sw) != (1, 1)):
         return "im2col", lambda: (f"{Kg} output channels per group, reduction {crs} on "
                                   f"AVX2 (16 vector registers): the packed GEMM's tile "
                                   f"reuses more of each load")

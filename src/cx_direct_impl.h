@@ -1218,6 +1218,8 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     if (nv == 4 && Kg >= 8 && CX_NAME(dk_fwd_mr)(2) == 8)
         nv = 2;
 #if CX_VREGS < 32
+    /* 16 registers: 4 x 1 x 2 tiles rather than 2 x 1 x 4 (the same loads per
+       FMA, but half the pixel vectors, the loads that split cache lines) */
     if (nv == 4 && Kg >= 4)
         nv = 2;
 #endif
@@ -1753,7 +1755,7 @@ typedef void (*CX_NAME(dk_wgrad_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, const CX_T
 #define CX_DK_MT2 8
 #define CX_DK_MT1 9
 #else
-#define CX_DK_MT4 2
+#define CX_DK_MT4 2     /* (unused: plan_wgrad_dk takes mk = 4 only with 32 registers) */
 #define CX_DK_MT2 6
 #define CX_DK_MT1 8
 #endif
