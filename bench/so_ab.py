@@ -1,19 +1,22 @@
 #!/usr/bin/env python
 """A/B of two builds of convx's extension module inside one process.
 
-    python bench/so_ab.py SO_A SO_B N C H W K R PAD THREADS ROUNDS SECONDS [dgrad]
+    python bench/so_ab.py SO_A SO_B N C H W K R PAD THREADS ROUNDS SECONDS [dgrad|wgrad]
     e.g. python bench/so_ab.py /tmp/old.so convx/_conv*.so 8 64 56 56 64 3 1 1 9 0.3
 
 Loads both `_conv` shared objects (built from two commits) side by side, picks
 the CPU's best SIMD path in each, and times their direct forward on the same
 random float32 arrays (stride 1, square kernel, PAD zeros on every side;
 "dgrad": the stride-1 input gradient as the forward of the padded grad_output
-it runs as, K and C exchanged). Each round times A and B for SECONDS each
-(median of back-to-back calls), alternating which goes first; the output is
-every round's B / A ratio and their median, after checking that the two builds
-agree. Swapping .so files between separate runs let this noisy shared VM's
-drift (10-30% from one minute to the next in session 11) into every ratio;
-inside one process the rounds see the same drift.
+it runs as, K and C exchanged; "wgrad": the direct weight gradient of the
+same layer). Each round times A and B for SECONDS each (median of
+back-to-back calls), alternating which goes first; the output is every
+round's B / A ratio, their median, and the ratio of each build's best round
+(on a host whose other tenants halve a core's speed at times: the least
+disturbed rounds), after checking that the two builds agree. Swapping .so
+files between separate runs let this noisy shared VM's drift (10-30% from one
+minute to the next in session 11) into every ratio; inside one process the
+rounds see the same drift.
 """
 
 import importlib.util
@@ -38,12 +41,13 @@ def load(path, tag):
 
 
 def main(argv):
-    if len(argv) not in (12, 13) or (len(argv) == 13 and argv[12] != "dgrad"):
+    if len(argv) not in (12, 13) or (len(argv) == 13 and argv[12] not in ("dgrad", "wgrad")):
         sys.exit(__doc__)
     a, b = load(argv[0], "cx_a"), load(argv[1], "cx_b")
     N, C, H, W, K, R, pad, threads, rounds = map(int, argv[2:11])
     secs = float(argv[11])
-    if len(argv) == 13:
+    op = argv[12] if len(argv) == 13 else "fwd"
+    if op == "dgrad":
         P = H + 2 * pad - R + 1
         C, K, H, W, pad = K, C, P, W + 2 * pad - R + 1, R - 1 - pad
     P, Q = H + 2 * pad - R + 1, W + 2 * pad - R + 1
@@ -52,32 +56,45 @@ def main(argv):
     geo = (N, C, H, W, K, R, R, P, Q, 1, 1, 1, 1, pad, pad, 1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(N * C * H * W).astype(np.float32)
-    w = rng.standard_normal(K * C * R * R).astype(np.float32)
-    bias = np.zeros(K, np.float32)
-    ya, yb = np.empty(N * K * P * Q, np.float32), np.empty(N * K * P * Q, np.float32)
+    if op == "wgrad":
+        dy = rng.standard_normal(N * K * P * Q).astype(np.float32)
+        ya, yb = np.empty(K * C * R * R, np.float32), np.empty(K * C * R * R, np.float32)
 
-    def fa():
-        a.conv2d_fwd(x, w, bias, ya, geo, False, "direct", threads)
+        def fa():
+            a.conv2d_wgrad(x, dy, ya, geo, "direct", threads)
 
-    def fb():
-        b.conv2d_fwd(x, w, bias, yb, geo, False, "direct", threads)
+        def fb():
+            b.conv2d_wgrad(x, dy, yb, geo, "direct", threads)
+        reduction = N * P * Q
+    else:
+        w = rng.standard_normal(K * C * R * R).astype(np.float32)
+        bias = np.zeros(K, np.float32)
+        ya, yb = np.empty(N * K * P * Q, np.float32), np.empty(N * K * P * Q, np.float32)
+
+        def fa():
+            a.conv2d_fwd(x, w, bias, ya, geo, False, "direct", threads)
+
+        def fb():
+            b.conv2d_fwd(x, w, bias, yb, geo, False, "direct", threads)
+        reduction = C * R * R
 
     fa()
     fb()
     scale = float(np.abs(ya).max()) or 1.0
-    if not np.allclose(ya, yb, rtol=1e-4, atol=1e-5 * scale * C * R * R):
+    if not np.allclose(ya, yb, rtol=1e-4, atol=1e-5 * scale * reduction):
         sys.exit(f"so_ab.py: the builds disagree (max difference {np.abs(ya - yb).max():.3g})")
-    ratios = []
+    ratios, best_a, best_b = [], float("inf"), float("inf")
     for i in range(rounds):
         if i % 2:
             tb, ta = steady_median(fb, secs)[0], steady_median(fa, secs)[0]
         else:
             ta, tb = steady_median(fa, secs)[0], steady_median(fb, secs)[0]
         ratios.append(tb / ta)
+        best_a, best_b = min(best_a, ta), min(best_b, tb)
     flops = 2.0 * N * K * C * R * R * P * Q
     print(f"A {ta * 1e3:.3f} ms ({flops / ta / 1e9:.1f} GFLOP/s), B {tb * 1e3:.3f} ms; "
           f"B/A per round {' '.join(f'{r:.3f}' for r in ratios)}; "
-          f"median {float(np.median(ratios)):.3f}")
+          f"median {float(np.median(ratios)):.3f}; best rounds' B/A {best_b / best_a:.3f}")
 
 
 if __name__ == "__main__":

@@ -299,6 +299,47 @@ static CX_DK_INLINE CX_T CX_NAME(dv_hsum)(CX_DV v)
     return l[0];
 }
 
+/* out[l] = dv_hsum(v[l]) for l < CX_DVL, by the same tree in shuffles (so the
+   sums are the scalar tree's, bit for bit): 32-byte vectors only, the AVX2
+   path's (CX_DK_HSUM_BLOCK 1); the weight gradient's lane sums, one scalar
+   tree each, were ~5% of lenet2's call there (16 items x 3264 sums). */
+#if CX_DK_VECTORS && CX_VBYTES == 32 && (defined(__x86_64__) || defined(__i386__))
+#define CX_DK_HSUM_BLOCK 1
+#include <immintrin.h>
+static CX_DK_INLINE void CX_NAME(dv_hsum_block)(const CX_DV *v, CX_T *out)
+{
+#if CX_TSIZE == 4
+    /* level 4: [lo + hi of v(2i), lo + hi of v(2i+1)] */
+    __m256 s[4];
+    for (int i = 0; i < 4; ++i) {
+        const __m256 a = (__m256)v[2 * i], b = (__m256)v[2 * i + 1];
+        s[i] = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20),
+                             _mm256_permute2f128_ps(a, b, 0x31));
+    }
+    /* level 2: lanes t + t+2 of each half; level 1: hadd's neighbours */
+    const __m256 u0 = _mm256_add_ps(_mm256_shuffle_ps(s[0], s[1], 0x44),
+                                    _mm256_shuffle_ps(s[0], s[1], 0xEE));
+    const __m256 u1 = _mm256_add_ps(_mm256_shuffle_ps(s[2], s[3], 0x44),
+                                    _mm256_shuffle_ps(s[2], s[3], 0xEE));
+    /* [h0 h2 h4 h6 | h1 h3 h5 h7] */
+    const __m256 h = _mm256_hadd_ps(u0, u1);
+    _mm256_storeu_ps((float *)out,
+                     _mm256_permutevar8x32_ps(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+#else
+    const __m256d a = (__m256d)v[0], b = (__m256d)v[1], c = (__m256d)v[2], e = (__m256d)v[3];
+    const __m256d s01 = _mm256_add_pd(_mm256_permute2f128_pd(a, b, 0x20),
+                                      _mm256_permute2f128_pd(a, b, 0x31));
+    const __m256d s23 = _mm256_add_pd(_mm256_permute2f128_pd(c, e, 0x20),
+                                      _mm256_permute2f128_pd(c, e, 0x31));
+    /* [h0 h2 h1 h3] */
+    const __m256d h = _mm256_hadd_pd(s01, s23);
+    _mm256_storeu_pd((double *)out, _mm256_permute4x64_pd(h, 0xD8));
+#endif
+}
+#else
+#define CX_DK_HSUM_BLOCK 0
+#endif
+
 /* the first `count` lanes of v, the others +0 (count < lanes) */
 static CX_DK_INLINE CX_DV CX_NAME(dv_head)(CX_DV v, ptrdiff_t count)
 {
@@ -2302,8 +2343,25 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     }
 #endif
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
-    const ptrdiff_t taps = Cg * RS, P = d->P, QF = d->Q, PQ = P * QF, L = pl->dk_L;
+    const ptrdiff_t taps = Cg * RS, P = d->P, QF = d->Q, PQ = P * QF;
     const ptrdiff_t qtiles = pl->dk_qt ? pl->dk_qtiles : 1;
+    const int flat = pl->dk_mode == 1;
+    ptrdiff_t L = pl->dk_L;
+    if (flat && !pl->dk_qt && !pl->dk_nhwc && d->pad_mode == CX_PAD_ZEROS) {
+        /* Zero padding: a band row's right padding can be the next row's left
+           padding (both zeros), so rows need only W + max(left, right) columns
+           (the plan's L, which sized the workspace, has both): row p's taps
+           read columns up to W + pl + pr - 1 from its start, past L only into
+           the next row's first pl (zero) columns, or the band's zero slack,
+           when L >= W + pr. lenet2's 14-pixel rows, 2 padding each side: 16
+           columns for 18, an eighth fewer FMAs. (Rows stay >= lq, whole
+           vectors, which the masked kernel for non-finite bands reads; not
+           channels-last, whose AVX-512 band gathers may write a vector past
+           a row's data; the padding mode is known here, not at planning.) */
+        const ptrdiff_t lq = cx_ceil_div(QF, CX_DVL) * CX_DVL;
+        const ptrdiff_t pr = QF + (d->S - 1) * d->dil_w - d->W - d->pad_left;
+        L = cx_min(L, cx_max(lq, d->W + cx_max(d->pad_left, pr)));
+    }
     const ptrdiff_t kbi = item % pl->kblocks, gbi = (item / pl->kblocks) % pl->cblocks;
     const ptrdiff_t split = item / (pl->kblocks * pl->cblocks);
     const ptrdiff_t g0 = gbi * pl->cblock, g1 = cx_min(G, g0 + pl->cblock);
@@ -2328,7 +2386,6 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                       : mk == 2 ? CX_NAME(dk_wgrad_2m) : CX_NAME(dk_wgrad_1m);
     const ptrdiff_t rstep = d->stride_h * d->stride_w * L;
     const ptrdiff_t VL = CX_DVL;
-    const int flat = pl->dk_mode == 1;
     const ptrdiff_t slack = 2 * VL + d->S * d->dil_w;
     const ptrdiff_t band_elems = Cg * CX_NAME(dk_rows_in)(d, pl->tile) * d->stride_w * L + slack;
     /* dY rows copied, zero past Q (pitch lq, flat: L), from a vector boundary: the
@@ -2453,15 +2510,31 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                    off + tt * mt, accg + (tk * ntt + tt) * mk * mt);
         }
     }
-    /* fixed pairwise tree over the lanes */
+    /* fixed pairwise tree over the lanes; output channel k's taps t are
+       consecutive in dw, their accumulators at (t / mt) * mk * mt + t % mt */
     for (ptrdiff_t g = g0; g < g1; ++g)
     for (ptrdiff_t tk = 0; tk < ntk; ++tk)
-        for (ptrdiff_t tt = 0; tt < ntt; ++tt)
-            for (ptrdiff_t i = 0; i < cx_min(mk, kn - tk * mk); ++i)
-                for (ptrdiff_t j = 0; j < cx_min(mt, taps - tt * mt); ++j) {
-                    dw[(g * Kg + k0 + tk * mk + i) * taps + tt * mt + j] = CX_NAME(dv_hsum)(
-                        acc[(g - g0) * nacc + (tk * ntt + tt) * mk * mt + i * mt + j]);
+        for (ptrdiff_t i = 0; i < cx_min(mk, kn - tk * mk); ++i) {
+            CX_T *row = dw + (g * Kg + k0 + tk * mk + i) * taps;
+            const CX_DV *base = acc + (g - g0) * nacc + tk * ntt * mk * mt + i * mt;
+            ptrdiff_t t = 0, tt = 0, j = 0;     /* t = tt * mt + j */
+#if CX_DK_HSUM_BLOCK
+            for (; t + CX_DVL <= taps; t += CX_DVL) {
+                CX_DV blk[CX_DVL_MAX];
+                for (ptrdiff_t l = 0; l < CX_DVL; ++l) {
+                    blk[l] = base[tt * mk * mt + j];
+                    if (++j == mt)
+                        j = 0, ++tt;
                 }
+                CX_NAME(dv_hsum_block)(blk, row + t);
+            }
+#endif
+            for (; t < taps; ++t) {
+                row[t] = CX_NAME(dv_hsum)(base[tt * mk * mt + j]);
+                if (++j == mt)
+                    j = 0, ++tt;
+            }
+        }
 }
 
 /* A padded row's gradients (from: Wp columns) added at the columns they

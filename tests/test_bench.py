@@ -239,10 +239,11 @@ def test_border_ab_script(tmp_path):
 
 def test_so_ab_script(tmp_path):
     """bench/so_ab.py: the same build loaded twice agrees with itself and times
-    both (forward and the input gradient's form); a usage error."""
+    both (forward, the input gradient's form, the weight gradient); a usage
+    error."""
     so = convx._conv.__file__
     run = _script_runner("so_ab.py", tmp_path)
-    for extra in ((), ("dgrad",)):
+    for extra in ((), ("dgrad",), ("wgrad",)):
         out = run(so, so, "2", "3", "9", "11", "4", "3", "1", "1", "2", "0.01", *extra)
         assert out.returncode == 0, out.stderr
         assert "B/A per round" in out.stdout and "median" in out.stdout

@@ -109,6 +109,12 @@ CASES = [
     ("chvec_1x9_q9", 2, 4, 3, 9, 16, 1, 9, dict(padding=(0, 4))),
     # 16 output channels, but the row is too long for a channel-vector band
     ("long_row_k16", 1, 8, 1, 9000, 16, 1, 3, dict(padding=(0, 1))),
+    # the weight gradient's band rows sharing their zero padding (a row's right
+    # padding read as the next row's left): lenet2's rows, asymmetric padding,
+    # dilation -- each 2 columns shorter than the padded row on 4 and 8 lanes
+    ("shared_pitch_5x5_q14", 2, 3, 14, 14, 4, 5, 5, dict(padding=2)),
+    ("shared_pitch_asym_q13", 2, 2, 6, 13, 3, 3, 5, dict(padding=((1, 1), (3, 1)))),
+    ("shared_pitch_dil2_q22", 1, 2, 5, 22, 3, 1, 3, dict(padding=(0, 2), dilation=2)),
 ]
 
 
@@ -199,7 +205,8 @@ def test_direct_writes_only_its_output(isa, case):
 
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 @pytest.mark.parametrize("case", ["q9", "q5_multirow", "stride2_dilation3",
-                                  "chvec_5x5_q14", "chvec_wide_3x3_q56", "chvec_3x3_q3"])
+                                  "chvec_5x5_q14", "chvec_wide_3x3_q56", "chvec_3x3_q3",
+                                  "shared_pitch_5x5_q14", "shared_pitch_asym_q13"])
 def test_direct_weight_gradient_nonfinite_input_stays_local(case, bad):
     """An inf/NaN in the input poisons exactly the weight-gradient taps that
     read it (the vector lanes past the end of a row, which also read it, are
