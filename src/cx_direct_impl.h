@@ -127,6 +127,15 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_splat)(CX_T s)
 #else
 #define CX_DK_STREAM 0
 #endif
+#if CX_DK_VECTORS && CX_VBYTES == 32 && (defined(__x86_64__) || defined(__i386__))
+#define CX_DK_AVX2 1
+#include <immintrin.h>
+#else
+#define CX_DK_AVX2 0
+#endif
+/* dv_maskz_load below: AVX-512's mask registers, or AVX2's masked loads
+   (masked stores are not used on AVX2: slow on AMD's cores) */
+#define CX_DK_MASKZ (CX_DK_STREAM || CX_DK_AVX2)
 static void CX_NAME(dk_stream_copy)(CX_T *restrict dst, const CX_T *restrict src, ptrdiff_t n)
 {
 #if CX_DK_STREAM
@@ -174,6 +183,26 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_maskz_load)(unsigned m, const CX_T *p)
 #endif
 }
 
+#elif CX_DK_AVX2
+/* The lanes of p set in mask m (bit l: lane l), zeros elsewhere; lanes not
+   set read nothing (no fault, whatever their address). */
+static CX_DK_INLINE CX_DV CX_NAME(dv_maskz_load)(unsigned m, const CX_T *p)
+{
+#if CX_TSIZE == 4
+    const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i k = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)m), bits),
+                                         bits);
+    return (CX_DV)_mm256_maskload_ps((const float *)p, k);
+#else
+    const __m256i bits = _mm256_setr_epi64x(1, 2, 4, 8);
+    const __m256i k = _mm256_cmpeq_epi64(
+        _mm256_and_si256(_mm256_set1_epi64x((long long)m), bits), bits);
+    return (CX_DV)_mm256_maskload_pd((const double *)p, k);
+#endif
+}
+#endif
+
+#if CX_DK_STREAM
 /* p's lanes set in mask m = v's (the others are not written). */
 static CX_DK_INLINE void CX_NAME(dv_mask_store)(CX_T *p, unsigned m, CX_DV v)
 {
@@ -303,9 +332,8 @@ static CX_DK_INLINE CX_T CX_NAME(dv_hsum)(CX_DV v)
    sums are the scalar tree's, bit for bit): 32-byte vectors only, the AVX2
    path's (CX_DK_HSUM_BLOCK 1); the weight gradient's lane sums, one scalar
    tree each, were ~5% of lenet2's call there (16 items x 3264 sums). */
-#if CX_DK_VECTORS && CX_VBYTES == 32 && (defined(__x86_64__) || defined(__i386__))
+#if CX_DK_AVX2
 #define CX_DK_HSUM_BLOCK 1
-#include <immintrin.h>
 static CX_DK_INLINE void CX_NAME(dv_hsum_block)(const CX_DV *v, CX_T *out)
 {
 #if CX_TSIZE == 4
@@ -486,15 +514,19 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
                 jr[t] = cx_pad_source(hi1 + t - pl, W, mode);
         }
     }
-#if CX_DK_STREAM
-    /* Rows of at most 4 vectors without stride (small images: lenet's, and
-       their input gradients' forwards): each vector of a band row is one
-       masked load of the input row (lanes outside [lo1, hi1) read nothing and
-       come out zero) and one store. The loops below cost ~14 cycles a row,
-       12% of lenet2's input gradient. Stores run up to a vector past the
-       row, into the next row (written after it) or the band's slack. */
-    unsigned fm[4] = {0, 0, 0, 0};
-    const int masked_rows = sw == 1 && L <= 4 * CX_DVL;
+#if CX_DK_MASKZ
+    /* Rows of at most 4 vectors (AVX2: 5) without stride (small images:
+       lenet's, and their input gradients' forwards): each vector of a band
+       row is one masked load of the input row (lanes outside [lo1, hi1) read
+       nothing and come out zero) and one store. The loops below cost ~14
+       cycles a row, 12% of lenet2's input gradient (AVX2: ~30 cycles, 8% of
+       its samples; this path: lenet2's input gradient B/A 0.91, lenet1's 0.83;
+       the depthwise layer's 58-column rows read 1.03-1.05, no gain within
+       this host's +-3% A/A spread, so not there). Stores run up to a vector past the row, into the next row
+       (written after it) or the band's slack. */
+    enum { CX_DK_MROWS = CX_DK_STREAM ? 4 : 5 };
+    unsigned fm[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int masked_rows = sw == 1 && L <= CX_DK_MROWS * CX_DVL;
     if (masked_rows)
         for (ptrdiff_t j = 0; j * CX_DVL < L; ++j) {
             const ptrdiff_t a = cx_max(lo1 - j * CX_DVL, 0);
@@ -525,7 +557,7 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
         for (ptrdiff_t i = 0; i < rows_in; ++i) {
             CX_T *dst = band + (c * rows_in + i) * sw * L;
             ptrdiff_t h = prow0 + i - d->pad_top;
-#if CX_DK_STREAM
+#if CX_DK_MASKZ
             if (masked_rows) {
                 if ((h < 0 || h >= H) && mode == CX_PAD_ZEROS) {
                     if (!keep)
