@@ -1066,15 +1066,27 @@ def explain(op, input_shape, weight_shape, stride=1, padding=0, dilation=1, grou
 
 
 def _shape_tuple(name, value, ndims):
-    """A shape argument (weight_size, input_size): a sequence of non-negative ints."""
+    """A shape argument (weight_size, input_size): a sequence of non-negative ints
+    (or a 1-D integer array). The array itself passed for its shape (an easy slip:
+    conv2d_weight(x, w, g) for conv2d_weight(x, w.shape, g)) is a TypeError that
+    says so, without printing the array."""
     if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise TypeError(f"{name} must be a shape (a tuple of ints), got a {value.ndim}-D "
+                            f"array of shape {value.shape} (pass its .shape)")
         value = value.tolist()
     if not isinstance(value, (tuple, list)):
-        raise TypeError(f"{name} must be a tuple of ints, got {value!r} of type "
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise TypeError(f"{name} must be a tuple of ints, got {shown} of type "
                         f"{type(value).__name__}")
     if len(value) not in ndims:
         want = " or ".join(str(n) for n in ndims)
-        raise ValueError(f"{name} must have {want} entries, got {tuple(value)!r}")
+        shown = repr(tuple(value)) if len(value) <= 8 else f"a sequence of {len(value)}"
+        raise ValueError(f"{name} must have {want} entries, got {shown}")
+    if not all(type(v) is int for v in value) and any(
+            isinstance(v, (tuple, list, np.ndarray)) for v in value):
+        raise TypeError(f"{name} must be a shape (a tuple of ints), got a sequence of "
+                        f"sequences (an array's values? pass its .shape)")
     return tuple(_int(name, v, 0) for v in value)
 
 

@@ -164,6 +164,31 @@ def test_explain_accepts_unbatched_shapes_and_dtypes():
     assert a.algorithm == b.algorithm and a.features["batch"] == 1
 
 
+def test_shape_arguments_given_arrays_say_so_briefly():
+    """An array passed where its shape belongs (explain's input_shape,
+    conv2d_weight's weight_size, conv2d_input's input_size) is a TypeError that
+    names the argument and asks for .shape, without printing the array; a 1-D
+    integer array is a shape."""
+    x = np.zeros((64, 8, 14, 14), np.float32)
+    w = np.zeros((16, 8, 5, 5), np.float32)
+    g = np.zeros((64, 16, 14, 14), np.float32)
+    calls = [
+        ("input_shape", lambda: convx.explain("conv2d_weight", x, w.shape, padding=2)),
+        ("weight_size", lambda: convx.conv2d_weight(x, w, g, padding=2)),
+        ("input_size", lambda: convx.conv2d_input(x, w, g, padding=2)),
+        ("weight_size", lambda: convx.conv2d_weight(x, w.tolist(), g, padding=2)),
+        ("weight_size", lambda: convx.conv2d_weight(x, list(range(100)), g, padding=2)),
+    ]
+    for name, call in calls:
+        with pytest.raises((TypeError, ValueError), match=name) as info:
+            call()
+        assert len(str(info.value)) < 200, str(info.value)
+    assert convx.explain("conv2d_weight", np.array(x.shape), w.shape, padding=2).algorithm
+    np.testing.assert_array_equal(
+        convx.conv2d_weight(x[:1], np.array(w.shape), g[:1], padding=2),
+        convx.conv2d_weight(x[:1], w.shape, g[:1], padding=2))
+
+
 @pytest.mark.parametrize("bad, exc, words", [
     (dict(op="conv4d"), ValueError, "op must be one of"),
     (dict(op=1), ValueError, "op must be one of"),
