@@ -1068,11 +1068,12 @@ def explain(op, input_shape, weight_shape, stride=1, padding=0, dilation=1, grou
 def _shape_tuple(name, value, ndims):
     """A shape argument (weight_size, input_size): a sequence of non-negative ints
     (or a 1-D integer array). The array itself passed for its shape (an easy slip:
-    conv2d_weight(x, w, g) for conv2d_weight(x, w.shape, g)) is a TypeError that
-    says so, without printing the array."""
+    conv2d_weight(x, w, g) for conv2d_weight(x, w.shape, g)) is a ValueError (an
+    array of the wrong dimensionality, as always) that says so, without printing
+    the array."""
     if isinstance(value, np.ndarray):
         if value.ndim != 1:
-            raise TypeError(f"{name} must be a shape (a tuple of ints), got a {value.ndim}-D "
+            raise ValueError(f"{name} must be a shape (a tuple of ints), got a {value.ndim}-D "
                             f"array of shape {value.shape} (pass its .shape)")
         value = value.tolist()
     if not isinstance(value, (tuple, list)):

@@ -166,9 +166,10 @@ def test_explain_accepts_unbatched_shapes_and_dtypes():
 
 def test_shape_arguments_given_arrays_say_so_briefly():
     """An array passed where its shape belongs (explain's input_shape,
-    conv2d_weight's weight_size, conv2d_input's input_size) is a TypeError that
-    names the argument and asks for .shape, without printing the array; a 1-D
-    integer array is a shape."""
+    conv2d_weight's weight_size, conv2d_input's input_size) is an error that
+    names the argument and asks for .shape, without printing the array
+    (ValueError for an array of the wrong dimensionality, as test_bad_inputs
+    pins; TypeError for nested sequences); a 1-D integer array is a shape."""
     x = np.zeros((64, 8, 14, 14), np.float32)
     w = np.zeros((16, 8, 5, 5), np.float32)
     g = np.zeros((64, 16, 14, 14), np.float32)
