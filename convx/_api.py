@@ -738,6 +738,15 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         return (avx2 and geo.R > 1 and channels >= 16 and reduction >=
                 (512 if strided else 144 if width > lanes else 256))
 
+    def avx2_two_vectors(channels, width):
+        # ... except on rows of two vectors from at most 128 channels, where
+        # the direct 4 x 1 x 2 tiles use 14 of 16 lanes (c128k128_3x3 on 14 x 14
+        # images: direct 1.18-1.30x faster, forward and input gradient, three
+        # sweeps in session 12, nine of ten in session 11; res3x3_256's 256
+        # channels within 10% either way: the GEMM, as on wide layers)
+        return (avx2 and geo.R > 1 and 16 <= channels <= 128
+                and lanes < width <= 2 * lanes)
+
     if pointwise and avx2 and Cg <= 32 and Kg <= 32 and op != "wgrad":
         return "direct", lambda: (f"1x1 layer of {Cg} -> {Kg} channels per group on AVX2: "
                                   f"the direct tiles (c32k32_1x1 ran 1.2-1.8x faster than "
@@ -768,6 +777,10 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         if pointwise:
             return "im2col", lambda: ("1x1 stride-1 convolution: a plain GEMM on "
                                       "grad_output in place")
+        if avx2_two_vectors(Cg, geo.W):
+            return "direct", lambda: (f"{Cg} input channels per group on rows of {geo.W} "
+                                      f"pixels on AVX2: the direct tiles fill "
+                                      f"{lane_use(geo.W):.0%} of two vectors")
         if avx2_gemm(Cg, Kg * geo.R * geo.S, geo.W):
             return "im2col", lambda: (f"{Cg} input channels per group from a reduction of "
                                       f"{Kg * geo.R * geo.S} on AVX2 (16 vector registers): "
@@ -814,13 +827,20 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         if _sliding_tiles(op, geo, dtype):
             return "direct", lambda: (f"{Kg} output channels per group, kernel rows of "
                                       f"{geo.S} taps: direct channel-vector tiles")
-        if ((geo.N == 1 and Kg >= 32 and crs >= 128)
+        # (AVX2, session 12: one image of 32 channels back to the direct tiles,
+        # b1_c32k32's 1.17-1.22x faster after their lane sums were vectorised;
+        # latency1's 64 within 10% either way)
+        if ((geo.N == 1 and Kg >= (64 if avx2 else 32) and crs >= 128)
                 or (Kg >= 64 and crs >= 512 and geo.P * geo.Q < 3000 and not avx2)):
             return "im2col", lambda: (f"{Kg} output channels per group x reduction {crs} "
                                       f"over {geo.N} image(s) of {geo.P * geo.Q} pixels: "
                                       f"the GEMM's tiles are full")
         return "direct", lambda: (f"{Kg} output channels per group, {crs} taps: "
                                   f"register-blocked direct tiles")
+    if avx2_two_vectors(min(Kg, Cg), geo.Q) and (sh, sw) == (1, 1):
+        return "direct", lambda: (f"{Kg} output channels per group on rows of {geo.Q} "
+                                  f"pixels on AVX2: the direct tiles fill "
+                                  f"{lane_use(geo.Q):.0%} of two vectors")
     if avx2_gemm(min(Kg, Cg), crs, geo.Q, (sh, sw) != (1, 1)):
         return "im2col", lambda: (f"{Kg} output channels per group, reduction {crs} on "
                                   f"AVX2 (16 vector registers): the packed GEMM's tile "

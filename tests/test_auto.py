@@ -126,6 +126,13 @@ def test_rule_on_avx2():
             assert pick(op, (8, 32, 56, 56), (32, 32, 1, 1)) == "direct"
             assert pick(op, (8, 64, 28, 28), (16, 64, 1, 1)) == "im2col"
         assert pick("conv2d_weight", (8, 32, 56, 56), (32, 32, 1, 1)) == "im2col"
+        # rows of two vectors from <= 128 channels: direct (c128k128_3x3), not 256
+        for op in ("conv2d", "conv2d_input"):
+            assert pick(op, (4, 128, 14, 14), (128, 128, 3, 3), padding=1) == "direct"
+            assert pick(op, (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "im2col"
+        # one image's weight gradient: direct from 32 channels, the GEMM from 64
+        assert pick("conv2d_weight", (1, 32, 56, 56), (32, 32, 3, 3), padding=1) == "direct"
+        assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"
         # 1-D layers keep the direct column tiles (conv1d_audio)
         assert pick("conv1d", (8, 64, 16000), (64, 64, 9), padding=4) == "direct"
         assert pick("conv1d_input", (8, 64, 16000), (64, 64, 9), padding=4) == "direct"
