@@ -14,6 +14,11 @@ pause so that the previous one's thread pools are idle):
 3. A single-channel 2048 x 2048 image with a 7 x 7 and a 31 x 31 kernel (forward,
    'same' padding): convx against scipy.signal.correlate2d, scipy.signal.fftconvolve
    and PyTorch. (scipy runs on one thread whatever --threads says.)
+4. "paired": the same auto / torch ratio measured again in --rounds alternating
+   rounds (each implementation timed back to back for 0.15 s, the order swapped
+   every round; the median of the rounds' ratios), so that a slow spell of this
+   shared host lands on both sides of a ratio rather than on one (session 12:
+   PyTorch's lenet2 input gradient read 25 and 61 GFLOP/s in two runs).
 
     python bench/speed2.py --threads 2 [--json out.json]
 
@@ -33,6 +38,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from run import import_convx, load_shapes, op_calls, time_call  # noqa: E402
+from loop import steady_median  # noqa: E402
 
 OPS = ("fwd", "wgrad", "dgrad")
 
@@ -43,6 +49,19 @@ def timed(fn, repeats, warmup=1, warm_s=None, min_s=None):
     timing window)."""
     times_ms, out = time_call(fn, warmup, repeats, warm_s, min_s)
     return statistics.median(times_ms) / 1e3, out
+
+
+def paired_ratio(f_base, f_new, rounds, secs=0.15):
+    """Median over rounds of time(f_base) / time(f_new), each the median of
+    back-to-back calls for secs seconds, the order swapped every round."""
+    ratios = []
+    for i in range(rounds):
+        if i % 2:
+            tn, tb = steady_median(f_new, secs)[0], steady_median(f_base, secs)[0]
+        else:
+            tb, tn = steady_median(f_base, secs)[0], steady_median(f_new, secs)[0]
+        ratios.append(tb / tn)
+    return statistics.median(ratios)
 
 
 def copy_bandwidth(threads, nbytes=256 << 20, repeats=7):
@@ -75,6 +94,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=6,
+                    help="alternating rounds of the paired auto / torch ratio (0: none)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     convx = import_convx()
@@ -93,8 +114,8 @@ def main(argv=None):
 
     shapes = {s.name: s for s in load_shapes(os.path.join(HERE, "shapes.txt"))}
     print("| shape | op | torch | convx auto (picks) | direct | im2col | auto / torch |"
-          " x bound |")
-    print("|---|---|---|---|---|---|---|---|")
+          " paired | x bound |")
+    print("|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for name in ("lenet1", "lenet2", "depthwise"):
         sh = shapes[name]
@@ -109,15 +130,21 @@ def main(argv=None):
                  for a in ("auto", "direct", "im2col")}
             picked = convx.explain(op, x.shape, w.shape, stride=sh.stride, padding=sh.pad,
                                    groups=sh.groups).algorithm
+            paired = None
+            if args.rounds > 0:
+                with torch.no_grad():
+                    paired = paired_ratio(calls["torch"], calls["convx"]("auto"), args.rounds)
             gf = {k: sh.flops / v / 1e9 for k, v in t.items()}
             bound = must_move_bytes(sh, op, 4) / bw
             xb = t["auto"] / bound if name == "depthwise" else None
             print(f"| {name} | {op} | {sh.flops / t_torch / 1e9:.1f} | {gf['auto']:.1f} "
                   f"({picked}) | {gf['direct']:.1f} | {gf['im2col']:.1f} | "
-                  f"{t_torch / t['auto']:.2f} | {'-' if xb is None else f'{xb:.2f}'} |",
+                  f"{t_torch / t['auto']:.2f} | {'-' if paired is None else f'{paired:.2f}'} | "
+                  f"{'-' if xb is None else f'{xb:.2f}'} |",
                   flush=True)
             doc["layers"].append(dict(shape=name, op=op, torch_ms=t_torch * 1e3,
                                       picked=picked, bound_ms=bound * 1e3,
+                                      paired_torch_over_auto=paired,
                                       **{f"{k}_ms": v * 1e3 for k, v in t.items()}))
 
     print("\nSingle-channel 2048 x 2048 image, 'same' padding, forward (ms; ratio = "
