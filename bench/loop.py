@@ -36,6 +36,20 @@ def steady_median(f, secs, min_calls=3):
     return float(np.median(times)), len(times)
 
 
+def alternating_rounds(fa, fb, rounds, secs):
+    """[(time of fa, time of fb)] for each of `rounds` rounds, each time a
+    steady_median over secs seconds, fb first in the odd rounds (so that a slow
+    spell of the host lands on both sides of the rounds' ratios)."""
+    out = []
+    for i in range(rounds):
+        if i % 2:
+            tb, ta = steady_median(fb, secs)[0], steady_median(fa, secs)[0]
+        else:
+            ta, tb = steady_median(fa, secs)[0], steady_median(fb, secs)[0]
+        out.append((ta, tb))
+    return out
+
+
 def make_call(convx, name, op, layout, threads, mode="zeros"):
     """The timed call for one shapes.txt layer (random data, fixed seed) and
     its FLOP count."""

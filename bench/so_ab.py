@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loop import steady_median  # noqa: E402
+from loop import alternating_rounds  # noqa: E402
 
 
 def load(path, tag):
@@ -83,14 +83,10 @@ def main(argv):
     scale = float(np.abs(ya).max()) or 1.0
     if not np.allclose(ya, yb, rtol=1e-4, atol=1e-5 * scale * reduction):
         sys.exit(f"so_ab.py: the builds disagree (max difference {np.abs(ya - yb).max():.3g})")
-    ratios, best_a, best_b = [], float("inf"), float("inf")
-    for i in range(rounds):
-        if i % 2:
-            tb, ta = steady_median(fb, secs)[0], steady_median(fa, secs)[0]
-        else:
-            ta, tb = steady_median(fa, secs)[0], steady_median(fb, secs)[0]
-        ratios.append(tb / ta)
-        best_a, best_b = min(best_a, ta), min(best_b, tb)
+    times = alternating_rounds(fa, fb, rounds, secs)
+    ratios = [tb / ta for ta, tb in times]
+    best_a, best_b = min(t[0] for t in times), min(t[1] for t in times)
+    ta, tb = times[-1]
     flops = 2.0 * N * K * C * R * R * P * Q
     print(f"A {ta * 1e3:.3f} ms ({flops / ta / 1e9:.1f} GFLOP/s), B {tb * 1e3:.3f} ms; "
           f"B/A per round {' '.join(f'{r:.3f}' for r in ratios)}; "

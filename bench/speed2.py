@@ -31,14 +31,13 @@ import os
 import statistics
 import sys
 import threading
-import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from run import import_convx, load_shapes, op_calls, time_call  # noqa: E402
-from loop import steady_median  # noqa: E402
+from loop import alternating_rounds  # noqa: E402
 
 OPS = ("fwd", "wgrad", "dgrad")
 
@@ -54,14 +53,8 @@ def timed(fn, repeats, warmup=1, warm_s=None, min_s=None):
 def paired_ratio(f_base, f_new, rounds, secs=0.15):
     """Median over rounds of time(f_base) / time(f_new), each the median of
     back-to-back calls for secs seconds, the order swapped every round."""
-    ratios = []
-    for i in range(rounds):
-        if i % 2:
-            tn, tb = steady_median(f_new, secs)[0], steady_median(f_base, secs)[0]
-        else:
-            tb, tn = steady_median(f_base, secs)[0], steady_median(f_new, secs)[0]
-        ratios.append(tb / tn)
-    return statistics.median(ratios)
+    return statistics.median(tb / tn for tb, tn in alternating_rounds(f_base, f_new, rounds,
+                                                                        secs))
 
 
 def copy_bandwidth(threads, nbytes=256 << 20, repeats=7):
