@@ -529,8 +529,9 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
        cycles a row, 12% of lenet2's input gradient (AVX2: ~30 cycles, 8% of
        its samples; this path: lenet2's input gradient B/A 0.91, lenet1's 0.83;
        the depthwise layer's 58-column rows read 1.03-1.05, no gain within
-       this host's +-3% A/A spread, so not there). Stores run up to a vector past the row, into the next row
-       (written after it) or the band's slack. */
+       this host's +-3% A/A spread, so not there). Stores run up to a vector
+       past the row, into the next row (written after it) or the band's
+       slack. */
     enum { CX_DK_MROWS = CX_DK_STREAM ? 4 : 5 };
     unsigned fm[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const int masked_rows = sw == 1 && L <= CX_DK_MROWS * CX_DVL;
