@@ -1097,15 +1097,17 @@ def _shape_tuple(name, value, ndims):
                             f"array of shape {value.shape} (pass its .shape)")
         value = value.tolist()
     if not isinstance(value, (tuple, list)):
-        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
         raise TypeError(f"{name} must be a tuple of ints, got {shown} of type "
                         f"{type(value).__name__}")
     if len(value) not in ndims:
         want = " or ".join(str(n) for n in ndims)
         shown = repr(tuple(value)) if len(value) <= 8 else f"a sequence of {len(value)}"
         raise ValueError(f"{name} must have {want} entries, got {shown}")
-    if not all(type(v) is int for v in value) and any(
-            isinstance(v, (tuple, list, np.ndarray)) for v in value):
+    # (entries that are sequences; a 0-d integer array is an integer, as _int says)
+    if any(isinstance(v, (tuple, list)) or (isinstance(v, np.ndarray) and v.ndim > 0)
+           for v in value):
         raise TypeError(f"{name} must be a shape (a tuple of ints), got a sequence of "
                         f"sequences (an array's values? pass its .shape)")
     return tuple(_int(name, v, 0) for v in value)

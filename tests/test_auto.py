@@ -192,6 +192,7 @@ def test_shape_arguments_given_arrays_say_so_briefly():
             call()
         assert len(str(info.value)) < 200, str(info.value)
     assert convx.explain("conv2d_weight", np.array(x.shape), w.shape, padding=2).algorithm
+    assert convx.explain("conv2d_weight", x.shape, (16, np.array(8), 5, 5), padding=2).algorithm
     np.testing.assert_array_equal(
         convx.conv2d_weight(x[:1], np.array(w.shape), g[:1], padding=2),
         convx.conv2d_weight(x[:1], w.shape, g[:1], padding=2))
