@@ -15,7 +15,9 @@ static const cx_f32_gemm_kernel f32_kernels[] = {
 #if CX_HAVE_X86_KERNELS
     {cx_f32_gemm_ukernel_6x16__avx2, 6, 16, 256, 144, 1536, "cx_f32_gemm_ukernel_6x16__avx2",
      cx_f32_dot_ukernel_3x4__avx2, 3, 4, "cx_f32_dot_ukernel_3x4__avx2",
-     cx_f32_igemm_ukernel_6x16__avx2},
+     cx_f32_igemm_ukernel_6x16__avx2, {2, 4},
+     {cx_f32_gemm_ukernel_2x16_e6__avx2, cx_f32_gemm_ukernel_4x16_e6__avx2},
+     {cx_f32_igemm_ukernel_2x16_e6__avx2, cx_f32_igemm_ukernel_4x16_e6__avx2}},
     {cx_f32_gemm_ukernel_8x48__avx512, 8, 48, 256, 144, 1536, "cx_f32_gemm_ukernel_8x48__avx512",
      cx_f32_dot_ukernel_4x6__avx512, 4, 6, "cx_f32_dot_ukernel_4x6__avx512",
      cx_f32_igemm_ukernel_8x48__avx512},
@@ -29,7 +31,9 @@ static const cx_f64_gemm_kernel f64_kernels[] = {
 #if CX_HAVE_X86_KERNELS
     {cx_f64_gemm_ukernel_6x8__avx2, 6, 8, 256, 96, 768, "cx_f64_gemm_ukernel_6x8__avx2",
      cx_f64_dot_ukernel_3x4__avx2, 3, 4, "cx_f64_dot_ukernel_3x4__avx2",
-     cx_f64_igemm_ukernel_6x8__avx2},
+     cx_f64_igemm_ukernel_6x8__avx2, {2, 4},
+     {cx_f64_gemm_ukernel_2x8_e6__avx2, cx_f64_gemm_ukernel_4x8_e6__avx2},
+     {cx_f64_igemm_ukernel_2x8_e6__avx2, cx_f64_igemm_ukernel_4x8_e6__avx2}},
     {cx_f64_gemm_ukernel_8x24__avx512, 8, 24, 256, 96, 768, "cx_f64_gemm_ukernel_8x24__avx512",
      cx_f64_dot_ukernel_4x6__avx512, 4, 6, "cx_f64_dot_ukernel_4x6__avx512",
      cx_f64_igemm_ukernel_8x24__avx512},

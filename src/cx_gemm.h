@@ -23,6 +23,8 @@
  *   cx_f32_gemm_ukernel_12x32__avx512 cx_f64_gemm_ukernel_12x16__avx512 AVX-512F, narrow
  * each with an indirect twin (cx_*_igemm_ukernel_*) that reads B row p in place
  * at b + boff[p], and a dot-product tile (cx_*_dot_ukernel_*) described below.
+ * The AVX2 tiles have edge twins of 4 and 2 rows (cx_*_gemm_ukernel_4x16_e6__avx2
+ * ...: "e6", they read A panels packed for 6 rows) for a last block of 1-4 rows.
  */
 #ifndef CX_GEMM_H
 #define CX_GEMM_H
@@ -73,6 +75,12 @@ typedef struct {
     ptrdiff_t dot_mr, dot_nr;
     const char *dot_name;
     cx_f32_iukernel_fn iukernel;   /* indirect-B variant of ukernel (same tile) */
+    /* edge tiles, shortest first (edge_mr 0: none): a last row block of
+       m <= edge_mr[e] < mr rows runs on tile e, which reads the main tile's A
+       panels (same NR, same sums in the same order: bit-identical results) */
+    ptrdiff_t edge_mr[2];
+    cx_f32_ukernel_fn edge_ukernel[2];
+    cx_f32_iukernel_fn edge_iukernel[2];
 } cx_f32_gemm_kernel;
 
 typedef struct {
@@ -84,6 +92,12 @@ typedef struct {
     ptrdiff_t dot_mr, dot_nr;
     const char *dot_name;
     cx_f64_iukernel_fn iukernel;
+    /* edge tiles, shortest first (edge_mr 0: none): a last row block of
+       m <= edge_mr[e] < mr rows runs on tile e, which reads the main tile's A
+       panels (same NR, same sums in the same order: bit-identical results) */
+    ptrdiff_t edge_mr[2];
+    cx_f64_ukernel_fn edge_ukernel[2];
+    cx_f64_iukernel_fn edge_iukernel[2];
 } cx_f64_gemm_kernel;
 
 /* Instruction-set paths, lowest first. */
@@ -150,6 +164,22 @@ void cx_f64_gemm_ukernel_8x24__avx512(ptrdiff_t, const double *, const double *,
 void cx_f32_gemm_ukernel_12x32__avx512(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
                                         ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f64_gemm_ukernel_12x16__avx512(ptrdiff_t, const double *, const double *, ptrdiff_t,
+                                        double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f32_gemm_ukernel_4x16_e6__avx2(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
+                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f32_igemm_ukernel_4x16_e6__avx2(ptrdiff_t, const float *, const float *, const ptrdiff_t *,
+                                        float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f32_gemm_ukernel_2x16_e6__avx2(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
+                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f32_igemm_ukernel_2x16_e6__avx2(ptrdiff_t, const float *, const float *, const ptrdiff_t *,
+                                        float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_gemm_ukernel_4x8_e6__avx2(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
+                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_igemm_ukernel_4x8_e6__avx2(ptrdiff_t, const double *, const double *, const ptrdiff_t *,
+                                        double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_gemm_ukernel_2x8_e6__avx2(ptrdiff_t, const double *, const double *, ptrdiff_t, double *,
+                                       ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f64_igemm_ukernel_2x8_e6__avx2(ptrdiff_t, const double *, const double *, const ptrdiff_t *,
                                         double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 #else
 #define CX_HAVE_X86_KERNELS 0

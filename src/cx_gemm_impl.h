@@ -338,21 +338,31 @@ static void CX_NAME(gemm_core_seg)(const CX_KERNEL_T *kr, ptrdiff_t m, ptrdiff_t
                     for (ptrdiff_t ir = 0; ir < mc; ir += MR) {
                         const ptrdiff_t mr = mc - ir < MR ? mc - ir : MR;
                         CX_T *cij = c + (ic + ir) * rsc + (jc + jr) * csc + s0 * cjump;
+                        /* a last block of few rows: the shortest edge tile that covers it */
+                        __typeof__(*kr->ukernel) *uk = kr->ukernel;
+                        __typeof__(*kr->iukernel) *iuk = kr->iukernel;
+                        if (mr < MR)
+                            for (int e = 0; e < 2; ++e)
+                                if (kr->edge_mr[e] >= mr) {
+                                    uk = kr->edge_ukernel[e];
+                                    iuk = kr->edge_iukernel[e];
+                                    break;
+                                }
                         if (split) {
                             if (boff)
-                                kr->iukernel(kc, ablk + ir * kc, b_direct + jc + jr, boff + pc,
-                                             tile, NR, 1, 0, mr, nr);
+                                iuk(kc, ablk + ir * kc, b_direct + jc + jr, boff + pc, tile, NR,
+                                    1, 0, mr, nr);
                             else
-                                kr->ukernel(kc, ablk + ir * kc, bp, ldb, tile, NR, 1, 0, mr, nr);
+                                uk(kc, ablk + ir * kc, bp, ldb, tile, NR, 1, 0, mr, nr);
                             CX_NAME(gemm_tile_out_seg)(tile, NR, mr, nr, c + (ic + ir) * rsc,
                                                        rsc, jc + jr, cq0, cseg, cjump, acc);
                             continue;
                         }
                         if (boff)
-                            kr->iukernel(kc, ablk + ir * kc, b_direct + jc + jr, boff + pc,
-                                         cij, rsc, csc, acc, mr, nr);
+                            iuk(kc, ablk + ir * kc, b_direct + jc + jr, boff + pc, cij, rsc, csc,
+                                acc, mr, nr);
                         else
-                            kr->ukernel(kc, ablk + ir * kc, bp, ldb, cij, rsc, csc, acc, mr, nr);
+                            uk(kc, ablk + ir * kc, bp, ldb, cij, rsc, csc, acc, mr, nr);
                     }
                 }
             }

@@ -10,6 +10,13 @@
  * With UK_INDIRECT defined, B is not a panel but rows read in place through an
  * offset per row (the "indirect GEMM" of the stride-1 forward convolution).
  *
+ * With UK_ASTRIDE defined (> UK_MR), the A panel is one packed for a taller
+ * tile (column p at a[p*UK_ASTRIDE]) of which this kernel computes the first
+ * UK_MR rows: the "edge" kernels a driver runs on a last row block of fewer
+ * rows than its main tile, with that tile's packing. Each element's sum is the
+ * same chain of FMAs in the same order as the main kernel's, so the result is
+ * bit-identical, only cheaper.
+ *
  * Include after defining:
  *   UK_NAME, UK_T, UK_V (vector type), UK_VLEN (lanes), UK_MR, UK_NV (vectors per row),
  *   UK_LOAD(p), UK_STORE(p, v), UK_BCAST(x), UK_FMA(a, b, c) (a*b + c), UK_ZERO(),
@@ -17,6 +24,10 @@
  */
 
 #define UK_NR (UK_NV * UK_VLEN)
+#ifndef UK_ASTRIDE
+#define UK_ASTRIDE UK_MR
+#endif
+_Static_assert(UK_ASTRIDE >= UK_MR, "an A panel narrower than the tile");
 _Static_assert(UK_MR * UK_NR <= CX_GEMM_TILE_MAX, "tile larger than CX_GEMM_TILE_MAX (cx_gemm.h)");
 
 #ifdef UK_INDIRECT
@@ -53,7 +64,7 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
             for (int v = 0; v < UK_NV; ++v)
                 acc[i][v] = UK_FMA(ai, bv[v], acc[i][v]);
         }
-        a += UK_MR;
+        a += UK_ASTRIDE;
 #ifndef UK_INDIRECT
         b += ldb;
 #endif
@@ -88,6 +99,7 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
 }
 
 #undef UK_NR
+#undef UK_ASTRIDE
 #undef UK_INDIRECT
 #undef UK_NAME
 #undef UK_T

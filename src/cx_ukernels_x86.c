@@ -70,6 +70,134 @@
 #define UK_ZERO() _mm256_setzero_pd()
 #include "cx_ukernel_simd_impl.h"
 
+/* Edge tiles of the 6-row AVX2 tiles: 4 or 2 rows of the same 6-row A panel
+   (UK_ASTRIDE, cx_ukernel_simd_impl.h), for a GEMM's last row block of 1-4 rows
+   (M = 32: five 6-row tiles and one of 2 rows, which the 6-row tile computed
+   at the cost of 6). Named _e6: the A packing they read. */
+#define UK_NAME cx_f32_gemm_ukernel_4x16_e6__avx2
+#define UK_T float
+#define UK_V __m256
+#define UK_VLEN 8
+#define UK_MR 4
+#define UK_ASTRIDE 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_ps(p)
+#define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm256_set1_ps(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_ps((a), (b))
+#define UK_ZERO() _mm256_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_INDIRECT
+#define UK_NAME cx_f32_igemm_ukernel_4x16_e6__avx2
+#define UK_T float
+#define UK_V __m256
+#define UK_VLEN 8
+#define UK_MR 4
+#define UK_ASTRIDE 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_ps(p)
+#define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm256_set1_ps(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_ps((a), (b))
+#define UK_ZERO() _mm256_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_NAME cx_f32_gemm_ukernel_2x16_e6__avx2
+#define UK_T float
+#define UK_V __m256
+#define UK_VLEN 8
+#define UK_MR 2
+#define UK_ASTRIDE 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_ps(p)
+#define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm256_set1_ps(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_ps((a), (b))
+#define UK_ZERO() _mm256_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_INDIRECT
+#define UK_NAME cx_f32_igemm_ukernel_2x16_e6__avx2
+#define UK_T float
+#define UK_V __m256
+#define UK_VLEN 8
+#define UK_MR 2
+#define UK_ASTRIDE 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_ps(p)
+#define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm256_set1_ps(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_ps((a), (b))
+#define UK_ZERO() _mm256_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_NAME cx_f64_gemm_ukernel_4x8_e6__avx2
+#define UK_T double
+#define UK_V __m256d
+#define UK_VLEN 4
+#define UK_MR 4
+#define UK_ASTRIDE 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_pd(p)
+#define UK_STORE(p, v) _mm256_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm256_set1_pd(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_pd((a), (b))
+#define UK_ZERO() _mm256_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_INDIRECT
+#define UK_NAME cx_f64_igemm_ukernel_4x8_e6__avx2
+#define UK_T double
+#define UK_V __m256d
+#define UK_VLEN 4
+#define UK_MR 4
+#define UK_ASTRIDE 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_pd(p)
+#define UK_STORE(p, v) _mm256_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm256_set1_pd(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_pd((a), (b))
+#define UK_ZERO() _mm256_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_NAME cx_f64_gemm_ukernel_2x8_e6__avx2
+#define UK_T double
+#define UK_V __m256d
+#define UK_VLEN 4
+#define UK_MR 2
+#define UK_ASTRIDE 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_pd(p)
+#define UK_STORE(p, v) _mm256_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm256_set1_pd(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_pd((a), (b))
+#define UK_ZERO() _mm256_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_INDIRECT
+#define UK_NAME cx_f64_igemm_ukernel_2x8_e6__avx2
+#define UK_T double
+#define UK_V __m256d
+#define UK_VLEN 4
+#define UK_MR 2
+#define UK_ASTRIDE 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_pd(p)
+#define UK_STORE(p, v) _mm256_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm256_set1_pd(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_pd((a), (b))
+#define UK_ZERO() _mm256_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
 #undef UK_TARGET
 
 /* ---- AVX-512F: 32 zmm registers, 8 x 3 accumulators ---- */
