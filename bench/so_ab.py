@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A/B of two builds of convx's extension module inside one process.
 
-    python bench/so_ab.py SO_A SO_B N C H W K R PAD THREADS ROUNDS SECONDS [dgrad|wgrad]
+    python bench/so_ab.py SO_A SO_B N C H W K R PAD THREADS ROUNDS SECONDS [fwd|dgrad|wgrad [ALGO]]
     e.g. python bench/so_ab.py /tmp/old.so convx/_conv*.so 8 64 56 56 64 3 1 1 9 0.3
 
 Loads both `_conv` shared objects (built from two commits) side by side, picks
@@ -9,7 +9,8 @@ the CPU's best SIMD path in each, and times their direct forward on the same
 random float32 arrays (stride 1, square kernel, PAD zeros on every side;
 "dgrad": the stride-1 input gradient as the forward of the padded grad_output
 it runs as, K and C exchanged; "wgrad": the direct weight gradient of the
-same layer). Each round times A and B for SECONDS each (median of
+same layer). ALGO is the algorithm both builds run ("direct" unless given:
+"im2col" times the GEMM path). Each round times A and B for SECONDS each (median of
 back-to-back calls), alternating which goes first; the output is every
 round's B / A ratio, their median, and the ratio of each build's best round
 (on a host whose other tenants halve a core's speed at times: the least
@@ -41,12 +42,14 @@ def load(path, tag):
 
 
 def main(argv):
-    if len(argv) not in (12, 13) or (len(argv) == 13 and argv[12] not in ("dgrad", "wgrad")):
+    if len(argv) not in (12, 13, 14) or (len(argv) >= 13 and argv[12] not in
+                                         ("fwd", "dgrad", "wgrad")):
         sys.exit(__doc__)
     a, b = load(argv[0], "cx_a"), load(argv[1], "cx_b")
     N, C, H, W, K, R, pad, threads, rounds = map(int, argv[2:11])
     secs = float(argv[11])
-    op = argv[12] if len(argv) == 13 else "fwd"
+    op = argv[12] if len(argv) >= 13 else "fwd"
+    algo = argv[13] if len(argv) == 14 else "direct"
     if op == "dgrad":
         P = H + 2 * pad - R + 1
         C, K, H, W, pad = K, C, P, W + 2 * pad - R + 1, R - 1 - pad
@@ -61,10 +64,10 @@ def main(argv):
         ya, yb = np.empty(K * C * R * R, np.float32), np.empty(K * C * R * R, np.float32)
 
         def fa():
-            a.conv2d_wgrad(x, dy, ya, geo, "direct", threads)
+            a.conv2d_wgrad(x, dy, ya, geo, algo, threads)
 
         def fb():
-            b.conv2d_wgrad(x, dy, yb, geo, "direct", threads)
+            b.conv2d_wgrad(x, dy, yb, geo, algo, threads)
         reduction = N * P * Q
     else:
         w = rng.standard_normal(K * C * R * R).astype(np.float32)
@@ -72,10 +75,10 @@ def main(argv):
         ya, yb = np.empty(N * K * P * Q, np.float32), np.empty(N * K * P * Q, np.float32)
 
         def fa():
-            a.conv2d_fwd(x, w, bias, ya, geo, False, "direct", threads)
+            a.conv2d_fwd(x, w, bias, ya, geo, False, algo, threads)
 
         def fb():
-            b.conv2d_fwd(x, w, bias, yb, geo, False, "direct", threads)
+            b.conv2d_fwd(x, w, bias, yb, geo, False, algo, threads)
         reduction = C * R * R
 
     fa()

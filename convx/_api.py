@@ -1076,8 +1076,9 @@ def explain(op, input_shape, weight_shape, stride=1, padding=0, dilation=1, grou
         except MemoryError:
             algo, reason = "direct", "im2col's workspace would not fit in memory"
     if nd == 3:
-        reason += _nd._native_note(op, nd, ins, ws, stride, padding, dilation, groups, algo,
-                                   dt, _threads(threads))
+        algo, reason, g3 = _nd._native_explain(op, ins, ws, stride, padding, dilation, groups,
+                                               algo, reason, dt, _threads(threads))
+        geo = geo if g3 is None else g3
     Cg, Kg = geo.C // geo.groups, geo.K // geo.groups
     features = dict(C_per_group=Cg, K_per_group=Kg, kernel=(geo.R, geo.S),
                     stride=geo.stride, reduction=Cg * geo.R * geo.S,

@@ -10,11 +10,14 @@ shapes of the 1-D or 3-D call) and then runs convx's 2-D kernels:
   (zero where that depth is padding), whose channels match the weight viewed as
   ``(K, C/groups*T, R, S)`` without a copy, is the 3-D one. Where that 2-D
   operation runs on the direct band kernels (channels first, zero padding),
-  the 3-D forward and weight gradient run natively (``_direct_3d``): the
+  the 3-D forward and weight gradient run natively (``_native_3d``): the
   kernels read ``X2``'s channels from band slots, each input depth's band
   filled once per run of output depths and read by the T output depths that
-  need it, with no ``X2`` and the result written in place; the stride-1 input
-  gradient is that forward on the flipped weight (``_input_as_forward``).
+  need it, with no ``X2`` and the result written in place. So does the
+  forward on the stride-1 row-band GEMM ("im2col", stride 1 across rows and
+  columns), whose items fill their bands from the input's depths. The
+  stride-1 input gradient is such a forward on the flipped weight
+  (``_input_as_forward``) wherever one runs natively.
   Elsewhere ``X2`` is gathered for a run of output depths and one 2-D call does
   the run: the weight gradient is the 2-D one on ``X2`` (runs summed in
   order), the input gradient the 2-D one folded back onto the depths it came
@@ -451,21 +454,23 @@ def _unfold_output(gy, od0, od1, last=False):
     return g.reshape((-1,) + g.shape[2:])
 
 
-# The 3-D forward runs natively on the direct band kernels where it can
-# (_direct_3d); False sends every call to the depth-folded 2-D form (tests
+# The 3-D forward runs natively on the direct band kernels or the row-band
+# GEMM where it can (_native_3d); False sends every call to the depth-folded 2-D form (tests
 # compare the two).
 _NATIVE_3D = True
 
 
-def _direct_3d(geo, algorithm, dtype, threads, op="fwd"):
-    """(geometry, depth) for _conv.conv3d_fwd (op "fwd") or conv3d_wgrad
-    ("wgrad") when a channels-first, zero-padded 3-D operation runs natively:
-    the algorithm (or "auto"'s pick for the depth-folded 2-D operation of the
-    whole batch) is "direct" and its band kernels apply. Each input depth's band
-    is then filled once per run of output depths (cx_conv3d_depth), with no
-    folded copy of the input (or of grad_output) and the result written in
-    place. None otherwise."""
-    if not _NATIVE_3D or algorithm not in ("auto", "direct"):
+def _native_3d(geo, algorithm, dtype, threads, op="fwd"):
+    """(geometry, depth, algorithm, 2-D geometry object) for _conv.conv3d_fwd (op "fwd") or
+    conv3d_wgrad ("wgrad") when a channels-first, zero-padded 3-D operation runs
+    natively: the algorithm (or "auto"'s pick for the depth-folded 2-D operation
+    of the whole batch) is "direct" and its band kernels apply, or, for the
+    forward, "im2col" and its stride-1 row-band GEMM applies. Each item then
+    reads x's depths directly (the band kernels fill each input depth's band
+    once per run of output depths, cx_conv3d_depth; the GEMM's items fill the
+    band of one output depth), with no folded copy of the input (or of
+    grad_output) and the result written in place. None otherwise."""
+    if not _NATIVE_3D or algorithm not in ("auto", "direct", "im2col"):
         return None
     K, Cg, T, R, S = geo.weight_shape
     D_out = geo.out[0]
@@ -474,24 +479,25 @@ def _direct_3d(geo, algorithm, dtype, threads, op="fwd"):
     st, pad, dil = _pairs2(geo)
     g2 = _api._geometry((geo.N * D_out, geo.C * T) + geo.sizes[1:], (K, Cg * T, R, S),
                         st, pad, dil, geo.groups)
-    if _api._resolve_algorithm(algorithm, op, g2, dtype, threads) != "direct":
+    algo = _api._resolve_algorithm(algorithm, op, g2, dtype, threads)
+    if algo not in (("direct", "im2col") if op == "fwd" else ("direct",)):
         return None
     depth = (geo.N, geo.sizes[0], D_out, T, geo.stride[0], geo.dilation[0],
              geo.padding[0][0])
-    if _conv.conv3d_plan_info(g2.astuple(), depth, dtype, op) is None:
+    if _conv.conv3d_plan_info(g2.astuple(), depth, dtype, op, algo) is None:
         return None
-    return g2.astuple(), depth
+    return g2.astuple(), depth, algo, g2
 
 
 def _input_as_forward(geo, w, gy5, dtype, algorithm, threads):
     """The channels-first, zero-padded 3-D input gradient of stride 1 as the
     forward convolution of grad_output with the flipped, transposed weight
     (padding dilation*(size-1) - pad on each side of each axis), where that
-    forward runs natively (_direct_3d); None otherwise, and for non-finite
+    forward runs natively (_native_3d); None otherwise, and for non-finite
     weights (the forward would multiply its padding's zeros by them, 0 * inf =
     NaN, where the input gradient reads no padding)."""
     fgeo = _flipped(geo)
-    if fgeo is None or _direct_3d(fgeo, algorithm, dtype, threads) is None:
+    if fgeo is None or _native_3d(fgeo, algorithm, dtype, threads) is None:
         return None
     wa = _api._prepare("weight", w, dtype)
     if not np.isfinite(wa).all():
@@ -522,21 +528,38 @@ def _flipped(geo):
                 geo.dilation, geo.groups)
 
 
-def _native_note(op, nd, ins, ws, stride, padding, dilation, groups, algo, dtype, threads):
-    """explain's words for a channels-first 3-D operation that runs natively."""
-    if nd != 3 or algo != "direct" or not math.prod(ins) or not math.prod(ws):
-        return ""
+_NATIVE_WORDS = {"direct": "on the direct band kernels, each input depth's band filled once "
+                            "per run of output depths",
+                 "im2col": "on the stride-1 row-band GEMM, each item's band read from the "
+                           "input's depths (no depth-folded copy of the input)"}
+
+
+def _native_explain(op, ins, ws, stride, padding, dilation, groups, algo, reason, dtype,
+                    threads):
+    """explain's (algorithm, reason, geometry) for a channels-first 3-D
+    operation: the depth-folded 2-D operation's (algo, reason) and None, with a
+    note where the call runs natively (_native_3d). The stride-1 input
+    gradient runs as the forward of the flipped weight wherever that forward
+    runs natively (finite weights): then it is that forward's pick, rule and
+    2-D geometry."""
+    if not math.prod(ins) or not math.prod(ws):
+        return algo, reason, None
     geo = _Geo(3, ins, ws, stride, padding, dilation, groups, input_name="input_shape",
                weight_name="weight_shape")
     if op == "dgrad":
-        geo = _flipped(geo)
-        native = geo is not None and _direct_3d(geo, "direct", dtype, threads) is not None
-    else:
-        native = _direct_3d(geo, "direct", dtype, threads, op) is not None
-    return ("; in 3-D (channels first) it runs natively on the direct band kernels, "
-            "each input depth's band filled once per run of output depths"
-            + (" (the input gradient as the forward of the flipped weight)"
-               if op == "dgrad" else "")) if native else ""
+        fgeo = _flipped(geo)
+        native = None if fgeo is None else _native_3d(fgeo, "auto", dtype, threads)
+        if native is None:
+            return algo, reason, None
+        _, why = _api._auto_rule_checked("fwd", native[3], dtype, threads=threads)
+        return native[2], (f"as the forward of the flipped weight (finite weights): {why()}; "
+                           f"in 3-D (channels first) it runs natively "
+                           f"{_NATIVE_WORDS[native[2]]}"), native[3]
+    native = _native_3d(geo, algo, dtype, threads, op)
+    if native is None:
+        return algo, reason, None
+    return (algo, f"{reason}; in 3-D (channels first) it runs natively {_NATIVE_WORDS[algo]}",
+            None)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -611,13 +634,14 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     K, Cg, T, R, S = geo.weight_shape
     w2 = w.reshape(K, Cg * T, R, S)
     st, pad, dil = _pairs2(geo)
-    native = None if last or not math.prod(shape) else _direct_3d(geo, algorithm, dtype, threads)
+    native = None if last or not math.prod(shape) else _native_3d(geo, algorithm, dtype, threads)
     if native is not None:
         yd = y if (y.flags.c_contiguous and y.dtype == dtype) else np.empty(shape, dtype)
         bc = (np.empty(0, dtype) if b is None else _api._prepare("bias", b, dtype))
         _conv.conv3d_fwd(_api._prepare("input", x5, dtype).reshape(-1),
                          _api._prepare("weight", w, dtype).reshape(-1), bc.reshape(-1),
-                         yd.reshape(-1), native[0], native[1], b is not None, threads)
+                         yd.reshape(-1), native[0], native[1], b is not None, threads,
+                         native[2])
         if yd is not y:
             y[...] = yd
     elif math.prod(shape):
@@ -670,7 +694,7 @@ def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
     g5 = gy.reshape(_user(geo.output_shape, last))
     native = None
     if not last and math.prod(geo.output_shape) and math.prod(wsize):
-        native = _direct_3d(geo, algorithm, dtype, threads, "wgrad")
+        native = _native_3d(geo, algorithm, dtype, threads, "wgrad")
     if native is not None:
         dw = np.empty(wsize, dtype)
         _conv.conv3d_wgrad(_api._prepare("input", x5, dtype).reshape(-1),

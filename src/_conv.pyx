@@ -284,28 +284,35 @@ cdef int _wgrad_items(cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl,
 
 
 cdef int _plan3d(cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl, tuple geometry,
-                 tuple depth, object dtype, int op=CX_OP_FWD):
+                 tuple depth, object dtype, int op=CX_OP_FWD, str algorithm="direct") except -1:
     _fill_desc(d, geometry)
     (z.N, z.D, z.Do, z.T, z.stride, z.dil, z.pad) = depth
     f32 = np.dtype(dtype) == np.float32
     if op == CX_OP_WGRAD:
+        if algorithm != "direct":
+            raise ValueError(f"the 3-D weight gradient runs natively on 'direct' only, "
+                             f"not {algorithm!r}")
         return cx_f32_conv3d_plan_wgrad(d, z, pl) if f32 else cx_f64_conv3d_plan_wgrad(d, z, pl)
-    return cx_f32_conv3d_plan_fwd(d, z, pl) if f32 else cx_f64_conv3d_plan_fwd(d, z, pl)
+    cdef int algo = _algo_code(algorithm)
+    return (cx_f32_conv3d_plan_fwd(d, z, algo, pl) if f32
+            else cx_f64_conv3d_plan_fwd(d, z, algo, pl))
 
 
-def conv3d_plan_info(tuple geometry, tuple depth, object dtype, str op="fwd"):
-    """The 3-D forward's ("fwd") or weight gradient's ("wgrad") plan on the direct
-    band kernels (conv3d_fwd's / conv3d_wgrad's arguments), or None where they do
-    not apply (then the depth-folded 2-D form runs)."""
+def conv3d_plan_info(tuple geometry, tuple depth, object dtype, str op="fwd",
+                     str algorithm="direct"):
+    """The native 3-D plan (conv3d_fwd's / conv3d_wgrad's arguments) of the forward
+    ("fwd") on the direct band kernels (algorithm "direct") or the stride-1
+    row-band GEMM ("im2col"), or of the weight gradient ("wgrad", direct only);
+    None where it does not apply (then the depth-folded 2-D form runs)."""
     cdef cx_conv2d_desc d
     cdef cx_conv3d_depth z
     cdef cx_conv2d_plan pl
     if not _plan3d(&d, &z, &pl, geometry, depth, dtype,
-                   CX_OP_WGRAD if op == "wgrad" else CX_OP_FWD):
+                   CX_OP_WGRAD if op == "wgrad" else CX_OP_FWD, algorithm):
         return None
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, cblock=pl.cblock,
                 dk_mode=pl.dk_mode, depth_run=z.chunk, runs=z.chunks, band_row=pl.dk_L,
-                nsplit=pl.nsplit, nper=pl.nper,
+                nsplit=pl.nsplit, nper=pl.nper, fwd_shift=bool(pl.fwd_shift),
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
 
 
@@ -328,21 +335,24 @@ def conv3d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
 
 
 def conv3d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
-               floating[::1] y, tuple geometry, tuple depth, bint has_bias, int nthreads):
+               floating[::1] y, tuple geometry, tuple depth, bint has_bias, int nthreads,
+               str algorithm="direct"):
     """y (N, K, Do, P, Q) = conv3d(x (N, C, D, H, W), w (K, C/groups, T, R, S)) + bias,
     arrays flattened, channels first, zero padding. geometry: the cx_conv2d_desc of
     the depth-folded 2-D convolution (N*Do images of C*T channels, see
-    cx_conv3d_depth); depth: (N, D, Do, T, stride, dilation, pad) along the depth.
-    Raises ValueError where the direct band kernels do not apply (conv3d_plan_info
-    is None)."""
+    cx_conv3d_depth); depth: (N, D, Do, T, stride, dilation, pad) along the depth;
+    algorithm: "direct" (band kernels) or "im2col" (stride-1 row-band GEMM).
+    Raises ValueError where that algorithm's native plan does not apply
+    (conv3d_plan_info is None)."""
     cdef cx_conv2d_desc d
     cdef cx_conv3d_depth z
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride
     cdef int nt
     dtype = np.float32 if floating is float else np.float64
-    if not _plan3d(&d, &z, &pl, geometry, depth, dtype):
-        raise ValueError(f"no direct 3-D plan for geometry {geometry}, depth {depth}")
+    if not _plan3d(&d, &z, &pl, geometry, depth, dtype, CX_OP_FWD, algorithm):
+        raise ValueError(f"no native 3-D {algorithm} plan for geometry {geometry}, "
+                         f"depth {depth}")
     ws = _slots(&pl, dtype, nthreads, &ws_stride, &nt)
     _fwd_items(&d, &z, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
 
@@ -899,21 +909,44 @@ def kernel_info():
     }
 
 
+def edge_tiles(object dtype):
+    """Rows of the active path's edge tiles (cx_gemm.h), shortest first; [] if none."""
+    cdef const cx_f32_gemm_kernel *k32 = cx_f32_gemm_active()
+    cdef const cx_f64_gemm_kernel *k64 = cx_f64_gemm_active()
+    f32 = np.dtype(dtype) == np.float32
+    return [int(k32.edge_mr[e] if f32 else k64.edge_mr[e]) for e in range(2)
+            if (k32.edge_mr[e] if f32 else k64.edge_mr[e]) > 0]
+
+
 def ukernel_tile(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, :] c,
-                 bint accumulate, bint narrow=False):
+                 bint accumulate, bint narrow=False, int edge=-1):
     """c (+)= a @ b by one call of the active path's micro-kernel (or its narrow
-    tile), for tests: m <= MR, n <= NR, any k >= 1; A and B are packed here into
-    zero-padded panels, c may have any positive strides (the kernel's rsc, csc)."""
+    tile, or with edge >= 0 its edge tile number edge, which reads A panels
+    packed for the main tile), for tests: m <= MR (the edge tile's rows),
+    n <= NR, any k >= 1; A and B are packed here into zero-padded panels, c may
+    have any positive strides (the kernel's rsc, csc)."""
     cdef const cx_f32_gemm_kernel *k32 = cx_f32_gemm_narrow() if narrow else cx_f32_gemm_active()
     cdef const cx_f64_gemm_kernel *k64 = cx_f64_gemm_narrow() if narrow else cx_f64_gemm_active()
     cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
     cdef Py_ssize_t mr = k32.mr if floating is float else k64.mr
     cdef Py_ssize_t nr = k32.nr if floating is float else k64.nr
     cdef Py_ssize_t isz = sizeof(floating)
+    cdef Py_ssize_t rows = mr
+    cdef cx_f32_ukernel_fn uk32
+    cdef cx_f64_ukernel_fn uk64
+    if edge >= 0:
+        rows = 0
+        if not narrow and edge < 2:
+            if floating is float:
+                rows = k32.edge_mr[edge]
+            else:
+                rows = k64.edge_mr[edge]
+        if rows <= 0:
+            raise ValueError(f"ukernel_tile: the active path has no edge tile {edge}")
     if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
         raise ValueError("ukernel_tile: shapes do not match")
-    if m < 1 or m > mr or n < 1 or n > nr or k < 1:
-        raise ValueError(f"ukernel_tile: need 1 <= m <= {mr}, 1 <= n <= {nr}, k >= 1")
+    if m < 1 or m > rows or n < 1 or n > nr or k < 1:
+        raise ValueError(f"ukernel_tile: need 1 <= m <= {rows}, 1 <= n <= {nr}, k >= 1")
     if c.strides[0] <= 0 or c.strides[1] <= 0 or c.strides[0] % isz or c.strides[1] % isz:
         raise ValueError("ukernel_tile: c needs positive element strides")
     dtype = np.float32 if floating is float else np.float64
@@ -926,9 +959,11 @@ def ukernel_tile(const floating[:, ::1] a, const floating[:, ::1] b, floating[:,
     cdef Py_ssize_t rsc = c.strides[0] // isz, csc = c.strides[1] // isz
     with nogil:
         if floating is float:
-            k32.ukernel(k, &apv[0, 0], &bpv[0, 0], nr, &c[0, 0], rsc, csc, accumulate, m, n)
+            uk32 = k32.ukernel if edge < 0 else k32.edge_ukernel[edge]
+            uk32(k, &apv[0, 0], &bpv[0, 0], nr, &c[0, 0], rsc, csc, accumulate, m, n)
         else:
-            k64.ukernel(k, &apv[0, 0], &bpv[0, 0], nr, &c[0, 0], rsc, csc, accumulate, m, n)
+            uk64 = k64.ukernel if edge < 0 else k64.edge_ukernel[edge]
+            uk64(k, &apv[0, 0], &bpv[0, 0], nr, &c[0, 0], rsc, csc, accumulate, m, n)
 
 
 def build_info():

@@ -20,6 +20,8 @@ cdef extern from "cx_gemm.h" nogil:
         cx_f32_dot_fn dot
         Py_ssize_t dot_mr, dot_nr
         const char *dot_name
+        Py_ssize_t edge_mr[2]
+        cx_f32_ukernel_fn edge_ukernel[2]
     ctypedef struct cx_f64_gemm_kernel:
         cx_f64_ukernel_fn ukernel
         Py_ssize_t mr, nr, kc, mc, nc
@@ -27,6 +29,8 @@ cdef extern from "cx_gemm.h" nogil:
         cx_f64_dot_fn dot
         Py_ssize_t dot_mr, dot_nr
         const char *dot_name
+        Py_ssize_t edge_mr[2]
+        cx_f64_ukernel_fn edge_ukernel[2]
     const cx_f32_gemm_kernel *cx_f32_gemm_active()
     const cx_f64_gemm_kernel *cx_f64_gemm_active()
     const cx_f32_gemm_kernel *cx_f32_gemm_narrow()
@@ -87,7 +91,8 @@ cdef extern from "cx_conv.h" nogil:
     void cx_f32_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                            const float *x, const float *w, const float *bias, float *y,
                            Py_ssize_t item, float *ws)
-    int cx_f32_conv3d_plan_fwd(const cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *plan)
+    int cx_f32_conv3d_plan_fwd(const cx_conv2d_desc *d, cx_conv3d_depth *z, int algo,
+                               cx_conv2d_plan *plan)
     void cx_f32_conv3d_fwd(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
                          const cx_conv2d_plan *plan, const float *x, const float *w,
                          const float *bias, float *y, Py_ssize_t item, float *ws)
@@ -136,7 +141,8 @@ cdef extern from "cx_conv.h" nogil:
     void cx_f64_conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,
                            const double *x, const double *w, const double *bias, double *y,
                            Py_ssize_t item, double *ws)
-    int cx_f64_conv3d_plan_fwd(const cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *plan)
+    int cx_f64_conv3d_plan_fwd(const cx_conv2d_desc *d, cx_conv3d_depth *z, int algo,
+                               cx_conv2d_plan *plan)
     void cx_f64_conv3d_fwd(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
                          const cx_conv2d_plan *plan, const double *x, const double *w,
                          const double *bias, double *y, Py_ssize_t item, double *ws)

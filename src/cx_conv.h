@@ -141,9 +141,10 @@ typedef struct {
     /* y = conv(x, w) + bias (bias may be NULL), one work item */                       \
     void P##conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *plan, const T *x, \
                        const T *w, const T *bias, T *y, ptrdiff_t item, T *ws);         \
-    /* 3-D forward (cx_conv3d_depth): plan on the direct band kernels; 0 when they  \
-       do not apply (then nothing is planned) */                                       \
-    int P##conv3d_plan_fwd(const cx_conv2d_desc *d, cx_conv3d_depth *z,               \
+    /* 3-D forward (cx_conv3d_depth): plan on the direct band kernels (algo        \
+       CX_ALGO_DIRECT) or the stride-1 row-band GEMM (CX_ALGO_IM2COL: fwd_shift);    \
+       0 when they do not apply (then the plan is not for conv3d_fwd) */            \
+    int P##conv3d_plan_fwd(const cx_conv2d_desc *d, cx_conv3d_depth *z, int algo,     \
                            cx_conv2d_plan *plan);                                       \
     /* y (N, K, Do, P, Q) = conv3d(x (N, C, D, H, W), w) + bias, one work item */      \
     void P##conv3d_fwd(const cx_conv2d_desc *d, const cx_conv3d_depth *z,              \

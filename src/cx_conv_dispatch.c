@@ -35,9 +35,9 @@ CX_DECLARE_NHWC_API(double, cx_f64_avx512_)
     void PUB##conv2d_fwd(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, const T *x,    \
                          const T *w, const T *bias, T *y, ptrdiff_t item, T *ws)            \
     { CX_PICK(PFX, conv2d_fwd)(d, pl, x, w, bias, y, item, ws); }                           \
-    int PUB##conv3d_plan_fwd(const cx_conv2d_desc *d, cx_conv3d_depth *z,                  \
+    int PUB##conv3d_plan_fwd(const cx_conv2d_desc *d, cx_conv3d_depth *z, int algo,        \
                              cx_conv2d_plan *pl)                                            \
-    { return CX_PICK(PFX, conv3d_plan_fwd)(d, z, pl); }                                     \
+    { return CX_PICK(PFX, conv3d_plan_fwd)(d, z, algo, pl); }                               \
     void PUB##conv3d_fwd(const cx_conv2d_desc *d, const cx_conv3d_depth *z,                \
                          const cx_conv2d_plan *pl, const T *x, const T *w, const T *bias,   \
                          T *y, ptrdiff_t item, T *ws)                                       \

@@ -838,10 +838,14 @@ static void CX_NAME(fwd_im2col)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
         }
 }
 
-/* Stride-1 forward of one item (n, g, band of output rows), see plan_fwd_shift. */
+/* Stride-1 forward of one item (n, g, band of output rows), see plan_fwd_shift.
+   With z (3-D, cx_conv3d_depth): d is the depth-folded 2-D convolution, image
+   n of d is (n / Do, output depth n % Do), and folded channel c*T + t of a
+   group is read from depth od*stride + t*dil - pad of input channel c (zero
+   rows where that depth is padding) of x (N, C, D, H, W); y is (N, K, Do, P, Q). */
 static void CX_NAME(fwd_shift)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
-                               ptrdiff_t item, CX_T *ws)
+                               ptrdiff_t item, CX_T *ws, const cx_conv3d_depth *z)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, R = d->R, S = d->S;
     const ptrdiff_t H = d->H, W = d->W, P = d->P, Q = d->Q, CRS = Cg * R * S;
@@ -858,12 +862,29 @@ static void CX_NAME(fwd_shift)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
                cx_ceil_div(CRS * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
     CX_T *ct = xb + Cg * band + slack;
     const CX_T *xg = x + (n * d->C + g * Cg) * H * W;
+    /* 3-D: this image's output depth and batch index, and the output's
+       channel stride (Do planes) */
+    ptrdiff_t od = 0, n3 = n, ystride = P * Q;
+    if (z) {
+        n3 = n / z->Do;
+        od = n % z->Do;
+        ystride = z->Do * P * Q;
+    }
     /* the band: input rows p0 - pad_top + [0, brows), zero-padded to width Wp */
-    for (ptrdiff_t c = 0; c < Cg; ++c)
+    for (ptrdiff_t c = 0; c < Cg; ++c) {
+        const CX_T *plane = xg + c * H * W;
+        if (z) {
+            /* folded channel c = (input channel c / T, depth tap c % T) */
+            const ptrdiff_t T = z->T, ci = c / T, id = od * z->stride + c % T * z->dil - z->pad;
+            const ptrdiff_t Creal = d->C / T;
+            plane = id >= 0 && id < z->D
+                        ? x + ((n3 * Creal + g * (Cg / T) + ci) * z->D + id) * H * W
+                        : NULL;
+        }
         for (ptrdiff_t t = 0; t < brows; ++t) {
             CX_T *row = xb + c * band + t * Wp;
             const ptrdiff_t h = p0 + t - d->pad_top;
-            if (h < 0 || h >= H) {
+            if (h < 0 || h >= H || !plane) {
                 memset(row, 0, (size_t)Wp * sizeof(CX_T));
                 continue;
             }
@@ -872,9 +893,10 @@ static void CX_NAME(fwd_shift)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
             const ptrdiff_t a = cx_min(cx_max(pl_w, 0), Wp);
             const ptrdiff_t b = cx_max(cx_min(pl_w + W, Wp), a);
             if (a > 0) memset(row, 0, (size_t)a * sizeof(CX_T));
-            if (b > a) memcpy(row + a, xg + (c * H + h) * W + (a - pl_w), (size_t)(b - a) * sizeof(CX_T));
+            if (b > a) memcpy(row + a, plane + h * W + (a - pl_w), (size_t)(b - a) * sizeof(CX_T));
             if (Wp > b) memset(row + b, 0, (size_t)(Wp - b) * sizeof(CX_T));
         }
+    }
     memset(xb + Cg * band, 0, (size_t)slack * sizeof(CX_T));
     /* column-matrix row (c, r, s) = the band shifted */
     for (ptrdiff_t c = 0, k = 0; c < Cg; ++c)
@@ -886,7 +908,7 @@ static void CX_NAME(fwd_shift)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
                        0, ct, np, 1, gemm_ws);
     /* keep the Q valid columns of each grid row, then the bias (as the packed path) */
     for (ptrdiff_t k = 0; k < Kg; ++k) {
-        CX_T *yk = y + ((n * d->K + g * Kg + k) * P + p0) * Q;
+        CX_T *yk = y + (n3 * d->K + g * Kg + k) * ystride + (od * P + p0) * Q;
         const CX_T *tk = ct + k * np;
         for (ptrdiff_t i = 0; i < rows; ++i)
             memcpy(yk + i * Q, tk + i * Wp, (size_t)Q * sizeof(CX_T));
@@ -907,18 +929,30 @@ void CX_NAME(conv2d_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     else if (pl->algo == CX_ALGO_DIRECT)
         CX_NAME(fwd_direct)(d, x, w, bias, y, item);
     else if (pl->fwd_shift)
-        CX_NAME(fwd_shift)(d, pl, x, w, bias, y, item, ws);
+        CX_NAME(fwd_shift)(d, pl, x, w, bias, y, item, ws, NULL);
     else
         CX_NAME(fwd_im2col)(d, pl, x, w, bias, y, item, ws);
 }
 
 /* ------------------------------------------------- 3-D forward, channels first */
 
-int CX_NAME(conv3d_plan_fwd)(const cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl)
+int CX_NAME(conv3d_plan_fwd)(const cx_conv2d_desc *d, cx_conv3d_depth *z, int algo,
+                             cx_conv2d_plan *pl)
 {
     const ptrdiff_t T = z->T;
     if (T <= 0 || z->N <= 0 || z->Do <= 0 || d->N != z->N * z->Do || d->C % T != 0 ||
         (d->C / d->groups) % T != 0)
+        return 0;
+    if (algo == CX_ALGO_IM2COL) {
+        /* the GEMM: only its stride-1 row-band form (fwd_shift), whose items
+           (image of the folded batch, group, band of rows) each fill their
+           band from x's depths directly */
+        CX_NAME(conv2d_plan)(d, CX_OP_FWD, CX_ALGO_IM2COL, pl);
+        z->chunk = 1;
+        z->chunks = z->Do;
+        return pl->fwd_shift;
+    }
+    if (algo != CX_ALGO_DIRECT)
         return 0;
     CX_NAME(conv2d_plan)(d, CX_OP_FWD, CX_ALGO_DIRECT, pl);
     if (!pl->dk || pl->dk_qt != 0 || pl->dk_nhwc)
@@ -953,6 +987,10 @@ void CX_NAME(conv3d_fwd)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
                          const cx_conv2d_plan *pl, const CX_T *x, const CX_T *w,
                          const CX_T *bias, CX_T *y, ptrdiff_t item, CX_T *ws)
 {
+    if (pl->fwd_shift) {
+        CX_NAME(fwd_shift)(d, pl, x, w, bias, y, item, ws, z);
+        return;
+    }
     const ptrdiff_t T = z->T, D = z->D, Do = z->Do, G = d->groups;
     const ptrdiff_t Cg2 = d->C / G, Cg = Cg2 / T, C = Cg * G, Kg = d->K / G;
     const ptrdiff_t R = d->R, S = d->S, RS = R * S, taps = Cg2 * RS;

@@ -152,6 +152,52 @@ def test_one_ukernel_call_every_edge(isa, dtype, narrow):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_edge_ukernels(isa, dtype):
+    """The AVX2 tiles' edge twins (4 and 2 of the 6 rows, reading A panels
+    packed for 6; the GEMM runs them on a last block of 1-4 rows): every m,
+    n edges, k of 1, a few and above KC, overwrite and accumulate into a
+    strided C inside a sentinel buffer, exact on integers, and bit for bit the
+    main tile's rows on random data (the same FMAs in the same order)."""
+    edges = _conv.edge_tiles(dtype)
+    assert edges == ([2, 4] if isa == "avx2" else [])
+    info = _conv.kernel_info()[np.dtype(dtype).name]
+    mr, nr = info["mr"], info["nr"]
+    rng = np.random.default_rng(12)
+    for e, rows in enumerate(edges):
+        assert rows < mr
+        for m in range(1, rows + 1):
+            for n in sorted({1, nr // 2 + 1, nr - 1, nr}):
+                for k in (1, 7, info["kc"] + 3):
+                    a = rng.integers(-4, 5, (m, k)).astype(dtype)
+                    b = rng.integers(-4, 5, (k, n)).astype(dtype)
+                    ref = (a.astype(np.int64) @ b.astype(np.int64)).astype(dtype)
+                    big = np.full((m + 2, 2 * n + 3), 9.0, dtype)
+                    c = big[1:1 + m, 1:1 + 2 * n:2]
+                    c[...] = np.nan
+                    _conv.ukernel_tile(a, b, c, False, edge=e)
+                    assert np.array_equal(c, ref), (rows, m, n, k)
+                    c0 = rng.integers(-4, 5, (m, n)).astype(dtype)
+                    c[...] = c0
+                    _conv.ukernel_tile(a, b, c, True, edge=e)
+                    assert np.array_equal(c, c0 + ref), (rows, m, n, k)
+                    mask = np.ones(big.shape, bool)
+                    mask[1:1 + m, 1:1 + 2 * n:2] = False
+                    assert np.all(big[mask] == 9.0), ("wrote outside C", rows, m, n, k)
+        a = rng.standard_normal((rows, 300)).astype(dtype)
+        b = rng.standard_normal((300, nr)).astype(dtype)
+        c_edge, c_main = np.empty((rows, nr), dtype), np.empty((rows, nr), dtype)
+        _conv.ukernel_tile(a, b, c_edge, False, edge=e)
+        _conv.ukernel_tile(a, b, c_main, False)
+        assert np.array_equal(c_edge, c_main)
+        with pytest.raises(ValueError, match="ukernel_tile"):
+            _conv.ukernel_tile(np.zeros((rows + 1, 2), dtype), np.zeros((2, 1), dtype),
+                               np.zeros((rows + 1, 1), dtype), False, edge=e)
+    with pytest.raises(ValueError, match="no edge tile"):
+        _conv.ukernel_tile(np.zeros((1, 2), dtype), np.zeros((2, 1), dtype),
+                           np.zeros((1, 1), dtype), False, edge=len(edges))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_gemm_ukernel_strided_c_and_random_values(isa, dtype):
     info = _conv.kernel_info()[np.dtype(dtype).name]
     m, n, k = 2 * info["mr"] + 1, 2 * info["nr"] + 3, info["kc"] + 9

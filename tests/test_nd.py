@@ -210,7 +210,7 @@ def _check_native_3d(index, xs, ws, kw, dtype, monkeypatch):
     w = rng.integers(-3, 4, ws).astype(dtype)
     b = rng.integers(-3, 4, ws[:1]).astype(dtype)
     geo = _native_geo(xs, ws, kw)
-    assert _nd._direct_3d(geo, "direct", np.dtype(dtype), 1) is not None
+    assert _nd._native_3d(geo, "direct", np.dtype(dtype), 1) is not None
     y = convx.conv3d(x, w, b, algorithm="direct", **kw)
     np.testing.assert_array_equal(y, ref_conv(x, w, b, **kw))
     np.testing.assert_array_equal(convx.conv3d(x, w, b, algorithm="direct", threads=2, **kw), y)
@@ -225,7 +225,7 @@ def _check_native_3d(index, xs, ws, kw, dtype, monkeypatch):
         np.testing.assert_array_equal(native_dgrad, dx_ref)
     np.testing.assert_array_equal(convx.conv3d_input(xs, w, gy, algorithm="direct", **kw),
                                   dx_ref)
-    native_wgrad = _nd._direct_3d(geo, "direct", np.dtype(dtype), 1, "wgrad")
+    native_wgrad = _nd._native_3d(geo, "direct", np.dtype(dtype), 1, "wgrad")
     assert (native_wgrad is not None) == (dtype == np.float32 and index in NATIVE_3D_WGRAD and
                                           _nd._conv.active_isa() == "avx512")
     dw = convx.conv3d_weight(x, ws, gy, algorithm="direct", **kw)
@@ -233,9 +233,77 @@ def _check_native_3d(index, xs, ws, kw, dtype, monkeypatch):
     np.testing.assert_array_equal(
         convx.conv3d_weight(x, ws, gy, algorithm="direct", threads=2, **kw), dw)
     monkeypatch.setattr(_nd, "_NATIVE_3D", False)
-    assert _nd._direct_3d(geo, "direct", np.dtype(dtype), 1) is None
+    assert _nd._native_3d(geo, "direct", np.dtype(dtype), 1) is None
     np.testing.assert_array_equal(convx.conv3d(x, w, b, algorithm="direct", **kw), y)
     np.testing.assert_array_equal(convx.conv3d_weight(x, ws, gy, algorithm="direct", **kw), dw)
+
+
+# more cases for the native row-band GEMM: depth stride, dilation and padding
+# (wider than the kernel on one side), groups, a batch, 1 x 1 rows of a 3-tap depth
+NATIVE_3D_GEMM = NATIVE_3D + [
+    ((2, 3, 7, 10, 11), (5, 3, 2, 3, 3), dict(padding=(2, 1, 0), stride=(2, 1, 1),
+                                              dilation=(2, 1, 1))),
+    ((3, 6, 5, 8, 9), (6, 2, 3, 2, 3), dict(padding=((0, 2), (1, 0), 1), groups=3,
+                                            dilation=(1, 2, 1))),
+    ((2, 4, 6, 7, 7), (8, 4, 3, 1, 1), dict(padding=(1, 0, 0))),
+    ((1, 2, 3, 5, 40), (130, 2, 3, 3, 3), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", range(len(NATIVE_3D_GEMM)))
+def test_conv3d_native_gemm(index, dtype, monkeypatch):
+    """The native 3-D forward on the stride-1 row-band GEMM (each item's band
+    read from the input's depths) runs exactly where the depth-folded 2-D
+    forward would take that form, and equals the reference on integers and the
+    folded form bit for bit on random data (the same GEMM, the same sums); so
+    does the stride-1 input gradient run as its forward of the flipped weight."""
+    xs, ws, kw = NATIVE_3D_GEMM[index]
+    dt = np.dtype(dtype)
+    geo = _native_geo(xs, ws, kw)
+    st, pad, dil = _nd._pairs2(geo)
+    g2 = convx._api._geometry((geo.N * geo.out[0], geo.C * ws[2]) + geo.sizes[1:],
+                              (ws[0], ws[1] * ws[2]) + ws[3:], st, pad, dil, geo.groups)
+    shift = _nd._conv.plan_info(g2.astuple(), "fwd", "im2col", dt)["fwd_shift"]
+    native = _nd._native_3d(geo, "im2col", dt, 1)
+    assert (native is not None) == shift and (native is None or native[2] == "im2col")
+    if index == len(NATIVE_3D_GEMM) - 1:
+        assert native is None            # 130 output channels: the packed GEMM
+    rng = np.random.default_rng(xs[-1] * 5 + ws[0])
+    x = rng.integers(-3, 4, xs).astype(dtype)
+    w = rng.integers(-3, 4, ws).astype(dtype)
+    b = rng.integers(-3, 4, ws[:1]).astype(dtype)
+    was = _nd._conv._set_poison_workspace(True)
+    try:
+        y = convx.conv3d(x, w, b, algorithm="im2col", **kw)
+        np.testing.assert_array_equal(y, ref_conv(x, w, b, **kw))
+        np.testing.assert_array_equal(convx.conv3d(x, w, b, algorithm="im2col", threads=2,
+                                                   **kw), y)
+        gy = rng.integers(-3, 4, y.shape).astype(dtype)
+        dx_ref = ref_conv_input(xs, w, gy, **kw)
+        np.testing.assert_array_equal(convx.conv3d_input(xs, w, gy, algorithm="im2col", **kw),
+                                      dx_ref)
+        fgeo = _nd._flipped(geo)
+        as_fwd = _nd._input_as_forward(geo, w, gy, dt, "im2col", 1)
+        assert (as_fwd is not None) == (fgeo is not None and
+                                         _nd._native_3d(fgeo, "im2col", dt, 1) is not None)
+        if as_fwd is not None:
+            np.testing.assert_array_equal(as_fwd, dx_ref)
+        xr = rng.standard_normal(xs).astype(dtype)
+        wr = rng.standard_normal(ws).astype(dtype)
+        gr = rng.standard_normal(y.shape).astype(dtype)
+        yr = convx.conv3d(xr, wr, b, algorithm="im2col", **kw)
+        dxr = convx.conv3d_input(xs, wr, gr, algorithm="im2col", **kw)
+        monkeypatch.setattr(_nd, "_NATIVE_3D", False)
+        assert _nd._native_3d(geo, "im2col", dt, 1) is None
+        np.testing.assert_array_equal(convx.conv3d(xr, wr, b, algorithm="im2col", **kw), yr)
+        # the folded form's input gradient sums in another order: both against float64
+        dx64 = ref_conv_input(xs, wr.astype(np.float64), gr.astype(np.float64), **kw)
+        tol = (1e-5 if dtype == np.float32 else 1e-13) * np.abs(dx64).max()
+        for got in (dxr, convx.conv3d_input(xs, wr, gr, algorithm="im2col", **kw)):
+            np.testing.assert_allclose(got, dx64, rtol=0, atol=tol)
+    finally:
+        _nd._conv._set_poison_workspace(was)
 
 
 def test_conv3d_native_out_and_nonfinite():
@@ -245,7 +313,7 @@ def test_conv3d_native_out_and_nonfinite():
     rng = np.random.default_rng(11)
     x = rng.integers(-3, 4, (2, 4, 5, 9, 9)).astype(np.float32)
     w = rng.integers(-3, 4, (16, 4, 3, 3, 3)).astype(np.float32)
-    assert _nd._direct_3d(_native_geo(x.shape, w.shape, dict(padding=1)), "direct",
+    assert _nd._native_3d(_native_geo(x.shape, w.shape, dict(padding=1)), "direct",
                           np.dtype(np.float32), 1) is not None
     ref = ref_conv(x, w, padding=1)
     out = np.full(ref.shape, np.nan, np.float32)
