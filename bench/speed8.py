@@ -7,7 +7,10 @@ settling pause, 0.05 s of warm-up calls, median of at least --repeats calls and
 
 1. conv3d on (2, 32, 16, 56, 56), 3x3x3 kernels, 32 output channels, padding 1,
    and conv1d on (8, 64, 16000), kernel 9, 64 output channels, padding 4: every
-   op, convx (auto, and each explicit algorithm) against PyTorch.
+   op, convx (auto, and each explicit algorithm) against PyTorch; "paired" is
+   auto / PyTorch again in --rounds alternating rounds (bench/speed2.py's
+   paired_ratio: each side timed back to back, the order swapped every round,
+   the median of the rounds' ratios), the figure to quote on a noisy host.
 2. Long kernels, forward: a 1-channel length-65536 signal with a length-2048
    kernel ("valid") against PyTorch's conv1d and scipy.signal.fftconvolve, and a
    1-channel 2048 x 2048 image with a 31 x 31 kernel ('same') against
@@ -32,6 +35,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from run import import_convx, load_shapes, time_call  # noqa: E402
+from speed2 import paired_ratio  # noqa: E402
 
 OPS = ("fwd", "wgrad", "dgrad")
 
@@ -75,6 +79,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=6,
+                    help="alternating rounds of the paired auto / torch ratio (0: none)")
     ap.add_argument("--json")
     ap.add_argument("--skip", default="", help="comma-separated sections to skip: "
                     "layers,long,modes,layout")
@@ -94,8 +100,8 @@ def main(argv=None):
 
     if "layers" not in skip:
         print("| layer | op | torch GFLOP/s | convx auto (picks) | direct | im2col |"
-              " auto / torch |")
-        print("|---|---|---|---|---|---|---|")
+              " auto / torch | paired |")
+        print("|---|---|---|---|---|---|---|---|")
         layers = [("conv3d_32", 3, (2, 32, 16, 56, 56), (32, 32, 3, 3, 3), dict(padding=1)),
                   ("conv1d_audio", 1, (8, 64, 16000), (64, 64, 9), dict(padding=4))]
         for name, nd, xs, ws, kw in layers:
@@ -112,12 +118,16 @@ def main(argv=None):
                     t[alg], got = timed(cx(alg), args.repeats)
                     err = np.abs(got - ref.numpy()).max() / max(1e-30, np.abs(ref.numpy()).max())
                     assert err < 1e-4, f"{name} {op} {alg}: differs from torch by {err:.1e}"
+                paired = None
+                if args.rounds > 0:
+                    with torch.no_grad():
+                        paired = paired_ratio(tcall, cx("auto"), args.rounds, 0.3)
                 gf = {k: fl / v / 1e9 for k, v in t.items()}
                 print(f"| {name} | {op} | {fl / t_torch / 1e9:.1f} | {gf['auto']:.1f} | "
-                      f"{gf['direct']:.1f} | {gf['im2col']:.1f} | {t_torch / t['auto']:.2f} |",
-                      flush=True)
+                      f"{gf['direct']:.1f} | {gf['im2col']:.1f} | {t_torch / t['auto']:.2f} | "
+                      f"{'-' if paired is None else f'{paired:.2f}'} |", flush=True)
                 doc["layers"].append(dict(layer=name, op=op, torch_ms=t_torch * 1e3,
-                                          gflop=fl / 1e9,
+                                          gflop=fl / 1e9, paired_torch_over_auto=paired,
                                           **{f"{k}_ms": v * 1e3 for k, v in t.items()}))
 
     if "long" not in skip:

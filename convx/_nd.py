@@ -588,10 +588,11 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     Notes
     -----
     The depth taps are folded into the channels (module docstring). On the
-    direct band kernels (channels first, zero padding, "direct" or "auto"'s
-    pick) this runs natively, with no copy of the input; otherwise T input
-    slices per output depth are copied, in runs of at most 64 MiB, for one 2-D
-    convolution per run. Results are bitwise the same for any thread count.
+    direct band kernels, or on im2col's stride-1 row-band GEMM (channels
+    first, zero padding, "auto"'s pick or the one named), this runs natively,
+    with no copy of the input; otherwise T input slices per output depth are
+    copied, in runs of at most 64 MiB, for one 2-D convolution per run.
+    Results are bitwise the same for any thread count.
 
     Examples
     --------
