@@ -5,6 +5,7 @@ Python side of a small 2-D call.
     python bench/nd_loop.py conv3d_32 OP THREADS SECONDS [--fold]
     python bench/nd_loop.py conv1d_audio OP THREADS SECONDS
     python bench/nd_loop.py overhead ROUNDS
+    python bench/nd_loop.py ab conv3d_32 OP ALGO THREADS ROUNDS
 
 OP is fwd, wgrad or dgrad ("auto" algorithm). --fold turns the native 3-D
 path off (convx._nd._NATIVE_3D = False: the depth-folded 2-D form runs), for
@@ -12,7 +13,11 @@ the before/after figures of bench/README.md "Session 9". Prints the median call
 time over SECONDS of back-to-back calls and its GFLOP/s. "overhead" times
 lenet2's forward (bench/shapes.txt) at 1 thread through convx.conv2d and
 through the Cython call alone on the same arrays, ROUNDS rounds of 0.5 s each,
-and prints the difference: what the Python layer costs a call.
+and prints the difference: what the Python layer costs a call. "ab" times
+the depth-folded form (A) against the native 3-D path (B) of one build in
+ROUNDS alternating rounds of 1 s a side (bench/loop.py), ALGO "auto",
+"direct" or "im2col", and prints every round's B / A, their median and the
+ratio of each side's best round (session 13: the native row-band GEMM).
 """
 
 import os
@@ -22,7 +27,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from loop import steady_median  # noqa: E402
+from loop import alternating_rounds, steady_median  # noqa: E402
 from run import import_convx  # noqa: E402
 
 LAYERS = {"conv3d_32": ((2, 32, 16, 56, 56), (32, 32, 3, 3, 3), 1),
@@ -50,6 +55,41 @@ def layer(convx, name, op, threads, secs, fold):
           f"{flops / t / 1e9:.1f} GFLOP/s ({n} calls)")
 
 
+def fold_ab(convx, name, op, algo, threads, rounds):
+    from convx import _nd
+    xs, ws, pad = LAYERS[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(xs, dtype=np.float32)
+    w = rng.standard_normal(ws, dtype=np.float32)
+    nd = len(xs) - 2
+    fwd = {1: convx.conv1d, 3: convx.conv3d}[nd]
+    inp = {1: convx.conv1d_input, 3: convx.conv3d_input}[nd]
+    wgt = {1: convx.conv1d_weight, 3: convx.conv3d_weight}[nd]
+    dy = rng.standard_normal(fwd(x, w, padding=pad).shape, dtype=np.float32)
+    kw = dict(padding=pad, algorithm=algo, threads=threads)
+    call = {"fwd": lambda: fwd(x, w, **kw), "wgrad": lambda: wgt(x, w.shape, dy, **kw),
+            "dgrad": lambda: inp(x.shape, w, dy, **kw)}[op]
+
+    def side(native):
+        def run():
+            _nd._NATIVE_3D = native
+            return call()
+        return run
+
+    fa, fb = side(False), side(True)
+    ya, yb = fa(), fb()
+    diff = float(np.abs(ya - yb).max() / max(np.abs(ya).max(), 1e-30))
+    times = alternating_rounds(fa, fb, rounds, 1.0)
+    _nd._NATIVE_3D = True
+    ratios = [tb / ta for ta, tb in times]
+    flops = 2 * np.prod(dy.shape) * np.prod(ws[1:])
+    ba, bb = min(t[0] for t in times), min(t[1] for t in times)
+    print(f"{name} {op} {algo} T{threads}: folded best {flops / ba / 1e9:.1f} GFLOP/s, native "
+          f"best {flops / bb / 1e9:.1f}; native / folded per round "
+          f"{' '.join(f'{r:.3f}' for r in ratios)}; median {float(np.median(ratios)):.3f}; "
+          f"best rounds' {bb / ba:.3f} (max relative difference {diff:.1e})")
+
+
 def overhead(convx, rounds):
     from convx import _api, _conv
     rng = np.random.default_rng(0)
@@ -72,6 +112,9 @@ def main(argv):
     convx = import_convx()
     if argv[:1] == ["overhead"] and len(argv) == 2:
         overhead(convx, int(argv[1]))
+    elif argv[:1] == ["ab"] and len(argv) == 6 and argv[1] in LAYERS and \
+            argv[2] in ("fwd", "wgrad", "dgrad"):
+        fold_ab(convx, argv[1], argv[2], argv[3], int(argv[4]), int(argv[5]))
     elif len(argv) in (4, 5) and argv[0] in LAYERS and argv[1] in ("fwd", "wgrad", "dgrad"):
         layer(convx, argv[0], argv[1], int(argv[2]), float(argv[3]), argv[4:] == ["--fold"])
     else:
