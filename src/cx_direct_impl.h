@@ -1462,6 +1462,56 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         CX_NAME(dk_sfence)();
 }
 
+#if !CX_DK_CV
+/* dst (npix, K) = src (K, npix) transposed, K <= 16: eight pixels at a time
+   through a small block, whose loads and stores are contiguous runs. */
+static void CX_NAME(dk_to_pixels)(CX_T *restrict dst, const CX_T *restrict src, ptrdiff_t K,
+                                  ptrdiff_t npix)
+{
+    ptrdiff_t j0 = 0;
+#if CX_DK_AVX2 && CX_TSIZE == 4
+    /* 8 channels x 8 pixels by the unpack / shuffle / lane-permute transpose */
+    if (K % 8 == 0)
+        for (; j0 + 8 <= npix; j0 += 8)
+            for (ptrdiff_t k0 = 0; k0 < K; k0 += 8) {
+                __m256 r[8], t[8], u[8];
+                for (int i = 0; i < 8; ++i)
+                    r[i] = _mm256_loadu_ps(src + (k0 + i) * npix + j0);
+                for (int i = 0; i < 8; i += 2) {
+                    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+                }
+                for (int i = 0; i < 8; i += 4) {
+                    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+                    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+                    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+                    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+                }
+                /* u[0..3]: pixels (0, 1, 2, 3 | 4, 5, 6, 7) of channels 0-3,
+                   u[4..7] of channels 4-7 */
+                for (int j = 0; j < 4; ++j) {
+                    _mm256_storeu_ps(dst + (j0 + j) * K + k0,
+                                     _mm256_permute2f128_ps(u[j], u[4 + j], 0x20));
+                    _mm256_storeu_ps(dst + (j0 + 4 + j) * K + k0,
+                                     _mm256_permute2f128_ps(u[j], u[4 + j], 0x31));
+                }
+            }
+#endif
+    for (; j0 + 8 <= npix; j0 += 8) {
+        CX_T blk[16][8];
+        for (ptrdiff_t k = 0; k < K; ++k)
+            for (int j = 0; j < 8; ++j)
+                blk[k][j] = src[k * npix + j0 + j];
+        for (int j = 0; j < 8; ++j)
+            for (ptrdiff_t k = 0; k < K; ++k)
+                dst[(j0 + j) * K + k] = blk[k][j];
+    }
+    for (; j0 < npix; ++j0)
+        for (ptrdiff_t k = 0; k < K; ++k)
+            dst[j0 * K + k] = src[k * npix + j0];
+}
+#endif
+
 /* The tiles of one filled band: output rows [p0, p0 + rows) of group g's Kg
    channels from band (tap t of a pixel at off[t] past it; wpk: the group's
    packed weight; scratch: the thread's workspace past the band, for biases and
@@ -1596,6 +1646,23 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                     memcpy(o, tmp, (size_t)(np * Kg) * sizeof(CX_T));
             }
             k0 += mr;
+            continue;
+        }
+#endif
+#if !CX_DK_CV
+        if (pl->dk_nhwc == 1) {
+            /* channels-last output of one group of Kg <= 16 channels (plan:
+               groups == 1): every block's tiles to channel rows of a buffer
+               after the band, turned pixel-major once the last block is in */
+            CX_T *tb = scratch + CX_DVL_MAX;
+            const ptrdiff_t npix = rows * Q;
+            for (ptrdiff_t p = 0; p < rows; p += nr)
+                for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
+                    fn(taps, wb, band + p * rstep + q0, off, rstep, tb + k0 * npix + p * Q + q0,
+                       npix, Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
+            k0 += mr;
+            if (k0 >= Kg)
+                CX_NAME(dk_to_pixels)(y + (n * P + p0) * Q * Kg, tb, Kg, npix);
             continue;
         }
 #endif

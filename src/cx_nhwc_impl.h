@@ -625,12 +625,17 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
             }
 #if CX_DK_CV
             if (G == 1 && Kg == 8 && dk.dk_mr == Kg) {
+#else
+            /* without channel-vector tiles (AVX2, generic): up to 16 channels,
+               every block's tiles to the buffer, one transpose per band
+               (lenet1's forward ran 6-7x its NCHW time as a GEMM on AVX2) */
+            if (G == 1 && Kg <= 16) {
+#endif
                 *pl = dk;
                 pl->dk_nhwc = 1;
                 pl->ws_elems += (size_t)(Kg * pl->tile * d->Q + 2 * CX_DVL_MAX);
                 return;
             }
-#endif
         }
     }
     /* the GEMM drivers: the narrow tile where it pads the GEMM to fewer
