@@ -19,7 +19,8 @@ settling pause, 0.05 s of warm-up calls, median of at least --repeats calls and
 3. Padding modes: every bench/shapes.txt layer with padding, every op, convx auto
    with padding_mode="reflect" (and "circular") over the same call with zeros.
 4. Channels-last: every bench/shapes.txt layer, every op, convx auto with
-   layout="NHWC" on the same data transposed (outside the timing) over NCHW.
+   layout="NHWC" on the same data transposed (outside the timing) over NCHW;
+   "paired" the same ratio in --rounds alternating rounds.
 
     python bench/speed8.py --threads 2 [--json out.json]
 """
@@ -189,8 +190,8 @@ def main(argv=None):
                                          **{f"{m}_ms": v * 1e3 for m, v in t.items()}))
     if "layout" not in skip:
         print("\nChannels-last (convx auto; ratio = NHWC time / NCHW time, same data):\n")
-        print("| shape | op | NCHW ms | NHWC / NCHW |")
-        print("|---|---|---|---|")
+        print("| shape | op | NCHW ms | NHWC / NCHW | paired |")
+        print("|---|---|---|---|---|")
         doc["layout"] = []
         for sh in load_shapes(os.path.join(HERE, "shapes.txt")):
             x = rng.standard_normal((sh.n, sh.c, sh.h, sh.w)).astype(np.float32)
@@ -213,9 +214,11 @@ def main(argv=None):
                 ref = rc if op == "wgrad" else rc.transpose(0, 2, 3, 1)
                 err = np.abs(rh - ref).max() / max(1e-30, np.abs(ref).max())
                 assert err < 1e-4, f"{sh.name} {op}: NHWC differs from NCHW by {err:.1e}"
-                print(f"| {sh.name} | {op} | {t_c * 1e3:.2f} | {t_h / t_c:.2f} |", flush=True)
+                paired = paired_ratio(fh, fc, args.rounds) if args.rounds > 0 else None
+                print(f"| {sh.name} | {op} | {t_c * 1e3:.2f} | {t_h / t_c:.2f} | "
+                      f"{'-' if paired is None else f'{paired:.2f}'} |", flush=True)
                 doc["layout"].append(dict(shape=sh.name, op=op, nchw_ms=t_c * 1e3,
-                                          nhwc_ms=t_h * 1e3))
+                                          nhwc_ms=t_h * 1e3, paired_nhwc_over_nchw=paired))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)
