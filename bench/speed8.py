@@ -100,7 +100,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
 
     if "layers" not in skip:
-        print("| layer | op | torch GFLOP/s | convx auto (picks) | direct | im2col |"
+        print("| layer | op | torch GFLOP/s | convx auto | direct | im2col |"
               " auto / torch | paired |")
         print("|---|---|---|---|---|---|---|---|")
         layers = [("conv3d_32", 3, (2, 32, 16, 56, 56), (32, 32, 3, 3, 3), dict(padding=1)),
