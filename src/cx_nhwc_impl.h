@@ -591,10 +591,13 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
            one channel ran 4.7x NCHW's time as a GEMM; whole rows only: the
            band is filled from (H, W, C) rows and dY's rows gathered per
            output channel, column tiles are NCHW only) */
-        /* (up to 16 where the build has no channel-vector tiles: lenet2's 16
-           ran 1.25-1.34x faster so on AVX2 than as the GEMM) */
-        if (CX_NAME(plan_wgrad_dk)(d, &dk) && dk.dk_qt == 0 &&
-            (dk.dk_mode == 2 || Kg <= (CX_DK_CV ? 8 : 16))) {
+        /* (where the build has no channel-vector tiles: up to 16, and up to 64
+           over at most 64 input channels a group, not 1x1; AVX2, NHWC over
+           GEMM, 1 thread: lenet2's 16 0.67-0.75, latency1 0.74, stem7x7s2
+           0.84, res3x3_64 1.02, while res1x1 ran 1.39 and res3x3_256 1.72) */
+        const int lanes = CX_DK_CV ? Kg <= 8
+                                   : Kg <= 16 || (Kg <= 64 && Cg <= 64 && !cx_is_pointwise(d));
+        if (CX_NAME(plan_wgrad_dk)(d, &dk) && dk.dk_qt == 0 && (dk.dk_mode == 2 || lanes)) {
             *pl = dk;
             pl->dk_nhwc = 1;
             return;

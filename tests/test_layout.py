@@ -47,10 +47,10 @@ CASES = [
                                        dict(stride=(2, 1), padding=((1, 0), (2, 1))))),
     ("same_even_kernel", lambda *t: ((2, 6, 8, 7), (10, 6, 4, 2), dict(padding="same"))),
     # the weight gradient's GEMM drivers with more output channels than any
-    # build's lane tiles take (16 without channel-vector tiles)
-    ("same_even_kernel_k20", lambda *t: ((2, 6, 8, 7), (20, 6, 4, 2), dict(padding="same"))),
-    ("reduction_above_kc_k20", lambda mr, nr, mc, kc: ((1, kc // 9 + 5, 5, 6),
-                                                        (20, kc // 9 + 5, 3, 3),
+    # build's lane tiles take (64 without channel-vector tiles)
+    ("same_even_kernel_k72", lambda *t: ((2, 6, 8, 7), (72, 6, 4, 2), dict(padding="same"))),
+    ("reduction_above_kc_k72", lambda mr, nr, mc, kc: ((1, kc // 9 + 5, 5, 6),
+                                                        (72, kc // 9 + 5, 3, 3),
                                                         dict(padding=1))),
     ("same_even_dilated_stride1", lambda *t: ((1, 9, 7, 8), (9, 9, 2, 4),
                                                dict(padding="same", dilation=(2, 1)))),
@@ -155,13 +155,14 @@ def test_channel_vector_cases_take_the_direct_tiles():
                 geo.groups == 1 and geo.K <= 16)), (case_id, info)
             # the weight gradient's channel-vector tiles need stride 1 along
             # rows; without them (AVX2, generic) NCHW's lane tiles take up to
-            # 16 output channels a group
+            # 16 output channels a group (up to 64 over <= 64 input channels)
             wg = _conv.nhwc_plan_info(geo.astuple(), "wgrad", np.float32)
             lanes = _conv.plan_info(geo.astuple(), "wgrad", "direct", np.float32)
+            Kg, Cg = geo.K // geo.groups, geo.C // geo.groups
             assert wg["direct_tiles"] == ((_api._channel_tiles(np.float32)
                                            and geo.stride[1] == 1) or
                                           (not _api._channel_tiles(np.float32) and
-                                           geo.K // geo.groups <= 16 and
+                                           (Kg <= 16 or (Kg <= 64 and Cg <= 64)) and
                                            lanes["direct_kernels"] and
                                            lanes["column_tile"] == 0)), (case_id, wg)
     # at most 8 output channels per group: NCHW's lane tiles (lenet1-sized:
@@ -243,9 +244,9 @@ def test_the_sweep_reaches_every_driver():
     assert plans["tall_strided_input_gradient_bands"]["dgrad"]["ntiles"] > 1
     # the weight gradient's k-major GEMM (Kg x RSC; one B panel built in
     # place, or RSC cut into blocks of several panels)
-    assert plans["same_even_kernel_k20"]["wgrad"]["kmajor"]
-    assert plans["reduction_above_kc_k20"]["wgrad"]["kmajor"]
-    assert plans["reduction_above_kc_k20"]["wgrad"]["cblocks"] > 1
+    assert plans["same_even_kernel_k72"]["wgrad"]["kmajor"]
+    assert plans["reduction_above_kc_k72"]["wgrad"]["kmajor"]
+    assert plans["reduction_above_kc_k72"]["wgrad"]["cblocks"] > 1
     # 10 and 12 output channels: NCHW's lane tiles where the build has no
     # channel-vector tiles, else the GEMM
     for c in ("same_even_kernel", "reduction_above_kc"):
