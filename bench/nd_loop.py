@@ -34,9 +34,8 @@ LAYERS = {"conv3d_32": ((2, 32, 16, 56, 56), (32, 32, 3, 3, 3), 1),
           "conv1d_audio": ((8, 64, 16000), (64, 64, 9), 4)}
 
 
-def layer(convx, name, op, threads, secs, fold):
-    from convx import _nd
-    _nd._NATIVE_3D = not fold
+def layer_call(convx, name, op, **kw):
+    """(callable running op on the layer's random float32 arrays, its FLOPs)."""
     xs, ws, pad = LAYERS[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal(xs, dtype=np.float32)
@@ -46,29 +45,25 @@ def layer(convx, name, op, threads, secs, fold):
     wgt = {1: convx.conv1d_weight, 3: convx.conv3d_weight}[nd]
     inp = {1: convx.conv1d_input, 3: convx.conv3d_input}[nd]
     dy = rng.standard_normal(fwd(x, w, padding=pad).shape, dtype=np.float32)
-    call = {"fwd": lambda: fwd(x, w, padding=pad, threads=threads),
-            "wgrad": lambda: wgt(x, w.shape, dy, padding=pad, threads=threads),
-            "dgrad": lambda: inp(x.shape, w, dy, padding=pad, threads=threads)}[op]
+    kw = dict(padding=pad, **kw)
+    call = {"fwd": lambda: fwd(x, w, **kw),
+            "wgrad": lambda: wgt(x, w.shape, dy, **kw),
+            "dgrad": lambda: inp(x.shape, w, dy, **kw)}[op]
+    return call, 2 * np.prod(dy.shape) * np.prod(ws[1:])
+
+
+def layer(convx, name, op, threads, secs, fold):
+    from convx import _nd
+    _nd._NATIVE_3D = not fold
+    call, flops = layer_call(convx, name, op, threads=threads)
     t, n = steady_median(call, secs)
-    flops = 2 * np.prod(dy.shape) * np.prod(ws[1:])
     print(f"{name} {op} T{threads}{' fold' if fold else ''}: {t * 1e3:.2f} ms  "
           f"{flops / t / 1e9:.1f} GFLOP/s ({n} calls)")
 
 
 def fold_ab(convx, name, op, algo, threads, rounds):
     from convx import _nd
-    xs, ws, pad = LAYERS[name]
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(xs, dtype=np.float32)
-    w = rng.standard_normal(ws, dtype=np.float32)
-    nd = len(xs) - 2
-    fwd = {1: convx.conv1d, 3: convx.conv3d}[nd]
-    inp = {1: convx.conv1d_input, 3: convx.conv3d_input}[nd]
-    wgt = {1: convx.conv1d_weight, 3: convx.conv3d_weight}[nd]
-    dy = rng.standard_normal(fwd(x, w, padding=pad).shape, dtype=np.float32)
-    kw = dict(padding=pad, algorithm=algo, threads=threads)
-    call = {"fwd": lambda: fwd(x, w, **kw), "wgrad": lambda: wgt(x, w.shape, dy, **kw),
-            "dgrad": lambda: inp(x.shape, w, dy, **kw)}[op]
+    call, flops = layer_call(convx, name, op, algorithm=algo, threads=threads)
 
     def side(native):
         def run():
@@ -82,7 +77,6 @@ def fold_ab(convx, name, op, algo, threads, rounds):
     times = alternating_rounds(fa, fb, rounds, 1.0)
     _nd._NATIVE_3D = True
     ratios = [tb / ta for ta, tb in times]
-    flops = 2 * np.prod(dy.shape) * np.prod(ws[1:])
     ba, bb = min(t[0] for t in times), min(t[1] for t in times)
     print(f"{name} {op} {algo} T{threads}: folded best {flops / ba / 1e9:.1f} GFLOP/s, native "
           f"best {flops / bb / 1e9:.1f}; native / folded per round "

@@ -109,6 +109,28 @@ def test_igemm_rejects_offsets_past_the_buffer():
                     np.zeros((2, 4), np.float32))
 
 
+def _check_tile_call(rng, dtype, m, n, k, **which):
+    """One micro-kernel call (ukernel_tile with which = narrow= / edge=) on an
+    m x k by k x n integer product: overwrite (C starts as NaN, never read) and
+    accumulate, exact, into a strided C inside a sentinel buffer it must not
+    write past."""
+    a = rng.integers(-4, 5, (m, k)).astype(dtype)
+    b = rng.integers(-4, 5, (k, n)).astype(dtype)
+    ref = (a.astype(np.int64) @ b.astype(np.int64)).astype(dtype)
+    big = np.full((m + 2, 2 * n + 3), 9.0, dtype)
+    c = big[1:1 + m, 1:1 + 2 * n:2]
+    c[...] = np.nan
+    _conv.ukernel_tile(a, b, c, False, **which)
+    assert np.array_equal(c, ref), (which, m, n, k)
+    c0 = rng.integers(-4, 5, (m, n)).astype(dtype)
+    c[...] = c0
+    _conv.ukernel_tile(a, b, c, True, **which)
+    assert np.array_equal(c, c0 + ref), (which, m, n, k)
+    mask = np.ones(big.shape, bool)
+    mask[1:1 + m, 1:1 + 2 * n:2] = False
+    assert np.all(big[mask] == 9.0), ("wrote outside C", which, m, n, k)
+
+
 @pytest.mark.parametrize("narrow", [False, True], ids=["main", "narrow"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_one_ukernel_call_every_edge(isa, dtype, narrow):
@@ -125,21 +147,7 @@ def test_one_ukernel_call_every_edge(isa, dtype, narrow):
     for m in sorted({1, mr - 1, mr} - {0}):
         for n in sorted({1, nr // 2 + 1, nr - 1, nr} - {0}):
             for k in (1, 7, info["kc"] + 3):
-                a = rng.integers(-4, 5, (m, k)).astype(dtype)
-                b = rng.integers(-4, 5, (k, n)).astype(dtype)
-                ref = (a.astype(np.int64) @ b.astype(np.int64)).astype(dtype)
-                big = np.full((m + 2, 2 * n + 3), 9.0, dtype)
-                c = big[1:1 + m, 1:1 + 2 * n:2]
-                c[...] = np.nan                              # overwrite: never read
-                _conv.ukernel_tile(a, b, c, False, narrow)
-                assert np.array_equal(c, ref), (m, n, k)
-                c0 = rng.integers(-4, 5, (m, n)).astype(dtype)
-                c[...] = c0
-                _conv.ukernel_tile(a, b, c, True, narrow)
-                assert np.array_equal(c, c0 + ref), (m, n, k)
-                mask = np.ones(big.shape, bool)
-                mask[1:1 + m, 1:1 + 2 * n:2] = False
-                assert np.all(big[mask] == 9.0), ("wrote outside C", m, n, k)
+                _check_tile_call(rng, dtype, m, n, k, narrow=narrow)
     # unit-stride C (the whole-vector store of a full tile)
     a = rng.integers(-4, 5, (mr, 40)).astype(dtype)
     b = rng.integers(-4, 5, (40, nr)).astype(dtype)
@@ -168,21 +176,7 @@ def test_edge_ukernels(isa, dtype):
         for m in range(1, rows + 1):
             for n in sorted({1, nr // 2 + 1, nr - 1, nr}):
                 for k in (1, 7, info["kc"] + 3):
-                    a = rng.integers(-4, 5, (m, k)).astype(dtype)
-                    b = rng.integers(-4, 5, (k, n)).astype(dtype)
-                    ref = (a.astype(np.int64) @ b.astype(np.int64)).astype(dtype)
-                    big = np.full((m + 2, 2 * n + 3), 9.0, dtype)
-                    c = big[1:1 + m, 1:1 + 2 * n:2]
-                    c[...] = np.nan
-                    _conv.ukernel_tile(a, b, c, False, edge=e)
-                    assert np.array_equal(c, ref), (rows, m, n, k)
-                    c0 = rng.integers(-4, 5, (m, n)).astype(dtype)
-                    c[...] = c0
-                    _conv.ukernel_tile(a, b, c, True, edge=e)
-                    assert np.array_equal(c, c0 + ref), (rows, m, n, k)
-                    mask = np.ones(big.shape, bool)
-                    mask[1:1 + m, 1:1 + 2 * n:2] = False
-                    assert np.all(big[mask] == 9.0), ("wrote outside C", rows, m, n, k)
+                    _check_tile_call(rng, dtype, m, n, k, edge=e)
         a = rng.standard_normal((rows, 300)).astype(dtype)
         b = rng.standard_normal((300, nr)).astype(dtype)
         c_edge, c_main = np.empty((rows, nr), dtype), np.empty((rows, nr), dtype)
