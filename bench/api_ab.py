@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A/B of two builds of convx's extension module through the public API, in one process.
 
-    python bench/api_ab.py SO_A SO_B LAYER OP ALGO THREADS ROUNDS SECONDS
+    python bench/api_ab.py SO_A SO_B LAYER OP ALGO THREADS ROUNDS SECONDS [NHWC]
     e.g. python bench/api_ab.py /tmp/old.so convx/_conv*.so conv3d_32 fwd im2col 1 10 0.5
 
 bench/so_ab.py times the extension's 2-D entry points; this times a whole
@@ -10,7 +10,9 @@ included) with each build in turn: the modules that hold the extension
 (convx._api, _nd, _layout, _config) are pointed at build A or B before each
 side of a round. LAYER is conv3d_32 or conv1d_audio (bench/speed8.py's
 layers) or a row name of bench/shapes.txt / bench/sweep_shapes.txt; OP fwd,
-wgrad or dgrad; ALGO auto, direct, im2col (or fft). Rounds alternate which
+wgrad or dgrad; ALGO auto, direct, im2col (or fft); NHWC (2-D layers only)
+runs the channels-last form on the same data transposed outside the timing.
+Rounds alternate which
 build goes first (bench/loop.py); prints every round's B / A, their median and
 the ratio of each build's best round, after checking the builds agree.
 """
@@ -30,7 +32,7 @@ ND_LAYERS = {"conv3d_32": ((2, 32, 16, 56, 56), (32, 32, 3, 3, 3), 1),
              "conv1d_audio": ((8, 64, 16000), (64, 64, 9), 4)}
 
 
-def layer_call(convx, name, op, algo, threads):
+def layer_call(convx, name, op, algo, threads, nhwc=False):
     """(callable, flops) for one layer and op."""
     rng = np.random.default_rng(0)
     if name in ND_LAYERS:
@@ -53,6 +55,11 @@ def layer_call(convx, name, op, algo, threads):
     dy = rng.standard_normal(y.shape, dtype=np.float32)
     flops = 2.0 * y.size * np.prod(ws[1:])
     kw.update(algorithm=algo, threads=threads)
+    if nhwc:
+        if name in ND_LAYERS:
+            sys.exit("api_ab.py: NHWC is for the 2-D layers")
+        x, dy = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)) for a in (x, dy))
+        kw.update(layout="NHWC")
     call = {"fwd": lambda: fns[0](x, w, **kw),
             "wgrad": lambda: fns[1](x, w.shape, dy, **kw),
             "dgrad": lambda: fns[2](x.shape, w, dy, **kw)}[op]
@@ -60,14 +67,15 @@ def layer_call(convx, name, op, algo, threads):
 
 
 def main(argv):
-    if len(argv) != 8 or argv[3] not in ("fwd", "wgrad", "dgrad"):
+    if len(argv) not in (8, 9) or argv[3] not in ("fwd", "wgrad", "dgrad") or \
+            argv[8:] not in ([], ["NHWC"]):
         sys.exit(__doc__)
     convx = import_convx()
     from convx import _api, _config, _layout, _nd
     mods = [load(argv[0], "cx_a"), load(argv[1], "cx_b")]
     holders = (_api, _nd, _layout, _config)
     threads, rounds, secs = int(argv[5]), int(argv[6]), float(argv[7])
-    call, flops = layer_call(convx, argv[2], argv[3], argv[4], threads)
+    call, flops = layer_call(convx, argv[2], argv[3], argv[4], threads, argv[8:] == ["NHWC"])
 
     def using(m):
         def run():
@@ -84,7 +92,7 @@ def main(argv):
     times = alternating_rounds(fa, fb, rounds, secs)
     ratios = [tb / ta for ta, tb in times]
     best_a, best_b = min(t[0] for t in times), min(t[1] for t in times)
-    print(f"{argv[2]} {argv[3]} {argv[4]} {threads}T: A best {best_a * 1e3:.2f} ms "
+    print(f"{argv[2]} {argv[3]} {argv[4]} {threads}T{' NHWC' if argv[8:] else ''}: A best {best_a * 1e3:.2f} ms "
           f"({flops / best_a / 1e9:.1f} GFLOP/s), B best {best_b * 1e3:.2f} ms; "
           f"B/A per round {' '.join(f'{r:.3f}' for r in ratios)}; "
           f"median {float(np.median(ratios)):.3f}; best rounds' B/A {best_b / best_a:.3f}")

@@ -591,10 +591,12 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
            one channel ran 4.7x NCHW's time as a GEMM; whole rows only: the
            band is filled from (H, W, C) rows and dY's rows gathered per
            output channel, column tiles are NCHW only) */
-        /* (where the build has no channel-vector tiles: up to 16, and up to 64
-           over at most 64 input channels a group, not 1x1; AVX2, NHWC over
-           GEMM, 1 thread: lenet2's 16 0.67-0.75, latency1 0.74, stem7x7s2
-           0.84, res3x3_64 1.02, while res1x1 ran 1.39 and res3x3_256 1.72) */
+        /* (where the build has no channel-vector tiles -- AVX2, the portable
+           path, float64 everywhere -- up to 16, and up to 64 over at most 64
+           input channels a group, not 1x1; measured on AVX2 float32 only,
+           NHWC lanes over GEMM, 1 thread: lenet2's 16 0.67-0.84, latency1
+           0.71-0.74, stem7x7s2 0.84-0.90, res3x3_64 0.97-1.02, while with no
+           bound res1x1 ran 1.39 and res3x3_256 1.72) */
         const int lanes = CX_DK_CV ? Kg <= 8
                                    : Kg <= 16 || (Kg <= 64 && Cg <= 64 && !cx_is_pointwise(d));
         if (CX_NAME(plan_wgrad_dk)(d, &dk) && dk.dk_qt == 0 && (dk.dk_mode == 2 || lanes)) {
@@ -632,9 +634,10 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
 #if CX_DK_CV
             if (G == 1 && Kg == 8 && dk.dk_mr == Kg) {
 #else
-            /* without channel-vector tiles (AVX2, generic): up to 16 channels,
-               every block's tiles to the buffer, one transpose per band
-               (lenet1's forward ran 6-7x its NCHW time as a GEMM on AVX2) */
+            /* without channel-vector tiles (AVX2, the portable path, float64
+               everywhere): up to 16 channels, every block's tiles to the
+               buffer, one transpose per band (lenet1's forward ran 6-7x its
+               NCHW time as a GEMM on AVX2; the others were not timed) */
             if (G == 1 && Kg <= 16) {
 #endif
                 *pl = dk;
