@@ -17,7 +17,8 @@ settling pause, 0.05 s of warm-up calls, median of at least --repeats calls and
    scipy.signal.fftconvolve (scipy gets ``workers=threads`` where it takes it:
    fftconvolve itself does not, so it runs on one thread).
 3. Padding modes: every bench/shapes.txt layer with padding, every op, convx auto
-   with padding_mode="reflect" (and "circular") over the same call with zeros.
+   with padding_mode="reflect" (and "circular") over the same call with zeros;
+   "paired" the same ratios in --rounds alternating rounds.
 4. Channels-last: every bench/shapes.txt layer, every op, convx auto with
    layout="NHWC" on the same data transposed (outside the timing) over NCHW;
    "paired" the same ratio in --rounds alternating rounds.
@@ -166,8 +167,9 @@ def main(argv=None):
 
     if "modes" not in skip:
         print("\nPadding modes (convx auto; ratio = mode's time / zeros' time):\n")
-        print("| shape | op | zeros ms | reflect / zeros | circular / zeros |")
-        print("|---|---|---|---|---|")
+        print("| shape | op | zeros ms | reflect / zeros | circular / zeros | paired reflect"
+              " | paired circular |")
+        print("|---|---|---|---|---|---|---|")
         for sh in load_shapes(os.path.join(HERE, "shapes.txt")):
             if sh.pad == 0:
                 continue
@@ -183,11 +185,16 @@ def main(argv=None):
             for op, fn in calls.items():
                 t = {m: timed(lambda m=m: fn(m), args.repeats)[0]
                      for m in ("zeros", "reflect", "circular")}
+                pr = {m: (paired_ratio(lambda m=m: fn(m), lambda: fn("zeros"), args.rounds)
+                          if args.rounds > 0 else None) for m in ("reflect", "circular")}
+                cols = " | ".join("-" if v is None else f"{v:.2f}" for v in pr.values())
                 print(f"| {sh.name} | {op} | {t['zeros'] * 1e3:.2f} | "
-                      f"{t['reflect'] / t['zeros']:.2f} | {t['circular'] / t['zeros']:.2f} |",
-                      flush=True)
+                      f"{t['reflect'] / t['zeros']:.2f} | {t['circular'] / t['zeros']:.2f} | "
+                      f"{cols} |", flush=True)
                 doc["modes"].append(dict(shape=sh.name, op=op,
-                                         **{f"{m}_ms": v * 1e3 for m, v in t.items()}))
+                                         **{f"{m}_ms": v * 1e3 for m, v in t.items()},
+                                         **{f"paired_{m}_over_zeros": v
+                                            for m, v in pr.items()}))
     if "layout" not in skip:
         print("\nChannels-last (convx auto; ratio = NHWC time / NCHW time, same data):\n")
         print("| shape | op | NCHW ms | NHWC / NCHW | paired |")

@@ -227,7 +227,8 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_mask_load)(CX_DV v, unsigned m, const CX_T 
 /* dst[0, H * W) = the H rows of W elements of src (row pitch ld), packed
    together: whole 64-byte lines of dst with non-temporal stores (a vector
    that runs over a row's end takes the rest from the next row's start by a
-   masked load), the unaligned head and tail with ordinary ones; as
+   masked load), the unaligned head and tail with ordinary ones (without
+   64-byte vectors: all of it, by row copies); as
    dk_stream_copy, the caller ends its item with cx_dk_sfence(). */
 static void CX_NAME(dk_stream_rows)(CX_T *restrict dst, const CX_T *restrict src, ptrdiff_t H,
                                     ptrdiff_t W, ptrdiff_t ld)
@@ -262,8 +263,14 @@ static void CX_NAME(dk_stream_rows)(CX_T *restrict dst, const CX_T *restrict src
         }
     }
 #endif
-    for (; e < n; ++e)
-        dst[e] = src[(e / W) * ld + e % W];
+    /* the rest (all of it without streaming stores) by row pieces: an
+       element-wise loop with a division each was 53% of a depthwise input
+       gradient under a padding mode on AVX2 */
+    if (e < n && W > 0) {
+        ptrdiff_t i = e / W, j = e % W;
+        for (; e < n; e += W - j, ++i, j = 0)
+            memcpy(dst + e, src + i * ld + j, (size_t)(W - j) * sizeof(CX_T));
+    }
 }
 
 /* rows rows of o (pitch op) = the first Q elements of the rows of src (pitch
