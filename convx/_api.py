@@ -1556,6 +1556,40 @@ def _border_again(isize, w, gy, geo, dtype, fold, args, nthreads, key=None):
     return dx
 
 
+def _input_ring(isize, w, gy, geo, mode, algorithm, threads, key=None):
+    """conv2d_input under padding mode ``mode`` (NCHW, stride 1) for depthwise
+    layers (one input and one output channel a group) where the zeros-padding
+    gradient runs on the direct kernels: that gradient written straight into
+    dx, the padded positions' gradients (their few taps) added as each item's
+    planes are made (_conv.conv2d_dgrad_ring); None elsewhere. The fused
+    fold's copy out of its padded buffer cost the depthwise bench layer 1.25x
+    the zeros gradient's time on AVX2, this form ~1.15x; with more channels a
+    group the padded positions' scalar taps grow with it (lenet1, 8 output
+    channels: 1.9x against the fold's 1.2x; bench/README.md, session 14)."""
+    if (geo.stride != (1, 1) or geo.C != geo.groups or geo.K != geo.groups
+            or not math.prod(isize)):
+        return None
+    dtype = _compute_dtype(w.dtype, gy.dtype)
+    nthreads = _threads(threads)
+    if _resolve_algorithm(algorithm, "dgrad", geo, dtype, nthreads) != "direct":
+        return None
+    total = _plan_memory("dgrad", geo, "direct", dtype, nthreads,
+                         [math.prod(isize) * dtype.itemsize, _copy_bytes(w, dtype),
+                          _copy_bytes(gy, dtype)])
+    wc = _prepare("weight", w, dtype)
+    gc = _prepare("grad_output", gy, dtype)
+    if not (wc.size and gc.size):
+        return None
+    dx = np.empty(isize, dtype)
+    fold = _fold_tables(geo, mode)
+    if _conv.conv2d_dgrad_ring(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geo.astuple(),
+                               fold, nthreads):
+        if key is not None:
+            _remember(_FAST_DGRAD, key, (total, geo, dtype, "ring", isize, fold))
+        return dx
+    return None
+
+
 def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, threads,
                   key=None):
     """conv2d_input under padding mode ``mode`` (NCHW, stride 1) in one pass
@@ -1701,6 +1735,9 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
                                threads, key)
             if dx is not None:
                 return dx
+            dx = _input_ring(isize, w, gy, geo, mode, algorithm, threads, key)
+            if dx is not None:
+                return dx
             psize = isize[:-2] + (geo.H + t + b, geo.W + l + r)
             dx = _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm,
                                threads, key)
@@ -1763,7 +1800,7 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
 # types, shapes, dtypes and parameters (and thread count and SIMD path), as
 # _FAST_FWD: a non-empty result on "direct" or "im2col" (channels first, zero
 # padding), on the channels-last kernels ("nhwc"), or a padding mode's
-# "border" or "fused" "fold" form (NCHW, stride 1); never an FFT call's exact
+# "border", "ring" or fused "fold" form (NCHW, stride 1); never an FFT call's exact
 # fallback.
 _FAST_DGRAD = {}
 
@@ -1782,6 +1819,12 @@ def _input_again(w, gy, nthreads, geo, dtype, algo, isize, extra=None):
         dx = np.empty(isize, dtype)
         if _conv.conv2d_dgrad_fold(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1),
                                    pgeo.astuple(), fold, nthreads):
+            return dx
+        return None
+    if algo == "ring":
+        dx = np.empty(isize, dtype)
+        if _conv.conv2d_dgrad_ring(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1),
+                                   geo.astuple(), extra, nthreads):
             return dx
         return None
     if algo == "nhwc":

@@ -510,6 +510,77 @@ def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::
     return True
 
 
+def conv2d_dgrad_ring(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
+                      tuple geometry, tuple fold, int nthreads):
+    """The input gradient under a padding mode for thin groups, from the
+    zeros-padding one as it is made (cx_*_conv2d_fwd_ring; items of bands of
+    rows leave the padded rows to cx_*_conv2d_ring_rows): geometry is the problem (stride 1, its padding),
+    fold = (H, W, top, left, src_h, src_w) as for conv2d_dgrad_fold over the
+    padded Hp x Wp; dx: (N, C, H, W) flattened. Returns False, having written
+    nothing, where the zeros-padding gradient's forward form does not run on
+    the direct kernels without column tiles and streamed output (or the
+    stride is not 1, or the weight is not finite): the caller then takes another form. The sums: the
+    zeros-padding gradient's, then each padded position's (its taps that
+    reach grad_output) added at the input position it copied, padded columns
+    before padded rows."""
+    dtype = np.float32 if floating is float else np.float64
+    as_fwd = _dgrad_as_forward(geometry, w, dtype, "direct")
+    if as_fwd is None:
+        return False
+    g2, wt = as_fwd
+    cdef Py_ssize_t item, ws_stride, Hp, Wp, H, W, top, left
+    cdef cx_conv2d_desc d, d2
+    cdef cx_conv2d_plan pl
+    cdef int nt
+    _fill_desc(&d, geometry)
+    _fill_desc(&d2, g2)
+    ws = _plan(&d2, &pl, CX_OP_FWD, "direct", dtype, nthreads, &ws_stride, &nt)
+    pl.dk_stamp = _next_stamp()
+    if not pl.dk or pl.dk_qt != 0 or pl.dk_nhwc or pl.dk_stream:
+        return False
+    Hp = d.P + (d.R - 1) * d.dil_h
+    Wp = d.Q + (d.S - 1) * d.dil_w
+    H, W, top, left, src_h_o, src_w_o = _fold_args(fold, Hp, Wp, "conv2d_dgrad_ring")
+    if (H != d.H or W != d.W or top != d.pad_top or left != d.pad_left
+            or dx.shape[0] != d.N * d.C * H * W or dy.shape[0] != d.N * d.K * d.P * d.Q
+            or w.shape[0] != d.K * (d.C // d.groups) * d.R * d.S):
+        raise ValueError(f"conv2d_dgrad_ring: inconsistent sizes {geometry}, {fold[:4]}")
+    cdef const Py_ssize_t[::1] src_h = src_h_o
+    cdef const Py_ssize_t[::1] src_w = src_w_o
+    cdef Py_ssize_t nbuf = max(Wp, d.H)
+    buf = np.empty(nbuf * nt, dtype=dtype)
+    cdef floating[::1] bufv = buf
+    cdef floating *bufp = &bufv[0]
+    cdef floating[::1] wsv = ws
+    cdef floating *wsp = &wsv[0]
+    cdef const floating[::1] wtv = wt
+    cdef const floating *wtp = &wtv[0]
+    cdef const floating *wp = &w[0]
+    cdef const floating *dyp = &dy[0]
+    cdef floating *dxp = &dx[0]
+    cdef Py_ssize_t planes = d.N * d.C
+    packed = _prepack(&d2, &pl, wtp, dtype, nt)   # kept alive until the loop ends
+    with nogil:
+        for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
+            if floating is float:
+                cx_f32_conv2d_fwd_ring(&d, &d2, &pl, dyp, wp, wtp, dxp, top, left, Wp,
+                                       &src_h[0], &src_w[0], item,
+                                       wsp + threadid() * ws_stride, bufp + threadid() * nbuf)
+            else:
+                cx_f64_conv2d_fwd_ring(&d, &d2, &pl, dyp, wp, wtp, dxp, top, left, Wp,
+                                       &src_h[0], &src_w[0], item,
+                                       wsp + threadid() * ws_stride, bufp + threadid() * nbuf)
+        if Hp > H and pl.ntiles > 1:     # (whole planes: the items add their padded rows)
+            for item in prange(planes, num_threads=nt, schedule="static"):
+                if floating is float:
+                    cx_f32_conv2d_ring_rows(&d, dyp, wp, dxp, top, left, Hp, Wp, &src_h[0],
+                                            &src_w[0], item, bufp + threadid() * nbuf)
+                else:
+                    cx_f64_conv2d_ring_rows(&d, dyp, wp, dxp, top, left, Hp, Wp, &src_h[0],
+                                            &src_w[0], item, bufp + threadid() * nbuf)
+    return True
+
+
 def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
                         tuple geometry, tuple fold, int nthreads):
     """The input gradient under a padding mode from the zeros-padding one: dx

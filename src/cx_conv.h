@@ -186,6 +186,20 @@ typedef struct {
                              ptrdiff_t Hp, ptrdiff_t Wp, ptrdiff_t top, ptrdiff_t left, \
                              const ptrdiff_t *src_h, const ptrdiff_t *src_w,            \
                              ptrdiff_t plane);                                          \
+    /* a padding mode's input gradient, thin groups: item `item` of the direct plan    \
+       (d2, plan) of the zeros-padding gradient's forward form (d: the problem, w its   \
+       weight, wt the forward form's) writes dx, then adds its rows' padded columns'    \
+       gradients (whole planes: their padded rows' too, else conv2d_ring_rows per      \
+       plane after every item; buf: max(H, Wp) elements; cx_direct_impl.h) */           \
+    void P##conv2d_fwd_ring(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,          \
+                            const cx_conv2d_plan *plan, const T *dy, const T *w,        \
+                            const T *wt, T *dx, ptrdiff_t top, ptrdiff_t left,          \
+                            ptrdiff_t Wp, const ptrdiff_t *src_h, const ptrdiff_t *src_w, \
+                            ptrdiff_t item, T *ws, T *buf);                             \
+    void P##conv2d_ring_rows(const cx_conv2d_desc *d, const T *dy, const T *w, T *dx,   \
+                             ptrdiff_t top, ptrdiff_t left, ptrdiff_t Hp, ptrdiff_t Wp, \
+                             const ptrdiff_t *src_h, const ptrdiff_t *src_w,            \
+                             ptrdiff_t plane, T *buf);                                  \
     /* a padding mode's input gradient: dx (the zeros-padding input gradient of d,      \
        stride 1) += every padded position's gradient (restricted taps) at the           \
        position it copied; item: (ib images, group, block of 128 of its channels);      \

@@ -77,6 +77,19 @@ CX_DECLARE_NHWC_API(double, cx_f64_avx512_)
                                ptrdiff_t plane)                                             \
     { CX_PICK(PFX, conv2d_fold_ring)(dx, ring, H, W, Hp, Wp, top, left, src_h, src_w,      \
                                      plane); }                                              \
+    void PUB##conv2d_fwd_ring(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,            \
+                              const cx_conv2d_plan *pl, const T *dy, const T *w,            \
+                              const T *wt, T *dx, ptrdiff_t top, ptrdiff_t left,            \
+                              ptrdiff_t Wp, const ptrdiff_t *src_h,                         \
+                              const ptrdiff_t *src_w, ptrdiff_t item, T *ws, T *buf)        \
+    { CX_PICK(PFX, conv2d_fwd_ring)(d, d2, pl, dy, w, wt, dx, top, left, Wp, src_h, src_w, \
+                                    item, ws, buf); }                                       \
+    void PUB##conv2d_ring_rows(const cx_conv2d_desc *d, const T *dy, const T *w, T *dx,     \
+                               ptrdiff_t top, ptrdiff_t left, ptrdiff_t Hp, ptrdiff_t Wp,   \
+                               const ptrdiff_t *src_h, const ptrdiff_t *src_w,              \
+                               ptrdiff_t plane, T *buf)                                     \
+    { CX_PICK(PFX, conv2d_ring_rows)(d, dy, w, dx, top, left, Hp, Wp, src_h, src_w, plane, \
+                                     buf); }                                                \
     size_t PUB##conv2d_dgrad_border_ws(const cx_conv2d_desc *d, ptrdiff_t ib)               \
     { return CX_PICK(PFX, conv2d_dgrad_border_ws)(d, ib); }                                \
     void PUB##conv2d_dgrad_border(const cx_conv2d_desc *d, const T *w, const T *dy,         \

@@ -1152,6 +1152,109 @@ def test_mode_input_gradient_fused_fold_refusals():
 
 
 
+RING_CASES = [
+    # (input shape, weight shape, kwargs): one input channel a group, stride 1
+    ("depthwise", (3, 8, 9, 11), (8, 1, 3, 3), dict(padding=1, groups=8)),
+    ("row_bands", (2, 3, 120, 40), (3, 1, 3, 3), dict(padding=1, groups=3)),   # 6 bands
+    ("asym_dilated", (2, 4, 12, 9), (4, 1, 3, 3), dict(padding=((2, 1), (0, 3)),
+                                                       dilation=(2, 1), groups=4)),
+    ("pad_beyond_kernel", (1, 2, 9, 8), (2, 1, 2, 3), dict(padding=(3, 4), groups=2)),
+    ("narrow_5x5", (2, 5, 7, 3), (5, 1, 5, 5), dict(padding=2, groups=5)),
+    ("multiplier_2", (2, 6, 7, 10), (12, 1, 3, 5), dict(padding=(2, 1), groups=6)),
+    ("two_channels_a_group", (2, 4, 8, 9), (4, 2, 3, 3), dict(padding=1, groups=2)),
+    ("streamed_w21", (96, 32, 20, 21), (32, 1, 3, 3), dict(padding=1, groups=32)),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", RING_CASES, ids=[c[0] for c in RING_CASES])
+def test_mode_input_gradient_ring(mode, case, monkeypatch):
+    """_conv.conv2d_dgrad_ring (the zeros-padding input gradient written into
+    dx, each padded position's restricted-tap gradient added where it was
+    copied from): on integer data exactly the padded input's whole gradient
+    folded, float32 and float64, 1 to 3 threads; on random floats the same
+    bits for every thread count and within rounding of the fold. conv2d_input
+    takes it for depthwise layers (multiplier 1) only."""
+    from convx import _api, _conv
+    _, xs, ws, kw = case
+    geo = _api._geometry(xs, ws, 1, kw["padding"], kw.get("dilation", 1), kw.get("groups", 1))
+    try:
+        _api._padded_geometry(geo, mode, "input_size")
+    except ValueError:
+        pytest.skip(f"{mode} cannot pad {xs} by {geo.padding} (an error the API reports)")
+    (t, b), (l, r) = geo.padding
+    psize = (xs[0], xs[1], xs[2] + t + b, xs[3] + l + r)
+    fold = _api._fold_tables(geo, mode)
+    rng = np.random.default_rng(74)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    g = rng.integers(-3, 4, geo.output_shape).astype(np.float64)
+    groups, dil = kw.get("groups", 1), kw.get("dilation", 1)
+    want = _padmode.fold(convx.conv2d_input(psize, w, g, padding=0, dilation=dil,
+                                            groups=groups), geo.padding, mode)
+    for dtype in (np.float32, np.float64):
+        for threads in (1, 2, 3):
+            dx = np.full(xs, np.nan, dtype)
+            assert _conv.conv2d_dgrad_ring(w.astype(dtype).reshape(-1),
+                                           g.astype(dtype).reshape(-1), dx.reshape(-1),
+                                           geo.astuple(), fold, threads)
+            np.testing.assert_array_equal(dx, want)
+    wr, gr = rng.standard_normal(ws), rng.standard_normal(geo.output_shape)
+    runs = []
+    for threads in (1, 2, 3):
+        runs.append(np.empty(xs))
+        assert _conv.conv2d_dgrad_ring(wr.reshape(-1), gr.reshape(-1), runs[-1].reshape(-1),
+                                       geo.astuple(), fold, threads)
+        np.testing.assert_array_equal(runs[-1], runs[0])
+    dxp = convx.conv2d_input(psize, wr, gr, padding=0, dilation=dil, groups=groups)
+    np.testing.assert_allclose(runs[0], _padmode.fold(dxp, geo.padding, mode), rtol=1e-12,
+                               atol=1e-12)
+    calls = []
+    real = _conv.conv2d_dgrad_ring
+
+    def counted(*a):
+        calls.append(a[3])
+        return real(*a)
+    monkeypatch.setattr(_conv, "conv2d_dgrad_ring", counted)
+    for _ in range(2):          # (the second call: conv2d_input's remembered path)
+        got = convx.conv2d_input(xs, w, g, padding_mode=mode, **kw)
+        np.testing.assert_array_equal(got, want)
+    depthwise = ws[0] == xs[1] == groups
+    assert len(calls) == (2 if depthwise else 0)
+
+
+def test_mode_input_gradient_ring_refusals():
+    """conv2d_dgrad_ring writes nothing and says so for a non-finite weight
+    (conv2d_input then takes another form and still agrees with the fold)
+    or a stride of 2, and rejects inconsistent sizes."""
+    from convx import _api, _conv
+    xs, ws, kw = (2, 4, 6, 7), (4, 1, 3, 3), dict(padding=1, groups=4)
+    geo = _api._geometry(xs, ws, 1, 1, 1, 4)
+    fold = _api._fold_tables(geo, "reflect")
+    w = np.ones(ws, np.float32)
+    w[1, 0, 0, 2] = np.inf
+    dy = np.ones(geo.output_shape, np.float32)
+    dx = np.full(xs, 7.0, np.float32)
+    assert not _conv.conv2d_dgrad_ring(w.reshape(-1), dy.reshape(-1), dx.reshape(-1),
+                                       geo.astuple(), fold, 1)
+    assert (dx == 7).all()
+    got = convx.conv2d_input(xs, w, dy, padding_mode="reflect", **kw)
+    dxp = convx.conv2d_input((2, 4, 8, 9), w, dy, padding=0, groups=4)
+    np.testing.assert_array_equal(got, _padmode.fold(dxp, geo.padding, "reflect"))
+    w[1, 0, 0, 2] = 1
+    with pytest.raises(ValueError, match="inconsistent"):
+        _conv.conv2d_dgrad_ring(w.reshape(-1), dy.reshape(-1), dx.reshape(-1)[:-1],
+                                geo.astuple(), fold, 1)
+    with pytest.raises(ValueError, match="inconsistent"):
+        _conv.conv2d_dgrad_ring(w.reshape(-1), dy.reshape(-1), dx.reshape(-1), geo.astuple(),
+                                _api._fold_tables(_api._geometry(xs, ws, 1, 2, 1, 4),
+                                                  "reflect"), 1)
+    g2 = _api._geometry(xs, ws, 2, 1, 1, 4)
+    assert not _conv.conv2d_dgrad_ring(w.reshape(-1),
+                                       np.ones(g2.output_shape, np.float32).reshape(-1),
+                                       dx.reshape(-1), g2.astuple(), fold, 1)
+    assert (dx == 7).all()
+
+
 BORDER_CASES = [
     # (input shape, weight shape, kwargs): C / groups >= 8, stride 1: the
     # zeros-padding input gradient plus the border's restricted-tap gradient
