@@ -794,6 +794,10 @@ def nhwc_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
     cdef floating *pp = &partv[0]
     cdef Py_ssize_t chunk = 4096, nchunks, begin
     nchunks = (pl.wsize + chunk - 1) // chunk
+    # (the k-major GEMM's dY^T, where the plan packs it once: kept alive until the loop ends)
+    packed = None
+    if pl.nhwc_kmajor and not pl.dk_nhwc and not pl.nhwc_dw:
+        packed = _prepack(&d, &pl, dyp, dtype, nt, True)
     with nogil:
         for item in prange(pl.nitems, num_threads=nt, schedule="dynamic"):
             if floating is float:

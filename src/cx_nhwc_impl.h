@@ -150,6 +150,15 @@ void CX_NAME(conv2d_nhwc_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                                   const CX_T *w, CX_T *packed, ptrdiff_t unit)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    if (pl->op == CX_OP_WGRAD && pl->nhwc_kmajor && !pl->dk_nhwc && !pl->nhwc_dw) {
+        /* w is dY: the k-major GEMM's A = dY^T (Kg x pixels) of image n and
+           group g (unit n*G + g), KC slab `part`, as gemm_core_seg packs it */
+        const ptrdiff_t parts = cx_max(pl->apack_parts, 1), part = unit % parts;
+        const ptrdiff_t ug = unit / parts, PQ = d->P * d->Q;
+        CX_NAME(gemm_prepack_a)(Kg, PQ, w + (ug / G) * PQ * d->K + (ug % G) * Kg, 1, d->K,
+                                packed + (size_t)ug * pl->apack_elems, part);
+        return;
+    }
     CX_T *dst = packed + (size_t)unit * pl->apack_elems;
     if (pl->dk_nhwc) {
         CX_NAME(dk_pack_weight)(d, pl, w + unit * Kg * Cg * RS, dst);
@@ -705,7 +714,21 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         /* (1x1 stride 1: the rows are the GEMM's N, blocks of >= 4 NR columns) */
         /* (k-major: every block packs dY^T again, so blocks only where the
            batch gives fewer than 8 items) */
-        const ptrdiff_t want = pl->nhwc_kmajor && d->N * G >= 8
+        /* (unless dY^T is packed once per call, image by image and group by
+           group, where that fits CX_APACK_BYTES and the tile is the path's
+           main one, whose MR the prepacked panels have: then blocks of rsc
+           columns as for c-major, each partial block of C (Kg x block) in
+           the caches over the whole reduction; res3x3_256's 256 x 2304 in
+           one block wrote and re-read all of C (2.4 MB) every KC pixels of
+           its 3 batch chunks, whose partials then took a reduction pass) */
+        /* (not where one item per image already keeps C within 256 KB:
+           res1x1's 64 x 256 ran 1.12x slower through the prepacked dY^T, a
+           pass through memory that the per-item packing keeps in the caches) */
+        const int pre = pl->nhwc_kmajor && !pl->nhwc_narrow &&
+                        (double)d->N * G * (double)CX_NAME(gemm_prepack_elems)(Kg, PQ) *
+                                sizeof(CX_T) <= (double)CX_APACK_BYTES &&
+                        (d->N * G < 8 || (double)Kg * RSC * sizeof(CX_T) > 256.0 * 1024);
+        const ptrdiff_t want = pl->nhwc_kmajor && d->N * G >= 8 && !pre
                                    ? 1 : cx_ceil_div(CX_TARGET_ITEMS_WGRAD, G);
         const ptrdiff_t unit = pl->nhwc_kmajor ? NR : MR;
         pl->cblocks = cx_max(cx_min(want, cx_ceil_div(RSC, 4 * unit)), 1);
@@ -715,6 +738,8 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         pl->ws_elems = (size_t)(MC * KC + KC * NR);  /* A block | B edge panel */
         if (pl->nhwc_kmajor)    /* the GEMM's A block and B panels | one pixel's taps */
             pl->ws_elems = CX_NAME(gemm_workspace_elems)() + (size_t)RSC;
+        if (pre)
+            CX_NAME(plan_prepack)(pl, d->N * G, CX_NAME(gemm_prepack_elems)(Kg, PQ), PQ);
         return;
     }
     /* dgrad: bands of input rows, at least 4 dilated kernel heights (the output
@@ -1103,15 +1128,18 @@ static void CX_NAME(nhwc_wgrad_gemm)(const cx_conv2d_desc *d, const cx_conv2d_pl
         for (ptrdiff_t n = n0; n < n1; ++n) {
             const CX_T *xn = x + n * d->H * d->W * d->C;
             const CX_T *a = dy + n * PQ * K + g * Kg;
+            const CX_T *apre = pl->apack_units ? (const CX_T *)pl->apacked +
+                                                     (size_t)(n * G + g) * pl->apack_elems
+                                               : NULL;
             if (cx_is_pointwise(d)) {
                 const CX_T *xr = xn + g * Cg + row0;
                 CX_NAME(strided_b) bs = {xr, d->C, 1};
-                CX_NAME(gemm_core_seg)(kr, Kg, rows, PQ, a, 1, K, NULL, CX_NAME(pack_b_strided),
+                CX_NAME(gemm_core_seg)(kr, Kg, rows, PQ, a, 1, K, apre, CX_NAME(pack_b_strided),
                                        &bs, xr, d->C, NULL, n > n0, outk, RSC, 1, 0, 0, 0, ws);
             } else {
                 CX_NAME(nhwc_taps_b) bs = {d, xn, g * Cg, row0,
                                            ws + CX_NAME(gemm_workspace_elems)()};
-                CX_NAME(gemm_core_seg)(kr, Kg, rows, PQ, a, 1, K, NULL, CX_NAME(nhwc_pack_b_taps),
+                CX_NAME(gemm_core_seg)(kr, Kg, rows, PQ, a, 1, K, apre, CX_NAME(nhwc_pack_b_taps),
                                        &bs, NULL, 0, NULL, n > n0, outk, RSC, 1, 0, 0, 0, ws);
             }
         }
@@ -1263,8 +1291,37 @@ void CX_NAME(conv2d_nhwc_wgrad_reduce)(const cx_conv2d_desc *d, const cx_conv2d_
                                        ptrdiff_t end)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    if (begin >= end)
+        return;
+    if (pl->nhwc_kmajor && !pl->dk_nhwc) {
+        /* k-major: each output channel's whole block of dw (Cg x RS) from its
+           partials' RS x Cg, read along the partials' rows (read along dw's
+           order, the gather from RS * nsplit lines cost 7% of res3x3_256's
+           channels-last weight gradient on AVX2); the block's ends in
+           [begin, end) by the element loop below */
+        const ptrdiff_t CRS = Cg * RS;
+        ptrdiff_t kb = (begin + CRS - 1) / CRS, ke = end / CRS;
+        if (kb < ke) {
+            for (ptrdiff_t k = kb; k < ke; ++k) {
+                const CX_T *src = partial + k * CRS;
+                CX_T *dst = dw + k * CRS;
+                for (ptrdiff_t rs = 0; rs < RS; ++rs)
+                    for (ptrdiff_t c = 0; c < Cg; ++c) {
+                        CX_T acc = src[rs * Cg + c];
+                        for (ptrdiff_t sp = 1; sp < pl->nsplit; ++sp)
+                            acc += src[sp * pl->wsize + rs * Cg + c];
+                        dst[c * RS + rs] = acc;
+                    }
+            }
+            CX_NAME(conv2d_nhwc_wgrad_reduce)(d, pl, partial, dw, ke * CRS, end);
+            end = kb * CRS;
+        }
+    }
+    /* dw[i], i = (k*Cg + c)*RS + rs, walked with its indices stepped (three
+       divisions an element were 12% of res3x3_256's channels-last weight
+       gradient on AVX2) */
+    ptrdiff_t k = begin / (Cg * RS), c = (begin / RS) % Cg, rs = begin % RS;
     for (ptrdiff_t i = begin; i < end; ++i) {
-        const ptrdiff_t k = i / (Cg * RS), c = (i / RS) % Cg, rs = i % RS;
         const ptrdiff_t g = k / Kg, kl = k % Kg;
         /* dw's own order (the direct tiles), k-major [g][k][rsc] partials, the
            depthwise loops' wd order, or c-major [g][rsc][k] */
@@ -1276,6 +1333,13 @@ void CX_NAME(conv2d_nhwc_wgrad_reduce)(const cx_conv2d_desc *d, const cx_conv2d_
         for (ptrdiff_t sp = 1; sp < pl->nsplit; ++sp)
             acc += partial[sp * pl->wsize + src];
         dw[i] = acc;
+        if (++rs == RS) {
+            rs = 0;
+            if (++c == Cg) {
+                c = 0;
+                ++k;
+            }
+        }
     }
 }
 

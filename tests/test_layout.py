@@ -474,6 +474,40 @@ def test_depthwise_outputs_beyond_the_caches_are_streamed(channels, hw):
         assert np.array_equal(nchw(dx2), convx.conv2d_input(xs, w, g, **kw))
 
 
+@pytest.mark.parametrize("xs, ws, pad, groups", [
+    ((8, 64, 6, 6), (128, 64, 3, 3), 1, 1),      # C block 128 x 576 > 256 KB: 9 blocks, 2 chunks
+    ((3, 40, 7, 5), (160, 20, 3, 3), 1, 2),      # two groups, 3 images (N * G < 8)
+    ((2, 30, 9, 40), (80, 30, 3, 3), 1, 1),      # pixels per image above KC: several slabs
+])
+def test_weight_gradient_prepacked_dy(xs, ws, pad, groups):
+    """The k-major weight gradient with dY^T packed once per call (image by
+    image, group by group, in KC slabs) and blocks of rsc columns: exactly
+    the reference on integer data (float32 and float64), and the same bits
+    for 1 to 3 threads on random data."""
+    geo = _api._geometry(xs, ws, 1, pad, 1, groups)
+    rng = np.random.default_rng(9)
+    for dtype in (np.float32, np.float64):
+        info = _conv.nhwc_plan_info(geo.astuple(), "wgrad", dtype)
+        if not info["kmajor"] or info["narrow"] or info["direct_tiles"]:
+            pytest.skip(f"this path's plan is not the k-major GEMM on the main tile: {info}")
+        assert info["packed_weight_bytes"] > 0 and info["cblocks"] > 1, info
+        x = rng.integers(-3, 4, xs).astype(dtype)
+        gy = rng.integers(-3, 4, geo.output_shape).astype(dtype)
+        want = ref_conv2d_weight(x.astype(np.float64), ws, gy.astype(np.float64), padding=pad,
+                                 groups=groups)
+        got = _layout.nhwc_weight(nhwc(x), nhwc(gy), geo, 2)
+        assert np.array_equal(got, want)
+        xr = rng.standard_normal(xs).astype(dtype)
+        gr = rng.standard_normal(geo.output_shape).astype(dtype)
+        one = _layout.nhwc_weight(nhwc(xr), nhwc(gr), geo, 1)
+        for t in (2, 3):
+            assert np.array_equal(_layout.nhwc_weight(nhwc(xr), nhwc(gr), geo, t), one)
+        np.testing.assert_allclose(one, ref_conv2d_weight(xr.astype(np.float64), ws,
+                                                          gr.astype(np.float64), padding=pad,
+                                                          groups=groups),
+                                   rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-3)
+
+
 def test_workspace_is_bounded_whatever_the_batch():
     """Per-thread workspace does not grow with the batch or the image."""
     for N, H in ((1, 56), (64, 56), (8, 224)):
