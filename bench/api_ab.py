@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A/B of two builds of convx's extension module through the public API, in one process.
 
-    python bench/api_ab.py SO_A SO_B LAYER OP ALGO THREADS ROUNDS SECONDS [NHWC]
+    python bench/api_ab.py SO_A SO_B LAYER OP ALGO THREADS ROUNDS SECONDS [NHWC | MODE]
     e.g. python bench/api_ab.py /tmp/old.so convx/_conv*.so conv3d_32 fwd im2col 1 10 0.5
 
 bench/so_ab.py times the extension's 2-D entry points; this times a whole
@@ -11,7 +11,10 @@ included) with each build in turn: the modules that hold the extension
 side of a round. LAYER is conv3d_32 or conv1d_audio (bench/speed8.py's
 layers) or a row name of bench/shapes.txt / bench/sweep_shapes.txt; OP fwd,
 wgrad or dgrad; ALGO auto, direct, im2col (or fft); NHWC (2-D layers only)
-runs the channels-last form on the same data transposed outside the timing.
+runs the channels-last form on the same data transposed outside the timing;
+MODE (reflect, replicate or circular) passes that padding_mode, and every
+call then forgets convx's remembered fast paths (their checks are timed, on
+both sides: a path one build remembers may not exist in the other).
 Rounds alternate which
 build goes first (bench/loop.py); prints every round's B / A, their median and
 the ratio of each build's best round, after checking the builds agree.
@@ -32,7 +35,7 @@ ND_LAYERS = {"conv3d_32": ((2, 32, 16, 56, 56), (32, 32, 3, 3, 3), 1),
              "conv1d_audio": ((8, 64, 16000), (64, 64, 9), 4)}
 
 
-def layer_call(convx, name, op, algo, threads, nhwc=False):
+def layer_call(convx, name, op, algo, threads, nhwc=False, mode="zeros"):
     """(callable, flops) for one layer and op."""
     rng = np.random.default_rng(0)
     if name in ND_LAYERS:
@@ -60,6 +63,8 @@ def layer_call(convx, name, op, algo, threads, nhwc=False):
             sys.exit("api_ab.py: NHWC is for the 2-D layers")
         x, dy = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)) for a in (x, dy))
         kw.update(layout="NHWC")
+    if mode != "zeros":
+        kw.update(padding_mode=mode)
     call = {"fwd": lambda: fns[0](x, w, **kw),
             "wgrad": lambda: fns[1](x, w.shape, dy, **kw),
             "dgrad": lambda: fns[2](x.shape, w, dy, **kw)}[op]
@@ -68,19 +73,24 @@ def layer_call(convx, name, op, algo, threads, nhwc=False):
 
 def main(argv):
     if len(argv) not in (8, 9) or argv[3] not in ("fwd", "wgrad", "dgrad") or \
-            argv[8:] not in ([], ["NHWC"]):
+            argv[8:] not in ([], ["NHWC"], ["reflect"], ["replicate"], ["circular"]):
         sys.exit(__doc__)
     convx = import_convx()
     from convx import _api, _config, _layout, _nd
     mods = [load(argv[0], "cx_a"), load(argv[1], "cx_b")]
     holders = (_api, _nd, _layout, _config)
     threads, rounds, secs = int(argv[5]), int(argv[6]), float(argv[7])
-    call, flops = layer_call(convx, argv[2], argv[3], argv[4], threads, argv[8:] == ["NHWC"])
+    mode = argv[8] if argv[8:] and argv[8] != "NHWC" else "zeros"
+    call, flops = layer_call(convx, argv[2], argv[3], argv[4], threads, argv[8:] == ["NHWC"],
+                             mode)
 
     def using(m):
         def run():
             for h in holders:
                 h._conv = m
+            if mode != "zeros":
+                for memo in (_api._FAST_FWD, _api._FAST_WGRAD, _api._FAST_DGRAD):
+                    memo.clear()
             return call()
         return run
 
@@ -92,7 +102,7 @@ def main(argv):
     times = alternating_rounds(fa, fb, rounds, secs)
     ratios = [tb / ta for ta, tb in times]
     best_a, best_b = min(t[0] for t in times), min(t[1] for t in times)
-    print(f"{argv[2]} {argv[3]} {argv[4]} {threads}T{' NHWC' if argv[8:] else ''}: A best {best_a * 1e3:.2f} ms "
+    print(f"{argv[2]} {argv[3]} {argv[4]} {threads}T{' ' + argv[8] if argv[8:] else ''}: A best {best_a * 1e3:.2f} ms "
           f"({flops / best_a / 1e9:.1f} GFLOP/s), B best {best_b * 1e3:.2f} ms; "
           f"B/A per round {' '.join(f'{r:.3f}' for r in ratios)}; "
           f"median {float(np.median(ratios)):.3f}; best rounds' B/A {best_b / best_a:.3f}")
