@@ -1576,16 +1576,25 @@ def _input_ring(isize, w, gy, geo, mode, algorithm, threads, key=None):
     total = _plan_memory("dgrad", geo, "direct", dtype, nthreads,
                          [math.prod(isize) * dtype.itemsize, _copy_bytes(w, dtype),
                           _copy_bytes(gy, dtype)])
+    return _mode_form(_conv.conv2d_dgrad_ring, geo.astuple(), "ring", lambda fold: fold, isize,
+                      w, gy, geo, mode, dtype, nthreads, total, key)
+
+
+def _mode_form(kernel, geometry, name, extra, isize, w, gy, geo, mode, dtype, nthreads, total,
+               key):
+    """dx from one of _conv's one-pass padding-mode input gradients (kernel:
+    conv2d_dgrad_ring or conv2d_dgrad_fold, on the problem ``geometry``), or
+    None where it declines (it then wrote nothing); remembered under key as
+    ``name`` with extra(fold tables)."""
     wc = _prepare("weight", w, dtype)
     gc = _prepare("grad_output", gy, dtype)
     if not (wc.size and gc.size):
         return None
     dx = np.empty(isize, dtype)
     fold = _fold_tables(geo, mode)
-    if _conv.conv2d_dgrad_ring(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geo.astuple(),
-                               fold, nthreads):
+    if kernel(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geometry, fold, nthreads):
         if key is not None:
-            _remember(_FAST_DGRAD, key, (total, geo, dtype, "ring", isize, fold))
+            _remember(_FAST_DGRAD, key, (total, geo, dtype, name, isize, extra(fold)))
         return dx
     return None
 
@@ -1610,18 +1619,9 @@ def _input_folded(psize, isize, w, gy, geo, mode, dilation, groups, algorithm, t
     total = _plan_memory("dgrad", pgeo, "direct", dtype, nthreads,
                          [math.prod(isize) * dtype.itemsize, nthreads * image, ring,
                           _copy_bytes(w, dtype), _copy_bytes(gy, dtype)])
-    wc = _prepare("weight", w, dtype)
-    gc = _prepare("grad_output", gy, dtype)
-    if not (wc.size and gc.size):
-        return None
-    dx = np.empty(isize, dtype)
-    fold = _fold_tables(geo, mode)
-    if _conv.conv2d_dgrad_fold(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), pgeo.astuple(),
-                               fold, nthreads):
-        if key is not None:
-            _remember(_FAST_DGRAD, key, (total, geo, dtype, "fold", isize, (pgeo, fold)))
-        return dx
-    return None
+    return _mode_form(_conv.conv2d_dgrad_fold, pgeo.astuple(), "fold",
+                      lambda fold: (pgeo, fold), isize, w, gy, geo, mode, dtype, nthreads,
+                      total, key)
 
 
 def _input_folded_nhwc(psize, isize, w, gy, geo, mode, dilation, groups, algorithm,

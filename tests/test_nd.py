@@ -1152,6 +1152,31 @@ def test_mode_input_gradient_fused_fold_refusals():
 
 
 
+def _mode_geometry(xs, ws, kw, mode):
+    """The stride-1 geometry of a mode case; skipped where the mode cannot pad
+    it (an error the API reports, tested elsewhere)."""
+    from convx import _api
+    geo = _api._geometry(xs, ws, 1, kw["padding"], kw.get("dilation", 1), kw.get("groups", 1))
+    try:
+        _api._padded_geometry(geo, mode, "input_size")
+    except ValueError:
+        pytest.skip(f"{mode} cannot pad {xs} by {geo.padding} (an error the API reports)")
+    return geo
+
+
+def _count_calls(monkeypatch, name):
+    """The geometries passed to _conv.<name>, which still runs, in a list."""
+    from convx import _conv
+    calls = []
+    real = getattr(_conv, name)
+
+    def counted(*a):
+        calls.append(a[3])
+        return real(*a)
+    monkeypatch.setattr(_conv, name, counted)
+    return calls
+
+
 RING_CASES = [
     # (input shape, weight shape, kwargs): one input channel a group, stride 1
     ("depthwise", (3, 8, 9, 11), (8, 1, 3, 3), dict(padding=1, groups=8)),
@@ -1177,11 +1202,7 @@ def test_mode_input_gradient_ring(mode, case, monkeypatch):
     takes it for depthwise layers (multiplier 1) only."""
     from convx import _api, _conv
     _, xs, ws, kw = case
-    geo = _api._geometry(xs, ws, 1, kw["padding"], kw.get("dilation", 1), kw.get("groups", 1))
-    try:
-        _api._padded_geometry(geo, mode, "input_size")
-    except ValueError:
-        pytest.skip(f"{mode} cannot pad {xs} by {geo.padding} (an error the API reports)")
+    geo = _mode_geometry(xs, ws, kw, mode)
     (t, b), (l, r) = geo.padding
     psize = (xs[0], xs[1], xs[2] + t + b, xs[3] + l + r)
     fold = _api._fold_tables(geo, mode)
@@ -1208,13 +1229,7 @@ def test_mode_input_gradient_ring(mode, case, monkeypatch):
     dxp = convx.conv2d_input(psize, wr, gr, padding=0, dilation=dil, groups=groups)
     np.testing.assert_allclose(runs[0], _padmode.fold(dxp, geo.padding, mode), rtol=1e-12,
                                atol=1e-12)
-    calls = []
-    real = _conv.conv2d_dgrad_ring
-
-    def counted(*a):
-        calls.append(a[3])
-        return real(*a)
-    monkeypatch.setattr(_conv, "conv2d_dgrad_ring", counted)
+    calls = _count_calls(monkeypatch, "conv2d_dgrad_ring")
     for _ in range(2):          # (the second call: conv2d_input's remembered path)
         got = convx.conv2d_input(xs, w, g, padding_mode=mode, **kw)
         np.testing.assert_array_equal(got, want)
@@ -1282,20 +1297,9 @@ def test_mode_input_gradient_border(mode, case, monkeypatch):
     on integer data exactly the reference, float32 and float64, 1 and 2
     threads, both explicit algorithms underneath, batched and unbatched; on
     random floats the padded input's whole gradient folded, within rounding."""
-    from convx import _api, _conv
     _, xs, ws, kw = case
-    geo = _api._geometry(xs, ws, 1, kw["padding"], kw.get("dilation", 1), kw.get("groups", 1))
-    try:
-        _api._padded_geometry(geo, mode, "input_size")
-    except ValueError:
-        pytest.skip(f"{mode} cannot pad {xs} by {geo.padding} (an error the API reports)")
-    calls = []
-    real = _conv.conv2d_dgrad_border
-
-    def counted(*a):
-        calls.append(a[3])
-        return real(*a)
-    monkeypatch.setattr(_conv, "conv2d_dgrad_border", counted)
+    geo = _mode_geometry(xs, ws, kw, mode)
+    calls = _count_calls(monkeypatch, "conv2d_dgrad_border")
     rng = np.random.default_rng(71)
     w = rng.integers(-3, 4, ws).astype(np.float64)
     g = rng.integers(-3, 4, geo.output_shape).astype(np.float64)
