@@ -102,7 +102,8 @@ def main(argv):
     times = alternating_rounds(fa, fb, rounds, secs)
     ratios = [tb / ta for ta, tb in times]
     best_a, best_b = min(t[0] for t in times), min(t[1] for t in times)
-    print(f"{argv[2]} {argv[3]} {argv[4]} {threads}T{' ' + argv[8] if argv[8:] else ''}: A best {best_a * 1e3:.2f} ms "
+    tag = " " + argv[8] if argv[8:] else ""
+    print(f"{argv[2]} {argv[3]} {argv[4]} {threads}T{tag}: A best {best_a * 1e3:.2f} ms "
           f"({flops / best_a / 1e9:.1f} GFLOP/s), B best {best_b * 1e3:.2f} ms; "
           f"B/A per round {' '.join(f'{r:.3f}' for r in ratios)}; "
           f"median {float(np.median(ratios)):.3f}; best rounds' B/A {best_b / best_a:.3f}")

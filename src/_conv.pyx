@@ -514,12 +514,13 @@ def conv2d_dgrad_ring(const floating[::1] w, const floating[::1] dy, floating[::
                       tuple geometry, tuple fold, int nthreads):
     """The input gradient under a padding mode for thin groups, from the
     zeros-padding one as it is made (cx_*_conv2d_fwd_ring; items of bands of
-    rows leave the padded rows to cx_*_conv2d_ring_rows): geometry is the problem (stride 1, its padding),
-    fold = (H, W, top, left, src_h, src_w) as for conv2d_dgrad_fold over the
-    padded Hp x Wp; dx: (N, C, H, W) flattened. Returns False, having written
-    nothing, where the zeros-padding gradient's forward form does not run on
-    the direct kernels without column tiles and streamed output (or the
-    stride is not 1, or the weight is not finite): the caller then takes another form. The sums: the
+    rows leave the padded rows to cx_*_conv2d_ring_rows): geometry is the
+    problem (stride 1, its padding), fold = (H, W, top, left, src_h, src_w)
+    as for conv2d_dgrad_fold over the padded Hp x Wp; dx: (N, C, H, W)
+    flattened. Returns False, having written nothing, where the
+    zeros-padding gradient's forward form does not run on the direct kernels
+    without column tiles and streamed output (or the stride is not 1, or the
+    weight is not finite): the caller then takes another form. The sums: the
     zeros-padding gradient's, then each padded position's (its taps that
     reach grad_output) added at the input position it copied, padded columns
     before padded rows."""

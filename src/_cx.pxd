@@ -123,8 +123,9 @@ cdef extern from "cx_conv.h" nogil:
                               const float *wt, float *dx, Py_ssize_t top, Py_ssize_t left,
                               Py_ssize_t Wp, const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                               Py_ssize_t item, float *ws, float *buf)
-    void cx_f32_conv2d_ring_rows(const cx_conv2d_desc *d, const float *dy, const float *w, float *dx,
-                               Py_ssize_t top, Py_ssize_t left, Py_ssize_t Hp, Py_ssize_t Wp,
+    void cx_f32_conv2d_ring_rows(const cx_conv2d_desc *d, const float *dy, const float *w,
+                               float *dx, Py_ssize_t top, Py_ssize_t left, Py_ssize_t Hp,
+                               Py_ssize_t Wp,
                                const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                                Py_ssize_t plane, float *buf)
     size_t cx_f32_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
@@ -182,8 +183,9 @@ cdef extern from "cx_conv.h" nogil:
                               const double *wt, double *dx, Py_ssize_t top, Py_ssize_t left,
                               Py_ssize_t Wp, const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                               Py_ssize_t item, double *ws, double *buf)
-    void cx_f64_conv2d_ring_rows(const cx_conv2d_desc *d, const double *dy, const double *w, double *dx,
-                               Py_ssize_t top, Py_ssize_t left, Py_ssize_t Hp, Py_ssize_t Wp,
+    void cx_f64_conv2d_ring_rows(const cx_conv2d_desc *d, const double *dy, const double *w,
+                               double *dx, Py_ssize_t top, Py_ssize_t left, Py_ssize_t Hp,
+                               Py_ssize_t Wp,
                                const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                                Py_ssize_t plane, double *buf)
     size_t cx_f64_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
