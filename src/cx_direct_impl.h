@@ -397,6 +397,16 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_head)(CX_DV v, ptrdiff_t count)
 #endif
 }
 
+/* Ask for p's cache line (no fault whatever p is). */
+static CX_DK_INLINE void CX_NAME(dk_prefetch_line)(const CX_T *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch((const void *)p, 0, 3);
+#else
+    (void)p;
+#endif
+}
+
 /* Ask for [p, p + n) to be brought into cache (thin groups: the next group's
    planes are fetched while this one computes); nothing for large spans. */
 static void CX_NAME(dk_prefetch)(const CX_T *p, ptrdiff_t n)
