@@ -2485,7 +2485,7 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     const ptrdiff_t qtiles = pl->dk_qt ? pl->dk_qtiles : 1;
     const int flat = pl->dk_mode == 1;
     ptrdiff_t L = pl->dk_L;
-    if (flat && !pl->dk_qt && !pl->dk_nhwc && d->pad_mode == CX_PAD_ZEROS) {
+    if (flat && !pl->dk_qt && (!pl->dk_nhwc || !CX_DK_CV) && d->pad_mode == CX_PAD_ZEROS) {
         /* Zero padding: a band row's right padding can be the next row's left
            padding (both zeros), so rows need only W + max(left, right) columns
            (the plan's L, which sized the workspace, has both): row p's taps
@@ -2494,8 +2494,10 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
            when L >= W + pr. lenet2's 14-pixel rows, 2 padding each side: 16
            columns for 18, an eighth fewer FMAs. (Rows stay >= lq, whole
            vectors, which the masked kernel for non-finite bands reads; not
-           channels-last, whose AVX-512 band gathers may write a vector past
-           a row's data; the padding mode is known here, not at planning.) */
+           channels-last with 16-lane channel vectors, whose AVX-512 band
+           gathers may write a vector past a row's data -- the AVX2 and
+           portable fills write only inside [0, L): lenet2's NHWC / NCHW
+           1.20 -> 1.09; the padding mode is known here, not at planning.) */
         const ptrdiff_t lq = cx_ceil_div(QF, CX_DVL) * CX_DVL;
         const ptrdiff_t pr = QF + (d->S - 1) * d->dil_w - d->W - d->pad_left;
         L = cx_min(L, cx_max(lq, d->W + cx_max(d->pad_left, pr)));
