@@ -1152,6 +1152,28 @@ static CX_DK_INLINE void CX_NAME(dk_tr8x8)(const float *src, ptrdiff_t lds, floa
 }
 #endif
 
+/* o[0, lo) = o[hi, L) = 0 in a row of L elements whose [lo, hi) the caller
+   writes afterwards: whole vectors stored inside the row, which may zero part
+   of [lo, hi) too (loops of a few zeros each compiled to a libc memset call
+   each: 24 samples in 100 lenet1 channels-last weight gradients, 0 NCHW) */
+static CX_DK_INLINE void CX_NAME(dk_zero_outside)(CX_T *o, ptrdiff_t L, ptrdiff_t lo, ptrdiff_t hi)
+{
+#if CX_DK_VECTORS
+    if (L >= CX_DVL) {
+        const CX_DV z = CX_NAME(dv_splat)(0);
+        for (ptrdiff_t t = 0; t < lo; t += CX_DVL)
+            CX_NAME(dv_store)(o + cx_min(t, L - CX_DVL), z);
+        for (ptrdiff_t t = L; t > hi; t -= CX_DVL)
+            CX_NAME(dv_store)(o + cx_max(t - CX_DVL, 0), z);
+        return;
+    }
+#endif
+    for (ptrdiff_t t = 0; t < lo; ++t)
+        o[t] = 0;
+    for (ptrdiff_t t = hi; t < L; ++t)
+        o[t] = 0;
+}
+
 static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, ptrdiff_t c0,
                                        ptrdiff_t nc, ptrdiff_t prow0, ptrdiff_t rows_in,
                                        ptrdiff_t L, CX_T *band, int keep)
@@ -1173,13 +1195,8 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
             /* band column t of phase ph is input column t * sw + ph - pl */
             ptrdiff_t lo, hi;
             cx_valid_range(L, sw, ph - pl, W, &lo, &hi);
-            for (ptrdiff_t c = 0; c < nc && !keep; ++c) {
-                CX_T *o = band + (c * rows_in + i) * rs + ph * L;
-                for (ptrdiff_t t = 0; t < lo; ++t)
-                    o[t] = 0;
-                for (ptrdiff_t t = hi; t < L; ++t)
-                    o[t] = 0;
-            }
+            for (ptrdiff_t c = 0; c < nc && !keep; ++c)
+                CX_NAME(dk_zero_outside)(band + (c * rows_in + i) * rs + ph * L, L, lo, hi);
             ptrdiff_t t = lo;
 #if CX_DK_CV
             ptrdiff_t cb = 0;
@@ -1237,11 +1254,13 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
 #elif CX_DK_AVX2 && CX_TSIZE == 4
             /* 8 pixels x 8 channels a transpose (the scalar loop below was 23%
                of lenet1's channels-last input gradient, a forward of 8 channels) */
-            if (sw == 1 && nc % 8 == 0)
-                for (; t + 8 <= hi; t += 8)
+            if (sw == 1 && nc % 8 == 0 && hi - t >= 8)
+                for (; t < hi; t += 8) {
+                    const ptrdiff_t ts = cx_min(t, hi - 8);   /* (the last block overlaps) */
                     for (ptrdiff_t cb = 0; cb < nc; cb += 8)
-                        CX_NAME(dk_tr8x8)(src + (t - pl) * C + cb, C,
-                                          band + (cb * rows_in + i) * rs + t, rows_in * rs);
+                        CX_NAME(dk_tr8x8)(src + (ts - pl) * C + cb, C,
+                                          band + (cb * rows_in + i) * rs + ts, rows_in * rs);
+                }
 #endif
             for (; t < hi; ++t) {
                 const CX_T *sp = src + (t * sw + ph - pl) * C;
@@ -2573,6 +2592,8 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                 for (ptrdiff_t p = 0; p < rows; ++p) {
                     const CX_T *dp = dn + p * QF * d->K;
                     CX_T *op = dyb + p * pitch;
+                    for (ptrdiff_t k = 0; k < kn; ++k)     /* zeros past Q, first */
+                        CX_NAME(dk_zero_outside)(op + k * len, pitch, 0, Q);
                     ptrdiff_t q = 0;
 #if CX_DK_CV && CX_DK_STREAM
                     if (kn == 8 && !(cx_dev_flags & CX_DEV_NO_GATHER32))
@@ -2596,19 +2617,20 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                         }
 #endif
 #if CX_DK_AVX2 && CX_TSIZE == 4
-                    if (kn % 8 == 0)    /* 8 pixels x 8 channels a transpose (the scalar
-                                           loop was 29% of lenet1's NHWC weight gradient) */
-                        for (; q + 8 <= Q; q += 8)
+                    if (kn % 8 == 0 && Q - q >= 8)  /* 8 pixels x 8 channels a transpose (the
+                                                       scalar loop was 29% of lenet1's NHWC
+                                                       weight gradient); a last block short of
+                                                       8 pixels overlaps the one before it */
+                        for (; q < Q; q += 8) {
+                            const ptrdiff_t qs = cx_min(q, Q - 8);
                             for (ptrdiff_t k8 = 0; k8 < kn; k8 += 8)
-                                CX_NAME(dk_tr8x8)(dp + q * d->K + k8, d->K, op + k8 * len + q,
+                                CX_NAME(dk_tr8x8)(dp + qs * d->K + k8, d->K, op + k8 * len + qs,
                                                   len);
+                        }
 #endif
                     for (; q < Q; ++q)
                         for (ptrdiff_t k = 0; k < kn; ++k)
                             op[k * len + q] = dp[q * d->K + k];
-                    for (ptrdiff_t k = 0; k < kn; ++k)
-                        for (ptrdiff_t q = Q; q < pitch; ++q)
-                            op[k * len + q] = 0;
                 }
                 for (ptrdiff_t k = 0; k < kn; ++k)
                     memset(dyb + k * len + rows * pitch, 0,
