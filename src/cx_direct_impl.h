@@ -1547,15 +1547,17 @@ static void CX_NAME(dk_to_pixels)(CX_T *restrict dst, const CX_T *restrict src, 
             for (ptrdiff_t k0 = 0; k0 < K; k0 += 8)
                 CX_NAME(dk_tr8x8)(src + k0 * npix + j0, npix, dst + j0 * K + k0, K);
 #endif
-    for (; j0 + 8 <= npix; j0 += 8) {
-        CX_T blk[16][8];
-        for (ptrdiff_t k = 0; k < K; ++k)
+    for (; j0 + 8 <= npix; j0 += 8)
+        for (ptrdiff_t k0 = 0; k0 < K; k0 += 16) {
+            const ptrdiff_t kn = cx_min(16, K - k0);
+            CX_T blk[16][8];
+            for (ptrdiff_t k = 0; k < kn; ++k)
+                for (int j = 0; j < 8; ++j)
+                    blk[k][j] = src[(k0 + k) * npix + j0 + j];
             for (int j = 0; j < 8; ++j)
-                blk[k][j] = src[k * npix + j0 + j];
-        for (int j = 0; j < 8; ++j)
-            for (ptrdiff_t k = 0; k < K; ++k)
-                dst[(j0 + j) * K + k] = blk[k][j];
-    }
+                for (ptrdiff_t k = 0; k < kn; ++k)
+                    dst[(j0 + j) * K + k0 + k] = blk[k][j];
+        }
     for (; j0 < npix; ++j0)
         for (ptrdiff_t k = 0; k < K; ++k)
             dst[j0 * K + k] = src[k * npix + j0];
@@ -1701,7 +1703,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
 #endif
 #if !CX_DK_CV
         if (pl->dk_nhwc == 1) {
-            /* channels-last output of one group of Kg <= 16 channels (plan:
+            /* channels-last output of one group of Kg <= 64 channels (plan:
                groups == 1): every block's tiles to channel rows of a buffer
                after the band, turned pixel-major once the last block is in */
             CX_T *tb = scratch + CX_DVL_MAX;

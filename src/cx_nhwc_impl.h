@@ -82,6 +82,8 @@
 #define CX_NHWC_DW_MAX_MULT 4
 /* Most rows of one MR-high panel on any path. */
 #define CX_NHWC_MR_MAX 16
+/* Most bytes of a direct forward band's pixel-major buffer over 16 channels. */
+#define CX_NHWC_DK_BUF_BYTES ((size_t)256 << 10)
 /* Vectors of channels one depthwise step keeps in registers. */
 #define CX_NHWC_DW_NV 4
 
@@ -646,11 +648,21 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
             /* without channel-vector tiles (AVX2, the portable path, float64
                everywhere): up to 16 channels, every block's tiles to the
                buffer, one transpose per band (lenet1's forward ran 6-7x its
-               NCHW time as a GEMM on AVX2; the others were not timed) */
-            if (G == 1 && Kg <= 16) {
+               NCHW time as a GEMM on AVX2); up to 64 from fewer than 16 input
+               channels, not 1x1 (where NCHW's auto picks the direct tiles on
+               AVX2 too), in bands whose buffer stays within 256 KB (1 thread,
+               bench/api_ab.py: the stem's 0.86x the GEMM's time; latency1's 64
+               input channels ran 1.17x, so those stay GEMMs) */
+            if (G == 1 && (Kg <= 16 || (Kg <= 64 && Cg < 16 && !cx_is_pointwise(d)))) {
 #endif
                 *pl = dk;
                 pl->dk_nhwc = 1;
+                if (Kg > 16) {
+                    const ptrdiff_t most = (ptrdiff_t)(CX_NHWC_DK_BUF_BYTES / sizeof(CX_T));
+                    pl->tile = cx_max(cx_min(pl->tile, most / (Kg * d->Q)), 1);
+                    pl->ntiles = cx_ceil_div(d->P, pl->tile);
+                    pl->nitems = d->N * pl->cblocks * pl->ntiles * pl->dk_qtiles;
+                }
                 pl->ws_elems += (size_t)(Kg * pl->tile * d->Q + 2 * CX_DVL_MAX);
                 return;
             }

@@ -174,8 +174,9 @@ def test_channel_vector_cases_take_the_direct_tiles():
                 _conv.plan_info(geo.astuple(), "wgrad", "direct", dt)["direct_kernels"], case_id
     # the forward's direct tiles: channel-vector tiles (16k channels a group)
     # and their 8-channel transpose where the build has them (float32, 16
-    # lanes); elsewhere one group of at most 16 channels whose tiles are made
-    # pixel-major by one transpose a band (and one output channel everywhere)
+    # lanes); elsewhere one group of at most 16 channels (up to 64 from fewer
+    # than 16 input channels, not 1x1) whose tiles are made pixel-major by one
+    # transpose a band (and one output channel everywhere)
     for case_id in CASE_IDS:
         geo = _setup(case_id, np.float32)[0]
         Kg = geo.K // geo.groups
@@ -185,7 +186,9 @@ def test_channel_vector_cases_take_the_direct_tiles():
                 if _api._channel_tiles(dt):
                     assert Kg % 16 == 0 or (Kg == 8 and geo.groups == 1), (case_id, dt, info)
                 else:
-                    assert geo.groups == 1 and Kg <= 16, (case_id, dt, info)
+                    Cg = geo.C // geo.groups
+                    assert geo.groups == 1 and (Kg <= 16 or (
+                        Kg <= 64 and Cg < 16 and (geo.R, geo.S) != (1, 1))), (case_id, dt, info)
         if case_id in ("C1", "chvec_5x5_lenet2"):
             # 8 output channels, one group: pixel tiles made pixel-major (the
             # forward; lenet2's input gradient is that forward to 8 channels)
@@ -544,3 +547,29 @@ def test_kept_band_zeros_on_poisoned_workspace(case):
             dx, ref_conv2d_input(xn.shape, w, gy, **kw).transpose(0, 2, 3, 1))
     finally:
         _conv._set_poison_workspace(was)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("K", [24, 64])
+def test_forward_pixel_major_bands_over_16_channels(dtype, K):
+    """Without channel-vector tiles, a forward from a few input channels to up
+    to 64 outputs runs the direct tiles in bands whose pixel-major buffer stays
+    within 256 KB (several bands an image here): exact on integer data against
+    the reference and NCHW, 1 and 2 threads the same bits."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(-3, 4, (2, 3, 70, 66)).astype(dtype)
+    w = rng.integers(-3, 4, (K, 3, 5, 5)).astype(dtype)
+    b = rng.integers(-3, 4, K).astype(dtype)
+    kw = dict(stride=(2, 1), padding=2)
+    geo = _api._geometry(x.shape, w.shape, (2, 1), 2, 1, 1)
+    info = _conv.nhwc_plan_info(geo.astuple(), "fwd", dtype)
+    if not _api._channel_tiles(dtype):
+        assert info["direct_tiles"], info
+        assert info["tile"] * K * geo.Q * np.dtype(dtype).itemsize <= 256 << 10, info
+        assert info["ntiles"] > 1, info
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **kw)
+    outs = [convx.conv2d(xh, w, b, layout="NHWC", threads=t, **kw) for t in (1, 2)]
+    np.testing.assert_array_equal(nchw(outs[0]), ref)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(nchw(outs[0]), convx.conv2d(x, w, b, **kw))
