@@ -2625,6 +2625,12 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                                        8 pixels overlaps the one before it */
                         for (; q < Q; q += 8) {
                             const ptrdiff_t qs = cx_min(q, Q - 8);
+                            /* the block 16 pixels on (a pixel-strided walk
+                               the hardware prefetchers did not follow: the
+                               stem's gather waited on these loads) */
+                            if (kn * (ptrdiff_t)sizeof(CX_T) >= 64)
+                                for (ptrdiff_t l = 0; l < 8 * kn; l += 64 / (ptrdiff_t)sizeof(CX_T))
+                                    CX_NAME(dk_prefetch_line)(dp + (qs + 16 + l / kn) * d->K + l % kn);
                             for (ptrdiff_t k8 = 0; k8 < kn; k8 += 8)
                                 CX_NAME(dk_tr8x8)(dp + qs * d->K + k8, d->K, op + k8 * len + qs,
                                                   len);
