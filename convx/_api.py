@@ -677,6 +677,17 @@ def _sliding_tiles(op, geo, dtype):
     return True
 
 
+def _eight_lane_tiles(geo, dtype):
+    """Will the direct forward of geo run AVX2's 8-lane channel-vector tiles (8
+    output channels a vector, float32, kernel rows of 3, 5 or 7 contiguous taps,
+    where the plan finds them filling more lanes than the pixel tiles)?"""
+    if not (_conv.active_isa() == "avx2" and np.dtype(dtype) == np.float32
+            and geo.K // geo.groups % 8 == 0 and geo.stride[1] == 1
+            and geo.dilation[1] == 1 and geo.S in (3, 5, 7)):
+        return False
+    return _conv.plan_info(geo.astuple(), "fwd", "direct", dtype)["dk_mode"] == 2
+
+
 def _dgrad_forward_geometry(geo):
     """The stride-1 input gradient of geo as the forward it runs as (see
     _conv._dgrad_as_forward): grad_output padded by (R-1)*dh - top (and so on)
@@ -747,6 +758,17 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         return (avx2 and geo.R > 1 and 16 <= channels <= 128
                 and lanes < width <= 2 * lanes)
 
+    def avx2_channel_vectors(channels, width, fgeo):
+        # AVX2's 8-lane channel-vector tiles (float32) beat the GEMM on rows of
+        # up to two vectors and, from at most 64 channels, of up to four
+        # (bench/README.md, session 16, im2col / direct paired at 1 thread:
+        # c64k64 on 7 x 7 1.52 / 1.38 (forward / input gradient), c128k128 on
+        # 14 x 14 1.36 / 1.31, c32k32 on 28 x 28 1.25 / 1.21, res3x3_256 1.04
+        # -1.29; vgg3x3_512's 512 channels on 28-pixel rows 0.75-0.86 and the
+        # 56-pixel rows of res3x3_64 0.91-0.93: the GEMM there)
+        return (avx2 and (width <= 2 * lanes or (width <= 4 * lanes and channels <= 64))
+                and _eight_lane_tiles(fgeo, dtype))
+
     if pointwise and avx2 and Cg <= 32 and Kg <= 32 and op != "wgrad":
         return "direct", lambda: (f"1x1 layer of {Cg} -> {Kg} channels per group on AVX2: "
                                   f"the direct tiles (c32k32_1x1 ran 1.2-1.8x faster than "
@@ -777,6 +799,10 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         if pointwise:
             return "im2col", lambda: ("1x1 stride-1 convolution: a plain GEMM on "
                                       "grad_output in place")
+        if avx2_channel_vectors(min(Kg, Cg), geo.W, _dgrad_forward_geometry(geo)):
+            return "direct", lambda: (f"{Cg} input channels per group (8 a vector) on rows "
+                                      f"of {geo.W} pixels on AVX2: the forward of "
+                                      f"grad_output on the direct channel-vector tiles")
         if avx2_two_vectors(Cg, geo.W):
             return "direct", lambda: (f"{Cg} input channels per group on rows of {geo.W} "
                                       f"pixels on AVX2: the direct tiles fill "
@@ -837,6 +863,9 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
                                       f"the GEMM's tiles are full")
         return "direct", lambda: (f"{Kg} output channels per group, {crs} taps: "
                                   f"register-blocked direct tiles")
+    if op == "fwd" and avx2_channel_vectors(min(Kg, Cg), geo.Q, geo):
+        return "direct", lambda: (f"{Kg} output channels per group (8 a vector) on rows of "
+                                  f"{geo.Q} pixels on AVX2: direct channel-vector tiles")
     if avx2_two_vectors(min(Kg, Cg), geo.Q) and (sh, sw) == (1, 1):
         return "direct", lambda: (f"{Kg} output channels per group on rows of {geo.Q} "
                                   f"pixels on AVX2: the direct tiles fill "

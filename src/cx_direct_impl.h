@@ -934,8 +934,18 @@ static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwdr_fns)[1 + CX_DK_ALIGNR][2][3][3] 
 #else
 #define CX_DK_CV 0
 #endif
+/* The same forward tiles in 8 lanes (AVX2 float32: 8 output channels a
+   vector), for kernel rows of contiguous taps only (the sliding tiles, at most
+   NP + S + 1 <= 16 registers; plan_fwd_dk), their results turned into NCHW
+   rows by 8 x 8 transposes (dk_tr8x8). CX_DK_CVL: the channels a tile holds. */
+#if !CX_DK_CV && CX_DK_AVX2 && defined(CX_TSIZE) && CX_TSIZE == 4
+#define CX_DK_CV8 1
+#else
+#define CX_DK_CV8 0
+#endif
+#define CX_DK_CVL (CX_DK_CV ? 16 : 8)
 
-#if CX_DK_CV
+#if CX_DK_CV || CX_DK_CV8
 static CX_DK_INLINE void CX_NAME(dk_fwdc_tile)(const int NP, ptrdiff_t taps,
                                                const CX_T *restrict wq,
                                                const CX_T *restrict base,
@@ -948,13 +958,13 @@ static CX_DK_INLINE void CX_NAME(dk_fwdc_tile)(const int NP, ptrdiff_t taps,
         acc[j] = b;
     ptrdiff_t t = 0;
     do {    /* (taps >= 1; see dk_fwdcs_tile) */
-        const CX_DV wv = CX_NAME(dv_load)(wq + t * 16);
+        const CX_DV wv = CX_NAME(dv_load)(wq + t * CX_DK_CVL);
         const CX_T *xp = base + off[t];
         for (int j = 0; j < NP; ++j)
             acc[j] += wv * CX_NAME(dv_splat)(xp[j]);
     } while (++t < taps);
     for (int j = 0; j < NP; ++j)
-        CX_NAME(dv_store)(tr + j * 16, acc[j]);
+        CX_NAME(dv_store)(tr + j * CX_DK_CVL, acc[j]);
 }
 
 /* The same tile for stride 1 and dilation 1 along the row, where the S taps of a
@@ -983,7 +993,7 @@ static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, ptrdi
     do {
         CX_DV wv[7];
         for (int s = 0; s < S; ++s)
-            wv[s] = CX_NAME(dv_load)(wq + (t + s) * 16);
+            wv[s] = CX_NAME(dv_load)(wq + (t + s) * CX_DK_CVL);
         const CX_T *xp = base + off[t];
         CX_DK_UNROLL for (int e = 0; e < NP + S - 1; ++e) {
             const CX_DV bx = CX_NAME(dv_splat)(xp[e]);
@@ -994,7 +1004,7 @@ static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, ptrdi
         t += S;
     } while (t < taps);
     for (int j = 0; j < NP; ++j)
-        CX_NAME(dv_store)(tr + j * 16, acc[j]);
+        CX_NAME(dv_store)(tr + j * CX_DK_CVL, acc[j]);
 }
 
 typedef void (*CX_NAME(dk_fwdc_fn))(ptrdiff_t, const CX_T *, const CX_T *, const ptrdiff_t *,
@@ -1316,11 +1326,12 @@ static void CX_NAME(dk_pack_weight)(const cx_conv2d_desc *d, const cx_conv2d_pla
 {
     const ptrdiff_t Kg = d->K / d->groups, taps = (d->C / d->groups) * d->R * d->S;
     if (pl->dk_mode == 2) {
-        /* blocks of 16 channels, each [tap][channel] */
-        for (ptrdiff_t k0 = 0; k0 < Kg; k0 += 16)
+        /* blocks of CX_DK_CVL (16 or 8) channels, each [tap][channel] */
+        const ptrdiff_t cvl = CX_DK_CVL;
+        for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl)
             for (ptrdiff_t t = 0; t < taps; ++t)
-                for (ptrdiff_t i = 0; i < 16; ++i)
-                    wp[k0 * taps + t * 16 + i] = wg[(k0 + i) * taps + t];
+                for (ptrdiff_t i = 0; i < cvl; ++i)
+                    wp[k0 * taps + t * cvl + i] = wg[(k0 + i) * taps + t];
         return;
     }
     for (ptrdiff_t k0 = 0; k0 < Kg;) {
@@ -1380,10 +1391,11 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     /* the weight is packed once per call into a shared buffer when it fits
        CX_APACK_BYTES (then the items' workspace holds only offsets and band) */
     const int packed = (double)G * Kg * Cg * d->R * d->S * sizeof(CX_T) <= (double)CX_APACK_BYTES;
-#if CX_DK_CV
+#if CX_DK_CV || CX_DK_CV8
     /* channel vectors when they fill clearly more lanes: pixel tiles use Q of
        16 lanes and P of ceil(P/3)*3 rows (8 x 3 tiles), channel tiles Q of
-       ceil(Q/np)*np pixels */
+       ceil(Q/np)*np pixels (AVX2: 8 lanes, 8 channels a vector; the sliding
+       tiles only, NP + S + 1 registers) */
     /* wider rows too where the sliding tiles apply (kernel rows of 3, 5 or 7
        contiguous taps): they run at ~100% of the FMA peak in a loop over an
        L1-resident band, the pixel tiles at ~80% (counted 0.8 below); measured
@@ -1391,12 +1403,13 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
        (the band fill and transposes take the rest) */
     const int sliding = d->stride_w == 1 && d->dil_w == 1 &&
                         (d->S == 3 || d->S == 5 || d->S == 7);
+    const ptrdiff_t cvl = CX_DK_CVL;
     /* (wide rows only where one output row's band fits and its pixel-major
        results stay small: the column tiles of longer rows are pixel tiles) */
     if ((Q <= VL || (sliding && Q * 16 * (ptrdiff_t)sizeof(CX_T) <= (ptrdiff_t)(CX_DK_BAND_BYTES / 4) &&
                      CX_NAME(dk_fwd_ws)(d, 1 + 4, CX_NAME(dk_row_len)(d, 14), packed) <=
                          (double)(CX_DK_BAND_BYTES / sizeof(CX_T)))) &&
-        Kg % 16 == 0) {
+        Kg % cvl == 0 && (CX_DK_CV || (sliding && !(cx_dev_flags & CX_DEV_NO_CV8)))) {
         /* the tile width with the most useful work per cycle: lanes used
            (Q of ceil(Q/c)*c) times the tile's own rate, modelled c / (c + 5)
            (a band pixel broadcast and the accumulators' upkeep are shared by
@@ -1407,6 +1420,8 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
         double np_rate = 0;
         for (int i = 0; i < 6; ++i) {
             const ptrdiff_t c = cx_dk_nps[i];
+            if (!CX_DK_CV && c + d->S + 1 > CX_VREGS)
+                continue;    /* (accumulators, S weights and a broadcast) */
             const double rate = (double)Q / (double)(cx_ceil_div(Q, c) * c) *
                                 (double)c / (double)(c + 5);
             if (!np || rate >= np_rate) {
@@ -1421,7 +1436,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
             multirow = 2;
             nv = np;
             vb = np;
-            mr = 16;
+            mr = cvl;
         }
     }
 #endif
@@ -1615,8 +1630,9 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
        aligned vectors rather than load at every column offset */
     const int rowalign = CX_DK_ALIGNR && d->stride_w == 1 && d->dil_w == 1 && L % VL == 0 &&
                          !(cx_dev_flags & CX_DEV_NO_ROWALIGN);
-#if CX_DK_CV
+#if CX_DK_CV || CX_DK_CV8
     if (pl->dk_mode == 2) {
+        const ptrdiff_t cvl = CX_DK_CVL;
         int npi = 0;
         while (cx_dk_nps[npi] != nv)
             ++npi;
@@ -1625,27 +1641,41 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
         if (d->stride_w == 1 && d->dil_w == 1 && (d->S == 3 || d->S == 5 || d->S == 7))
             fn = CX_NAME(dk_fwdcs_fns)[(d->S - 3) / 2][npi];
         CX_T *bb = scratch;
-        /* tr[(p*Q + q)*16 + c]: a tile's pixels past the row's end land on the
+        /* tr[(p*Q + q)*cvl + c]: a tile's pixels past the row's end land on the
            next row's, written after it (slack past the band's last pixel) */
         CX_T *tr = bb + 16;
         const ptrdiff_t npix = rows * Q;
-        for (ptrdiff_t k0 = 0; k0 < Kg; k0 += 16) {
-            for (ptrdiff_t i = 0; i < 16; ++i)
+        for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl) {
+            for (ptrdiff_t i = 0; i < cvl; ++i)
                 bb[i] = bias ? bias[g * Kg + k0 + i] : (CX_T)0;
             for (ptrdiff_t p = 0; p < rows; ++p)
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv)
                     fn(taps, wpk + k0 * taps, band + p * rstep + q0, off, bb,
-                       tr + (p * Q + q0) * 16);
+                       tr + (p * Q + q0) * cvl);
             if (pl->dk_nhwc) {
-                /* pixel-major already: 16 channels of each pixel to (n, p, q, k) */
+                /* pixel-major already: cvl channels of each pixel to (n, p, q, k) */
                 CX_T *yp = y + (n * P + p0) * Q * d->K + g * Kg + k0;
                 for (ptrdiff_t j = 0; j < npix; ++j)
-                    CX_NAME(dv_store)(yp + j * d->K, CX_NAME(dv_load)(tr + j * 16));
+                    CX_NAME(dv_store)(yp + j * d->K, CX_NAME(dv_load)(tr + j * cvl));
                 continue;
             }
             CX_T *yk = yg + k0 * ldc;
+#if CX_DK_CV
             for (ptrdiff_t j0 = 0; j0 < npix; j0 += 16)
                 CX_NAME(dk_transpose16)(tr + j0 * 16, yk + j0, ldc, cx_min(16, npix - j0));
+#else
+            /* 8 pixels x 8 channels a transpose; a short last block through a
+               buffer (the channel rows' next pixels belong to other items) */
+            ptrdiff_t j0 = 0;
+            for (; j0 + 8 <= npix; j0 += 8)
+                CX_NAME(dk_tr8x8)(tr + j0 * 8, 8, yk + j0, ldc);
+            if (j0 < npix) {
+                CX_T tmp[64];
+                CX_NAME(dk_tr8x8)(tr + j0 * 8, 8, tmp, 8);
+                for (int c = 0; c < 8; ++c)
+                    memcpy(yk + c * ldc + j0, tmp + c * 8, (size_t)(npix - j0) * sizeof(CX_T));
+            }
+#endif
         }
         return;
     }

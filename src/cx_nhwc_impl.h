@@ -632,7 +632,12 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         dk.cblocks = 1;
         if (CX_NAME(plan_fwd_dk)(d, &dk) && dk.apack_units > 0 && dk.dk_qt == 0 &&
             !dk.dk_stream) {
-            if (dk.dk_mode == 2) {
+            /* (AVX2's 8-lane ones where NCHW's auto takes them: rows of up to
+               2 vectors, or 4 from at most 64 channels (convx/_api.py); on
+               wider rows, e.g. vgg3x3_512's 512 channels on 28 pixels, the
+               GEMM ran 1.2-1.3x faster) */
+            if (dk.dk_mode == 2 &&
+                (CX_DK_CV || d->Q <= 2 * CX_DVL || (d->Q <= 4 * CX_DVL && cx_min(Kg, Cg) <= 64))) {
                 *pl = dk;
                 pl->dk_nhwc = 1;
                 return;

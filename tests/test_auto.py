@@ -118,18 +118,29 @@ def test_rule_on_avx2():
         # strided forwards: the GEMM only from a reduction of 512
         assert pick("conv2d", (4, 32, 128, 128), (32, 32, 3, 3), stride=2, padding=1) == "direct"
         assert pick("conv2d", (8, 64, 56, 56), (64, 64, 3, 3), stride=2, padding=1) == "im2col"
-        # 16 channels on rows of more than one vector: the GEMM
-        assert pick("conv2d", (8, 16, 28, 28), (64, 16, 3, 3), padding=1) == "im2col"
+        # float32 output channels in blocks of 8 over kernel rows of 3 taps: the
+        # 8-lane channel-vector tiles on rows of up to 2 vectors, and of up to
+        # 4 from at most 64 channels; the GEMM on wider rows or more channels
         assert pick("conv2d", (64, 16, 7, 7), (16, 16, 3, 3), padding=1) == "direct"
+        for op in ("conv2d", "conv2d_input"):
+            assert pick(op, (8, 16, 28, 28), (64, 16, 3, 3), padding=1) == "direct"
+            assert pick(op, (8, 32, 28, 28), (32, 32, 3, 3), padding=1) == "direct"
+            assert pick(op, (32, 64, 7, 7), (64, 64, 3, 3), padding=1) == "direct"
+            assert pick(op, (4, 512, 28, 28), (512, 512, 3, 3), padding=1) == "im2col"
+            assert "channel-vector" in convx.explain(op, (8, 256, 14, 14), (256, 256, 3, 3),
+                                                     padding=1).reason
         # 1x1 layers of <= 32 channels: direct forward and input gradient only
         for op in ("conv2d", "conv2d_input"):
             assert pick(op, (8, 32, 56, 56), (32, 32, 1, 1)) == "direct"
             assert pick(op, (8, 64, 28, 28), (16, 64, 1, 1)) == "im2col"
         assert pick("conv2d_weight", (8, 32, 56, 56), (32, 32, 1, 1)) == "im2col"
-        # rows of two vectors from <= 128 channels: direct (c128k128_3x3), not 256
+        # rows of two vectors: direct (c128k128_3x3; res3x3_256 on the
+        # channel-vector tiles, the GEMM on the pixel tiles' float64)
         for op in ("conv2d", "conv2d_input"):
             assert pick(op, (4, 128, 14, 14), (128, 128, 3, 3), padding=1) == "direct"
-            assert pick(op, (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "im2col"
+            assert pick(op, (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "direct"
+            assert convx.explain(op, (8, 256, 14, 14), (256, 256, 3, 3), padding=1,
+                                 dtype=np.float64).algorithm == "im2col"
         # one image's weight gradient: direct from 32 channels, the GEMM from 64
         assert pick("conv2d_weight", (1, 32, 56, 56), (32, 32, 3, 3), padding=1) == "direct"
         assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"

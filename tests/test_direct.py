@@ -379,6 +379,79 @@ def test_rowwalk_tiles_match_the_tiles_they_replace(isa, case, dev_flags):
             "the row-walking tiles were not reached"
 
 
+# (id, input shape, weight shape, kwargs): output channels in blocks of 8 over
+# kernel rows of 3, 5 or 7 contiguous taps, which AVX2's float32 forward runs on
+# 8-lane channel-vector tiles (CX_DEV_NO_CV8 = 16 switches them off)
+CV8_CASES = [
+    ("lenet2", (3, 8, 14, 14), (16, 8, 5, 5), dict(padding=2)),
+    # lenet2's input gradient as a forward: 16 channels to 8
+    ("to8_q14", (2, 16, 14, 14), (8, 16, 5, 5), dict(padding=2)),
+    # 9-pixel rows: 12-pixel tiles, a short last transpose block
+    ("q9", (2, 5, 9, 9), (24, 5, 3, 3), dict(padding=1)),
+    ("q37_stride_h2", (2, 3, 40, 37), (16, 3, 3, 3), dict(padding=1, stride=(2, 1))),
+    ("7x7_q30", (2, 4, 9, 30), (8, 4, 7, 7), dict(padding=3)),
+    ("groups2_dilation_h2", (2, 6, 12, 13), (16, 3, 5, 5),
+     dict(padding=(4, 2), dilation=(2, 1), groups=2)),
+    # several bands of rows an image
+    ("bands", (1, 3, 150, 60), (16, 3, 3, 3), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize("case", CV8_CASES, ids=[c[0] for c in CV8_CASES])
+def test_eight_lane_channel_tiles_match_the_tiles_they_replace(isa, case, dev_flags):
+    """AVX2's float32 forward over kernel rows of contiguous taps with output
+    channels in blocks of 8 runs channel-vector tiles (8 channels a vector,
+    results turned into NCHW rows by 8 x 8 transposes, or stored as pixels
+    channels-last) where they fill more lanes than the pixel tiles; they sum in
+    the pixel tiles' order, so the results are bit for bit the tiles' they
+    replace (CX_DEV_NO_CV8 = 16), forward and the input gradient (a forward),
+    both layouts, and exact on integer data."""
+    _, xs, ws, kw = case
+    f32 = np.float32
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(xs).astype(f32)
+    w = rng.standard_normal(ws).astype(f32)
+    b = rng.standard_normal(ws[0]).astype(f32)
+    geo = _geometry(x, w, kw)
+    gy = rng.standard_normal((xs[0], ws[0], geo[7], geo[8])).astype(f32)
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    gh = np.ascontiguousarray(gy.transpose(0, 2, 3, 1))
+
+    def ops(threads=1):
+        d = dict(algorithm="direct", threads=threads, **kw)
+        return (convx.conv2d(x, w, b, **d), convx.conv2d_input(x.shape, w, gy, **d),
+                convx.conv2d(xh, w, b, layout="NHWC", **kw, threads=threads).transpose(0, 3, 1, 2),
+                convx.conv2d_input(xh.shape, w, gh, layout="NHWC", **kw,
+                                   threads=threads).transpose(0, 3, 1, 2))
+
+    plan = _conv.plan_info(geo, "fwd", "direct", f32)
+    if isa == "avx2":
+        assert plan["dk_mode"] == 2 and plan["dk_tile"][0] == 8, plan
+    dev_flags(16)
+    old = ops()
+    assert isa != "avx2" or _conv.plan_info(geo, "fwd", "direct", f32)["dk_mode"] != 2
+    dev_flags(0)
+    new = ops()
+    # NCHW: the same plan with either tile; channels-last's forward runs the
+    # NCHW forward's tiles (with the switch, groups > 1 took the GEMM there)
+    np.testing.assert_array_equal(new[0], old[0])
+    np.testing.assert_array_equal(new[1], old[1])
+    if plan["dk_mode"] == 2:
+        np.testing.assert_array_equal(new[2], new[0])
+    for a, o in zip(ops(threads=2), new):
+        np.testing.assert_array_equal(a, o)
+    for a, o in zip(new, old):
+        np.testing.assert_allclose(a, o, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(new[0], ref_conv2d(x, w, b, **kw), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(new[1], ref_conv2d_input(x.shape, w, gy, **kw),
+                               rtol=1e-4, atol=1e-4)
+    xi = rng.integers(-3, 4, xs).astype(f32)
+    wi = rng.integers(-3, 4, ws).astype(f32)
+    bi = rng.integers(-3, 4, ws[0]).astype(f32)
+    np.testing.assert_array_equal(convx.conv2d(xi, wi, bi, algorithm="direct", **kw),
+                                  ref_conv2d(xi, wi, bi, **kw))
+
+
 @pytest.mark.parametrize("width", [5, 16, 20, 28, 32, 45])
 def test_nhwc_eight_channel_gather_matches_the_one_it_replaces(dev_flags, width):
     """The channels-last band fill of exactly 8 channels (32 pixels a transpose,

@@ -150,8 +150,13 @@ def test_channel_vector_cases_take_the_direct_tiles():
     for case_id in CASE_IDS:
         geo = _setup(case_id, np.float32)[0]
         info = _conv.nhwc_plan_info(geo.astuple(), "fwd", np.float32)
+        # (AVX2's float32 forward has 8-lane channel-vector tiles for kernel
+        # rows of contiguous taps, dk_mode 2 of NCHW's plan, taken channels-last
+        # on rows of up to 16 pixels, or 32 from at most 64 channels)
+        cv8 = (_conv.plan_info(geo.astuple(), "fwd", "direct", np.float32)["dk_mode"] == 2
+               and (geo.Q <= 16 or (geo.Q <= 32 and min(geo.K, geo.C) // geo.groups <= 64)))
         if case_id.startswith("chvec"):
-            assert info["direct_tiles"] == (_api._channel_tiles(np.float32) or (
+            assert info["direct_tiles"] == (_api._channel_tiles(np.float32) or cv8 or (
                 geo.groups == 1 and geo.K <= 16)), (case_id, info)
             # the weight gradient's channel-vector tiles need stride 1 along
             # rows; without them (AVX2, generic) NCHW's lane tiles take up to
@@ -185,6 +190,8 @@ def test_channel_vector_cases_take_the_direct_tiles():
             if info["direct_tiles"] and Kg > 1:
                 if _api._channel_tiles(dt):
                     assert Kg % 16 == 0 or (Kg == 8 and geo.groups == 1), (case_id, dt, info)
+                elif _conv.plan_info(geo.astuple(), "fwd", "direct", dt)["dk_mode"] == 2:
+                    assert Kg % 8 == 0 and _conv.active_isa() == "avx2" and dt == np.float32
                 else:
                     Cg = geo.C // geo.groups
                     assert geo.groups == 1 and (Kg <= 16 or (
