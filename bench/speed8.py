@@ -30,7 +30,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 
@@ -86,7 +88,12 @@ def main(argv=None):
     ap.add_argument("--json")
     ap.add_argument("--skip", default="", help="comma-separated sections to skip: "
                     "layers,long,modes,layout")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="repeat the run in this many fresh processes and report the "
+                    "median paired ratios over them")
     args = ap.parse_args(argv)
+    if args.processes > 1:
+        return across_processes(args, sys.argv[1:] if argv is None else list(argv))
     skip = set(filter(None, args.skip.split(",")))
     convx = import_convx()
     import scipy
@@ -229,6 +236,71 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=1)
+
+
+# Per section: the fields naming a row, and the paired ratios to summarise.
+SUMMARY = {"layers": (("layer", "op"), ("paired_torch_over_auto",)),
+           "modes": (("shape", "op"), ("paired_reflect_over_zeros",
+                                       "paired_circular_over_zeros")),
+           "layout": (("shape", "op"), ("paired_nhwc_over_nchw",))}
+
+
+def strip_option(argv, name):
+    """argv without `name VALUE` / `name=VALUE`."""
+    out, skip_next = [], False
+    for a in argv:
+        if skip_next:
+            skip_next = False
+        elif a == name:
+            skip_next = True
+        elif not a.startswith(name + "="):
+            out.append(a)
+    return out
+
+
+def across_processes(args, argv):
+    """Run this script args.processes times, one fresh process after another, and
+    print each paired ratio's median over the processes and its range."""
+    base = strip_option(strip_option(argv, "--processes"), "--json")
+    docs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.processes):
+            path = os.path.join(tmp, f"run{i}.json")
+            print(f"process {i + 1} of {args.processes} ...", file=sys.stderr, flush=True)
+            subprocess.run([sys.executable, os.path.abspath(__file__), *base,
+                            "--processes", "1", "--json", path],
+                           stdout=sys.stderr, check=True)
+            with open(path) as f:
+                docs.append(json.load(f))
+    summary = {}
+    print(f"Paired ratios over {args.processes} processes ({args.threads} thread(s)): "
+          "median [min, max]\n")
+    for section, (keys, fields) in SUMMARY.items():
+        rows = [d.get(section) or [] for d in docs]
+        if not rows[0]:
+            continue
+        print(f"| {' | '.join(keys)} | " + " | ".join(fields) + " |")
+        print("|" + "---|" * (len(keys) + len(fields)))
+        summary[section] = []
+        for j, row in enumerate(rows[0]):
+            entry = {k: row[k] for k in keys}
+            cells = []
+            for fld in fields:
+                vals = [r[j][fld] for r in rows]
+                assert all(r[j][k] == row[k] for r in rows for k in keys)
+                if any(v is None for v in vals):
+                    cells.append("-")
+                    continue
+                med = statistics.median(vals)
+                entry[fld] = dict(median=med, min=min(vals), max=max(vals), values=vals)
+                cells.append(f"{med:.2f} [{min(vals):.2f}, {max(vals):.2f}]")
+            summary[section].append(entry)
+            print(f"| {' | '.join(str(row[k]) for k in keys)} | " + " | ".join(cells) + " |",
+                  flush=True)
+        print()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(processes=docs, summary=summary), f, indent=1)
 
 
 if __name__ == "__main__":
