@@ -677,15 +677,16 @@ def _sliding_tiles(op, geo, dtype):
     return True
 
 
-def _eight_lane_tiles(geo, dtype):
-    """Will the direct forward of geo run AVX2's 8-lane channel-vector tiles (8
-    output channels a vector, float32, kernel rows of 3, 5 or 7 contiguous taps,
-    where the plan finds them filling more lanes than the pixel tiles)?"""
+def _eight_lane_tiles(geo, dtype, op="fwd"):
+    """Will the direct forward (weight gradient: op="wgrad") of geo run AVX2's
+    8-lane channel-vector tiles (8 output channels a vector, float32, kernel
+    rows of 3, 5 or 7 contiguous taps; the forward's where the plan finds them
+    filling more lanes than the pixel tiles)?"""
     if not (_conv.active_isa() == "avx2" and np.dtype(dtype) == np.float32
             and geo.K // geo.groups % 8 == 0 and geo.stride[1] == 1
             and geo.dilation[1] == 1 and geo.S in (3, 5, 7)):
         return False
-    return _conv.plan_info(geo.astuple(), "fwd", "direct", dtype)["dk_mode"] == 2
+    return _conv.plan_info(geo.astuple(), op, "direct", dtype)["dk_mode"] == 2
 
 
 def _dgrad_forward_geometry(geo):
@@ -832,6 +833,12 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     if pointwise:
         return "im2col", lambda: "1x1 stride-1 convolution: a plain GEMM on the input in place"
     if op == "wgrad":
+        if avx2 and geo.Q <= 2 * lanes and _eight_lane_tiles(geo, dtype, "wgrad"):
+            # (rows of up to two vectors: im2col / direct paired, session 16,
+            # res3x3_256 1.08 | 1.28 at 1 | 2 threads, c128k128 0.97 | 0.96)
+            return "direct", lambda: (f"{Kg} output channels per group (8 a vector) on rows "
+                                      f"of {geo.Q} pixels on AVX2: direct channel-vector "
+                                      f"tiles")
         if Kg >= 128:
             return "im2col", lambda: (f"{Kg} output channels per group: the GEMM shares "
                                       f"each packed column row among all of them")

@@ -1067,7 +1067,7 @@ void CX_NAME(conv3d_wgrad)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
                            const cx_conv2d_plan *pl, const CX_T *x, const CX_T *dy, CX_T *dw,
                            ptrdiff_t item, CX_T *ws)
 {
-#if CX_DK_CV
+#if CX_DK_CV || CX_DK_CV8
     CX_NAME(wgrad_dkc)(d, z, pl, x, dy, dw, item, ws);
 #else
     (void)d, (void)z, (void)pl, (void)x, (void)dy, (void)dw, (void)item, (void)ws;

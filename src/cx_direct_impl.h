@@ -2149,8 +2149,11 @@ static ptrdiff_t CX_NAME(dk_wgrad_mt)(ptrdiff_t mk)
    A row runs in blocks of pixels, each reloading its window (S - 1 loads):
    the first block [0, S) takes only t <= e and the last [Q - 1, Q + S - 1)
    only q <= Q - 1, by compile-time masks, so that every product is one of
-   the convolution's (inf and NaN in the band stay where they belong). */
-#if CX_DK_CV
+   the convolution's (inf and NaN in the band stay where they belong).
+   AVX2 float32 (CX_DK_CV8): 8 channels a vector, fewer kernel rows a tile
+   (NRR * S accumulators, S window vectors and a broadcast in 16 registers),
+   kernel rows of 3, 5 or 7 taps. */
+#if CX_DK_CV || CX_DK_CV8
 static CX_DK_INLINE void CX_NAME(dk_wgradc_block)(const int S, const int NRR, const int B,
                                                   const int MASK, ptrdiff_t e0,
                                                   const CX_T *const *xp,
@@ -2158,10 +2161,10 @@ static CX_DK_INLINE void CX_NAME(dk_wgradc_block)(const int S, const int NRR, co
 {
     CX_DV win[9];
     CX_DK_UNROLL for (int j = 0; j < S - 1; ++j)
-        win[j] = CX_NAME(dv_load)(dp + (e0 + j) * 16);
+        win[j] = CX_NAME(dv_load)(dp + (e0 + j) * CX_DK_CVL);
     CX_DK_UNROLL for (int j = 0; j < B; ++j) {
         /* the window holds dyt[e0 + j .. e0 + j + S - 1], index m in slot (m - e0) % S */
-        win[(j + S - 1) % S] = CX_NAME(dv_load)(dp + (e0 + j + S - 1) * 16);
+        win[(j + S - 1) % S] = CX_NAME(dv_load)(dp + (e0 + j + S - 1) * CX_DK_CVL);
         CX_DK_UNROLL for (int i = 0; i < NRR; ++i) {
             const CX_DV bx = CX_NAME(dv_splat)(xp[i][e0 + j]);
             CX_DK_UNROLL for (int t = 0; t < S; ++t)
@@ -2218,13 +2221,22 @@ typedef void (*CX_NAME(dk_wgradc_fn))(ptrdiff_t, ptrdiff_t, const CX_T *const *,
     {                                                                                      \
         CX_NAME(dk_wgradc_tile)(S, NRR, rows, Q, xr, rstep, dyt, dpitch, accm);            \
     }
+#if CX_DK_CV
 CX_DK_WGRADC(3, 8) CX_DK_WGRADC(5, 4) CX_DK_WGRADC(7, 3) CX_DK_WGRADC(9, 2)
+#else
+CX_DK_WGRADC(3, 4) CX_DK_WGRADC(5, 2) CX_DK_WGRADC(7, 1)
+#endif
 #undef CX_DK_WGRADC
 #endif
 
-#if CX_DK_CV
+#if CX_DK_CV || CX_DK_CV8
 /* Kernel rows per channel-vector weight-gradient tile, for kernel width S. */
-static ptrdiff_t cx_dk_wgradc_nrr(ptrdiff_t S) { return S == 3 ? 8 : S == 5 ? 4 : S == 7 ? 3 : 2; }
+static ptrdiff_t cx_dk_wgradc_nrr(ptrdiff_t S)
+{
+    if (!CX_DK_CV)
+        return S == 3 ? 4 : S == 5 ? 2 : 1;
+    return S == 3 ? 8 : S == 5 ? 4 : S == 7 ? 3 : 2;
+}
 
 /* Workspace elements of a channel-vector weight-gradient item: offsets, the
    accumulators of kblock channels (16-channel blocks x kernel rows padded to
@@ -2239,7 +2251,8 @@ static double CX_NAME(dk_wgradc_ws)(const cx_conv2d_desc *d, ptrdiff_t rows, ptr
     const double rows_in = (double)(rows - 1) * (double)d->stride_h +
                            (double)(d->R - 1) * (double)d->dil_h + 1;
     return Cg * (double)d->R * S * 2 + 1 + 16 + (double)kblock * crp * S +
-           Cg * rows_in * (double)L + 2.0 * CX_DVL + S + (double)rows * ((double)d->Q + 2 * S) * 16 + 16;
+           Cg * rows_in * (double)L + 2.0 * CX_DVL + S +
+           (double)rows * ((double)d->Q + 2 * S) * CX_DK_CVL + 16;
 }
 #endif
 
@@ -2279,16 +2292,19 @@ static void CX_NAME(dk_wgrad_units)(cx_conv2d_plan *pl, ptrdiff_t units)
    (chunk of (image, band) units, group, block of kblock output channels). */
 static int CX_NAME(plan_wgradc_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
 {
-#if CX_DK_CV
+#if CX_DK_CV || CX_DK_CV8
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, P = d->P, Q = d->Q;
-    if (Kg % 16 || d->stride_w != 1 || d->dil_w != 1 ||
-        !(d->S == 3 || d->S == 5 || d->S == 7 || d->S == 9))
+    const ptrdiff_t cvl = CX_DK_CVL;
+    if (Kg % cvl || d->stride_w != 1 || d->dil_w != 1 ||
+        !(d->S == 3 || d->S == 5 || d->S == 7 || (d->S == 9 && CX_DK_CV)))
+        return 0;
+    if (!CX_DK_CV && (cx_dev_flags & CX_DEV_NO_CV8))
         return 0;
     const ptrdiff_t nrr = cx_dk_wgradc_nrr(d->S);
     const ptrdiff_t crp = cx_ceil_div(Cg * d->R, nrr) * nrr;
     const ptrdiff_t acc_elems = (ptrdiff_t)(CX_DK_ACC_BYTES / sizeof(CX_T));
-    ptrdiff_t kblock = acc_elems / (crp * d->S * 16) * 16;
-    if (kblock < 16)
+    ptrdiff_t kblock = acc_elems / (crp * d->S * cvl) * cvl;
+    if (kblock < cvl)
         return 0;
     kblock = cx_min(kblock, Kg);
     const ptrdiff_t L = CX_NAME(dk_row_len)(d, 1);
@@ -2323,7 +2339,7 @@ static int CX_NAME(plan_wgradc_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->dk = 1;
     pl->dk_mode = 2;
     pl->dk_L = L2;
-    pl->dk_mk = 16;
+    pl->dk_mk = cvl;
     pl->dk_mt = d->S;
     pl->tile = rows;
     pl->ntiles = cx_ceil_div(P, rows);
@@ -2423,7 +2439,7 @@ static int CX_NAME(plan_wgrad_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     return 1;
 }
 
-#if CX_DK_CV
+#if CX_DK_CV || CX_DK_CV8
 /* acc[i][t] += sum over rows p, pixels q < Q of dyt[p][q + S - 1] * x_i[p][q + t]:
    the channel-vector tile's sums for rows of Q <= S pixels. */
 static void CX_NAME(dk_wgradc_exact)(ptrdiff_t S, ptrdiff_t nrr, ptrdiff_t rows, ptrdiff_t Q,
@@ -2435,7 +2451,7 @@ static void CX_NAME(dk_wgradc_exact)(ptrdiff_t S, ptrdiff_t nrr, ptrdiff_t rows,
             CX_DV a = accm[i * S + t];
             for (ptrdiff_t p = 0; p < rows; ++p)
                 for (ptrdiff_t q = 0; q < Q; ++q)
-                    a += CX_NAME(dv_load)(dyt + p * dpitch + (q + S - 1) * 16) *
+                    a += CX_NAME(dv_load)(dyt + p * dpitch + (q + S - 1) * CX_DK_CVL) *
                          CX_NAME(dv_splat)(xr[i][p * rstep + q + t]);
             accm[i * S + t] = a;
         }
@@ -2457,14 +2473,19 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
     const ptrdiff_t qtiles = pl->dk_qt ? pl->dk_qtiles : 1;
     const ptrdiff_t u0 = split * pl->nper;
     const ptrdiff_t u1 = cx_min(d->N * pl->ntiles * qtiles, u0 + pl->nper);
-    const ptrdiff_t k0 = kbi * pl->kblock, kn = cx_min(pl->kblock, Kg - k0), nkb = kn / 16;
+    const ptrdiff_t cvl = CX_DK_CVL;
+    const ptrdiff_t k0 = kbi * pl->kblock, kn = cx_min(pl->kblock, Kg - k0), nkb = kn / cvl;
     const ptrdiff_t nrr = cx_dk_wgradc_nrr(S), ncr = Cg * R, crp = cx_ceil_div(ncr, nrr) * nrr;
     /* dyt rows: S - 1 zero vectors, Q (a tile's) pixels, S - 1 zero vectors (the
        windows of the last pixel block reach index Q + 2S - 3) */
-    const ptrdiff_t dpitch = ((pl->dk_qt ? pl->dk_qt : Q) + 2 * S - 2) * 16;
+    const ptrdiff_t dpitch = ((pl->dk_qt ? pl->dk_qt : Q) + 2 * S - 2) * cvl;
     const CX_NAME(dk_wgradc_fn) fn = S == 3   ? CX_NAME(dk_wgradc_3)
                                    : S == 5 ? CX_NAME(dk_wgradc_5)
+#if CX_DK_CV
                                    : S == 7 ? CX_NAME(dk_wgradc_7) : CX_NAME(dk_wgradc_9);
+#else
+                                            : CX_NAME(dk_wgradc_7);
+#endif
     dw += split * pl->wsize;
     /* 3-D: T slots of Cs channels (the folded channel c*T + t is channel c of
        the slot of tap t) */
@@ -2525,21 +2546,22 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
             memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
         }
         for (ptrdiff_t kb = 0; kb < nkb; ++kb) {
-            /* dyt[p][S - 1 + q][k] = dy[n, g*Kg + k0 + kb*16 + k, p0 + p, q], zeros around */
-            const CX_T *dyk = dyn + kb * 16 * ldk;
+            /* dyt[p][S - 1 + q][k] = dy[n, g*Kg + k0 + kb*cvl + k, p0 + p, q], zeros around */
+            const CX_T *dyk = dyn + kb * cvl * ldk;
             for (ptrdiff_t p = 0; p < rows; ++p) {
                 CX_T *o = dyt + p * dpitch;
-                memset(o, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
-                memset(o + (Qu + S - 1) * 16, 0, (size_t)(S - 1) * 16 * sizeof(CX_T));
-                o += (S - 1) * 16;
+                memset(o, 0, (size_t)((S - 1) * cvl) * sizeof(CX_T));
+                memset(o + (Qu + S - 1) * cvl, 0, (size_t)((S - 1) * cvl) * sizeof(CX_T));
+                o += (S - 1) * cvl;
                 if (pl->dk_nhwc) {
                     /* channels-last grad_output is pixel-major already */
-                    const CX_T *src = dy + ((n * P + p0 + p) * Q) * d->K + g * Kg + k0 + kb * 16;
+                    const CX_T *src = dy + ((n * P + p0 + p) * Q) * d->K + g * Kg + k0 + kb * cvl;
                     for (ptrdiff_t q = 0; q < Q; ++q)
-                        CX_NAME(dv_store)(o + q * 16, CX_NAME(dv_load)(src + q * d->K));
+                        CX_NAME(dv_store)(o + q * cvl, CX_NAME(dv_load)(src + q * d->K));
                     continue;
                 }
                 ptrdiff_t q = 0;
+#if CX_DK_CV
                 for (; q + 16 <= Qu; q += 16) {
                     CX_DV r[16];
                     for (int k = 0; k < 16; ++k)
@@ -2548,9 +2570,13 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
                     for (int j = 0; j < 16; ++j)
                         CX_NAME(dv_store)(o + (q + j) * 16, r[j]);
                 }
+#else
+                for (; q + 8 <= Qu; q += 8)
+                    CX_NAME(dk_tr8x8)(dyk + p * Q + q, ldk, o + q * 8, 8);
+#endif
                 for (; q < Qu; ++q)
-                    for (int k = 0; k < 16; ++k)
-                        o[q * 16 + k] = dyk[k * ldk + p * Q + q];
+                    for (ptrdiff_t k = 0; k < cvl; ++k)
+                        o[q * cvl + k] = dyk[k * ldk + p * Q + q];
             }
             CX_DV *acck = acc + kb * crp * S;
             for (ptrdiff_t c0 = 0; c0 < ncr; c0 += nrr) {
@@ -2570,8 +2596,8 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
             for (ptrdiff_t t = 0; t < S; ++t) {
                 CX_T lanes[16];
                 CX_NAME(dv_store)(lanes, acc[(kb * crp + cr) * S + t]);
-                CX_T *o = dw + (g * Kg + k0 + kb * 16) * taps + cr * S + t;
-                for (int k = 0; k < 16; ++k)
+                CX_T *o = dw + (g * Kg + k0 + kb * cvl) * taps + cr * S + t;
+                for (ptrdiff_t k = 0; k < cvl; ++k)
                     o[k * taps] = lanes[k];
             }
 }
@@ -2583,7 +2609,7 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                               const CX_T *x, const CX_T *dy, CX_T *dw, ptrdiff_t item,
                               CX_T *ws)
 {
-#if CX_DK_CV
+#if CX_DK_CV || CX_DK_CV8
     if (pl->dk_mode == 2) {
         CX_NAME(wgrad_dkc)(d, NULL, pl, x, dy, dw, item, ws);
         return;

@@ -141,6 +141,11 @@ def test_rule_on_avx2():
             assert pick(op, (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "direct"
             assert convx.explain(op, (8, 256, 14, 14), (256, 256, 3, 3), padding=1,
                                  dtype=np.float64).algorithm == "im2col"
+        # weight gradients on rows of up to 16 pixels: AVX2's float32 8-lane
+        # channel-vector tiles, from any number of output channels
+        assert pick("conv2d_weight", (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "direct"
+        assert convx.explain("conv2d_weight", (8, 256, 14, 14), (256, 256, 3, 3), padding=1,
+                             dtype=np.float64).algorithm == "im2col"
         # one image's weight gradient: direct from 32 channels, the GEMM from 64
         assert pick("conv2d_weight", (1, 32, 56, 56), (32, 32, 3, 3), padding=1) == "direct"
         assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"

@@ -398,6 +398,44 @@ CV8_CASES = [
 
 
 @pytest.mark.parametrize("case", CV8_CASES, ids=[c[0] for c in CV8_CASES])
+def test_eight_lane_weight_gradient_tiles(isa, case, dev_flags):
+    """AVX2's float32 weight gradient over the same geometries runs channel-
+    vector tiles too (8 output channels a vector, grad_output transposed to
+    pixel-major vectors, each band pixel broadcast against a window of them):
+    exact on integer data, within rounding of the float64 reference on random
+    floats (against CX_DEV_NO_CV8's lane tiles too: another summation order),
+    1 and 2 threads and both layouts the same bits."""
+    _, xs, ws, kw = case
+    f32 = np.float32
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(xs).astype(f32)
+    geo = _geometry(x, np.zeros(ws), kw)
+    gy = rng.standard_normal((xs[0], ws[0], geo[7], geo[8])).astype(f32)
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    gh = np.ascontiguousarray(gy.transpose(0, 2, 3, 1))
+    d = dict(algorithm="direct", **kw)
+    if isa == "avx2":
+        assert _conv.plan_info(geo, "wgrad", "direct", f32)["dk_mode"] == 2
+    one = convx.conv2d_weight(x, ws, gy, threads=1, **d)
+    np.testing.assert_array_equal(convx.conv2d_weight(x, ws, gy, threads=2, **d), one)
+    nhwc = convx.conv2d_weight(xh, ws, gh, layout="NHWC", threads=2, **kw)
+    if _conv.nhwc_plan_info(geo, "wgrad", f32)["direct_tiles"]:
+        np.testing.assert_array_equal(nhwc, one)
+    ref = ref_conv2d_weight(x.astype(np.float64), ws, gy.astype(np.float64), **kw)
+    tol = dict(rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(one, ref, **tol)
+    np.testing.assert_allclose(nhwc, ref, **tol)
+    dev_flags(16)
+    assert isa != "avx2" or _conv.plan_info(geo, "wgrad", "direct", f32)["dk_mode"] != 2
+    np.testing.assert_allclose(convx.conv2d_weight(x, ws, gy, **d), ref, **tol)
+    dev_flags(0)
+    xi = rng.integers(-3, 4, xs).astype(f32)
+    gi = rng.integers(-3, 4, gy.shape).astype(f32)
+    np.testing.assert_array_equal(convx.conv2d_weight(xi, ws, gi, **d),
+                                  ref_conv2d_weight(xi, ws, gi, **kw))
+
+
+@pytest.mark.parametrize("case", CV8_CASES, ids=[c[0] for c in CV8_CASES])
 def test_eight_lane_channel_tiles_match_the_tiles_they_replace(isa, case, dev_flags):
     """AVX2's float32 forward over kernel rows of contiguous taps with output
     channels in blocks of 8 runs channel-vector tiles (8 channels a vector,

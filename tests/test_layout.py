@@ -254,9 +254,16 @@ def test_the_sweep_reaches_every_driver():
     assert plans["tall_strided_input_gradient_bands"]["dgrad"]["ntiles"] > 1
     # the weight gradient's k-major GEMM (Kg x RSC; one B panel built in
     # place, or RSC cut into blocks of several panels)
-    assert plans["same_even_kernel_k72"]["wgrad"]["kmajor"]
-    assert plans["reduction_above_kc_k72"]["wgrad"]["kmajor"]
-    assert plans["reduction_above_kc_k72"]["wgrad"]["cblocks"] > 1
+    # (AVX2's float32 runs 3x3 weight gradients of 8k output channels on the
+    # direct channel-vector tiles: the sweep's float64 runs the GEMM there)
+    gdt = (np.float64 if plans["reduction_above_kc_k72"]["wgrad"]["direct_tiles"]
+           else np.float32)
+    assert gdt == np.float32 or _conv.active_isa() == "avx2"
+    wg = {c: _conv.nhwc_plan_info(_setup(c, gdt)[0].astuple(), "wgrad", gdt)
+          for c in ("same_even_kernel_k72", "reduction_above_kc_k72")}
+    assert wg["same_even_kernel_k72"]["kmajor"]
+    assert wg["reduction_above_kc_k72"]["kmajor"] and not wg["reduction_above_kc_k72"]["direct_tiles"]
+    assert wg["reduction_above_kc_k72"]["cblocks"] > 1
     # 10 and 12 output channels: NCHW's lane tiles where the build has no
     # channel-vector tiles, else the GEMM
     for c in ("same_even_kernel", "reduction_above_kc"):

@@ -179,8 +179,9 @@ NATIVE_3D = [
 ]
 # the cases whose float32 weight gradient runs natively too (the AVX-512
 # channel-vector kernels: 16k output channels a group, kernel rows of 3, 5 or 7
-# unit-step taps)
+# unit-step taps; AVX2's 8-lane ones: 8k output channels, those and case 11)
 NATIVE_3D_WGRAD = {0, 1, 3, 6, 8, 10, 13}
+NATIVE_3D_WGRAD8 = NATIVE_3D_WGRAD | {11}
 
 
 def _native_geo(xs, ws, kw):
@@ -226,8 +227,10 @@ def _check_native_3d(index, xs, ws, kw, dtype, monkeypatch):
     np.testing.assert_array_equal(convx.conv3d_input(xs, w, gy, algorithm="direct", **kw),
                                   dx_ref)
     native_wgrad = _nd._native_3d(geo, "direct", np.dtype(dtype), 1, "wgrad")
-    assert (native_wgrad is not None) == (dtype == np.float32 and index in NATIVE_3D_WGRAD and
-                                          _nd._conv.active_isa() == "avx512")
+    isa = _nd._conv.active_isa()
+    assert (native_wgrad is not None) == (dtype == np.float32 and (
+        (index in NATIVE_3D_WGRAD and isa == "avx512") or
+        (index in NATIVE_3D_WGRAD8 and isa == "avx2")))
     dw = convx.conv3d_weight(x, ws, gy, algorithm="direct", **kw)
     np.testing.assert_array_equal(dw, ref_conv_weight(x, ws, gy, **kw))
     np.testing.assert_array_equal(
