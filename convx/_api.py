@@ -730,8 +730,9 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
                  and geo.padding == ((0, 0), (0, 0)))
     # AVX2 has 16 vector registers: the direct tiles hold 8-12 accumulators
     # (4 channels x 2 vectors in the forward) where AVX-512's hold up to 32,
-    # and there are no channel-vector tiles, so the GEMM's 6 x 16 tile wins on
-    # medium layers there (bench/auto_sweep.py on a Zen 3, bench/README.md
+    # and channel-vector tiles only in 8 lanes (float32, kernel rows of 3, 5 or
+    # 7 taps; avx2_channel_vectors below), so the GEMM's 6 x 16 tile wins on
+    # other medium layers there (bench/auto_sweep.py on a Zen 3, bench/README.md
     # session 11: res3x3_64's forward and input gradient 1.4-1.7x faster on
     # the GEMM; 3 -> 16-channel forwards, thin strided weight gradients the
     # other way round; 1-D layers (kernel height 1) keep the direct column tiles)

@@ -602,8 +602,10 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
            one channel ran 4.7x NCHW's time as a GEMM; whole rows only: the
            band is filled from (H, W, C) rows and dY's rows gathered per
            output channel, column tiles are NCHW only) */
-        /* (where the build has no channel-vector tiles -- AVX2, the portable
-           path, float64 everywhere -- up to 16, and up to 64 over at most 64
+        /* (where the build has no channel-vector weight-gradient tiles for
+           the layer -- the portable path, float64 everywhere, AVX2 float32
+           but for 8k output channels over kernel rows of 3, 5 or 7 taps --
+           up to 16, and up to 64 over at most 64
            input channels a group, not 1x1; measured on AVX2 float32 only,
            NHWC lanes over GEMM, 1 thread: lenet2's 16 0.67-0.84, latency1
            0.71-0.74, stem7x7s2 0.84-0.90, res3x3_64 0.97-1.02, while with no

@@ -85,9 +85,10 @@ def test_rule_on_the_regimes_it_separates():
 
 
 def test_rule_on_avx2():
-    """With 16 vector registers (AVX2) the direct tiles are smaller and there
-    are no channel-vector tiles: medium layers' forwards and input gradients
-    go to the GEMM, 16-channel forwards of thin inputs and thin strided
+    """With 16 vector registers (AVX2) the direct tiles are smaller and the
+    channel-vector tiles have 8 lanes (float32, kernel rows of 3, 5 or 7
+    taps): medium layers' forwards and input gradients go to the GEMM except
+    on narrow rows there, 16-channel forwards of thin inputs and thin strided
     weight gradients to the direct tiles (bench/auto_sweep.py on a Zen 3)."""
     before = convx._conv.active_isa()
     if convx._conv.select_isa("avx2") != "avx2":
