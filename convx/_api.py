@@ -768,10 +768,18 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         # 14 x 14 1.36 / 1.31, c32k32 on 28 x 28 1.25 / 1.21, res3x3_256 1.04
         # -1.29; vgg3x3_512's 512 channels on 28-pixel rows 0.75-0.86 and the
         # 56-pixel rows of res3x3_64 0.91-0.93: the GEMM there)
-        return (avx2 and (width <= 2 * lanes or (width <= 4 * lanes and channels <= 64))
+        # (and from 16 channels on any width: c16k16 on 56-pixel rows 1.06-1.17
+        # forward, 1.04-1.11 input gradient, in three runs at 1 and 2 threads)
+        return (avx2 and (width <= 2 * lanes or (width <= 4 * lanes and channels <= 64)
+                          or channels <= 16)
                 and _eight_lane_tiles(fgeo, dtype))
 
     if pointwise and avx2 and Cg <= 32 and Kg <= 32 and op != "wgrad":
+        # (session 16's sweeps timed the GEMM 1.25 | 1.45x faster on c32k32_1x1
+        # at 1 | 2 threads, while loops in other processes timed it at half
+        # that speed, 0.6-0.7x the direct tiles, whose speed did not move: the
+        # 1x1 GEMM reads the image in place and its speed depends on where the
+        # process's pages land; the direct tiles are the safer pick)
         return "direct", lambda: (f"1x1 layer of {Cg} -> {Kg} channels per group on AVX2: "
                                   f"the direct tiles (c32k32_1x1 ran 1.2-1.8x faster than "
                                   f"the GEMM, whose reduction is too short to pay for its "

@@ -113,8 +113,7 @@ def test_rule_on_avx2():
         assert pick("conv2d_input", (32, 1, 28, 28), (32, 1, 3, 3), padding=1,
                     threads=1) == "im2col"
         assert pick("conv2d_input", (64, 8, 14, 14), (16, 8, 5, 5), padding=2) == "direct"
-        # 16 channels: the GEMM on 56-pixel rows, direct on 7-pixel ones (one vector)
-        assert pick("conv2d_input", (8, 16, 56, 56), (16, 16, 3, 3), padding=1) == "im2col"
+        # 16 channels: direct on 7-pixel rows (one vector)
         assert pick("conv2d_input", (64, 16, 7, 7), (16, 16, 3, 3), padding=1) == "direct"
         # strided forwards: the GEMM only from a reduction of 512
         assert pick("conv2d", (4, 32, 128, 128), (32, 32, 3, 3), stride=2, padding=1) == "direct"
@@ -134,6 +133,9 @@ def test_rule_on_avx2():
         for op in ("conv2d", "conv2d_input"):
             assert pick(op, (8, 32, 56, 56), (32, 32, 1, 1)) == "direct"
             assert pick(op, (8, 64, 28, 28), (16, 64, 1, 1)) == "im2col"
+        # 16 channels on 56-pixel rows: the 8-lane channel-vector tiles
+        for op in ("conv2d", "conv2d_input"):
+            assert pick(op, (8, 16, 56, 56), (16, 16, 3, 3), padding=1) == "direct"
         assert pick("conv2d_weight", (8, 32, 56, 56), (32, 32, 1, 1)) == "im2col"
         # rows of two vectors: direct (c128k128_3x3; res3x3_256 on the
         # channel-vector tiles, the GEMM on the pixel tiles' float64)
