@@ -634,8 +634,10 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         dk.cblocks = 1;
         if (CX_NAME(plan_fwd_dk)(d, &dk) && dk.apack_units > 0 && dk.dk_qt == 0 &&
             !dk.dk_stream) {
-            /* (AVX2's 8-lane ones where NCHW's auto takes them: rows of up to
-               2 vectors, or 4 from at most 64 channels (convx/_api.py); on
+            /* (AVX2's 8-lane ones on rows of up to 2 vectors, or 4 from at
+               most 64 channels, where NCHW's auto takes them too; one group
+               of up to 16 channels, or up to 64 from fewer than 16, reaches
+               them through the branch below, whose plan is this one; on
                wider rows, e.g. vgg3x3_512's 512 channels on 28 pixels, the
                GEMM ran 1.2-1.3x faster) */
             if (dk.dk_mode == 2 &&
