@@ -1579,34 +1579,9 @@ static void CX_NAME(dk_to_pixels)(CX_T *restrict dst, const CX_T *restrict src, 
 }
 #endif
 
-#if CX_DK_AVX2 && CX_TSIZE == 4
+#if CX_DK_CV8
 /* Most taps of the 8-channel pixel tiles (their weight is regrouped on the stack). */
 #define CX_DK_FWD8_TAPS 256
-
-/* y[j*8 + k] = b[k] + sum_t wq[t*8 + k] * base[off[t] + j] for pixels j < NP
-   (<= 12): one vector holds a pixel's 8 output channels, each tap's input
-   broadcast against the tap's 8 weights (the 16-lane channel-vector tiles in 8
-   lanes), so the results are stored as channels-last pixels, no transpose;
-   taps summed in order from the bias, as the pixel tiles. */
-static CX_DK_INLINE void CX_NAME(dk_fwd8_tile)(const int NP, ptrdiff_t taps,
-                                               const CX_T *restrict wq,
-                                               const CX_T *restrict base,
-                                               const ptrdiff_t *restrict off, CX_DV b,
-                                               CX_T *restrict y)
-{
-    CX_DV acc[12];
-    for (int j = 0; j < NP; ++j)
-        acc[j] = b;
-    for (ptrdiff_t t = 0; t < taps; ++t) {
-        const CX_DV w = CX_NAME(dv_load)(wq + t * 8);
-        const CX_T *bt = base + off[t];
-        CX_DK_UNROLL
-        for (int j = 0; j < NP; ++j)
-            acc[j] += CX_NAME(dv_splat)(bt[j]) * w;
-    }
-    for (int j = 0; j < NP; ++j)
-        CX_NAME(dv_store)(y + j * 8, acc[j]);
-}
 #endif
 
 /* The tiles of one filled band: output rows [p0, p0 + rows) of group g's Kg
@@ -1761,11 +1736,13 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
             continue;
         }
 #endif
-#if CX_DK_AVX2 && CX_TSIZE == 4
+#if CX_DK_CV8
         if (pl->dk_nhwc == 1 && k0 == 0 && Kg == 8 && mr == 4 && taps <= CX_DK_FWD8_TAPS &&
             !(cx_dev_flags & CX_DEV_NO_FWD8)) {
-            /* channels-last output of one group of 8 channels: the 8-channel
-               pixel tiles straight into y (the pixel tiles' results turned
+            /* channels-last output of one group of 8 channels, where the plan
+               kept the pixel tiles (strided or other kernel rows): the 8-lane
+               channel-vector tile (dk_fwdc_tile, one vector a pixel's 8
+               channels) straight into y (the pixel tiles' results turned
                pixel-major by 8 x 8 transposes cost lenet1 19% over NCHW);
                the weight's two 4-channel blocks regrouped [tap][8] */
             CX_T wq[CX_DK_FWD8_TAPS * 8], bv[8];
@@ -1774,17 +1751,16 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                     wq[t * 8 + k] = wpk[(k / 4) * 4 * taps + t * 4 + k % 4];
             for (int k = 0; k < 8; ++k)
                 bv[k] = bias ? bias[g * Kg + k] : (CX_T)0;
-            const CX_DV b = CX_NAME(dv_load)(bv);
             for (ptrdiff_t p = 0; p < rows; ++p) {
                 const CX_T *bp = band + p * rstep;
                 CX_T *yp = y + ((n * P + p0 + p) * Q) * 8;
                 ptrdiff_t q = 0;
                 for (; q + 12 <= Q; q += 12)
-                    CX_NAME(dk_fwd8_tile)(12, taps, wq, bp + q, off, b, yp + q * 8);
+                    CX_NAME(dk_fwdc_tile)(12, taps, wq, bp + q, off, bv, yp + q * 8);
                 for (; q + 4 <= Q; q += 4)
-                    CX_NAME(dk_fwd8_tile)(4, taps, wq, bp + q, off, b, yp + q * 8);
+                    CX_NAME(dk_fwdc_tile)(4, taps, wq, bp + q, off, bv, yp + q * 8);
                 for (; q < Q; ++q)
-                    CX_NAME(dk_fwd8_tile)(1, taps, wq, bp + q, off, b, yp + q * 8);
+                    CX_NAME(dk_fwdc_tile)(1, taps, wq, bp + q, off, bv, yp + q * 8);
             }
             return;
         }
