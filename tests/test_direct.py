@@ -379,6 +379,43 @@ def test_rowwalk_tiles_match_the_tiles_they_replace(isa, case, dev_flags):
             "the row-walking tiles were not reached"
 
 
+def test_assembly_tile_matches_its_c_form(isa, dev_flags):
+    """AVX2's float32 12-pixel channel tile of 3-tap kernel rows runs in
+    assembly (cx_direct_impl.h, dk_fwdcs_12_3a): the C tile's FMAs in the C
+    tile's order, so bit for bit its results (CX_DEV_NO_ASM = 32 runs the C
+    form), on 56-pixel rows (four full tiles and one past the row's end), with
+    a bias or none, several images and bands, and in a 3-D forward; exact on
+    integer data (the channels-last call rides along: its plan may differ)."""
+    f32 = np.float32
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 24, 9, 56)).astype(f32)
+    w = rng.standard_normal((16, 24, 3, 3)).astype(f32)
+    b = rng.standard_normal(16).astype(f32)
+    x3 = rng.standard_normal((1, 4, 5, 6, 56)).astype(f32)
+    w3 = rng.standard_normal((8, 4, 3, 3, 3)).astype(f32)
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    geo = _geometry(x, w, dict(padding=1))
+    if isa == "avx2":
+        assert _conv.plan_info(geo, "fwd", "direct", f32)["dk_tile"] == (8, 12)
+
+    def ops():
+        d = dict(padding=1, algorithm="direct")
+        return (convx.conv2d(x, w, b, **d), convx.conv2d(x, w, **d),
+                convx.conv2d(xh, w, b, layout="NHWC", padding=1),
+                convx.conv3d(x3, w3, padding=1, algorithm="direct"))
+    new = ops()
+    dev_flags(32)
+    old = ops()
+    dev_flags(0)
+    for a, o in zip(new, old):
+        np.testing.assert_array_equal(a, o)
+    np.testing.assert_allclose(new[0], ref_conv2d(x, w, b, padding=1), rtol=1e-4, atol=1e-4)
+    xi = rng.integers(-3, 4, x.shape).astype(f32)
+    wi = rng.integers(-3, 4, w.shape).astype(f32)
+    np.testing.assert_array_equal(convx.conv2d(xi, wi, padding=1, algorithm="direct"),
+                                  ref_conv2d(xi, wi, None, padding=1))
+
+
 # (id, input shape, weight shape, kwargs): output channels in blocks of 8 over
 # kernel rows of 3, 5 or 7 contiguous taps, which AVX2's float32 forward runs on
 # 8-lane channel-vector tiles (CX_DEV_NO_CV8 = 16 switches them off)
