@@ -770,8 +770,14 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         # 56-pixel rows of res3x3_64 0.91-0.93: the GEMM there)
         # (and from 16 channels on any width: c16k16 on 56-pixel rows 1.06-1.17
         # forward, 1.04-1.11 input gradient, in three runs at 1 and 2 threads)
+        # (3-tap kernel rows of any width from up to 128 channels since the
+        # 12-pixel tile runs in assembly, session 17, im2col / direct at 1 | 2
+        # threads: res3x3_64 1.05 | 1.08 forward, 1.05 | 1.09 input gradient;
+        # latency1 1.07 | 1.14, 1.17 | 1.23; b1_c32k32 1.26 | 1.09, 1.22 |
+        # 1.12; c128k128 on 56 x 56 1.29 | 1.21, c64k64 on 40 x 40 1.11 | 1.14;
+        # 256 channels on 56 x 56 0.97 | 1.05: the GEMM from there)
         return (avx2 and (width <= 2 * lanes or (width <= 4 * lanes and channels <= 64)
-                          or channels <= 16)
+                          or channels <= 16 or (fgeo.S == 3 and channels <= 128))
                 and _eight_lane_tiles(fgeo, dtype))
 
     if pointwise and avx2 and Cg <= 32 and Kg <= 32 and op != "wgrad":

@@ -635,13 +635,15 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
         if (CX_NAME(plan_fwd_dk)(d, &dk) && dk.apack_units > 0 && dk.dk_qt == 0 &&
             !dk.dk_stream) {
             /* (AVX2's 8-lane ones on rows of up to 2 vectors, or 4 from at
-               most 64 channels, where NCHW's auto takes them too; one group
+               most 64 channels, or any width from at most 128 channels over
+               kernel rows of 3 taps, where NCHW's auto takes them too; one group
                of up to 16 channels, or up to 64 from fewer than 16, reaches
                them through the branch below, whose plan is this one; on
                wider rows, e.g. vgg3x3_512's 512 channels on 28 pixels, the
                GEMM ran 1.2-1.3x faster) */
             if (dk.dk_mode == 2 &&
-                (CX_DK_CV || d->Q <= 2 * CX_DVL || (d->Q <= 4 * CX_DVL && cx_min(Kg, Cg) <= 64))) {
+                (CX_DK_CV || d->Q <= 2 * CX_DVL || (d->Q <= 4 * CX_DVL && cx_min(Kg, Cg) <= 64) ||
+                 (d->S == 3 && cx_min(Kg, Cg) <= 128))) {
                 *pl = dk;
                 pl->dk_nhwc = 1;
                 return;

@@ -98,8 +98,14 @@ def test_rule_on_avx2():
         def pick(op, xs, ws, **kw):
             return convx.explain(op, xs, ws, **kw).algorithm
         for op in ("conv2d", "conv2d_input"):
-            assert pick(op, (8, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"  # res3x3_64
-            assert pick(op, (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"  # latency1
+            # 3-tap rows of any width from up to 128 channels: the 8-lane
+            # channel-vector tiles (the 12-pixel one in assembly); 256: the GEMM
+            assert pick(op, (8, 64, 56, 56), (64, 64, 3, 3), padding=1) == "direct"  # res3x3_64
+            assert pick(op, (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "direct"  # latency1
+            assert pick(op, (2, 128, 56, 56), (128, 128, 3, 3), padding=1) == "direct"
+            assert pick(op, (1, 256, 56, 56), (256, 256, 3, 3), padding=1) == "im2col"
+            # 5-tap rows: up to 4 vectors from <= 64 channels
+            assert pick(op, (8, 64, 56, 56), (64, 64, 5, 5), padding=2) == "im2col"
             assert pick(op, (64, 8, 14, 14), (16, 8, 5, 5), padding=2) == "direct"  # lenet2
             assert "AVX2" in convx.explain(op, (8, 32, 28, 28), (32, 32, 3, 3),
                                            padding=1).reason
@@ -120,7 +126,8 @@ def test_rule_on_avx2():
         assert pick("conv2d", (8, 64, 56, 56), (64, 64, 3, 3), stride=2, padding=1) == "im2col"
         # float32 output channels in blocks of 8 over kernel rows of 3 taps: the
         # 8-lane channel-vector tiles on rows of up to 2 vectors, and of up to
-        # 4 from at most 64 channels; the GEMM on wider rows or more channels
+        # 4 from at most 64 channels (any width from 128 channels, 3 taps); the
+        # GEMM on wider rows or more channels
         assert pick("conv2d", (64, 16, 7, 7), (16, 16, 3, 3), padding=1) == "direct"
         for op in ("conv2d", "conv2d_input"):
             assert pick(op, (8, 16, 28, 28), (64, 16, 3, 3), padding=1) == "direct"

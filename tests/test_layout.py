@@ -152,9 +152,11 @@ def test_channel_vector_cases_take_the_direct_tiles():
         info = _conv.nhwc_plan_info(geo.astuple(), "fwd", np.float32)
         # (AVX2's float32 forward has 8-lane channel-vector tiles for kernel
         # rows of contiguous taps, dk_mode 2 of NCHW's plan, taken channels-last
-        # on rows of up to 16 pixels, or 32 from at most 64 channels)
+        # on rows of up to 16 pixels, or 32 from at most 64 channels, or any
+        # width from at most 128 channels over kernel rows of 3 taps)
+        ch = min(geo.K, geo.C) // geo.groups
         cv8 = (_conv.plan_info(geo.astuple(), "fwd", "direct", np.float32)["dk_mode"] == 2
-               and (geo.Q <= 16 or (geo.Q <= 32 and min(geo.K, geo.C) // geo.groups <= 64)))
+               and (geo.Q <= 16 or (geo.Q <= 32 and ch <= 64) or (geo.S == 3 and ch <= 128)))
         if case_id.startswith("chvec"):
             assert info["direct_tiles"] == (_api._channel_tiles(np.float32) or cv8 or (
                 geo.groups == 1 and geo.K <= 16)), (case_id, info)
