@@ -878,7 +878,12 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         # (AVX2, session 12: one image of 32 channels back to the direct tiles,
         # b1_c32k32's 1.17-1.22x faster after their lane sums were vectorised;
         # latency1's 64 within 10% either way)
-        if ((geo.N == 1 and Kg >= (64 if avx2 else 32) and crs >= 128)
+        # (AVX2, session 17, one image of 64 channels, 3x3, im2col / direct
+        # paired at 1 | 2 threads: 28 x 28 0.67 | 0.70, 40 x 40 0.88 | 0.92,
+        # 56 x 56 (latency1) 1.00 | 1.10, 112 x 112 1.22 | 1.23: the tiles
+        # from 3000 output pixels)
+        if ((geo.N == 1 and Kg >= (64 if avx2 else 32) and crs >= 128
+             and not (avx2 and geo.P * geo.Q >= 3000))
                 or (Kg >= 64 and crs >= 512 and geo.P * geo.Q < 3000 and not avx2)):
             return "im2col", lambda: (f"{Kg} output channels per group x reduction {crs} "
                                       f"over {geo.N} image(s) of {geo.P * geo.Q} pixels: "

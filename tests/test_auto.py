@@ -68,11 +68,16 @@ def test_rule_on_the_regimes_it_separates():
     assert pick("conv2d_input", (8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == "im2col"
     assert pick("conv2d", (8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3) == "direct"
     # batch-1 weight gradients of >= 32 channels: the GEMM, unless the sliding
-    # channel-vector tiles apply (3/5/7-tap rows, 16-channel blocks)
+    # channel-vector tiles apply (3/5/7-tap rows, 16-channel blocks) or, on
+    # AVX2, the image has >= 3000 output pixels
+    avx2 = convx._conv.active_isa() == "avx2"
     assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == (
+        "direct" if _api._channel_tiles(np.float32) or avx2 else "im2col")
+    assert pick("conv2d_weight", (1, 64, 40, 40), (64, 64, 3, 3), padding=1) == (
         "direct" if _api._channel_tiles(np.float32) else "im2col")
+    # (dilated: no sliding tiles; AVX2 measured 1.02 | 1.04 im2col / direct)
     assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1,
-                dilation=(1, 2)) == "im2col"
+                dilation=(1, 2)) == ("direct" if avx2 else "im2col")
     assert pick("conv2d_weight", (8, 64, 56, 56), (64, 64, 3, 3), padding=1) == "direct"
     # one vector of 16 output channels over a reduction of <= 32 taps: the GEMM
     # (c3k16_3x3 measured 1.3x the direct tiles at 1 thread, even at 2); not
@@ -156,9 +161,12 @@ def test_rule_on_avx2():
         assert pick("conv2d_weight", (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == "direct"
         assert convx.explain("conv2d_weight", (8, 256, 14, 14), (256, 256, 3, 3), padding=1,
                              dtype=np.float64).algorithm == "im2col"
-        # one image's weight gradient: direct from 32 channels, the GEMM from 64
+        # one image's weight gradient: direct from 32 channels, the GEMM from
+        # 64 but on images of >= 3000 output pixels
         assert pick("conv2d_weight", (1, 32, 56, 56), (32, 32, 3, 3), padding=1) == "direct"
-        assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "im2col"
+        assert pick("conv2d_weight", (1, 64, 40, 40), (64, 64, 3, 3), padding=1) == "im2col"
+        assert pick("conv2d_weight", (1, 64, 56, 56), (64, 64, 3, 3), padding=1) == "direct"
+        assert pick("conv2d_weight", (1, 64, 112, 112), (64, 64, 3, 3), padding=1) == "direct"
         # 1-D layers keep the direct column tiles (conv1d_audio)
         assert pick("conv1d", (8, 64, 16000), (64, 64, 9), padding=4) == "direct"
         assert pick("conv1d_input", (8, 64, 16000), (64, 64, 9), padding=4) == "direct"
