@@ -165,13 +165,13 @@ def test_workspace_beyond_the_limit(limit):
     direct algorithm (its plain loops need no workspace at all) and computes
     the same result."""
     rng = np.random.default_rng(0)
-    wshape = (64, 16, 3, 3)
-    # (column dilation 2: "auto" takes the GEMM for this batch-1 layer of 64
-    # outputs (AVX2: from 64, AVX-512: from 32); the sliding direct tiles need
-    # contiguous kernel rows)
+    wshape = (128, 16, 3, 3)
+    # ("auto" takes the GEMM for weight gradients of >= 128 output channels on
+    # rows this wide, on every path; column dilation 2 keeps the sliding
+    # direct tiles, which need contiguous kernel rows, out of the picture)
     dil = (1, 2)
     x = rng.integers(-2, 3, (1, 16, 256, 256)).astype(np.float32)
-    gy = rng.integers(-2, 3, (1, 64, 254, 252)).astype(np.float32)
+    gy = rng.integers(-2, 3, (1, 128, 254, 252)).astype(np.float32)
     geo = _api._geometry(x.shape, wshape, 1, 0, dil, 1)
     assert _api._auto("wgrad", geo) == "im2col"
     ws = _conv.plan_info(geo.astuple(), "wgrad", "im2col", np.float32)["workspace_bytes"]
