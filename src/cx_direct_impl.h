@@ -1099,6 +1099,20 @@ static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdcs_fns)[3][6] = {
 /* pixels per channel-vector tile (a compile-time set) */
 static const ptrdiff_t cx_dk_nps[6] = {4, 6, 7, 8, 12, 14};
 
+/* The kernel-row width the sliding channel tiles (dk_fwdcs) take for d's
+   forward: S for rows of 3, 5 or 7 contiguous taps, else 3, 5 or 7 where it
+   divides S (a 9-tap row is three rows of 3 contiguous taps: the tiles read
+   off[t] at each chunk's first tap only), 0 where the row's taps are not
+   contiguous (stride or dilation along it) or no width divides S. */
+static ptrdiff_t cx_dk_slide(const cx_conv2d_desc *d)
+{
+    if (d->stride_w != 1 || d->dil_w != 1)
+        return 0;
+    if (d->S == 3 || d->S == 5 || d->S == 7)
+        return d->S;
+    return d->S % 3 == 0 ? 3 : d->S % 5 == 0 ? 5 : d->S % 7 == 0 ? 7 : 0;
+}
+
 #if CX_DK_CV
 /* dst[c*ldd + j] = src[j*16 + c] for 16 channels c and pixels j < npix (<= 16):
    four stages, each exchanging one bit of the row index with the same bit of
@@ -1456,14 +1470,17 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
        L1-resident band, the pixel tiles at ~80% (counted 0.8 below); measured
        on 56-wide 3x3 layers 3-11% faster end to end, 7x7 on 40-wide rows 25-36%
        (the band fill and transposes take the rest) */
-    const int sliding = d->stride_w == 1 && d->dil_w == 1 &&
-                        (d->S == 3 || d->S == 5 || d->S == 7);
+    const ptrdiff_t slide = cx_dk_slide(d);
+    const int sliding = slide > 0;
     const ptrdiff_t cvl = CX_DK_CVL;
     /* (wide rows only where one output row's band fits and its pixel-major
-       results stay small: the column tiles of longer rows are pixel tiles) */
+       results stay small, or 1-D rows (P = 1, one band row), cut into column
+       tiles below as the pixel tiles' are; 2-D rows longer still take the
+       pixel tiles) */
     if ((Q <= VL || (sliding && Q * 16 * (ptrdiff_t)sizeof(CX_T) <= (ptrdiff_t)(CX_DK_BAND_BYTES / 4) &&
                      CX_NAME(dk_fwd_ws)(d, 1 + 4, CX_NAME(dk_row_len)(d, 14), packed) <=
-                         (double)(CX_DK_BAND_BYTES / sizeof(CX_T)))) &&
+                         (double)(CX_DK_BAND_BYTES / sizeof(CX_T))) ||
+         (sliding && P == 1 && !(cx_dev_flags & CX_DEV_NO_CV1D))) &&
         Kg % cvl == 0 && (CX_DK_CV || (sliding && !(cx_dev_flags & CX_DEV_NO_CV8)))) {
         /* the tile width with the most useful work per cycle: lanes used
            (Q of ceil(Q/c)*c) times the tile's own rate, modelled c / (c + 5)
@@ -1475,8 +1492,8 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
         double np_rate = 0;
         for (int i = 0; i < 6; ++i) {
             const ptrdiff_t c = cx_dk_nps[i];
-            if (!CX_DK_CV && c + d->S + 1 > CX_VREGS)
-                continue;    /* (accumulators, S weights and a broadcast) */
+            if (!CX_DK_CV && c + slide + 1 > CX_VREGS)
+                continue;    /* (accumulators, a chunk's weights and a broadcast) */
             const double rate = (double)Q / (double)(cx_ceil_div(Q, c) * c) *
                                 (double)c / (double)(c + 5);
             if (!np || rate >= np_rate) {
@@ -1515,8 +1532,8 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
            into column tiles of qt pixels (a multiple of the tile's vb), one
            band row of qt + halo inputs each, and more tiles when the threads
            would otherwise get too few items */
-        if (multirow)
-            return 0;
+        if (multirow == 1 || (multirow == 2 && P != 1))
+            return 0;   /* (channel tiles: 1-D rows only, one band row) */
         const ptrdiff_t halo = L - cx_ceil_div(Q, vb) * vb;
         qt = cx_ceil_div(Q, vb) * vb;
         while (qt > vb && CX_NAME(dk_fwd_ws)(d, rows + 4, qt + halo, packed) > budget)
@@ -1559,7 +1576,7 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
                    CX_DK_STAMP +
                    (pl->dk_stream ? (size_t)(mr * rows * Q + 2 * CX_DVL_MAX) : 0) +
                    /* channel tiles: 16 biases and the band's pixel-major outputs */
-                   (multirow == 2 ? (size_t)(16 + (rows * Q + 32) * 16) : 0);
+                   (multirow == 2 ? (size_t)(16 + (rows * (qt ? qt : Q) + 32) * 16) : 0);
     pl->apack_units = packed ? G : 0;
     pl->apack_elems = packed ? (size_t)(Kg * Cg * d->R * d->S) : 0;
     return 1;
@@ -1667,9 +1684,11 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
         while (cx_dk_nps[npi] != nv)
             ++npi;
         CX_NAME(dk_fwdc_fn) fn = CX_NAME(dk_fwdc_fns)[npi];
-        /* kernel rows of 3, 5 or 7 contiguous taps: the sliding tiles */
-        if (d->stride_w == 1 && d->dil_w == 1 && (d->S == 3 || d->S == 5 || d->S == 7))
-            fn = CX_NAME(dk_fwdcs_fns)[(d->S - 3) / 2][npi];
+        /* kernel rows of 3, 5 or 7 contiguous taps (or of chunks of them):
+           the sliding tiles */
+        const ptrdiff_t slide = cx_dk_slide(d);
+        if (slide)
+            fn = CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi];
 #if CX_DK_ASM12
         if (fn == CX_NAME(dk_fwdcs_12_3) && !(cx_dev_flags & CX_DEV_NO_ASM))
             fn = CX_NAME(dk_fwdcs_12_3a);
