@@ -3274,11 +3274,23 @@ static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t ni, ptrdiff_t len, ptrdif
     const CX_T *sp[64];
     const int one = len <= CX_DVL;      /* a line of one vector */
     for (ptrdiff_t m = 0; m < ni;) {
-        const ptrdiff_t lm = ni - m, mi = nc < 4 && lm >= 4 ? 4 : lm >= 2 ? 2 : 1;
+        const ptrdiff_t lm = ni - m;
+#if CX_VREGS < 32
+        /* 16 registers: tiles of 8 accumulators (4 channels x 1 image x 2
+           vectors, 4 x 2 x 1, 8 x 1 x 1; 1 x 4 x 2 for fewer channels): the
+           16-accumulator ones spilled two of them (an FMA chain through the
+           stack every step) */
+        const ptrdiff_t mi = nc < 4 && lm >= 4 ? 4 : lm >= 2 && (one || nc < 4) ? 2 : 1;
+        for (ptrdiff_t c = 0; c < nc;) {
+            const ptrdiff_t lc = nc - c;
+            const ptrdiff_t cb = lc >= 8 && one && mi == 1 ? 8 : lc >= 4 ? 4 : 1;
+#else
+        const ptrdiff_t mi = nc < 4 && lm >= 4 ? 4 : lm >= 2 ? 2 : 1;
         for (ptrdiff_t c = 0; c < nc;) {
             const ptrdiff_t lc = nc - c;
             const ptrdiff_t cb = lc >= 16 && one && mi == 1 ? 16
                                  : lc >= 8 && (one || mi == 1) ? 8 : lc >= 4 ? 4 : 1;
+#endif
             for (ptrdiff_t e = 0; e < len;) {
                 const int nv = len - e > CX_DVL ? 2 : 1;
                 CX_NAME(ring_fn) fn =
