@@ -416,6 +416,19 @@ def test_assembly_tile_matches_its_c_form(isa, dev_flags):
                                   ref_conv2d(xi, wi, None, padding=1))
 
 
+def _random_layer(case, seed):
+    """(rng, x, w, bias, geometry, grad_output) in float32 for an (id, input
+    shape, weight shape, kwargs) case, standard normal from seed."""
+    _, xs, ws, kw = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    geo = _geometry(x, w, kw)
+    gy = rng.standard_normal((xs[0], ws[0], geo[7], geo[8])).astype(np.float32)
+    return rng, x, w, b, geo, gy
+
+
 # (id, input shape, weight shape, kwargs): kernel rows of 6, 9, 10 or 15
 # contiguous taps, which the sliding channel tiles take as chunks of 3 or 5
 # (cx_dk_slide), and 1-D rows too long for one band, cut into column tiles
@@ -439,12 +452,7 @@ def test_chunked_and_column_channel_tiles(isa, case, dev_flags):
     tiles) bring back; 1 and 2 threads the same bits; exact on integers."""
     _, xs, ws, kw = case
     f32 = np.float32
-    rng = np.random.default_rng(8)
-    x = rng.standard_normal(xs).astype(f32)
-    w = rng.standard_normal(ws).astype(f32)
-    b = rng.standard_normal(ws[0]).astype(f32)
-    geo = _geometry(x, w, kw)
-    gy = rng.standard_normal((xs[0], ws[0], geo[7], geo[8])).astype(f32)
+    rng, x, w, b, geo, gy = _random_layer(case, 8)
     plan = _conv.plan_info(geo, "fwd", "direct", f32)
     column = xs[2] == 1 and xs[3] > 5000
     if isa == "avx2":
@@ -546,12 +554,7 @@ def test_eight_lane_channel_tiles_match_the_tiles_they_replace(isa, case, dev_fl
     both layouts, and exact on integer data."""
     _, xs, ws, kw = case
     f32 = np.float32
-    rng = np.random.default_rng(5)
-    x = rng.standard_normal(xs).astype(f32)
-    w = rng.standard_normal(ws).astype(f32)
-    b = rng.standard_normal(ws[0]).astype(f32)
-    geo = _geometry(x, w, kw)
-    gy = rng.standard_normal((xs[0], ws[0], geo[7], geo[8])).astype(f32)
+    rng, x, w, b, geo, gy = _random_layer(case, 5)
     xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     gh = np.ascontiguousarray(gy.transpose(0, 2, 3, 1))
 
