@@ -3261,10 +3261,13 @@ static const CX_NAME(ring_fn) CX_NAME(ring_fns)[2][3][2] = {CX_RING_ROW(1), CX_R
 /* One ring line of channels [c0, c0 + nc) (nc <= CX_RING_CB) of ni images
    (ni <= 4), length len: lb[(m*CX_RING_CB + cb)*ldl + e] for e < len (lanes
    past len are computed from the copies' zeros and not used). Images go 2
-   at a time (4 for fewer than 4 channels), and the tiles hold 16
-   accumulators where the line allows (8 would wait on the FMA latency):
-   8 channels x 2 images x 1 vector, 4 x 2 x 2, 1 x 4 x 2; one image left:
-   16 x 1 x 1, 8 x 1 x 2 (smaller where fewer channels or vectors are left). */
+   at a time (4 for fewer than 4 channels), and with 32 registers the tiles
+   hold 16 accumulators where the line allows (8 would wait on the FMA
+   latency): 8 channels x 2 images x 1 vector, 4 x 2 x 2, 1 x 4 x 2; one
+   image left: 16 x 1 x 1, 8 x 1 x 2 (smaller where fewer channels or vectors
+   are left). With 16 (regs16) they hold 8: 4 x 1 x 2 (one image at a time on
+   lines of two vectors), 4 x 2 x 1, 8 x 1 x 1, 1 x 4 x 2 (the 16-accumulator
+   ones spilled two of them, an FMA chain through the stack every step). */
 static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t ni, ptrdiff_t len, ptrdiff_t Kg,
                                ptrdiff_t na, const CX_T *const *srcp, const ptrdiff_t *aw,
                                ptrdiff_t lk, ptrdiff_t ist, ptrdiff_t nb, ptrdiff_t db,
@@ -3273,24 +3276,16 @@ static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t ni, ptrdiff_t len, ptrdif
 {
     const CX_T *sp[64];
     const int one = len <= CX_DVL;      /* a line of one vector */
+    const int regs16 = CX_VREGS < 32;
     for (ptrdiff_t m = 0; m < ni;) {
         const ptrdiff_t lm = ni - m;
-#if CX_VREGS < 32
-        /* 16 registers: tiles of 8 accumulators (4 channels x 1 image x 2
-           vectors, 4 x 2 x 1, 8 x 1 x 1; 1 x 4 x 2 for fewer channels): the
-           16-accumulator ones spilled two of them (an FMA chain through the
-           stack every step) */
-        const ptrdiff_t mi = nc < 4 && lm >= 4 ? 4 : lm >= 2 && (one || nc < 4) ? 2 : 1;
+        const ptrdiff_t mi = nc < 4 && lm >= 4 ? 4
+                             : lm >= 2 && (!regs16 || one || nc < 4) ? 2 : 1;
         for (ptrdiff_t c = 0; c < nc;) {
             const ptrdiff_t lc = nc - c;
-            const ptrdiff_t cb = lc >= 8 && one && mi == 1 ? 8 : lc >= 4 ? 4 : 1;
-#else
-        const ptrdiff_t mi = nc < 4 && lm >= 4 ? 4 : lm >= 2 ? 2 : 1;
-        for (ptrdiff_t c = 0; c < nc;) {
-            const ptrdiff_t lc = nc - c;
-            const ptrdiff_t cb = lc >= 16 && one && mi == 1 ? 16
+            const ptrdiff_t cb = regs16 ? (lc >= 8 && one && mi == 1 ? 8 : lc >= 4 ? 4 : 1)
+                                 : lc >= 16 && one && mi == 1 ? 16
                                  : lc >= 8 && (one || mi == 1) ? 8 : lc >= 4 ? 4 : 1;
-#endif
             for (ptrdiff_t e = 0; e < len;) {
                 const int nv = len - e > CX_DVL ? 2 : 1;
                 CX_NAME(ring_fn) fn =
