@@ -1028,7 +1028,8 @@ void CX_NAME(conv3d_fwd)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
                                rows_in, L, band, tag, &zero_ready, offc, off, xend);
             const ptrdiff_t ldc = Do * P * Q;
             CX_NAME(dk_fwd_band)(d, pl, band, scratch, off, wpk, n * Do + od, g, p0, rows, bias,
-                                 y, y + (((n * d->K + g * Kg) * Do + od) * P + p0) * Q, ldc);
+                                 y, y + (((n * d->K + g * Kg) * Do + od) * P + p0) * Q, ldc,
+                                 NULL, 0);
         }
     }
     if (pl->dk_stream)

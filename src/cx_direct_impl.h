@@ -423,6 +423,29 @@ static void CX_NAME(dk_prefetch)(const CX_T *p, ptrdiff_t n)
 #endif
 }
 
+/* Part [a, b) of `rows` equal parts of [p, p + n), asked for as dk_prefetch
+   does: the next group's plane fetched a row of tiles at a time while this
+   group's tiles run, rather than all at once before them (a burst of a
+   plane's prefetches waits for miss buffers as long as the loads would). */
+static CX_DK_INLINE void CX_NAME(dk_prefetch_part)(const CX_T *p, ptrdiff_t n, ptrdiff_t a,
+                                                   ptrdiff_t b, ptrdiff_t rows)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    if (!p || rows <= 0)
+        return;
+    const ptrdiff_t bytes = n * (ptrdiff_t)sizeof(CX_T);
+    const ptrdiff_t lo = bytes * a / rows / 64 * 64, hi = bytes * cx_min(b, rows) / rows;
+    for (ptrdiff_t o = lo; o < hi; o += 64)
+        __builtin_prefetch((const char *)p + o, 0, 3);
+#else
+    (void)p;
+    (void)n;
+    (void)a;
+    (void)b;
+    (void)rows;
+#endif
+}
+
 /* ------------------------------------------------------------------ the band */
 
 /* Phase-row length: every output block of vb pixels and every tap stay inside. */
@@ -1584,7 +1607,8 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
 
 static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                   const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
-                                  ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws);
+                                  ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws,
+                                  const CX_T *pf, ptrdiff_t pfn);
 
 /* One item (n, block of cblock groups, band of output rows[, column tile]):
    y[n, those groups' channels, band rows[, tile columns]]. */
@@ -1612,9 +1636,14 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     const ptrdiff_t g1 = cx_min(G, (gbi + 1) * pl->cblock);
     const ptrdiff_t plane = (d->C / G) * d->H * d->W;
     for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g) {
-        if (g + 1 < g1 && pl->ntiles == 1 && !pl->dk_nhwc)
+        /* the next group's plane, fetched while this one's tiles run */
+        const int ahead = g + 1 < g1 && pl->ntiles == 1 && !pl->dk_nhwc;
+        if (ahead && (cx_dev_flags & CX_DEV_NO_PFSPREAD))
             CX_NAME(dk_prefetch)(x + (n * G + g + 1) * plane, plane);
-        CX_NAME(fwd_dk_group)(d, pl, x, w, bias, y, n, g, bi, ws);
+        const int spread = ahead && !(cx_dev_flags & CX_DEV_NO_PFSPREAD) &&
+                           plane * (ptrdiff_t)sizeof(CX_T) <= (64 << 10);
+        CX_NAME(fwd_dk_group)(d, pl, x, w, bias, y, n, g, bi, ws,
+                              spread ? x + (n * G + g + 1) * plane : NULL, plane);
     }
     if (pl->dk_stream)
         CX_NAME(dk_sfence)();
@@ -1665,7 +1694,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                                  const CX_T *band, CX_T *scratch, const ptrdiff_t *off,
                                  const CX_T *wpk, ptrdiff_t n, ptrdiff_t g, ptrdiff_t p0,
                                  ptrdiff_t rows, const CX_T *bias, CX_T *y, CX_T *yg,
-                                 ptrdiff_t ldc)
+                                 ptrdiff_t ldc, const CX_T *pf, ptrdiff_t pfn)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G;
     const ptrdiff_t taps = Cg * d->R * d->S, P = d->P, Q = d->Q, L = pl->dk_L;
@@ -1864,20 +1893,26 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
             /* the tiles write the band's rows x Q outputs of mr channels to a
                buffer after the band, copied out whole (rows are contiguous) */
             CX_T *tb = scratch + CX_DVL_MAX;
-            for (ptrdiff_t p = 0; p < rows; p += nr)
+            for (ptrdiff_t p = 0; p < rows; p += nr) {
+                if (k0 == 0)
+                    CX_NAME(dk_prefetch_part)(pf, pfn, p, p + nr, rows);
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
                     fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, rows * Q,
                        Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
+            }
             for (ptrdiff_t i = 0; i < cx_min(mr, Kg - k0); ++i)
                 CX_NAME(dk_stream_copy)(yk + i * ldc, tb + i * rows * Q, rows * Q);
             k0 += mr;
             continue;
         }
-        for (ptrdiff_t p = 0; p < rows; p += nr)
+        for (ptrdiff_t p = 0; p < rows; p += nr) {
+            if (k0 == 0)
+                CX_NAME(dk_prefetch_part)(pf, pfn, p, p + nr, rows);
             for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
                 fn(taps, wb, band + p * rstep + q0, off, rstep, yk + p * ldq + q0, ldc, ldq,
                    pl->dk_pitch ? Q - q0 : (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0,
                    bk);
+        }
         k0 += mr;
     }
 }
@@ -1885,7 +1920,8 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
 /* Output rows of band bi of image n, group g. */
 static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                   const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
-                                  ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws)
+                                  ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws,
+                                  const CX_T *pf, ptrdiff_t pfn)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     const ptrdiff_t taps = Cg * RS, P = d->P, Q = d->Q, L = pl->dk_L;
@@ -1917,7 +1953,8 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         CX_NAME(dk_pack_weight)(d, pl, w + g * Kg * taps, wp);
     const ptrdiff_t ldq = pl->dk_pitch ? pl->dk_pitch : Q;
     CX_NAME(dk_fwd_band)(d, pl, band, band + Cg * rows_in * d->stride_w * L, off, wpk, n, g, p0,
-                         rows, bias, y, y + ((n * d->K + g * Kg) * P + p0) * ldq, P * ldq);
+                         rows, bias, y, y + ((n * d->K + g * Kg) * P + p0) * ldq, P * ldq, pf,
+                         pfn);
 }
 
 /* ------------------------------------------------ 3-D bands (cx_conv3d_depth) */
