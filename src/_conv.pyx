@@ -169,7 +169,8 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
                 nsplit=pl.nsplit, nper=pl.nper, nseg=pl.nseg, fwd_shift=bool(pl.fwd_shift), wgrad_gemm=bool(pl.wgrad_gemm),
                 direct_kernels=bool(pl.dk), dk_mode=pl.dk_mode, dk_stream=bool(pl.dk_stream), column_tile=pl.dk_qt, band_row=pl.dk_L, dk_tile=(pl.dk_mr, pl.dk_nv) if pl.op == CX_OP_FWD else (pl.dk_mk, pl.dk_mt),
                 prepacked_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
-                workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
+                workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize,
+                edge_rows=(pl.dk_etop, pl.dk_ebot))
 
 
 def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
@@ -188,6 +189,11 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
     pl.dk_stamp = _next_stamp()
     _pad_mode_for(&d, &pl, pad_mode)
+    # edge rows on the taps that reach the image (the plan's dk_etop, dk_ebot):
+    # zero padding and a finite weight only, so that inf or NaN in the weight
+    # still meets the padding's zeros as the full taps do
+    if pl.dk and pl.dk_etop + pl.dk_ebot > 0 and pad_mode == 0 and np.isfinite(w).all():
+        pl.dk_edge = 1
     _fwd_items(&d, NULL, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
     return bool(pl.algo == CX_ALGO_DIRECT and pl.dk)
 

@@ -67,6 +67,8 @@ cdef extern from "cx_conv.h" nogil:
         Py_ssize_t dk_qt, dk_qtiles, dk_pitch
         int dk_stream, dk_nhwc
         long long dk_stamp
+        Py_ssize_t dk_etop, dk_ebot
+        int dk_edge
 
     ctypedef struct cx_conv3d_depth:
         Py_ssize_t N, D, Do, T

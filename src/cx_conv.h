@@ -114,6 +114,15 @@ typedef struct {
        the call whose band it last filled, so that later items of the same
        call with the same band layout rewrite only its input pixels */
     long long dk_stamp;
+    /* direct fwd, channel-vector tiles (dk_mode 2), weight prepacked: the
+       first dk_etop and last dk_ebot output rows have kernel rows that read
+       only zero padding (for every column); apacked holds, after each group's
+       weight, one compacted copy per such row with only the kernel rows that
+       reach the image (the taps in the same order). The caller sets dk_edge
+       (zero padding, every weight finite: 0 * inf must still give NaN) for
+       the tiles to run those rows on the compacted taps. */
+    ptrdiff_t dk_etop, dk_ebot;
+    int dk_edge;
 } cx_conv2d_plan;
 
 /* The depth axis of a channels-first 3-D convolution run on the direct band
@@ -287,6 +296,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_ASM 32      /* the assembly form of a tile (AVX2 float32's 12-pixel 3-tap channel tile): its C form */
 #define CX_DEV_NO_CV1D 64     /* channel-vector forward tiles on 1-D rows too long for one band (column tiles): the pixel tiles */
 #define CX_DEV_NO_PFSPREAD 128 /* thin groups' next plane prefetched a row of tiles at a time: all at once before the tiles */
+#define CX_DEV_NO_EDGE 256    /* channel-vector forward tiles' edge rows on compacted taps (dk_edge): every tap */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

@@ -149,6 +149,8 @@ void CX_NAME(conv2d_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     CX_T *dst = packed + (size_t)unit * pl->apack_elems;
     if (pl->dk) {
         CX_NAME(dk_pack_weight)(d, pl, w + unit * Kg * CRS, dst);
+        if (pl->dk_etop + pl->dk_ebot > 0)
+            CX_NAME(dk_pack_edges)(d, pl, w + unit * Kg * CRS, dst);
     } else if (pl->op == CX_OP_FWD) {
         CX_NAME(gemm_prepack_a)(Kg, CRS, w + unit * Kg * CRS, CRS, 1, dst, part);
     } else if (pl->op == CX_OP_WGRAD) {

@@ -1411,6 +1411,39 @@ static ptrdiff_t CX_NAME(dk_fwd_nr)(ptrdiff_t mr, ptrdiff_t nc)
     return nr;
 }
 
+/* The kernel rows [*lo, *hi) whose input rows output row p reads inside the
+   image (the others read only top or bottom padding). */
+static void cx_dk_rows_valid(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    const ptrdiff_t top = p * d->stride_h - d->pad_top, dh = d->dil_h;
+    ptrdiff_t a = 0, b = d->R;
+    while (a < b && top + a * dh < 0)
+        ++a;
+    while (b > a && top + (b - 1) * dh >= d->H)
+        --b;
+    *lo = a;
+    *hi = b;
+}
+
+/* Edge rows (plan: dk_etop, dk_ebot): row e of them, its output row, kernel
+   rows and offset of its compacted weight after the group's full one. */
+static ptrdiff_t cx_dk_edge_row(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, ptrdiff_t e,
+                                ptrdiff_t *lo, ptrdiff_t *hi, size_t *woff)
+{
+    const ptrdiff_t Kg = d->K / d->groups, Cg = d->C / d->groups;
+    size_t o = (size_t)(Kg * Cg * d->R * d->S);
+    for (ptrdiff_t i = 0; i < e; ++i) {
+        const ptrdiff_t pi = i < pl->dk_etop ? i : d->P - pl->dk_ebot + (i - pl->dk_etop);
+        ptrdiff_t a, b;
+        cx_dk_rows_valid(d, pi, &a, &b);
+        o += (size_t)(Kg * Cg * (b - a) * d->S);
+    }
+    const ptrdiff_t p = e < pl->dk_etop ? e : d->P - pl->dk_ebot + (e - pl->dk_etop);
+    cx_dk_rows_valid(d, p, lo, hi);
+    *woff = o;
+    return p;
+}
+
 /* The weight of one group (Kg x taps) in the tiles' order: channel blocks of
    mr = 8, 4, 2, 1 (as many of each as the plan's tile allows), each [tap][mr]. */
 static void CX_NAME(dk_pack_weight)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
@@ -1602,7 +1635,72 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
                    (multirow == 2 ? (size_t)(16 + (rows * (qt ? qt : Q) + 32) * 16) : 0);
     pl->apack_units = packed ? G : 0;
     pl->apack_elems = packed ? (size_t)(Kg * Cg * d->R * d->S) : 0;
+    /* edge rows on compacted taps (channel-vector tiles, prepacked weight,
+       whole rows): the first and last rows with kernel rows on padding alone,
+       at most 16 of them, each with at least one kernel row on the image
+       (lenet2: rows 0, 1, 12, 13 run 15, 20, 20, 15 of 25 taps a channel) */
+    pl->dk_etop = pl->dk_ebot = 0;
+    pl->dk_edge = 0;
+    if (multirow == 2 && packed && qt == 0) {
+        ptrdiff_t et = 0, eb = 0, lo, hi, ok = 1;
+        while (et < P && ok) {
+            cx_dk_rows_valid(d, et, &lo, &hi);
+            ok = hi > lo;
+            if (lo == 0 && hi == d->R)
+                break;
+            ++et;
+        }
+        while (et + eb < P && ok) {
+            cx_dk_rows_valid(d, P - 1 - eb, &lo, &hi);
+            ok = hi > lo;
+            if (lo == 0 && hi == d->R)
+                break;
+            ++eb;
+        }
+        if (ok && et + eb > 0 && et + eb <= 16) {
+            size_t extra = 0;
+            for (ptrdiff_t e = 0; e < et + eb; ++e) {
+                const ptrdiff_t p = e < et ? e : P - eb + (e - et);
+                cx_dk_rows_valid(d, p, &lo, &hi);
+                extra += (size_t)(Kg * Cg * (hi - lo) * d->S);
+            }
+            if ((double)G * (double)(pl->apack_elems + extra) * sizeof(CX_T) <=
+                (double)CX_APACK_BYTES) {
+                pl->dk_etop = et;
+                pl->dk_ebot = eb;
+                pl->apack_elems += extra;
+                /* the compacted tap offsets of the row being run */
+                pl->ws_elems += (size_t)(Cg * d->R * d->S) * sizeof(ptrdiff_t) / sizeof(CX_T) +
+                                64;
+            }
+        }
+    }
     return 1;
+}
+
+/* The compacted weights of the edge rows (plan: dk_etop, dk_ebot) after
+   group g's full one at wp (which holds Kg x taps in blocks of CX_DK_CVL
+   channels, each [tap][channel]): each row's blocks [tap'][channel] over the
+   taps (c, r, s) with r in its kernel rows, in order. */
+static void CX_NAME(dk_pack_edges)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                   const CX_T *wg, CX_T *wp)
+{
+    const ptrdiff_t Kg = d->K / d->groups, Cg = d->C / d->groups, R = d->R, S = d->S;
+    const ptrdiff_t taps = Cg * R * S, cvl = CX_DK_CVL;
+    for (ptrdiff_t e = 0; e < pl->dk_etop + pl->dk_ebot; ++e) {
+        ptrdiff_t lo, hi;
+        size_t woff;
+        cx_dk_edge_row(d, pl, e, &lo, &hi, &woff);
+        const ptrdiff_t tv = Cg * (hi - lo) * S;
+        CX_T *dst = wp + woff;
+        for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl) {
+            ptrdiff_t j = 0;
+            for (ptrdiff_t c = 0; c < Cg; ++c)
+                for (ptrdiff_t t = (c * R + lo) * S; t < (c * R + hi) * S; ++t, ++j)
+                    for (ptrdiff_t i = 0; i < cvl; ++i)
+                        dst[k0 * tv + j * cvl + i] = wg[(k0 + i) * taps + t];
+        }
+    }
 }
 
 static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
@@ -1727,13 +1825,35 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
            next row's, written after it (slack past the band's last pixel) */
         CX_T *tr = bb + 16;
         const ptrdiff_t npix = rows * Q;
+        /* edge rows (dk_edge): the taps on the image only, compacted
+           (weights prepacked after the group's, offsets here), same order */
+        const int edge = pl->dk_edge && pl->apack_units > 0 && pl->dk_qt == 0 &&
+                         d->pad_mode == CX_PAD_ZEROS && !(cx_dev_flags & CX_DEV_NO_EDGE);
+        ptrdiff_t *eoff = (ptrdiff_t *)(((size_t)(tr + (pl->tile * Q + 32) * cvl) +
+                                         sizeof(ptrdiff_t) - 1) & ~(sizeof(ptrdiff_t) - 1));
         for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl) {
             for (ptrdiff_t i = 0; i < cvl; ++i)
                 bb[i] = bias ? bias[g * Kg + k0 + i] : (CX_T)0;
-            for (ptrdiff_t p = 0; p < rows; ++p)
+            for (ptrdiff_t p = 0; p < rows; ++p) {
+                const ptrdiff_t gp = p0 + p;
+                ptrdiff_t tv = taps;
+                const CX_T *wv = wpk + k0 * taps;
+                const ptrdiff_t *ov = off;
+                if (edge && (gp < pl->dk_etop || gp >= P - pl->dk_ebot)) {
+                    const ptrdiff_t e = gp < pl->dk_etop ? gp : pl->dk_etop + gp - (P - pl->dk_ebot);
+                    ptrdiff_t lo, hi;
+                    size_t woff;
+                    cx_dk_edge_row(d, pl, e, &lo, &hi, &woff);
+                    const ptrdiff_t R = d->R, S = d->S, n1 = (hi - lo) * S;
+                    tv = Cg * n1;
+                    wv = wpk + woff + k0 * tv;
+                    for (ptrdiff_t c = 0; c < Cg; ++c)
+                        memcpy(eoff + c * n1, off + (c * R + lo) * S, (size_t)n1 * sizeof(ptrdiff_t));
+                    ov = eoff;
+                }
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv)
-                    fn(taps, wpk + k0 * taps, band + p * rstep + q0, off, bb,
-                       tr + (p * Q + q0) * cvl);
+                    fn(tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl);
+            }
             if (pl->dk_nhwc) {
                 /* pixel-major already: cvl channels of each pixel to (n, p, q, k) */
                 CX_T *yp = y + (n * P + p0) * Q * d->K + g * Kg + k0;

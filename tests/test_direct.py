@@ -505,6 +505,54 @@ CV8_CASES = [
 ]
 
 
+EDGE_CASES = CV8_CASES + [
+    # a pad of 3 on a 5-tap kernel: a top row with two kernel rows on padding
+    ("pad3_r5", (2, 4, 11, 12), (16, 4, 5, 5), dict(padding=(3, 2))),
+    # asymmetric padding: top edge rows only
+    ("top_only", (2, 8, 9, 14), (16, 8, 3, 3), dict(padding=((2, 0), (1, 1)))),
+]
+
+
+@pytest.mark.parametrize("case", EDGE_CASES, ids=[c[0] for c in EDGE_CASES])
+def test_channel_tile_edge_rows_skip_the_padding_taps(isa, case, dev_flags):
+    """The channel-vector forward tiles run their first and last output rows
+    on the taps that reach the image only (dk_edge: the weight compacted per
+    edge row when prepacked, the offsets per row), in the same order: the
+    same sums as every tap's (CX_DEV_NO_EDGE = 256), on random floats
+    (assert_array_equal counts -0 and +0 equal: the skipped taps only add
+    zeros), with a bias, 1 and 2 threads, exact on integers; a weight with
+    inf takes every tap, so that the padding's zeros still give NaN."""
+    _, xs, ws, kw = case
+    f32 = np.float32
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(xs).astype(f32)
+    w = rng.standard_normal(ws).astype(f32)
+    b = rng.standard_normal(ws[0]).astype(f32)
+    geo = _geometry(x, w, kw)
+    info = _conv.plan_info(geo, "fwd", "direct", f32)
+    if info["dk_mode"] != 2:
+        pytest.skip(f"{isa}: not on the channel-vector tiles")
+    top, bottom = info["edge_rows"]
+    assert top + bottom > 0
+    d = dict(algorithm="direct", **kw)
+    got = convx.conv2d(x, w, b, threads=1, **d)
+    np.testing.assert_array_equal(convx.conv2d(x, w, b, threads=2, **d), got)
+    dev_flags(256)
+    every = convx.conv2d(x, w, b, threads=1, **d)
+    dev_flags(0)
+    np.testing.assert_array_equal(got, every)
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **kw)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+    xi = rng.integers(-3, 4, xs).astype(f32)
+    wi = rng.integers(-3, 4, ws).astype(f32)
+    np.testing.assert_array_equal(convx.conv2d(xi, wi, **d), ref_conv2d(xi, wi, **kw))
+    winf = w.copy()
+    winf[0, 0, 0, 0] = np.inf
+    want = ref_conv2d(x.astype(np.float64), winf.astype(np.float64), **kw)
+    got = convx.conv2d(x, winf, **d)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
 @pytest.mark.parametrize("case", CV8_CASES, ids=[c[0] for c in CV8_CASES])
 def test_eight_lane_weight_gradient_tiles(isa, case, dev_flags):
     """AVX2's float32 weight gradient over the same geometries runs channel-
