@@ -179,7 +179,8 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     """y = conv2d(x, w) + bias, arrays flattened, geometry as in cx_conv2d_desc.
     Returns whether the kernels multiplied the zero padding by the weight (the
     register-blocked direct ones do), so that inf/NaN there already gave NaN
-    (see convx._api._padding_nan_forward)."""
+    (see convx._api._padding_nan_forward). (Their edge rows skip the padding's
+    taps only for a finite weight, whose products with it are zeros.)"""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride
