@@ -179,8 +179,9 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     """y = conv2d(x, w) + bias, arrays flattened, geometry as in cx_conv2d_desc.
     Returns whether the kernels multiplied the zero padding by the weight (the
     register-blocked direct ones do), so that inf/NaN there already gave NaN
-    (see convx._api._padding_nan_forward). (Their edge rows skip the padding's
-    taps only for a finite weight, whose products with it are zeros.)"""
+    (see convx._api._padding_nan_forward). Not where the channel-vector
+    tiles' edge rows skip the padding's taps (dk_edge): the caller then marks
+    those NaNs as it does for im2col."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride
@@ -190,13 +191,12 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
     pl.dk_stamp = _next_stamp()
     _pad_mode_for(&d, &pl, pad_mode)
-    # edge rows on the taps that reach the image (the plan's dk_etop, dk_ebot):
-    # zero padding and a finite weight only, so that inf or NaN in the weight
-    # still meets the padding's zeros as the full taps do
-    if pl.dk and pl.dk_etop + pl.dk_ebot > 0 and pad_mode == 0 and np.isfinite(w).all():
+    # edge rows on the taps that reach the image (the plan's dk_etop, dk_ebot),
+    # zero padding only (a padding mode's pixels are the image's)
+    if pl.dk and pl.dk_etop + pl.dk_ebot > 0 and pad_mode == 0:
         pl.dk_edge = 1
     _fwd_items(&d, NULL, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
-    return bool(pl.algo == CX_ALGO_DIRECT and pl.dk)
+    return bool(pl.algo == CX_ALGO_DIRECT and pl.dk and not pl.dk_edge)
 
 
 cdef int _fwd_items(cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl,

@@ -119,8 +119,9 @@ typedef struct {
        only zero padding (for every column); apacked holds, after each group's
        weight, one compacted copy per such row with only the kernel rows that
        reach the image (the taps in the same order). The caller sets dk_edge
-       (zero padding, every weight finite: 0 * inf must still give NaN) for
-       the tiles to run those rows on the compacted taps. */
+       (zero padding) for the tiles to run those rows on the compacted taps;
+       they then skip the padding's products, so that a non-finite weight's
+       NaN there is the caller's to mark (convx._api._padding_nan_forward). */
     ptrdiff_t dk_etop, dk_ebot;
     int dk_edge;
 } cx_conv2d_plan;

@@ -1425,23 +1425,27 @@ static void cx_dk_rows_valid(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t *lo
     *hi = b;
 }
 
-/* Edge rows (plan: dk_etop, dk_ebot): row e of them, its output row, kernel
-   rows and offset of its compacted weight after the group's full one. */
-static ptrdiff_t cx_dk_edge_row(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, ptrdiff_t e,
-                                ptrdiff_t *lo, ptrdiff_t *hi, size_t *woff)
+/* Edge rows: the first et and the last eb output rows; edge row e is output row
+   cx_dk_edge_p(P, et, eb, e). */
+static ptrdiff_t cx_dk_edge_p(ptrdiff_t P, ptrdiff_t et, ptrdiff_t eb, ptrdiff_t e)
+{
+    return e < et ? e : P - eb + (e - et);
+}
+
+/* Edge row e of the plan's (dk_etop, dk_ebot): its kernel rows, and the offset
+   of its compacted weight after the group's full one (the rows before it). */
+static void cx_dk_edge_row(const cx_conv2d_desc *d, ptrdiff_t et, ptrdiff_t eb, ptrdiff_t e,
+                           ptrdiff_t *lo, ptrdiff_t *hi, size_t *woff)
 {
     const ptrdiff_t Kg = d->K / d->groups, Cg = d->C / d->groups;
     size_t o = (size_t)(Kg * Cg * d->R * d->S);
     for (ptrdiff_t i = 0; i < e; ++i) {
-        const ptrdiff_t pi = i < pl->dk_etop ? i : d->P - pl->dk_ebot + (i - pl->dk_etop);
         ptrdiff_t a, b;
-        cx_dk_rows_valid(d, pi, &a, &b);
+        cx_dk_rows_valid(d, cx_dk_edge_p(d->P, et, eb, i), &a, &b);
         o += (size_t)(Kg * Cg * (b - a) * d->S);
     }
-    const ptrdiff_t p = e < pl->dk_etop ? e : d->P - pl->dk_ebot + (e - pl->dk_etop);
-    cx_dk_rows_valid(d, p, lo, hi);
+    cx_dk_rows_valid(d, cx_dk_edge_p(d->P, et, eb, e), lo, hi);
     *woff = o;
-    return p;
 }
 
 /* The weight of one group (Kg x taps) in the tiles' order: channel blocks of
@@ -1658,12 +1662,10 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
             ++eb;
         }
         if (ok && et + eb > 0 && et + eb <= 16) {
-            size_t extra = 0;
-            for (ptrdiff_t e = 0; e < et + eb; ++e) {
-                const ptrdiff_t p = e < et ? e : P - eb + (e - et);
-                cx_dk_rows_valid(d, p, &lo, &hi);
-                extra += (size_t)(Kg * Cg * (hi - lo) * d->S);
-            }
+            size_t end;     /* (the offset one past the last edge row's copy) */
+            cx_dk_edge_row(d, et, eb, et + eb - 1, &lo, &hi, &end);
+            end += (size_t)(Kg * Cg * (hi - lo) * d->S);
+            const size_t extra = end - pl->apack_elems;
             /* (only where the whole prepacked weight stays small: res3x3_256's
                2.4 MB with its 3.1 MB of edge copies ran 3% slower at 1 thread
                and 9% at 2 -- the edge rows' copies stream from memory -- while
@@ -1694,7 +1696,7 @@ static void CX_NAME(dk_pack_edges)(const cx_conv2d_desc *d, const cx_conv2d_plan
     for (ptrdiff_t e = 0; e < pl->dk_etop + pl->dk_ebot; ++e) {
         ptrdiff_t lo, hi;
         size_t woff;
-        cx_dk_edge_row(d, pl, e, &lo, &hi, &woff);
+        cx_dk_edge_row(d, pl->dk_etop, pl->dk_ebot, e, &lo, &hi, &woff);
         const ptrdiff_t tv = Cg * (hi - lo) * S;
         CX_T *dst = wp + woff;
         for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl) {
@@ -1847,7 +1849,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                     const ptrdiff_t e = gp < pl->dk_etop ? gp : pl->dk_etop + gp - (P - pl->dk_ebot);
                     ptrdiff_t lo, hi;
                     size_t woff;
-                    cx_dk_edge_row(d, pl, e, &lo, &hi, &woff);
+                    cx_dk_edge_row(d, pl->dk_etop, pl->dk_ebot, e, &lo, &hi, &woff);
                     const ptrdiff_t R = d->R, S = d->S, n1 = (hi - lo) * S;
                     tv = Cg * n1;
                     wv = wpk + woff + k0 * tv;

@@ -520,8 +520,9 @@ def test_channel_tile_edge_rows_skip_the_padding_taps(isa, case, dev_flags):
     edge row when prepacked, the offsets per row), in the same order: the
     same sums as every tap's (CX_DEV_NO_EDGE = 256), on random floats
     (assert_array_equal counts -0 and +0 equal: the skipped taps only add
-    zeros), with a bias, 1 and 2 threads, exact on integers; a weight with
-    inf takes every tap, so that the padding's zeros still give NaN."""
+    zeros), with a bias, 1 and 2 threads, exact on integers; with an inf in
+    the weight the padding's products are still NaN where the reference has
+    them (conv2d_fwd reports the skipped taps; the API marks their NaNs)."""
     _, xs, ws, kw = case
     f32 = np.float32
     rng = np.random.default_rng(11)
