@@ -39,6 +39,7 @@ sys.path.insert(0, HERE)
 from run import import_convx, load_shapes, measure_fma_peak  # noqa: E402
 from loop import alternating_rounds, steady_median  # noqa: E402
 from speed2 import copy_bandwidth  # noqa: E402
+from speed8 import layer_calls  # noqa: E402
 
 OPS = ("fwd", "wgrad", "dgrad")
 EXTRA = [("conv3d_32", (2, 32, 16, 56, 56), (32, 32, 3, 3, 3), 1),
@@ -63,28 +64,6 @@ def layers(rng):
         fl = 2 * int(np.prod(ys)) * int(np.prod(ws[1:]))
         out.append((name, nd, x, w, dy, dict(padding=pad), fl))
     return out
-
-
-def calls(convx, torch, nd, x, w, dy, kw, threads):
-    """{op: (convx callable factory by algorithm, torch callable)}."""
-    F, g = torch.nn.functional, torch.nn.grad
-    fc, wc, ic = {1: (convx.conv1d, convx.conv1d_weight, convx.conv1d_input),
-                  2: (convx.conv2d, convx.conv2d_weight, convx.conv2d_input),
-                  3: (convx.conv3d, convx.conv3d_weight, convx.conv3d_input)}[nd]
-    ft, wt, it = {1: (F.conv1d, g.conv1d_weight, g.conv1d_input),
-                  2: (F.conv2d, g.conv2d_weight, g.conv2d_input),
-                  3: (F.conv3d, g.conv3d_weight, g.conv3d_input)}[nd]
-    tx, tw, tdy = (torch.from_numpy(a) for a in (x, w, dy))
-    return {
-        "fwd": (lambda alg: lambda: fc(x, w, None, algorithm=alg, threads=threads, **kw),
-                lambda: ft(tx, tw, None, **kw)),
-        "wgrad": (lambda alg: lambda: wc(x, w.shape, dy, algorithm=alg, threads=threads,
-                                         **kw),
-                  lambda: wt(tx, tw.shape, tdy, **kw)),
-        "dgrad": (lambda alg: lambda: ic(x.shape, w, dy, algorithm=alg, threads=threads,
-                                         **kw),
-                  lambda: it(tx.shape, tw, tdy, **kw)),
-    }
 
 
 def cpu_model():
@@ -134,7 +113,7 @@ def main(argv=None):
               + "".join(f" {a} |" for a in algs))
         print("|---|---|---|---|---|---|" + "---|" * len(algs), flush=True)
         for name, nd, x, w, dy, kw, fl in all_layers:
-            for op, (cx, tcall) in calls(convx, torch, nd, x, w, dy, kw, T).items():
+            for op, (cx, tcall) in layer_calls(nd, x, w, dy, kw, convx, torch, T).items():
                 with torch.no_grad():
                     ref = tcall().numpy()
                     got = cx("auto")()

@@ -50,12 +50,14 @@ def timed(fn, repeats, warmup=1):
 
 
 def layer_calls(nd, x, w, dy, kw, convx, torch, threads):
-    """{op: {impl: callable}} for one 1-D or 3-D layer."""
+    """{op: (convx callable by algorithm, PyTorch callable)} for one 1-, 2- or 3-D layer."""
     F = torch.nn.functional
     g = torch.nn.grad
     cf = {1: (convx.conv1d, convx.conv1d_weight, convx.conv1d_input),
+          2: (convx.conv2d, convx.conv2d_weight, convx.conv2d_input),
           3: (convx.conv3d, convx.conv3d_weight, convx.conv3d_input)}[nd]
     tf = {1: (F.conv1d, g.conv1d_weight, g.conv1d_input),
+          2: (F.conv2d, g.conv2d_weight, g.conv2d_input),
           3: (F.conv3d, g.conv3d_weight, g.conv3d_input)}[nd]
     tx, tw, tdy = (torch.from_numpy(a) for a in (x, w, dy))
     out = {}
