@@ -407,33 +407,18 @@ static CX_DK_INLINE void CX_NAME(dk_prefetch_line)(const CX_T *p)
 #endif
 }
 
-/* Ask for [p, p + n) to be brought into cache (thin groups: the next group's
-   planes are fetched while this one computes); nothing for large spans. */
-static void CX_NAME(dk_prefetch)(const CX_T *p, ptrdiff_t n)
-{
-#if defined(__GNUC__) || defined(__clang__)
-    const ptrdiff_t bytes = n * (ptrdiff_t)sizeof(CX_T);
-    if (bytes > (64 << 10))
-        return;
-    for (ptrdiff_t b = 0; b < bytes; b += 64)
-        __builtin_prefetch((const char *)p + b, 0, 3);
-#else
-    (void)p;
-    (void)n;
-#endif
-}
-
-/* Part [a, b) of `rows` equal parts of [p, p + n), asked for as dk_prefetch
-   does: the next group's plane fetched a row of tiles at a time while this
-   group's tiles run, rather than all at once before them (a burst of a
-   plane's prefetches waits for miss buffers as long as the loads would). */
+/* Part [a, b) of `rows` equal parts of [p, p + n) asked to be brought into
+   cache; nothing for spans over 64 KB or a null p. Thin groups: the next
+   group's plane is fetched a row of tiles at a time while this group's tiles
+   run, rather than all at once before them (a burst of a plane's prefetches
+   waits for miss buffers as long as the loads would). */
 static CX_DK_INLINE void CX_NAME(dk_prefetch_part)(const CX_T *p, ptrdiff_t n, ptrdiff_t a,
                                                    ptrdiff_t b, ptrdiff_t rows)
 {
 #if defined(__GNUC__) || defined(__clang__)
-    if (!p || rows <= 0)
-        return;
     const ptrdiff_t bytes = n * (ptrdiff_t)sizeof(CX_T);
+    if (!p || rows <= 0 || bytes > (64 << 10))
+        return;
     const ptrdiff_t lo = bytes * a / rows / 64 * 64, hi = bytes * cx_min(b, rows) / rows;
     for (ptrdiff_t o = lo; o < hi; o += 64)
         __builtin_prefetch((const char *)p + o, 0, 3);
@@ -444,6 +429,12 @@ static CX_DK_INLINE void CX_NAME(dk_prefetch_part)(const CX_T *p, ptrdiff_t n, p
     (void)b;
     (void)rows;
 #endif
+}
+
+/* [p, p + n) at once (dk_prefetch_part's whole span). */
+static void CX_NAME(dk_prefetch)(const CX_T *p, ptrdiff_t n)
+{
+    CX_NAME(dk_prefetch_part)(p, n, 0, 1, 1);
 }
 
 /* ------------------------------------------------------------------ the band */
@@ -1744,8 +1735,7 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         const int ahead = g + 1 < g1 && pl->ntiles == 1 && !pl->dk_nhwc;
         if (ahead && (cx_dev_flags & CX_DEV_NO_PFSPREAD))
             CX_NAME(dk_prefetch)(x + (n * G + g + 1) * plane, plane);
-        const int spread = ahead && !(cx_dev_flags & CX_DEV_NO_PFSPREAD) &&
-                           plane * (ptrdiff_t)sizeof(CX_T) <= (64 << 10);
+        const int spread = ahead && !(cx_dev_flags & CX_DEV_NO_PFSPREAD);
         CX_NAME(fwd_dk_group)(d, pl, x, w, bias, y, n, g, bi, ws,
                               spread ? x + (n * G + g + 1) * plane : NULL, plane);
     }
