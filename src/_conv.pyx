@@ -170,7 +170,7 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
                 direct_kernels=bool(pl.dk), dk_mode=pl.dk_mode, dk_stream=bool(pl.dk_stream), column_tile=pl.dk_qt, band_row=pl.dk_L, dk_tile=(pl.dk_mr, pl.dk_nv) if pl.op == CX_OP_FWD else (pl.dk_mk, pl.dk_mt),
                 prepacked_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize,
-                edge_rows=(pl.dk_etop, pl.dk_ebot))
+                edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol))
 
 
 def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
@@ -180,8 +180,8 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     Returns whether the kernels multiplied the zero padding by the weight (the
     register-blocked direct ones do), so that inf/NaN there already gave NaN
     (see convx._api._padding_nan_forward). Not where the channel-vector
-    tiles' edge rows skip the padding's taps (dk_edge): the caller then marks
-    those NaNs as it does for im2col."""
+    tiles' edge rows and columns skip the padding's taps (dk_edge): the
+    caller then marks those NaNs as it does for im2col."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride
@@ -191,9 +191,10 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
     pl.dk_stamp = _next_stamp()
     _pad_mode_for(&d, &pl, pad_mode)
-    # edge rows on the taps that reach the image (the plan's dk_etop, dk_ebot),
-    # zero padding only (a padding mode's pixels are the image's)
-    if pl.dk and pl.dk_etop + pl.dk_ebot > 0 and pad_mode == 0:
+    # edge rows on the taps that reach the image (the plan's dk_etop, dk_ebot)
+    # and edge columns' tiles without the padding's pixels (dk_ecol), zero
+    # padding only (a padding mode's pixels are the image's)
+    if pl.dk and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol) and pad_mode == 0:
         pl.dk_edge = 1
     _fwd_items(&d, NULL, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
     return bool(pl.algo == CX_ALGO_DIRECT and pl.dk and not pl.dk_edge)

@@ -68,7 +68,7 @@ cdef extern from "cx_conv.h" nogil:
         int dk_stream, dk_nhwc
         long long dk_stamp
         Py_ssize_t dk_etop, dk_ebot
-        int dk_edge
+        int dk_ecol, dk_edge
 
     ctypedef struct cx_conv3d_depth:
         Py_ssize_t N, D, Do, T

@@ -123,6 +123,10 @@ typedef struct {
        they then skip the padding's products, so that a non-finite weight's
        NaN there is the caller's to mark (convx._api._padding_nan_forward). */
     ptrdiff_t dk_etop, dk_ebot;
+    /* the same tiles on rows of 3, 5 or 7 contiguous taps (sliding), some
+       tile's first or last (S-1)/2 band pixels on zero padding's columns: with
+       dk_edge set, those tiles leave them out (dk_fwd_band) */
+    int dk_ecol;
     int dk_edge;
 } cx_conv2d_plan;
 
@@ -298,6 +302,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_CV1D 64     /* channel-vector forward tiles on 1-D rows too long for one band (column tiles): the pixel tiles */
 #define CX_DEV_NO_PFSPREAD 128 /* thin groups' next plane prefetched a row of tiles at a time: all at once before the tiles */
 #define CX_DEV_NO_EDGE 256    /* channel-vector forward tiles' edge rows on compacted taps (dk_edge): every tap */
+#define CX_DEV_NO_ECOL 512    /* their edge columns (dk_ecol): every band pixel of a row's first and last tiles */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

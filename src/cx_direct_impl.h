@@ -987,8 +987,11 @@ static CX_DK_INLINE void CX_NAME(dk_fwdc_tile)(const int NP, ptrdiff_t taps,
    so that a kernel row costs NP + S - 1 broadcasts and S weight loads for NP * S
    FMAs instead of NP * S broadcasts and S loads: the tile above is bound by
    loads at ~80% of the FMA peak on Zen 5, this one runs at the peak.
-   taps = Cg * R * S; off[i * S] is the offset of kernel row i's first tap. */
-static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, ptrdiff_t taps,
+   taps = Cg * R * S; off[i * S] is the offset of kernel row i's first tap.
+   TL, TH: band pixels left out at the start and at the end of the NP + S - 1
+   (zero padding's columns: dk_fwd_band's edge columns; 0 for every pixel). */
+static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, const int TL,
+                                                const int TH, ptrdiff_t taps,
                                                 const CX_T *restrict wq,
                                                 const CX_T *restrict base,
                                                 const ptrdiff_t *restrict off,
@@ -1009,7 +1012,7 @@ static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, ptrdi
         for (int s = 0; s < S; ++s)
             wv[s] = CX_NAME(dv_load)(wq + (t + s) * CX_DK_CVL);
         const CX_T *xp = base + off[t];
-        CX_DK_UNROLL for (int e = 0; e < NP + S - 1; ++e) {
+        CX_DK_UNROLL for (int e = TL; e < NP + S - 1 - TH; ++e) {
             const CX_DV bx = CX_NAME(dv_splat)(xp[e]);
             CX_DK_UNROLL for (int s = 0; s < S; ++s)
                 if (e - s >= 0 && e - s < NP)
@@ -1034,19 +1037,26 @@ CX_DK_FWDC(4) CX_DK_FWDC(6) CX_DK_FWDC(7) CX_DK_FWDC(8) CX_DK_FWDC(12) CX_DK_FWD
 static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdc_fns)[6] = {
     CX_NAME(dk_fwdc_4), CX_NAME(dk_fwdc_6), CX_NAME(dk_fwdc_7),
     CX_NAME(dk_fwdc_8), CX_NAME(dk_fwdc_12), CX_NAME(dk_fwdc_14)};
-#define CX_DK_FWDCS(NP, S)                                                                 \
-    static void CX_NAME(dk_fwdcs_##NP##_##S)(ptrdiff_t taps, const CX_T *wq,               \
-                                             const CX_T *base, const ptrdiff_t *off,       \
-                                             const CX_T *bias, CX_T *tr)                   \
+/* dk_fwdcs_NP_S and its edge forms dk_fwdcs_NP_S_e1 (the first (S-1)/2 band
+   pixels left out), _e2 (the last (S-1)/2), _e3 (both): "same" padding's zero
+   columns at the row's first and last tiles */
+#define CX_DK_FWDCS1(NP, S, SUF, TL, TH)                                                   \
+    static void CX_NAME(dk_fwdcs_##NP##_##S##SUF)(ptrdiff_t taps, const CX_T *wq,          \
+                                                  const CX_T *base, const ptrdiff_t *off,  \
+                                                  const CX_T *bias, CX_T *tr)              \
     {                                                                                      \
-        CX_NAME(dk_fwdcs_tile)(NP, S, taps, wq, base, off, bias, tr);                      \
+        CX_NAME(dk_fwdcs_tile)(NP, S, TL, TH, taps, wq, base, off, bias, tr);              \
     }
+#define CX_DK_FWDCS(NP, S)                                                                 \
+    CX_DK_FWDCS1(NP, S, , 0, 0) CX_DK_FWDCS1(NP, S, _e1, (S - 1) / 2, 0)                  \
+    CX_DK_FWDCS1(NP, S, _e2, 0, (S - 1) / 2) CX_DK_FWDCS1(NP, S, _e3, (S - 1) / 2, (S - 1) / 2)
 #define CX_DK_FWDCS_S(S)                                                                   \
     CX_DK_FWDCS(4, S) CX_DK_FWDCS(6, S) CX_DK_FWDCS(7, S) CX_DK_FWDCS(8, S)               \
     CX_DK_FWDCS(12, S) CX_DK_FWDCS(14, S)
 CX_DK_FWDCS_S(3) CX_DK_FWDCS_S(5) CX_DK_FWDCS_S(7)
 #undef CX_DK_FWDCS_S
 #undef CX_DK_FWDCS
+#undef CX_DK_FWDCS1
 
 /* AVX2's 12-pixel tile of 3-tap rows in assembly. Its 12 accumulators, 3 tap
    vectors and a broadcast take all 16 registers; GCC 12 compiles the C tile
@@ -1102,13 +1112,18 @@ static void CX_NAME(dk_fwdcs_12_3a)(ptrdiff_t taps, const CX_T *wq, const CX_T *
 #else
 #define CX_DK_ASM12 0
 #endif
+#define CX_DK_FWDCS_E(NP, S)                                                               \
+    {CX_NAME(dk_fwdcs_##NP##_##S), CX_NAME(dk_fwdcs_##NP##_##S##_e1),                     \
+     CX_NAME(dk_fwdcs_##NP##_##S##_e2), CX_NAME(dk_fwdcs_##NP##_##S##_e3)}
 #define CX_DK_FWDCS_ROW(S)                                                                 \
-    {CX_NAME(dk_fwdcs_4_##S), CX_NAME(dk_fwdcs_6_##S), CX_NAME(dk_fwdcs_7_##S),           \
-     CX_NAME(dk_fwdcs_8_##S), CX_NAME(dk_fwdcs_12_##S), CX_NAME(dk_fwdcs_14_##S)}
-/* [S = 3, 5, 7][index of NP in cx_dk_nps] */
-static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdcs_fns)[3][6] = {
+    {CX_DK_FWDCS_E(4, S), CX_DK_FWDCS_E(6, S), CX_DK_FWDCS_E(7, S), CX_DK_FWDCS_E(8, S),   \
+     CX_DK_FWDCS_E(12, S), CX_DK_FWDCS_E(14, S)}
+/* [S = 3, 5, 7][index of NP in cx_dk_nps][edge: 0 every band pixel, 1 the
+   first (S-1)/2 left out, 2 the last, 3 both] */
+static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdcs_fns)[3][6][4] = {
     CX_DK_FWDCS_ROW(3), CX_DK_FWDCS_ROW(5), CX_DK_FWDCS_ROW(7)};
 #undef CX_DK_FWDCS_ROW
+#undef CX_DK_FWDCS_E
 #endif
 /* pixels per channel-vector tile (a compile-time set) */
 static const ptrdiff_t cx_dk_nps[6] = {4, 6, 7, 8, 12, 14};
@@ -1636,6 +1651,18 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
        (lenet2: rows 0, 1, 12, 13 run 15, 20, 20, 15 of 25 taps a channel) */
     pl->dk_etop = pl->dk_ebot = 0;
     pl->dk_edge = 0;
+    /* edge columns (sliding channel tiles): some tile's first or last eh =
+       (S-1)/2 band pixels on zero columns, the first tile's where pad_left >=
+       eh, the last's where the tiles' Qt = ceil(Q/nv)*nv columns end eh or
+       more past the image (lenet2: 2 of each 14-pixel row's 18, leaving 6 of
+       its 70 products a kernel row) */
+    pl->dk_ecol = 0;
+#if CX_DK_CV || CX_DK_CV8
+    if (multirow == 2 && cx_dk_slide(d) == d->S && d->S > 1) {
+        const ptrdiff_t eh = (d->S - 1) / 2, Qt = cx_ceil_div(Q, nv) * nv;
+        pl->dk_ecol = d->pad_left >= eh || Qt + d->S - 1 - eh >= d->pad_left + d->W;
+    }
+#endif
     if (multirow == 2 && packed && qt == 0) {
         ptrdiff_t et = 0, eb = 0, lo, hi, ok = 1;
         while (et < P && ok) {
@@ -1811,7 +1838,8 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
            the sliding tiles */
         const ptrdiff_t slide = cx_dk_slide(d);
         if (slide)
-            fn = CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi];
+            fn = CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi][0];
+        const CX_NAME(dk_fwdc_fn) fn0 = fn;
 #if CX_DK_ASM12
         if (fn == CX_NAME(dk_fwdcs_12_3) && !(cx_dev_flags & CX_DEV_NO_ASM))
             fn = CX_NAME(dk_fwdcs_12_3a);
@@ -1825,6 +1853,15 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
            (weights prepacked after the group's, offsets here), same order */
         const int edge = pl->dk_edge && pl->apack_units > 0 && pl->dk_qt == 0 &&
                          d->pad_mode == CX_PAD_ZEROS && !(cx_dev_flags & CX_DEV_NO_EDGE);
+        /* edge columns (dk_edge, dk_ecol): a tile whose first (or last) eh =
+           (S-1)/2 band pixels are zero padding's columns (band column j is
+           input column j - pad_left; those outside [0, W) are zero up to the
+           row's end, L >= the tiles' q0 + nv + S - 1) leaves them out; not
+           for AVX2's 12-pixel assembly tile (its C forms spill) */
+        const int ecol = pl->dk_edge && pl->dk_ecol && slide == d->S && fn == fn0 &&
+                         d->pad_mode == CX_PAD_ZEROS && !(cx_dev_flags & CX_DEV_NO_ECOL);
+        const ptrdiff_t eh = (d->S - 1) / 2;
+        const CX_NAME(dk_fwdc_fn) *efn = slide ? CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi] : NULL;
         ptrdiff_t *eoff = (ptrdiff_t *)(((size_t)(tr + (pl->tile * Q + 32) * cvl) +
                                          sizeof(ptrdiff_t) - 1) & ~(sizeof(ptrdiff_t) - 1));
         for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl) {
@@ -1846,6 +1883,14 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                     for (ptrdiff_t c = 0; c < Cg; ++c)
                         memcpy(eoff + c * n1, off + (c * R + lo) * S, (size_t)n1 * sizeof(ptrdiff_t));
                     ov = eoff;
+                }
+                if (ecol) {
+                    for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv) {
+                        const int k = (q0 + eh <= d->pad_left) |
+                                      (q0 + nv + d->S - 1 - eh >= d->pad_left + d->W) << 1;
+                        efn[k](tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl);
+                    }
+                    continue;
                 }
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv)
                     fn(tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl);

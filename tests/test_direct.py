@@ -510,6 +510,16 @@ EDGE_CASES = CV8_CASES + [
     ("pad3_r5", (2, 4, 11, 12), (16, 4, 5, 5), dict(padding=(3, 2))),
     # asymmetric padding: top edge rows only
     ("top_only", (2, 8, 9, 14), (16, 8, 3, 3), dict(padding=((2, 0), (1, 1)))),
+    # edge columns only (no row on padding alone), 30-pixel rows in several tiles
+    ("cols_only", (2, 8, 9, 30), (16, 8, 3, 5), dict(padding=(0, 2))),
+    # one side each: the right's 3 zero columns, the left's 3 (2 left out)
+    ("right_only", (2, 4, 9, 21), (16, 4, 3, 7), dict(padding=((1, 1), (0, 3)))),
+    ("left_3_of_5", (2, 4, 9, 15), (16, 4, 3, 5), dict(padding=((1, 1), (3, 0)))),
+    # too little padding on the left to leave a tile's 2 pixels out: the right only
+    ("left1_right3", (2, 4, 10, 14), (16, 4, 5, 5), dict(padding=((2, 2), (1, 3)))),
+    ("left3_right1", (2, 4, 10, 14), (16, 4, 5, 5), dict(padding=((2, 2), (3, 1)))),
+    # an image narrower than the kernel: one tile, both ends left out
+    ("narrow", (2, 4, 6, 3), (16, 4, 5, 5), dict(padding=2)),
 ]
 
 
@@ -517,8 +527,10 @@ EDGE_CASES = CV8_CASES + [
 def test_channel_tile_edge_rows_skip_the_padding_taps(isa, case, dev_flags):
     """The channel-vector forward tiles run their first and last output rows
     on the taps that reach the image only (dk_edge: the weight compacted per
-    edge row when prepacked, the offsets per row), in the same order: the
-    same sums as every tap's (CX_DEV_NO_EDGE = 256), on random floats
+    edge row when prepacked, the offsets per row), in the same order, and the
+    sliding tiles at a row's ends leave out the band's (S-1)/2 pixels of zero
+    columns (dk_ecol): the same sums as every tap's (CX_DEV_NO_EDGE = 256,
+    CX_DEV_NO_ECOL = 512, each alone and both), on random floats
     (assert_array_equal counts -0 and +0 equal: the skipped taps only add
     zeros), with a bias, 1 and 2 threads, exact on integers; with an inf in
     the weight the padding's products are still NaN where the reference has
@@ -534,14 +546,18 @@ def test_channel_tile_edge_rows_skip_the_padding_taps(isa, case, dev_flags):
     if info["dk_mode"] != 2:
         pytest.skip(f"{isa}: not on the channel-vector tiles")
     top, bottom = info["edge_rows"]
-    assert top + bottom > 0
+    assert top + bottom > 0 or info["edge_columns"]
+    if case[0] in ("lenet2", "cols_only", "right_only", "left_3_of_5", "left1_right3",
+                   "left3_right1", "narrow"):
+        assert info["edge_columns"]
     d = dict(algorithm="direct", **kw)
     got = convx.conv2d(x, w, b, threads=1, **d)
     np.testing.assert_array_equal(convx.conv2d(x, w, b, threads=2, **d), got)
-    dev_flags(256)
-    every = convx.conv2d(x, w, b, threads=1, **d)
-    dev_flags(0)
-    np.testing.assert_array_equal(got, every)
+    for flags in (256, 512, 768):
+        dev_flags(flags)
+        every = convx.conv2d(x, w, b, threads=1, **d)
+        dev_flags(0)
+        np.testing.assert_array_equal(got, every)
     ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **kw)
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
     xi = rng.integers(-3, 4, xs).astype(f32)
