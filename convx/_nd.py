@@ -639,10 +639,13 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     if native is not None:
         yd = y if (y.flags.c_contiguous and y.dtype == dtype) else np.empty(shape, dtype)
         bc = (np.empty(0, dtype) if b is None else _api._prepare("bias", b, dtype))
+        wc = _api._prepare("weight", w, dtype)
+        # (the tiles may skip the zero padding's products where no 0 * inf is
+        # lost: a finite weight)
         _conv.conv3d_fwd(_api._prepare("input", x5, dtype).reshape(-1),
-                         _api._prepare("weight", w, dtype).reshape(-1), bc.reshape(-1),
+                         wc.reshape(-1), bc.reshape(-1),
                          yd.reshape(-1), native[0], native[1], b is not None, threads,
-                         native[2])
+                         native[2], bool(np.isfinite(wc).all()))
         if yd is not y:
             y[...] = yd
     elif math.prod(shape):

@@ -321,7 +321,8 @@ def conv3d_plan_info(tuple geometry, tuple depth, object dtype, str op="fwd",
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, cblock=pl.cblock,
                 dk_mode=pl.dk_mode, depth_run=z.chunk, runs=z.chunks, band_row=pl.dk_L,
                 nsplit=pl.nsplit, nper=pl.nper, fwd_shift=bool(pl.fwd_shift),
-                workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
+                workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize,
+                edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol))
 
 
 def conv3d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
@@ -344,12 +345,15 @@ def conv3d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
 
 def conv3d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
                floating[::1] y, tuple geometry, tuple depth, bint has_bias, int nthreads,
-               str algorithm="direct"):
+               str algorithm="direct", bint skip_padding=False):
     """y (N, K, Do, P, Q) = conv3d(x (N, C, D, H, W), w (K, C/groups, T, R, S)) + bias,
     arrays flattened, channels first, zero padding. geometry: the cx_conv2d_desc of
     the depth-folded 2-D convolution (N*Do images of C*T channels, see
     cx_conv3d_depth); depth: (N, D, Do, T, stride, dilation, pad) along the depth;
     algorithm: "direct" (band kernels) or "im2col" (stride-1 row-band GEMM).
+    skip_padding: the channel-vector tiles may leave out the products of the
+    padding's zeros (edge rows and columns, as conv2d_fwd's); only for a
+    finite weight (no NaN of 0 * inf there to mark: the caller checks).
     Raises ValueError where that algorithm's native plan does not apply
     (conv3d_plan_info is None)."""
     cdef cx_conv2d_desc d
@@ -362,6 +366,8 @@ def conv3d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
         raise ValueError(f"no native 3-D {algorithm} plan for geometry {geometry}, "
                          f"depth {depth}")
     ws = _slots(&pl, dtype, nthreads, &ws_stride, &nt)
+    if skip_padding and pl.dk and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol):
+        pl.dk_edge = 1
     _fwd_items(&d, &z, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
 
 

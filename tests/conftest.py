@@ -57,3 +57,12 @@ def rng(request):
     """A numpy Generator seeded from the test's node id: every test gets its
     own reproducible stream, independent of test order and selection."""
     return np.random.default_rng(seed_for(request.node.nodeid))
+
+
+@pytest.fixture
+def dev_flags():
+    """Restores the developer switches (convx._conv._set_dev_flags) after a test."""
+    from convx import _conv
+    before = _conv._set_dev_flags(0)
+    yield _conv._set_dev_flags
+    _conv._set_dev_flags(before)

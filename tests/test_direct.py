@@ -311,14 +311,6 @@ def test_column_tiles_thread_invariant():
                                rtol=1e-4, atol=1e-2)
 
 
-@pytest.fixture
-def dev_flags():
-    """Restores the developer switches (convx._conv._set_dev_flags) after a test."""
-    before = _conv._set_dev_flags(0)
-    yield _conv._set_dev_flags
-    _conv._set_dev_flags(before)
-
-
 ROWWALK_CASES = [c for c in CASES if c[0] in (
     "q3_multirow", "depthwise", "depthwise_multiplier", "depthwise_q40_wstride",
     "depthwise_5x5_q50_wdilation", "depthwise_group_blocks")]

@@ -336,6 +336,42 @@ def test_conv3d_native_out_and_nonfinite():
     np.testing.assert_array_equal(np.isnan(dx), np.isnan(want))
 
 
+@pytest.mark.parametrize("index", [0, 8, 10])
+def test_conv3d_native_skips_padding_only_for_finite_weights(index, dev_flags):
+    """The native float32 forward runs the channel-vector tiles' edge rows and
+    columns (skipping the zero padding's products) when the weight is finite:
+    the same sums as every tap's (CX_DEV_NO_EDGE | CX_DEV_NO_ECOL = 768) on
+    random floats; with an inf on a kernel column that reaches the padding it
+    multiplies every tap, so that the reference's NaNs (0 * inf) are there."""
+    xs, ws, kw = NATIVE_3D[index]
+    f32 = np.float32
+    geo = _native_geo(xs, ws, kw)
+    native = _nd._native_3d(geo, "direct", np.dtype(f32), 1)
+    assert native is not None
+    info = _nd._conv.conv3d_plan_info(native[0], native[1], f32)
+    if info["dk_mode"] != 2:
+        pytest.skip("not on the channel-vector tiles")
+    assert info["edge_columns"]
+    rng = np.random.default_rng(index)
+    x = rng.standard_normal(xs).astype(f32)
+    w = rng.standard_normal(ws).astype(f32)
+    b = rng.standard_normal(ws[0]).astype(f32)
+    y = convx.conv3d(x, w, b, algorithm="direct", **kw)
+    dev_flags(768)
+    every = convx.conv3d(x, w, b, algorithm="direct", **kw)
+    dev_flags(0)
+    np.testing.assert_array_equal(y, every)
+    np.testing.assert_allclose(y, ref_conv(x.astype(np.float64), w.astype(np.float64),
+                                           b.astype(np.float64), **kw), rtol=1e-4, atol=1e-4)
+    wi = w.copy()
+    wi[1, 0, 1, 1, 0] = np.inf
+    with np.errstate(invalid="ignore"):
+        got = convx.conv3d(x, wi, algorithm="direct", **kw)
+        want = ref_conv(x.astype(np.float64), wi.astype(np.float64), **kw)
+    assert np.isnan(want).any()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
 def test_conv3d_thread_invariance():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 8, 6, 9, 9)).astype(np.float32)
