@@ -128,6 +128,11 @@ typedef struct {
        dk_edge set, those tiles leave them out (dk_fwd_band) */
     int dk_ecol;
     int dk_edge;
+    /* direct fwd of a 3-D convolution (conv3d_plan_fwd): T > 1 orders the
+       folded channels' taps depth-major, (t, c, r, s) (the weight's and the
+       band offsets'), so that the depth taps an output depth reads inside the
+       input are one run of taps (dk_fwd_band's channel range); 0 or 1: (c, t, r, s) */
+    ptrdiff_t dk_tperm;
 } cx_conv2d_plan;
 
 /* The depth axis of a channels-first 3-D convolution run on the direct band

@@ -976,6 +976,7 @@ int CX_NAME(conv3d_plan_fwd)(const cx_conv2d_desc *d, cx_conv3d_depth *z, int al
                          2.0 * (double)(Cg * RS + T) + 2 * CX_DVL_MAX + 64;
     pl->ws_elems += (size_t)extra;
     pl->dk_stamp = 0;
+    pl->dk_tperm = T;
     return 1;
 }
 
@@ -1027,11 +1028,28 @@ void CX_NAME(conv3d_fwd)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
             tag[j] = -1;
         for (ptrdiff_t od = od0; od < od1; ++od) {
             CX_NAME(dk3_bands)(d, z, x + (n * C + g * Cg) * D * HW, Cg, od, p0 * d->stride_h,
-                               rows_in, L, band, tag, &zero_ready, offc, off, xend);
+                               rows_in, L, band, tag, &zero_ready, offc, off, xend,
+                               pl->dk_tperm > 1);
+            /* depth-major taps (dk_tperm), the padding's products skipped
+               (dk_edge): only the depth taps [t0, t1) inside the input, the
+               folded channels [t0*Cg, t1*Cg) (all of them if none is inside:
+               zeros then, and the bias) */
+            ptrdiff_t t0 = 0, t1 = T;
+            if (pl->dk_tperm > 1 && pl->dk_edge && pl->dk_mode == 2 &&
+                !(cx_dev_flags & CX_DEV_NO_EDGE)) {
+                while (t0 < T && od * z->stride + t0 * z->dil - z->pad < 0)
+                    ++t0;
+                while (t1 > t0 && od * z->stride + (t1 - 1) * z->dil - z->pad >= D)
+                    --t1;
+                if (t1 == t0) {
+                    t0 = 0;
+                    t1 = T;
+                }
+            }
             const ptrdiff_t ldc = Do * P * Q;
             CX_NAME(dk_fwd_band)(d, pl, band, scratch, off, wpk, n * Do + od, g, p0, rows, bias,
                                  y, y + (((n * d->K + g * Kg) * Do + od) * P + p0) * Q, ldc,
-                                 NULL, 0);
+                                 NULL, 0, t0 * Cg, t1 * Cg);
         }
     }
     if (pl->dk_stream)

@@ -1480,6 +1480,18 @@ static void cx_dk_edge_row(const cx_conv2d_desc *d, ptrdiff_t et, ptrdiff_t eb, 
     *woff = o;
 }
 
+/* The weight's tap (a row of wg: folded channel c*T + t, then r, s) that the
+   tiles' tap j reads: j itself, or with the plan's depth-major order
+   (dk_tperm = T > 1) j = ((t*Cs + c)*R + r)*S + s, Cs = Cg/T. */
+static ptrdiff_t cx_dk_src_tap(const cx_conv2d_desc *d, const cx_conv2d_plan *pl, ptrdiff_t j)
+{
+    const ptrdiff_t T = pl->dk_tperm;
+    if (T <= 1)
+        return j;
+    const ptrdiff_t RS = d->R * d->S, Cs = d->C / d->groups / T, c2 = j / RS;
+    return ((c2 % Cs) * T + c2 / Cs) * RS + j % RS;
+}
+
 /* The weight of one group (Kg x taps) in the tiles' order: channel blocks of
    mr = 8, 4, 2, 1 (as many of each as the plan's tile allows), each [tap][mr]. */
 static void CX_NAME(dk_pack_weight)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
@@ -1490,17 +1502,21 @@ static void CX_NAME(dk_pack_weight)(const cx_conv2d_desc *d, const cx_conv2d_pla
         /* blocks of CX_DK_CVL (16 or 8) channels, each [tap][channel] */
         const ptrdiff_t cvl = CX_DK_CVL;
         for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl)
-            for (ptrdiff_t t = 0; t < taps; ++t)
+            for (ptrdiff_t t = 0; t < taps; ++t) {
+                const ptrdiff_t ts = cx_dk_src_tap(d, pl, t);
                 for (ptrdiff_t i = 0; i < cvl; ++i)
-                    wp[k0 * taps + t * cvl + i] = wg[(k0 + i) * taps + t];
+                    wp[k0 * taps + t * cvl + i] = wg[(k0 + i) * taps + ts];
+            }
         return;
     }
     for (ptrdiff_t k0 = 0; k0 < Kg;) {
         const ptrdiff_t mr = (ptrdiff_t)1 << cx_dk_log2(cx_min(Kg - k0, pl->dk_mr));
         CX_T *wb = wp + k0 * taps;
-        for (ptrdiff_t t = 0; t < taps; ++t)
+        for (ptrdiff_t t = 0; t < taps; ++t) {
+            const ptrdiff_t ts = cx_dk_src_tap(d, pl, t);
             for (ptrdiff_t i = 0; i < mr; ++i)
-                wb[t * mr + i] = wg[(k0 + i) * taps + t];
+                wb[t * mr + i] = wg[(k0 + i) * taps + ts];
+        }
         k0 += mr;
     }
 }
@@ -1746,9 +1762,11 @@ static void CX_NAME(dk_pack_edges)(const cx_conv2d_desc *d, const cx_conv2d_plan
         for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl) {
             ptrdiff_t j = 0;
             for (ptrdiff_t c = 0; c < Cg; ++c)
-                for (ptrdiff_t t = (c * R + lo) * S; t < (c * R + hi) * S; ++t, ++j)
+                for (ptrdiff_t t = (c * R + lo) * S; t < (c * R + hi) * S; ++t, ++j) {
+                    const ptrdiff_t ts = cx_dk_src_tap(d, pl, t);
                     for (ptrdiff_t i = 0; i < cvl; ++i)
-                        dst[k0 * tv + j * cvl + i] = wg[(k0 + i) * taps + t];
+                        dst[k0 * tv + j * cvl + i] = wg[(k0 + i) * taps + ts];
+                }
         }
     }
 }
@@ -1836,12 +1854,16 @@ static void CX_NAME(dk_to_pixels)(CX_T *restrict dst, const CX_T *restrict src, 
    channels from band (tap t of a pixel at off[t] past it; wpk: the group's
    packed weight; scratch: the thread's workspace past the band, for biases and
    the tiles' buffers). Channels-first outputs go to yg (channel k at
-   yg + k*ldc, rows of the plan's pitch or Q); channels-last ones to image n of y. */
+   yg + k*ldc, rows of the plan's pitch or Q); channels-last ones to image n of y.
+   [ca, cb): the input channels (of d's Cg) whose taps run, all but in the
+   channel-vector tiles with dk_edge set (the others read only zero padding:
+   a 3-D output depth's padding depths, conv3d_fwd). */
 static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                  const CX_T *band, CX_T *scratch, const ptrdiff_t *off,
                                  const CX_T *wpk, ptrdiff_t n, ptrdiff_t g, ptrdiff_t p0,
                                  ptrdiff_t rows, const CX_T *bias, CX_T *y, CX_T *yg,
-                                 ptrdiff_t ldc, const CX_T *pf, ptrdiff_t pfn)
+                                 ptrdiff_t ldc, const CX_T *pf, ptrdiff_t pfn, ptrdiff_t ca,
+                                 ptrdiff_t cb)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G;
     const ptrdiff_t taps = Cg * d->R * d->S, P = d->P, Q = d->Q, L = pl->dk_L;
@@ -1895,20 +1917,22 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                 bb[i] = bias ? bias[g * Kg + k0 + i] : (CX_T)0;
             for (ptrdiff_t p = 0; p < rows; ++p) {
                 const ptrdiff_t gp = p0 + p;
-                ptrdiff_t tv = taps;
-                const CX_T *wv = wpk + k0 * taps;
-                const ptrdiff_t *ov = off;
+                /* the channels [ca, cb) of the taps: a run of them */
+                const ptrdiff_t nrs = d->R * d->S;
+                ptrdiff_t tv = (cb - ca) * nrs;
+                const CX_T *wv = wpk + k0 * taps + ca * nrs * cvl;
+                const ptrdiff_t *ov = off + ca * nrs;
                 if (edge && (gp < pl->dk_etop || gp >= P - pl->dk_ebot)) {
                     const ptrdiff_t e = gp < pl->dk_etop ? gp : pl->dk_etop + gp - (P - pl->dk_ebot);
                     ptrdiff_t lo, hi;
                     size_t woff;
                     cx_dk_edge_row(d, pl->dk_etop, pl->dk_ebot, e, &lo, &hi, &woff);
                     const ptrdiff_t R = d->R, S = d->S, n1 = (hi - lo) * S;
-                    tv = Cg * n1;
-                    wv = wpk + woff + k0 * tv;
-                    for (ptrdiff_t c = 0; c < Cg; ++c)
+                    tv = (cb - ca) * n1;
+                    wv = wpk + woff + k0 * Cg * n1 + ca * n1 * cvl;
+                    for (ptrdiff_t c = ca; c < cb; ++c)
                         memcpy(eoff + c * n1, off + (c * R + lo) * S, (size_t)n1 * sizeof(ptrdiff_t));
-                    ov = eoff;
+                    ov = eoff + ca * n1;
                 }
                 if (ecol) {
                     for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv) {
@@ -2141,7 +2165,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const ptrdiff_t ldq = pl->dk_pitch ? pl->dk_pitch : Q;
     CX_NAME(dk_fwd_band)(d, pl, band, band + Cg * rows_in * d->stride_w * L, off, wpk, n, g, p0,
                          rows, bias, y, y + ((n * d->K + g * Kg) * P + p0) * ldq, P * ldq, pf,
-                         pfn);
+                         pfn, 0, Cg);
 }
 
 /* ------------------------------------------------ 3-D bands (cx_conv3d_depth) */
@@ -2163,13 +2187,14 @@ static ptrdiff_t CX_NAME(dk3_slot)(const cx_conv2d_desc *d, ptrdiff_t Cg, ptrdif
    xg + (c*D + iz)*H*W, band rows from padded row prow0) into a slot no tap of
    od reads; padding depths read the zero slot T (zeroed once: *zero_ready).
    Then off[((c*T + t)*R + r)*S + s] = offc[(c*R + r)*S + s] + that slot's
-   start, the folded weight's taps. Tags of -1 mark empty slots (a slot's first
+   start, the folded weight's taps (tmajor: off[((t*Cg + c)*R + r)*S + s],
+   the forward's depth-major order, dk_tperm). Tags of -1 mark empty slots (a slot's first
    fill writes its zero rows and columns too). */
 static void CX_NAME(dk3_bands)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
                                const CX_T *xg, ptrdiff_t Cg, ptrdiff_t od, ptrdiff_t prow0,
                                ptrdiff_t rows_in, ptrdiff_t L, CX_T *band, ptrdiff_t *tag,
                                int *zero_ready, const ptrdiff_t *offc, ptrdiff_t *off,
-                               const CX_T *xend)
+                               const CX_T *xend, int tmajor)
 {
     const ptrdiff_t T = z->T, D = z->D, HW = d->H * d->W, RS = d->R * d->S;
     const ptrdiff_t cstride = rows_in * d->stride_w * L;
@@ -2209,9 +2234,11 @@ static void CX_NAME(dk3_bands)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
                 tag[j] = iz;
             }
         }
-        for (ptrdiff_t c = 0; c < Cg; ++c)
+        for (ptrdiff_t c = 0; c < Cg; ++c) {
+            ptrdiff_t *o = off + (tmajor ? t * Cg + c : c * T + t) * RS;
             for (ptrdiff_t i = 0; i < RS; ++i)
-                off[(c * T + t) * RS + i] = offc[c * RS + i] + j * slot;
+                o[i] = offc[c * RS + i] + j * slot;
+        }
     }
 }
 
@@ -2813,7 +2840,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
             }
             CX_NAME(dk3_bands)(d, z, x + (n * Cs * G + g * Cs) * z->D * d->H * d->W, Cs, od,
                                p0 * d->stride_h, rows_in, L, band, tag, &zero_ready, offc, off,
-                               x + z->N * Cs * G * z->D * d->H * d->W);
+                               x + z->N * Cs * G * z->D * d->H * d->W, 0);
             ldk = Do * PQ;
             dyn = dy + ((n * d->K + g * Kg + k0) * Do + od) * PQ + p0 * Q;
         } else {
