@@ -25,8 +25,10 @@ def nhwc_forward(x, w, bias, geo, threads):
     """y (N, P, Q, K) = conv2d(x (N, H, W, C), w (K, C/groups, R, S)) + bias."""
     y = np.empty((geo.N, geo.P, geo.Q, geo.K), x.dtype)
     b = bias.reshape(-1) if bias is not None else np.empty(0, x.dtype)
+    # (the tiles may skip the zero padding's products where no 0 * inf is
+    # lost: a finite weight)
     _conv.nhwc_fwd(x.reshape(-1), w.reshape(-1), b, y.reshape(-1), geo.astuple(),
-                   bias is not None, _threads(threads))
+                   bias is not None, _threads(threads), bool(np.isfinite(w).all()))
     return y
 
 
@@ -71,7 +73,7 @@ def nhwc_input(w, gy, geo, threads):
     if as_fwd is not None:
         g2, wt = as_fwd
         _conv.nhwc_fwd(gy.reshape(-1), wt, np.empty(0, gy.dtype), dx.reshape(-1), g2, False,
-                       _threads(threads))
+                       _threads(threads), True)     # (wt: finite, _input_as_forward)
     else:
         _conv.nhwc_dgrad(w.reshape(-1), gy.reshape(-1), dx.reshape(-1), geo.astuple(),
                          _threads(threads))

@@ -700,12 +700,17 @@ def nhwc_plan_info(tuple geometry, str op, object dtype):
                 kmajor=bool(pl.nhwc_kmajor), streamed=bool(pl.dk_stream),
                 chunk=pl.nhwc_chunk,
                 packed_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
-                workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize)
+                workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize,
+                edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol))
 
 
 def nhwc_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
-             floating[::1] y, tuple geometry, bint has_bias, int nthreads):
-    """y (N, P, Q, K) = conv2d(x (N, H, W, C), w (K, C/groups, R, S)) + bias, flattened."""
+             floating[::1] y, tuple geometry, bint has_bias, int nthreads,
+             bint skip_padding=False):
+    """y (N, P, Q, K) = conv2d(x (N, H, W, C), w (K, C/groups, R, S)) + bias, flattened.
+    skip_padding: the channel-vector tiles may leave out the zero padding's
+    products (edge rows and columns, as conv2d_fwd's); only for a finite
+    weight (no NaN of 0 * inf there to mark: the caller checks)."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride, item
@@ -714,6 +719,8 @@ def nhwc_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] b
     dtype = np.float32 if floating is float else np.float64
     ws = _nhwc_plan(&d, &pl, CX_OP_FWD, dtype, nthreads, &ws_stride, &nt)
     pl.dk_stamp = _next_stamp()   # (the direct tiles' items keep their band's zeros)
+    if skip_padding and pl.dk and pl.dk_nhwc and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol):
+        pl.dk_edge = 1
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
     cdef const floating *xp = _in(x)

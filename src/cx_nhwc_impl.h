@@ -164,6 +164,8 @@ void CX_NAME(conv2d_nhwc_prepack)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     CX_T *dst = packed + (size_t)unit * pl->apack_elems;
     if (pl->dk_nhwc) {
         CX_NAME(dk_pack_weight)(d, pl, w + unit * Kg * Cg * RS, dst);
+        if (pl->op == CX_OP_FWD && pl->dk_etop + pl->dk_ebot > 0)
+            CX_NAME(dk_pack_edges)(d, pl, w + unit * Kg * Cg * RS, dst);
     } else if (pl->nhwc_dw) {
         /* wd[(j*RS + rs)*C + c] = w[c*mult + j, 0, rs] */
         const ptrdiff_t C = d->C;

@@ -543,7 +543,7 @@ def test_channel_tile_edge_rows_skip_the_padding_taps(isa, case, dev_flags):
                    "left3_right1", "narrow"):
         assert info["edge_columns"]
     d = dict(algorithm="direct", **kw)
-    got = convx.conv2d(x, w, b, threads=1, **d)
+    got = got_b = convx.conv2d(x, w, b, threads=1, **d)
     np.testing.assert_array_equal(convx.conv2d(x, w, b, threads=2, **d), got)
     for flags in (256, 512, 768):
         dev_flags(flags)
@@ -560,6 +560,22 @@ def test_channel_tile_edge_rows_skip_the_padding_taps(isa, case, dev_flags):
     want = ref_conv2d(x.astype(np.float64), winf.astype(np.float64), **kw)
     got = convx.conv2d(x, winf, **d)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    # channels-last: the same tiles over the same band (its finite weight's
+    # edges skipped too, nhwc_fwd's skip_padding), the same bits; a
+    # non-finite weight runs every tap there
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    ninfo = _conv.nhwc_plan_info(geo, "fwd", f32)
+    if ninfo["direct_tiles"] and kw.get("groups", 1) == 1:
+        assert ninfo["edge_rows"] == (top, bottom)
+        assert ninfo["edge_columns"] == info["edge_columns"]
+    yh = convx.conv2d(xh, w, b, layout="NHWC", threads=2, **kw)
+    if ninfo["direct_tiles"]:
+        np.testing.assert_array_equal(yh, got_b.transpose(0, 2, 3, 1))
+    else:
+        np.testing.assert_allclose(yh, got_b.transpose(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
+    with np.errstate(invalid="ignore"):
+        goth = convx.conv2d(xh, winf, layout="NHWC", **kw)
+    np.testing.assert_array_equal(np.isnan(goth), np.isnan(want.transpose(0, 2, 3, 1)))
 
 
 @pytest.mark.parametrize("case", CV8_CASES, ids=[c[0] for c in CV8_CASES])
