@@ -4,6 +4,10 @@
     python bench/ab.py SHAPE OP LAYOUT THREADS FLAGS [ROUNDS [SECONDS]]
     e.g. python bench/ab.py depthwise wgrad NCHW 1 1 9 0.3
 
+SHAPE may also be conv3d_32 or conv1d_audio (bench/api_ab.py's layers, their
+public convx.conv3d / conv1d calls with algorithm "auto"; LAYOUT is then
+ignored).
+
 FLAGS are the bits of convx._conv._set_dev_flags (cx_conv.h, CX_DEV_*: each
 turns a newer path off, so that its predecessor runs). Each round times the
 call with flags 0 (A: the normal code) and with FLAGS (B) for SECONDS each
@@ -32,7 +36,11 @@ def main(argv):
     secs = float(argv[6]) if len(argv) > 6 else 0.3
     convx = import_convx()
     from convx import _conv
-    f, _ = make_call(convx, name, op, layout, threads)
+    from api_ab import ND_LAYERS, layer_call
+    if name in ND_LAYERS:       # conv3d_32, conv1d_audio: their public calls
+        f, _ = layer_call(convx, name, op, "auto", threads)
+    else:
+        f, _ = make_call(convx, name, op, layout, threads)
     ratios, ta, tb = [], [], []
     old = _conv._set_dev_flags(0)
     try:
