@@ -901,7 +901,11 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         return "im2col", lambda: (f"{Kg} output channels per group, reduction {crs} on "
                                   f"AVX2 (16 vector registers): the packed GEMM's tile "
                                   f"reuses more of each load")
-    if Kg == 16 and crs <= 32 and geo.stride == (1, 1) and not avx2:
+    # (not the forward on the sliding tiles since their broadcasts went into
+    # the FMAs, 27f7ff7: im2col / direct paired at 1 | 2 threads, b1_c3k16
+    # 1.14 | 1.36, c3k16_3x3 1.07 | 1.60, c1k16_5x5 1.07 | 1.04)
+    if (Kg == 16 and crs <= 32 and geo.stride == (1, 1) and not avx2
+            and not (op == "fwd" and _sliding_tiles(op, geo, dtype))):
         return "im2col", lambda: (f"16 output channels (one channel vector) and a "
                                   f"reduction of {crs}: the GEMM's 8 x 48 tiles reuse "
                                   f"more of each load")
