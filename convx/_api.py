@@ -655,18 +655,19 @@ def _channel_tiles(dtype):
     return _CHANNEL_TILES[key]
 
 
-def _sliding_tiles(op, geo, dtype):
+def _sliding_tiles(op, geo, dtype, any_width=False):
     """Will the direct forward / weight gradient ("fwd" / "wgrad") of geo run the
     sliding channel-vector tiles (16 output channels a vector, kernel rows of
     3, 5 or 7 taps, stride and dilation 1 along the row, where the plan's
-    band fits)? They run near the FMA peak, ahead of the GEMM on such layers."""
+    band fits)? They run near the FMA peak, ahead of the GEMM on such layers.
+    Forwards on rows the tiles divide badly count only with any_width."""
     if not (geo.K // geo.groups % 16 == 0 and geo.stride[1] == 1 and geo.dilation[1] == 1
             and geo.S in (3, 5, 7) and _channel_tiles(dtype)):
         return False
     info = _conv.plan_info(geo.astuple(), op, "direct", dtype)
     if info["dk_mode"] != 2:
         return False
-    if op == "fwd" and geo.Q > 16:
+    if op == "fwd" and geo.Q > 16 and not any_width:
         # rows the tiles do not divide well run well below the peak (the
         # planner's model, cx_direct_impl.h: lanes used x c / (c + 5)): 30-wide
         # rows at c = 12 ran 423 GFLOP/s against the GEMM's 452 (vgg-like 3x3,
@@ -901,11 +902,15 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         return "im2col", lambda: (f"{Kg} output channels per group, reduction {crs} on "
                                   f"AVX2 (16 vector registers): the packed GEMM's tile "
                                   f"reuses more of each load")
-    # (not the forward on the sliding tiles since their broadcasts went into
-    # the FMAs, 27f7ff7: im2col / direct paired at 1 | 2 threads, b1_c3k16
-    # 1.14 | 1.36, c3k16_3x3 1.07 | 1.60, c1k16_5x5 1.07 | 1.04)
-    if (Kg == 16 and crs <= 32 and geo.stride == (1, 1) and not avx2
-            and not (op == "fwd" and _sliding_tiles(op, geo, dtype))):
+    if Kg == 16 and crs <= 32 and geo.stride == (1, 1) and not avx2:
+        # (not the forward on the sliding tiles, on rows of any width, since
+        # their broadcasts went into the FMAs, 27f7ff7: im2col / direct paired
+        # at 1 | 2 threads, b1_c3k16 1.14 | 1.36, c3k16_3x3 1.07 | 1.60,
+        # c1k16_5x5 (32-wide rows, 12-pixel tiles) 1.08 | 1.16)
+        if op == "fwd" and _sliding_tiles(op, geo, dtype, any_width=True):
+            return "direct", lambda: (f"16 output channels and a reduction of {crs}, "
+                                      f"kernel rows of {geo.S} taps: direct sliding "
+                                      f"channel-vector tiles")
         return "im2col", lambda: (f"16 output channels (one channel vector) and a "
                                   f"reduction of {crs}: the GEMM's 8 x 48 tiles reuse "
                                   f"more of each load")

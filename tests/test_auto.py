@@ -85,6 +85,10 @@ def test_rule_on_the_regimes_it_separates():
     # and on AVX2 (no such GEMM tile: see test_rule_on_avx2)
     assert pick("conv2d", (16, 3, 64, 64), (16, 3, 3, 3), padding=1) == (
         "direct" if _api._channel_tiles(np.float32) or avx2 else "im2col")
+    # (32-wide rows, which 12-pixel tiles divide badly: still the tiles here,
+    # c1k16_5x5 im2col / direct 1.08 | 1.16)
+    assert pick("conv2d", (32, 1, 32, 32), (16, 1, 5, 5), padding=2) == (
+        "direct" if _api._channel_tiles(np.float32) or avx2 else "im2col")
     # (dilated rows: no sliding tiles, the GEMM as before)
     assert pick("conv2d", (16, 3, 64, 64), (16, 3, 3, 3), padding=1, dilation=(1, 2)) == (
         "direct" if convx._conv.active_isa() == "avx2" else "im2col")
