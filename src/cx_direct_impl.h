@@ -1696,8 +1696,8 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     /* edge columns (sliding channel tiles): some tile's first or last eh =
        (S-1)/2 band pixels on zero columns, the first tile's where pad_left >=
        eh, the last's where the tiles' Qt = ceil(Q/nv)*nv columns end eh or
-       more past the image (lenet2: 2 of each 14-pixel row's 18, leaving 6 of
-       its 70 products a kernel row) */
+       more past the image (lenet2: 2 band pixels at each end of a 14-pixel
+       row's 18, 6 of a kernel row's 70 products left out) */
     pl->dk_ecol = 0;
 #if CX_DK_CV || CX_DK_CV8
     if (multirow == 2 && cx_dk_slide(d) == d->S && d->S > 1) {
@@ -1855,9 +1855,9 @@ static void CX_NAME(dk_to_pixels)(CX_T *restrict dst, const CX_T *restrict src, 
    packed weight; scratch: the thread's workspace past the band, for biases and
    the tiles' buffers). Channels-first outputs go to yg (channel k at
    yg + k*ldc, rows of the plan's pitch or Q); channels-last ones to image n of y.
-   [ca, cb): the input channels (of d's Cg) whose taps run, all but in the
-   channel-vector tiles with dk_edge set (the others read only zero padding:
-   a 3-D output depth's padding depths, conv3d_fwd). */
+   [ca, cb): the input channels (of d's Cg) whose taps the channel-vector
+   tiles run (0, Cg but where conv3d_fwd leaves out an output depth's padding
+   depths: channels that read only zeros); the other tiles run all Cg. */
 static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                  const CX_T *band, CX_T *scratch, const ptrdiff_t *off,
                                  const CX_T *wpk, ptrdiff_t n, ptrdiff_t g, ptrdiff_t p0,
