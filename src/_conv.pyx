@@ -366,7 +366,9 @@ def conv3d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
         raise ValueError(f"no native 3-D {algorithm} plan for geometry {geometry}, "
                          f"depth {depth}")
     ws = _slots(&pl, dtype, nthreads, &ws_stride, &nt)
-    if skip_padding and pl.dk and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol):
+    # (rows, columns, or depths: dk_tperm orders the taps depth-major)
+    if skip_padding and pl.dk and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol or
+                                   (pl.dk_tperm > 1 and z.pad > 0)):
         pl.dk_edge = 1
     _fwd_items(&d, &z, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
 

@@ -336,14 +336,19 @@ def test_conv3d_native_out_and_nonfinite():
     np.testing.assert_array_equal(np.isnan(dx), np.isnan(want))
 
 
-@pytest.mark.parametrize("index", [0, 8, 10])
+# (the last: padding along the depth only)
+SKIP_3D = [NATIVE_3D[0], NATIVE_3D[8], NATIVE_3D[10],
+           ((2, 16, 5, 8, 20), (16, 16, 3, 3, 3), dict(padding=(1, 0, 0)))]
+
+
+@pytest.mark.parametrize("index", range(len(SKIP_3D)))
 def test_conv3d_native_skips_padding_only_for_finite_weights(index, dev_flags):
     """The native float32 forward runs the channel-vector tiles' edge rows and
     columns (skipping the zero padding's products) when the weight is finite:
     the same sums as every tap's (CX_DEV_NO_EDGE | CX_DEV_NO_ECOL = 768) on
     random floats; with an inf on a kernel column that reaches the padding it
     multiplies every tap, so that the reference's NaNs (0 * inf) are there."""
-    xs, ws, kw = NATIVE_3D[index]
+    xs, ws, kw = SKIP_3D[index]
     f32 = np.float32
     geo = _native_geo(xs, ws, kw)
     native = _nd._native_3d(geo, "direct", np.dtype(f32), 1)
@@ -351,7 +356,7 @@ def test_conv3d_native_skips_padding_only_for_finite_weights(index, dev_flags):
     info = _nd._conv.conv3d_plan_info(native[0], native[1], f32)
     if info["dk_mode"] != 2:
         pytest.skip("not on the channel-vector tiles")
-    assert info["edge_columns"]
+    assert info["edge_columns"] == (index < 3)
     rng = np.random.default_rng(index)
     x = rng.standard_normal(xs).astype(f32)
     w = rng.standard_normal(ws).astype(f32)
@@ -364,7 +369,7 @@ def test_conv3d_native_skips_padding_only_for_finite_weights(index, dev_flags):
     np.testing.assert_allclose(y, ref_conv(x.astype(np.float64), w.astype(np.float64),
                                            b.astype(np.float64), **kw), rtol=1e-4, atol=1e-4)
     wi = w.copy()
-    wi[1, 0, 1, 1, 0] = np.inf
+    wi[1, 0, 0, 1, 0] = np.inf      # (depth tap 0, kernel column 0: both reach padding)
     with np.errstate(invalid="ignore"):
         got = convx.conv3d(x, wi, algorithm="direct", **kw)
         want = ref_conv(x.astype(np.float64), wi.astype(np.float64), **kw)
