@@ -239,11 +239,19 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
     _fill_desc(&d, geometry)
     dtype = np.float32 if floating is float else np.float64
     ws = _plan(&d, &pl, CX_OP_WGRAD, algorithm, dtype, nthreads, &ws_stride, &nt)
+    cdef int nonfinite = 0
     _pad_mode_for(&d, &pl, pad_mode)
+    # the channel-vector tiles' edge rows and columns leave zero padding's
+    # products out; an item that left out one with a non-finite grad_output
+    # value reports it (the caller marks those NaNs)
+    if pl.dk and pl.dk_mode == 2 and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol) and pad_mode == 0:
+        pl.dk_edge = 1
+        pl.dk_nonfinite = &nonfinite
     _wgrad_items(&d, NULL, &pl, x, dy, dw, ws, ws_stride, nt)
     # True when the kernels multiplied the zero padding by grad_output (the
-    # register-blocked direct path does), so that inf/NaN there already gave NaN
-    return bool(pl.dk)
+    # register-blocked direct path does) or left out only products with finite
+    # grad_output values, so that inf/NaN there already gave NaN
+    return bool(pl.dk and not nonfinite)
 
 
 cdef int _wgrad_items(cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl,

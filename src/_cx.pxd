@@ -69,6 +69,7 @@ cdef extern from "cx_conv.h" nogil:
         long long dk_stamp
         Py_ssize_t dk_etop, dk_ebot
         int dk_ecol, dk_edge
+        int *dk_nonfinite
         Py_ssize_t dk_tperm
 
     ctypedef struct cx_conv3d_depth:

@@ -128,6 +128,12 @@ typedef struct {
        dk_edge set, those tiles leave them out (dk_fwd_band) */
     int dk_ecol;
     int dk_edge;
+    /* direct wgrad, channel-vector tiles with dk_edge set (the same skip of
+       zero padding's rows and columns, dk_etop / dk_ebot / dk_ecol as above
+       but for the weight gradient): set to 1 by an item that left out a
+       product with a non-finite grad_output value, whose NaN the caller then
+       marks (convx._api._padding_nan_weight) */
+    int *dk_nonfinite;
     /* direct fwd of a 3-D convolution (conv3d_plan_fwd): T > 1 orders the
        folded channels' taps depth-major, (t, c, r, s) (the weight's and the
        band offsets'), so that the depth taps an output depth reads inside the

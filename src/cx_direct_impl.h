@@ -2460,8 +2460,8 @@ static ptrdiff_t CX_NAME(dk_wgrad_mt)(ptrdiff_t mk)
    kernel rows of 3, 5 or 7 taps. */
 #if CX_DK_CV || CX_DK_CV8
 static CX_DK_INLINE void CX_NAME(dk_wgradc_block)(const int S, const int NRR, const int B,
-                                                  const int MASK, ptrdiff_t e0,
-                                                  const CX_T *const *xp,
+                                                  const int MASK, const int JL, const int JH,
+                                                  ptrdiff_t e0, const CX_T *const *xp,
                                                   const CX_T *restrict dp, CX_DV (*acc)[9])
 {
     CX_DV win[9];
@@ -2470,6 +2470,8 @@ static CX_DK_INLINE void CX_NAME(dk_wgradc_block)(const int S, const int NRR, co
     CX_DK_UNROLL for (int j = 0; j < B; ++j) {
         /* the window holds dyt[e0 + j .. e0 + j + S - 1], index m in slot (m - e0) % S */
         win[(j + S - 1) % S] = CX_NAME(dv_load)(dp + (e0 + j + S - 1) * CX_DK_CVL);
+        if (j < JL || j >= B - JH)
+            continue;   /* (pixels on zero padding's columns: no products) */
         CX_DK_UNROLL for (int i = 0; i < NRR; ++i) {
             const CX_DV bx = CX_NAME(dv_splat)(xp[i][e0 + j]);
             CX_DK_UNROLL for (int t = 0; t < S; ++t)
@@ -2479,7 +2481,8 @@ static CX_DK_INLINE void CX_NAME(dk_wgradc_block)(const int S, const int NRR, co
     }
 }
 
-static CX_DK_INLINE void CX_NAME(dk_wgradc_tile)(const int S, const int NRR, ptrdiff_t rows,
+static CX_DK_INLINE void CX_NAME(dk_wgradc_tile)(const int S, const int NRR, const int TL,
+                                                 const int TH, ptrdiff_t rows,
                                                  ptrdiff_t Q, const CX_T *const *xr,
                                                  ptrdiff_t rstep, const CX_T *restrict dyt,
                                                  ptrdiff_t dpitch, CX_DV *restrict accm)
@@ -2494,23 +2497,25 @@ static CX_DK_INLINE void CX_NAME(dk_wgradc_tile)(const int S, const int NRR, ptr
         for (int i = 0; i < NRR; ++i)
             xp[i] = xr[i] + p * rstep;
         /* pixels [0, S), then [S, Q - 1) in blocks of S and one shorter, then
-           [Q - 1, Q + S - 1) (the caller sends rows of Q <= S elsewhere) */
-        CX_NAME(dk_wgradc_block)(S, NRR, S, 1, 0, xp, dp, acc);
+           [Q - 1, Q + S - 1) (the caller sends rows of Q <= S elsewhere); the
+           first TL and the last TH pixels are left out (zero padding's
+           columns: the caller's edge columns) */
+        CX_NAME(dk_wgradc_block)(S, NRR, S, 1, TL, 0, 0, xp, dp, acc);
         ptrdiff_t e = S;
         for (; e + S <= Q - 1; e += S)
-            CX_NAME(dk_wgradc_block)(S, NRR, S, 0, e, xp, dp, acc);
+            CX_NAME(dk_wgradc_block)(S, NRR, S, 0, 0, 0, e, xp, dp, acc);
         switch (Q - 1 - e) {
-        case 1: CX_NAME(dk_wgradc_block)(S, NRR, 1, 0, e, xp, dp, acc); break;
-        case 2: CX_NAME(dk_wgradc_block)(S, NRR, 2, 0, e, xp, dp, acc); break;
-        case 3: CX_NAME(dk_wgradc_block)(S, NRR, 3, 0, e, xp, dp, acc); break;
-        case 4: CX_NAME(dk_wgradc_block)(S, NRR, 4, 0, e, xp, dp, acc); break;
-        case 5: CX_NAME(dk_wgradc_block)(S, NRR, 5, 0, e, xp, dp, acc); break;
-        case 6: CX_NAME(dk_wgradc_block)(S, NRR, 6, 0, e, xp, dp, acc); break;
-        case 7: CX_NAME(dk_wgradc_block)(S, NRR, 7, 0, e, xp, dp, acc); break;
-        case 8: CX_NAME(dk_wgradc_block)(S, NRR, 8, 0, e, xp, dp, acc); break;
+        case 1: CX_NAME(dk_wgradc_block)(S, NRR, 1, 0, 0, 0, e, xp, dp, acc); break;
+        case 2: CX_NAME(dk_wgradc_block)(S, NRR, 2, 0, 0, 0, e, xp, dp, acc); break;
+        case 3: CX_NAME(dk_wgradc_block)(S, NRR, 3, 0, 0, 0, e, xp, dp, acc); break;
+        case 4: CX_NAME(dk_wgradc_block)(S, NRR, 4, 0, 0, 0, e, xp, dp, acc); break;
+        case 5: CX_NAME(dk_wgradc_block)(S, NRR, 5, 0, 0, 0, e, xp, dp, acc); break;
+        case 6: CX_NAME(dk_wgradc_block)(S, NRR, 6, 0, 0, 0, e, xp, dp, acc); break;
+        case 7: CX_NAME(dk_wgradc_block)(S, NRR, 7, 0, 0, 0, e, xp, dp, acc); break;
+        case 8: CX_NAME(dk_wgradc_block)(S, NRR, 8, 0, 0, 0, e, xp, dp, acc); break;
         default: break;
         }
-        CX_NAME(dk_wgradc_block)(S, NRR, S, 2, Q - 1, xp, dp, acc);
+        CX_NAME(dk_wgradc_block)(S, NRR, S, 2, 0, TH, Q - 1, xp, dp, acc);
     }
     for (int i = 0; i < NRR; ++i)
         for (int t = 0; t < S; ++t)
@@ -2519,19 +2524,35 @@ static CX_DK_INLINE void CX_NAME(dk_wgradc_tile)(const int S, const int NRR, ptr
 
 typedef void (*CX_NAME(dk_wgradc_fn))(ptrdiff_t, ptrdiff_t, const CX_T *const *, ptrdiff_t,
                                       const CX_T *, ptrdiff_t, CX_DV *);
-#define CX_DK_WGRADC(S, NRR)                                                               \
-    static void CX_NAME(dk_wgradc_##S)(ptrdiff_t rows, ptrdiff_t Q, const CX_T *const *xr, \
-                                       ptrdiff_t rstep, const CX_T *dyt, ptrdiff_t dpitch, \
-                                       CX_DV *accm)                                         \
+/* dk_wgradc_S and its edge forms _e1 (the first (S-1)/2 band pixels of each
+   row left out), _e2 (the last), _e3 (both), as the forward's dk_fwdcs */
+#define CX_DK_WGRADC1(S, NRR, SUF, TL, TH)                                                 \
+    static void CX_NAME(dk_wgradc_##S##SUF)(ptrdiff_t rows, ptrdiff_t Q,                    \
+                                            const CX_T *const *xr, ptrdiff_t rstep,        \
+                                            const CX_T *dyt, ptrdiff_t dpitch, CX_DV *accm) \
     {                                                                                      \
-        CX_NAME(dk_wgradc_tile)(S, NRR, rows, Q, xr, rstep, dyt, dpitch, accm);            \
+        CX_NAME(dk_wgradc_tile)(S, NRR, TL, TH, rows, Q, xr, rstep, dyt, dpitch, accm);    \
     }
+#define CX_DK_WGRADC(S, NRR)                                                               \
+    CX_DK_WGRADC1(S, NRR, , 0, 0) CX_DK_WGRADC1(S, NRR, _e1, (S - 1) / 2, 0)              \
+    CX_DK_WGRADC1(S, NRR, _e2, 0, (S - 1) / 2)                                             \
+    CX_DK_WGRADC1(S, NRR, _e3, (S - 1) / 2, (S - 1) / 2)
+#define CX_DK_WGRADC_E(S)                                                                  \
+    {CX_NAME(dk_wgradc_##S), CX_NAME(dk_wgradc_##S##_e1), CX_NAME(dk_wgradc_##S##_e2),     \
+     CX_NAME(dk_wgradc_##S##_e3)}
 #if CX_DK_CV
 CX_DK_WGRADC(3, 8) CX_DK_WGRADC(5, 4) CX_DK_WGRADC(7, 3) CX_DK_WGRADC(9, 2)
+/* [(S - 3) / 2][edge: 0 every band pixel, 1 the first (S-1)/2 left out, 2 the last, 3 both] */
+static const CX_NAME(dk_wgradc_fn) CX_NAME(dk_wgradc_fns)[4][4] = {
+    CX_DK_WGRADC_E(3), CX_DK_WGRADC_E(5), CX_DK_WGRADC_E(7), CX_DK_WGRADC_E(9)};
 #else
 CX_DK_WGRADC(3, 4) CX_DK_WGRADC(5, 2) CX_DK_WGRADC(7, 1)
+static const CX_NAME(dk_wgradc_fn) CX_NAME(dk_wgradc_fns)[3][4] = {
+    CX_DK_WGRADC_E(3), CX_DK_WGRADC_E(5), CX_DK_WGRADC_E(7)};
 #endif
+#undef CX_DK_WGRADC_E
 #undef CX_DK_WGRADC
+#undef CX_DK_WGRADC1
 #endif
 
 #if CX_DK_CV || CX_DK_CV8
@@ -2653,6 +2674,21 @@ static int CX_NAME(plan_wgradc_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
     pl->cblock = 1;
     pl->cblocks = G;
     CX_NAME(dk_wgrad_units)(pl, d->N * pl->ntiles * qtiles);
+    /* edge rows and columns (wgrad_dkc, where the caller sets dk_edge): the
+       first dk_etop and last dk_ebot output rows have kernel rows on zero
+       padding's rows (kernel row 0 reads the top padding longest, row R - 1
+       the bottom); dk_ecol: a row's first or last (S-1)/2 band pixels are all
+       padding's columns (lenet2: 6 of each kernel row's 70 products, and 6
+       of its 70 rows) */
+    {
+        ptrdiff_t lo, hi, lo1, hi1;
+        cx_valid_range(P, d->stride_h, -d->pad_top, d->H, &lo, &hi);
+        cx_valid_range(P, d->stride_h, (d->R - 1) * d->dil_h - d->pad_top, d->H, &lo1, &hi1);
+        pl->dk_etop = lo;
+        pl->dk_ebot = P - cx_max(hi1, lo);
+        const ptrdiff_t eh = (d->S - 1) / 2;
+        pl->dk_ecol = eh > 0 && (d->pad_left >= eh || Q + d->S - 1 - eh >= d->pad_left + d->W);
+    }
     cx_conv2d_desc dq = *d;
     dq.Q = qt ? qt : Q;
     pl->ws_elems = (size_t)CX_NAME(dk_wgradc_ws)(&dq, rows, L2, kblock) + CX_DVL_MAX;
@@ -2762,6 +2798,15 @@ static void CX_NAME(dk_wgradc_exact)(ptrdiff_t S, ptrdiff_t nrr, ptrdiff_t rows,
         }
 }
 
+/* The kernel row (c*R + r) at position j of the channel-vector weight
+   gradient's tiles: (r, c) order (j = r*Cg + c) where the edge rows are left
+   out (wgrad_dkc), else (c, r) order (j = c*R + r). */
+static CX_DK_INLINE ptrdiff_t CX_NAME(dk_wgradc_cr)(ptrdiff_t j, ptrdiff_t Cg, ptrdiff_t R,
+                                                   int rc)
+{
+    return rc ? j % Cg * R + j / Cg : j;
+}
+
 /* The weight-gradient item of the channel-vector plan (see plan_wgradc_dk). */
 /* z: NULL, or the 3-D weight gradient (conv3d_wgrad): d the depth-folded 2-D
    convolution, x (N, C, D, H, W), dy (N, K, Do, P, Q), units (image, band,
@@ -2784,13 +2829,21 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
     /* dyt rows: S - 1 zero vectors, Q (a tile's) pixels, S - 1 zero vectors (the
        windows of the last pixel block reach index Q + 2S - 3) */
     const ptrdiff_t dpitch = ((pl->dk_qt ? pl->dk_qt : Q) + 2 * S - 2) * cvl;
-    const CX_NAME(dk_wgradc_fn) fn = S == 3   ? CX_NAME(dk_wgradc_3)
-                                   : S == 5 ? CX_NAME(dk_wgradc_5)
-#if CX_DK_CV
-                                   : S == 7 ? CX_NAME(dk_wgradc_7) : CX_NAME(dk_wgradc_9);
-#else
-                                            : CX_NAME(dk_wgradc_7);
-#endif
+    const CX_NAME(dk_wgradc_fn) *fns = CX_NAME(dk_wgradc_fns)[(S - 3) / 2];
+    /* dk_edge (2-D zero padding, set by the caller): the products of zero
+       padding's rows and columns are left out. Rows: kernel rows ordered
+       (r, c) (position j is channel j % Cg, row j / Cg), so that a tile's
+       kernel rows share r where Cg allows, and a tile runs only the output
+       rows where one of its kernel rows reads the image. Columns (dk_ecol): a
+       row's first (last) eh = (S-1)/2 band pixels where they are all padding
+       (band column j is input column j - pad_left). The grad_output values
+       those products would have met are looked at for inf / NaN (nfv: 0
+       times each), which the caller then marks (dk_nonfinite). */
+    const int edge = !z && pl->dk_edge && !pl->dk_nhwc && d->pad_mode == CX_PAD_ZEROS;
+    const int ecol = edge && pl->dk_ecol && !(cx_dev_flags & CX_DEV_NO_ECOL);
+    const int erow = edge && !(cx_dev_flags & CX_DEV_NO_EDGE);
+    const ptrdiff_t eh = (S - 1) / 2;
+    CX_DV nfv = CX_NAME(dv_splat)(0);
     dw += split * pl->wsize;
     /* 3-D: T slots of Cs channels (the folded channel c*T + t is channel c of
        the slot of tap t) */
@@ -2810,7 +2863,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
         z ? (T + 1) * CX_NAME(dk3_slot)(d, Cs, CX_NAME(dk_rows_in)(d, pl->tile), L)
           : Cg * CX_NAME(dk_rows_in)(d, pl->tile) * L + slack;
     int zero_ready = 0;
-    ptrdiff_t tag_p0 = -1;
+    ptrdiff_t tag_p0 = -1, kept_p0 = -1, kept_q0 = -1, kept_rows = -1, dyt_qu = -1;
     CX_T *dyt = band + band_elems;
     /* (16-float aligned: dyt's vectors are loaded whole) */
     dyt += ((size_t)dyt % CX_VBYTES) ? (CX_VBYTES - (size_t)dyt % CX_VBYTES) / sizeof(CX_T) : 0;
@@ -2826,6 +2879,8 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
         cx_conv2d_desc dq = *d;
         dq.Q = Qu;
         dq.pad_left = d->pad_left - q0;
+        /* the edge-column form of this unit's rows (bit 0 left, 1 right) */
+        const int ec = ecol && Qu > S ? (dq.pad_left >= eh) | (Qu + S - 1 - eh >= dq.pad_left + d->W) << 1 : 0;
         /* dY's channel k of this unit at dyn + k*ldk (rows of pitch Q) */
         const CX_T *dyn = dy + (n * d->K + g * Kg + k0) * PQ + p0 * Q + q0;
         ptrdiff_t ldk = PQ;
@@ -2844,20 +2899,35 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
             ldk = Do * PQ;
             dyn = dy + ((n * d->K + g * Kg + k0) * Do + od) * PQ + p0 * Q;
         } else {
+            /* the same band layout as the last unit's (lenet2: every unit's):
+               its offsets and zero padding are in place, only the input
+               pixels are written (the fill and offsets were 5% of lenet2) */
+            const int keep = p0 == kept_p0 && q0 == kept_q0 && rows_in == kept_rows;
             const ptrdiff_t bn = Cg * rows_in * L;
-            CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
+            if (!keep)
+                CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
             CX_NAME(dk_fill_band_of)(&dq, &dq, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L,
-                                     band, 0);
+                                     band, keep);
             memset(band + bn, 0, (size_t)slack * sizeof(CX_T));
+            kept_p0 = p0;
+            kept_q0 = q0;
+            kept_rows = rows_in;
         }
         for (ptrdiff_t kb = 0; kb < nkb; ++kb) {
             /* dyt[p][S - 1 + q][k] = dy[n, g*Kg + k0 + kb*cvl + k, p0 + p, q], zeros around */
             const CX_T *dyk = dyn + kb * cvl * ldk;
+            if (Qu != dyt_qu) {
+                /* the zero vectors around the rows (the windows load them; the
+                   tiles' masks leave them out of every product) */
+                for (ptrdiff_t p = 0; p < pl->tile; ++p) {
+                    CX_T *o = dyt + p * dpitch;
+                    memset(o, 0, (size_t)((S - 1) * cvl) * sizeof(CX_T));
+                    memset(o + (Qu + S - 1) * cvl, 0, (size_t)((S - 1) * cvl) * sizeof(CX_T));
+                }
+                dyt_qu = Qu;
+            }
             for (ptrdiff_t p = 0; p < rows; ++p) {
-                CX_T *o = dyt + p * dpitch;
-                memset(o, 0, (size_t)((S - 1) * cvl) * sizeof(CX_T));
-                memset(o + (Qu + S - 1) * cvl, 0, (size_t)((S - 1) * cvl) * sizeof(CX_T));
-                o += (S - 1) * cvl;
+                CX_T *o = dyt + p * dpitch + (S - 1) * cvl;
                 if (pl->dk_nhwc) {
                     /* channels-last grad_output is pixel-major already */
                     const CX_T *src = dy + ((n * P + p0 + p) * Q) * d->K + g * Kg + k0 + kb * cvl;
@@ -2875,6 +2945,24 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
                     for (int j = 0; j < 16; ++j)
                         CX_NAME(dv_store)(o + (q + j) * 16, r[j]);
                 }
+#if CX_DK_MASKZ
+                if (q < Qu) {
+                    /* the last Qu - q < 16 pixels (all of a row of Q < 16:
+                       lenet2's 14), by masked loads (element by element they
+                       took 9% of lenet2's weight gradient) */
+                    const int nq = (int)(Qu - q);
+                    const unsigned m = (1u << nq) - 1;
+                    CX_DV r[16];
+                    for (int k = 0; k < 16; ++k) {
+                        CX_ASAN_RUN(dyk + k * ldk + p * Q + q, nq);
+                        r[k] = CX_NAME(dv_maskz_load)(m, dyk + k * ldk + p * Q + q);
+                    }
+                    CX_NAME(dk_tr16)(r);
+                    for (int j = 0; j < nq; ++j)
+                        CX_NAME(dv_store)(o + (q + j) * 16, r[j]);
+                    q = Qu;
+                }
+#endif
 #else
                 for (; q + 8 <= Qu; q += 8)
                     CX_NAME(dk_tr8x8)(dyk + p * Q + q, ldk, o + q * 8, 8);
@@ -2882,29 +2970,83 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
                 for (; q < Qu; ++q)
                     for (ptrdiff_t k = 0; k < cvl; ++k)
                         o[q * cvl + k] = dyk[k * ldk + p * Q + q];
+                if (erow && (p0 + p < pl->dk_etop || p0 + p >= P - pl->dk_ebot)) {
+                    for (q = 0; q < Qu; ++q)
+                        nfv += CX_NAME(dv_load)(o + q * cvl) * CX_NAME(dv_splat)(0);
+                } else if (ec) {
+                    for (q = 0; q < Qu; ++q)
+                        if (((ec & 1) && q < eh) || ((ec & 2) && q >= Qu - eh))
+                            nfv += CX_NAME(dv_load)(o + q * cvl) * CX_NAME(dv_splat)(0);
+                }
             }
             CX_DV *acck = acc + kb * crp * S;
             for (ptrdiff_t c0 = 0; c0 < ncr; c0 += nrr) {
+                /* output rows [pa, pb) of the band: all, or (erow) those from
+                   the first where the tile's last kernel row reads the image
+                   to the last where its first does ((r, c) order: rows r0 <=
+                   r1; a row's range moves up as r grows) */
+                ptrdiff_t pa = 0, pb = rows;
+                const ptrdiff_t jn = cx_min(c0 + nrr, ncr) - 1;
+                if (erow) {
+                    ptrdiff_t lo, hi, lo1, hi1;
+                    cx_valid_range(P, d->stride_h, c0 / Cg * d->dil_h - d->pad_top, d->H, &lo,
+                                   &hi);
+                    cx_valid_range(P, d->stride_h, jn / Cg * d->dil_h - d->pad_top, d->H, &lo1,
+                                   &hi1);
+                    pa = cx_max(lo1 - p0, 0);
+                    pb = cx_min(hi - p0, rows);
+                    if (pb <= pa)
+                        continue;
+                }
                 for (ptrdiff_t i = 0; i < nrr; ++i)
-                    xr[i] = band + off[cx_min(c0 + i, ncr - 1) * S];
+                    xr[i] = band + off[CX_NAME(dk_wgradc_cr)(cx_min(c0 + i, jn), Cg, R, erow) * S] +
+                            pa * rstep;
                 if (Qu > S)
-                    fn(rows, Qu, xr, rstep, dyt, dpitch, acck + c0 * S);
+                    fns[ec](pb - pa, Qu, xr, rstep, dyt + pa * dpitch, dpitch, acck + c0 * S);
                 else
-                    CX_NAME(dk_wgradc_exact)(S, cx_min(nrr, ncr - c0), rows, Qu, xr, rstep,
-                                             dyt, dpitch, acck + c0 * S);
+                    CX_NAME(dk_wgradc_exact)(S, cx_min(nrr, ncr - c0), pb - pa, Qu, xr, rstep,
+                                             dyt + pa * dpitch, dpitch, acck + c0 * S);
             }
         }
     }
-    /* dw[k][c, r, t] = lane k of acc[kb][(c, r)][t] */
+    /* dw[k][c, r, t] = lane k of acc[kb][position of (c, r)][t] */
     for (ptrdiff_t kb = 0; kb < nkb; ++kb)
-        for (ptrdiff_t cr = 0; cr < ncr; ++cr)
+        for (ptrdiff_t j = 0; j < ncr; ++j) {
+            const ptrdiff_t cr = CX_NAME(dk_wgradc_cr)(j, Cg, R, erow);
+#if CX_DK_CV && CX_DK_MASKZ
+            {
+                /* a kernel row's S vectors turned into 16 rows of S taps (one
+                   masked store each; lane by lane they were 2% of lenet2) */
+                CX_DV r[16];
+                for (int t = 0; t < 16; ++t)
+                    r[t] = t < S ? acc[(kb * crp + j) * S + t] : CX_NAME(dv_splat)(0);
+                CX_NAME(dk_tr16)(r);
+                CX_T *o = dw + (g * Kg + k0 + kb * cvl) * taps + cr * S;
+                for (int k = 0; k < 16; ++k) {
+                    CX_ASAN_RUN(o + k * taps, S);
+                    _mm512_mask_storeu_ps(o + k * taps, (__mmask16)((1u << S) - 1), (__m512)r[k]);
+                }
+                continue;
+            }
+#endif
             for (ptrdiff_t t = 0; t < S; ++t) {
                 CX_T lanes[16];
-                CX_NAME(dv_store)(lanes, acc[(kb * crp + cr) * S + t]);
+                CX_NAME(dv_store)(lanes, acc[(kb * crp + j) * S + t]);
                 CX_T *o = dw + (g * Kg + k0 + kb * cvl) * taps + cr * S + t;
                 for (ptrdiff_t k = 0; k < cvl; ++k)
                     o[k * taps] = lanes[k];
             }
+        }
+    if (edge) {
+        CX_T lanes[16];
+        CX_NAME(dv_store)(lanes, nfv);
+        for (ptrdiff_t k = 0; k < cvl; ++k)
+            if (lanes[k] != lanes[k]) {
+                /* (every writer stores 1) */
+                __atomic_store_n(pl->dk_nonfinite, 1, __ATOMIC_RELAXED);
+                break;
+            }
+    }
 }
 #endif
 

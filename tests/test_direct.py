@@ -578,6 +578,76 @@ def test_channel_tile_edge_rows_skip_the_padding_taps(isa, case, dev_flags):
     np.testing.assert_array_equal(np.isnan(goth), np.isnan(want.transpose(0, 2, 3, 1)))
 
 
+WGRAD_EDGE_CASES = EDGE_CASES + [
+    # edge rows with a row stride and a row dilation (several kernel rows'
+    # ranges a tile), input channels that do not fill the tiles' kernel rows
+    ("stride_h2", (2, 8, 13, 14), (16, 8, 5, 5), dict(padding=2, stride=(2, 1))),
+    ("dilation_h2", (2, 4, 12, 14), (16, 4, 3, 3), dict(padding=(2, 1), dilation=(2, 1))),
+    ("c3_r5", (2, 3, 10, 12), (16, 3, 5, 5), dict(padding=2)),
+    # rows too long for one band: column tiles, the first and last at the
+    # edges, the last one shorter
+    ("column_tiles", (1, 8, 3, 39990), (16, 8, 3, 5), dict(padding=(1, 2))),
+    # items of several units (two bands of an image, then the next image's):
+    # a band is refilled whole where its layout differs from the last one's
+    ("bands_images", (6, 3, 100, 40), (16, 3, 3, 3), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize("case", WGRAD_EDGE_CASES, ids=[c[0] for c in WGRAD_EDGE_CASES])
+def test_channel_tile_weight_gradient_skips_the_padding(isa, case, dev_flags):
+    """The channel-vector weight-gradient tiles leave zero padding's products
+    out (dk_edge; wgrad_dkc): a tile of kernel rows runs only the output rows
+    where one of them reads the image (kernel rows ordered (r, c)), and a
+    row's first / last (S-1)/2 band pixels where they are all padding
+    columns (dk_ecol). The same sums as every product's (CX_DEV_NO_EDGE =
+    256, CX_DEV_NO_ECOL = 512, each alone and both) on random floats, 1 and
+    2 threads, exact on integers; an inf or NaN in grad_output where a
+    left-out product would have met it still gives the reference's NaNs
+    (the kernels report it; the API marks them), as does one inside."""
+    _, xs, ws, kw = case
+    f32 = np.float32
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(xs).astype(f32)
+    geo = _geometry(x, np.zeros(ws), kw)
+    info = _conv.plan_info(geo, "wgrad", "direct", f32)
+    if info["dk_mode"] != 2:
+        pytest.skip(f"{isa}: not on the channel-vector weight-gradient tiles")
+    top, bottom = info["edge_rows"]
+    assert top + bottom > 0 or info["edge_columns"]
+    if case[0] == "lenet2":
+        assert (top, bottom, info["edge_columns"]) == (2, 2, True)
+    if case[0] == "column_tiles":
+        assert info["column_tile"] > 0
+    if case[0] == "bands_images":
+        assert info["ntiles"] > 1 and info["nper"] > 1
+    P, Q = geo[7], geo[8]
+    gy = rng.standard_normal((xs[0], ws[0], P, Q)).astype(f32)
+    d = dict(algorithm="direct", **kw)
+    got = convx.conv2d_weight(x, ws, gy, threads=1, **d)
+    np.testing.assert_array_equal(convx.conv2d_weight(x, ws, gy, threads=2, **d), got)
+    for flags in (256, 512, 768):
+        dev_flags(flags)
+        every = convx.conv2d_weight(x, ws, gy, threads=1, **d)
+        dev_flags(0)
+        np.testing.assert_array_equal(got, every)
+    ref = ref_conv2d_weight(x.astype(np.float64), ws, gy.astype(np.float64), **kw)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * max(1, Q / 500))
+    xi = rng.integers(-3, 4, xs).astype(f32)
+    gi = rng.integers(-3, 4, gy.shape).astype(f32)
+    np.testing.assert_array_equal(convx.conv2d_weight(xi, ws, gi, **d),
+                                  ref_conv2d_weight(xi, ws, gi, **kw))
+    # one non-finite value each: a top row's, a left column's, a bottom
+    # row's right column, an interior pixel's (no product left out there)
+    for (p, q, v) in ((0, Q // 2, np.inf), (P // 2, 0, -np.inf), (P - 1, Q - 1, np.nan),
+                      (P // 2, Q // 2, np.inf)):
+        g2 = gy.copy()
+        g2[-1, 0, p, q] = v
+        with np.errstate(invalid="ignore"):
+            want = ref_conv2d_weight(x.astype(np.float64), ws, g2.astype(np.float64), **kw)
+            got = convx.conv2d_weight(x, ws, g2, **d)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
 @pytest.mark.parametrize("case", CV8_CASES, ids=[c[0] for c in CV8_CASES])
 def test_eight_lane_weight_gradient_tiles(isa, case, dev_flags):
     """AVX2's float32 weight gradient over the same geometries runs channel-
