@@ -35,8 +35,11 @@ def nhwc_forward(x, w, bias, geo, threads):
 def nhwc_weight(x, gy, geo, threads):
     """dw (K, C/groups, R, S) = conv2d_weight(x (N, H, W, C), gy (N, P, Q, K))."""
     dw = np.empty((geo.K, geo.C // geo.groups, geo.R, geo.S), x.dtype)
-    _conv.nhwc_wgrad(x.reshape(-1), gy.reshape(-1), dw.reshape(-1), geo.astuple(),
-                     _threads(threads))
+    if not _conv.nhwc_wgrad(x.reshape(-1), gy.reshape(-1), dw.reshape(-1), geo.astuple(),
+                            _threads(threads)):
+        # (the tiles left out zero padding's products with a non-finite gy)
+        from ._api import _padding_nan_weight
+        _padding_nan_weight(dw, np.moveaxis(gy, 3, 1), geo)
     return dw
 
 

@@ -807,14 +807,22 @@ def nhwc_dgrad_fold(const floating[::1] dy, const floating[::1] wt, floating[::1
 
 def nhwc_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
                tuple geometry, int nthreads):
-    """dw (K, C/groups, R, S) = conv2d_weight(x (N, H, W, C), dy (N, P, Q, K)), flattened."""
+    """dw (K, C/groups, R, S) = conv2d_weight(x (N, H, W, C), dy (N, P, Q, K)), flattened.
+    Returns False where the channel-vector tiles left out a product of zero
+    padding with a non-finite dy value (the caller marks those NaNs:
+    convx._api._padding_nan_weight), else True."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride, item
     cdef int nt
+    cdef int nonfinite = 0
     _fill_desc(&d, geometry)
     dtype = np.float32 if floating is float else np.float64
     ws = _nhwc_plan(&d, &pl, CX_OP_WGRAD, dtype, nthreads, &ws_stride, &nt)
+    # zero padding's products left out, as conv2d_wgrad's
+    if pl.dk and pl.dk_nhwc and pl.dk_mode == 2 and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol):
+        pl.dk_edge = 1
+        pl.dk_nonfinite = &nonfinite
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
     cdef const floating *xp = _in(x)
@@ -842,6 +850,7 @@ def nhwc_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
                 cx_f32_conv2d_nhwc_wgrad_reduce(&d, &pl, pp, dwp, begin, min(begin + chunk, pl.wsize))
             else:
                 cx_f64_conv2d_nhwc_wgrad_reduce(&d, &pl, pp, dwp, begin, min(begin + chunk, pl.wsize))
+    return not nonfinite
 
 
 def nhwc_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx,

@@ -2839,7 +2839,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
        (band column j is input column j - pad_left). The grad_output values
        those products would have met are looked at for inf / NaN (nfv: 0
        times each), which the caller then marks (dk_nonfinite). */
-    const int edge = !z && pl->dk_edge && !pl->dk_nhwc && d->pad_mode == CX_PAD_ZEROS;
+    const int edge = !z && pl->dk_edge && d->pad_mode == CX_PAD_ZEROS;
     const int ecol = edge && pl->dk_ecol && !(cx_dev_flags & CX_DEV_NO_ECOL);
     const int erow = edge && !(cx_dev_flags & CX_DEV_NO_EDGE);
     const ptrdiff_t eh = (S - 1) / 2;
@@ -2880,7 +2880,9 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
         dq.Q = Qu;
         dq.pad_left = d->pad_left - q0;
         /* the edge-column form of this unit's rows (bit 0 left, 1 right) */
-        const int ec = ecol && Qu > S ? (dq.pad_left >= eh) | (Qu + S - 1 - eh >= dq.pad_left + d->W) << 1 : 0;
+        const int ec = ecol && Qu > S ? (dq.pad_left >= eh) |
+                                            (Qu + S - 1 - eh >= dq.pad_left + d->W) << 1
+                                      : 0;
         /* dY's channel k of this unit at dyn + k*ldk (rows of pitch Q) */
         const CX_T *dyn = dy + (n * d->K + g * Kg + k0) * PQ + p0 * Q + q0;
         ptrdiff_t ldk = PQ;
@@ -2933,48 +2935,48 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
                     const CX_T *src = dy + ((n * P + p0 + p) * Q) * d->K + g * Kg + k0 + kb * cvl;
                     for (ptrdiff_t q = 0; q < Q; ++q)
                         CX_NAME(dv_store)(o + q * cvl, CX_NAME(dv_load)(src + q * d->K));
-                    continue;
-                }
-                ptrdiff_t q = 0;
+                } else {
+                    ptrdiff_t q = 0;
 #if CX_DK_CV
-                for (; q + 16 <= Qu; q += 16) {
-                    CX_DV r[16];
-                    for (int k = 0; k < 16; ++k)
-                        r[k] = CX_NAME(dv_load)(dyk + k * ldk + p * Q + q);
-                    CX_NAME(dk_tr16)(r);
-                    for (int j = 0; j < 16; ++j)
-                        CX_NAME(dv_store)(o + (q + j) * 16, r[j]);
-                }
-#if CX_DK_MASKZ
-                if (q < Qu) {
-                    /* the last Qu - q < 16 pixels (all of a row of Q < 16:
-                       lenet2's 14), by masked loads (element by element they
-                       took 9% of lenet2's weight gradient) */
-                    const int nq = (int)(Qu - q);
-                    const unsigned m = (1u << nq) - 1;
-                    CX_DV r[16];
-                    for (int k = 0; k < 16; ++k) {
-                        CX_ASAN_RUN(dyk + k * ldk + p * Q + q, nq);
-                        r[k] = CX_NAME(dv_maskz_load)(m, dyk + k * ldk + p * Q + q);
+                    for (; q + 16 <= Qu; q += 16) {
+                        CX_DV r[16];
+                        for (int k = 0; k < 16; ++k)
+                            r[k] = CX_NAME(dv_load)(dyk + k * ldk + p * Q + q);
+                        CX_NAME(dk_tr16)(r);
+                        for (int j = 0; j < 16; ++j)
+                            CX_NAME(dv_store)(o + (q + j) * 16, r[j]);
                     }
-                    CX_NAME(dk_tr16)(r);
-                    for (int j = 0; j < nq; ++j)
-                        CX_NAME(dv_store)(o + (q + j) * 16, r[j]);
-                    q = Qu;
-                }
+#if CX_DK_MASKZ
+                    if (q < Qu) {
+                        /* the last Qu - q < 16 pixels (all of a row of Q < 16:
+                           lenet2's 14), by masked loads (element by element they
+                           took 9% of lenet2's weight gradient) */
+                        const int nq = (int)(Qu - q);
+                        const unsigned m = (1u << nq) - 1;
+                        CX_DV r[16];
+                        for (int k = 0; k < 16; ++k) {
+                            CX_ASAN_RUN(dyk + k * ldk + p * Q + q, nq);
+                            r[k] = CX_NAME(dv_maskz_load)(m, dyk + k * ldk + p * Q + q);
+                        }
+                        CX_NAME(dk_tr16)(r);
+                        for (int j = 0; j < nq; ++j)
+                            CX_NAME(dv_store)(o + (q + j) * 16, r[j]);
+                        q = Qu;
+                    }
 #endif
 #else
-                for (; q + 8 <= Qu; q += 8)
-                    CX_NAME(dk_tr8x8)(dyk + p * Q + q, ldk, o + q * 8, 8);
+                    for (; q + 8 <= Qu; q += 8)
+                        CX_NAME(dk_tr8x8)(dyk + p * Q + q, ldk, o + q * 8, 8);
 #endif
-                for (; q < Qu; ++q)
-                    for (ptrdiff_t k = 0; k < cvl; ++k)
-                        o[q * cvl + k] = dyk[k * ldk + p * Q + q];
+                    for (; q < Qu; ++q)
+                        for (ptrdiff_t k = 0; k < cvl; ++k)
+                            o[q * cvl + k] = dyk[k * ldk + p * Q + q];
+                }
                 if (erow && (p0 + p < pl->dk_etop || p0 + p >= P - pl->dk_ebot)) {
-                    for (q = 0; q < Qu; ++q)
+                    for (ptrdiff_t q = 0; q < Qu; ++q)
                         nfv += CX_NAME(dv_load)(o + q * cvl) * CX_NAME(dv_splat)(0);
                 } else if (ec) {
-                    for (q = 0; q < Qu; ++q)
+                    for (ptrdiff_t q = 0; q < Qu; ++q)
                         if (((ec & 1) && q < eh) || ((ec & 2) && q >= Qu - eh))
                             nfv += CX_NAME(dv_load)(o + q * cvl) * CX_NAME(dv_splat)(0);
                 }

@@ -603,7 +603,9 @@ def test_channel_tile_weight_gradient_skips_the_padding(isa, case, dev_flags):
     256, CX_DEV_NO_ECOL = 512, each alone and both) on random floats, 1 and
     2 threads, exact on integers; an inf or NaN in grad_output where a
     left-out product would have met it still gives the reference's NaNs
-    (the kernels report it; the API marks them), as does one inside."""
+    (the kernels report it; the API marks them), as does one inside;
+    channels-last input and grad_output the same (on the same tiles, the
+    same bits)."""
     _, xs, ws, kw = case
     f32 = np.float32
     rng = np.random.default_rng(12)
@@ -636,6 +638,11 @@ def test_channel_tile_weight_gradient_skips_the_padding(isa, case, dev_flags):
     gi = rng.integers(-3, 4, gy.shape).astype(f32)
     np.testing.assert_array_equal(convx.conv2d_weight(xi, ws, gi, **d),
                                   ref_conv2d_weight(xi, ws, gi, **kw))
+    # channels-last: the same tiles (nhwc_wgrad sets dk_edge too), the same bits
+    nhwc = _conv.nhwc_plan_info(geo, "wgrad", f32)["direct_tiles"]
+    xl, gl = x.transpose(0, 2, 3, 1), gy.transpose(0, 2, 3, 1)
+    if nhwc and Q < 1000:
+        np.testing.assert_array_equal(convx.conv2d_weight(xl, ws, gl, layout="NHWC", **kw), got)
     # one non-finite value each: a top row's, a left column's, a bottom
     # row's right column, an interior pixel's (no product left out there)
     for (p, q, v) in ((0, Q // 2, np.inf), (P // 2, 0, -np.inf), (P - 1, Q - 1, np.nan),
@@ -645,7 +652,10 @@ def test_channel_tile_weight_gradient_skips_the_padding(isa, case, dev_flags):
         with np.errstate(invalid="ignore"):
             want = ref_conv2d_weight(x.astype(np.float64), ws, g2.astype(np.float64), **kw)
             got = convx.conv2d_weight(x, ws, g2, **d)
-        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+            gotl = convx.conv2d_weight(xl, ws, g2.transpose(0, 2, 3, 1), layout="NHWC", **kw)
+        for gw in (got, gotl):
+            np.testing.assert_array_equal(np.isnan(gw), np.isnan(want))
+            np.testing.assert_array_equal(np.isinf(gw), np.isinf(want))
 
 
 @pytest.mark.parametrize("case", CV8_CASES, ids=[c[0] for c in CV8_CASES])
