@@ -611,8 +611,11 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
            input channels a group, not 1x1; measured on AVX2 float32 only,
            NHWC lanes over GEMM, 1 thread: lenet2's 16 0.67-0.84, latency1
            0.71-0.74, stem7x7s2 0.84-0.90, res3x3_64 0.97-1.02, while with no
-           bound res1x1 ran 1.39 and res3x3_256 1.72) */
-        const int lanes = CX_DK_CV ? Kg <= 8
+           bound res1x1 ran 1.39 and res3x3_256 1.72; with channel-vector
+           tiles, layers they do not take -- strided ones -- from at most 4
+           input channels a group: the stem's NHWC / NCHW 1.45 -> 1.11 on
+           AVX-512 (its GEMM took 1.27x the lanes' time)) */
+        const int lanes = CX_DK_CV ? Kg <= 8 || (Kg <= 64 && Cg <= 4 && !cx_is_pointwise(d))
                                    : Kg <= 16 || (Kg <= 64 && Cg <= 64 && !cx_is_pointwise(d));
         if (CX_NAME(plan_wgrad_dk)(d, &dk) && dk.dk_qt == 0 && (dk.dk_mode == 2 || lanes)) {
             *pl = dk;

@@ -42,6 +42,10 @@ CASES = [
     ("3x3_pad1", lambda *t: ((2, 16, 9, 9), (24, 16, 3, 3), dict(padding=1))),
     ("5x5_stride2", lambda *t: ((2, 8, 13, 11), (16, 8, 5, 5), dict(stride=2))),
     ("7x7_stride2_pad3_rgb", lambda *t: ((2, 3, 20, 19), (16, 3, 7, 7), dict(stride=2, padding=3))),
+    # the stem's NHWC weight gradient on the lane tiles: 48 channels' dY gathered
+    # 16 x 16 at a time, a row of 20 pixels (a whole block, then 4)
+    ("7x7_stride2_pad3_rgb_k48", lambda *t: ((2, 3, 9, 40), (48, 3, 7, 7),
+                                              dict(stride=2, padding=3))),
     ("dilation2", lambda *t: ((2, 8, 11, 10), (12, 8, 3, 3), dict(dilation=2, padding=2))),
     ("asymmetric_padding", lambda *t: ((1, 5, 8, 9), (7, 5, 3, 2),
                                        dict(stride=(2, 1), padding=((1, 0), (2, 1))))),
