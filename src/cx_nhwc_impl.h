@@ -659,7 +659,8 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
                 return;
             }
 #if CX_DK_CV
-            if (G == 1 && Kg == 8 && dk.dk_mr == Kg) {
+            if (G == 1 && ((Kg == 8 && dk.dk_mr == Kg) ||
+                           (Kg <= 64 && Cg <= 4 && !cx_is_pointwise(d)))) {
 #else
             /* without channel-vector tiles (AVX2, the portable path, float64
                everywhere): up to 16 channels, every block's tiles to the

@@ -170,8 +170,11 @@ def test_channel_vector_cases_take_the_direct_tiles():
             wg = _conv.nhwc_plan_info(geo.astuple(), "wgrad", np.float32)
             lanes = _conv.plan_info(geo.astuple(), "wgrad", "direct", np.float32)
             Kg, Cg = geo.K // geo.groups, geo.C // geo.groups
+            # (with them, strided layers from at most 4 input channels a group
+            # to at most 64 output channels take the lane tiles too: the stem)
+            few = Kg <= 64 and Cg <= 4 and (geo.R, geo.S) != (1, 1)
             assert wg["direct_tiles"] == ((_api._channel_tiles(np.float32)
-                                           and geo.stride[1] == 1) or
+                                           and (geo.stride[1] == 1 or few)) or
                                           (not _api._channel_tiles(np.float32) and
                                            (Kg <= 16 or (Kg <= 64 and Cg <= 64)) and
                                            lanes["direct_kernels"] and
@@ -185,9 +188,10 @@ def test_channel_vector_cases_take_the_direct_tiles():
                 _conv.plan_info(geo.astuple(), "wgrad", "direct", dt)["direct_kernels"], case_id
     # the forward's direct tiles: channel-vector tiles (16k channels a group)
     # and their 8-channel transpose where the build has them (float32, 16
-    # lanes); elsewhere one group of at most 16 channels (up to 64 from fewer
-    # than 16 input channels, not 1x1) whose tiles are made pixel-major by one
-    # transpose a band (and one output channel everywhere)
+    # lanes), and one group of up to 64 channels from at most 4 input
+    # channels, not 1x1 (the stem), made pixel-major by one transpose a band;
+    # elsewhere one group of at most 16 channels (up to 64 from fewer than 16
+    # input channels, not 1x1), the same way (and one output channel everywhere)
     for case_id in CASE_IDS:
         geo = _setup(case_id, np.float32)[0]
         Kg = geo.K // geo.groups
@@ -195,7 +199,10 @@ def test_channel_vector_cases_take_the_direct_tiles():
             info = _conv.nhwc_plan_info(geo.astuple(), "fwd", dt)
             if info["direct_tiles"] and Kg > 1:
                 if _api._channel_tiles(dt):
-                    assert Kg % 16 == 0 or (Kg == 8 and geo.groups == 1), (case_id, dt, info)
+                    Cg = geo.C // geo.groups
+                    assert Kg % 16 == 0 or (Kg == 8 and geo.groups == 1) or (
+                        geo.groups == 1 and Kg <= 64 and Cg <= 4 and (geo.R, geo.S) != (1, 1)), \
+                        (case_id, dt, info)
                 elif _conv.plan_info(geo.astuple(), "fwd", "direct", dt)["dk_mode"] == 2:
                     assert Kg % 8 == 0 and _conv.active_isa() == "avx2" and dt == np.float32
                 else:
@@ -593,3 +600,24 @@ def test_forward_pixel_major_bands_over_16_channels(dtype, K):
     np.testing.assert_array_equal(nchw(outs[0]), ref)
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_array_equal(nchw(outs[0]), convx.conv2d(x, w, b, **kw))
+
+
+def test_forward_pixel_major_stem_streamed():
+    """A stem-like forward (3 channels to 64, 7x7, stride 2) runs the direct
+    tiles into the pixel-major buffer on every build (channel-vector builds:
+    from at most 4 input channels where those tiles do not take the layer);
+    an output over 8 MiB leaves the 16 x 16 transposes by non-temporal
+    stores (AVX-512 float32). Exact on integer data against NCHW, 1 and 2
+    threads the same bits."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(-3, 4, (1, 3, 400, 402)).astype(np.float32)
+    w = rng.integers(-3, 4, (64, 3, 7, 7)).astype(np.float32)
+    b = rng.integers(-3, 4, 64).astype(np.float32)
+    kw = dict(stride=2, padding=3)
+    geo = _api._geometry(x.shape, w.shape, 2, 3, 1, 1)
+    assert geo.P * geo.Q * 64 * 4 > 8 << 20
+    assert _conv.nhwc_plan_info(geo.astuple(), "fwd", np.float32)["direct_tiles"]
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    outs = [convx.conv2d(xh, w, b, layout="NHWC", threads=t, **kw) for t in (1, 2)]
+    np.testing.assert_array_equal(nchw(outs[0]), convx.conv2d(x, w, b, **kw))
+    np.testing.assert_array_equal(outs[0], outs[1])
