@@ -855,6 +855,17 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
             return "direct", lambda: (f"{Kg} output channels per group (8 a vector) on rows "
                                       f"of {geo.Q} pixels on AVX2: direct channel-vector "
                                       f"tiles")
+        if (Kg >= 128 and geo.Q <= 16 and geo.N * geo.P * geo.Q >= 1024 and not avx2
+                and geo.padding != ((0, 0), (0, 0)) and _sliding_tiles(op, geo, dtype)):
+            # (since the channel-vector tiles leave zero padding's products
+            # out, f22a0bf: 3x3 pad 1, im2col / direct paired, 1 | 2 threads:
+            # 8 x 256 x 14^2 1.10 | 1.32, 8 x 128 x 14^2 1.07 | 1.21, 16 x 256
+            # x 7^2 1.31 | 1.43, 6 x 256 x 14^2 1.07 at 1; below ~1000 output
+            # pixels the GEMM: 4 x 128 x 14^2 0.86 | 0.95, 4 x 256 x 14^2
+            # 0.99 | 1.03)
+            return "direct", lambda: (f"{Kg} output channels per group on rows of {geo.Q} "
+                                      f"pixels, {geo.N * geo.P * geo.Q} output pixels: direct "
+                                      f"channel-vector tiles (zero padding left out)")
         if Kg >= 128:
             return "im2col", lambda: (f"{Kg} output channels per group: the GEMM shares "
                                       f"each packed column row among all of them")

@@ -94,6 +94,16 @@ def test_rule_on_the_regimes_it_separates():
         "direct" if convx._conv.active_isa() == "avx2" else "im2col")
     assert pick("conv2d", (64, 1, 28, 28), (8, 1, 5, 5), padding=2) == "direct"
     assert pick("conv2d", (64, 8, 14, 14), (16, 8, 5, 5), padding=2) == "direct"
+    # weight gradients of >= 128 channels on padded rows of <= 16 pixels: the
+    # channel-vector tiles (which leave the padding's products out) from ~1000
+    # output pixels (res3x3_256: im2col / direct 1.10 | 1.32), the GEMM below
+    # (4 x 128 x 14^2: 0.86 | 0.95) and without padding
+    # (AVX2 takes its 8-lane tiles on rows of up to two vectors: test_rule_on_avx2)
+    if not avx2:
+        tiles = "direct" if _api._channel_tiles(np.float32) else "im2col"
+        assert pick("conv2d_weight", (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == tiles
+        assert pick("conv2d_weight", (4, 128, 14, 14), (128, 128, 3, 3), padding=1) == "im2col"
+        assert pick("conv2d_weight", (8, 256, 16, 16), (256, 256, 3, 3)) == "im2col"
 
 
 def test_rule_on_avx2():
