@@ -1262,12 +1262,11 @@ static void CX_NAME(dk_gather8x32)(const CX_T *src, ptrdiff_t ps, ptrdiff_t np, 
 #if CX_DK_AVX2 && CX_TSIZE == 4
 /* dst[j*ldd + i] = src[i*lds + j] for i, j < 8: the unpack / shuffle /
    lane-permute transpose of one 8 x 8 float block */
-static CX_DK_INLINE void CX_NAME(dk_tr8x8)(const float *src, ptrdiff_t lds, float *dst,
-                                          ptrdiff_t ldd)
+/* dst[j*ldd + i] = lane j of r[i] for the first n (<= 8) rows j */
+static CX_DK_INLINE void CX_NAME(dk_tr8x8_regs)(const __m256 *r, float *dst, ptrdiff_t ldd,
+                                               int n)
 {
-    __m256 r[8], t[8], u[8];
-    for (int i = 0; i < 8; ++i)
-        r[i] = _mm256_loadu_ps(src + i * lds);
+    __m256 t[8], u[8];
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
@@ -1280,9 +1279,20 @@ static CX_DK_INLINE void CX_NAME(dk_tr8x8)(const float *src, ptrdiff_t lds, floa
     }
     /* u[0..3]: columns (0, 1, 2, 3 | 4, 5, 6, 7) of rows 0-3, u[4..7] of rows 4-7 */
     for (int j = 0; j < 4; ++j) {
-        _mm256_storeu_ps(dst + j * ldd, _mm256_permute2f128_ps(u[j], u[4 + j], 0x20));
-        _mm256_storeu_ps(dst + (4 + j) * ldd, _mm256_permute2f128_ps(u[j], u[4 + j], 0x31));
+        if (j < n)
+            _mm256_storeu_ps(dst + j * ldd, _mm256_permute2f128_ps(u[j], u[4 + j], 0x20));
+        if (4 + j < n)
+            _mm256_storeu_ps(dst + (4 + j) * ldd, _mm256_permute2f128_ps(u[j], u[4 + j], 0x31));
     }
+}
+
+static CX_DK_INLINE void CX_NAME(dk_tr8x8)(const float *src, ptrdiff_t lds, float *dst,
+                                          ptrdiff_t ldd)
+{
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i)
+        r[i] = _mm256_loadu_ps(src + i * lds);
+    CX_NAME(dk_tr8x8_regs)(r, dst, ldd, 8);
 }
 #endif
 
@@ -2991,6 +3001,20 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
 #else
                     for (; q + 8 <= Qu; q += 8)
                         CX_NAME(dk_tr8x8)(dyk + p * Q + q, ldk, o + q * 8, 8);
+                    if (q < Qu) {
+                        /* the last Qu - q < 8 pixels by masked loads (lenet2's
+                           last 6 a row: element by element they were most
+                           of wgrad_dkc's 14% of its weight gradient) */
+                        const int nq = (int)(Qu - q);
+                        __m256 r8[8];
+                        for (int k = 0; k < 8; ++k) {
+                            CX_ASAN_RUN(dyk + k * ldk + p * Q + q, nq);
+                            r8[k] = (__m256)CX_NAME(dv_maskz_load)((1u << nq) - 1,
+                                                                   dyk + k * ldk + p * Q + q);
+                        }
+                        CX_NAME(dk_tr8x8_regs)(r8, o + q * 8, 8, nq);
+                        q = Qu;
+                    }
 #endif
                     for (; q < Qu; ++q)
                         for (ptrdiff_t k = 0; k < cvl; ++k)
