@@ -312,8 +312,8 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_ASM 32      /* the assembly form of a tile (AVX2 float32's 12-pixel 3-tap channel tile): its C form */
 #define CX_DEV_NO_CV1D 64     /* channel-vector forward tiles on 1-D rows too long for one band (column tiles): the pixel tiles */
 #define CX_DEV_NO_PFSPREAD 128 /* thin groups' next plane prefetched a row of tiles at a time: all at once before the tiles */
-#define CX_DEV_NO_EDGE 256    /* channel-vector forward tiles' edge rows on compacted taps (dk_edge): every tap */
-#define CX_DEV_NO_ECOL 512    /* their edge columns (dk_ecol): every band pixel of a row's first and last tiles */
+#define CX_DEV_NO_EDGE 256    /* channel-vector forward tiles' edge rows on compacted taps (dk_edge): every tap; weight-gradient tiles: every output row */
+#define CX_DEV_NO_ECOL 512    /* their edge columns (dk_ecol): every band pixel of a row's first and last tiles (forward and weight gradient) */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

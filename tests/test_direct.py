@@ -515,6 +515,20 @@ EDGE_CASES = CV8_CASES + [
 ]
 
 
+def _same_without_the_skips(call, dev_flags):
+    """call(threads) at 1 thread, after checking that 2 threads and each of the
+    padding skips turned off (CX_DEV_NO_EDGE = 256, CX_DEV_NO_ECOL = 512, both)
+    give the same bits."""
+    got = call(1)
+    np.testing.assert_array_equal(call(2), got)
+    for flags in (256, 512, 768):
+        dev_flags(flags)
+        every = call(1)
+        dev_flags(0)
+        np.testing.assert_array_equal(got, every)
+    return got
+
+
 @pytest.mark.parametrize("case", EDGE_CASES, ids=[c[0] for c in EDGE_CASES])
 def test_channel_tile_edge_rows_skip_the_padding_taps(isa, case, dev_flags):
     """The channel-vector forward tiles run their first and last output rows
@@ -543,13 +557,8 @@ def test_channel_tile_edge_rows_skip_the_padding_taps(isa, case, dev_flags):
                    "left3_right1", "narrow"):
         assert info["edge_columns"]
     d = dict(algorithm="direct", **kw)
-    got = got_b = convx.conv2d(x, w, b, threads=1, **d)
-    np.testing.assert_array_equal(convx.conv2d(x, w, b, threads=2, **d), got)
-    for flags in (256, 512, 768):
-        dev_flags(flags)
-        every = convx.conv2d(x, w, b, threads=1, **d)
-        dev_flags(0)
-        np.testing.assert_array_equal(got, every)
+    got = got_b = _same_without_the_skips(lambda t: convx.conv2d(x, w, b, threads=t, **d),
+                                          dev_flags)
     ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), **kw)
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
     xi = rng.integers(-3, 4, xs).astype(f32)
@@ -625,13 +634,8 @@ def test_channel_tile_weight_gradient_skips_the_padding(isa, case, dev_flags):
     P, Q = geo[7], geo[8]
     gy = rng.standard_normal((xs[0], ws[0], P, Q)).astype(f32)
     d = dict(algorithm="direct", **kw)
-    got = convx.conv2d_weight(x, ws, gy, threads=1, **d)
-    np.testing.assert_array_equal(convx.conv2d_weight(x, ws, gy, threads=2, **d), got)
-    for flags in (256, 512, 768):
-        dev_flags(flags)
-        every = convx.conv2d_weight(x, ws, gy, threads=1, **d)
-        dev_flags(0)
-        np.testing.assert_array_equal(got, every)
+    got = _same_without_the_skips(lambda t: convx.conv2d_weight(x, ws, gy, threads=t, **d),
+                                  dev_flags)
     ref = ref_conv2d_weight(x.astype(np.float64), ws, gy.astype(np.float64), **kw)
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * max(1, Q / 500))
     xi = rng.integers(-3, 4, xs).astype(f32)
