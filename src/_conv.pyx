@@ -230,8 +230,10 @@ cdef int _fwd_items(cx_conv2d_desc *d, cx_conv3d_depth *z, cx_conv2d_plan *pl,
 
 def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
                  tuple geometry, str algorithm, int nthreads, int pad_mode=0):
-    """dw = conv2d_weight(x, dy), arrays flattened. Returns whether the padding's
-    zeros were multiplied (see convx._api._padding_nan_weight)."""
+    """dw = conv2d_weight(x, dy), arrays flattened. Returns whether inf / NaN in
+    dy already gave the NaNs of the padding's products: True where the kernels
+    multiplied the zero padding by dy, or left out only such products with
+    finite dy values; else the caller marks them (convx._api._padding_nan_weight)."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride
