@@ -167,7 +167,7 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, kblock=pl.kblock,
                 kblocks=pl.kblocks, cblock=pl.cblock, cblocks=pl.cblocks,
                 nsplit=pl.nsplit, nper=pl.nper, nseg=pl.nseg, fwd_shift=bool(pl.fwd_shift), wgrad_gemm=bool(pl.wgrad_gemm),
-                direct_kernels=bool(pl.dk), dk_mode=pl.dk_mode, dk_stream=bool(pl.dk_stream), column_tile=pl.dk_qt, band_row=pl.dk_L, dk_tile=(pl.dk_mr, pl.dk_nv) if pl.op == CX_OP_FWD else (pl.dk_mk, pl.dk_mt),
+                direct_kernels=bool(pl.dk), dk_mode=pl.dk_mode, dk_stream=bool(pl.dk_stream), in_place=bool(pl.dk_inplace), column_tile=pl.dk_qt, band_row=pl.dk_L, dk_tile=(pl.dk_mr, pl.dk_nv) if pl.op == CX_OP_FWD else (pl.dk_mk, pl.dk_mt),
                 prepacked_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize,
                 edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol))

@@ -65,7 +65,7 @@ cdef extern from "cx_conv.h" nogil:
         int nhwc_dw, nhwc_narrow, nhwc_kmajor
         Py_ssize_t nhwc_chunk
         Py_ssize_t dk_qt, dk_qtiles, dk_pitch
-        int dk_stream, dk_nhwc
+        int dk_stream, dk_inplace, dk_nhwc
         long long dk_stamp
         Py_ssize_t dk_etop, dk_ebot
         int dk_ecol, dk_edge

@@ -104,6 +104,9 @@ typedef struct {
        to a small buffer that is copied out with non-temporal stores (y's
        lines are not read before they are written) */
     int dk_stream;
+    /* ... and one channel in and out a group, 3x3 with unit steps: the tiles
+       read x in place (dk_fwdx_tile; no band) */
+    int dk_inplace;
     /* channels-last forward on the direct channel-vector tiles: the band is
        filled from (N, H, W, C) rows and the tiles' pixel-major results are
        stored as (N, P, Q, K) pixels (cx_nhwc_impl.h, cx_direct_impl.h); 2: one
@@ -314,6 +317,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_PFSPREAD 128 /* thin groups' next plane prefetched a row of tiles at a time: all at once before the tiles */
 #define CX_DEV_NO_EDGE 256    /* channel-vector forward tiles' edge rows on compacted taps (dk_edge): every tap; weight-gradient tiles: every output row */
 #define CX_DEV_NO_ECOL 512    /* their edge columns (dk_ecol): every band pixel of a row's first and last tiles (forward and weight gradient) */
+#define CX_DEV_NO_INPLACE 1024 /* depthwise 3x3 streamed forward's tiles reading x in place (dk_fwdx_tile): from a band */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

@@ -1049,7 +1049,7 @@ void CX_NAME(conv3d_fwd)(const cx_conv2d_desc *d, const cx_conv3d_depth *z,
             const ptrdiff_t ldc = Do * P * Q;
             CX_NAME(dk_fwd_band)(d, pl, band, scratch, off, wpk, n * Do + od, g, p0, rows, bias,
                                  y, y + (((n * d->K + g * Kg) * Do + od) * P + p0) * Q, ldc,
-                                 NULL, 0, t0 * Cg, t1 * Cg);
+                                 NULL, 0, t0 * Cg, t1 * Cg, NULL);
         }
     }
     if (pl->dk_stream)

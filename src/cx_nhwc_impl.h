@@ -1422,6 +1422,7 @@ void CX_NAME(conv2d_nhwc_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan
     pr.ntiles = 1;
     pr.tile = 1;
     pr.dk_stream = 0;
+    pr.dk_inplace = 0;
     const CX_T *xn = x + n * d->H * d->W * C;
     const int whole = c0 == 0 && c1 == K;
     for (ptrdiff_t p = p0; p < p1; ++p) {

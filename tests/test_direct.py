@@ -253,6 +253,66 @@ def test_depthwise_streamed_output(isa, dtype, offset):
         ref_conv2d_input(x.shape, w, gy, **kw))
 
 
+# Depthwise 3x3 layers with streamed outputs whose rows fit one tile of 1, 2 or 4
+# vectors (float32 on AVX-512: output rows of <= 16, 32, 64 pixels): the tiles
+# read the input in place, with masked loads for the padding columns and zero
+# vectors for the padding rows.
+INPLACE = [
+    ("q12_pad0", (8, 1500, 20, 14), dict(padding=0)),
+    ("q29_pad12", (3, 900, 30, 27), dict(padding=(1, 2))),
+    ("q45_pad1", (2, 600, 45, 45), dict(padding=1)),
+    ("q61_asym", (2, 500, 41, 62), dict(padding=((2, 0), (0, 1)))),
+    ("q30_pad2_f64", (2, 700, 26, 26), dict(padding=2)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", INPLACE, ids=[c[0] for c in INPLACE])
+def test_depthwise_3x3_reads_its_input_in_place(dev_flags, dtype, case):
+    """The same results as from a band (CX_DEV_NO_INPLACE), exactly the
+    reference's on integers, into an unaligned out= view with nothing written
+    around it; an inf in the input or the weight gives the reference's NaNs
+    (0 * inf on the padding)."""
+    _, xs, kw = case
+    C = xs[1]
+    rng = np.random.default_rng(C)
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = rng.integers(-3, 4, (C, 1, 3, 3)).astype(np.float64)
+    b = rng.integers(-3, 4, C).astype(np.float64)
+    kw = dict(kw, groups=C)
+    geo = _geometry(x, w, kw)
+    Q = geo[8]
+    lanes = 16 if dtype == np.float32 else 8
+    big = np.prod(ref_conv2d(x[:1, :1], w[:1], **dict(kw, groups=1)).shape[2:]) * \
+        x.shape[0] * C * np.dtype(dtype).itemsize > 8 << 20      # (streamed)
+    expect = _conv.active_isa() == "avx512" and Q <= 4 * lanes and big
+    assert _conv.plan_info(geo, "fwd", "direct", dtype)["in_place"] == expect
+    for bad in (None, "x", "w"):
+        if bad == "x":
+            x[1, 3, 0, -1] = np.inf        # a corner: its padding neighbours too
+            x[0, 5, xs[2] // 2, 0] = -np.inf
+        elif bad == "w":
+            w[7, 0, 0, 2] = np.inf         # reads the top padding row
+        with np.errstate(invalid="ignore"):
+            ref = ref_conv2d(x, w, b, **kw)
+        got = []
+        for flags in (0, 1024):
+            dev_flags(flags)
+            buf = np.full(ref.size + 41, -7.5, dtype)
+            out = buf[1:1 + ref.size].reshape(ref.shape)
+            assert convx.conv2d(x.astype(dtype), w.astype(dtype), b.astype(dtype), out=out,
+                                algorithm="direct", threads=2, **kw) is out
+            assert buf[0] == -7.5 and (buf[1 + ref.size:] == -7.5).all()
+            got.append(out)
+        dev_flags(0)
+        np.testing.assert_array_equal(got[0], got[1])
+        np.testing.assert_array_equal(np.isnan(got[0]), np.isnan(ref))
+        fin = ~np.isnan(ref)
+        np.testing.assert_array_equal(got[0][fin], ref[fin])
+        if bad == "w" and geo[13] > 0:     # (the test reaches the top padding)
+            assert np.isnan(ref[:, 7, 0]).all()
+
+
 def test_direct_random_floats_close_to_reference():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 8, 30, 45))
