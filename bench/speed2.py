@@ -10,7 +10,11 @@ pause so that the previous one's thread pools are idle):
 2. The machine's copy bandwidth (numpy copies of a 256 MiB buffer, split over the
    threads) and, for the depthwise layer, the memory-bandwidth bound of each op:
    the bytes that must move (every operand read once, the result written once)
-   divided by that bandwidth; "x bound" = convx's time over that bound.
+   divided by that bandwidth; "x bound" = convx's time over that bound, and
+   "x bound paired" the same ratio from --rounds alternating rounds (one copy
+   bandwidth measurement, then convx auto timed back to back for 0.15 s, the
+   order swapped every round; the median of the rounds' ratios), since both
+   figures move with this shared host's memory traffic.
 3. A single-channel 2048 x 2048 image with a 7 x 7 and a 31 x 31 kernel (forward,
    'same' padding): convx against scipy.signal.correlate2d, scipy.signal.fftconvolve
    and PyTorch. (scipy runs on one thread whatever --threads says.)
@@ -37,7 +41,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from run import import_convx, load_shapes, op_calls, time_call  # noqa: E402
-from loop import alternating_rounds  # noqa: E402
+from loop import alternating_rounds, steady_median  # noqa: E402
 
 OPS = ("fwd", "wgrad", "dgrad")
 
@@ -55,6 +59,21 @@ def paired_ratio(f_base, f_new, rounds, secs=0.15):
     back-to-back calls for secs seconds, the order swapped every round."""
     return statistics.median(tb / tn for tb, tn in alternating_rounds(f_base, f_new, rounds,
                                                                         secs))
+
+
+def paired_bound_ratio(f, nbytes, threads, rounds, secs=0.15):
+    """Median over rounds of f's time / (nbytes / that round's copy bandwidth),
+    the copy measured first in even rounds and second in odd ones."""
+    ratios = []
+    for i in range(rounds):
+        if i % 2:
+            t = steady_median(f, secs)[0]
+            bw = copy_bandwidth(threads, repeats=3)
+        else:
+            bw = copy_bandwidth(threads, repeats=3)
+            t = steady_median(f, secs)[0]
+        ratios.append(t * bw / nbytes)
+    return statistics.median(ratios)
 
 
 def copy_bandwidth(threads, nbytes=256 << 20, repeats=7):
@@ -107,8 +126,8 @@ def main(argv=None):
 
     shapes = {s.name: s for s in load_shapes(os.path.join(HERE, "shapes.txt"))}
     print("| shape | op | torch | convx auto (picks) | direct | im2col | auto / torch |"
-          " paired | x bound |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          " paired | x bound | x bound paired |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for name in ("lenet1", "lenet2", "depthwise"):
         sh = shapes[name]
@@ -130,13 +149,19 @@ def main(argv=None):
             gf = {k: sh.flops / v / 1e9 for k, v in t.items()}
             bound = must_move_bytes(sh, op, 4) / bw
             xb = t["auto"] / bound if name == "depthwise" else None
+            xbp = None
+            if name == "depthwise" and args.rounds > 0:
+                xbp = paired_bound_ratio(calls["convx"]("auto"), must_move_bytes(sh, op, 4), T,
+                                         args.rounds)
             print(f"| {name} | {op} | {sh.flops / t_torch / 1e9:.1f} | {gf['auto']:.1f} "
                   f"({picked}) | {gf['direct']:.1f} | {gf['im2col']:.1f} | "
                   f"{t_torch / t['auto']:.2f} | {'-' if paired is None else f'{paired:.2f}'} | "
-                  f"{'-' if xb is None else f'{xb:.2f}'} |",
+                  f"{'-' if xb is None else f'{xb:.2f}'} | "
+                  f"{'-' if xbp is None else f'{xbp:.2f}'} |",
                   flush=True)
             doc["layers"].append(dict(shape=name, op=op, torch_ms=t_torch * 1e3,
                                       picked=picked, bound_ms=bound * 1e3,
+                                      paired_auto_over_bound=xbp,
                                       paired_torch_over_auto=paired,
                                       **{f"{k}_ms": v * 1e3 for k, v in t.items()}))
 
