@@ -806,6 +806,16 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
             # AVX2, session 11: the GEMM at 1 thread too, 1.46x in the first sweep,
             # the direct tiles 1.39x ahead in one later sweep, within 10% in the
             # last ones)
+            # (AVX-512 float32 on two threads, session 22, im2col / direct
+            # paired, /tmp/t/dg_ab.py: rows of 24-32 pixels, which two vectors
+            # hold at >= 75%, with 32-48 output channels, 3x3 or 5x5: 1.09-1.23,
+            # c1k32_3x3 1.13-1.19; rows of 20 pixels 0.93, 40 0.50, 56 0.79,
+            # 64 channels 0.72, 7x7 0.69: the direct tiles on the first only)
+            if (not avx2 and lanes == 16 and Kg < 64 and geo.R <= 5 and geo.S <= 5
+                    and 24 <= geo.W <= 2 * lanes):
+                return "direct", lambda: (f"one input channel per group from {Kg} output "
+                                          f"channels on rows of {geo.W} pixels (two vectors, "
+                                          f"mostly full): direct tiles")
             return "im2col", lambda: (f"one input channel per group from {Kg} output "
                                       f"channels on {threads} threads: the packed GEMM "
                                       f"(measured faster there)")

@@ -99,6 +99,17 @@ def test_rule_on_the_regimes_it_separates():
     # output pixels (res3x3_256: im2col / direct 1.10 | 1.32), the GEMM below
     # (4 x 128 x 14^2: 0.86 | 0.95) and without padding
     # (AVX2 takes its 8-lane tiles on rows of up to two vectors: test_rule_on_avx2)
+    # input gradients of one input channel from 32-48 output channels on two
+    # threads (AVX-512 float32): the direct tiles on rows of 24-32 pixels (two
+    # mostly full vectors: c1k32_3x3 im2col / direct 1.13-1.19), else the GEMM
+    if _api._channel_tiles(np.float32) and not avx2:
+        for width, k, r, algo in ((28, 32, 3, "direct"), (32, 48, 5, "direct"),
+                                  (20, 32, 3, "im2col"), (40, 32, 3, "im2col"),
+                                  (28, 64, 3, "im2col"), (28, 32, 7, "im2col")):
+            assert pick("conv2d_input", (32, 1, width, width), (k, 1, r, r), padding=r // 2,
+                        threads=2) == algo, (width, k, r)
+        assert pick("conv2d_input", (32, 1, 28, 28), (32, 1, 3, 3), padding=1,
+                    dtype=np.float64, threads=2) == "im2col"
     if not avx2:
         tiles = "direct" if _api._channel_tiles(np.float32) else "im2col"
         assert pick("conv2d_weight", (8, 256, 14, 14), (256, 256, 3, 3), padding=1) == tiles
