@@ -739,6 +739,23 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     # other way round; 1-D layers (kernel height 1) keep the direct column tiles)
     avx2 = _conv.active_isa() == "avx2"
 
+    def pointwise_tiles(cin, cout):
+        # 1x1 layers on rows of at most one vector of pixels, >= 64 channels in
+        # and out: the channel-vector tiles (16 output channels a vector) beat
+        # the GEMM, whose per-image pixel panels are narrow (AVX-512 float32,
+        # session 22, im2col / direct paired at 1 | 2 threads, /tmp/t/pw_ab.py:
+        # 8 x 512 -> 128 x 7^2 forward 1.50 | 1.60, input gradient 1.58 | 1.03;
+        # 8 x 2048 -> 512 x 7^2 1.89 | 1.59, 1.56 | 1.48; 8 x 256 -> 256 x 14^2
+        # 1.22 | 1.29, 1.14 | 1.29; 8 x 1024 -> 256 x 14^2 1.17 | 1.21, 1.15 |
+        # 1.18; 32 x 64 -> 64 x 14^2 1.19 | 1.20, 1.17 | 1.27. Not with 32 or 16
+        # channels on a side: 8 x 32 -> 32 x 14^2 0.89-0.93, 64 -> 32 x 16^2
+        # 0.85-0.87, the input gradient of 16 -> 64 x 7^2 0.81. Weight
+        # gradients stay on the GEMM: 0.10-0.73. Wider rows too: within
+        # 10-15% either way, 0.82-1.16, on 28^2 and 56^2 images.)
+        q = geo.W if op == "dgrad" else geo.Q
+        return (not avx2 and q <= 16 and cin >= 64 and cout >= 64 and cout % 16 == 0
+                and _channel_tiles(dtype))
+
     def lane_use(width):
         return width / (-(-width // lanes) * lanes) if width > 0 else 1.0
 
@@ -823,9 +840,14 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
             return "direct", lambda: (f"{Kg} output channel(s) per group, reduction "
                                       f"{Kg * geo.R * geo.S}: a GEMM tile would be mostly "
                                       f"empty")
-        if pointwise:
+        if pointwise and not (pointwise_tiles(Kg, Cg)
+                              and (threads == 1 or geo.N * geo.H * geo.W >= 256)):
             return "im2col", lambda: ("1x1 stride-1 convolution: a plain GEMM on "
                                       "grad_output in place")
+        if pointwise:
+            return "direct", lambda: (f"1x1 convolution from {Kg} to {Cg} channels on rows "
+                                      f"of {geo.W} pixels: the forward of grad_output on the "
+                                      f"direct channel-vector tiles")
         if avx2_channel_vectors(min(Kg, Cg), geo.W, _dgrad_forward_geometry(geo)):
             return "direct", lambda: (f"{Cg} input channels per group (8 a vector) on rows "
                                       f"of {geo.W} pixels on AVX2: the forward of "
@@ -856,6 +878,9 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     if Kg < 4 or crs < 16:
         return "direct", lambda: (f"{Kg} output channel(s) per group, reduction "
                                   f"C/groups*R*S = {crs}: a GEMM tile would be mostly empty")
+    if pointwise and op == "fwd" and pointwise_tiles(Cg, Kg):
+        return "direct", lambda: (f"1x1 convolution from {Cg} to {Kg} channels on rows of "
+                                  f"{geo.Q} pixels: direct channel-vector tiles")
     if pointwise:
         return "im2col", lambda: "1x1 stride-1 convolution: a plain GEMM on the input in place"
     if op == "wgrad":

@@ -99,6 +99,25 @@ def test_rule_on_the_regimes_it_separates():
     # output pixels (res3x3_256: im2col / direct 1.10 | 1.32), the GEMM below
     # (4 x 128 x 14^2: 0.86 | 0.95) and without padding
     # (AVX2 takes its 8-lane tiles on rows of up to two vectors: test_rule_on_avx2)
+    # 1x1 layers on rows of <= 16 pixels with >= 64 channels in and out: the
+    # forward and input gradient on the channel-vector tiles (8 x 512 -> 128 x
+    # 7^2 im2col / direct 1.5-1.6), weight gradients and thinner layers on the
+    # GEMM (32 -> 32 x 14^2: 0.89-0.93), and wider rows
+    if _api._channel_tiles(np.float32) and not avx2:
+        for xs, ws, fwd, dgrad in (((8, 512, 7, 7), (128, 512, 1, 1), "direct", "direct"),
+                                   ((8, 256, 14, 14), (256, 256, 1, 1), "direct", "direct"),
+                                   ((8, 32, 14, 14), (32, 32, 1, 1), "im2col", "im2col"),
+                                   ((8, 16, 7, 7), (64, 16, 1, 1), "im2col", "im2col"),
+                                   ((8, 64, 7, 7), (32, 64, 1, 1), "im2col", "im2col"),
+                                   ((8, 256, 56, 56), (64, 256, 1, 1), "im2col", "im2col")):
+            for threads in (1, 2):
+                assert pick("conv2d", xs, ws, threads=threads) == fwd, xs
+                assert pick("conv2d_input", xs, ws, threads=threads) == dgrad, xs
+                assert pick("conv2d_weight", xs, ws, threads=threads) == "im2col"
+        # (one image's input gradient on two threads: the GEMM splits it better)
+        assert pick("conv2d_input", (1, 512, 7, 7), (512, 512, 1, 1), threads=1) == "direct"
+        assert pick("conv2d_input", (1, 512, 7, 7), (512, 512, 1, 1), threads=2) == "im2col"
+        assert pick("conv2d", (8, 512, 7, 7), (128, 512, 1, 1), dtype=np.float64) == "im2col"
     # input gradients of one input channel from 32-48 output channels on two
     # threads (AVX-512 float32): the direct tiles on rows of 24-32 pixels (two
     # mostly full vectors: c1k32_3x3 im2col / direct 1.13-1.19), else the GEMM
