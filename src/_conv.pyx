@@ -48,6 +48,21 @@ cdef int _pad_mode_for(cx_conv2d_desc *d, cx_conv2d_plan *pl, int pad_mode) exce
     return 0
 
 
+cdef inline void _skip_padding(cx_conv2d_plan *pl, bint allowed, bint more=False,
+                               int *nonfinite=NULL) noexcept:
+    """Where allowed (zero padding, a path whose tiles have the forms) and the
+    plan has edge rows (dk_etop, dk_ebot: their taps that reach the image only),
+    edge columns (dk_ecol: tiles without zero padding's pixels) or `more` such
+    work, the direct tiles leave zero padding's products out (dk_edge). The
+    caller then marks the NaNs a skipped 0 * inf would have made; weight
+    gradients give nonfinite, which an item that skipped a product with a
+    non-finite grad_output value sets."""
+    if allowed and pl.dk and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol or more):
+        pl.dk_edge = 1
+        if nonfinite != NULL:
+            pl.dk_nonfinite = nonfinite
+
+
 cdef int _algo_code(str algorithm) except -1:
     if algorithm == "direct":
         return CX_ALGO_DIRECT
@@ -191,11 +206,8 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
     pl.dk_stamp = _next_stamp()
     _pad_mode_for(&d, &pl, pad_mode)
-    # edge rows on the taps that reach the image (the plan's dk_etop, dk_ebot)
-    # and edge columns' tiles without the padding's pixels (dk_ecol), zero
-    # padding only (a padding mode's pixels are the image's)
-    if pl.dk and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol) and pad_mode == 0:
-        pl.dk_edge = 1
+    # (zero padding only: a padding mode's pixels are the image's)
+    _skip_padding(&pl, pad_mode == 0)
     _fwd_items(&d, NULL, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
     return bool(pl.algo == CX_ALGO_DIRECT and pl.dk and not pl.dk_edge)
 
@@ -243,12 +255,8 @@ def conv2d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw
     ws = _plan(&d, &pl, CX_OP_WGRAD, algorithm, dtype, nthreads, &ws_stride, &nt)
     cdef int nonfinite = 0
     _pad_mode_for(&d, &pl, pad_mode)
-    # the channel-vector tiles' edge rows and columns leave zero padding's
-    # products out; an item that left out one with a non-finite grad_output
-    # value reports it (the caller marks those NaNs)
-    if pl.dk and pl.dk_mode == 2 and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol) and pad_mode == 0:
-        pl.dk_edge = 1
-        pl.dk_nonfinite = &nonfinite
+    # (the channel-vector tiles' forms)
+    _skip_padding(&pl, pl.dk_mode == 2 and pad_mode == 0, False, &nonfinite)
     _wgrad_items(&d, NULL, &pl, x, dy, dw, ws, ws_stride, nt)
     # True when the kernels multiplied the zero padding by grad_output (the
     # register-blocked direct path does) or left out only products with finite
@@ -377,9 +385,7 @@ def conv3d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
                          f"depth {depth}")
     ws = _slots(&pl, dtype, nthreads, &ws_stride, &nt)
     # (rows, columns, or depths: dk_tperm orders the taps depth-major)
-    if skip_padding and pl.dk and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol or
-                                   (pl.dk_tperm > 1 and z.pad > 0)):
-        pl.dk_edge = 1
+    _skip_padding(&pl, skip_padding, pl.dk_tperm > 1 and z.pad > 0)
     _fwd_items(&d, &z, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
 
 
@@ -731,8 +737,7 @@ def nhwc_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] b
     dtype = np.float32 if floating is float else np.float64
     ws = _nhwc_plan(&d, &pl, CX_OP_FWD, dtype, nthreads, &ws_stride, &nt)
     pl.dk_stamp = _next_stamp()   # (the direct tiles' items keep their band's zeros)
-    if skip_padding and pl.dk and pl.dk_nhwc and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol):
-        pl.dk_edge = 1
+    _skip_padding(&pl, skip_padding and pl.dk_nhwc)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
     cdef const floating *xp = _in(x)
@@ -822,9 +827,7 @@ def nhwc_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
     dtype = np.float32 if floating is float else np.float64
     ws = _nhwc_plan(&d, &pl, CX_OP_WGRAD, dtype, nthreads, &ws_stride, &nt)
     # zero padding's products left out, as conv2d_wgrad's
-    if pl.dk and pl.dk_nhwc and pl.dk_mode == 2 and (pl.dk_etop + pl.dk_ebot > 0 or pl.dk_ecol):
-        pl.dk_edge = 1
-        pl.dk_nonfinite = &nonfinite
+    _skip_padding(&pl, pl.dk_nhwc and pl.dk_mode == 2, False, &nonfinite)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
     cdef const floating *xp = _in(x)
