@@ -504,6 +504,60 @@ def test_depthwise_outputs_beyond_the_caches_are_streamed(channels, hw):
         assert np.array_equal(nchw(dx2), convx.conv2d_input(xs, w, g, **kw))
 
 
+# Channels-last depthwise forwards with kernel rows of 3 unit-step taps run in
+# strips of output pixels (whole strips inside the image on plain loads, the
+# others through the zero vector), whole channel vectors only, the rest of the
+# channels by the pixel loop.
+DW_STRIPS = [
+    ("3x3_pad1", (2, 20, 23, 128), 3, dict(padding=1)),
+    ("tail_channels", (2, 9, 5, 40), 3, dict(padding=(0, 1))),        # 2 vectors + 8
+    ("2_rows_stride_h", (3, 11, 30, 37), 2, dict(padding=(1, 2), stride=(2, 1))),
+    ("1_row_dilation_h", (2, 6, 6, 16), 1, dict(padding=(0, 1), dilation=(2, 1))),
+    ("wide_pad3", (1, 30, 17, 48), 3, dict(padding=(1, 3))),
+    ("streamed", (2, 40, 40, 1100), 3, dict(padding=1)),              # > 8 MiB out
+]
+
+
+@pytest.mark.parametrize("case", DW_STRIPS, ids=[c[0] for c in DW_STRIPS])
+def test_depthwise_channels_last_forward_strips(dev_flags, case):
+    """The strips give the pixel loop's results (CX_DEV_NO_DWSTRIP) bit for bit,
+    the reference's on integers, and its NaNs for an inf on the border, on
+    every instruction-set path."""
+    _, xs, r, kw = case
+    C = xs[3]
+    rng = np.random.default_rng(C)
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = rng.integers(-3, 4, (C, 1, r, 3)).astype(np.float64)
+    b = rng.integers(-3, 4, C).astype(np.float64)
+    kw = dict(kw, groups=C)
+    before = _conv.active_isa()
+    try:
+        for isa in [p for p in ("generic", "avx2", "avx512") if p in _conv.isa_names()
+                    and _conv.isa_names().index(p) <= _conv.isa_names().index(_conv.cpu_best_isa())]:
+            _conv.select_isa(isa)
+            for bad in (False, True):
+                if bad:
+                    x[0, 0, -1, 5] = np.inf
+                    w[3, 0, 0, 0] = -np.inf
+                with np.errstate(invalid="ignore"):
+                    ref = ref_conv2d(nchw(x), w, b, **kw)
+                for dtype in DTYPES:
+                    got = []
+                    for flags in (0, 2048):
+                        dev_flags(flags)
+                        got.append(convx.conv2d(x.astype(dtype), w.astype(dtype), b.astype(dtype),
+                                                layout="NHWC", threads=2, **kw))
+                    dev_flags(0)
+                    np.testing.assert_array_equal(got[0], got[1])
+                    np.testing.assert_array_equal(np.isnan(nchw(got[0])), np.isnan(ref))
+                    fin = ~np.isnan(ref)
+                    np.testing.assert_array_equal(nchw(got[0])[fin], ref[fin])
+            x[0, 0, -1, 5] = 0
+            w[3, 0, 0, 0] = 0
+    finally:
+        _conv.select_isa(before)
+
+
 @pytest.mark.parametrize("xs, ws, pad, groups", [
     ((8, 64, 6, 6), (128, 64, 3, 3), 1, 1),      # C block 128 x 576 > 256 KB: 9 blocks, 2 chunks
     ((3, 40, 7, 5), (160, 20, 3, 3), 1, 2),      # two groups, 3 images (N * G < 8)
