@@ -779,6 +779,31 @@ static CX_DK_INLINE void CX_NAME(dk_fwd_tile)(const int MR, const int NR, const 
             }
 }
 
+/* The NR x NC accumulators of a one-channel row tile (rows of Q pixels, nq of
+   them in each row from y's column): a vector whose lanes all fall inside
+   y[0, extent) stored whole (its lanes past the row land on pixels stored
+   after it), the others lane by lane. */
+static CX_DK_INLINE void CX_NAME(dk_store_rows)(const int NR, const int NC, CX_DV acc[4][4],
+                                                CX_T *restrict y, ptrdiff_t Q,
+                                                ptrdiff_t extent, ptrdiff_t nrows,
+                                                ptrdiff_t nq)
+{
+    for (int r = 0; r < NR; ++r)
+        for (int c = 0; c < NC; ++c) {
+            const ptrdiff_t cnt = cx_min(CX_DVL, nq - c * CX_DVL);
+            const ptrdiff_t pos = r * Q + c * CX_DVL;
+            if (r >= nrows || cnt <= 0)
+                continue;
+            if (pos + CX_DVL <= extent) {
+                CX_NAME(dv_store)(y + pos, acc[r][c]);
+            } else {
+                CX_T tmp[CX_DVL_MAX];
+                CX_NAME(dv_store)(tmp, acc[r][c]);
+                memcpy(y + pos, tmp, (size_t)cnt * sizeof(CX_T));
+            }
+        }
+}
+
 #if CX_DK_VECTORS && CX_VBYTES == 64 && (defined(__x86_64__) || defined(__i386__))
 #define CX_DK_ALIGNR 1
 /* Elements [s, s + VL) of the concatenation lo:hi (s < VL, a constant once
@@ -871,20 +896,7 @@ static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const 
                 }
         }
     }
-    for (int r = 0; r < NR; ++r)
-        for (int c = 0; c < NC; ++c) {
-            const ptrdiff_t cnt = cx_min(CX_DVL, nq - c * CX_DVL);
-            const ptrdiff_t pos = r * Q + c * CX_DVL;
-            if (r >= nrows || cnt <= 0)
-                continue;
-            if (pos + CX_DVL <= extent) {
-                CX_NAME(dv_store)(y + pos, acc[r][c]);
-            } else {
-                CX_T tmp[CX_DVL_MAX];
-                CX_NAME(dv_store)(tmp, acc[r][c]);
-                memcpy(y + pos, tmp, (size_t)cnt * sizeof(CX_T));
-            }
-        }
+    CX_NAME(dk_store_rows)(NR, NC, acc, y, Q, extent, nrows, nq);
 }
 
 #if CX_DK_ALIGNR && CX_DK_STREAM
@@ -929,20 +941,7 @@ static CX_DK_INLINE void CX_NAME(dk_fwdx_tile)(const int R, const int NR, const 
             lo = hi;
         }
     }
-    for (int r = 0; r < NR; ++r)
-        for (int c = 0; c < NC; ++c) {
-            const ptrdiff_t cnt = cx_min(CX_DVL, nq - c * CX_DVL);
-            const ptrdiff_t pos = r * Q + c * CX_DVL;
-            if (r >= nrows || cnt <= 0)
-                continue;
-            if (pos + CX_DVL <= extent) {
-                CX_NAME(dv_store)(y + pos, acc[r][c]);
-            } else {
-                CX_T tmp[CX_DVL_MAX];
-                CX_NAME(dv_store)(tmp, acc[r][c]);
-                memcpy(y + pos, tmp, (size_t)cnt * sizeof(CX_T));
-            }
-        }
+    CX_NAME(dk_store_rows)(NR, NC, acc, y, Q, extent, nrows, nq);
 }
 
 typedef void (*CX_NAME(dk_fwdx_fn))(const CX_T *, const CX_T *, ptrdiff_t, ptrdiff_t,
