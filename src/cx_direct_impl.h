@@ -2560,6 +2560,21 @@ CX_DK_WGRAD(1, CX_DK_MT1, 0, ) CX_DK_WGRAD(2, CX_DK_MT2, 0, ) CX_DK_WGRAD(4, CX_
 CX_DK_WGRAD(1, CX_DK_MT1, 1, m) CX_DK_WGRAD(2, CX_DK_MT2, 1, m) CX_DK_WGRAD(4, CX_DK_MT4, 1, m)
 #undef CX_DK_WGRAD
 
+/* Band row i's R column-shifted vectors b meet the dY rows i - r held in a[r]
+   (those inside [0, rows)): acc[r][s] += a[r] * b[s]. */
+static CX_DK_INLINE void CX_NAME(dk_wgradr_meet)(const int R, ptrdiff_t i, ptrdiff_t rows,
+                                                 const CX_DV *a, const CX_DV *b,
+                                                 CX_DV acc[5][5])
+{
+    CX_DK_UNROLL for (int r = 0; r < R; ++r) {
+        const ptrdiff_t p = i - r;
+        if (p < 0 || p >= rows)
+            continue;
+        CX_DK_UNROLL for (int s = 0; s < R; ++s)
+            acc[r][s] += a[r] * b[s];
+    }
+}
+
 /* The weight gradient of one dY channel and one input channel's R x R taps (R =
    3 or 5, unit vertical stride and dilation), walked by band row: band row i's
    S column-shifted vectors are loaded once and meet dY rows i - r for every
@@ -2600,19 +2615,76 @@ static CX_DK_INLINE void CX_NAME(dk_wgradr_tile)(const int R, ptrdiff_t rows, pt
                 b[s] = CX_NAME(dv_load)(bc + i * rstep + so[s]);
                 CX_DK_PIN(b[s]);
             }
-            CX_DK_UNROLL for (int r = 0; r < R; ++r) {
-                const ptrdiff_t p = i - r;
-                if (p < 0 || p >= rows)
-                    continue;
-                CX_DK_UNROLL for (int s = 0; s < S; ++s)
-                    acc[r][s] += a[r] * b[s];
-            }
+            CX_NAME(dk_wgradr_meet)(R, i, rows, a, b, acc);
         }
     }
     for (int r = 0; r < R; ++r)
         for (int s = 0; s < S; ++s)
             accm[r * S + s] = acc[r][s];
 }
+
+#if CX_DK_FWDX
+/* dk_wgradr_tile (R = 3) for one input channel and one dY channel (depthwise),
+   reading both planes in place rather than a band and a dY copy: dY row i of
+   the tile is dyp + i*ldy, its vector c masked to the row's Q pixels (mq[c]);
+   band row i is input row h0 + i (zeros outside [0, H)), its column tap s of
+   vector c the input columns c*VL + s - pl.. by a masked load (mx[3*c + s]:
+   the lanes inside [0, W) whose dY lane is inside the row; the others zero,
+   as the band's padding and as dY's lanes past the row, which the band path
+   multiplies by finite band values). The same products in the same order as
+   dk_wgradr_tile on the band and dY copy, so the same sums. */
+static CX_DK_INLINE void CX_NAME(dk_wgradx_tile)(ptrdiff_t rows, ptrdiff_t nvec,
+                                                 const CX_T *restrict dyp, ptrdiff_t ldy,
+                                                 const CX_T *restrict xp, ptrdiff_t H,
+                                                 ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl,
+                                                 const unsigned *mq, const unsigned *mx,
+                                                 CX_DV *restrict accm)
+{
+    enum { R = 3, S = 3 };
+    CX_DV acc[5][5];
+    for (int r = 0; r < R; ++r)
+        for (int s = 0; s < S; ++s)
+            acc[r][s] = accm[r * S + s];
+    const CX_DV zero = CX_NAME(dv_splat)(0);
+    for (ptrdiff_t c = 0; c < nvec; ++c) {
+        const CX_T *dc = dyp + c * CX_DVL;
+        CX_DV a[3];
+        for (int r = 0; r < R; ++r)
+            a[r] = zero;
+        for (ptrdiff_t i = 0; i < rows + R - 1; ++i) {
+            CX_DK_UNROLL for (int r = R - 1; r > 0; --r)
+                a[r] = a[r - 1];
+            if (i < rows) {
+                a[0] = CX_NAME(dv_maskz_load)(mq[c], dc + i * ldy);
+                CX_DK_PIN(a[0]);
+            }
+            const ptrdiff_t h = h0 + i;
+            const int in = h >= 0 && h < H;
+            /* (address arithmetic in integers: a vector may start before the
+               row, where no lane of it reads) */
+            const CX_T *xr = (const CX_T *)((size_t)xp + (size_t)((h * W + c * CX_DVL - pl) *
+                                                                  (ptrdiff_t)sizeof(CX_T)));
+            CX_DV b[3];
+            for (int s = 0; s < S; ++s) {
+                b[s] = in ? CX_NAME(dv_maskz_load)(mx[3 * c + s], xr + s) : zero;
+                CX_DK_PIN(b[s]);
+            }
+            CX_NAME(dk_wgradr_meet)(R, i, rows, a, b, acc);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int s = 0; s < S; ++s)
+            accm[r * S + s] = acc[r][s];
+}
+
+static void CX_NAME(dk_wgradx_3)(ptrdiff_t rows, ptrdiff_t nvec, const CX_T *dyp, ptrdiff_t ldy,
+                                 const CX_T *xp, ptrdiff_t H, ptrdiff_t W, ptrdiff_t h0,
+                                 ptrdiff_t pl, const unsigned *mq, const unsigned *mx,
+                                 CX_DV *accm)
+{
+    CX_NAME(dk_wgradx_tile)(rows, nvec, dyp, ldy, xp, H, W, h0, pl, mq, mx, accm);
+}
+#endif
 
 typedef void (*CX_NAME(dk_wgradr_fn))(ptrdiff_t, ptrdiff_t, const CX_T *, ptrdiff_t,
                                       const CX_T *, ptrdiff_t, const ptrdiff_t *, CX_DV *);
@@ -3324,6 +3396,30 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
        tiles' dY loads are then never split across cache lines (AVX2, lenet2's
        weight gradient: half of them were) */
     CX_T *dyb = band + cx_ceil_div(band_elems, VL) * VL;
+#if CX_DK_FWDX
+    /* one input and one dY channel a group (depthwise), 3x3, unit steps, zero
+       padding, whole rows of at most 8 vectors: the tile reads x and dY in
+       place (dk_wgradx_tile), its masks the same for every item */
+    const ptrdiff_t xnv = cx_ceil_div(QF, VL);
+    const int inplace = mk == 1 && Cg == 1 && kn == 1 && d->R == 3 && d->S == 3 &&
+                        d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 &&
+                        d->dil_w == 1 && d->pad_mode == CX_PAD_ZEROS && !pl->dk_nhwc &&
+                        !pl->dk_qt && xnv <= 8 &&
+                        !(cx_dev_flags & (CX_DEV_NO_ROWWALK | CX_DEV_NO_INPLACE));
+    unsigned xmq[8], xmx[24];
+    for (ptrdiff_t c = 0; c < xnv && inplace; ++c) {
+        xmq[c] = 0;
+        for (ptrdiff_t l = 0; l < VL; ++l)
+            xmq[c] |= (unsigned)(c * VL + l < QF) << l;
+        for (ptrdiff_t t = 0; t < 3; ++t) {
+            xmx[3 * c + t] = 0;
+            for (ptrdiff_t l = 0; l < VL; ++l) {
+                const ptrdiff_t col = c * VL + l + t - d->pad_left;
+                xmx[3 * c + t] |= (unsigned)(c * VL + l < QF && col >= 0 && col < d->W) << l;
+            }
+        }
+    }
+#endif
     for (ptrdiff_t u = u0; u < u1; ++u)
     for (ptrdiff_t g = g0; g < g1; ++g) {
         CX_DV *accg = acc + (g - g0) * nacc;
@@ -3355,6 +3451,20 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
             CX_NAME(dk_prefetch)(dy + (nn * d->K + gn * Kg + k0) * PQ, kn * PQ);
         }
         const ptrdiff_t rows = cx_min(pl->tile, P - p0);
+#if CX_DK_FWDX
+        if (inplace) {
+            /* depthwise 3x3: both planes read in place by the tile, no band
+               and no dY copy (which waited on memory for 67% of the time) */
+            if (ahead && late) {
+                CX_NAME(dk_prefetch)(x + (nn * d->C + gn * Cg) * d->H * d->W, Cg * d->H * d->W);
+                CX_NAME(dk_prefetch)(dy + (nn * d->K + gn * Kg + k0) * PQ, kn * PQ);
+            }
+            CX_NAME(dk_wgradx_3)(rows, nvec, dy + (n * d->K + g * Kg + k0) * PQ + p0 * QF, QF,
+                                 x + (n * d->C + g * Cg) * d->H * d->W, d->H, d->W,
+                                 p0 - d->pad_top, d->pad_left, xmq, xmx, accg);
+            continue;
+        }
+#endif
         const ptrdiff_t rows_in = CX_NAME(dk_rows_in)(d, rows);
         const ptrdiff_t bn = Cg * rows_in * d->stride_w * L;
         CX_NAME(dk_offsets)(du, Cg, rows_in, L, off, tpad);

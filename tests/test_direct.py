@@ -313,6 +313,52 @@ def test_depthwise_3x3_reads_its_input_in_place(dev_flags, dtype, case):
             assert np.isnan(ref[:, 7, 0]).all()
 
 
+# Depthwise 3x3 weight gradients with rows of at most 8 vectors: the tile reads
+# x and grad_output in place (masked loads: padding columns, and lanes past a
+# grad_output row, zero; padding rows zero vectors), no band and no copy.
+WGRAD_INPLACE = [
+    ("q21_pad1", (2, 128, 20, 21), dict(padding=1)),
+    ("q7_pad01", (2, 40, 9, 5), dict(padding=(0, 1))),
+    ("q32_pad12", (3, 37, 11, 30), dict(padding=(1, 2))),
+    ("q4_pad20", (2, 16, 6, 6), dict(padding=(2, 0))),
+    ("q56", (8, 32, 56, 56), dict(padding=1)),
+    ("q130_band", (2, 20, 7, 130), dict(padding=1)),       # 9 vectors: the band path
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", WGRAD_INPLACE, ids=[c[0] for c in WGRAD_INPLACE])
+def test_depthwise_3x3_weight_gradient_reads_in_place(dev_flags, dtype, case):
+    """The same sums as from a band and a grad_output copy (CX_DEV_NO_INPLACE),
+    exactly the reference's on integers, and its NaNs for an inf in the input
+    (at a border) or in grad_output (meeting the padding)."""
+    _, xs, kw = case
+    C = xs[1]
+    rng = np.random.default_rng(C + 1)
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = np.zeros((C, 1, 3, 3))
+    kw = dict(kw, groups=C)
+    gy = rng.integers(-3, 4, ref_conv2d(x, w, **kw).shape).astype(np.float64)
+    for bad in (None, "x", "dy"):
+        if bad == "x":
+            x[0, 1, 0, -1] = np.inf
+        elif bad == "dy":
+            gy[-1, 2, 0, 0] = -np.inf
+        with np.errstate(invalid="ignore"):
+            ref = ref_conv2d_weight(x, w.shape, gy, **kw)
+        got = []
+        for flags in (0, 1024):
+            dev_flags(flags)
+            got.append(convx.conv2d_weight(x.astype(dtype), w.shape, gy.astype(dtype),
+                                           algorithm="direct", threads=2, **kw))
+        dev_flags(0)
+        np.testing.assert_array_equal(got[0], got[1])
+        np.testing.assert_array_equal(np.isnan(got[0]), np.isnan(ref))
+        fin = ~np.isnan(ref)
+        np.testing.assert_array_equal(got[0][fin], ref[fin])
+    assert np.isnan(ref).any()
+
+
 def test_direct_random_floats_close_to_reference():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 8, 30, 45))
