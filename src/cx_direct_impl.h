@@ -548,6 +548,15 @@ static CX_DK_INLINE void CX_NAME(dk_patch_pad)(const cx_conv2d_desc *d, CX_T *o,
     }
 }
 
+#if CX_DK_MASKZ
+/* The mask of lanes l < vl with lo <= l < hi (bit l: lane l; masked loads). */
+static unsigned cx_dk_lanes(ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t vl)
+{
+    const ptrdiff_t a = cx_max(lo, 0), b = cx_min(hi, vl);
+    return b > a ? ((1u << b) - 1u) & ~((1u << a) - 1u) : 0u;
+}
+#endif
+
 /* keep: the band already holds this layout's zeros (the same call's earlier
    fill, zero padding, the masked-rows layout below): only the vectors that
    hold input pixels are rewritten. */
@@ -592,11 +601,8 @@ static void CX_NAME(dk_fill_band)(const cx_conv2d_desc *d, const CX_T *xg, ptrdi
     unsigned fm[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const int masked_rows = sw == 1 && L <= CX_DK_MROWS * CX_DVL;
     if (masked_rows)
-        for (ptrdiff_t j = 0; j * CX_DVL < L; ++j) {
-            const ptrdiff_t a = cx_max(lo1 - j * CX_DVL, 0);
-            const ptrdiff_t b = cx_min(hi1 - j * CX_DVL, CX_DVL);
-            fm[j] = b > a ? ((1u << b) - 1u) & ~((1u << a) - 1u) : 0u;
-        }
+        for (ptrdiff_t j = 0; j * CX_DVL < L; ++j)
+            fm[j] = cx_dk_lanes(lo1 - j * CX_DVL, hi1 - j * CX_DVL, CX_DVL);
     if (masked_rows && keep && mode == CX_PAD_ZEROS) {
         /* a kept band (its zero rows and columns still in place): only the
            input rows' vectors that hold input pixels, in one tight loop (the
@@ -2260,14 +2266,9 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                    and writes overlap (band fill, tiles and copy-out in sequence,
                    a plane each: the fill waited on memory for 32% of the time,
                    the copy-out took 17%; this: 0.79x the time) */
-                unsigned mk[5];
-                for (ptrdiff_t c = 0; c <= nv; ++c) {
-                    mk[c] = 0;
-                    for (ptrdiff_t l = 0; l < VL; ++l) {
-                        const ptrdiff_t col = c * VL + l - d->pad_left;
-                        mk[c] |= (unsigned)(col >= 0 && col < d->W) << l;
-                    }
-                }
+                unsigned mk[5];     /* (lanes on input columns [0, W)) */
+                for (ptrdiff_t c = 0; c <= nv; ++c)
+                    mk[c] = cx_dk_lanes(d->pad_left - c * VL, d->W + d->pad_left - c * VL, VL);
                 const CX_NAME(dk_fwdx_fn) fx = CX_NAME(dk_fwdx_fns)[cx_dk_log2(nv)];
                 const CX_T *xp = (const CX_T *)xin->x;
                 const char *pfd = (const char *)xp;
@@ -3408,16 +3409,10 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                         !(cx_dev_flags & (CX_DEV_NO_ROWWALK | CX_DEV_NO_INPLACE));
     unsigned xmq[8], xmx[24];
     for (ptrdiff_t c = 0; c < xnv && inplace; ++c) {
-        xmq[c] = 0;
-        for (ptrdiff_t l = 0; l < VL; ++l)
-            xmq[c] |= (unsigned)(c * VL + l < QF) << l;
-        for (ptrdiff_t t = 0; t < 3; ++t) {
-            xmx[3 * c + t] = 0;
-            for (ptrdiff_t l = 0; l < VL; ++l) {
-                const ptrdiff_t col = c * VL + l + t - d->pad_left;
-                xmx[3 * c + t] |= (unsigned)(c * VL + l < QF && col >= 0 && col < d->W) << l;
-            }
-        }
+        xmq[c] = cx_dk_lanes(0, QF - c * VL, VL);       /* (pixels of the row) */
+        for (ptrdiff_t t = 0; t < 3; ++t)               /* (and input columns [0, W)) */
+            xmx[3 * c + t] = xmq[c] & cx_dk_lanes(d->pad_left - t - c * VL,
+                                                  d->W + d->pad_left - t - c * VL, VL);
     }
 #endif
     for (ptrdiff_t u = u0; u < u1; ++u)
