@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """A/B of a developer switch inside one process: one bench/shapes.txt layer, one op.
 
-    python bench/ab.py SHAPE OP LAYOUT THREADS FLAGS [ROUNDS [SECONDS]]
+    python bench/ab.py SHAPE OP LAYOUT THREADS FLAGS [ROUNDS [SECONDS [PADDING_MODE]]]
     e.g. python bench/ab.py depthwise wgrad NCHW 1 1 9 0.3
+         python bench/ab.py depthwise dgrad NCHW 1 1024 9 0.3 reflect
 
 SHAPE may also be conv3d_32 or conv1d_audio (bench/api_ab.py's layers, their
 public convx.conv3d / conv1d calls with algorithm "auto"; LAYOUT is then
@@ -29,18 +30,19 @@ from run import import_convx  # noqa: E402
 
 
 def main(argv):
-    if len(argv) not in (5, 6, 7):
+    if len(argv) not in (5, 6, 7, 8):
         sys.exit(__doc__)
     name, op, layout, threads, flags = argv[0], argv[1], argv[2], int(argv[3]), int(argv[4])
     rounds = int(argv[5]) if len(argv) > 5 else 7
     secs = float(argv[6]) if len(argv) > 6 else 0.3
+    mode = argv[7] if len(argv) > 7 else "zeros"
     convx = import_convx()
     from convx import _conv
     from api_ab import ND_LAYERS, layer_call
     if name in ND_LAYERS:       # conv3d_32, conv1d_audio: their public calls
         f, _ = layer_call(convx, name, op, "auto", threads)
     else:
-        f, _ = make_call(convx, name, op, layout, threads)
+        f, _ = make_call(convx, name, op, layout, threads, mode)
     ratios, ta, tb = [], [], []
     old = _conv._set_dev_flags(0)
     try:
@@ -55,7 +57,7 @@ def main(argv):
             ratios.append(t[flags] / t[0])
     finally:
         _conv._set_dev_flags(old)
-    print(f"{name} {op} {layout} T{threads} flags {flags}: A (flags 0) median "
+    print(f"{name} {op} {layout} {mode} T{threads} flags {flags}: A (flags 0) median "
           f"{np.median(ta) * 1e3:.3f} ms, B median {np.median(tb) * 1e3:.3f} ms; "
           f"B/A per round {' '.join(f'{x:.3f}' for x in ratios)}; median {np.median(ratios):.3f}")
 

@@ -502,7 +502,8 @@ def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::
         raise ValueError(f"conv2d_dgrad_fold: inconsistent sizes {geometry}, {fold[:4]}")
     cdef const Py_ssize_t[::1] src_h = src_h_o
     cdef const Py_ssize_t[::1] src_w = src_w_o
-    ystride = (d.K * d.P * d.Q + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
+    # one group's padded planes a thread, reused group after group (in L1 / L2)
+    ystride = ((d.K // d.groups) * d.P * d.Q + _ALIGN_ELEMS - 1) // _ALIGN_ELEMS * _ALIGN_ELEMS
     yb = np.empty(ystride * nt, dtype=dtype)
     cdef floating[::1] ybv = yb
     cdef floating *ybp = &ybv[0]

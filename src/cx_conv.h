@@ -204,7 +204,7 @@ typedef struct {
     /* a padding mode's input gradient, item `item` of the stride-1 forward form's   \
        direct plan (d, plan: output = the padded input's gradient): inner rows        \
        folded into dx (N, K, H, W), padded rows to ring, through yb, the thread's     \
-       K * P * Q buffer; then conv2d_fold_ring per plane (see cx_direct_impl.h) */    \
+       K/G * P * Q buffer; then conv2d_fold_ring per plane (see cx_direct_impl.h) */  \
     void P##conv2d_fwd_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan,       \
                             const T *x, const T *w, T *dx, T *ring, ptrdiff_t H,        \
                             ptrdiff_t W, ptrdiff_t top, ptrdiff_t left,                 \

@@ -2253,45 +2253,50 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                                       (double)d->N * P * Q * Kg * sizeof(CX_T) > 8.0 * (1 << 20));
             continue;
         }
+#if CX_DK_FWDX
+        if (xin) {
+            /* one channel in, one out (depthwise 3x3): no band, the tiles read
+               the input plane in place (dk_fwdx_tile), its rows prefetched
+               CX_DK_PF_AHEAD bytes ahead. Streamed: the tiles write a buffer
+               after the band and each row of tiles' whole output lines are
+               streamed out after it, so reads, multiply-adds and writes
+               overlap (band fill, tiles and copy-out in sequence, a plane
+               each: the fill waited on memory for 32% of the time, the
+               copy-out took 17%; this: 0.79x the time). Not streamed (a
+               padding mode's fused input gradient, conv2d_fwd_fold, whose
+               output rows of Q are read back at once): straight to y. */
+            CX_T *tb = pl->dk_stream ? scratch + CX_DVL_MAX : yk;
+            unsigned mk[5];     /* (lanes on input columns [0, W)) */
+            for (ptrdiff_t c = 0; c <= nv; ++c)
+                mk[c] = cx_dk_lanes(d->pad_left - c * VL, d->W + d->pad_left - c * VL, VL);
+            const CX_NAME(dk_fwdx_fn) fx = CX_NAME(dk_fwdx_fns)[cx_dk_log2(nv)];
+            const CX_T *xp = (const CX_T *)xin->x;
+            const char *pfd = (const char *)xp;
+            const ptrdiff_t npix = rows * Q;
+            ptrdiff_t done = 0;
+            for (ptrdiff_t p = 0; p < rows; p += 4) {
+                const ptrdiff_t h0 = p0 + p - d->pad_top;
+                const ptrdiff_t h1 = cx_min(h0 + 4 + d->R - 1, d->H);
+                const char *b = (const char *)(xp + cx_max(h1, 0) * d->W) + CX_DK_PF_AHEAD;
+                if (b > (const char *)xin->pfend)
+                    b = (const char *)xin->pfend;
+                for (pfd = (const char *)((size_t)pfd & ~(size_t)63); pfd < b; pfd += 64)
+                    CX_NAME(dk_prefetch_line)((const CX_T *)pfd);
+                fx(wb, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
+                   cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0);
+                if (pl->dk_stream && p + 4 < rows)
+                    done = CX_NAME(dk_stream_upto)(yk, tb, done, (p + 4) * Q);
+            }
+            if (pl->dk_stream)
+                CX_NAME(dk_stream_copy)(yk + done, tb + done, npix - done);
+            k0 += mr;
+            continue;
+        }
+#endif
         if (pl->dk_stream) {
             /* the tiles write the band's rows x Q outputs of mr channels to a
                buffer after the band, copied out whole (rows are contiguous) */
             CX_T *tb = scratch + CX_DVL_MAX;
-#if CX_DK_FWDX
-            if (xin) {
-                /* one channel in, one out (depthwise 3x3): no band, the tiles
-                   read the input plane in place (dk_fwdx_tile), its rows
-                   prefetched CX_DK_PF_AHEAD bytes ahead, and each row of tiles'
-                   whole output lines streamed out after it: reads, multiply-adds
-                   and writes overlap (band fill, tiles and copy-out in sequence,
-                   a plane each: the fill waited on memory for 32% of the time,
-                   the copy-out took 17%; this: 0.79x the time) */
-                unsigned mk[5];     /* (lanes on input columns [0, W)) */
-                for (ptrdiff_t c = 0; c <= nv; ++c)
-                    mk[c] = cx_dk_lanes(d->pad_left - c * VL, d->W + d->pad_left - c * VL, VL);
-                const CX_NAME(dk_fwdx_fn) fx = CX_NAME(dk_fwdx_fns)[cx_dk_log2(nv)];
-                const CX_T *xp = (const CX_T *)xin->x;
-                const char *pfd = (const char *)xp;
-                const ptrdiff_t npix = rows * Q;
-                ptrdiff_t done = 0;
-                for (ptrdiff_t p = 0; p < rows; p += 4) {
-                    const ptrdiff_t h0 = p0 + p - d->pad_top;
-                    const ptrdiff_t h1 = cx_min(h0 + 4 + d->R - 1, d->H);
-                    const char *b = (const char *)(xp + cx_max(h1, 0) * d->W) + CX_DK_PF_AHEAD;
-                    if (b > (const char *)xin->pfend)
-                        b = (const char *)xin->pfend;
-                    for (pfd = (const char *)((size_t)pfd & ~(size_t)63); pfd < b; pfd += 64)
-                        CX_NAME(dk_prefetch_line)((const CX_T *)pfd);
-                    fx(wb, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
-                       cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0);
-                    if (p + 4 < rows)
-                        done = CX_NAME(dk_stream_upto)(yk, tb, done, (p + 4) * Q);
-                }
-                CX_NAME(dk_stream_copy)(yk + done, tb + done, npix - done);
-                k0 += mr;
-                continue;
-            }
-#endif
             for (ptrdiff_t p = 0; p < rows; p += nr) {
                 if (k0 == 0)
                     CX_NAME(dk_prefetch_part)(pf, pfn, p, p + nr, rows);
@@ -2342,7 +2347,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     if (!keep)
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
     /* (depthwise 3x3, streamed: no band, the tiles read x in place) */
-    const int inplace = pl->dk_inplace && pl->dk_stream && !pl->dk_nhwc;
+    const int inplace = pl->dk_inplace && !pl->dk_nhwc && (pl->dk_stream || pl->dk_pitch == 0);
     const CX_T *xg = x + (n * d->C + g * Cg) * d->H * d->W;
     const cx_dk_inplace xin = {xg, pf ? pf + pfn : xg + d->H * d->W};
     if (!inplace)
@@ -3655,9 +3660,10 @@ void CX_NAME(conv2d_fold_ring)(CX_T *dx, const CX_T *ring, ptrdiff_t H, ptrdiff_
    stride-1 forward form on the direct kernels: d and pl are that forward's,
    whose output -- K = the input's channels, P x Q = the padded input's
    Hp x Wp -- is the padded input's gradient; no column tiles). Item `item`
-   of pl (one image's band of rows for a block of groups) writes its rows to
-   yb (this thread's K * P * Q elements) instead of to a padded array of the
-   whole batch, and the inner rows go from there to dx (N, K, H, W), with
+   of pl (one image's band of rows for a block of groups) writes its rows,
+   a group at a time, to yb (this thread's K/G * P * Q elements) instead of
+   to a padded array of the whole batch, and the inner rows go from there to
+   dx (N, K, H, W), with
    non-temporal stores when `stream`, once every padded position's gradient
    in them is added at the position it copied (src_h / src_w; top / left:
    the padding). An item with whole planes folds them in pad_fold2d's order
@@ -3681,37 +3687,54 @@ void CX_NAME(conv2d_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     d1.N = 1;                   /* image n alone: item `sub` writes yb's rows */
     cx_conv2d_plan pn = *pl;
     pn.dk_stream = 0;           /* yb is read back at once: keep it in the caches */
-    pn.dk_inplace = 0;          /* (a streamed path) */
-    CX_NAME(fwd_dk)(&d1, &pn, x + n * d->C * d->H * d->W, w, NULL, yb, sub, ws);
-    const ptrdiff_t k0 = gb * pl->cblock * Kg, k1 = cx_min(G, (gb + 1) * pl->cblock) * Kg;
+    /* (pn.dk_inplace as planned: depthwise 3x3 tiles read dy in place and
+       write yb's rows, no band) */
+    const CX_T *xn = x + n * d->C * d->H * d->W;
+    const ptrdiff_t plane = (d->C / G) * d->H * d->W;
+    const ptrdiff_t g0 = gb * pl->cblock, g1 = cx_min(G, (gb + 1) * pl->cblock);
     const ptrdiff_t i0 = cx_max(p0, top), i1 = cx_min(p1, top + H);   /* inner rows */
     const int whole = pl->ntiles == 1;  /* (else conv2d_fold_ring's pass follows) */
-    for (ptrdiff_t k = k0; k < k1; ++k) {
-        CX_T *yp = yb + k * Hp * Wp;
-        for (ptrdiff_t i = p0; i < p1; ++i) {
-            CX_T *row = yp + i * Wp;
-            if (i >= top && i < top + H) {
-                for (ptrdiff_t j = 0; j < left; ++j)
-                    row[left + src_w[j]] += row[j];
-                for (ptrdiff_t j = left + W; j < Wp; ++j)
-                    row[left + src_w[j]] += row[j];
-            } else if (whole) {
-                CX_NAME(fold_row)(yp + (src_h[i] + top) * Wp + left, row, W, Wp, left, src_w);
-            } else {
-                memcpy(ring + ((n * d->K + k) * (Hp - H) + (i < top ? i : i - H)) * Wp, row,
-                       (size_t)Wp * sizeof(CX_T));
+    /* a group at a time (fwd_dk's loop: the next group's plane prefetched
+       while this one's tiles run), its planes folded and written out at once
+       from yb, which holds one group's planes (in L1 / L2; the whole block's
+       planes, then their fold: bench/ab.py depthwise dgrad, reflect, 1.02 |
+       1.08x the time) */
+    for (ptrdiff_t g = g0; g < g1; ++g) {
+        const int ahead = g + 1 < g1 && pl->ntiles == 1;
+        if (ahead && (cx_dev_flags & CX_DEV_NO_PFSPREAD))
+            CX_NAME(dk_prefetch)(xn + (g + 1) * plane, plane);
+        const int spread = ahead && !(cx_dev_flags & CX_DEV_NO_PFSPREAD);
+        /* (the tiles write y + g Kg P Q: y's address made in integers) */
+        CX_T *yg = (CX_T *)((size_t)yb - (size_t)(g * Kg * Hp * Wp) * sizeof(CX_T));
+        CX_NAME(fwd_dk_group)(&d1, &pn, xn, w, NULL, yg, 0, g, bi, ws,
+                              spread ? xn + (g + 1) * plane : NULL, plane);
+        for (ptrdiff_t k = g * Kg; k < (g + 1) * Kg; ++k) {
+            CX_T *yp = yb + (k - g * Kg) * Hp * Wp;
+            for (ptrdiff_t i = p0; i < p1; ++i) {
+                CX_T *row = yp + i * Wp;
+                if (i >= top && i < top + H) {
+                    for (ptrdiff_t j = 0; j < left; ++j)
+                        row[left + src_w[j]] += row[j];
+                    for (ptrdiff_t j = left + W; j < Wp; ++j)
+                        row[left + src_w[j]] += row[j];
+                } else if (whole) {
+                    CX_NAME(fold_row)(yp + (src_h[i] + top) * Wp + left, row, W, Wp, left, src_w);
+                } else {
+                    memcpy(ring + ((n * d->K + k) * (Hp - H) + (i < top ? i : i - H)) * Wp, row,
+                           (size_t)Wp * sizeof(CX_T));
+                }
             }
-        }
-        if (i1 <= i0)
-            continue;
-        CX_T *dp = dx + ((n * d->K + k) * H + i0 - top) * W;
-        if (stream) {
-            /* the band's rows streamed out as one run (row by row, most of
-               their 64-byte lines would be partial) */
-            CX_NAME(dk_stream_rows)(dp, yp + i0 * Wp + left, i1 - i0, W, Wp);
-        } else {
-            for (ptrdiff_t i = i0; i < i1; ++i)
-                memcpy(dp + (i - i0) * W, yp + i * Wp + left, (size_t)W * sizeof(CX_T));
+            if (i1 <= i0)
+                continue;
+            CX_T *dp = dx + ((n * d->K + k) * H + i0 - top) * W;
+            if (stream) {
+                /* the band's rows streamed out as one run (row by row, most of
+                   their 64-byte lines would be partial) */
+                CX_NAME(dk_stream_rows)(dp, yp + i0 * Wp + left, i1 - i0, W, Wp);
+            } else {
+                for (ptrdiff_t i = i0; i < i1; ++i)
+                    memcpy(dp + (i - i0) * W, yp + i * Wp + left, (size_t)W * sizeof(CX_T));
+            }
         }
     }
     if (stream)

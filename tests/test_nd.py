@@ -1174,6 +1174,67 @@ def test_mode_input_gradient_fused_fold(mode, case):
             ref_conv_input(xs, w, g, mode=mode, **kw))
 
 
+IN_PLACE_FOLDS = [
+    # (input shape, padding): depthwise 3x3 whose stride-1 forward form has
+    # an output over 8 MiB in float32 and rows of <= 64 pixels (its plan reads
+    # grad_output in place); whole planes, and bands of rows (the ring pass)
+    ((40, 32, 40, 40), 2),
+    ((40, 32, 40, 40), ((2, 1), (1, 2))),
+    ((8, 32, 200, 40), 1),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", IN_PLACE_FOLDS, ids=["pad2", "asym", "bands"])
+def test_mode_input_gradient_fused_fold_in_place(mode, case, dev_flags):
+    """The fused fold's depthwise 3x3 tiles read grad_output in place and
+    write the thread's group buffer (no band): on random float32 data bit for
+    bit the band path's result (CX_DEV_NO_INPLACE), and with whole planes bit
+    for bit fold_pad2d of the padded gradient (the same sums in the same
+    order); bands of rows within rounding of it; 1 and 2 threads."""
+    from convx import _api, _conv
+    xs, pad = case
+    ws = (xs[1], 1, 3, 3)
+    rng = np.random.default_rng(71)
+    w = rng.standard_normal(ws).astype(np.float32)
+    geo = _api._geometry(xs, ws, 1, pad, 1, xs[1])
+    (t, b), (l, r) = geo.padding
+    psize = (xs[0], xs[1], xs[2] + t + b, xs[3] + l + r)
+    g = rng.standard_normal(geo.output_shape).astype(np.float32)
+    pgeo = _api._geometry(psize, ws, 1, 0, 1, xs[1])
+    N, C, Hp, Wp = psize
+    P, Q = geo.output_shape[2:]
+    form = (N, C, P, Q, C, 3, 3, Hp, Wp, 1, 1, 1, 1, 2, 2, C)   # the forward form
+    info = _conv.plan_info(form, "fwd", "direct", np.float32)
+    assert info["in_place"] == (_conv.active_isa() == "avx512"), info
+    whole = info["ntiles"] == 1
+    assert whole == (xs[2] == 40)
+    src_h = _padmode.source_index(xs[2], t, b, mode).astype(np.intp)
+    src_w = _padmode.source_index(xs[3], l, r, mode).astype(np.intp)
+    dxp = convx.conv2d_input(psize, w, g, padding=0, algorithm="direct", groups=xs[1])
+    want = np.empty(xs, np.float32)
+    _conv.fold_pad2d(dxp.reshape(-1), want.reshape(-1),
+                     (xs[0], xs[1], xs[2], xs[3], t, l, Hp, Wp), src_h, src_w, False, 1)
+    for threads in (1, 2):
+        got = {}
+        for flags in (0, 1024):
+            dev_flags(flags)
+            got[flags] = np.full(xs, np.nan, np.float32)
+            assert _conv.conv2d_dgrad_fold(w.reshape(-1), g.reshape(-1), got[flags].reshape(-1),
+                                           pgeo.astuple(), (xs[2], xs[3], t, l, src_h, src_w),
+                                           threads)
+        dev_flags(0)
+        np.testing.assert_array_equal(got[0], got[1024])
+        if whole:
+            np.testing.assert_array_equal(got[0], want)
+        else:
+            np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
+    # (the public call: whichever mode path it takes, the same gradient)
+    np.testing.assert_allclose(
+        convx.conv2d_input(xs, w, g, padding=pad, groups=xs[1], padding_mode=mode,
+                           algorithm="direct"), want, rtol=1e-5, atol=1e-5)
+
+
 def test_mode_input_gradient_fused_fold_refusals():
     """conv2d_dgrad_fold writes nothing and says so where it does not apply
     (a non-finite weight; row bands), and rejects inconsistent fold tables."""
