@@ -319,6 +319,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_ECOL 512    /* their edge columns (dk_ecol): every band pixel of a row's first and last tiles (forward and weight gradient) */
 #define CX_DEV_NO_INPLACE 1024 /* depthwise 3x3 tiles reading x (and dY) in place: the streamed forward's (dk_fwdx_tile) and the weight gradient's (dk_wgradx_tile), from a band (and a dY copy) */
 #define CX_DEV_NO_DWSTRIP 2048 /* channels-last depthwise forward's strips of output pixels (3-tap rows): the pixel loop */
+#define CX_DEV_NO_MODEX 4096 /* the depthwise 3x3 weight gradient's in-place tiles under a padding mode (padded lanes from the columns they copy): the band */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

@@ -359,6 +359,54 @@ def test_depthwise_3x3_weight_gradient_reads_in_place(dev_flags, dtype, case):
     assert np.isnan(ref).any()
 
 
+WGRAD_INPLACE_MODES = [
+    # padding 1 on each side (one padded lane a vector): in place; padding 2
+    # on a side: two lanes, the band
+    ("q21", (2, 16, 20, 21), 1),
+    ("q56", (8, 32, 56, 56), 1),
+    ("q33_pad10", (3, 8, 9, 33), (1, 0)),
+    ("q5", (2, 4, 5, 5), 1),
+    ("q16_pad2", (2, 8, 12, 16), 2),
+]
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", WGRAD_INPLACE_MODES, ids=[c[0] for c in WGRAD_INPLACE_MODES])
+def test_depthwise_3x3_weight_gradient_in_place_padding_modes(dev_flags, dtype, mode, case):
+    """Under a padding mode the in-place weight-gradient tiles take each
+    padded row from the row it copies and each vector's padded lane from the
+    column it copies: bit for bit the band's sums (CX_DEV_NO_MODEX) on random
+    floats, exactly the reference's on integers, NaNs where an inf input
+    pixel on the border is copied; the band where a vector has two padded
+    lanes (the same results)."""
+    from reference_nd import ref_conv_weight
+    _, xs, pad = case
+    C = xs[1]
+    rng = np.random.default_rng(C + 7)
+    kw = dict(padding=pad, groups=C, padding_mode=mode, algorithm="direct", threads=2)
+    ws = (C, 1, 3, 3)
+    y = convx.conv2d(np.zeros(xs), np.zeros(ws), **kw)
+    for data in ("floats", "integers", "inf"):
+        if data == "floats":
+            x, gy = rng.standard_normal(xs), rng.standard_normal(y.shape)
+        else:
+            x = rng.integers(-3, 4, xs).astype(np.float64)
+            gy = rng.integers(-3, 4, y.shape).astype(np.float64)
+            if data == "inf":
+                x[0, 1, 0, 0] = np.inf      # copied into the padding by every mode
+        got = []
+        for flags in (0, 4096):
+            dev_flags(flags)
+            got.append(convx.conv2d_weight(x.astype(dtype), ws, gy.astype(dtype), **kw))
+        dev_flags(0)
+        np.testing.assert_array_equal(got[0], got[1])
+        if data != "floats":
+            with np.errstate(invalid="ignore"):
+                ref = ref_conv_weight(x, ws, gy, padding=pad, groups=C, mode=mode)
+            np.testing.assert_array_equal(got[0], ref)
+
+
 def test_direct_random_floats_close_to_reference():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 8, 30, 45))
