@@ -2355,7 +2355,8 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     band += ((size_t)band % 64) ? (64 - (size_t)band % 64) / sizeof(CX_T) : 0;
     if (!keep)
         CX_NAME(dk_offsets)(d, Cg, rows_in, L, off, taps);
-    /* (depthwise 3x3, streamed: no band, the tiles read x in place) */
+    /* (depthwise 3x3, streamed or straight to y: no band, the tiles read x in
+       place) */
     const int inplace = pl->dk_inplace && !pl->dk_nhwc && (pl->dk_stream || pl->dk_pitch == 0);
     const CX_T *xg = x + (n * d->C + g * Cg) * d->H * d->W;
     const cx_dk_inplace xin = {xg, pf ? pf + pfn : xg + d->H * d->W};
