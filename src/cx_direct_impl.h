@@ -1914,6 +1914,22 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
                                   ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws,
                                   const CX_T *pf, ptrdiff_t pfn);
 
+/* Group g of an item whose groups end at g1 (fwd_dk_group), the next
+   group's plane fetched while this one's tiles run. */
+static void CX_NAME(fwd_dk_step)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                 const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
+                                 ptrdiff_t n, ptrdiff_t g, ptrdiff_t g1, ptrdiff_t bi,
+                                 CX_T *ws)
+{
+    const ptrdiff_t G = d->groups, plane = (d->C / G) * d->H * d->W;
+    const int ahead = g + 1 < g1 && pl->ntiles == 1 && !pl->dk_nhwc;
+    if (ahead && (cx_dev_flags & CX_DEV_NO_PFSPREAD))
+        CX_NAME(dk_prefetch)(x + (n * G + g + 1) * plane, plane);
+    const int spread = ahead && !(cx_dev_flags & CX_DEV_NO_PFSPREAD);
+    CX_NAME(fwd_dk_group)(d, pl, x, w, bias, y, n, g, bi, ws,
+                          spread ? x + (n * G + g + 1) * plane : NULL, plane);
+}
+
 /* One item (n, block of cblock groups, band of output rows[, column tile]):
    y[n, those groups' channels, band rows[, tile columns]]. */
 static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
@@ -1938,16 +1954,8 @@ static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     const ptrdiff_t bi = item % pl->ntiles, gbi = (item / pl->ntiles) % pl->cblocks;
     const ptrdiff_t n = item / (pl->ntiles * pl->cblocks);
     const ptrdiff_t g1 = cx_min(G, (gbi + 1) * pl->cblock);
-    const ptrdiff_t plane = (d->C / G) * d->H * d->W;
-    for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g) {
-        /* the next group's plane, fetched while this one's tiles run */
-        const int ahead = g + 1 < g1 && pl->ntiles == 1 && !pl->dk_nhwc;
-        if (ahead && (cx_dev_flags & CX_DEV_NO_PFSPREAD))
-            CX_NAME(dk_prefetch)(x + (n * G + g + 1) * plane, plane);
-        const int spread = ahead && !(cx_dev_flags & CX_DEV_NO_PFSPREAD);
-        CX_NAME(fwd_dk_group)(d, pl, x, w, bias, y, n, g, bi, ws,
-                              spread ? x + (n * G + g + 1) * plane : NULL, plane);
-    }
+    for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g)
+        CX_NAME(fwd_dk_step)(d, pl, x, w, bias, y, n, g, g1, bi, ws);
     if (pl->dk_stream)
         CX_NAME(dk_sfence)();
 }
@@ -3746,24 +3754,18 @@ void CX_NAME(conv2d_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
     /* (pn.dk_inplace as planned: depthwise 3x3 tiles read dy in place and
        write yb's rows, no band) */
     const CX_T *xn = x + n * d->C * d->H * d->W;
-    const ptrdiff_t plane = (d->C / G) * d->H * d->W;
     const ptrdiff_t g0 = gb * pl->cblock, g1 = cx_min(G, (gb + 1) * pl->cblock);
     const ptrdiff_t i0 = cx_max(p0, top), i1 = cx_min(p1, top + H);   /* inner rows */
     const int whole = pl->ntiles == 1;  /* (else conv2d_fold_ring's pass follows) */
-    /* a group at a time (fwd_dk's loop: the next group's plane prefetched
+    /* a group at a time (fwd_dk's steps: the next group's plane prefetched
        while this one's tiles run), its planes folded and written out at once
        from yb, which holds one group's planes (in L1 / L2; the whole block's
        planes, then their fold: bench/ab.py depthwise dgrad, reflect, 1.02 |
        1.08x the time) */
     for (ptrdiff_t g = g0; g < g1; ++g) {
-        const int ahead = g + 1 < g1 && pl->ntiles == 1;
-        if (ahead && (cx_dev_flags & CX_DEV_NO_PFSPREAD))
-            CX_NAME(dk_prefetch)(xn + (g + 1) * plane, plane);
-        const int spread = ahead && !(cx_dev_flags & CX_DEV_NO_PFSPREAD);
         /* (the tiles write y + g Kg P Q: y's address made in integers) */
         CX_T *yg = (CX_T *)((size_t)yb - (size_t)(g * Kg * Hp * Wp) * sizeof(CX_T));
-        CX_NAME(fwd_dk_group)(&d1, &pn, xn, w, NULL, yg, 0, g, bi, ws,
-                              spread ? xn + (g + 1) * plane : NULL, plane);
+        CX_NAME(fwd_dk_step)(&d1, &pn, xn, w, NULL, yg, 0, g, g1, bi, ws);
         for (ptrdiff_t k = g * Kg; k < (g + 1) * Kg; ++k) {
             CX_T *yp = yb + (k - g * Kg) * Hp * Wp;
             for (ptrdiff_t i = p0; i < p1; ++i) {
