@@ -51,9 +51,13 @@ def alternating_rounds(fa, fb, rounds, secs):
 
 
 def make_call(convx, name, op, layout, threads, mode="zeros"):
-    """The timed call for one shapes.txt layer (random data, fixed seed) and
-    its FLOP count."""
-    sh = {s.name: s for s in load_shapes(os.path.join(HERE, "shapes.txt"))}[name]
+    """The timed call for one shapes.txt (or sweep_shapes.txt) layer (random
+    data, fixed seed) and its FLOP count."""
+    shapes = {s.name: s for f in ("shapes.txt", "sweep_shapes.txt")
+              for s in load_shapes(os.path.join(HERE, f))}
+    if name not in shapes:
+        sys.exit(f"unknown layer {name!r}: not in bench/shapes.txt or bench/sweep_shapes.txt")
+    sh = shapes[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((sh.n, sh.c, sh.h, sh.w), dtype=np.float32)
     w = rng.standard_normal((sh.k, sh.c // sh.groups, sh.r, sh.s), dtype=np.float32)

@@ -690,6 +690,17 @@ def _eight_lane_tiles(geo, dtype, op="fwd"):
     return _conv.plan_info(geo.astuple(), op, "direct", dtype)["dk_mode"] == 2
 
 
+def _halves_tiles(geo, dtype):
+    """Will the direct forward of geo run, on AVX-512, the AVX2 path's 8-lane
+    channel-vector tiles (8 output channels a vector, float32) because this CPU
+    runs 512-bit FMAs as two 256-bit halves (Zen 4; cx_conv_dispatch.c)?"""
+    if not (_conv.active_isa() == "avx512" and np.dtype(dtype) == np.float32
+            and geo.K // geo.groups % 8 == 0 and geo.stride[1] == 1
+            and geo.dilation[1] == 1 and geo.S in (3, 5, 7)):
+        return False
+    return _conv.plan_info(geo.astuple(), "fwd", "direct", dtype)["path"] == "avx2"
+
+
 def _dgrad_forward_geometry(geo):
     """The stride-1 input gradient of geo as the forward it runs as (see
     _conv._dgrad_as_forward): grad_output padded by (R-1)*dh - top (and so on)
@@ -870,6 +881,13 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         if Cg >= 128 or Kg * geo.R * geo.S > 1024:
             return "im2col", lambda: (f"wide layer ({Cg} input channels per group): "
                                       f"packed GEMM")
+        if _halves_tiles(_dgrad_forward_geometry(geo), dtype):
+            # (session 24, im2col / direct at 1 thread, 3x3: 8 <- 8 and 16
+            # channels on 7-pixel rows 2.29 and 2.62, on 10 1.51, 20 1.26)
+            return "direct", lambda: (f"{Cg} input channels per group (8 a vector) on rows "
+                                      f"of {geo.W} pixels: the forward of grad_output on "
+                                      f"AVX2's 8-lane channel-vector tiles (this CPU runs "
+                                      f"512-bit FMAs as two halves)")
         if lane_use(geo.W) < 0.75:
             return "im2col", lambda: (f"rows of {geo.W} pixels fill "
                                       f"{lane_use(geo.W):.0%} of {lanes}-lane vectors")
@@ -969,6 +987,12 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
     if Kg >= 128 or crs > 1024:
         return "im2col", lambda: (f"wide layer ({Kg} output channels, reduction {crs}): "
                                   f"packed GEMM")
+    if op == "fwd" and _halves_tiles(geo, dtype):
+        # (session 24, im2col / direct at 1 thread, 3x3: 8 -> 8 and 16 -> 8
+        # channels on 7-pixel rows 2.22 and 2.28, on 10 1.48, 20 1.21)
+        return "direct", lambda: (f"{Kg} output channels per group (8 a vector) on rows of "
+                                  f"{geo.Q} pixels: AVX2's 8-lane channel-vector tiles "
+                                  f"(this CPU runs 512-bit FMAs as two halves)")
     if lane_use(geo.Q) < 0.75:
         return "im2col", lambda: (f"output rows of {geo.Q} pixels fill "
                                   f"{lane_use(geo.Q):.0%} of {lanes}-lane vectors")

@@ -185,7 +185,8 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
                 direct_kernels=bool(pl.dk), dk_mode=pl.dk_mode, dk_stream=bool(pl.dk_stream), in_place=bool(pl.dk_inplace), column_tile=pl.dk_qt, band_row=pl.dk_L, dk_tile=(pl.dk_mr, pl.dk_nv) if pl.op == CX_OP_FWD else (pl.dk_mk, pl.dk_mt),
                 prepacked_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize,
-                edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol))
+                edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol),
+                path="avx2" if pl.path == CX_PATH_AVX2 else cx_isa_name(cx_active_isa()).decode())
 
 
 def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
@@ -340,7 +341,8 @@ def conv3d_plan_info(tuple geometry, tuple depth, object dtype, str op="fwd",
                 dk_mode=pl.dk_mode, depth_run=z.chunk, runs=z.chunks, band_row=pl.dk_L,
                 nsplit=pl.nsplit, nper=pl.nper, fwd_shift=bool(pl.fwd_shift),
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize,
-                edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol))
+                edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol),
+                path="avx2" if pl.path == CX_PATH_AVX2 else cx_isa_name(cx_active_isa()).decode())
 
 
 def conv3d_wgrad(const floating[::1] x, const floating[::1] dy, floating[::1] dw,
@@ -720,7 +722,8 @@ def nhwc_plan_info(tuple geometry, str op, object dtype):
                 chunk=pl.nhwc_chunk,
                 packed_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize,
-                edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol))
+                edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol),
+                path="avx2" if pl.path == CX_PATH_AVX2 else cx_isa_name(cx_active_isa()).decode())
 
 
 def nhwc_fwd(const floating[::1] x, const floating[::1] w, const floating[::1] bias,
@@ -1134,6 +1137,13 @@ def _set_dev_flags(int flags):
 
 def active_isa():
     return cx_isa_name(cx_active_isa()).decode()
+
+
+def cpu_avx512_halves():
+    """Does this CPU run 512-bit FMAs as two 256-bit halves (AMD Zen 4)? Its
+    AVX-512 float32 forwards then take the AVX2 path's 8-lane channel-vector
+    tiles where those fill more lanes (plan_info's "path")."""
+    return bool(cx_cpu_avx512_halves())
 
 
 def fma_probe(str name, long n):

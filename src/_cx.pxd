@@ -71,6 +71,7 @@ cdef extern from "cx_conv.h" nogil:
         int dk_ecol, dk_edge
         int *dk_nonfinite
         Py_ssize_t dk_tperm
+        int path
 
     ctypedef struct cx_conv3d_depth:
         Py_ssize_t N, D, Do, T
@@ -84,6 +85,8 @@ cdef extern from "cx_conv.h" nogil:
         CX_OP_FWD
         CX_OP_WGRAD
         CX_OP_DGRAD
+        CX_PATH_ACTIVE
+        CX_PATH_AVX2
         CX_PAD_ZEROS
         CX_PAD_REFLECT
         CX_PAD_REPLICATE
@@ -256,6 +259,7 @@ cdef extern from "cx_conv.h" nogil:
     int cx_cpu_best_isa()
     int cx_select_isa(int requested)
     int cx_active_isa()
+    int cx_cpu_avx512_halves()
     const char *cx_isa_name(int isa)
     double cx_fma_probe(int isa, long n)
     double cx_fma_probe_flops(int isa, long n)

@@ -142,7 +142,15 @@ typedef struct {
        band offsets'), so that the depth taps an output depth reads inside the
        input are one run of taps (dk_fwd_band's channel range); 0 or 1: (c, t, r, s) */
     ptrdiff_t dk_tperm;
+    /* the SIMD path whose drivers run this plan: 0, the active one; CX_PATH_AVX2,
+       the AVX2 path's on an AVX-512 CPU that runs 512-bit FMAs as two 256-bit
+       halves (its 8-lane channel-vector forward tiles; cx_conv_dispatch.c).
+       Set by the dispatch's plan functions; every function given the plan
+       follows it. */
+    int path;
 } cx_conv2d_plan;
+
+enum { CX_PATH_ACTIVE = 0, CX_PATH_AVX2 = 1 };
 
 /* The depth axis of a channels-first 3-D convolution run on the direct band
    kernels (conv3d_fwd). Its 2-D descriptor is the convolution that folds the
@@ -301,6 +309,9 @@ CX_DECLARE_NHWC_API(double, cx_f64_)
 int cx_cpu_best_isa(void);
 int cx_select_isa(int requested);
 int cx_active_isa(void);
+/* 1 on CPUs with AVX-512 that run a 512-bit FMA as two 256-bit halves (AMD
+   family 19h, Zen 4): 8-lane vectors do as many FLOPs a cycle as 16-lane ones */
+int cx_cpu_avx512_halves(void);
 const char *cx_isa_name(int isa);
 double cx_fma_probe(int isa, long n);
 double cx_fma_probe_flops(int isa, long n);
@@ -320,6 +331,8 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_INPLACE 1024 /* depthwise 3x3 tiles reading x (and dY) in place: the streamed forward's (dk_fwdx_tile) and the weight gradient's (dk_wgradx_tile), from a band (and a dY copy) */
 #define CX_DEV_NO_DWSTRIP 2048 /* channels-last depthwise forward's strips of output pixels (3-tap rows): the pixel loop */
 #define CX_DEV_NO_MODEX 4096 /* the depthwise 3x3 weight gradient's in-place tiles under a padding mode (padded lanes from the columns they copy): the band */
+#define CX_DEV_NO_HALVES 8192 /* AVX-512 float32 forwards on AVX2's 8-lane channel-vector tiles where the CPU runs 512-bit FMAs as halves (plan.path): the AVX-512 plan */
+#define CX_DEV_HALVES 16384  /* ... on any AVX-512 CPU (tests of that path elsewhere) */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

@@ -5,6 +5,11 @@
  * read by the Python layer) so that every path can be tested on one machine.
  */
 #include "cx_gemm.h"
+#include "cx_conv.h"
+
+#if CX_HAVE_X86_KERNELS
+#include <cpuid.h>
+#endif
 
 /* Block sizes per kernel. kc x nr (B micro-panel) stays in L1 while the A
    block mc x kc streams from L2; kc is the reduction step, fixed per path. */
@@ -96,6 +101,30 @@ int cx_select_isa(int requested)
 }
 
 int cx_active_isa(void) { return active_isa; }
+
+int cx_cpu_avx512_halves(void)
+{
+#if CX_HAVE_X86_KERNELS
+    static int known = -1;
+    if (known < 0) {
+        unsigned a, b, c, d;
+        int halves = 0;
+        __builtin_cpu_init();
+        /* AMD family 19h: Zen 3 (no AVX-512) and Zen 4, whose AVX-512 units are
+           256 bits wide. Zen 5 (1Ah) and Intel's cores with two 512-bit FMA
+           ports run 16-lane vectors at twice the 8-lane rate. */
+        if (__builtin_cpu_is("amd") && __builtin_cpu_supports("avx512f") &&
+            __get_cpuid(1, &a, &b, &c, &d)) {
+            const unsigned base = (a >> 8) & 0xf, ext = (a >> 20) & 0xff;
+            halves = (base == 0xf ? base + ext : base) == 0x19;
+        }
+        known = halves;
+    }
+    return known;
+#else
+    return 0;
+#endif
+}
 
 /* Developer switches (cx_conv.h: CX_DEV_*), for A/B timing inside one process
    and for tests that compare a kernel with the one it replaces. */

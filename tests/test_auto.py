@@ -221,10 +221,13 @@ def test_rule_on_avx2():
         convx._conv.select_isa(before)
 
 
-def test_rule_depends_on_the_vector_width():
+def test_rule_depends_on_the_vector_width(dev_flags):
     """Rows of 7 pixels fill 7 of 8 AVX2 float lanes but 7 of 16 AVX-512 lanes;
     with 16 output channels (a block of channel-vector tiles, where the build
-    has them) AVX-512 goes direct again."""
+    has them) AVX-512 goes direct again. 24 output channels on an AVX-512 CPU
+    that runs 512-bit FMAs as two halves (Zen 4; CX_DEV_HALVES = 16384 makes
+    any AVX-512 CPU plan as one, CX_DEV_NO_HALVES = 8192 none) run AVX2's
+    8-lane channel-vector tiles: direct too."""
     geo = _api._geometry((2, 16, 7, 7), (24, 16, 3, 3), 1, 1, 1, 1)
     geo16 = _api._geometry((2, 16, 7, 7), (16, 16, 3, 3), 1, 1, 1, 1)
     before = convx._conv.active_isa()
@@ -232,14 +235,18 @@ def test_rule_depends_on_the_vector_width():
     try:
         for isa in ("avx2", "avx512"):
             if convx._conv.select_isa(isa) == isa:
-                picks[isa] = _api._auto("fwd", geo, np.float32)
+                for flags in (8192, 16384):
+                    dev_flags(flags)    # (_auto_rule: _auto memoises per path only)
+                    picks[isa, flags] = _api._auto_rule("fwd", geo, np.float32)[0]
+                dev_flags(0)
                 picks[isa + "/16"] = (_api._auto("fwd", geo16, np.float32),
                                       _api._channel_tiles(np.float32))
     finally:
         convx._conv.select_isa(before)
-    if len(picks) < 4:
+    if len(picks) < 6:
         pytest.skip("this CPU lacks AVX2 or AVX-512")
-    assert picks["avx2"] == "direct" and picks["avx512"] == "im2col"
+    assert picks["avx2", 8192] == picks["avx2", 16384] == "direct"
+    assert picks["avx512", 8192] == "im2col" and picks["avx512", 16384] == "direct"
     assert picks["avx2/16"] == ("direct", False)
     pick, tiles = picks["avx512/16"]
     assert pick == ("direct" if tiles else "im2col")

@@ -976,3 +976,101 @@ def test_fresh_workspace_never_passes_for_a_kept_band(layout):
             np.testing.assert_array_equal(y, want)
     finally:
         _conv._set_poison_workspace(was)
+
+
+# (id, input shape, weight shape, kwargs, (forward, input gradient) routed):
+# output channels in blocks of 8 (not 16) over kernel rows of 3 or 5
+# contiguous taps; on AVX-512 CPUs that run 512-bit FMAs as two halves the
+# float32 forward (and the input gradient, which runs as one) plans AVX2's
+# 8-lane channel-vector tiles where they fill more lanes (cx_conv_dispatch.c;
+# channels-last wherever AVX2 has them)
+HALVES_CASES = [
+    ("q7", (3, 8, 7, 7), (8, 8, 3, 3), dict(padding=1), (True, True)),
+    # lenet2: its forward has 16 output channels (AVX-512's own channel
+    # tiles), its input gradient is a forward to 8
+    ("lenet2", (2, 8, 14, 14), (16, 8, 5, 5), dict(padding=2), (False, True)),
+    ("q20_k24", (2, 8, 20, 20), (24, 8, 3, 3), dict(padding=1), (True, True)),
+    ("q56", (1, 8, 9, 56), (8, 8, 3, 3), dict(padding=1), (True, True)),
+    ("groups2_q10", (2, 16, 12, 10), (16, 8, 5, 5), dict(padding=2, groups=2), (True, True)),
+    # 28-pixel rows: AVX-512's pixel tiles use 28 of 32 lanes, AVX2's 7-pixel
+    # tiles model at 0.83x them: NCHW stays on AVX-512
+    ("q28", (2, 8, 10, 28), (8, 8, 3, 3), dict(padding=1), (False, False)),
+]
+
+
+@pytest.mark.skipif("avx512" not in PATHS, reason="this CPU has no AVX-512")
+@pytest.mark.parametrize("case", HALVES_CASES, ids=[c[0] for c in HALVES_CASES])
+def test_avx512_halves_plan_the_avx2_eight_lane_tiles(case, dev_flags):
+    """With CX_DEV_HALVES (16384: plan as on a CPU whose AVX-512 units are 256
+    bits wide) the AVX-512 path's float32 forward and input gradient (a
+    forward), their channels-last and reflect-padded forms run the AVX2
+    path's plan and drivers where plan_info's "path" says so: then bit for bit
+    what the AVX2 path computes, 1 and 2 threads; exact on integer data. With
+    CX_DEV_NO_HALVES (8192) the AVX-512 plans, within rounding of them. Weight
+    gradients and float64 are never routed."""
+    _, xs, ws, kw, routed = case
+    f32 = np.float32
+    rng, x, w, b, geo, gy = _random_layer(case[:4], 17)
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    gh = np.ascontiguousarray(gy.transpose(0, 2, 3, 1))
+    g = convx._api._geometry(xs, ws, 1, kw["padding"], 1, kw.get("groups", 1))
+    fgeo = convx._api._dgrad_forward_geometry(g).astuple()
+
+    def ops(threads):
+        d = dict(algorithm="direct", threads=threads, **kw)
+        return (convx.conv2d(x, w, b, **d), convx.conv2d_input(x.shape, w, gy, **d),
+                convx.conv2d(xh, w, b, layout="NHWC", threads=threads, **kw),
+                convx.conv2d_input(xh.shape, w, gh, layout="NHWC", threads=threads, **kw),
+                convx.conv2d(x, w, b, padding_mode="reflect", **d),
+                convx.conv2d_input(x.shape, w, gy, padding_mode="reflect", **d),
+                convx.conv2d_weight(x, ws, gy, **d))
+
+    def paths():
+        return (_conv.plan_info(geo, "fwd", "direct", f32)["path"],
+                _conv.plan_info(fgeo, "fwd", "direct", f32)["path"],
+                _conv.nhwc_plan_info(geo, "fwd", f32)["path"],
+                _conv.nhwc_plan_info(fgeo, "fwd", f32)["path"])
+
+    before = _conv.active_isa()
+    try:
+        _conv.select_isa("avx2")
+        want = ops(1)
+        _conv.select_isa("avx512")
+        dev_flags(16384)
+        p = paths()
+        assert (p[0] == "avx2", p[1] == "avx2") == routed, p
+        # channels-last: wherever AVX-512 has no channel tiles (8k channels)
+        assert (p[2] == "avx2", p[3] == "avx2") == (g.K // g.groups % 16 != 0,
+                                                    g.C // g.groups % 16 != 0), p
+        assert _conv.plan_info(geo, "wgrad", "direct", f32)["path"] == "avx512"
+        assert _conv.plan_info(geo, "fwd", "direct", np.float64)["path"] == "avx512"
+        got = ops(1)
+        same = [p[0] == "avx2", p[1] == "avx2", p[2] == "avx2", p[3] == "avx2",
+                p[0] == "avx2", p[1] == "avx2", False]
+        assert any(same)
+        for t, res in ((1, got), (2, ops(2))):
+            for i, (a, o) in enumerate(zip(res, want)):
+                if same[i]:
+                    np.testing.assert_array_equal(a, o, err_msg=f"op {i}, {t} thread(s)")
+        xi = rng.integers(-3, 4, xs).astype(f32)
+        wi = rng.integers(-3, 4, ws).astype(f32)
+        gi = rng.integers(-3, 4, gy.shape).astype(f32)
+        np.testing.assert_array_equal(convx.conv2d(xi, wi, algorithm="direct", **kw),
+                                      ref_conv2d(xi, wi, **kw))
+        np.testing.assert_array_equal(
+            convx.conv2d_input(xi.shape, wi, gi, algorithm="direct", **kw),
+            ref_conv2d_input(xi.shape, wi, gi, **kw))
+        dev_flags(8192)
+        assert paths() == ("avx512",) * 4
+        old = ops(1)
+    finally:
+        _conv.select_isa(before)
+    f64 = np.float64
+    refs = (ref_conv2d(x.astype(f64), w.astype(f64), b.astype(f64), **kw),
+            ref_conv2d_input(x.shape, w.astype(f64), gy.astype(f64), **kw))
+    for a, o in zip(got, old):
+        np.testing.assert_allclose(a, o, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[0], refs[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[1], refs[1], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[2], refs[0].transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[3], refs[1].transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)

@@ -197,7 +197,13 @@ def test_channel_vector_cases_take_the_direct_tiles():
         Kg = geo.K // geo.groups
         for dt in DTYPES:
             info = _conv.nhwc_plan_info(geo.astuple(), "fwd", dt)
-            if info["direct_tiles"] and Kg > 1:
+            if info["path"] == "avx2" and _conv.active_isa() == "avx512":
+                # AVX-512 CPUs that run 512-bit FMAs as halves: AVX2's 8-lane
+                # channel-vector tiles (cx_conv_dispatch.c)
+                assert info["direct_tiles"] and Kg % 8 == 0 and dt == np.float32, \
+                    (case_id, dt, info)
+                assert _conv.cpu_avx512_halves()
+            elif info["direct_tiles"] and Kg > 1:
                 if _api._channel_tiles(dt):
                     Cg = geo.C // geo.groups
                     assert Kg % 16 == 0 or (Kg == 8 and geo.groups == 1) or (
