@@ -334,6 +334,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_HALVES 8192 /* AVX-512 float32 forwards on AVX2's 8-lane channel-vector tiles where the CPU runs 512-bit FMAs as halves (plan.path): the AVX-512 plan */
 #define CX_DEV_HALVES 16384  /* ... on any AVX-512 CPU (tests of that path elsewhere) */
 #define CX_DEV_NO_PFCHAN 32768 /* channels-last depthwise forward's next-row prefetch a channel vector at a time: all at once a strip */
+#define CX_DEV_NO_PFGATHER 65536 /* channels-last weight gradient's dY gather (16 channels a transpose, AVX-512) asking for the next 16 pixels' lines: none */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

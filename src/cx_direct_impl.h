@@ -3578,7 +3578,11 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                            weight gradient */
                         for (; q < Q; q += 16) {
                             const int nq = (int)cx_min(16, Q - q);
+                            const int nn = (int)cx_max(cx_min(16, Q - q - 16), 0);
                             for (ptrdiff_t k16 = 0; k16 < kn; k16 += 16) {
+                                if (!(cx_dev_flags & CX_DEV_NO_PFGATHER))
+                                    for (int i = 0; i < nn; ++i)
+                                        CX_NAME(dk_prefetch_line)(dp + (q + 16 + i) * d->K + k16);
                                 CX_DV r[16];
                                 for (int i = 0; i < 16; ++i)
                                     r[i] = i < nq ? CX_NAME(dv_load)(dp + (q + i) * d->K + k16)
