@@ -851,8 +851,18 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
             return "direct", lambda: (f"{Kg} output channel(s) per group, reduction "
                                       f"{Kg * geo.R * geo.S}: a GEMM tile would be mostly "
                                       f"empty")
-        if pointwise and not (pointwise_tiles(Kg, Cg)
-                              and (threads == 1 or geo.N * geo.H * geo.W >= 256)):
+        # (and from 32-64 channels to at least twice as many, over >= 20000
+        # pixels of any width: the GEMM's reduction of 32-64 per C tile pays
+        # its loads and stores often; session 24, im2col / direct paired at
+        # 1 | 2 threads, /tmp/t/pw_dg.py: res1x1's 64 -> 256 on 8 x 56^2
+        # 1.09 | 1.13, 32 x 28^2 1.07 | 1.09, 32 -> 128 on 8 x 56^2 1.15 |
+        # 1.06, 64 -> 128 1.18 | 1.12; not on 8 x 28^2 (6272 pixels) 0.90 |
+        # 0.83, nor from 128 channels 0.97 | 0.89 or 16 0.86 | 0.66, nor 64
+        # -> 64 (1.28 | 0.98))
+        expand = (not avx2 and 32 <= Kg <= 64 and Cg >= 2 * Kg and Cg % 16 == 0
+                  and geo.N * geo.H * geo.W >= 20000 and _channel_tiles(dtype))
+        if pointwise and not ((pointwise_tiles(Kg, Cg)
+                               and (threads == 1 or geo.N * geo.H * geo.W >= 256)) or expand):
             return "im2col", lambda: ("1x1 stride-1 convolution: a plain GEMM on "
                                       "grad_output in place")
         if pointwise:

@@ -261,3 +261,29 @@ def test_ukernel_l1_script(tmp_path):
         "lacks AVX2" in out.stdout or "no gcc" in out.stdout
     bad = run("-3")
     assert bad.returncode != 0 and "ukernel_l1.py" in bad.stderr
+
+
+def test_halves_sweep_script(tmp_path):
+    """bench/halves_sweep.py: the Zen 4 routing's A/B on given 8-channel
+    forwards, both layouts (a 7-pixel row is routed, NCHW and NHWC; a
+    28-pixel NCHW row is not), or a clear refusal off the AVX-512 path; and
+    bench/loop.py takes a sweep_shapes.txt layer too."""
+    run = _script_runner("halves_sweep.py", tmp_path)
+    out = run("1", "1", "0.01", "8,3,7,2", "8,3,28,1")
+    if convx._conv.active_isa() != "avx512":
+        assert out.returncode != 0 and "needs the AVX-512 path" in out.stderr
+    else:
+        assert out.returncode == 0, out.stderr
+        rows = out.stdout.splitlines()
+        assert len(rows) == 2 and "AVX-512 plan / routed" in rows[0], out.stdout
+        assert rows[0].startswith("C8 R3 Q7 N2 NCHW T1 (routed)"), rows[0]
+        assert rows[1].startswith("C8 R3 Q28 N1 NCHW T1 (not routed)"), rows[1]
+        nhwc = run("1", "1", "0.01", "--nhwc", "8,3,7,2")
+        assert nhwc.returncode == 0, nhwc.stderr
+        assert nhwc.stdout.startswith("C8 R3 Q7 N2 NHWC T1 (routed)"), nhwc.stdout
+    assert run("1").returncode != 0
+    loop = _script_runner("loop.py", tmp_path)
+    out = loop("c8k8_3x3", "fwd", "NCHW", "1", "0.01")
+    assert out.returncode == 0 and out.stdout.startswith("c8k8_3x3 fwd NCHW T1: "), out.stderr
+    bad = loop("nope", "fwd", "NCHW", "1", "0.01")
+    assert bad.returncode != 0 and "unknown layer" in bad.stderr
