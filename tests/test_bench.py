@@ -287,3 +287,22 @@ def test_halves_sweep_script(tmp_path):
     assert out.returncode == 0 and out.stdout.startswith("c8k8_3x3 fwd NCHW T1: "), out.stderr
     bad = loop("nope", "fwd", "NCHW", "1", "0.01")
     assert bad.returncode != 0 and "unknown layer" in bad.stderr
+
+
+def test_pair_script(tmp_path):
+    """bench/pair.py: PyTorch / convx auto on one layer in alternating rounds
+    (where PyTorch is installed; without it, a clear refusal), and a usage
+    error."""
+    run = _script_runner("pair.py", tmp_path)
+    out = run("lenet1", "dgrad", "1", "2", "0.01")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        assert out.returncode != 0 and "needs PyTorch" in out.stderr
+    else:
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("lenet1 dgrad 1T: torch ") and "median" in out.stdout
+        assert len(out.stdout.split("per round ")[1].split(";")[0].split()) == 2
+        bad = run("nope", "fwd", "1", "2", "0.01")
+        assert bad.returncode != 0 and "unknown layer" in bad.stderr
+    assert run("lenet1").returncode != 0
