@@ -335,6 +335,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_HALVES 16384  /* ... on any AVX-512 CPU (tests of that path elsewhere) */
 #define CX_DEV_NO_PFCHAN 32768 /* channels-last depthwise forward's next-row prefetch a channel vector at a time: all at once a strip */
 #define CX_DEV_NO_PFGATHER 65536 /* channels-last weight gradient's dY gather (16 channels a transpose, AVX-512) asking for the next 16 pixels' lines: none */
+#define CX_DEV_NO_PFWGRADX 131072 /* depthwise weight gradient's in-place tiles asking for the next item's planes a line a row step: all at once before the tile */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

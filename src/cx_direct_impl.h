@@ -70,6 +70,12 @@ typedef struct {
     unsigned m[24];
     ptrdiff_t off[24];
 } cx_dk_xfix;
+/* The next item's planes for the weight gradient's in-place tiles to ask for
+   as they run (dk_wgradx_tile): input x and dY dy, nx and ndy bytes. */
+typedef struct {
+    const char *x, *dy;
+    ptrdiff_t nx, ndy;
+} cx_dk_next;
 /* How far ahead of those tiles' reads the input is prefetched (bytes): about
    the bytes in flight one core's memory stream needs (2, 4, 8 and 16 KB ran
    within 5% of each other; none at all 10% slower). */
@@ -2677,7 +2683,8 @@ static CX_DK_INLINE void CX_NAME(dk_wgradx_tile)(ptrdiff_t rows, ptrdiff_t nvec,
                                                  const CX_T *restrict xp, ptrdiff_t H,
                                                  ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl,
                                                  const unsigned *mq, const unsigned *mx,
-                                                 const cx_dk_xfix *fx, CX_DV *restrict accm)
+                                                 const cx_dk_xfix *fx, const cx_dk_next *nx,
+                                                 CX_DV *restrict accm)
 {
     enum { R = 3, S = 3 };
     CX_DV acc[5][5];
@@ -2691,6 +2698,14 @@ static CX_DK_INLINE void CX_NAME(dk_wgradx_tile)(ptrdiff_t rows, ptrdiff_t nvec,
         for (int r = 0; r < R; ++r)
             a[r] = zero;
         for (ptrdiff_t i = 0; i < rows + R - 1; ++i) {
+            if (nx) {
+                /* the next planes' line t of each, one a step */
+                const ptrdiff_t o = (c * (rows + R - 1) + i) * 64;
+                if (o < nx->nx)
+                    __builtin_prefetch(nx->x + o, 0, 3);
+                if (o < nx->ndy)
+                    __builtin_prefetch(nx->dy + o, 0, 3);
+            }
             CX_DK_UNROLL for (int r = R - 1; r > 0; --r)
                 a[r] = a[r - 1];
             if (i < rows) {
@@ -2734,16 +2749,27 @@ static void CX_NAME(dk_wgradx_3)(ptrdiff_t rows, ptrdiff_t nvec, const CX_T *dyp
                                  ptrdiff_t pl, const unsigned *mq, const unsigned *mx,
                                  CX_DV *accm)
 {
-    CX_NAME(dk_wgradx_tile)(rows, nvec, dyp, ldy, xp, H, W, h0, pl, mq, mx, NULL, accm);
+    CX_NAME(dk_wgradx_tile)(rows, nvec, dyp, ldy, xp, H, W, h0, pl, mq, mx, NULL, NULL, accm);
 }
 
-/* The same under a padding mode (fx: its padded lanes). */
+/* The same, asking for the next item's planes a line a step (nx). */
+static void CX_NAME(dk_wgradx_3p)(ptrdiff_t rows, ptrdiff_t nvec, const CX_T *dyp,
+                                  ptrdiff_t ldy, const CX_T *xp, ptrdiff_t H, ptrdiff_t W,
+                                  ptrdiff_t h0, ptrdiff_t pl, const unsigned *mq,
+                                  const unsigned *mx, const cx_dk_next *nx, CX_DV *accm)
+{
+    CX_NAME(dk_wgradx_tile)(rows, nvec, dyp, ldy, xp, H, W, h0, pl, mq, mx, NULL, nx, accm);
+}
+
+/* The same under a padding mode (fx: its padded lanes; nx as dk_wgradx_3p's,
+   or NULL). */
 static void CX_NAME(dk_wgradx_3m)(ptrdiff_t rows, ptrdiff_t nvec, const CX_T *dyp,
                                   ptrdiff_t ldy, const CX_T *xp, ptrdiff_t H, ptrdiff_t W,
                                   ptrdiff_t h0, ptrdiff_t pl, const unsigned *mq,
-                                  const unsigned *mx, const cx_dk_xfix *fx, CX_DV *accm)
+                                  const unsigned *mx, const cx_dk_xfix *fx,
+                                  const cx_dk_next *nx, CX_DV *accm)
 {
-    CX_NAME(dk_wgradx_tile)(rows, nvec, dyp, ldy, xp, H, W, h0, pl, mq, mx, fx, accm);
+    CX_NAME(dk_wgradx_tile)(rows, nvec, dyp, ldy, xp, H, W, h0, pl, mq, mx, fx, nx, accm);
 }
 #endif
 
@@ -3529,15 +3555,28 @@ static void CX_NAME(wgrad_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         if (inplace) {
             /* depthwise 3x3: both planes read in place by the tile, no band
                and no dY copy (which waited on memory for 67% of the time) */
-            if (ahead && late) {
-                CX_NAME(dk_prefetch)(x + (nn * d->C + gn * Cg) * d->H * d->W, Cg * d->H * d->W);
-                CX_NAME(dk_prefetch)(dy + (nn * d->K + gn * Kg + k0) * PQ, kn * PQ);
+            const CX_T *xn = x + (nn * d->C + gn * Cg) * d->H * d->W;
+            const CX_T *dyn = dy + (nn * d->K + gn * Kg + k0) * PQ;
+            /* (the next planes: a line of each a row step of the tile, as
+               the forward's (a burst before the tile waited on the miss
+               buffers and the tile's dY loads behind it; bench/README.md,
+               session 25), or all at once first) */
+            const int spread = ahead && late && !(cx_dev_flags & CX_DEV_NO_PFWGRADX);
+            if (ahead && late && !spread) {
+                CX_NAME(dk_prefetch)(xn, Cg * d->H * d->W);
+                CX_NAME(dk_prefetch)(dyn, kn * PQ);
             }
+            const cx_dk_next nxt = {(const char *)xn, (const char *)dyn,
+                                    Cg * d->H * d->W * (ptrdiff_t)sizeof(CX_T),
+                                    kn * PQ * (ptrdiff_t)sizeof(CX_T)};
             const CX_T *dyg = dy + (n * d->K + g * Kg + k0) * PQ + p0 * QF;
             const CX_T *xg = x + (n * d->C + g * Cg) * d->H * d->W;
             if (xmode)
                 CX_NAME(dk_wgradx_3m)(rows, nvec, dyg, QF, xg, d->H, d->W, p0 - d->pad_top,
-                                      d->pad_left, xmq, xmx, &xfix, accg);
+                                      d->pad_left, xmq, xmx, &xfix, spread ? &nxt : NULL, accg);
+            else if (spread)
+                CX_NAME(dk_wgradx_3p)(rows, nvec, dyg, QF, xg, d->H, d->W, p0 - d->pad_top,
+                                      d->pad_left, xmq, xmx, &nxt, accg);
             else
                 CX_NAME(dk_wgradx_3)(rows, nvec, dyg, QF, xg, d->H, d->W, p0 - d->pad_top,
                                      d->pad_left, xmq, xmx, accg);
