@@ -329,7 +329,8 @@ WGRAD_INPLACE = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("case", WGRAD_INPLACE, ids=[c[0] for c in WGRAD_INPLACE])
 def test_depthwise_3x3_weight_gradient_reads_in_place(dev_flags, dtype, case):
-    """The same sums as from a band and a grad_output copy (CX_DEV_NO_INPLACE),
+    """The same sums as from a band and a grad_output copy (CX_DEV_NO_INPLACE)
+    and with the next planes asked for in a burst (CX_DEV_NO_PFWGRADX, 131072),
     exactly the reference's on integers, and its NaNs for an inf in the input
     (at a border) or in grad_output (meeting the padding)."""
     _, xs, kw = case
@@ -347,12 +348,13 @@ def test_depthwise_3x3_weight_gradient_reads_in_place(dev_flags, dtype, case):
         with np.errstate(invalid="ignore"):
             ref = ref_conv2d_weight(x, w.shape, gy, **kw)
         got = []
-        for flags in (0, 1024):
+        for flags in (0, 1024, 131072):
             dev_flags(flags)
             got.append(convx.conv2d_weight(x.astype(dtype), w.shape, gy.astype(dtype),
                                            algorithm="direct", threads=2, **kw))
         dev_flags(0)
         np.testing.assert_array_equal(got[0], got[1])
+        np.testing.assert_array_equal(got[0], got[2])
         np.testing.assert_array_equal(np.isnan(got[0]), np.isnan(ref))
         fin = ~np.isnan(ref)
         np.testing.assert_array_equal(got[0][fin], ref[fin])
