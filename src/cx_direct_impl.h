@@ -1109,12 +1109,71 @@ static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwdr_fns)[1 + CX_DK_ALIGNR][2][3][3] 
 #define CX_DK_EMBC 0
 #endif
 
+#if CX_DK_CV
+/* dst[c*ldd + j] = src[j*16 + c] for 16 channels c and pixels j < npix (<= 16):
+   four stages, each exchanging one bit of the row index with the same bit of
+   the lane index (rows i and i + b trade their off-diagonal halves). */
+static CX_DK_INLINE void CX_NAME(dk_tr16)(CX_DV *r)
+{
+#define CX_TR_STAGE(B, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15,   \
+                    B0, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12, B13, B14, B15)        \
+    for (int i = 0; i < 16; ++i)                                                           \
+        if (!(i & B)) {                                                                    \
+            const CX_DV lo = __builtin_shufflevector(r[i], r[i + B], A0, A1, A2, A3, A4,   \
+                                                     A5, A6, A7, A8, A9, A10, A11, A12,    \
+                                                     A13, A14, A15);                       \
+            const CX_DV hi = __builtin_shufflevector(r[i], r[i + B], B0, B1, B2, B3, B4,   \
+                                                     B5, B6, B7, B8, B9, B10, B11, B12,    \
+                                                     B13, B14, B15);                       \
+            r[i] = lo;                                                                     \
+            r[i + B] = hi;                                                                 \
+        }
+    CX_TR_STAGE(8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
+                8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
+    CX_TR_STAGE(4, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27,
+                4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
+    CX_TR_STAGE(2, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29,
+                2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31)
+    CX_TR_STAGE(1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30,
+                1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
+#undef CX_TR_STAGE
+}
+#endif
+
 #if CX_DK_CV || CX_DK_CV8
+/* A channel-vector tile's results: tr[j*cvl + c] (pixel-major, for the
+   caller's transposes or channels-last outputs), or where yo is given (16
+   lanes only) turned into NCHW in registers and stored in place:
+   yo[c*ldc + j] for the 16 channels c and the pixels j in the lanes of m (the
+   row's pixels; the tile's past the row's end left out). The in-register form
+   saves the pixel-major stores, their reloads and stores by dk_transpose16
+   (session 26: 3% of lenet2's forward). */
+static CX_DK_INLINE void CX_NAME(dk_fwdc_out)(const int NP, const CX_DV *acc, CX_T *restrict tr,
+                                              CX_T *restrict yo, ptrdiff_t ldc, unsigned m)
+{
+#if CX_DK_CV
+    if (yo) {
+        CX_DV r[16];
+        for (int j = 0; j < 16; ++j)
+            r[j] = acc[j < NP ? j : 0];
+        CX_NAME(dk_tr16)(r);
+        for (int c = 0; c < 16; ++c)
+            CX_NAME(dv_mask_store)(yo + c * ldc, m, r[c]);
+        return;
+    }
+#else
+    (void)yo, (void)ldc, (void)m;
+#endif
+    for (int j = 0; j < NP; ++j)
+        CX_NAME(dv_store)(tr + j * CX_DK_CVL, acc[j]);
+}
+
 static CX_DK_INLINE void CX_NAME(dk_fwdc_tile)(const int NP, ptrdiff_t taps,
                                                const CX_T *restrict wq,
                                                const CX_T *restrict base,
                                                const ptrdiff_t *restrict off,
-                                               const CX_T *restrict bias, CX_T *restrict tr)
+                                               const CX_T *restrict bias, CX_T *restrict tr,
+                                               CX_T *restrict yo, ptrdiff_t ldc, unsigned m)
 {
     CX_DV acc[14];
     const CX_DV b = CX_NAME(dv_load)(bias);
@@ -1127,8 +1186,7 @@ static CX_DK_INLINE void CX_NAME(dk_fwdc_tile)(const int NP, ptrdiff_t taps,
         for (int j = 0; j < NP; ++j)
             acc[j] += wv * CX_NAME(dv_splat)(xp[j]);
     } while (++t < taps);
-    for (int j = 0; j < NP; ++j)
-        CX_NAME(dv_store)(tr + j * CX_DK_CVL, acc[j]);
+    CX_NAME(dk_fwdc_out)(NP, acc, tr, yo, ldc, m);
 }
 
 /* The same tile for stride 1 and dilation 1 along the row, where the S taps of a
@@ -1146,7 +1204,8 @@ static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, const
                                                 const CX_T *restrict base,
                                                 const ptrdiff_t *restrict off,
                                                 const CX_T *restrict bias,
-                                                CX_T *restrict tr)
+                                                CX_T *restrict tr, CX_T *restrict yo,
+                                                ptrdiff_t ldc, unsigned m)
 {
     CX_DV acc[14];
     const CX_DV b = CX_NAME(dv_load)(bias);
@@ -1185,17 +1244,18 @@ static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, const
         }
         t += S;
     } while (t < taps);
-    for (int j = 0; j < NP; ++j)
-        CX_NAME(dv_store)(tr + j * CX_DK_CVL, acc[j]);
+    CX_NAME(dk_fwdc_out)(NP, acc, tr, yo, ldc, m);
 }
 
+/* (taps, wq, base, off, bias, tr, yo, ldc, m): see dk_fwdc_tile, dk_fwdc_out */
 typedef void (*CX_NAME(dk_fwdc_fn))(ptrdiff_t, const CX_T *, const CX_T *, const ptrdiff_t *,
-                                    const CX_T *, CX_T *);
+                                    const CX_T *, CX_T *, CX_T *, ptrdiff_t, unsigned);
 #define CX_DK_FWDC(NP)                                                                     \
     static void CX_NAME(dk_fwdc_##NP)(ptrdiff_t taps, const CX_T *wq, const CX_T *base,    \
-                                      const ptrdiff_t *off, const CX_T *bias, CX_T *tr)    \
+                                      const ptrdiff_t *off, const CX_T *bias, CX_T *tr,    \
+                                      CX_T *yo, ptrdiff_t ldc, unsigned m)                 \
     {                                                                                      \
-        CX_NAME(dk_fwdc_tile)(NP, taps, wq, base, off, bias, tr);                          \
+        CX_NAME(dk_fwdc_tile)(NP, taps, wq, base, off, bias, tr, yo, ldc, m);              \
     }
 CX_DK_FWDC(4) CX_DK_FWDC(6) CX_DK_FWDC(7) CX_DK_FWDC(8) CX_DK_FWDC(12) CX_DK_FWDC(14)
 #undef CX_DK_FWDC
@@ -1208,9 +1268,10 @@ static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdc_fns)[6] = {
 #define CX_DK_FWDCS1(NP, S, SUF, TL, TH)                                                   \
     static void CX_NAME(dk_fwdcs_##NP##_##S##SUF)(ptrdiff_t taps, const CX_T *wq,          \
                                                   const CX_T *base, const ptrdiff_t *off,  \
-                                                  const CX_T *bias, CX_T *tr)              \
+                                                  const CX_T *bias, CX_T *tr, CX_T *yo,    \
+                                                  ptrdiff_t ldc, unsigned m)               \
     {                                                                                      \
-        CX_NAME(dk_fwdcs_tile)(NP, S, TL, TH, taps, wq, base, off, bias, tr);              \
+        CX_NAME(dk_fwdcs_tile)(NP, S, TL, TH, taps, wq, base, off, bias, tr, yo, ldc, m);  \
     }
 #define CX_DK_FWDCS(NP, S)                                                                 \
     CX_DK_FWDCS1(NP, S, , 0, 0) CX_DK_FWDCS1(NP, S, _e1, (S - 1) / 2, 0)                  \
@@ -1238,8 +1299,10 @@ CX_DK_FWDCS_S(3) CX_DK_FWDCS_S(5) CX_DK_FWDCS_S(7)
 #define CX_DK_A_F(w, j) "vfmadd231ps %%ymm" #w ", %%ymm15, %[a" #j "]\n\t"
 #define CX_DK_A_E(byte, j0, j1, j2) CX_DK_A_BC(byte) CX_DK_A_F(12, j0) CX_DK_A_F(13, j1) CX_DK_A_F(14, j2)
 static void CX_NAME(dk_fwdcs_12_3a)(ptrdiff_t taps, const CX_T *wq, const CX_T *base,
-                                     const ptrdiff_t *off, const CX_T *bias, CX_T *tr)
+                                     const ptrdiff_t *off, const CX_T *bias, CX_T *tr,
+                                     CX_T *yo, ptrdiff_t ldc, unsigned m)
 {
+    (void)yo, (void)ldc, (void)m;   /* (AVX2: results to tr only) */
     CX_DV a0 = CX_NAME(dv_load)(bias), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
           a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
     /* ymm12-14: the kernel row's 3 tap vectors; ymm15: the broadcast pixel */
@@ -1290,6 +1353,12 @@ static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdcs_fns)[3][6][4] = {
 #undef CX_DK_FWDCS_ROW
 #undef CX_DK_FWDCS_E
 #endif
+/* The lanes of a tile's first min(left, nv) pixels (left > 0, nv <= 16). */
+static inline unsigned cx_dk_pixmask(ptrdiff_t left, ptrdiff_t nv)
+{
+    return (1u << cx_min(left, nv)) - 1u;
+}
+
 /* pixels per channel-vector tile (a compile-time set) */
 static const ptrdiff_t cx_dk_nps[6] = {4, 6, 7, 8, 12, 14};
 
@@ -1308,34 +1377,6 @@ static ptrdiff_t cx_dk_slide(const cx_conv2d_desc *d)
 }
 
 #if CX_DK_CV
-/* dst[c*ldd + j] = src[j*16 + c] for 16 channels c and pixels j < npix (<= 16):
-   four stages, each exchanging one bit of the row index with the same bit of
-   the lane index (rows i and i + b trade their off-diagonal halves). */
-static CX_DK_INLINE void CX_NAME(dk_tr16)(CX_DV *r)
-{
-#define CX_TR_STAGE(B, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15,   \
-                    B0, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12, B13, B14, B15)        \
-    for (int i = 0; i < 16; ++i)                                                           \
-        if (!(i & B)) {                                                                    \
-            const CX_DV lo = __builtin_shufflevector(r[i], r[i + B], A0, A1, A2, A3, A4,   \
-                                                     A5, A6, A7, A8, A9, A10, A11, A12,    \
-                                                     A13, A14, A15);                       \
-            const CX_DV hi = __builtin_shufflevector(r[i], r[i + B], B0, B1, B2, B3, B4,   \
-                                                     B5, B6, B7, B8, B9, B10, B11, B12,    \
-                                                     B13, B14, B15);                       \
-            r[i] = lo;                                                                     \
-            r[i + B] = hi;                                                                 \
-        }
-    CX_TR_STAGE(8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
-                8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
-    CX_TR_STAGE(4, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27,
-                4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
-    CX_TR_STAGE(2, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29,
-                2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31)
-    CX_TR_STAGE(1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30,
-                1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
-#undef CX_TR_STAGE
-}
 
 /* (not inlined: inlined into the caller's loop over pixel blocks, GCC kept 16
    destination pointers as induction variables, spilled to the stack; a short
@@ -2102,6 +2143,10 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                          d->pad_mode == CX_PAD_ZEROS && !(cx_dev_flags & CX_DEV_NO_ECOL);
         const ptrdiff_t eh = (d->S - 1) / 2;
         const CX_NAME(dk_fwdc_fn) *efn = slide ? CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi] : NULL;
+        /* channels-first outputs, 16 lanes: each tile transposes its results
+           and stores them in place (dk_fwdc_out), not through tr */
+        const int fused = CX_DK_CV && !pl->dk_nhwc && !(cx_dev_flags & CX_DEV_NO_FWDCT);
+        const ptrdiff_t ostep = slide ? slide : 1;
         ptrdiff_t *eoff = (ptrdiff_t *)(((size_t)(tr + (pl->tile * Q + 32) * cvl) +
                                          sizeof(ptrdiff_t) - 1) & ~(sizeof(ptrdiff_t) - 1));
         for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl) {
@@ -2122,21 +2167,31 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                     const ptrdiff_t R = d->R, S = d->S, n1 = (hi - lo) * S;
                     tv = (cb - ca) * n1;
                     wv = wpk + woff + k0 * Cg * n1 + ca * n1 * cvl;
+                    /* (the sliding tiles read a kernel row's offset at its
+                       chunks' first taps only: those alone, not a memcpy per
+                       channel, 1% of lenet2's forward) */
                     for (ptrdiff_t c = ca; c < cb; ++c)
-                        memcpy(eoff + c * n1, off + (c * R + lo) * S, (size_t)n1 * sizeof(ptrdiff_t));
+                        for (ptrdiff_t i = 0; i < n1; i += ostep)
+                            eoff[c * n1 + i] = off[(c * R + lo) * S + i];
                     ov = eoff + ca * n1;
                 }
+                /* (fused: the tile's pixels on the row, as lanes of a mask) */
+                CX_T *yo = fused ? yg + k0 * ldc + p * Q : NULL;
                 if (ecol) {
                     for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv) {
                         const int k = (q0 + eh <= d->pad_left) |
                                       (q0 + nv + d->S - 1 - eh >= d->pad_left + d->W) << 1;
-                        efn[k](tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl);
+                        efn[k](tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl,
+                               yo ? yo + q0 : NULL, ldc, cx_dk_pixmask(Q - q0, nv));
                     }
                     continue;
                 }
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv)
-                    fn(tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl);
+                    fn(tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl,
+                       yo ? yo + q0 : NULL, ldc, cx_dk_pixmask(Q - q0, nv));
             }
+            if (fused)
+                continue;
             if (pl->dk_nhwc) {
                 /* pixel-major already: cvl channels of each pixel to (n, p, q, k) */
                 CX_T *yp = y + (n * P + p0) * Q * d->K + g * Kg + k0;
@@ -2266,11 +2321,11 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                 CX_T *yp = y + ((n * P + p0 + p) * Q) * 8;
                 ptrdiff_t q = 0;
                 for (; q + 12 <= Q; q += 12)
-                    CX_NAME(dk_fwdc_tile)(12, taps, wq, bp + q, off, bv, yp + q * 8);
+                    CX_NAME(dk_fwdc_tile)(12, taps, wq, bp + q, off, bv, yp + q * 8, NULL, 0, 0);
                 for (; q + 4 <= Q; q += 4)
-                    CX_NAME(dk_fwdc_tile)(4, taps, wq, bp + q, off, bv, yp + q * 8);
+                    CX_NAME(dk_fwdc_tile)(4, taps, wq, bp + q, off, bv, yp + q * 8, NULL, 0, 0);
                 for (; q < Q; ++q)
-                    CX_NAME(dk_fwdc_tile)(1, taps, wq, bp + q, off, bv, yp + q * 8);
+                    CX_NAME(dk_fwdc_tile)(1, taps, wq, bp + q, off, bv, yp + q * 8, NULL, 0, 0);
             }
             return;
         }

@@ -672,12 +672,14 @@ EDGE_CASES = CV8_CASES + [
 
 
 def _same_without_the_skips(call, dev_flags):
-    """call(threads) at 1 thread, after checking that 2 threads and each of the
+    """call(threads) at 1 thread, after checking that 2 threads, each of the
     padding skips turned off (CX_DEV_NO_EDGE = 256, CX_DEV_NO_ECOL = 512, both)
-    give the same bits."""
+    and the AVX-512 tiles' results through a pixel-major buffer and
+    dk_transpose16 rather than transposed in registers and stored in place
+    (CX_DEV_NO_FWDCT = 262144) give the same bits."""
     got = call(1)
     np.testing.assert_array_equal(call(2), got)
-    for flags in (256, 512, 768):
+    for flags in (256, 512, 768, 262144):
         dev_flags(flags)
         every = call(1)
         dev_flags(0)
