@@ -337,6 +337,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_PFGATHER 65536 /* channels-last weight gradient's dY gather (16 channels a transpose, AVX-512) asking for the next 16 pixels' lines: none */
 #define CX_DEV_NO_PFWGRADX 131072 /* depthwise weight gradient's in-place tiles asking for the next item's planes a line a row step: all at once before the tile */
 #define CX_DEV_NO_FWDCT 262144 /* AVX-512 channel-vector forward tiles storing pixel-major results for dk_transpose16 (NCHW outputs), not transposing in registers and storing in place */
+#define CX_DEV_NO_XIN2 524288 /* channel-vector forward tiles whose products are all on the image (dk_xin2) reading a band, not x in place */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

@@ -668,18 +668,24 @@ EDGE_CASES = CV8_CASES + [
     ("left3_right1", (2, 4, 10, 14), (16, 4, 5, 5), dict(padding=((2, 2), (3, 1)))),
     # an image narrower than the kernel: one tile, both ends left out
     ("narrow", (2, 4, 6, 3), (16, 4, 5, 5), dict(padding=2)),
+    # no edge rows (a top row with every kernel row on padding; a prepacked
+    # weight over 128 KB), padded rows all the same: bands, not x in place
+    ("rows_all_pad", (2, 4, 6, 14), (16, 4, 3, 3), dict(padding=((3, 3), (1, 1)))),
+    ("big_weight", (1, 64, 5, 14), (64, 64, 3, 3), dict(padding=1)),
 ]
 
 
 def _same_without_the_skips(call, dev_flags):
     """call(threads) at 1 thread, after checking that 2 threads, each of the
     padding skips turned off (CX_DEV_NO_EDGE = 256, CX_DEV_NO_ECOL = 512, both)
-    and the AVX-512 tiles' results through a pixel-major buffer and
+    the AVX-512 tiles' results through a pixel-major buffer and
     dk_transpose16 rather than transposed in registers and stored in place
-    (CX_DEV_NO_FWDCT = 262144) give the same bits."""
+    (CX_DEV_NO_FWDCT = 262144), and the tiles reading a band rather than x in
+    place where all their products are on the image (CX_DEV_NO_XIN2 = 524288:
+    lenet2, top_only, cols_only, right_only) give the same bits."""
     got = call(1)
     np.testing.assert_array_equal(call(2), got)
-    for flags in (256, 512, 768, 262144):
+    for flags in (256, 512, 768, 262144, 524288):
         dev_flags(flags)
         every = call(1)
         dev_flags(0)
