@@ -1682,6 +1682,28 @@ static ptrdiff_t cx_dk_src_tap(const cx_conv2d_desc *d, const cx_conv2d_plan *pl
     return ((c2 % Cs) * T + c2 / Cs) * RS + j % RS;
 }
 
+#if CX_DK_CV
+/* dst[j*16 + i] = src[i*lds + j] for the 16 channels i and the taps j < n:
+   16 x 16 transposes of the channels' runs of taps (a short last block through
+   masked loads). The channel-vector tiles' weight packs per call, lenet2's
+   forward 5 us a call with one gathered load per element (1% of it at 1
+   thread, 2% at 2: the packing runs on one). */
+static void CX_NAME(dk_pack16)(const CX_T *restrict src, ptrdiff_t lds, ptrdiff_t n,
+                               CX_T *restrict dst)
+{
+    for (ptrdiff_t j0 = 0; j0 < n; j0 += 16) {
+        const ptrdiff_t m = cx_min(16, n - j0);
+        const unsigned mk = (1u << m) - 1u;
+        CX_DV r[16];
+        for (int i = 0; i < 16; ++i)
+            r[i] = CX_NAME(dv_maskz_load)(mk, src + i * lds + j0);
+        CX_NAME(dk_tr16)(r);
+        for (ptrdiff_t j = 0; j < m; ++j)
+            CX_NAME(dv_store)(dst + (j0 + j) * 16, r[j]);
+    }
+}
+#endif
+
 /* The weight of one group (Kg x taps) in the tiles' order: channel blocks of
    mr = 8, 4, 2, 1 (as many of each as the plan's tile allows), each [tap][mr]. */
 static void CX_NAME(dk_pack_weight)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
@@ -1691,6 +1713,13 @@ static void CX_NAME(dk_pack_weight)(const cx_conv2d_desc *d, const cx_conv2d_pla
     if (pl->dk_mode == 2) {
         /* blocks of CX_DK_CVL (16 or 8) channels, each [tap][channel] */
         const ptrdiff_t cvl = CX_DK_CVL;
+#if CX_DK_CV
+        if (pl->dk_tperm <= 1 && Kg % 16 == 0 && !(cx_dev_flags & CX_DEV_NO_PACK16)) {
+            for (ptrdiff_t k0 = 0; k0 < Kg; k0 += 16)
+                CX_NAME(dk_pack16)(wg + k0 * taps, taps, taps, wp + k0 * taps);
+            return;
+        }
+#endif
         for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl)
             for (ptrdiff_t t = 0; t < taps; ++t) {
                 const ptrdiff_t ts = cx_dk_src_tap(d, pl, t);
@@ -1959,6 +1988,17 @@ static void CX_NAME(dk_pack_edges)(const cx_conv2d_desc *d, const cx_conv2d_plan
         cx_dk_edge_row(d, pl->dk_etop, pl->dk_ebot, e, &lo, &hi, &woff);
         const ptrdiff_t tv = Cg * (hi - lo) * S;
         CX_T *dst = wp + woff;
+#if CX_DK_CV
+        if (pl->dk_tperm <= 1 && Kg % 16 == 0 && !(cx_dev_flags & CX_DEV_NO_PACK16)) {
+            /* (each channel's kernel rows [lo, hi): one run of taps) */
+            const ptrdiff_t n1 = (hi - lo) * S;
+            for (ptrdiff_t k0 = 0; k0 < Kg; k0 += 16)
+                for (ptrdiff_t c = 0; c < Cg; ++c)
+                    CX_NAME(dk_pack16)(wg + k0 * taps + (c * R + lo) * S, taps, n1,
+                                       dst + k0 * tv + c * n1 * 16);
+            continue;
+        }
+#endif
         for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl) {
             ptrdiff_t j = 0;
             for (ptrdiff_t c = 0; c < Cg; ++c)

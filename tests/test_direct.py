@@ -682,10 +682,12 @@ def _same_without_the_skips(call, dev_flags):
     dk_transpose16 rather than transposed in registers and stored in place
     (CX_DEV_NO_FWDCT = 262144), and the tiles reading a band rather than x in
     place where all their products are on the image (CX_DEV_NO_XIN2 = 524288:
-    lenet2, top_only, cols_only, right_only) give the same bits."""
+    lenet2, top_only, cols_only, right_only) and the weight packed an element
+    at a time rather than by 16 x 16 transposes (CX_DEV_NO_PACK16 = 1048576)
+    give the same bits."""
     got = call(1)
     np.testing.assert_array_equal(call(2), got)
-    for flags in (256, 512, 768, 262144, 524288):
+    for flags in (256, 512, 768, 262144, 524288, 1048576):
         dev_flags(flags)
         every = call(1)
         dev_flags(0)
