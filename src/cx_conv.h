@@ -339,6 +339,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_FWDCT 262144 /* AVX-512 channel-vector forward tiles storing pixel-major results for dk_transpose16 (NCHW outputs), not transposing in registers and storing in place */
 #define CX_DEV_NO_XIN2 524288 /* channel-vector forward tiles whose products are all on the image (dk_xin2) reading a band, not x in place */
 #define CX_DEV_NO_PACK16 1048576 /* the AVX-512 channel-vector tiles' weight packed an element at a time, not by 16 x 16 transposes */
+#define CX_DEV_NO_WGRADRR 2097152 /* channel-vector weight-gradient tiles' last pass over fewer kernel rows than the tile's on the full tile (rows repeated), not on its 4-, 2- or 1-row forms */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

@@ -3053,16 +3053,44 @@ typedef void (*CX_NAME(dk_wgradc_fn))(ptrdiff_t, ptrdiff_t, const CX_T *const *,
 #define CX_DK_WGRADC_E(S)                                                                  \
     {CX_NAME(dk_wgradc_##S), CX_NAME(dk_wgradc_##S##_e1), CX_NAME(dk_wgradc_##S##_e2),     \
      CX_NAME(dk_wgradc_##S##_e3)}
+/* The same tiles on NRR = 4, 2 or 1 kernel rows (the forms _rN...): a last
+   pass over the Cg*R kernel rows that are fewer than the tile's (a 3-channel
+   3x3 weight gradient: 9 rows, 8 + 1, the second pass had run 8 of which 7
+   repeated a row, 44% of its products wasted) */
+#define CX_DK_WGRADCR(S, NRR)                                                              \
+    CX_DK_WGRADC1(S, NRR, _r##NRR, 0, 0) CX_DK_WGRADC1(S, NRR, _r##NRR##_e1, (S - 1) / 2, 0) \
+    CX_DK_WGRADC1(S, NRR, _r##NRR##_e2, 0, (S - 1) / 2)                                     \
+    CX_DK_WGRADC1(S, NRR, _r##NRR##_e3, (S - 1) / 2, (S - 1) / 2)
+#define CX_DK_WGRADCR_E(S, NRR)                                                            \
+    {CX_NAME(dk_wgradc_##S##_r##NRR), CX_NAME(dk_wgradc_##S##_r##NRR##_e1),                  \
+     CX_NAME(dk_wgradc_##S##_r##NRR##_e2), CX_NAME(dk_wgradc_##S##_r##NRR##_e3)}
+#define CX_DK_WGRADCR_NONE {NULL, NULL, NULL, NULL}
 #if CX_DK_CV
 CX_DK_WGRADC(3, 8) CX_DK_WGRADC(5, 4) CX_DK_WGRADC(7, 3) CX_DK_WGRADC(9, 2)
 /* [(S - 3) / 2][edge: 0 every band pixel, 1 the first (S-1)/2 left out, 2 the last, 3 both] */
 static const CX_NAME(dk_wgradc_fn) CX_NAME(dk_wgradc_fns)[4][4] = {
     CX_DK_WGRADC_E(3), CX_DK_WGRADC_E(5), CX_DK_WGRADC_E(7), CX_DK_WGRADC_E(9)};
+CX_DK_WGRADCR(3, 4) CX_DK_WGRADCR(3, 2) CX_DK_WGRADCR(3, 1) CX_DK_WGRADCR(5, 2)
+CX_DK_WGRADCR(5, 1) CX_DK_WGRADCR(7, 2) CX_DK_WGRADCR(7, 1) CX_DK_WGRADCR(9, 1)
+/* [(S - 3) / 2][NRR 4, 2, 1][edge]: NULL where NRR is not below the main tile's */
+static const CX_NAME(dk_wgradc_fn) CX_NAME(dk_wgradc_rfns)[4][3][4] = {
+    {CX_DK_WGRADCR_E(3, 4), CX_DK_WGRADCR_E(3, 2), CX_DK_WGRADCR_E(3, 1)},
+    {CX_DK_WGRADCR_NONE, CX_DK_WGRADCR_E(5, 2), CX_DK_WGRADCR_E(5, 1)},
+    {CX_DK_WGRADCR_NONE, CX_DK_WGRADCR_E(7, 2), CX_DK_WGRADCR_E(7, 1)},
+    {CX_DK_WGRADCR_NONE, CX_DK_WGRADCR_NONE, CX_DK_WGRADCR_E(9, 1)}};
 #else
 CX_DK_WGRADC(3, 4) CX_DK_WGRADC(5, 2) CX_DK_WGRADC(7, 1)
 static const CX_NAME(dk_wgradc_fn) CX_NAME(dk_wgradc_fns)[3][4] = {
     CX_DK_WGRADC_E(3), CX_DK_WGRADC_E(5), CX_DK_WGRADC_E(7)};
+CX_DK_WGRADCR(3, 2) CX_DK_WGRADCR(3, 1) CX_DK_WGRADCR(5, 1)
+static const CX_NAME(dk_wgradc_fn) CX_NAME(dk_wgradc_rfns)[3][3][4] = {
+    {CX_DK_WGRADCR_NONE, CX_DK_WGRADCR_E(3, 2), CX_DK_WGRADCR_E(3, 1)},
+    {CX_DK_WGRADCR_NONE, CX_DK_WGRADCR_NONE, CX_DK_WGRADCR_E(5, 1)},
+    {CX_DK_WGRADCR_NONE, CX_DK_WGRADCR_NONE, CX_DK_WGRADCR_NONE}};
 #endif
+#undef CX_DK_WGRADCR_NONE
+#undef CX_DK_WGRADCR_E
+#undef CX_DK_WGRADCR
 #undef CX_DK_WGRADC_E
 #undef CX_DK_WGRADC
 #undef CX_DK_WGRADC1
@@ -3343,6 +3371,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
        windows of the last pixel block reach index Q + 2S - 3) */
     const ptrdiff_t dpitch = ((pl->dk_qt ? pl->dk_qt : Q) + 2 * S - 2) * cvl;
     const CX_NAME(dk_wgradc_fn) *fns = CX_NAME(dk_wgradc_fns)[(S - 3) / 2];
+    const CX_NAME(dk_wgradc_fn)(*rfns)[4] = CX_NAME(dk_wgradc_rfns)[(S - 3) / 2];
     /* dk_edge (2-D zero padding, set by the caller): the products of zero
        padding's rows and columns are left out. Rows: kernel rows ordered
        (r, c) (position j is channel j % Cg, row j / Cg), so that a tile's
@@ -3509,13 +3538,27 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
                 }
             }
             CX_DV *acck = acc + kb * crp * S;
-            for (ptrdiff_t c0 = 0; c0 < ncr; c0 += nrr) {
+            for (ptrdiff_t c0 = 0, step = nrr; c0 < ncr; c0 += step) {
+                /* fewer kernel rows left than the tile's: the largest of the
+                   4-, 2- and 1-row forms that fits (dk_wgradc_rfns) */
+                CX_NAME(dk_wgradc_fn) fn = fns[ec];
+                step = nrr;
+                if (ncr - c0 < nrr && Qu > S && !(cx_dev_flags & CX_DEV_NO_WGRADRR))
+                    for (int ri = 0; ri < 3; ++ri) {
+                        const ptrdiff_t nr = (ptrdiff_t)4 >> ri;
+                        const CX_NAME(dk_wgradc_fn) f = rfns[ri][ec];
+                        if (f && nr <= ncr - c0) {
+                            fn = f;
+                            step = nr;
+                            break;
+                        }
+                    }
                 /* output rows [pa, pb) of the band: all, or (erow) those from
                    the first where the tile's last kernel row reads the image
                    to the last where its first does ((r, c) order: rows r0 <=
                    r1; a row's range moves up as r grows) */
                 ptrdiff_t pa = 0, pb = rows;
-                const ptrdiff_t jn = cx_min(c0 + nrr, ncr) - 1;
+                const ptrdiff_t jn = cx_min(c0 + step, ncr) - 1;
                 if (erow) {
                     ptrdiff_t lo, hi, lo1, hi1;
                     cx_valid_range(P, d->stride_h, c0 / Cg * d->dil_h - d->pad_top, d->H, &lo,
@@ -3531,7 +3574,7 @@ static void CX_NAME(wgrad_dkc)(const cx_conv2d_desc *d, const cx_conv3d_depth *z
                     xr[i] = band + off[CX_NAME(dk_wgradc_cr)(cx_min(c0 + i, jn), Cg, R, erow) * S] +
                             pa * rstep;
                 if (Qu > S)
-                    fns[ec](pb - pa, Qu, xr, rstep, dyt + pa * dpitch, dpitch, acck + c0 * S);
+                    fn(pb - pa, Qu, xr, rstep, dyt + pa * dpitch, dpitch, acck + c0 * S);
                 else
                     CX_NAME(dk_wgradc_exact)(S, cx_min(nrr, ncr - c0), pb - pa, Qu, xr, rstep,
                                              dyt + pa * dpitch, dpitch, acck + c0 * S);

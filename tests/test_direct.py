@@ -683,11 +683,15 @@ def _same_without_the_skips(call, dev_flags):
     (CX_DEV_NO_FWDCT = 262144), and the tiles reading a band rather than x in
     place where all their products are on the image (CX_DEV_NO_XIN2 = 524288:
     lenet2, top_only, cols_only, right_only) and the weight packed an element
-    at a time rather than by 16 x 16 transposes (CX_DEV_NO_PACK16 = 1048576)
-    give the same bits."""
+    at a time rather than by 16 x 16 transposes (CX_DEV_NO_PACK16 = 1048576),
+    and the weight gradient's last pass over fewer kernel rows than its tile's
+    on the full tile rather than on the 4-, 2- or 1-row forms
+    (CX_DEV_NO_WGRADRR = 2097152: every case whose Cg*R kernel rows are not
+    a multiple of the tile's, e.g. 7x7_q30, c3_r5, bands_images) give the
+    same bits."""
     got = call(1)
     np.testing.assert_array_equal(call(2), got)
-    for flags in (256, 512, 768, 262144, 524288, 1048576):
+    for flags in (256, 512, 768, 262144, 524288, 1048576, 2097152):
         dev_flags(flags)
         every = call(1)
         dev_flags(0)
