@@ -2454,7 +2454,6 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
     }
 }
 
-/* Output rows of band bi of image n, group g. */
 /* Whether the channel-vector tiles of d's forward read x in place, without a
    band: where every product they run is on the image, zero padding's being
    those they leave out. Stride and dilation 1, sliding tiles, zero padding
@@ -2505,6 +2504,7 @@ static int CX_NAME(dk_xin2)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 #endif
 }
 
+/* Output rows of band bi of image n, group g. */
 static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                   const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                                   ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws,
