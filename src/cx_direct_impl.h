@@ -1377,7 +1377,6 @@ static ptrdiff_t cx_dk_slide(const cx_conv2d_desc *d)
 }
 
 #if CX_DK_CV
-
 /* (not inlined: inlined into the caller's loop over pixel blocks, GCC kept 16
    destination pointers as induction variables, spilled to the stack; a short
    block's rows are masked stores) */
@@ -2550,21 +2549,20 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     else
         CX_NAME(dk_pack_weight)(d, pl, w + g * Kg * taps, wp);
     const ptrdiff_t ldq = pl->dk_pitch ? pl->dk_pitch : Q;
-    CX_T *scratch = band + Cg * rows_in * d->stride_w * L;
+    const cx_conv2d_plan *pb = pl;
+    const CX_T *src = band;
+    cx_conv2d_plan px;
     if (xin2) {
         /* band row i = x's row p0 + i - pad_top from column -pad_left, rows
            of W (the tiles read only the pixels on the image: dk_xin2) */
-        cx_conv2d_plan px = *pl;
+        px = *pl;
         px.dk_L = d->W;
-        CX_NAME(dk_fwd_band)(d, &px, xg + (p0 - d->pad_top) * d->W - d->pad_left, scratch, off,
-                             wpk, n, g, p0, rows, bias, y,
-                             y + ((n * d->K + g * Kg) * P + p0) * ldq, P * ldq, pf, pfn, 0, Cg,
-                             NULL);
-        return;
+        pb = &px;
+        src = xg + (p0 - d->pad_top) * d->W - d->pad_left;
     }
-    CX_NAME(dk_fwd_band)(d, pl, band, scratch, off, wpk, n, g, p0, rows, bias, y,
-                         y + ((n * d->K + g * Kg) * P + p0) * ldq, P * ldq, pf, pfn, 0, Cg,
-                         inplace ? &xin : NULL);
+    CX_NAME(dk_fwd_band)(d, pb, src, band + Cg * rows_in * d->stride_w * L, off, wpk, n, g, p0,
+                         rows, bias, y, y + ((n * d->K + g * Kg) * P + p0) * ldq, P * ldq, pf,
+                         pfn, 0, Cg, inplace && !xin2 ? &xin : NULL);
 }
 
 /* ------------------------------------------------ 3-D bands (cx_conv3d_depth) */

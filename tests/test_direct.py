@@ -682,8 +682,9 @@ def _same_without_the_skips(call, dev_flags):
     dk_transpose16 rather than transposed in registers and stored in place
     (CX_DEV_NO_FWDCT = 262144), and the tiles reading a band rather than x in
     place where all their products are on the image (CX_DEV_NO_XIN2 = 524288:
-    lenet2, top_only, cols_only, right_only) and the weight packed an element
-    at a time rather than by 16 x 16 transposes (CX_DEV_NO_PACK16 = 1048576),
+    lenet2, to8_q14, bands, pad3_r5, top_only, right_only) and the weight
+    packed an element at a time rather than by 16 x 16 transposes
+    (CX_DEV_NO_PACK16 = 1048576),
     and the weight gradient's last pass over fewer kernel rows than its tile's
     on the full tile rather than on the 4-, 2- or 1-row forms
     (CX_DEV_NO_WGRADRR = 2097152: every case whose Cg*R kernel rows are not
