@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _conv, _layout, _padmode
+from . import _conv, _layout, _memory, _padmode
 
 __all__ = ["conv2d", "conv2d_weight", "conv2d_input"]
 
@@ -409,7 +409,7 @@ def _memo_total(op, geo, algo, dtype, nthreads, allocations):
 
 def _alloc(name, shape, dtype, zero=False):
     _check_size(name, shape, dtype)
-    return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+    return np.zeros(shape, dtype) if zero else _memory.empty(shape, dtype)
 
 
 # --------------------------------------------------------------------------- geometry

@@ -14,7 +14,7 @@ explicit zeros (0 * inf = NaN), the input gradient multiplies no padding.
 
 import numpy as np
 
-from . import _conv
+from . import _conv, _memory
 
 
 def _threads(threads):
@@ -23,7 +23,7 @@ def _threads(threads):
 
 def nhwc_forward(x, w, bias, geo, threads):
     """y (N, P, Q, K) = conv2d(x (N, H, W, C), w (K, C/groups, R, S)) + bias."""
-    y = np.empty((geo.N, geo.P, geo.Q, geo.K), x.dtype)
+    y = _memory.empty((geo.N, geo.P, geo.Q, geo.K), x.dtype)
     b = bias.reshape(-1) if bias is not None else np.empty(0, x.dtype)
     # (the tiles may skip the zero padding's products where no 0 * inf is
     # lost: a finite weight)
@@ -71,7 +71,7 @@ def _input_as_forward(w, geo):
 def nhwc_input(w, gy, geo, threads):
     """dx (N, H, W, C) = conv2d_input(w (K, C/groups, R, S), gy (N, P, Q, K)); input
     pixels that no output reads are exactly 0."""
-    dx = np.empty((geo.N, geo.H, geo.W, geo.C), gy.dtype)
+    dx = _memory.empty((geo.N, geo.H, geo.W, geo.C), gy.dtype)
     as_fwd = _input_as_forward(w, geo)
     if as_fwd is not None:
         g2, wt = as_fwd

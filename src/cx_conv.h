@@ -333,13 +333,15 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_MODEX 4096 /* the depthwise 3x3 weight gradient's in-place tiles under a padding mode (padded lanes from the columns they copy): the band */
 #define CX_DEV_NO_HALVES 8192 /* AVX-512 float32 forwards on AVX2's 8-lane channel-vector tiles where the CPU runs 512-bit FMAs as halves (plan.path): the AVX-512 plan */
 #define CX_DEV_HALVES 16384  /* ... on any AVX-512 CPU (tests of that path elsewhere) */
-#define CX_DEV_NO_PFCHAN 32768 /* channels-last depthwise forward's next-row prefetch a channel vector at a time: all at once a strip */
+/* 32768: free (was CX_DEV_NO_PFCHAN, the channels-last depthwise forward's next-row prefetch, removed in session 27) */
 #define CX_DEV_NO_PFGATHER 65536 /* channels-last weight gradient's dY gather (16 channels a transpose, AVX-512) asking for the next 16 pixels' lines: none */
 #define CX_DEV_NO_PFWGRADX 131072 /* depthwise weight gradient's in-place tiles asking for the next item's planes a line a row step: all at once before the tile */
 #define CX_DEV_NO_FWDCT 262144 /* AVX-512 channel-vector forward tiles storing pixel-major results for dk_transpose16 (NCHW outputs), not transposing in registers and storing in place */
 #define CX_DEV_NO_XIN2 524288 /* channel-vector forward tiles whose products are all on the image (dk_xin2) reading a band, not x in place */
 #define CX_DEV_NO_PACK16 1048576 /* the AVX-512 channel-vector tiles' weight packed an element at a time, not by 16 x 16 transposes */
 #define CX_DEV_NO_WGRADRR 2097152 /* channel-vector weight-gradient tiles' last pass over fewer kernel rows than the tile's on the full tile (rows repeated), not on its 4-, 2- or 1-row forms */
+#define CX_DEV_NO_DWNT 4194304 /* channels-last depthwise forward's strips storing into the staged row for dk_stream_copy, not streaming whole lines from registers */
+#define CX_DEV_NO_DW2ROW 8388608 /* channels-last depthwise forward's strips one output row a pass, not two (AVX-512) */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);
 

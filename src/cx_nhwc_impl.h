@@ -825,10 +825,89 @@ static void CX_NAME(nhwc_dw_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *
     const int strips = CX_DVL > 1 && mult == 1 && S == 3 && R <= 3 && d->stride_w == 1 &&
                        d->dil_w == 1 && !(cx_dev_flags & CX_DEV_NO_DWSTRIP);
     const ptrdiff_t cv1 = strips ? c0 + (c1 - c0) / CX_DVL * CX_DVL : c0;
+    /* the strips cover every channel and each output vector is a whole
+       64-byte line of y: stream it out from its register (through the staged
+       row, each vector was stored, loaded again and streamed: 30% of the
+       layer's samples on the copy, channels-last 1.7x NCHW's time) */
+    const int direct = CX_DK_STREAM && stage && cv1 == c1 && c0 == 0 &&
+                       (C * (ptrdiff_t)sizeof(CX_T)) % 64 == 0 && (size_t)y % 64 == 0 &&
+                       !(cx_dev_flags & CX_DEV_NO_DWNT);
+    enum { QB = CX_VREGS >= 32 ? 8 : 4 };
+#if CX_DK_STREAM
+    /* 3x3, unit steps, every channel in the strips, results straight to y
+       (AVX-512: 32 vector registers): two output rows a pass, each of the
+       4 input rows' vectors loaded once for both rows (16 accumulators, 9
+       weights). Output row p + 1's sums still run over r = 0..2 in order. */
+    const int pairs = strips && cv1 == c1 && (!stage || direct) && R == 3 &&
+                      d->stride_h == 1 && d->dil_h == 1 && !(cx_dev_flags & CX_DEV_NO_DW2ROW);
+#endif
     for (ptrdiff_t p = p0; p < p1; ++p) {
+#if CX_DK_STREAM
+        if (pairs && p + 1 < p1) {
+            CX_T *y0 = y + ((n * P + p) * Q) * K, *y1 = y0 + Q * K;
+            const CX_T *xr[4];
+            for (ptrdiff_t i = 0; i < 4; ++i) {
+                const ptrdiff_t ih = p - d->pad_top + i;
+                xr[i] = ih >= 0 && ih < H ? xn + ih * W * C : NULL;
+            }
+            for (ptrdiff_t q0 = 0; q0 < Q; q0 += QB) {
+                const ptrdiff_t qn = cx_min(QB, Q - q0);
+                const int inner = qn == QB && q0 - d->pad_left >= 0 &&
+                                  q0 - d->pad_left + QB + 2 <= W;
+                for (ptrdiff_t c = c0; c < c1; c += CX_DVL) {
+                    CX_DV wv[3][3];
+                    CX_DK_UNROLL for (int r = 0; r < 3; ++r)
+                        CX_DK_UNROLL for (int t = 0; t < 3; ++t)
+                            wv[r][t] = CX_NAME(dv_load)(wd + (r * 3 + t) * C + c);
+                    CX_DV a0[QB], a1[QB];
+                    for (int i = 0; i < QB; ++i)
+                        a0[i] = a1[i] = CX_NAME(dv_splat)(0);
+                    /* input row i: output row p's kernel row i, p + 1's i - 1
+                       (explicit multiply-adds: written `a += w * x` here, GCC
+                       left some as a multiply and an add, other bits than
+                       the one-row strips', so results would follow the
+                       bands' parity, i.e. the thread count) */
+                    CX_DK_UNROLL for (int i = 0; i < 4; ++i) {
+                        const int k0 = i < 3, k1 = i >= 1;
+                        const CX_T *row = xr[i] ? xr[i] + c : NULL;
+                        CX_DK_UNROLL for (int t = 0; t < QB + 2; ++t) {
+                            const ptrdiff_t iw = q0 - d->pad_left + t;
+                            /* (padding and pixels past a short strip: zeros) */
+                            const CX_T *src = row && (inner || (iw >= 0 && iw < W && t < qn + 2))
+                                                  ? row + iw * C : zero;
+                            const CX_DV xv = CX_NAME(dv_load)(src);
+                            CX_DK_UNROLL for (int u = 0; u < 3; ++u) {
+                                if (t - u < 0 || t - u >= QB)
+                                    continue;
+                                if (k0)
+                                    a0[t - u] = CX_NAME(dv_fma)(wv[i < 3 ? i : 0][u], xv, a0[t - u]);
+                                if (k1)
+                                    a1[t - u] = CX_NAME(dv_fma)(wv[i >= 1 ? i - 1 : 0][u], xv,
+                                                                a1[t - u]);
+                            }
+                        }
+                    }
+                    const CX_DV bv = bias ? CX_NAME(dv_load)(bias + c) : CX_NAME(dv_splat)(0);
+                    CX_DK_UNROLL for (int h = 0; h < 2; ++h) {
+                        CX_T *yo = (h ? y1 : y0) + q0 * K + c;
+                        for (int i = 0; i < QB; ++i) {
+                            if (i >= qn)
+                                break;
+                            const CX_DV a = h ? a1[i] : a0[i], o = bias ? a + bv : a;
+                            if (direct)
+                                CX_NAME(dv_stream)(yo + i * K, o);
+                            else
+                                CX_NAME(dv_store)(yo + i * K, o);
+                        }
+                    }
+                }
+            }
+            ++p;
+            continue;
+        }
+#endif
         CX_T *yrow = y + ((n * P + p) * Q) * K;
-        CX_T *yb = stage ? stage : yrow;
-        enum { QB = CX_VREGS >= 32 ? 8 : 4 };
+        CX_T *yb = stage && !direct ? stage : yrow;
         const CX_T *xr[3];
         for (ptrdiff_t r = 0; r < 3; ++r) {
             const ptrdiff_t ih = p * d->stride_h - d->pad_top + r * d->dil_h;
@@ -842,28 +921,12 @@ static void CX_NAME(nhwc_dw_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *
             const ptrdiff_t qn = cx_min(QB, Q - q0);
             const int inner = qn == QB && q0 - d->pad_left >= 0 &&
                               q0 - d->pad_left + QB + 2 <= W;
-            /* the next output row's last input row, this strip's part of it:
-               asked for a row ahead (from memory: the only row the next output
-               row does not share with this one), each channel vector's lines
-               in its own pass of the loop below (all of them at once before
-               it, 4 KB in a burst on the depthwise layer, stalled on the full
-               miss buffers: 17% of the time on the prefetch loop, the layer
-               1.24-1.35x slower; CX_DEV_NO_PFCHAN) */
-            const ptrdiff_t ihn = (p + 1) * d->stride_h - d->pad_top + (R - 1) * d->dil_h;
-            const int ahead = p + 1 < p1 && ihn >= 0 && ihn < H;
-            const int burst = ahead && (cx_dev_flags & CX_DEV_NO_PFCHAN);
-            const ptrdiff_t a = cx_max(q0 - d->pad_left, 0);
-            const ptrdiff_t b = cx_min(q0 - d->pad_left + qn + (q0 + qn >= Q ? 2 : 0), W);
-            const CX_T *xa = ahead ? xn + ihn * W * C : xn;
-            if (burst)
-                for (const char *pa = (const char *)(xa + a * C + c0),
-                                *pb = (const char *)(xa + b * C); pa < pb; pa += 64)
-                    __builtin_prefetch(pa, 0, 3);
+            /* (no software prefetch of the next row: with the results
+               streamed from registers, asking for the next output row's new
+               input row a channel vector at a time made the depthwise layer
+               5-6% slower, `bench/ab.py`-style A/B in session 27; the
+               hardware's streams over the rows keep up) */
             for (ptrdiff_t c = c0; c < cv1; c += CX_DVL) {
-                if (ahead && !burst)
-                    for (ptrdiff_t t = a; t < b; ++t)
-                        for (ptrdiff_t l = 0; l < CX_DVL * (ptrdiff_t)sizeof(CX_T); l += 64)
-                            __builtin_prefetch((const char *)(xa + t * C + c) + l, 0, 3);
                 CX_DV wv[3][3];
                 CX_DK_UNROLL for (int r = 0; r < 3; ++r)
                     CX_DK_UNROLL for (int t = 0; t < 3; ++t)
@@ -899,14 +962,22 @@ static void CX_NAME(nhwc_dw_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                     }
                 }
                 const CX_DV bv = bias ? CX_NAME(dv_load)(bias + c) : CX_NAME(dv_splat)(0);
-                for (int i = 0; i < QB; ++i)
-                    if (i < qn)
-                        CX_NAME(dv_store)(yb + (q0 + i) * K + c, bias ? acc[i] + bv : acc[i]);
+                for (int i = 0; i < QB; ++i) {
+                    if (i >= qn)
+                        break;
+#if CX_DK_STREAM
+                    if (direct) {
+                        CX_NAME(dv_stream)(yb + (q0 + i) * K + c, bias ? acc[i] + bv : acc[i]);
+                        continue;
+                    }
+#endif
+                    CX_NAME(dv_store)(yb + (q0 + i) * K + c, bias ? acc[i] + bv : acc[i]);
+                }
             }
         }
         /* the other channels (all, without the strips) pixel by pixel */
         for (ptrdiff_t q = 0; q < Q && cv1 < c1; ++q) {
-            CX_T *yp = (stage ? stage : yrow) + q * K;
+            CX_T *yp = yb + q * K;
             const ptrdiff_t ih0 = p * d->stride_h - d->pad_top, iw0 = q * d->stride_w - d->pad_left;
             for (ptrdiff_t j = 0; j < mult; ++j) {
                 const CX_T *wj = wd + j * RS * C;
@@ -958,7 +1029,7 @@ static void CX_NAME(nhwc_dw_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                 }
             }
         }
-        if (stage)
+        if (stage && !direct)
             CX_NAME(dk_stream_copy)(yrow, stage, Q * K);
     }
     if (stage)

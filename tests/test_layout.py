@@ -520,7 +520,8 @@ DW_STRIPS = [
     ("2_rows_stride_h", (3, 11, 30, 37), 2, dict(padding=(1, 2), stride=(2, 1))),
     ("1_row_dilation_h", (2, 6, 6, 16), 1, dict(padding=(0, 1), dilation=(2, 1))),
     ("wide_pad3", (1, 30, 17, 48), 3, dict(padding=(1, 3))),
-    ("streamed", (2, 40, 40, 1100), 3, dict(padding=1)),              # > 8 MiB out
+    ("two_cblocks", (2, 40, 40, 1100), 3, dict(padding=1)),           # > 8 MiB out, 2 items a band
+    ("streamed_lines", (6, 30, 31, 512), 3, dict(padding=1)),         # streamed from registers
 ]
 
 
@@ -549,12 +550,13 @@ def test_depthwise_channels_last_forward_strips(dev_flags, case):
                     ref = ref_conv2d(nchw(x), w, b, **kw)
                 for dtype in DTYPES:
                     got = []
-                    for flags in (0, 2048):
+                    for flags in (0, 2048, 4194304 | 8388608):
                         dev_flags(flags)
                         got.append(convx.conv2d(x.astype(dtype), w.astype(dtype), b.astype(dtype),
                                                 layout="NHWC", threads=2, **kw))
                     dev_flags(0)
                     np.testing.assert_array_equal(got[0], got[1])
+                    np.testing.assert_array_equal(got[0], got[2])
                     np.testing.assert_array_equal(np.isnan(nchw(got[0])), np.isnan(ref))
                     fin = ~np.isnan(ref)
                     np.testing.assert_array_equal(nchw(got[0])[fin], ref[fin])
@@ -562,6 +564,37 @@ def test_depthwise_channels_last_forward_strips(dev_flags, case):
             w[3, 0, 0, 0] = 0
     finally:
         _conv.select_isa(before)
+
+
+@pytest.mark.parametrize("case", DW_STRIPS, ids=[c[0] for c in DW_STRIPS])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_depthwise_channels_last_forward_forms_round_alike(dev_flags, case, dtype):
+    """On random reals (where an unfused multiply-add or another order shows),
+    the strips two output rows a pass (AVX-512), one row a pass
+    (CX_DEV_NO_DW2ROW), their results through the staged row
+    (CX_DEV_NO_DWNT) and the pixel loop (CX_DEV_NO_DWSTRIP) agree bit for bit,
+    at 1, 2 and 3 threads (other bands: other rows start a pair)."""
+    _, xs, r, kw = case
+    C = xs[3]
+    rng = np.random.default_rng(C + 1)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal((C, 1, r, 3)).astype(dtype)
+    b = rng.standard_normal(C).astype(dtype)
+    kw = dict(kw, groups=C)
+    first = None
+    for flags in (0, 8388608, 4194304, 2048):
+        dev_flags(flags)
+        for threads in (1, 2, 3):
+            got = convx.conv2d(x, w, b, layout="NHWC", threads=threads, **kw)
+            if first is None:
+                first = got
+            np.testing.assert_array_equal(got, first, err_msg=f"flags {flags}, {threads} threads")
+    dev_flags(0)
+    if case[0] == "streamed_lines":
+        geo = _api._geometry(nchw(x).shape, w.shape, kw.get("stride", 1), kw["padding"], 1, C)
+        info = _conv.nhwc_plan_info(geo.astuple(), "fwd", dtype)
+        assert info["depthwise"] and info["streamed"]
+        assert got.ctypes.data % 64 == 0        # (convx._memory: results on a line start)
 
 
 @pytest.mark.parametrize("xs, ws, pad, groups", [
