@@ -356,25 +356,34 @@ static void CX_NAME(dk_copy_rows)(CX_T *restrict o, ptrdiff_t op, const CX_T *re
     }
 }
 
-/* AVX-512 builds only (callers test CX_DK_STREAM): one vector to a
-   64-byte-aligned whole line with a non-temporal store; a * b + c rounded
-   once, whatever the surrounding control flow (GCC contracts `acc += w * x`
-   only where the multiply and the add end up in one basic block). */
+/* One vector to a 64-byte-aligned whole line with a non-temporal store
+   (AVX-512 builds only: callers test CX_DK_STREAM). */
 #if CX_DK_STREAM
 static CX_DK_INLINE void CX_NAME(dv_stream)(CX_T *p, CX_DV v)
 {
     _mm512_stream_si512((void *)p, (__m512i)v);
 }
+#endif
 
+/* a * b + c rounded once on the AVX2 and AVX-512 paths whatever the
+   surrounding control flow: GCC contracts `acc += w * x` into one only where
+   the multiply and the add end up in one basic block, so two loops written
+   alike could round a sum differently. Elsewhere the compiler's contraction,
+   as for `+=` (none on x86-64's baseline, which has no FMA). */
 static CX_DK_INLINE CX_DV CX_NAME(dv_fma)(CX_DV a, CX_DV b, CX_DV c)
 {
-#if CX_TSIZE == 4
+#if CX_DK_STREAM && CX_TSIZE == 4
     return (CX_DV)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#else
+#elif CX_DK_STREAM
     return (CX_DV)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+#elif CX_DK_AVX2 && CX_TSIZE == 4
+    return (CX_DV)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#elif CX_DK_AVX2
+    return (CX_DV)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+#else
+    return a * b + c;
 #endif
 }
-#endif
 
 /* Orders an item's non-temporal stores before whatever follows it. */
 static void CX_NAME(dk_sfence)(void)

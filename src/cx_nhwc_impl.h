@@ -588,6 +588,7 @@ void CX_NAME(conv2d_nhwc_plan)(const cx_conv2d_desc *d, int op, cx_conv2d_plan *
             pl->ntiles = cx_ceil_div(d->P, pl->tile);
             pl->cblocks = 1;
             pl->cblock = d->C;
+            pl->ws_elems += (size_t)(9 * d->C);     /* the 3x3 loop's row sums */
             pl->nsplit = chunks * pl->ntiles;
             pl->nitems = pl->nsplit;
             pl->apack_units = 0;
@@ -1065,6 +1066,9 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
         const ptrdiff_t pl0 = d->pad_left;
         const ptrdiff_t qa = cx_min(cx_max(pl0, 0), Q), qb = cx_max(cx_min(W - 2 + pl0, Q), qa);
         const CX_DV zv = CX_NAME(dv_splat)(0);
+        enum { WB = 8 };
+        const int blocks = CX_DVL > 1 && !(cx_dev_flags & CX_DEV_NO_DWWBLK);
+        CX_T *rb = ws + CX_NAME(nhwc_dw_ws_base)(d);      /* 9 x C: a row's sums */
         for (ptrdiff_t n = n0; n < n1; ++n) {
             const CX_T *xn = x + n * H * W * C;
             for (ptrdiff_t p = p0; p < p1; ++p) {
@@ -1077,6 +1081,93 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                 }
                 const CX_T *dyr = dy + ((n * P + p) * Q) * K;
                 ptrdiff_t c = c0;
+                if (blocks) {
+                    /* blocks of WB output columns outside, channel vectors
+                       inside: a block's 3 x (WB + 2) input and WB dY pixels
+                       (19 KB on the depthwise layer) stay in L1 over its
+                       channels, where a channel vector's pass over the whole
+                       row, 512-byte steps, thrashed a few L1 sets (that form,
+                       CX_DEV_NO_DWWBLK, 1.35x this one's time at 1 thread,
+                       1.20x at 2; blocks of 4 or 16 columns gained less).
+                       The nine sums of a channel vector wait in rb between
+                       blocks, so each is still one sum over q in order from
+                       0, added to out at the row's end. */
+                    const ptrdiff_t cv = c0 + (c1 - c0) / CX_DVL * CX_DVL;
+                    const int rows = rv[0] && rv[1] && rv[2];
+                    for (int t = 0; t < 9; ++t)
+                        for (ptrdiff_t cc = c0; cc < cv; cc += CX_DVL)
+                            CX_NAME(dv_store)(rb + t * C + cc, zv);
+                    /* segments of at most WB columns in q order: whole
+                       blocks inside [qa, qb) (every tap on the image) on the
+                       unrolled form, the rest of [qa, qb) without the
+                       padding's checks, the edges and rows with a padding
+                       row with them */
+                    for (ptrdiff_t q0 = 0, q1; q0 < Q; q0 = q1) {
+                        int kind;           /* 0: checks, 1: unrolled block, 2: no checks */
+                        if (rows && q0 >= qa && q0 < qb) {
+                            kind = q0 + WB <= qb ? 1 : 2;
+                            q1 = kind == 1 ? q0 + WB : qb;
+                        } else {
+                            kind = 0;
+                            q1 = cx_min(q0 + WB, rows && q0 < qa ? qa : Q);
+                        }
+                        for (ptrdiff_t cc = c0; cc < cv; cc += CX_DVL) {
+                            CX_DV acc[9];
+                            for (int t = 0; t < 9; ++t)
+                                acc[t] = CX_NAME(dv_load)(rb + t * C + cc);
+                            if (kind == 1) {
+                                /* each input vector loaded once for the (up
+                                   to) 3 columns that read it */
+                                CX_DV g[WB];
+                                CX_DK_UNROLL for (int i = 0; i < WB; ++i)
+                                    g[i] = CX_NAME(dv_load)(dyr + (q0 + i) * K + cc);
+
+                                CX_DK_UNROLL for (int r = 0; r < 3; ++r) {
+                                    const CX_T *xr0 = xn + xo[r] + q0 * C + cc;
+                                    CX_DK_UNROLL for (int j = 0; j < WB + 2; ++j) {
+                                        const CX_DV xv = CX_NAME(dv_load)(xr0 + j * C);
+                                        CX_DK_UNROLL for (int t = 0; t < 3; ++t)
+                                            if (j - t >= 0 && j - t < WB)
+                                                acc[r * 3 + t] = CX_NAME(dv_fma)(
+                                                    xv, g[j - t], acc[r * 3 + t]);
+                                    }
+                                }
+                            } else if (kind == 2) {
+                                for (ptrdiff_t q = q0; q < q1; ++q) {
+                                    const CX_DV g = CX_NAME(dv_load)(dyr + q * K + cc);
+                                    CX_DK_UNROLL for (int r = 0; r < 3; ++r)
+                                        CX_DK_UNROLL for (int t = 0; t < 3; ++t)
+                                            acc[r * 3 + t] = CX_NAME(dv_fma)(
+                                                CX_NAME(dv_load)(xn + xo[r] + (q + t) * C + cc),
+                                                g, acc[r * 3 + t]);
+                                }
+                            } else {
+                                for (ptrdiff_t q = q0; q < q1; ++q) {
+                                    const CX_DV g = CX_NAME(dv_load)(dyr + q * K + cc);
+                                    CX_DK_UNROLL
+                                    for (int r = 0; r < 3; ++r)
+                                        CX_DK_UNROLL
+                                        for (int t = 0; t < 3; ++t) {
+                                            const ptrdiff_t iw = q + t - pl0;
+                                            const CX_DV xv = rv[r] && iw >= 0 && iw < W
+                                                ? CX_NAME(dv_load)(xn + xo[r] + (q + t) * C + cc)
+                                                : zv;
+                                            acc[r * 3 + t] = CX_NAME(dv_fma)(xv, g, acc[r * 3 + t]);
+                                        }
+                                }
+                            }
+                            for (int t = 0; t < 9; ++t)
+                                CX_NAME(dv_store)(rb + t * C + cc, acc[t]);
+                        }
+                    }
+                    for (int t = 0; t < 9; ++t)
+                        for (ptrdiff_t cc = c0; cc < cv; cc += CX_DVL) {
+                            CX_T *o = out + t * C + cc;
+                            CX_NAME(dv_store)(o, CX_NAME(dv_load)(o) +
+                                                     CX_NAME(dv_load)(rb + t * C + cc));
+                        }
+                    c = cv;
+                }
                 for (; c + CX_DVL <= c1; c += CX_DVL) {
                     CX_DV acc[9];
                     for (int t = 0; t < 9; ++t)
@@ -1117,7 +1208,9 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                                 const ptrdiff_t iw = q + t - pl0;
                                 const CX_DV xv = rv[r] && iw >= 0 && iw < W
                                     ? CX_NAME(dv_load)(xn + xo[r] + (q + t) * C + c) : zv;
-                                acc[r * 3 + t] += xv * g;
+                                /* (dv_fma: written `+=`, GCC left these
+                                   unfused, other bits than the block path's) */
+                                acc[r * 3 + t] = CX_NAME(dv_fma)(xv, g, acc[r * 3 + t]);
                             }
                     }
                     for (int t = 0; t < 9; ++t) {

@@ -597,6 +597,49 @@ def test_depthwise_channels_last_forward_forms_round_alike(dev_flags, case, dtyp
         assert got.ctypes.data % 64 == 0        # (convx._memory: results on a line start)
 
 
+# Channels-last 3x3 depthwise weight gradients (unit steps along rows) run in
+# segments of output columns: whole 8-column blocks inside the image unrolled,
+# the rest of the inside without checks, the edges and padding rows with them.
+DW_WGRAD_BLOCKS = [
+    ("pad1", (2, 12, 30, 32), dict(padding=1)),           # blocks + a 5-column rest
+    ("pad0_exact", (1, 6, 18, 16), dict(padding=0)),      # 16 columns: 2 whole blocks
+    ("pad2_narrow", (2, 4, 5, 48), dict(padding=2)),      # no whole block; padding rows
+    ("tail_channels", (1, 7, 21, 40), dict(padding=(1, 0))),   # 2 vectors + 8 channels
+    ("stride_h2", (2, 11, 27, 16), dict(padding=1, stride=(2, 1))),
+]
+
+
+@pytest.mark.parametrize("case", DW_WGRAD_BLOCKS, ids=[c[0] for c in DW_WGRAD_BLOCKS])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_depthwise_channels_last_weight_gradient_blocks(dev_flags, case, dtype):
+    """The column blocks (channels inside) give the whole-row passes'
+    (CX_DEV_NO_DWWBLK) results bit for bit on random reals at 1 and 2 threads,
+    and the reference's exactly on integers."""
+    _, xs, kw = case
+    C = xs[3]
+    rng = np.random.default_rng(C + 7)
+    kw = dict(kw, groups=C)
+    for ints in (False, True):
+        if ints:
+            x = rng.integers(-3, 4, xs).astype(dtype)
+        else:
+            x = rng.standard_normal(xs).astype(dtype)
+        y = convx.conv2d(x, np.ones((C, 1, 3, 3), dtype), layout="NHWC", **kw)
+        g = (rng.integers(-3, 4, y.shape) if ints else rng.standard_normal(y.shape)).astype(dtype)
+        got = []
+        for flags in (0, 16777216):
+            dev_flags(flags)
+            for threads in (1, 2):
+                got.append(convx.conv2d_weight(x, (C, 1, 3, 3), g, layout="NHWC",
+                                               threads=threads, **kw))
+        dev_flags(0)
+        for other in got[1:]:
+            np.testing.assert_array_equal(got[0], other)
+        if ints:
+            ref = ref_conv2d_weight(nchw(x), (C, 1, 3, 3), nchw(g), **kw)
+            np.testing.assert_array_equal(got[0], ref)
+
+
 @pytest.mark.parametrize("xs, ws, pad, groups", [
     ((8, 64, 6, 6), (128, 64, 3, 3), 1, 1),      # C block 128 x 576 > 256 KB: 9 blocks, 2 chunks
     ((3, 40, 7, 5), (160, 20, 3, 3), 1, 2),      # two groups, 3 images (N * G < 8)
