@@ -222,6 +222,32 @@ def test_nd_loop_script(tmp_path):
     assert bad.returncode != 0 and "nd_loop.py" in bad.stderr
 
 
+
+def test_variant_ab_script(tmp_path):
+    """bench/variant_ab.py: channels-last and a padding mode against NCHW
+    zeros on one layer (rounds and their median), and a usage error."""
+    run = _script_runner("variant_ab.py", tmp_path)
+    for variant in ("NHWC", "reflect"):
+        out = run("lenet1", "fwd", "1", variant, "2", "0.01")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(f"lenet1 fwd T1 {variant} / NCHW zeros: ")
+        assert len(out.stdout.split("per round ")[1].split(";")[0].split()) == 2
+    bad = run("lenet1", "fwd", "1", "NCDHW")
+    assert bad.returncode != 0 and "VARIANT" in bad.stderr
+
+
+def test_align_ab_script(tmp_path):
+    """bench/align_ab.py: operands off a line against on one (each op, the
+    ratios of the rounds), and a usage error."""
+    run = _script_runner("align_ab.py", tmp_path)
+    for op in ("fwd", "wgrad", "dgrad"):
+        out = run("lenet1", op, "NHWC", "1", "2", "0.01")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith(f"lenet1 {op} NHWC T1: aligned median ")
+        assert len(out.stdout.split("per round ")[1].split(";")[0].split()) == 2
+    bad = run("lenet1", "fwd", "NCDHW", "1")
+    assert bad.returncode != 0 and "align_ab.py" in bad.stderr
+
 def test_border_ab_script(tmp_path):
     """bench/border_ab.py: the padding-mode input gradient's two forms against
     zeros on one layer (the forms checked against each other first), and an
