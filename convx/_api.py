@@ -1480,7 +1480,7 @@ def _forward_again(x, w, b, nthreads, geo, dtype, algo, shape, multiplied, pad_c
         bc = _prepare("bias", b, dtype) if b is not None else None
         return _layout.nhwc_forward(xc, wc, bc, geo, nthreads).reshape(shape)
     bc = _prepare("bias", b, dtype) if b is not None else np.empty(0, dtype)
-    y = np.empty(shape, dtype)
+    y = _memory.empty(shape, dtype)
     _conv.conv2d_fwd(xc.reshape(-1), wc.reshape(-1), bc.reshape(-1), y.reshape(-1),
                      geo.astuple(), b is not None, algo, nthreads, pad_code)
     if not pad_code and not multiplied:
@@ -1648,7 +1648,7 @@ def _fold2d(dxp, isize, geo, mode, last, nthreads):
     additions cost 1.3-3.4x the convolution's own input gradient)."""
     H, W, t, l, src_h, src_w = _fold_tables(geo, mode)
     (_, b), (_, r) = geo.padding
-    dx = np.empty(isize, dxp.dtype)
+    dx = _memory.empty(isize, dxp.dtype)
     dims = (geo.N, geo.C, H, W, t, l, H + t + b, W + l + r)
     _conv.fold_pad2d(np.ascontiguousarray(dxp).reshape(-1), dx.reshape(-1), dims, src_h,
                      src_w, last, nthreads)
@@ -1735,7 +1735,7 @@ def _mode_form(kernel, geometry, name, extra, isize, w, gy, geo, mode, dtype, nt
     gc = _prepare("grad_output", gy, dtype)
     if not (wc.size and gc.size):
         return None
-    dx = np.empty(isize, dtype)
+    dx = _memory.empty(isize, dtype)
     fold = _fold_tables(geo, mode)
     if kernel(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geometry, fold, nthreads):
         if key is not None:
@@ -1795,7 +1795,7 @@ def _input_folded_nhwc(psize, isize, w, gy, geo, mode, dilation, groups, algorit
     if as_fwd is None:
         return None
     g2, wt = as_fwd
-    dx = np.empty(isize, dtype)
+    dx = _memory.empty(isize, dtype)
     if _conv.nhwc_dgrad_fold(gc.reshape(-1), wt, dx.reshape(-1), g2, _fold_tables(geo, mode),
                              nthreads):
         return dx
@@ -1961,13 +1961,13 @@ def _input_again(w, gy, nthreads, geo, dtype, algo, isize, extra=None):
     gc = _prepare("grad_output", gy, dtype)
     if algo == "fold":
         pgeo, fold = extra
-        dx = np.empty(isize, dtype)
+        dx = _memory.empty(isize, dtype)
         if _conv.conv2d_dgrad_fold(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1),
                                    pgeo.astuple(), fold, nthreads):
             return dx
         return None
     if algo == "ring":
-        dx = np.empty(isize, dtype)
+        dx = _memory.empty(isize, dtype)
         if _conv.conv2d_dgrad_ring(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1),
                                    geo.astuple(), extra, nthreads):
             return dx
@@ -1975,7 +1975,7 @@ def _input_again(w, gy, nthreads, geo, dtype, algo, isize, extra=None):
     if algo == "nhwc":
         return _layout.nhwc_input(wc, gc.reshape(_to_nhwc(geo.output_shape)), geo,
                                   nthreads).reshape(isize)
-    dx = np.empty(isize, dtype)
+    dx = _memory.empty(isize, dtype)
     _conv.conv2d_dgrad(wc.reshape(-1), gc.reshape(-1), dx.reshape(-1), geo.astuple(), algo,
                        nthreads)
     return dx

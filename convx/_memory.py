@@ -19,9 +19,7 @@ def empty(shape, dtype):
     buffer up to 64 bytes larger where it is at least LINE_ALIGN_BYTES), its
     data at a multiple of 64 bytes."""
     dtype = np.dtype(dtype)
-    n = 1
-    for s in (shape if isinstance(shape, tuple) else (shape,)):
-        n *= int(s)
+    n = int(np.prod(shape, dtype=np.int64))
     if n * dtype.itemsize < LINE_ALIGN_BYTES:
         return np.empty(shape, dtype)
     buf = np.empty(n * dtype.itemsize + LINE, np.uint8)
