@@ -1037,6 +1037,26 @@ static void CX_NAME(nhwc_dw_fwd)(const cx_conv2d_desc *d, const cx_conv2d_plan *
         CX_NAME(dk_sfence)();
 }
 
+/* The 3x3 depthwise weight gradient's nine sums of one channel vector, one
+   output column q with the padding's checks: acc[r*3 + t] += x(row r, column
+   q + t - pl0) * g, explicit zeros off the image (as the general loop: 0 * inf
+   = NaN). xc: x's image at the vector's channel; xo: the rows' offsets of
+   column -pl0; rv: which rows are on the image. dv_fma: written `+=`, GCC left
+   these unfused, other bits than the unchecked loops'. */
+static CX_DK_INLINE void CX_NAME(dw3_column)(CX_DV acc[9], const CX_T *xc,
+                                             const ptrdiff_t xo[3], const int rv[3],
+                                             ptrdiff_t q, ptrdiff_t pl0, ptrdiff_t W,
+                                             ptrdiff_t C, CX_DV g)
+{
+    CX_DK_UNROLL for (int r = 0; r < 3; ++r)
+        CX_DK_UNROLL for (int t = 0; t < 3; ++t) {
+            const ptrdiff_t iw = q + t - pl0;
+            const CX_DV xv = rv[r] && iw >= 0 && iw < W ? CX_NAME(dv_load)(xc + xo[r] + (q + t) * C)
+                                                        : CX_NAME(dv_splat)(0);
+            acc[r * 3 + t] = CX_NAME(dv_fma)(xv, g, acc[r * 3 + t]);
+        }
+}
+
 /* partial[chunk][(j*RS + rs)*C + c] = sum over the chunk's pixels of x[tap(rs), c] * dy[pixel, c*mult + j] */
 static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                    const CX_T *x, const CX_T *dy, CX_T *partial,
@@ -1142,19 +1162,9 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                                                 g, acc[r * 3 + t]);
                                 }
                             } else {
-                                for (ptrdiff_t q = q0; q < q1; ++q) {
-                                    const CX_DV g = CX_NAME(dv_load)(dyr + q * K + cc);
-                                    CX_DK_UNROLL
-                                    for (int r = 0; r < 3; ++r)
-                                        CX_DK_UNROLL
-                                        for (int t = 0; t < 3; ++t) {
-                                            const ptrdiff_t iw = q + t - pl0;
-                                            const CX_DV xv = rv[r] && iw >= 0 && iw < W
-                                                ? CX_NAME(dv_load)(xn + xo[r] + (q + t) * C + cc)
-                                                : zv;
-                                            acc[r * 3 + t] = CX_NAME(dv_fma)(xv, g, acc[r * 3 + t]);
-                                        }
-                                }
+                                for (ptrdiff_t q = q0; q < q1; ++q)
+                                    CX_NAME(dw3_column)(acc, xn + cc, xo, rv, q, pl0, W, C,
+                                                        CX_NAME(dv_load)(dyr + q * K + cc));
                             }
                             for (int t = 0; t < 9; ++t)
                                 CX_NAME(dv_store)(rb + t * C + cc, acc[t]);
@@ -1200,18 +1210,8 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                             if (q == Q)
                                 break;
                         }
-                        const CX_DV g = CX_NAME(dv_load)(dyr + q * K + c);
-                        CX_DK_UNROLL
-                        for (int r = 0; r < 3; ++r)
-                            CX_DK_UNROLL
-                            for (int t = 0; t < 3; ++t) {
-                                const ptrdiff_t iw = q + t - pl0;
-                                const CX_DV xv = rv[r] && iw >= 0 && iw < W
-                                    ? CX_NAME(dv_load)(xn + xo[r] + (q + t) * C + c) : zv;
-                                /* (dv_fma: written `+=`, GCC left these
-                                   unfused, other bits than the block path's) */
-                                acc[r * 3 + t] = CX_NAME(dv_fma)(xv, g, acc[r * 3 + t]);
-                            }
+                        CX_NAME(dw3_column)(acc, xn + c, xo, rv, q, pl0, W, C,
+                                            CX_NAME(dv_load)(dyr + q * K + c));
                     }
                     for (int t = 0; t < 9; ++t) {
                         CX_T *o = out + t * C + c;
