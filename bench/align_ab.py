@@ -20,8 +20,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from loop import alternating_rounds  # noqa: E402
-from run import import_convx, load_shapes  # noqa: E402
+from loop import alternating_rounds, layer_arrays  # noqa: E402
+from run import import_convx  # noqa: E402
 
 
 def placed(a, off):
@@ -39,19 +39,10 @@ def main(argv):
     name, op, layout, threads = argv[0], argv[1], argv[2], int(argv[3])
     rounds = int(argv[4]) if len(argv) > 4 else 5
     secs = float(argv[5]) if len(argv) > 5 else 0.3
-    shapes = {s.name: s for f in ("shapes.txt", "sweep_shapes.txt")
-              for s in load_shapes(os.path.join(HERE, f))}
-    if name not in shapes or op not in ("fwd", "wgrad", "dgrad") or layout not in ("NCHW", "NHWC"):
+    if op not in ("fwd", "wgrad", "dgrad") or layout not in ("NCHW", "NHWC"):
         sys.exit(__doc__)
-    sh = shapes[name]
     convx = import_convx()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((sh.n, sh.c, sh.h, sh.w), dtype=np.float32)
-    w = rng.standard_normal((sh.k, sh.c // sh.groups, sh.r, sh.s), dtype=np.float32)
-    dy = rng.standard_normal((sh.n, sh.k, sh.p, sh.q), dtype=np.float32)
-    if layout == "NHWC":
-        x, dy = x.transpose(0, 2, 3, 1).copy(), dy.transpose(0, 2, 3, 1).copy()
-    kw = dict(stride=sh.stride, padding=sh.pad, groups=sh.groups, threads=threads, layout=layout)
+    x, w, dy, kw, _ = layer_arrays(name, layout, threads)    # (bench/loop.py's data)
 
     def call(off):
         xo, wo, dyo = placed(x, off), placed(w, off), placed(dy, off)

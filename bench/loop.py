@@ -50,9 +50,10 @@ def alternating_rounds(fa, fb, rounds, secs):
     return out
 
 
-def make_call(convx, name, op, layout, threads, mode="zeros"):
-    """The timed call for one shapes.txt (or sweep_shapes.txt) layer (random
-    data, fixed seed) and its FLOP count."""
+def layer_arrays(name, layout, threads, mode="zeros"):
+    """x, w, dy (random, fixed seed; x and dy in `layout`), the keyword
+    arguments of the layer's convx calls and its FLOP count, for one
+    shapes.txt (or sweep_shapes.txt) layer."""
     shapes = {s.name: s for f in ("shapes.txt", "sweep_shapes.txt")
               for s in load_shapes(os.path.join(HERE, f))}
     if name not in shapes:
@@ -70,12 +71,19 @@ def make_call(convx, name, op, layout, threads, mode="zeros"):
         kw["layout"] = "NHWC"
     elif layout != "NCHW":
         sys.exit(f"LAYOUT must be NCHW or NHWC, got {layout!r}")
+    flop = 2.0 * sh.n * sh.k * (sh.c // sh.groups) * sh.r * sh.s * sh.p * sh.q
+    return x, w, dy, kw, flop
+
+
+def make_call(convx, name, op, layout, threads, mode="zeros"):
+    """The timed call for one shapes.txt (or sweep_shapes.txt) layer (random
+    data, fixed seed) and its FLOP count."""
+    x, w, dy, kw, flop = layer_arrays(name, layout, threads, mode)
     calls = {"fwd": lambda: convx.conv2d(x, w, **kw),
              "wgrad": lambda: convx.conv2d_weight(x, w.shape, dy, **kw),
              "dgrad": lambda: convx.conv2d_input(x.shape, w, dy, **kw)}
     if op not in calls:
         sys.exit(f"OP must be one of {sorted(calls)}, got {op!r}")
-    flop = 2.0 * sh.n * sh.k * (sh.c // sh.groups) * sh.r * sh.s * sh.p * sh.q
     return calls[op], flop
 
 

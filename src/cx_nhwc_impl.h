@@ -1141,7 +1141,6 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                                 CX_DV g[WB];
                                 CX_DK_UNROLL for (int i = 0; i < WB; ++i)
                                     g[i] = CX_NAME(dv_load)(dyr + (q0 + i) * K + cc);
-
                                 CX_DK_UNROLL for (int r = 0; r < 3; ++r) {
                                     const CX_T *xr0 = xn + xo[r] + q0 * C + cc;
                                     CX_DK_UNROLL for (int j = 0; j < WB + 2; ++j) {

@@ -222,7 +222,6 @@ def test_nd_loop_script(tmp_path):
     assert bad.returncode != 0 and "nd_loop.py" in bad.stderr
 
 
-
 def test_variant_ab_script(tmp_path):
     """bench/variant_ab.py: channels-last and a padding mode against NCHW
     zeros on one layer (rounds and their median), and a usage error."""
@@ -247,6 +246,7 @@ def test_align_ab_script(tmp_path):
         assert len(out.stdout.split("per round ")[1].split(";")[0].split()) == 2
     bad = run("lenet1", "fwd", "NCDHW", "1")
     assert bad.returncode != 0 and "align_ab.py" in bad.stderr
+
 
 def test_border_ab_script(tmp_path):
     """bench/border_ab.py: the padding-mode input gradient's two forms against
