@@ -1167,6 +1167,35 @@ static CX_DK_INLINE void CX_NAME(dk_tr16)(CX_DV *r)
                 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
 #undef CX_TR_STAGE
 }
+
+/* r[j] = pixels 2j and 2j + 1 of r[0..7] (8 channels of 16 pixels), 8
+   channels each (pixel-major: lane (p & 1) * 8 + c of r[p / 2]): three
+   stages as dk_tr16's, exchanging channel bits 2, 1, 0 with lane bits 3, 2,
+   1, the last stage's lanes also rotated so that the pixel's low bit leads
+   (24 two-source shuffles). */
+static CX_DK_INLINE void CX_NAME(dk_tr8x16)(CX_DV *r)
+{
+#define CX_TR_STAGE8(B, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15,  \
+                     B0, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12, B13, B14, B15)       \
+    for (int i = 0; i < 8; ++i)                                                            \
+        if (!(i & B)) {                                                                    \
+            const CX_DV lo = __builtin_shufflevector(r[i], r[i + B], A0, A1, A2, A3, A4,   \
+                                                     A5, A6, A7, A8, A9, A10, A11, A12,    \
+                                                     A13, A14, A15);                       \
+            const CX_DV hi = __builtin_shufflevector(r[i], r[i + B], B0, B1, B2, B3, B4,   \
+                                                     B5, B6, B7, B8, B9, B10, B11, B12,    \
+                                                     B13, B14, B15);                       \
+            r[i] = lo;                                                                     \
+            r[i + B] = hi;                                                                 \
+        }
+    CX_TR_STAGE8(4, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
+                 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
+    CX_TR_STAGE8(2, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27,
+                 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
+    CX_TR_STAGE8(1, 0, 16, 4, 20, 8, 24, 12, 28, 1, 17, 5, 21, 9, 25, 13, 29,
+                 2, 18, 6, 22, 10, 26, 14, 30, 3, 19, 7, 23, 11, 27, 15, 31)
+#undef CX_TR_STAGE8
+}
 #endif
 
 #if CX_DK_CV || CX_DK_CV8
@@ -2151,6 +2180,28 @@ static void CX_NAME(dk_to_pixels)(CX_T *restrict dst, const CX_T *restrict src, 
 #define CX_DK_FWD8_TAPS 256
 #endif
 
+#if CX_DK_CV
+/* Pixels [j0, j1 rounded down to 16) of 8 channel rows of src (pitch npix)
+   stored pixel-major at dst (8 channels a pixel), 16 pixels a transpose
+   (dk_tr8x16: 24 shuffles and 8 whole stores; one 16 x 16 transpose of 32
+   pixels, 64 shuffles and 32 half stores, took 1.07x the time once the
+   stores no longer came in one burst: bench/README.md, session 28).
+   Returns where the next call starts. */
+static ptrdiff_t CX_NAME(dk_pixels8)(CX_T *restrict dst, const CX_T *restrict src,
+                                     ptrdiff_t npix, ptrdiff_t j0, ptrdiff_t j1)
+{
+    for (; j0 + 16 <= j1; j0 += 16) {
+        CX_DV r[8];
+        for (int i = 0; i < 8; ++i)
+            r[i] = CX_NAME(dv_load)(src + i * npix + j0);
+        CX_NAME(dk_tr8x16)(r);
+        for (int j = 0; j < 8; ++j)
+            CX_NAME(dv_store)(dst + (j0 + 2 * j) * 8, r[j]);
+    }
+    return j0;
+}
+#endif
+
 /* The tiles of one filled band: output rows [p0, p0 + rows) of group g's Kg
    channels from band (tap t of a pixel at off[t] past it; wpk: the group's
    packed weight; scratch: the thread's workspace past the band, for biases and
@@ -2308,37 +2359,26 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
             /* channels-last output of one group of Kg = mr = 8 channels (plan:
                groups == 1): tiles to a buffer, then 16 pixels at a time turned
                pixel-major by an in-register transpose and stored densely (two
-               8-channel pixels a vector), the last short block through tmp */
+               8-channel pixels a vector, dk_pixels8), the last short block
+               through tmp */
             CX_T *tb = scratch + CX_DVL_MAX;
-            for (ptrdiff_t p = 0; p < rows; p += nr)
-                for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
-                    fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, rows * Q,
-                       Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
             const ptrdiff_t npix = rows * Q;
             CX_T *yp = y + (n * P + p0) * Q * Kg;
             ptrdiff_t j0 = 0;
-#if CX_DK_STREAM
-            /* 32 pixels a transpose: rows 8..15 are the next 16 pixels'
-               channels, so output vector v holds pixel j0 + v in its low half
-               and pixel j0 + 16 + v in its high half (half the shuffles of two
-               16-pixel blocks with 8 zero rows each) */
-            if (mr == 8)
-                for (; j0 + 32 <= npix; j0 += 32) {
-                    CX_DV r[16];
-                    for (int i = 0; i < 8; ++i) {
-                        r[i] = CX_NAME(dv_load)(tb + i * npix + j0);
-                        r[8 + i] = CX_NAME(dv_load)(tb + i * npix + j0 + 16);
-                    }
-                    CX_NAME(dk_tr16)(r);
-                    for (int v = 0; v < 16; ++v) {
-                        const __m512 rv = (__m512)r[v];
-                        _mm256_storeu_ps(yp + (j0 + v) * 8, _mm512_castps512_ps256(rv));
-                        _mm256_storeu_ps(yp + (j0 + 16 + v) * 8,
-                                         _mm256_castpd_ps(_mm512_extractf64x4_pd(
-                                             _mm512_castps_pd(rv), 1)));
-                    }
-                }
-#endif
+            const int early = !(cx_dev_flags & CX_DEV_NO_PIX8EARLY);
+            for (ptrdiff_t p = 0; p < rows; p += nr) {
+                for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
+                    fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, rows * Q,
+                       Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
+                /* the pixels of the rows done so far (the tiles' vectors
+                   spill only past them) turned pixel-major at once: their
+                   stores to y then run beside the next rows' multiply-adds,
+                   not as one burst of the whole band after its tiles
+                   (CX_DEV_NO_PIX8EARLY: 1.075 | 1.098x the time, lenet1) */
+                if (early)
+                    j0 = CX_NAME(dk_pixels8)(yp, tb, npix, j0, cx_min(p + nr, rows) * Q);
+            }
+            j0 = CX_NAME(dk_pixels8)(yp, tb, npix, j0, npix);
             for (; j0 < npix; j0 += 16) {
                 const ptrdiff_t np = cx_min(16, npix - j0);
                 CX_DV r[16];

@@ -641,6 +641,51 @@ def test_depthwise_channels_last_weight_gradient_blocks(dev_flags, case, dtype):
             np.testing.assert_array_equal(got[0], ref)
 
 
+# Channels-last forwards to 8 output channels (one group) turn each row of
+# tiles' pixels pixel-major as soon as the row is made; the last block of a
+# band is short where its pixels are not a multiple of 16.
+PIX8_CASES = [
+    ("lenet1", (5, 28, 28, 1), (8, 1, 5, 5), dict(padding=2)),      # 784 pixels: 49 blocks
+    ("rows_of_13", (3, 11, 13, 2), (8, 2, 3, 3), dict(padding=1)),  # blocks across rows, tail 3
+    ("stride2_rgb", (2, 15, 17, 3), (8, 3, 3, 3), dict(stride=2, padding=1)),
+    ("tall", (1, 70, 9, 1), (8, 1, 3, 3), dict(padding=(1, 0))),    # several bands a thread
+    # (the input gradient of 8 input channels is a forward to 8 channels)
+    ("lenet2", (4, 14, 14, 8), (16, 8, 5, 5), dict(padding=2)),
+]
+
+
+@pytest.mark.parametrize("case", PIX8_CASES, ids=[c[0] for c in PIX8_CASES])
+def test_eight_channel_forward_pixels_as_rows_are_made(dev_flags, case):
+    """The 8-channel channels-last forward's transposes after each row of
+    tiles give the same bits as after the band's last tile
+    (CX_DEV_NO_PIX8EARLY) on random reals at 1 to 3 threads, and the NCHW
+    forward's values; its input-gradient use (lenet2's, a forward to 8
+    channels) too."""
+    _, xs, ws, kw = case
+    rng = np.random.default_rng(len(xs) + xs[1])
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    got = []
+    for flags in (0, 32768):
+        dev_flags(flags)
+        for threads in (1, 2, 3):
+            got.append(convx.conv2d(x, w, b, layout="NHWC", threads=threads, **kw))
+    dev_flags(0)
+    for other in got[1:]:
+        np.testing.assert_array_equal(got[0], other)
+    want = convx.conv2d(nchw(x), w, b, **kw)
+    np.testing.assert_allclose(nchw(got[0]), want, rtol=1e-5, atol=1e-5)
+    y = got[0]
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    dx = []
+    for flags in (0, 32768):
+        dev_flags(flags)
+        dx.append(convx.conv2d_input(x.shape, w, g, layout="NHWC", threads=2, **kw))
+    dev_flags(0)
+    np.testing.assert_array_equal(dx[0], dx[1])
+
+
 @pytest.mark.parametrize("xs, ws, pad, groups", [
     ((8, 64, 6, 6), (128, 64, 3, 3), 1, 1),      # C block 128 x 576 > 256 KB: 9 blocks, 2 chunks
     ((3, 40, 7, 5), (160, 20, 3, 3), 1, 2),      # two groups, 3 images (N * G < 8)
