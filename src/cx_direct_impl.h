@@ -4558,10 +4558,12 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
                                wk, Cg, Kg * Cg, lb, ldl);
             for (ptrdiff_t m = 0; m < ni; ++m)
                 for (ptrdiff_t cb = 0; cb < nc; ++cb) {
-                    CX_T *to = dx + (((n0 + m) * d->C + g * Cg + c + cb) * H + src_h[i]) * W;
-                    const CX_T *from = lb + (m * CX_RING_CB + cb) * ldl;
-                    for (ptrdiff_t j = 0; j < q.Wp; ++j)
-                        to[src_w[j]] += from[j];
+                    /* (in column order, the inner columns in vectors:
+                       element by element, 30% of this function's time on
+                       lenet2's input gradient) */
+                    const ptrdiff_t plane = (n0 + m) * d->C + g * Cg + c + cb;
+                    CX_NAME(fold_row)(dx + (plane * H + src_h[i]) * W,
+                                      lb + (m * CX_RING_CB + cb) * ldl, W, q.Wp, q.l, src_w);
                 }
         }
         /* ring columns: padded column j, the inner rows */
