@@ -333,7 +333,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_MODEX 4096 /* the depthwise 3x3 weight gradient's in-place tiles under a padding mode (padded lanes from the columns they copy): the band */
 #define CX_DEV_NO_HALVES 8192 /* AVX-512 float32 forwards on AVX2's 8-lane channel-vector tiles where the CPU runs 512-bit FMAs as halves (plan.path): the AVX-512 plan */
 #define CX_DEV_HALVES 16384  /* ... on any AVX-512 CPU (tests of that path elsewhere) */
-#define CX_DEV_NO_PIX8EARLY 32768 /* channels-last forward of 8 output channels (AVX-512 float32): the band's pixels turned pixel-major after all its tiles, not after each row of tiles (was CX_DEV_NO_PFCHAN until session 27) */
+#define CX_DEV_NO_ROWSOUT 32768 /* channels-last forwards on the direct tiles with pixel-major results (the 8-channel transposes, AVX-512 float32; the channel-vector tiles' copy): a band's pixels written to y after its last row of tiles, not each row's as it is made (was CX_DEV_NO_PFCHAN until session 27) */
 #define CX_DEV_NO_PFGATHER 65536 /* channels-last weight gradient's dY gather (16 channels a transpose, AVX-512) asking for the next 16 pixels' lines: none */
 #define CX_DEV_NO_PFWGRADX 131072 /* depthwise weight gradient's in-place tiles asking for the next item's planes a line a row step: all at once before the tile */
 #define CX_DEV_NO_FWDCT 262144 /* AVX-512 channel-vector forward tiles storing pixel-major results for dk_transpose16 (NCHW outputs), not transposing in registers and storing in place */

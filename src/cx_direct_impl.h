@@ -2265,6 +2265,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
         /* channels-first outputs, 16 lanes: each tile transposes its results
            and stores them in place (dk_fwdc_out), not through tr */
         const int fused = CX_DK_CV && !pl->dk_nhwc && !(cx_dev_flags & CX_DEV_NO_FWDCT);
+        const int nhwc_rows = pl->dk_nhwc && !(cx_dev_flags & CX_DEV_NO_ROWSOUT);
         const ptrdiff_t ostep = slide ? slide : 1;
         ptrdiff_t *eoff = (ptrdiff_t *)(((size_t)(tr + (pl->tile * Q + 32) * cvl) +
                                          sizeof(ptrdiff_t) - 1) & ~(sizeof(ptrdiff_t) - 1));
@@ -2303,18 +2304,29 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                         efn[k](tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl,
                                yo ? yo + q0 : NULL, ldc, cx_dk_pixmask(Q - q0, nv));
                     }
-                    continue;
+                } else {
+                    for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv)
+                        fn(tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl,
+                           yo ? yo + q0 : NULL, ldc, cx_dk_pixmask(Q - q0, nv));
                 }
-                for (ptrdiff_t q0 = 0; q0 < Q; q0 += nv)
-                    fn(tv, wv, band + p * rstep + q0, ov, bb, tr + (p * Q + q0) * cvl,
-                       yo ? yo + q0 : NULL, ldc, cx_dk_pixmask(Q - q0, nv));
+                if (nhwc_rows) {
+                    /* pixel-major already: the row's cvl channels of each
+                       pixel to (n, p, q, k) at once, beside the next row's
+                       tiles (the band's copy after its last row, a burst of
+                       stores, CX_DEV_NO_ROWSOUT: 1.066 | 1.064x the time,
+                       lenet2's forward) */
+                    CX_T *yp = y + ((n * P + p0 + p) * Q) * d->K + g * Kg + k0;
+                    const CX_T *tp = tr + p * Q * cvl;
+                    for (ptrdiff_t j = 0; j < Q; ++j)
+                        CX_NAME(dv_store)(yp + j * d->K, CX_NAME(dv_load)(tp + j * cvl));
+                }
             }
             if (fused)
                 continue;
             if (pl->dk_nhwc) {
                 /* pixel-major already: cvl channels of each pixel to (n, p, q, k) */
                 CX_T *yp = y + (n * P + p0) * Q * d->K + g * Kg + k0;
-                for (ptrdiff_t j = 0; j < npix; ++j)
+                for (ptrdiff_t j = 0; j < npix && !nhwc_rows; ++j)
                     CX_NAME(dv_store)(yp + j * d->K, CX_NAME(dv_load)(tr + j * cvl));
                 continue;
             }
@@ -2365,7 +2377,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
             const ptrdiff_t npix = rows * Q;
             CX_T *yp = y + (n * P + p0) * Q * Kg;
             ptrdiff_t j0 = 0;
-            const int early = !(cx_dev_flags & CX_DEV_NO_PIX8EARLY);
+            const int early = !(cx_dev_flags & CX_DEV_NO_ROWSOUT);
             for (ptrdiff_t p = 0; p < rows; p += nr) {
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
                     fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, rows * Q,
@@ -2374,7 +2386,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                    spill only past them) turned pixel-major at once: their
                    stores to y then run beside the next rows' multiply-adds,
                    not as one burst of the whole band after its tiles
-                   (CX_DEV_NO_PIX8EARLY: 1.075 | 1.098x the time, lenet1) */
+                   (CX_DEV_NO_ROWSOUT: 1.075 | 1.098x the time, lenet1) */
                 if (early)
                     j0 = CX_NAME(dk_pixels8)(yp, tb, npix, j0, cx_min(p + nr, rows) * Q);
             }

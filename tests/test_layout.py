@@ -641,10 +641,11 @@ def test_depthwise_channels_last_weight_gradient_blocks(dev_flags, case, dtype):
             np.testing.assert_array_equal(got[0], ref)
 
 
-# Channels-last forwards to 8 output channels (one group) turn each row of
-# tiles' pixels pixel-major as soon as the row is made; the last block of a
-# band is short where its pixels are not a multiple of 16.
-PIX8_CASES = [
+# Channels-last forwards write each row of tiles' pixels as soon as the row
+# is made: to 8 output channels (one group) by transposes, whose last block
+# of a band is short where its pixels are not a multiple of 16; to 16k
+# channels (lenet2's forward) from the channel-vector tiles' results.
+ROWSOUT_CASES = [
     ("lenet1", (5, 28, 28, 1), (8, 1, 5, 5), dict(padding=2)),      # 784 pixels: 49 blocks
     ("rows_of_13", (3, 11, 13, 2), (8, 2, 3, 3), dict(padding=1)),  # blocks across rows, tail 3
     ("stride2_rgb", (2, 15, 17, 3), (8, 3, 3, 3), dict(stride=2, padding=1)),
@@ -654,13 +655,14 @@ PIX8_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", PIX8_CASES, ids=[c[0] for c in PIX8_CASES])
-def test_eight_channel_forward_pixels_as_rows_are_made(dev_flags, case):
-    """The 8-channel channels-last forward's transposes after each row of
-    tiles give the same bits as after the band's last tile
-    (CX_DEV_NO_PIX8EARLY) on random reals at 1 to 3 threads, and the NCHW
-    forward's values; its input-gradient use (lenet2's, a forward to 8
-    channels) too."""
+@pytest.mark.parametrize("case", ROWSOUT_CASES, ids=[c[0] for c in ROWSOUT_CASES])
+def test_channels_last_forward_rows_out_as_made(dev_flags, case):
+    """The channels-last forwards whose tiles make pixel-major results (8
+    output channels: transposes; 16k: the channel-vector tiles) write each
+    row of tiles' pixels as soon as the row is made: the same bits as after
+    the band's last row (CX_DEV_NO_ROWSOUT) on random reals at 1 to 3
+    threads, and the NCHW forward's values; their input-gradient use
+    (lenet2's, a forward to 8 channels) too."""
     _, xs, ws, kw = case
     rng = np.random.default_rng(len(xs) + xs[1])
     x = rng.standard_normal(xs).astype(np.float32)
