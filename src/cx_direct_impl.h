@@ -1139,14 +1139,12 @@ static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwdr_fns)[1 + CX_DK_ALIGNR][2][3][3] 
 #endif
 
 #if CX_DK_CV
-/* dst[c*ldd + j] = src[j*16 + c] for 16 channels c and pixels j < npix (<= 16):
-   four stages, each exchanging one bit of the row index with the same bit of
-   the lane index (rows i and i + b trade their off-diagonal halves). */
-static CX_DK_INLINE void CX_NAME(dk_tr16)(CX_DV *r)
-{
-#define CX_TR_STAGE(B, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15,   \
-                    B0, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12, B13, B14, B15)        \
-    for (int i = 0; i < 16; ++i)                                                           \
+/* One stage of the in-register transposes below, on rows r[0, NR): rows i
+   and i + B (i without bit B) become the shuffles A.. and B.. of the pair
+   (lanes 0-15 from row i, 16-31 from row i + B). */
+#define CX_TR_STAGE(NR, B, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14,     \
+                    A15, B0, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12, B13, B14, B15)  \
+    for (int i = 0; i < NR; ++i)                                                           \
         if (!(i & B)) {                                                                    \
             const CX_DV lo = __builtin_shufflevector(r[i], r[i + B], A0, A1, A2, A3, A4,   \
                                                      A5, A6, A7, A8, A9, A10, A11, A12,    \
@@ -1157,15 +1155,20 @@ static CX_DK_INLINE void CX_NAME(dk_tr16)(CX_DV *r)
             r[i] = lo;                                                                     \
             r[i + B] = hi;                                                                 \
         }
-    CX_TR_STAGE(8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
+
+/* dst[c*ldd + j] = src[j*16 + c] for 16 channels c and pixels j < npix (<= 16):
+   four stages, each exchanging one bit of the row index with the same bit of
+   the lane index (rows i and i + b trade their off-diagonal halves). */
+static CX_DK_INLINE void CX_NAME(dk_tr16)(CX_DV *r)
+{
+    CX_TR_STAGE(16, 8, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
                 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
-    CX_TR_STAGE(4, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27,
+    CX_TR_STAGE(16, 4, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27,
                 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
-    CX_TR_STAGE(2, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29,
+    CX_TR_STAGE(16, 2, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29,
                 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31)
-    CX_TR_STAGE(1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30,
+    CX_TR_STAGE(16, 1, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30,
                 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)
-#undef CX_TR_STAGE
 }
 
 /* r[j] = pixels 2j and 2j + 1 of r[0..7] (8 channels of 16 pixels), 8
@@ -1175,27 +1178,14 @@ static CX_DK_INLINE void CX_NAME(dk_tr16)(CX_DV *r)
    (24 two-source shuffles). */
 static CX_DK_INLINE void CX_NAME(dk_tr8x16)(CX_DV *r)
 {
-#define CX_TR_STAGE8(B, A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15,  \
-                     B0, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12, B13, B14, B15)       \
-    for (int i = 0; i < 8; ++i)                                                            \
-        if (!(i & B)) {                                                                    \
-            const CX_DV lo = __builtin_shufflevector(r[i], r[i + B], A0, A1, A2, A3, A4,   \
-                                                     A5, A6, A7, A8, A9, A10, A11, A12,    \
-                                                     A13, A14, A15);                       \
-            const CX_DV hi = __builtin_shufflevector(r[i], r[i + B], B0, B1, B2, B3, B4,   \
-                                                     B5, B6, B7, B8, B9, B10, B11, B12,    \
-                                                     B13, B14, B15);                       \
-            r[i] = lo;                                                                     \
-            r[i + B] = hi;                                                                 \
-        }
-    CX_TR_STAGE8(4, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
-                 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
-    CX_TR_STAGE8(2, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27,
-                 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
-    CX_TR_STAGE8(1, 0, 16, 4, 20, 8, 24, 12, 28, 1, 17, 5, 21, 9, 25, 13, 29,
-                 2, 18, 6, 22, 10, 26, 14, 30, 3, 19, 7, 23, 11, 27, 15, 31)
-#undef CX_TR_STAGE8
+    CX_TR_STAGE(8, 4, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23,
+                8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31)
+    CX_TR_STAGE(8, 2, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27,
+                4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31)
+    CX_TR_STAGE(8, 1, 0, 16, 4, 20, 8, 24, 12, 28, 1, 17, 5, 21, 9, 25, 13, 29,
+                2, 18, 6, 22, 10, 26, 14, 30, 3, 19, 7, 23, 11, 27, 15, 31)
 }
+#undef CX_TR_STAGE
 #endif
 
 #if CX_DK_CV || CX_DK_CV8
