@@ -649,7 +649,7 @@ ROWSOUT_CASES = [
     ("lenet1", (5, 28, 28, 1), (8, 1, 5, 5), dict(padding=2)),      # 784 pixels: 49 blocks
     ("rows_of_13", (3, 11, 13, 2), (8, 2, 3, 3), dict(padding=1)),  # blocks across rows, tail 3
     ("stride2_rgb", (2, 15, 17, 3), (8, 3, 3, 3), dict(stride=2, padding=1)),
-    ("tall", (1, 70, 9, 1), (8, 1, 3, 3), dict(padding=(1, 0))),    # several bands a thread
+    ("tall", (1, 70, 9, 1), (8, 1, 3, 3), dict(padding=(1, 0))),    # 70 rows of 7 pixels
     # (the input gradient of 8 input channels is a forward to 8 channels)
     ("lenet2", (4, 14, 14, 8), (16, 8, 5, 5), dict(padding=2)),
 ]
