@@ -2898,20 +2898,11 @@ static CX_DK_INLINE void CX_NAME(dk_wgradr_tile)(const int R, ptrdiff_t rows, pt
 }
 
 #if CX_DK_FWDX
-/* dk_wgradr_tile (R = 3) for one input channel and one dY channel (depthwise),
-   reading both planes in place rather than a band and a dY copy: dY row i of
-   the tile is dyp + i*ldy, its vector c masked to the row's Q pixels (mq[c]);
-   band row i is input row h0 + i (zeros outside [0, H)), its column tap s of
-   vector c the input columns c*VL + s - pl.. by a masked load (mx[3*c + s]:
-   the lanes inside [0, W) whose dY lane is inside the row; the others zero,
-   as the band's padding and as dY's lanes past the row, which the band path
-   multiplies by finite band values). The same products in the same order as
-   dk_wgradr_tile on the band and dY copy, so the same sums. */
 /* Vector c's rows of dk_wgradx_tile. fl: fx where vector c has a lane on a
    padded column (the tile's first and last vectors), else NULL (a form
    without the lanes' checks: under a padding mode they ran on every vector
    and row, and the depthwise bench layer's reflect weight gradient took
-   1.29 | 1.25x the zeros padding's time, 1.165 | 1.163x with this form);
+   1.29 | 1.24-1.26x the zeros padding's time, 1.165 | 1.163x with this form);
    fx: the padding mode's rows. */
 static CX_DK_INLINE void CX_NAME(dk_wgradx_rows)(ptrdiff_t c, ptrdiff_t rows,
                                                  const CX_T *restrict dyp, ptrdiff_t ldy,
@@ -2970,6 +2961,15 @@ static CX_DK_INLINE void CX_NAME(dk_wgradx_rows)(ptrdiff_t c, ptrdiff_t rows,
     }
 }
 
+/* dk_wgradr_tile (R = 3) for one input channel and one dY channel (depthwise),
+   reading both planes in place rather than a band and a dY copy: dY row i of
+   the tile is dyp + i*ldy, its vector c masked to the row's Q pixels (mq[c]);
+   band row i is input row h0 + i (zeros outside [0, H)), its column tap s of
+   vector c the input columns c*VL + s - pl.. by a masked load (mx[3*c + s]:
+   the lanes inside [0, W) whose dY lane is inside the row; the others zero,
+   as the band's padding and as dY's lanes past the row, which the band path
+   multiplies by finite band values). The same products in the same order as
+   dk_wgradr_tile on the band and dY copy, so the same sums. */
 static CX_DK_INLINE void CX_NAME(dk_wgradx_tile)(ptrdiff_t rows, ptrdiff_t nvec,
                                                  const CX_T *restrict dyp, ptrdiff_t ldy,
                                                  const CX_T *restrict xp, ptrdiff_t H,
