@@ -626,7 +626,10 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
     (cx_*_conv2d_dgrad_border) and added at the input position it copied.
     fold = (H, W, top, left, src_h, src_w) as for conv2d_dgrad_fold, over the
     padded Hp x Wp. Items (up to 4 images, group, block of 128 of its channels) in
-    parallel; each writes whole planes of dx, in a fixed order."""
+    parallel; each writes whole planes of dx, in a fixed order. Returns
+    False, having written nothing, where the weight holds inf or nan (the
+    ring's tiles multiply zeros past grad_output's edges by it; the caller
+    then takes the fused fold), True otherwise."""
     cdef cx_conv2d_desc d
     _fill_desc(&d, geometry)
     if d.stride_h != 1 or d.stride_w != 1 or d.R > 64 or d.S > 64 or d.groups < 1:
@@ -642,7 +645,7 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
     cdef const Py_ssize_t[::1] src_w = src_w_o
     cdef Py_ssize_t cg = d.C // d.groups, units = d.groups * ((cg + 127) // 128)
     if d.N * units == 0 or d.K == 0:
-        return
+        return True
     # images per item: up to 4 (a tile's weights then serve 2 or 4 images), as
     # long as every thread gets 2 items; the sums do not depend on it
     cdef Py_ssize_t ib = 4
@@ -659,24 +662,41 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
     ws = np.empty(ws_stride * nt, dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] wsv = ws
     cdef floating *wsp = &wsv[0]
-    # the weight as (G, R, S, K/G, C/G): a tap's weights for adjacent channels
-    # adjacent (rows of the (K, C/G * R * S) weight in parallel)
+    # the weight as (G, C/G in blocks of 16, R, S, K/G, 16): a tap's weights
+    # for a block's channels adjacent, and the reduction over K/G a stream
+    # (rows of the (K, C/G * R * S) weight in parallel)
     wt = np.empty(w.shape[0], dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] wtv = wt
-    cdef Py_ssize_t kg = d.K // d.groups, rs = d.R * d.S, gk, c, t
+    cdef Py_ssize_t kg = d.K // d.groups, rs = d.R * d.S, nkc = (kg + 15) // 16
+    cdef Py_ssize_t u, g, k, k0, k1, c, t, c0, bw
     cdef const floating *src
     cdef floating *dst
     cdef const floating *wp = &wtv[0]
     cdef const floating *dyp = &dy[0]
     cdef floating *dxp = &dx[0]
+    cdef floating v
+    cdef int bad = 0
     with nogil:
-        for gk in prange(d.K, num_threads=nt, schedule="static"):
-            # w's row gk (cg x rs, in L1) written as rs runs of cg
-            src = &w[gk * cg * rs]
-            dst = &wtv[(gk // kg * rs * kg + gk % kg) * cg]
-            for t in range(rs):
-                for c in range(cg):
-                    dst[t * kg * cg + c] = src[c * rs + t]
+        for u in prange(d.groups * nkc, num_threads=nt, schedule="static"):
+            # 16 rows of w (k0..k1 of group g: 16 x cg x rs, in L2) written as
+            # runs of 16 x bw, one for each block and tap; bad: a weight is
+            # inf or nan (v - v is nan)
+            g = u // nkc
+            k0 = u % nkc * 16
+            k1 = min(kg, k0 + 16)
+            for c0 in range(0, cg, 16):
+                bw = min(16, cg - c0)
+                for t in range(rs):
+                    dst = &wtv[g * rs * kg * cg + c0 * rs * kg + t * kg * bw]
+                    for k in range(k0, k1):
+                        src = &w[(g * kg + k) * cg * rs + c0 * rs + t]
+                        for c in range(bw):
+                            v = src[c * rs]
+                            dst[k * bw + c] = v
+                            bad |= (v - v) != (v - v)
+    if bad:
+        return False    # (the ring's tiles would multiply it by zeros)
+    with nogil:
         for item in prange(items, num_threads=nt, schedule="dynamic"):
             if floating is float:
                 cx_f32_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], ib, item,
@@ -684,6 +704,7 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
             else:
                 cx_f64_conv2d_dgrad_border(&d, wp, dyp, dxp, &src_h[0], &src_w[0], ib, item,
                                            wsp + threadid() * ws_stride)
+    return True
 
 
 # ---------------------------------------------------------------- channels-last (NHWC)

@@ -4297,8 +4297,11 @@ void CX_NAME(conv2d_fwd_ring)(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
    its ring; the fused conv2d_fwd_fold computes the whole 16 x 16 padded
    gradient instead, 31% more pixels (more where Wp crosses a vector).
 
-   w: the weight as (G, R, S, K/G, C/G), so that a tap's weights for a
-   tile's channels are adjacent. Item `item`: ib images (the caller's
+   w: the weight as (G, C/G in blocks of CX_RING_CB, R, S, K/G, CB), the
+   last block CB = what is left: a tap's weights for a tile's channels are
+   adjacent and the reduction over K/G reads them as one stream (with C/G
+   innermost, vgg3x3_512's 2 KB steps left the ring's tiles waiting on
+   them: 11.6% of the call, 6.5% in blocks). Item `item`: ib images (the caller's
    choice: the sums do not depend on it), group g, a block of up to 128 of
    the group's input channels. The grad_output rows (top:
    [0, t), bottom: [P - b, P)) and columns (left: [0, l), right:
@@ -4481,7 +4484,7 @@ static void CX_NAME(ring_line)(ptrdiff_t nc, ptrdiff_t ni, ptrdiff_t len, ptrdif
 /* The across-taps a ring line reads (ring row i: kernel rows; ring column j:
    kernel columns): tap a with 0 <= src = line - a*dil < extent, its copied
    source line (the first nlo copies hold sources [0, nlo), the rest sources
-   from hi0 on; each copy len long, read from offset off) and its weight
+   from hi0 on; copies len apart, read from offset off) and its weight
    offset a*wstep. Returns how many. */
 static ptrdiff_t CX_NAME(ring_taps)(ptrdiff_t line, ptrdiff_t ntaps, ptrdiff_t dil,
                                     ptrdiff_t extent, ptrdiff_t nlo, ptrdiff_t hi0,
@@ -4511,27 +4514,28 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
     const ptrdiff_t n0 = item / (G * nblk) * ib, g = item / nblk % G, blk = item % nblk;
     const ptrdiff_t ni = cx_min(ib, d->N - n0);
     const ptrdiff_t c0 = blk * cper, c1 = cx_min(Cg, c0 + cper);
-    /* the workspace: copied rows (image, k-major), copied columns, line buffer */
+    /* the workspace: copied rows (image, row, k), copied columns, line buffer:
+       a line's tiles read its source lines' k in order */
     const ptrdiff_t nrows = q.nrt + q.nrb, ncols = q.ncl + q.ncr;
     const ptrdiff_t ist_r = Kg * nrows * q.lrow, ist_c = Kg * ncols * q.lcol;
     CX_T *rows = ws, *cols = rows + ib * ist_r, *lb = cols + ib * ist_c;
     const ptrdiff_t ldl = cx_max(q.Wv, q.Hv);
     for (ptrdiff_t m = 0; m < ni; ++m) {
         const CX_T *dyn = dy + ((n0 + m) * d->K + g * Kg) * P * Q;
-        /* rows[m][k][i][x] = dy[k, row_i, x - ow] (0 outside [0, Q)) */
+        /* rows[m][i][k][x] = dy[k, row_i, x - ow] (0 outside [0, Q)) */
         for (ptrdiff_t k = 0; k < Kg; ++k)
             for (ptrdiff_t i = 0; i < nrows; ++i) {
                 const ptrdiff_t row = i < q.nrt ? i : q.rb0 + i - q.nrt;
-                CX_T *to = rows + m * ist_r + (k * nrows + i) * q.lrow;
+                CX_T *to = rows + m * ist_r + (i * Kg + k) * q.lrow;
                 memset(to, 0, (size_t)q.ow * sizeof(CX_T));
                 memcpy(to + q.ow, dyn + (k * P + row) * Q, (size_t)Q * sizeof(CX_T));
                 memset(to + q.ow + Q, 0, (size_t)(q.lrow - q.ow - Q) * sizeof(CX_T));
             }
-        /* cols[m][k][j][y] = dy[k, y + t - oh, col_j] (0 outside [0, P)) */
+        /* cols[m][j][k][y] = dy[k, y + t - oh, col_j] (0 outside [0, P)) */
         for (ptrdiff_t k = 0; k < Kg; ++k)
             for (ptrdiff_t j = 0; j < ncols; ++j) {
                 const ptrdiff_t col = j < q.ncl ? j : q.cr0 + j - q.ncl;
-                CX_T *to = cols + m * ist_c + (k * ncols + j) * q.lcol;
+                CX_T *to = cols + m * ist_c + (j * Kg + k) * q.lcol;
                 const CX_T *from = dyn + k * P * Q + col;
                 /* rows y + t - oh in [0, P): y in [y0, y1) */
                 const ptrdiff_t y0 = cx_min(cx_max(q.oh - q.t, 0), q.lcol);
@@ -4546,18 +4550,19 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
     ptrdiff_t aw[64];
     const CX_T *wg = w + g * Kg * Cg * R * S;
     for (ptrdiff_t c = c0; c < c1; c += CX_RING_CB) {
+        /* the block's weights: (R, S, Kg, nc) */
         const ptrdiff_t nc = cx_min(CX_RING_CB, c1 - c);
-        const CX_T *wk = wg + c;
+        const CX_T *wk = wg + c * R * S * Kg;
         /* ring rows: padded row i, every padded column */
         for (ptrdiff_t i = 0; i < q.Hp; ++i) {
             if (i >= q.t && i < q.t + H)
                 continue;
-            const ptrdiff_t na = CX_NAME(ring_taps)(i, R, dh, P, q.nrt, q.rb0, rows, q.lrow,
-                                                    q.ow, S * Kg * Cg, srcp, aw);
+            const ptrdiff_t na = CX_NAME(ring_taps)(i, R, dh, P, q.nrt, q.rb0, rows,
+                                                    Kg * q.lrow, q.ow, S * Kg * nc, srcp, aw);
             if (!na)
                 continue;   /* (a row no tap reaches: gradient 0) */
-            CX_NAME(ring_line)(nc, ni, q.Wp, Kg, na, srcp, aw, nrows * q.lrow, ist_r, S, dw,
-                               wk, Cg, Kg * Cg, lb, ldl);
+            CX_NAME(ring_line)(nc, ni, q.Wp, Kg, na, srcp, aw, q.lrow, ist_r, S, dw,
+                               wk, nc, Kg * nc, lb, ldl);
             for (ptrdiff_t m = 0; m < ni; ++m)
                 for (ptrdiff_t cb = 0; cb < nc; ++cb) {
                     /* (in column order, the inner columns in vectors:
@@ -4572,12 +4577,12 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
         for (ptrdiff_t j = 0; j < q.Wp; ++j) {
             if (j >= q.l && j < q.l + W)
                 continue;
-            const ptrdiff_t na = CX_NAME(ring_taps)(j, S, dw, Q, q.ncl, q.cr0, cols, q.lcol,
-                                                    q.oh, Kg * Cg, srcp, aw);
+            const ptrdiff_t na = CX_NAME(ring_taps)(j, S, dw, Q, q.ncl, q.cr0, cols,
+                                                    Kg * q.lcol, q.oh, Kg * nc, srcp, aw);
             if (!na)
                 continue;
-            CX_NAME(ring_line)(nc, ni, H, Kg, na, srcp, aw, ncols * q.lcol, ist_c, R, dh, wk,
-                               Cg, S * Kg * Cg, lb, ldl);
+            CX_NAME(ring_line)(nc, ni, H, Kg, na, srcp, aw, q.lcol, ist_c, R, dh, wk,
+                               nc, S * Kg * nc, lb, ldl);
             for (ptrdiff_t m = 0; m < ni; ++m)
                 for (ptrdiff_t cb = 0; cb < nc; ++cb) {
                     CX_T *to = dx + ((n0 + m) * d->C + g * Cg + c + cb) * H * W + src_w[j];

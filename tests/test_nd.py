@@ -1513,6 +1513,26 @@ def test_mode_input_gradient_border_nonfinite_and_refusals():
     with pytest.raises(ValueError, match="stride 1"):
         _conv.conv2d_dgrad_border(w.reshape(-1), g.reshape(-1), dx, strided, fold, 1)
     assert (dx == 7).all()
+    # the weight is checked as the border reorders it: any one inf or nan (the
+    # first and last element, a tail block of channels, the last 16 output
+    # channels) returns False having written nothing; a finite one True
+    geo = _api._geometry((1, 18, 5, 6), (20, 18, 3, 3), 1, 1, 1, 1)
+    fold = _api._fold_tables(geo, "circular")
+    for dtype in (np.float32, np.float64):
+        g = np.ones(20 * 5 * 6, dtype)
+        for idx, bad in (((19, 17, 2, 2), np.nan), ((0, 0, 0, 0), -np.inf),
+                         ((17, 16, 1, 0), np.inf), ((3, 5, 0, 2), np.nan)):
+            w = np.ones((20, 18, 3, 3), dtype)
+            w[idx] = bad
+            for threads in (1, 2):
+                dx = np.full(18 * 5 * 6, 7.0, dtype)
+                assert _conv.conv2d_dgrad_border(w.reshape(-1), g, dx, geo.astuple(), fold,
+                                                 threads) is False
+                assert (dx == 7).all()
+        dx = np.zeros(18 * 5 * 6, dtype)
+        assert _conv.conv2d_dgrad_border(np.ones(20 * 18 * 9, dtype), g, dx, geo.astuple(),
+                                         fold, 2) is True
+        assert dx.any()
 
 NHWC_FOLD_CASES = [
     ("dw16", (2, 16, 9, 11), dict(padding=1)),
