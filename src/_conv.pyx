@@ -664,36 +664,22 @@ def conv2d_dgrad_border(const floating[::1] w, const floating[::1] dy, floating[
     cdef floating *wsp = &wsv[0]
     # the weight as (G, C/G in blocks of 16, R, S, K/G, 16): a tap's weights
     # for a block's channels adjacent, and the reduction over K/G a stream
-    # (rows of the (K, C/G * R * S) weight in parallel)
+    # (16 output channels a unit, in parallel), checked for inf and nan
     wt = np.empty(w.shape[0], dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] wtv = wt
-    cdef Py_ssize_t kg = d.K // d.groups, rs = d.R * d.S, nkc = (kg + 15) // 16
-    cdef Py_ssize_t u, g, k, k0, k1, c, t, c0, bw
-    cdef const floating *src
-    cdef floating *dst
+    cdef Py_ssize_t nkc = (d.K // d.groups + 15) // 16, u
+    cdef floating *wtp = &wtv[0]
     cdef const floating *wp = &wtv[0]
+    cdef const floating *w0 = &w[0]
     cdef const floating *dyp = &dy[0]
     cdef floating *dxp = &dx[0]
-    cdef floating v
     cdef int bad = 0
     with nogil:
         for u in prange(d.groups * nkc, num_threads=nt, schedule="static"):
-            # 16 rows of w (k0..k1 of group g: 16 x cg x rs, in L2) written as
-            # runs of 16 x bw, one for each block and tap; bad: a weight is
-            # inf or nan (v - v is nan)
-            g = u // nkc
-            k0 = u % nkc * 16
-            k1 = min(kg, k0 + 16)
-            for c0 in range(0, cg, 16):
-                bw = min(16, cg - c0)
-                for t in range(rs):
-                    dst = &wtv[g * rs * kg * cg + c0 * rs * kg + t * kg * bw]
-                    for k in range(k0, k1):
-                        src = &w[(g * kg + k) * cg * rs + c0 * rs + t]
-                        for c in range(bw):
-                            v = src[c * rs]
-                            dst[k * bw + c] = v
-                            bad |= (v - v) != (v - v)
+            if floating is float:
+                bad |= cx_f32_conv2d_dgrad_border_weight(&d, w0, wtp, u)
+            else:
+                bad |= cx_f64_conv2d_dgrad_border_weight(&d, w0, wtp, u)
     if bad:
         return False    # (the ring's tiles would multiply it by zeros)
     with nogil:

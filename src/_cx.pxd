@@ -136,6 +136,8 @@ cdef extern from "cx_conv.h" nogil:
                                const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                                Py_ssize_t plane, float *buf)
     size_t cx_f32_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
+    int cx_f32_conv2d_dgrad_border_weight(const cx_conv2d_desc *d, const float *w, float *wt,
+                                         Py_ssize_t u)
     void cx_f32_conv2d_dgrad_border(const cx_conv2d_desc *d, const float *w, const float *dy,
                                   float *dx, const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                                   Py_ssize_t ib, Py_ssize_t item, float *ws)
@@ -196,6 +198,8 @@ cdef extern from "cx_conv.h" nogil:
                                const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                                Py_ssize_t plane, double *buf)
     size_t cx_f64_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
+    int cx_f64_conv2d_dgrad_border_weight(const cx_conv2d_desc *d, const double *w, double *wt,
+                                         Py_ssize_t u)
     void cx_f64_conv2d_dgrad_border(const cx_conv2d_desc *d, const double *w, const double *dy,
                                   double *dx, const Py_ssize_t *src_h, const Py_ssize_t *src_w,
                                   Py_ssize_t ib, Py_ssize_t item, double *ws)

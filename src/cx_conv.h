@@ -241,6 +241,11 @@ typedef struct {
        position it copied; item: (ib images, group, block of 128 of its channels);      \
        ws: conv2d_dgrad_border_ws(d, ib) elements (see cx_direct_impl.h) */             \
     size_t P##conv2d_dgrad_border_ws(const cx_conv2d_desc *d, ptrdiff_t ib);            \
+    /* its weight: wt = w (K, C/G, R, S) as (G, C/G in blocks of 16, R, S, K/G, 16),   \
+       unit u of groups * ceil(K/G / 16): 16 output channels of a group; returns 1      \
+       where a weight it read is inf or nan (0 otherwise) */                            \
+    int P##conv2d_dgrad_border_weight(const cx_conv2d_desc *d, const T *w, T *wt,       \
+                                      ptrdiff_t u);                                     \
     void P##conv2d_dgrad_border(const cx_conv2d_desc *d, const T *w, const T *dy,       \
                                 T *dx, const ptrdiff_t *src_h, const ptrdiff_t *src_w,  \
                                 ptrdiff_t ib, ptrdiff_t item, T *ws);                   \

@@ -177,6 +177,9 @@ static void cx_f64_route_nhwc_plan(const cx_conv2d_desc *d, int op, cx_conv2d_pl
                                      buf); }                                               \
     size_t PUB##conv2d_dgrad_border_ws(const cx_conv2d_desc *d, ptrdiff_t ib)              \
     { return CX_PICK(PFX, conv2d_dgrad_border_ws)(d, ib); }                                \
+    int PUB##conv2d_dgrad_border_weight(const cx_conv2d_desc *d, const T *w, T *wt,        \
+                                        ptrdiff_t u)                                       \
+    { return CX_PICK(PFX, conv2d_dgrad_border_weight)(d, w, wt, u); }                      \
     void PUB##conv2d_dgrad_border(const cx_conv2d_desc *d, const T *w, const T *dy,        \
                                   T *dx, const ptrdiff_t *src_h, const ptrdiff_t *src_w,   \
                                   ptrdiff_t ib, ptrdiff_t item, T *ws)                     \

@@ -4363,6 +4363,37 @@ size_t CX_NAME(conv2d_dgrad_border_ws)(const cx_conv2d_desc *d, ptrdiff_t ib)
                           + CX_RING_CB * cx_max(q.Wv, q.Hv)) + 2 * CX_DVL);
 }
 
+/* The border's weight: output channels [k0, k1) (16 of them) of group g,
+   a block of CX_RING_CB channels and a tap at a time: 16 runs of bw, each
+   gathered from a row of w (in L1 after the first tap) at a stride of RS,
+   written in order. Its time is mostly w's first trip from memory (2.2% of
+   res3x3_256's call); reading the rows in order wrote RS streams Kg*bw apart
+   (16 KB there: the same L1 sets, 5.5%), staging them through a buffer 4%.
+   Returns whether one of them is inf or nan (v - v is then nan). */
+int CX_NAME(conv2d_dgrad_border_weight)(const cx_conv2d_desc *d, const CX_T *w, CX_T *wt,
+                                        ptrdiff_t u)
+{
+    const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
+    const ptrdiff_t nkc = (Kg + 15) / 16, g = u / nkc, k0 = u % nkc * 16;
+    const ptrdiff_t k1 = cx_min(Kg, k0 + 16);
+    int bad = 0;
+    for (ptrdiff_t c0 = 0; c0 < Cg; c0 += CX_RING_CB) {
+        const ptrdiff_t bw = cx_min(CX_RING_CB, Cg - c0);
+        for (ptrdiff_t t = 0; t < RS; ++t) {
+            CX_T *restrict dst = wt + (g * Cg + c0) * RS * Kg + t * Kg * bw;
+            for (ptrdiff_t k = k0; k < k1; ++k) {
+                const CX_T *restrict src = w + ((g * Kg + k) * Cg + c0) * RS + t;
+                for (ptrdiff_t c = 0; c < bw; ++c) {
+                    const CX_T v = src[c * RS];
+                    dst[k * bw + c] = v;
+                    bad |= v - v != 0;
+                }
+            }
+        }
+    }
+    return bad;
+}
+
 /* acc[cb][m][v] = sum over the line's na across-taps ia, nb along-taps b and
    k < Kg of wk[aw[ia] + b*wsb + k*wsk + cb] * src_m[k*lk + v*VL - b*db],
    src_m = srcp[ia] + m*ist (image m's copy), stored to lb[(m*CX_RING_CB +
