@@ -63,6 +63,17 @@ cdef inline void _skip_padding(cx_conv2d_plan *pl, bint allowed, bint more=False
             pl.dk_nonfinite = nonfinite
 
 
+cdef inline bint _fwdr_rows(cx_conv2d_desc *d, cx_conv2d_plan *pl) noexcept:
+    """Whether d's forward may run the one-channel row-walking tiles (dk_fwdr:
+    a block of one output channel, unit vertical stride and dilation, square
+    3x3 or 5x5 kernels) on bands with rows of zero padding, whose products
+    they then leave out where the plan allows (dk_edge; dk_fwdre)."""
+    cdef Py_ssize_t kg = d.K // d.groups
+    return (pl.dk and pl.dk_mode == 1 and d.stride_h == 1 and d.dil_h == 1 and d.R == d.S
+            and (d.R == 3 or d.R == 5) and (kg % 2 == 1 or pl.dk_mr == 1)
+            and (d.pad_top > 0 or d.P + d.R - 1 - d.pad_top > d.H))
+
+
 cdef int _algo_code(str algorithm) except -1:
     if algorithm == "direct":
         return CX_ALGO_DIRECT
@@ -196,8 +207,9 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     Returns whether the kernels multiplied the zero padding by the weight (the
     register-blocked direct ones do), so that inf/NaN there already gave NaN
     (see convx._api._padding_nan_forward). Not where the channel-vector
-    tiles' edge rows and columns skip the padding's taps (dk_edge): the
-    caller then marks those NaNs as it does for im2col."""
+    tiles' edge rows and columns or the one-channel row-walking tiles' zero
+    rows skip the padding's taps (dk_edge): the caller then marks those NaNs
+    as it does for im2col."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
     cdef Py_ssize_t ws_stride
@@ -208,7 +220,7 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     pl.dk_stamp = _next_stamp()
     _pad_mode_for(&d, &pl, pad_mode)
     # (zero padding only: a padding mode's pixels are the image's)
-    _skip_padding(&pl, pad_mode == 0)
+    _skip_padding(&pl, pad_mode == 0, _fwdr_rows(&d, &pl))
     _fwd_items(&d, NULL, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
     return bool(pl.algo == CX_ALGO_DIRECT and pl.dk and not pl.dk_edge)
 
@@ -499,6 +511,9 @@ def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::
     pl.dk_stamp = _next_stamp()
     if not pl.dk or pl.dk_qt != 0 or pl.dk_nhwc:
         return False
+    # (a finite weight: the products with the zero-padded grad_output's zeros
+    # are zeros, left out where the tiles can; the same sums)
+    _skip_padding(&pl, True, _fwdr_rows(&d, &pl))
     H, W, top, left, src_h_o, src_w_o = _fold_args(fold, d.P, d.Q, "conv2d_dgrad_fold")
     if dx.shape[0] != d.N * d.K * H * W:
         raise ValueError(f"conv2d_dgrad_fold: inconsistent sizes {geometry}, {fold[:4]}")

@@ -888,13 +888,14 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_shift)(CX_DV lo, CX_DV hi, const int s)
    vectors loaded once and shifted in registers), in the order channel, column
    tap, kernel row without. */
 static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const int NC,
-                                               const int ALN,
+                                               const int ALN, const int EDGE,
                                                ptrdiff_t taps, const CX_T *restrict wp,
                                                const CX_T *restrict base,
                                                const ptrdiff_t *restrict off,
                                                ptrdiff_t rstep, CX_T *restrict y,
                                                ptrdiff_t Q, ptrdiff_t extent,
-                                               ptrdiff_t nrows, ptrdiff_t nq, const CX_T *bias)
+                                               ptrdiff_t nrows, ptrdiff_t nq, const CX_T *bias,
+                                               ptrdiff_t jlo, ptrdiff_t jhi)
 {
     const int S = R;
     CX_DV acc[4][4];
@@ -912,6 +913,8 @@ static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const 
         for (ptrdiff_t t0 = 0; t0 < taps; t0 += R * S) {
             const CX_T *xs = base + off[t0], *wt = wp + t0;
             CX_DK_UNROLL for (int j = 0; j < NR + R - 1; ++j) {
+                if (EDGE && (j < jlo || j >= jhi))
+                    continue;
                 const CX_T *xj = xs + j * rstep;
                 CX_DV lo = CX_NAME(dv_load)(xj);
                 CX_DK_UNROLL for (int c = 0; c < NC; ++c) {
@@ -938,6 +941,8 @@ static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const 
             const CX_T *xs = base + off[t0 + s];
             CX_DK_UNROLL for (int j = 0; j < NR + R - 1; ++j)
                 CX_DK_UNROLL for (int c = 0; c < NC; ++c) {
+                    if (EDGE && (j < jlo || j >= jhi))
+                        continue;
                     CX_DV xv = CX_NAME(dv_load)(xs + j * rstep + c * CX_DVL);
                     CX_DK_PIN(xv);
                     CX_DK_UNROLL for (int r = 0; r < R; ++r)
@@ -1067,8 +1072,8 @@ static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwd_fns)[4][4][3] = {
         ptrdiff_t nrows, ptrdiff_t nq, const CX_T *bias)                                    \
     {                                                                                      \
         (void)ldy;                                                                         \
-        CX_NAME(dk_fwdr_tile)(R, NR, NC, ALN, taps, wp, base, off, rstep, y, Q, extent,    \
-                              nrows, nq, bias);                                            \
+        CX_NAME(dk_fwdr_tile)(R, NR, NC, ALN, 0, taps, wp, base, off, rstep, y, Q, extent, \
+                              nrows, nq, bias, 0, 0);                                      \
     }
 #define CX_DK_FWDR_NC(R, NR, ALN, SUF)                                                     \
     CX_DK_FWDR(R, NR, 1, ALN, SUF) CX_DK_FWDR(R, NR, 2, ALN, SUF)                          \
@@ -1101,6 +1106,39 @@ static const CX_NAME(dk_fwd_fn) CX_NAME(dk_fwdr_fns)[1 + CX_DK_ALIGNR][2][3][3] 
 };
 #undef CX_DK_ROWR_R
 #undef CX_DK_ROWR
+
+/* The same tiles for a band whose rows outside [jlo, jhi) (of the tile's NR
+   + R - 1) are zero padding's: those rows' loads and products left out (a
+   padding mode's fused input gradient computes the full padded gradient, a
+   forward with R - 1 rows of zeros above and below: its first and last
+   tiles of 4 rows spent half their products on them, lenet1's 32 padded rows
+   160 row-taps where 140 reach grad_output). One form a build: aligned where
+   the ISA has it (the driver takes these only on such bands). */
+typedef void (*CX_NAME(dk_fwdre_fn))(ptrdiff_t, const CX_T *, const CX_T *, const ptrdiff_t *,
+                                     ptrdiff_t, CX_T *, ptrdiff_t, ptrdiff_t, ptrdiff_t,
+                                     ptrdiff_t, const CX_T *, ptrdiff_t, ptrdiff_t);
+#define CX_DK_FWDRE(R, NR, NC)                                                             \
+    static void CX_NAME(dk_fwdre_##R##x##NR##x##NC)(                                       \
+        ptrdiff_t taps, const CX_T *wp, const CX_T *base, const ptrdiff_t *off,             \
+        ptrdiff_t rstep, CX_T *y, ptrdiff_t Q, ptrdiff_t extent, ptrdiff_t nrows,           \
+        ptrdiff_t nq, const CX_T *bias, ptrdiff_t jlo, ptrdiff_t jhi)                       \
+    {                                                                                      \
+        CX_NAME(dk_fwdr_tile)(R, NR, NC, CX_DK_ALIGNR, 1, taps, wp, base, off, rstep, y,   \
+                              Q, extent, nrows, nq, bias, jlo, jhi);                       \
+    }
+#define CX_DK_FWDRE_NC(R, NR) CX_DK_FWDRE(R, NR, 1) CX_DK_FWDRE(R, NR, 2) CX_DK_FWDRE(R, NR, 4)
+CX_DK_FWDRE_NC(3, 2) CX_DK_FWDRE_NC(3, 3) CX_DK_FWDRE_NC(3, 4)
+CX_DK_FWDRE_NC(5, 2) CX_DK_FWDRE_NC(5, 3) CX_DK_FWDRE_NC(5, 4)
+#undef CX_DK_FWDRE_NC
+#undef CX_DK_FWDRE
+#define CX_DK_ROWRE(R, NR)                                                                 \
+    {CX_NAME(dk_fwdre_##R##x##NR##x1), CX_NAME(dk_fwdre_##R##x##NR##x2),                   \
+     CX_NAME(dk_fwdre_##R##x##NR##x4)}
+/* [R == 5][NR - 2][log2 NC] */
+static const CX_NAME(dk_fwdre_fn) CX_NAME(dk_fwdre_fns)[2][3][3] = {
+    {CX_DK_ROWRE(3, 2), CX_DK_ROWRE(3, 3), CX_DK_ROWRE(3, 4)},
+    {CX_DK_ROWRE(5, 2), CX_DK_ROWRE(5, 3), CX_DK_ROWRE(5, 4)}};
+#undef CX_DK_ROWRE
 
 /* ---- channel-vector forward tiles (dk_mode 2; 16-lane vectors of float) ----
    For narrow rows (Q <= 16) with output channels in blocks of 16, pixel vectors
@@ -2348,9 +2386,20 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
         CX_NAME(dk_fwd_fn) fn = CX_NAME(dk_fwd_fns)[cx_dk_log2(mr)][nr - 1][cx_dk_log2(nv)];
         /* one channel, several rows, unit vertical step, square 3x3 or 5x5:
            the tile walked by input row */
+        CX_NAME(dk_fwdre_fn) fe = NULL;
         if (mr == 1 && nr >= 2 && d->stride_h == 1 && d->dil_h == 1 && d->R == d->S &&
-            (d->R == 3 || d->R == 5) && !(cx_dev_flags & CX_DEV_NO_ROWWALK))
+            (d->R == 3 || d->R == 5) && !(cx_dev_flags & CX_DEV_NO_ROWWALK)) {
             fn = CX_NAME(dk_fwdr_fns)[rowalign][d->R == 5][nr - 2][cx_dk_log2(nv)];
+            /* zero padding's rows left out where the caller allows (dk_edge:
+               it marks the NaNs of 0 * inf; band row i is input row p0 + i -
+               pad_top) */
+            if (pl->dk_edge && d->pad_mode == CX_PAD_ZEROS && rowalign == CX_DK_ALIGNR &&
+                !(cx_dev_flags & CX_DEV_NO_ZROWS))
+                fe = CX_NAME(dk_fwdre_fns)[d->R == 5][nr - 2][cx_dk_log2(nv)];
+        }
+        /* a tile at band row p: its rows [jlo, jhi) hold input rows */
+        const ptrdiff_t zlo = d->pad_top - p0, zhi = d->H + d->pad_top - p0;
+        const ptrdiff_t nj = nr + d->R - 1;
         const CX_T *bk = bias ? bias + g * Kg + k0 : NULL;
         /* a column tile's rows are Q of ldq pixels: its vectors may spill only
            inside its own row (the next columns belong to another item) */
@@ -2503,9 +2552,14 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
             for (ptrdiff_t p = 0; p < rows; p += nr) {
                 if (k0 == 0)
                     CX_NAME(dk_prefetch_part)(pf, pfn, p, p + nr, rows);
+                const ptrdiff_t jlo = cx_max(zlo - p, 0), jhi = cx_min(zhi - p, nj);
                 for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
-                    fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, rows * Q,
-                       Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
+                    if (fe && (jlo > 0 || jhi < nj))
+                        fe(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0, Q,
+                           (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk, jlo, jhi);
+                    else
+                        fn(taps, wb, band + p * rstep + q0, off, rstep, tb + p * Q + q0,
+                           rows * Q, Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
             }
             for (ptrdiff_t i = 0; i < cx_min(mr, Kg - k0); ++i)
                 CX_NAME(dk_stream_copy)(yk + i * ldc, tb + i * rows * Q, rows * Q);
@@ -2515,10 +2569,16 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
         for (ptrdiff_t p = 0; p < rows; p += nr) {
             if (k0 == 0)
                 CX_NAME(dk_prefetch_part)(pf, pfn, p, p + nr, rows);
+            const ptrdiff_t jlo = cx_max(zlo - p, 0), jhi = cx_min(zhi - p, nj);
             for (ptrdiff_t q0 = 0; q0 < Q; q0 += vb)
-                fn(taps, wb, band + p * rstep + q0, off, rstep, yk + p * ldq + q0, ldc, ldq,
-                   pl->dk_pitch ? Q - q0 : (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0,
-                   bk);
+                if (fe && (jlo > 0 || jhi < nj))
+                    fe(taps, wb, band + p * rstep + q0, off, rstep, yk + p * ldq + q0, ldq,
+                       pl->dk_pitch ? Q - q0 : (rows - p) * Q - q0, cx_min(nr, rows - p),
+                       Q - q0, bk, jlo, jhi);
+                else
+                    fn(taps, wb, band + p * rstep + q0, off, rstep, yk + p * ldq + q0, ldc, ldq,
+                       pl->dk_pitch ? Q - q0 : (rows - p) * Q - q0, cx_min(nr, rows - p),
+                       Q - q0, bk);
         }
         k0 += mr;
     }

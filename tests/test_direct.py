@@ -1091,3 +1091,75 @@ def test_avx512_halves_plan_the_avx2_eight_lane_tiles(case, dev_flags):
     np.testing.assert_allclose(got[1], refs[1], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got[2], refs[0].transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got[3], refs[1].transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)
+
+
+# (id, x shape, w shape, kwargs): layers whose forward (or input gradient's
+# forward form) runs blocks of one output channel on the row-walking tiles
+ZROWS_CASES = [
+    ("k1_5x5_pad2", (3, 3, 13, 30), (1, 3, 5, 5), dict(padding=2)),
+    ("k3_3x3_pad1", (2, 4, 11, 17), (3, 4, 3, 3), dict(padding=1)),          # blocks 2 + 1
+    ("k1_3x3_top_only", (2, 2, 9, 40), (1, 2, 3, 3), dict(padding=((2, 0), (1, 1)))),
+    ("k1_3x3_bottom_only", (2, 2, 10, 7), (1, 2, 3, 3), dict(padding=((0, 2), (1, 1)))),
+    ("k1_5x5_pad_beyond_kernel", (1, 2, 6, 20), (1, 2, 5, 5), dict(padding=(6, 2))),
+    ("k1_5x5_short_image", (2, 1, 3, 64), (1, 1, 5, 5), dict(padding=2)),
+    ("depthwise_mult_5x5", (2, 3, 12, 33), (3, 1, 5, 5), dict(padding=2, groups=3)),
+    # an output over 8 MiB: the tiles write a buffer, streamed out (dk_stream)
+    ("streamed_5x5", (320, 1, 250, 28), (1, 1, 5, 5), dict(padding=2)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", ZROWS_CASES, ids=[c[0] for c in ZROWS_CASES])
+def test_row_walking_tiles_leave_zero_rows_out(dev_flags, dtype, case):
+    """The one-channel row-walking tiles leave out the band rows that hold
+    zero padding (dk_fwdre; CX_DEV_NO_ZROWS multiplies them): the forward,
+    the input gradient (whose forward form pads grad_output by R - 1) and a
+    padding mode's fused input gradient, on integer data exactly the
+    reference, on random reals bit for bit the multiplying tiles' (a skipped
+    product is an exact zero), at 1 and 3 threads; with inf in the weight the
+    forward's NaNs where it meets the padding are still there."""
+    _, xs, ws, kw = case
+    rng = np.random.default_rng(sum(xs) + sum(ws))
+    x = rng.integers(-3, 4, xs).astype(np.float64)
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    want = ref_conv2d(x, w, **kw)
+    gy = rng.integers(-3, 4, want.shape).astype(np.float64)
+    want_dx = ref_conv2d_input(xs, w, gy, **kw)
+    xr, wr = rng.standard_normal(xs), rng.standard_normal(ws)
+    gr = rng.standard_normal(want.shape)
+    for threads in (1, 3):
+        got = {}
+        for flags in (0, 33554432):
+            dev_flags(flags)
+            y = convx.conv2d(x.astype(dtype), w.astype(dtype), algorithm="direct",
+                             threads=threads, **kw)
+            dx = convx.conv2d_input(xs, w.astype(dtype), gy.astype(dtype), algorithm="direct",
+                                    threads=threads, **kw)
+            np.testing.assert_array_equal(y, want)
+            np.testing.assert_array_equal(dx, want_dx)
+            got[flags] = [convx.conv2d(xr.astype(dtype), wr.astype(dtype), algorithm="direct",
+                                       threads=threads, **kw),
+                          convx.conv2d_input(xs, wr.astype(dtype), gr.astype(dtype),
+                                             algorithm="direct", threads=threads, **kw)]
+            if "groups" not in kw and max(max(p) for p in _padding_pairs(kw["padding"])) <= 2:
+                got[flags].append(convx.conv2d_input(xs, wr.astype(dtype), gr.astype(dtype),
+                                                     algorithm="direct", threads=threads,
+                                                     padding_mode="circular", **kw))
+        dev_flags(0)
+        for a, b in zip(got[0], got[33554432]):
+            np.testing.assert_array_equal(a, b)
+    wi = w.copy()
+    wi[0, 0, 0, -1] = np.inf           # kernel row 0: reads the top padding
+    with np.errstate(invalid="ignore"):
+        ref = ref_conv2d(x, wi, **kw)
+    y = convx.conv2d(x.astype(dtype), wi.astype(dtype), algorithm="direct", **kw)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    fin = ~np.isnan(ref)
+    np.testing.assert_array_equal(y[fin], ref[fin])
+
+
+def _padding_pairs(padding):
+    """((top, bottom), (left, right)) of an int, a pair or a pair of pairs."""
+    if isinstance(padding, int):
+        return ((padding, padding), (padding, padding))
+    return tuple(p if isinstance(p, tuple) else (p, p) for p in padding)
