@@ -1163,3 +1163,50 @@ def _padding_pairs(padding):
     if isinstance(padding, int):
         return ((padding, padding), (padding, padding))
     return tuple(p if isinstance(p, tuple) else (p, p) for p in padding)
+
+
+# (id, x shape, w shape, padding): rows of one and two vectors of input (16
+# float32 lanes, 8 float64), square and uneven padding
+PADPERM_CASES = [
+    ("w5", (2, 3, 6, 5), (4, 3, 3, 3), 1),
+    ("w14_lenet2", (3, 8, 14, 14), (16, 8, 5, 5), 2),
+    ("w16", (2, 2, 7, 16), (3, 2, 3, 3), (1, (2, 1))),
+    ("w17", (2, 2, 5, 17), (5, 2, 3, 5), ((1, 0), (2, 2))),
+    ("w28_lenet1", (2, 1, 28, 28), (8, 1, 5, 5), 2),
+    ("w32", (1, 3, 9, 32), (2, 3, 3, 3), (0, (1, 2))),
+]
+NP_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", PADPERM_CASES, ids=[c[0] for c in PADPERM_CASES])
+def test_mode_band_rows_by_permutes(dev_flags, dtype, case):
+    """A padding mode's band rows of at most two input vectors made by one
+    permute a band vector (AVX-512; CX_DEV_NO_PADPERM: loads, stores and the
+    padded columns' scalar copies): the forward and the weight gradient on
+    integer data exactly those of the input padded by numpy, on random reals
+    bit for bit the other form's, at 1 and 3 threads."""
+    _, xs, ws, padding = case
+    rng = np.random.default_rng(sum(xs) + sum(ws))
+    x = rng.integers(-3, 4, xs).astype(dtype)
+    w = rng.integers(-3, 4, ws).astype(dtype)
+    xr, wr = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    (t, b), (l, r) = _padding_pairs(padding)
+    for mode, npm in NP_MODES.items():
+        xp = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), mode=npm)
+        want = convx.conv2d(xp, w, algorithm="direct")
+        gy = rng.integers(-3, 4, want.shape).astype(dtype)
+        want_dw = convx.conv2d_weight(xp, ws, gy, algorithm="direct")
+        gr = rng.standard_normal(want.shape).astype(dtype)
+        for threads in (1, 3):
+            got = []
+            for flags in (0, 67108864):
+                dev_flags(flags)
+                kw = dict(padding=padding, padding_mode=mode, algorithm="direct",
+                          threads=threads)
+                np.testing.assert_array_equal(convx.conv2d(x, w, **kw), want)
+                np.testing.assert_array_equal(convx.conv2d_weight(x, ws, gy, **kw), want_dw)
+                got.append((convx.conv2d(xr, wr, **kw), convx.conv2d_weight(xr, ws, gr, **kw)))
+            dev_flags(0)
+            for a, c in zip(*got):
+                np.testing.assert_array_equal(a, c)
