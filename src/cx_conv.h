@@ -349,6 +349,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_DW2ROW 8388608 /* channels-last depthwise forward's strips one output row a pass, not two (AVX-512) */
 #define CX_DEV_NO_DWWBLK 16777216 /* channels-last 3x3 depthwise weight gradient's channel vectors a whole output row a pass, not in blocks of 8 columns with the channels inside */
 #define CX_DEV_NO_PADPERM 67108864 /* a padding mode's band rows of at most two input vectors (AVX-512): loads, stores and scalar copies of the padded columns, not one permute a band vector */
+#define CX_DEV_NO_NHWCROWS 134217728 /* channels-last forward on pixel tiles, several blocks of output channels: the blocks outside the band's rows, one transpose at the band's end, not every block of a row of tiles then its transpose */
 #define CX_DEV_NO_ZROWS 33554432 /* one-channel row-walking forward tiles (dk_fwdr) whose band rows include zero padding's: those rows' products too, not left out (dk_fwdre) */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);

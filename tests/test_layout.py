@@ -688,6 +688,41 @@ def test_channels_last_forward_rows_out_as_made(dev_flags, case):
     np.testing.assert_array_equal(dx[0], dx[1])
 
 
+# Channels-last forwards on pixel tiles with several blocks of output channels
+# (stride 2, or rows too wide for the channel-vector tiles) make a row of
+# pixels' every block, then transpose it (CX_DEV_NO_NHWCROWS: blocks outside
+# the band's rows, one transpose at its end).
+NHWCROWS_CASES = [
+    ("stem_like", (2, 40, 38, 3), (64, 3, 7, 7), dict(stride=2, padding=3)),
+    ("k24_rows_of_19", (1, 9, 19, 5), (24, 5, 3, 3), dict(padding=1)),   # tail pixels
+    ("k48_f64_wide", (2, 6, 40, 2), (48, 2, 3, 3), dict(padding=(0, 1))),
+]
+
+
+@pytest.mark.parametrize("case", NHWCROWS_CASES, ids=[c[0] for c in NHWCROWS_CASES])
+def test_channels_last_forward_blocks_a_row_at_a_time(dev_flags, case):
+    """The same bits as the band-order form on random reals, float32 and
+    float64, 1 to 3 threads, bias or none; the NCHW forward's values."""
+    _, xs, ws, kw = case
+    rng = np.random.default_rng(xs[2] + ws[0])
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal(xs).astype(dtype)
+        w = rng.standard_normal(ws).astype(dtype)
+        b = rng.standard_normal(ws[0]).astype(dtype)
+        for bias in (b, None):
+            got = []
+            for flags in (0, 134217728):
+                dev_flags(flags)
+                for threads in (1, 2, 3):
+                    got.append(convx.conv2d(x, w, bias, layout="NHWC", threads=threads, **kw))
+            dev_flags(0)
+            for other in got[1:]:
+                np.testing.assert_array_equal(got[0], other)
+            want = convx.conv2d(nchw(x), w, bias, **kw)
+            tol = 1e-4 if dtype == np.float32 else 1e-12
+            np.testing.assert_allclose(nchw(got[0]), want, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("xs, ws, pad, groups", [
     ((8, 64, 6, 6), (128, 64, 3, 3), 1, 1),      # C block 128 x 576 > 256 KB: 9 blocks, 2 chunks
     ((3, 40, 7, 5), (160, 20, 3, 3), 1, 2),      # two groups, 3 images (N * G < 8)
