@@ -2446,6 +2446,8 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                 !(cx_dev_flags & CX_DEV_NO_ZROWS))
                 fe = CX_NAME(dk_fwdre_fns)[d->R == 5][nr - 2][cx_dk_log2(nv)];
         }
+        /* channels-last results streamed out: a result far beyond the caches */
+        const int nhwc_stream = (double)d->N * P * Q * Kg * sizeof(CX_T) > 8.0 * (1 << 20);
         /* a tile at band row p: its rows [jlo, jhi) hold input rows */
         const ptrdiff_t zlo = d->pad_top - p0, zhi = d->H + d->pad_top - p0;
         const ptrdiff_t nj = nr + d->R - 1;
@@ -2550,7 +2552,6 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                258 KB), its tiles 1.11x NCHW's time; this: 1.01-1.04x
                faster, the tiles still ~1.08x NCHW's). */
             CX_T *tb = scratch + CX_DVL_MAX;
-            const int stream = (double)d->N * P * Q * Kg * sizeof(CX_T) > 8.0 * (1 << 20);
             for (ptrdiff_t p = 0; p < rows; ++p) {
                 for (ptrdiff_t kb = 0; kb < Kg; kb += mr) {
                     const CX_T *wk = wpk + kb * taps, *bkb = bias ? bias + g * Kg + kb : NULL;
@@ -2558,7 +2559,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                         fn(taps, wk, band + p * rstep + q0, off, rstep, tb + kb * Q + q0, Q, Q,
                            Q - q0, 1, Q - q0, bkb);
                 }
-                CX_NAME(dk_to_pixels)(y + (n * P + p0 + p) * Q * Kg, tb, Kg, Q, Q, stream);
+                CX_NAME(dk_to_pixels)(y + (n * P + p0 + p) * Q * Kg, tb, Kg, Q, Q, nhwc_stream);
             }
             break;
         }
@@ -2574,8 +2575,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                        npix, Q, (rows - p) * Q - q0, cx_min(nr, rows - p), Q - q0, bk);
             k0 += mr;
             if (k0 >= Kg)
-                CX_NAME(dk_to_pixels)(y + (n * P + p0) * Q * Kg, tb, Kg, npix, npix,
-                                      (double)d->N * P * Q * Kg * sizeof(CX_T) > 8.0 * (1 << 20));
+                CX_NAME(dk_to_pixels)(y + (n * P + p0) * Q * Kg, tb, Kg, npix, npix, nhwc_stream);
             continue;
         }
 #if CX_DK_FWDX
@@ -4193,23 +4193,32 @@ static CX_DK_INLINE void CX_NAME(fold_row)(CX_T *to, const CX_T *from, ptrdiff_t
         to[src_w[j]] += from[j];
 }
 
-/* to[0, n) = from[0, n): short rows (lenet1's 28 columns: memcpy's call
-   cost about what the copy does, 2.7% of its reflect input gradient at 2
-   threads), whole vectors then the tail (AVX-512: one masked store). */
-static CX_DK_INLINE void CX_NAME(copy_row)(CX_T *restrict to, const CX_T *restrict from,
-                                          ptrdiff_t n)
+/* to[0, len) = 0 but to[lo, lo + n) = from[0, n), for short lines (dk_copy_rows
+   with lo leading zeros): the border's zero-extended copies of grad_output's
+   rows (lenet2's: 36 floats of a 14-float row, a memset, a memcpy and a
+   memset, ~320 libc calls an image, 3.5% of its reflect input gradient in
+   them); AVX-512: a masked load and store a vector, nothing read or written
+   outside the lanes asked for. */
+static CX_DK_INLINE void CX_NAME(line_copy)(CX_T *restrict to, ptrdiff_t len,
+                                           const CX_T *restrict from, ptrdiff_t lo, ptrdiff_t n)
 {
-    ptrdiff_t j = 0;
-    for (; j + CX_DVL <= n; j += CX_DVL)
-        CX_NAME(dv_store)(to + j, CX_NAME(dv_load)(from + j));
 #if CX_DK_STREAM
-    if (j < n) {
-        const unsigned m = (1u << (n - j)) - 1u;
-        CX_NAME(dv_mask_store)(to + j, m, CX_NAME(dv_maskz_load)(m, from + j));
+    for (ptrdiff_t j = 0; j < len; j += CX_DVL) {
+        const unsigned in = cx_dk_lanes(lo - j, lo + n - j, CX_DVL);
+        /* (address in integers: the vector may start before from, where no
+           lane of it reads) */
+        const CX_T *src = (const CX_T *)((size_t)from +
+                                         (size_t)((j - lo) * (ptrdiff_t)sizeof(CX_T)));
+        const CX_DV v = in ? CX_NAME(dv_maskz_load)(in, src) : CX_NAME(dv_splat)(0);
+        if (j + CX_DVL <= len)
+            CX_NAME(dv_store)(to + j, v);
+        else
+            CX_NAME(dv_mask_store)(to + j, cx_dk_lanes(0, len - j, CX_DVL), v);
     }
 #else
-    for (; j < n; ++j)
-        to[j] = from[j];
+    memset(to, 0, (size_t)lo * sizeof(CX_T));
+    memcpy(to + lo, from, (size_t)n * sizeof(CX_T));
+    memset(to + lo + n, 0, (size_t)(len - lo - n) * sizeof(CX_T));
 #endif
 }
 
@@ -4296,8 +4305,9 @@ void CX_NAME(conv2d_fwd_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                    their 64-byte lines would be partial) */
                 CX_NAME(dk_stream_rows)(dp, yp + i0 * Wp + left, i1 - i0, W, Wp);
             } else {
-                for (ptrdiff_t i = i0; i < i1; ++i)
-                    CX_NAME(copy_row)(dp + (i - i0) * W, yp + i * Wp + left, W);
+                /* (short rows by masked vectors: a memcpy call a 28-column
+                   row was 2.7% of lenet1's at 2 threads) */
+                CX_NAME(dk_copy_rows)(dp, W, yp + i0 * Wp + left, Wp, i1 - i0, W);
             }
         }
     }
@@ -4684,34 +4694,6 @@ static ptrdiff_t CX_NAME(ring_taps)(ptrdiff_t line, ptrdiff_t ntaps, ptrdiff_t d
         aw[na++] = a * wstep;
     }
     return na;
-}
-
-/* to[0, len) = 0 but to[lo, lo + n) = from[0, n): the border's zero-extended
-   copies of grad_output's rows (lenet2's: 36 floats of a 14-float row, a
-   memset, a memcpy and a memset, ~320 libc calls an image, 3.5% of its
-   reflect input gradient in them); AVX-512: a masked load and store a
-   vector, nothing read or written outside the lanes asked for. */
-static CX_DK_INLINE void CX_NAME(line_copy)(CX_T *restrict to, ptrdiff_t len,
-                                           const CX_T *restrict from, ptrdiff_t lo, ptrdiff_t n)
-{
-#if CX_DK_STREAM
-    for (ptrdiff_t j = 0; j < len; j += CX_DVL) {
-        const unsigned in = cx_dk_lanes(lo - j, lo + n - j, CX_DVL);
-        /* (address in integers: the vector may start before from, where no
-           lane of it reads) */
-        const CX_T *src = (const CX_T *)((size_t)from +
-                                         (size_t)((j - lo) * (ptrdiff_t)sizeof(CX_T)));
-        const CX_DV v = in ? CX_NAME(dv_maskz_load)(in, src) : CX_NAME(dv_splat)(0);
-        if (j + CX_DVL <= len)
-            CX_NAME(dv_store)(to + j, v);
-        else
-            CX_NAME(dv_mask_store)(to + j, cx_dk_lanes(0, len - j, CX_DVL), v);
-    }
-#else
-    memset(to, 0, (size_t)lo * sizeof(CX_T));
-    memcpy(to + lo, from, (size_t)n * sizeof(CX_T));
-    memset(to + lo + n, 0, (size_t)(len - lo - n) * sizeof(CX_T));
-#endif
 }
 
 void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const CX_T *dy,
