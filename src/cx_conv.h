@@ -131,6 +131,12 @@ typedef struct {
        dk_edge set, those tiles leave them out (dk_fwd_band) */
     int dk_ecol;
     int dk_edge;
+    /* direct fwd under a reflect or replicate padding: set in an item's copy
+       of the plan where the input's border (the pixels the padding copies)
+       holds a non-finite value, for which the taps cx_dk_fold adds together
+       would not give the padded sum's inf or NaN: the item's tiles multiply
+       the band's padded copies instead */
+    int dk_nofold;
     /* direct wgrad, channel-vector tiles with dk_edge set (the same skip of
        zero padding's rows and columns, dk_etop / dk_ebot / dk_ecol as above
        but for the weight gradient): set to 1 by an item that left out a
@@ -350,6 +356,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_DWWBLK 16777216 /* channels-last 3x3 depthwise weight gradient's channel vectors a whole output row a pass, not in blocks of 8 columns with the channels inside */
 #define CX_DEV_NO_PADPERM 67108864 /* a padding mode's band rows of at most two input vectors (AVX-512): loads, stores and scalar copies of the padded columns, not one permute a band vector */
 #define CX_DEV_NO_NHWCROWS 134217728 /* channels-last forward on pixel tiles, several blocks of output channels: the blocks outside the band's rows, one transpose at the band's end, not every block of a row of tiles then its transpose */
+#define CX_DEV_NO_FOLD 268435456 /* a reflect or replicate padding on the sliding channel-vector forward tiles: the band's padded copies multiplied like any pixel, not folded onto the taps of the pixels they copy (cx_dk_fold) */
 #define CX_DEV_NO_ZROWS 33554432 /* one-channel row-walking forward tiles (dk_fwdr) whose band rows include zero padding's: those rows' products too, not left out (dk_fwdre) */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);

@@ -1332,9 +1332,42 @@ static CX_DK_INLINE void CX_NAME(dk_fwdc_tile)(const int NP, ptrdiff_t taps,
    loads at ~80% of the FMA peak on Zen 5, this one runs at the peak.
    taps = Cg * R * S; off[i * S] is the offset of kernel row i's first tap.
    TL, TH: band pixels left out at the start and at the end of the NP + S - 1
-   (zero padding's columns: dk_fwd_band's edge columns; 0 for every pixel). */
+   (zero padding's columns: dk_fwd_band's edge columns; 0 for every pixel).
+   FOLD (cx_dk_fold; TL, TH = 0 or (S-1)/2, the tile's pixels a whole row's first
+   or last): those pixels are a reflect (1) or replicate (2) padding's copies
+   of the band pixels dk_fold_w names, and each product of one is the product
+   of its copy with the same tap: added onto the tap that multiplies the copy
+   for that accumulator, one add for a left-out FMA. */
+static CX_DK_INLINE CX_DV CX_NAME(dk_fold_w)(const int NP, const int S, const int TL,
+                                             const int TH, const int FOLD, const CX_DV *wv,
+                                             const int j, const int s)
+{
+    CX_DV v = wv[s];
+    if (FOLD && j < TL) {
+        /* taps s2 < a read the left padding: band pixel j + s2 copies pixel
+           2*TL - j - s2 (reflect), i.e. tap 2a - s2 in (a, 2a], or pixel TL
+           (replicate), tap a */
+        const int a = TL - j;
+        if (FOLD == 1 && s > a && s <= 2 * a)
+            v += wv[2 * a - s];
+        else if (FOLD == 2 && s == a)
+            for (int s2 = 0; s2 < a; ++s2)
+                v += wv[s2];
+    }
+    if (FOLD && NP - 1 - j < TH) {
+        /* the same from the right end (taps counted from S - 1) */
+        const int a = TH - (NP - 1 - j), sm = S - 1 - s;
+        if (FOLD == 1 && sm > a && sm <= 2 * a)
+            v += wv[S - 1 - (2 * a - sm)];
+        else if (FOLD == 2 && sm == a)
+            for (int s2 = 0; s2 < a; ++s2)
+                v += wv[S - 1 - s2];
+    }
+    return v;
+}
+
 static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, const int TL,
-                                                const int TH, ptrdiff_t taps,
+                                                const int TH, const int FOLD, ptrdiff_t taps,
                                                 const CX_T *restrict wq,
                                                 const CX_T *restrict base,
                                                 const ptrdiff_t *restrict off,
@@ -1369,12 +1402,13 @@ static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, const
 #if CX_DK_EMBC
             CX_DK_UNROLL for (int s = 0; s < S; ++s)
                 if (e - s >= 0 && e - s < NP)
-                    acc[e - s] += wv[s] * CX_NAME(dv_splat)(xs[s][e]);
+                    acc[e - s] += CX_NAME(dk_fold_w)(NP, S, TL, TH, FOLD, wv, e - s, s) *
+                                  CX_NAME(dv_splat)(xs[s][e]);
 #else
             const CX_DV bx = CX_NAME(dv_splat)(xp[e]);
             CX_DK_UNROLL for (int s = 0; s < S; ++s)
                 if (e - s >= 0 && e - s < NP)
-                    acc[e - s] += wv[s] * bx;
+                    acc[e - s] += CX_NAME(dk_fold_w)(NP, S, TL, TH, FOLD, wv, e - s, s) * bx;
 #endif
         }
         t += S;
@@ -1400,17 +1434,23 @@ static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdc_fns)[6] = {
 /* dk_fwdcs_NP_S and its edge forms dk_fwdcs_NP_S_e1 (the first (S-1)/2 band
    pixels left out), _e2 (the last (S-1)/2), _e3 (both): "same" padding's zero
    columns at the row's first and last tiles */
-#define CX_DK_FWDCS1(NP, S, SUF, TL, TH)                                                   \
+#define CX_DK_FWDCS1(NP, S, SUF, TL, TH, FOLD)                                             \
     static void CX_NAME(dk_fwdcs_##NP##_##S##SUF)(ptrdiff_t taps, const CX_T *wq,          \
                                                   const CX_T *base, const ptrdiff_t *off,  \
                                                   const CX_T *bias, CX_T *tr, CX_T *yo,    \
                                                   ptrdiff_t ldc, unsigned m)               \
     {                                                                                      \
-        CX_NAME(dk_fwdcs_tile)(NP, S, TL, TH, taps, wq, base, off, bias, tr, yo, ldc, m);  \
+        CX_NAME(dk_fwdcs_tile)(NP, S, TL, TH, FOLD, taps, wq, base, off, bias, tr, yo, ldc, \
+                               m);                                                         \
     }
 #define CX_DK_FWDCS(NP, S)                                                                 \
-    CX_DK_FWDCS1(NP, S, , 0, 0) CX_DK_FWDCS1(NP, S, _e1, (S - 1) / 2, 0)                  \
-    CX_DK_FWDCS1(NP, S, _e2, 0, (S - 1) / 2) CX_DK_FWDCS1(NP, S, _e3, (S - 1) / 2, (S - 1) / 2)
+    CX_DK_FWDCS1(NP, S, , 0, 0, 0) CX_DK_FWDCS1(NP, S, _e1, (S - 1) / 2, 0, 0)            \
+    CX_DK_FWDCS1(NP, S, _e2, 0, (S - 1) / 2, 0)                                           \
+    CX_DK_FWDCS1(NP, S, _e3, (S - 1) / 2, (S - 1) / 2, 0)                                 \
+    CX_DK_FWDCS1(NP, S, _f1, (S - 1) / 2, 0, 1) CX_DK_FWDCS1(NP, S, _f2, 0, (S - 1) / 2, 1) \
+    CX_DK_FWDCS1(NP, S, _f3, (S - 1) / 2, (S - 1) / 2, 1)                                 \
+    CX_DK_FWDCS1(NP, S, _g1, (S - 1) / 2, 0, 2) CX_DK_FWDCS1(NP, S, _g2, 0, (S - 1) / 2, 2) \
+    CX_DK_FWDCS1(NP, S, _g3, (S - 1) / 2, (S - 1) / 2, 2)
 #define CX_DK_FWDCS_S(S)                                                                   \
     CX_DK_FWDCS(4, S) CX_DK_FWDCS(6, S) CX_DK_FWDCS(7, S) CX_DK_FWDCS(8, S)               \
     CX_DK_FWDCS(12, S) CX_DK_FWDCS(14, S)
@@ -1476,14 +1516,19 @@ static void CX_NAME(dk_fwdcs_12_3a)(ptrdiff_t taps, const CX_T *wq, const CX_T *
 #define CX_DK_ASM12 0
 #endif
 #define CX_DK_FWDCS_E(NP, S)                                                               \
-    {CX_NAME(dk_fwdcs_##NP##_##S), CX_NAME(dk_fwdcs_##NP##_##S##_e1),                     \
-     CX_NAME(dk_fwdcs_##NP##_##S##_e2), CX_NAME(dk_fwdcs_##NP##_##S##_e3)}
+    {{CX_NAME(dk_fwdcs_##NP##_##S), CX_NAME(dk_fwdcs_##NP##_##S##_e1),                    \
+      CX_NAME(dk_fwdcs_##NP##_##S##_e2), CX_NAME(dk_fwdcs_##NP##_##S##_e3)},              \
+     {CX_NAME(dk_fwdcs_##NP##_##S), CX_NAME(dk_fwdcs_##NP##_##S##_f1),                    \
+      CX_NAME(dk_fwdcs_##NP##_##S##_f2), CX_NAME(dk_fwdcs_##NP##_##S##_f3)},              \
+     {CX_NAME(dk_fwdcs_##NP##_##S), CX_NAME(dk_fwdcs_##NP##_##S##_g1),                    \
+      CX_NAME(dk_fwdcs_##NP##_##S##_g2), CX_NAME(dk_fwdcs_##NP##_##S##_g3)}}
 #define CX_DK_FWDCS_ROW(S)                                                                 \
     {CX_DK_FWDCS_E(4, S), CX_DK_FWDCS_E(6, S), CX_DK_FWDCS_E(7, S), CX_DK_FWDCS_E(8, S),   \
      CX_DK_FWDCS_E(12, S), CX_DK_FWDCS_E(14, S)}
-/* [S = 3, 5, 7][index of NP in cx_dk_nps][edge: 0 every band pixel, 1 the
-   first (S-1)/2 left out, 2 the last, 3 both] */
-static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdcs_fns)[3][6][4] = {
+/* [S = 3, 5, 7][index of NP in cx_dk_nps][0 zero padding, 1 reflect, 2
+   replicate: the left-out pixels' products folded, cx_dk_fold][edge: 0 every
+   band pixel, 1 the first (S-1)/2 left out, 2 the last, 3 both] */
+static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdcs_fns)[3][6][3][4] = {
     CX_DK_FWDCS_ROW(3), CX_DK_FWDCS_ROW(5), CX_DK_FWDCS_ROW(7)};
 #undef CX_DK_FWDCS_ROW
 #undef CX_DK_FWDCS_E
@@ -1779,6 +1824,69 @@ static void cx_dk_rows_valid(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t *lo
         --b;
     *lo = a;
     *hi = b;
+}
+
+/* Whether each of the et + eb edge rows' padded kernel rows (those outside
+   cx_dk_rows_valid's) reads a padded row that copies (d->pad_mode) an input
+   row one of the edge row's own kernel rows reads: then its weight can be
+   added onto that kernel row's (cx_dk_fold, dk_pack_edges). */
+static ptrdiff_t cx_dk_fold_row(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t r,
+                                ptrdiff_t lo, ptrdiff_t hi);
+static int cx_dk_fold_rows(const cx_conv2d_desc *d, ptrdiff_t et, ptrdiff_t eb)
+{
+    for (ptrdiff_t e = 0; e < et + eb; ++e) {
+        const ptrdiff_t p = e < et ? e : d->P - eb + (e - et);
+        ptrdiff_t lo, hi;
+        cx_dk_rows_valid(d, p, &lo, &hi);
+        for (ptrdiff_t r = 0; r < d->R; ++r)
+            if ((r < lo || r >= hi) && cx_dk_fold_row(d, p, r, lo, hi) < 0)
+                return 0;
+    }
+    return 1;
+}
+
+/* The kernel row in [lo, hi) of output row p that reads the input row which
+   padded kernel row r's row copies, or -1 where none does. */
+static ptrdiff_t cx_dk_fold_row(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t r,
+                                ptrdiff_t lo, ptrdiff_t hi)
+{
+    const ptrdiff_t top = p * d->stride_h - d->pad_top, dh = d->dil_h;
+    const ptrdiff_t src = cx_pad_source(top + r * dh, d->H, d->pad_mode);
+    if (src < 0 || src >= d->H || (src - top) % dh != 0)
+        return -1;
+    const ptrdiff_t r2 = (src - top) / dh;
+    return r2 >= lo && r2 < hi ? r2 : -1;
+}
+
+/* A reflect or replicate padding on the channel-vector sliding forward tiles
+   (dk_mode 2), folded onto the taps (the padding mode is set after
+   planning: this is asked of the plan where it runs). Bit 1: the edge rows
+   (dk_etop, dk_ebot) run on compacted taps whose weights carry each padded
+   kernel row's taps added onto those of the kernel row that reads the row it
+   copies (dk_pack_edges), where every padded row they read has such a kernel
+   row. Bit 2: a row's first and last tiles leave the padded columns out and
+   add their taps onto the taps that read the columns they copy (dk_fwdcs_tile,
+   FOLD), where those tiles' edge pixels are exactly the padding's: "same"
+   padding ((S-1)/2 each side) with unit steps and whole tiles to the row's
+   end. With both, the band's padded positions are never read. The products
+   of zero padding's tiles (lenet2: 64 of a kernel row's 70, 15-20 of 25
+   kernel rows in the edge rows), where the band form multiplies every
+   padded copy: `bench/ab.py lenet2 fwd NCHW T CX_DEV_NO_FOLD R S reflect`. */
+static int cx_dk_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+{
+    int fold = 0;
+    if (pl->dk_mode != 2 || pl->op != CX_OP_FWD || pl->dk_tperm > 1 || pl->dk_nofold ||
+        (d->pad_mode != CX_PAD_REFLECT && d->pad_mode != CX_PAD_REPLICATE) ||
+        cx_dk_slide(d) != d->S || (cx_dev_flags & CX_DEV_NO_FOLD))
+        return 0;
+    if (pl->dk_etop + pl->dk_ebot > 0 && pl->apack_units > 0 && pl->dk_qt == 0 &&
+        cx_dk_fold_rows(d, pl->dk_etop, pl->dk_ebot))
+        fold |= 1;
+    const ptrdiff_t eh = (d->S - 1) / 2;
+    if (d->S > 1 && pl->dk_qt == 0 && d->pad_left == eh && d->Q == d->W &&
+        d->Q % pl->dk_nv == 0 && d->W > eh)
+        fold |= 2;
+    return fold;
 }
 
 /* Edge rows: the first et and the last eb output rows; edge row e is output row
@@ -2143,6 +2251,30 @@ static void CX_NAME(dk_pack_edges)(const cx_conv2d_desc *d, const cx_conv2d_plan
                 }
         }
     }
+    if (!(cx_dk_fold(d, pl) & 1))
+        return;
+    /* a reflect or replicate padding's edge rows (cx_dk_fold): each padded
+       kernel row's taps added onto those of the kernel row that reads the
+       row it copies, in kernel-row order */
+    for (ptrdiff_t e = 0; e < pl->dk_etop + pl->dk_ebot; ++e) {
+        ptrdiff_t lo, hi;
+        size_t woff;
+        cx_dk_edge_row(d, pl->dk_etop, pl->dk_ebot, e, &lo, &hi, &woff);
+        const ptrdiff_t p = cx_dk_edge_p(d->P, pl->dk_etop, pl->dk_ebot, e);
+        const ptrdiff_t n1 = (hi - lo) * S, tv = Cg * n1;
+        for (ptrdiff_t r = 0; r < R; ++r) {
+            if (r >= lo && r < hi)
+                continue;
+            const ptrdiff_t r2 = cx_dk_fold_row(d, p, r, lo, hi);
+            for (ptrdiff_t k0 = 0; k0 < Kg; k0 += cvl) {
+                CX_T *dst = wp + woff + k0 * tv + (r2 - lo) * S * cvl;
+                for (ptrdiff_t c = 0; c < Cg; ++c)
+                    for (ptrdiff_t s2 = 0; s2 < S; ++s2)
+                        for (ptrdiff_t i = 0; i < cvl; ++i)
+                            dst[(c * n1 + s2) * cvl + i] += wg[(k0 + i) * taps + (c * R + r) * S + s2];
+            }
+        }
+    }
 }
 
 static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
@@ -2315,10 +2447,13 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
            the sliding tiles */
         const ptrdiff_t slide = cx_dk_slide(d);
         if (slide)
-            fn = CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi][0];
+            fn = CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi][0][0];
         const CX_NAME(dk_fwdc_fn) fn0 = fn;
+        /* (a padding mode folded onto the taps, cx_dk_fold: below) */
+        const int fold = cx_dk_fold(d, pl);
 #if CX_DK_ASM12
-        if (fn == CX_NAME(dk_fwdcs_12_3) && !(cx_dev_flags & CX_DEV_NO_ASM))
+        /* (not where the edge tiles fold a padding's columns: they must) */
+        if (fn == CX_NAME(dk_fwdcs_12_3) && !(cx_dev_flags & CX_DEV_NO_ASM) && !(fold & 2))
             fn = CX_NAME(dk_fwdcs_12_3a);
 #endif
         CX_T *bb = scratch;
@@ -2328,17 +2463,25 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
         const ptrdiff_t npix = rows * Q;
         /* edge rows (dk_edge): the taps on the image only, compacted
            (weights prepacked after the group's, offsets here), same order */
-        const int edge = pl->dk_edge && pl->apack_units > 0 && pl->dk_qt == 0 &&
-                         d->pad_mode == CX_PAD_ZEROS && !(cx_dev_flags & CX_DEV_NO_EDGE);
+        /* (or a reflect or replicate padding's, folded: cx_dk_fold) */
+        const int edge = ((pl->dk_edge && d->pad_mode == CX_PAD_ZEROS) || (fold & 1)) &&
+                         pl->apack_units > 0 && pl->dk_qt == 0 &&
+                         !(cx_dev_flags & CX_DEV_NO_EDGE);
         /* edge columns (dk_edge, dk_ecol): a tile whose first (or last) eh =
            (S-1)/2 band pixels are zero padding's columns (band column j is
            input column j - pad_left; those outside [0, W) are zero up to the
            row's end, L >= the tiles' q0 + nv + S - 1) leaves them out; not
            for AVX2's 12-pixel assembly tile (its C forms spill) */
-        const int ecol = pl->dk_edge && pl->dk_ecol && slide == d->S && fn == fn0 &&
-                         d->pad_mode == CX_PAD_ZEROS && !(cx_dev_flags & CX_DEV_NO_ECOL);
+        const int ecol = ((pl->dk_edge && pl->dk_ecol && d->pad_mode == CX_PAD_ZEROS &&
+                           !(cx_dev_flags & CX_DEV_NO_ECOL)) || (fold & 2)) &&
+                         slide == d->S && fn == fn0;
         const ptrdiff_t eh = (d->S - 1) / 2;
-        const CX_NAME(dk_fwdc_fn) *efn = slide ? CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi] : NULL;
+        /* (a folding plan's: the reflect or replicate forms, whose edge
+           tiles are exactly a row's first and last: cx_dk_fold) */
+        const CX_NAME(dk_fwdc_fn) *efn =
+            slide ? CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi]
+                                         [(fold & 2) ? (d->pad_mode == CX_PAD_REFLECT ? 1 : 2) : 0]
+                  : NULL;
         /* channels-first outputs, 16 lanes: each tile transposes its results
            and stores them in place (dk_fwdc_out), not through tr */
         const int fused = CX_DK_CV && !pl->dk_nhwc && !(cx_dev_flags & CX_DEV_NO_FWDCT);
@@ -2708,6 +2851,55 @@ static int CX_NAME(dk_xin2)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 }
 
 /* Output rows of band bi of image n, group g. */
+/* Whether channels [c0, c0 + nc) of image n of x (the plan's layout; all of
+   the image's channels-last) hold only finite values: the taps cx_dk_fold adds
+   give (w_a + w_b) * v, whose inf or NaN is w_a * v + w_b * v's for finite or
+   NaN v but not always for an infinite one (taps of mixed signs: inf, not
+   NaN). The whole planes, not only the border the padding copies: one
+   contiguous run, whose vector loop costs ~0.4% of lenet2's forward (the
+   border's rows and columns by scalar loops: 8.6%). */
+static int CX_NAME(dk_input_finite)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                                    const CX_T *x, ptrdiff_t n, ptrdiff_t c0, ptrdiff_t nc)
+{
+    const ptrdiff_t HW = d->H * d->W;
+    const CX_T *p = pl->dk_nhwc && d->C > 1 ? x + n * HW * d->C : x + (n * d->C + c0) * HW;
+    const ptrdiff_t len = pl->dk_nhwc && d->C > 1 ? HW * d->C : nc * HW;
+    /* (v - v: 0 for finite v, NaN for an inf or a NaN; four sums, so that
+       no chain of adds sets the pace) */
+    const CX_DV z = CX_NAME(dv_splat)(0);
+    CX_DV a0 = z, a1 = z, a2 = z, a3 = z;
+    ptrdiff_t i = 0;
+    for (; i + 4 * CX_DVL <= len; i += 4 * CX_DVL) {
+        const CX_DV v0 = CX_NAME(dv_load)(p + i), v1 = CX_NAME(dv_load)(p + i + CX_DVL);
+        const CX_DV v2 = CX_NAME(dv_load)(p + i + 2 * CX_DVL);
+        const CX_DV v3 = CX_NAME(dv_load)(p + i + 3 * CX_DVL);
+        a0 += v0 - v0;
+        a1 += v1 - v1;
+        a2 += v2 - v2;
+        a3 += v3 - v3;
+    }
+    CX_T t = 0;
+    for (; i < len; ++i)
+        t += p[i] - p[i];
+    a0 += a1 + a2 + a3;
+    for (int l = 0; l < CX_DVL; ++l)
+        t += a0[l];
+    return t == 0;
+}
+
+/* Whether dk_fwd_band's tiles run d's padding mode folded in rows and
+   columns (cx_dk_fold 3, on the forms that fold: the edge rows' compacted
+   taps and the sliding tiles' edge forms), reading no padded position. */
+static int CX_NAME(dk_fold_all)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+{
+#if CX_DK_CV || CX_DK_CV8
+    return cx_dk_fold(d, pl) == 3 && !(cx_dev_flags & CX_DEV_NO_EDGE);
+#else
+    (void)d, (void)pl;
+    return 0;
+#endif
+}
+
 static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                   const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                                   ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws,
@@ -2724,7 +2916,26 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
        zeros every item, and the same tap offsets) */
     long long *stamp = (long long *)ws;
     ws += CX_DK_STAMP;
-    const int keep = pl->dk_stamp != 0 && *stamp == pl->dk_stamp;
+    /* (a padding mode folded onto the taps, cx_dk_fold: where the item's
+       input is finite, else the item's tiles unfolded, on a plan copy; in
+       rows and columns, the tiles read no padded position, and the band is
+       zero padding's, kept from item to item as that is) */
+    const cx_conv2d_desc *df = d;
+    cx_conv2d_desc dz;
+    cx_conv2d_plan pn;
+    if (d->pad_mode != CX_PAD_ZEROS && cx_dk_fold(d, pl) &&
+        !CX_NAME(dk_input_finite)(d, pl, x, n, g * Cg, Cg)) {
+        pn = *pl;
+        pn.dk_nofold = 1;
+        pl = &pn;
+    }
+    if (d->pad_mode != CX_PAD_ZEROS && CX_NAME(dk_fold_all)(d, pl)) {
+        dz = *d;
+        dz.pad_mode = CX_PAD_ZEROS;
+        df = &dz;
+    }
+    const int keep = pl->dk_stamp != 0 && *stamp == pl->dk_stamp &&
+                     df->pad_mode == CX_PAD_ZEROS;
     ptrdiff_t *off = (ptrdiff_t *)ws;
     CX_T *wp = ws + cx_ceil_div(taps * (ptrdiff_t)sizeof(ptrdiff_t), (ptrdiff_t)sizeof(CX_T));
     CX_T *band = pl->apack_units ? wp : wp + Kg * taps;
@@ -2740,12 +2951,12 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const CX_T *xg = x + (n * d->C + g * Cg) * d->H * d->W;
     const cx_dk_inplace xin = {xg, pf ? pf + pfn : xg + d->H * d->W};
     if (!inplace && !xin2)
-        CX_NAME(dk_fill_band_of)(d, d, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band,
+        CX_NAME(dk_fill_band_of)(df, df, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band,
                                  keep);
     /* (no stamp where no band was filled; reading in place, the stamp keeps
        the offsets, the same for every item of the call) */
     *stamp = (pl->ntiles == 1 && pl->dk_qt == 0 && pl->dk_pitch == 0 &&
-              d->pad_mode == CX_PAD_ZEROS && !inplace) || xin2
+              df->pad_mode == CX_PAD_ZEROS && !inplace) || xin2
                  ? pl->dk_stamp : 0;
     const CX_T *wpk = wp;
     if (pl->apack_units)

@@ -1210,3 +1210,106 @@ def test_mode_band_rows_by_permutes(dev_flags, dtype, case):
             dev_flags(0)
             for a, c in zip(*got):
                 np.testing.assert_array_equal(a, c)
+
+
+NO_FOLD = 268435456     # CX_DEV_NO_FOLD
+
+# (id, x shape, w shape, padding, groups): "same" padding on the sliding
+# channel-vector tiles (16 output channels a group), rows of one tile (lenet2's
+# 14, a 6-wide image with 5x5 taps, 7x7 on 12 and on 4 columns: edge tiles
+# whose left and right folds meet) and of several (24 and 28 columns), groups;
+# and paddings folded in rows or columns only, the other in the band (uneven
+# steps, none)
+FOLD_CASES = [
+    ("lenet2", (3, 8, 14, 14), (16, 8, 5, 5), 2, 1),
+    ("w6_5x5", (2, 4, 6, 6), (16, 4, 5, 5), 2, 1),
+    ("w12_7x7", (2, 3, 12, 12), (16, 3, 7, 7), 3, 1),
+    ("w4_7x7", (2, 4, 5, 4), (16, 4, 7, 7), 3, 1),
+    ("w24_3x3", (2, 3, 9, 24), (16, 3, 3, 3), 1, 1),
+    ("w28_3x3_groups", (2, 8, 10, 28), (32, 4, 3, 3), 1, 2),
+    ("uneven", (2, 4, 9, 28), (16, 4, 3, 5), (1, 2), 1),
+    ("rows_only", (2, 4, 10, 10), (16, 4, 3, 3), (1, 0), 1),
+    ("cols_only", (2, 4, 10, 14), (16, 4, 3, 3), (0, 1), 1),
+]
+
+
+def _fold_layer(case, dtype, integers):
+    _, xs, ws, padding, groups = case
+    rng = np.random.default_rng(sum(xs) + sum(ws) + integers)
+    if integers:
+        return (rng.integers(-3, 4, xs).astype(dtype), rng.integers(-3, 4, ws).astype(dtype))
+    return rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+
+
+def _channels_last(x):
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("case", FOLD_CASES, ids=[c[0] for c in FOLD_CASES])
+def test_mode_forward_folds_the_padding_onto_the_taps(isa, dev_flags, case):
+    """A reflect or replicate padding on the sliding channel-vector forward
+    tiles: the edge rows' weights carry the padded kernel rows' taps, the edge
+    tiles add the padded columns' taps onto the taps of the columns they copy
+    (cx_dk_fold), over a band of zero padding where both fold. On integer data
+    exactly the forward of the input padded by numpy, both layouts, 1 and 3
+    threads; on random reals within float32 rounding of it, and not bit for bit
+    CX_DEV_NO_FOLD's (the band's padded copies multiplied) where the fold
+    reassociates the sums: the folded tiles ran."""
+    _, xs, ws, padding, groups = case
+    (t, b), (l, r) = _padding_pairs(padding)
+    folds = False
+    for mode in ("reflect", "replicate"):
+        npm = NP_MODES[mode]
+        for integers in (True, False):
+            x, w = _fold_layer(case, np.float32, integers)
+            xp = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)), mode=npm)
+            want = convx.conv2d(xp.astype(np.float64), w.astype(np.float64), groups=groups)
+            for layout in ("NCHW", "NHWC"):
+                xi = _channels_last(x) if layout == "NHWC" else x
+                for threads in (1, 3):
+                    kw = dict(padding=padding, padding_mode=mode, groups=groups,
+                              algorithm="direct", threads=threads, layout=layout)
+                    got = convx.conv2d(xi, w, **kw)
+                    dev_flags(NO_FOLD)
+                    band = convx.conv2d(xi, w, **kw)
+                    dev_flags(0)
+                    if layout == "NHWC":
+                        got, band = got.transpose(0, 3, 1, 2), band.transpose(0, 3, 1, 2)
+                    if integers:
+                        np.testing.assert_array_equal(got, want)
+                        np.testing.assert_array_equal(band, want)
+                    else:
+                        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+                        folds |= not np.array_equal(got, band)
+    assert folds == (isa != "generic")     # (no channel-vector tiles there)
+
+
+@pytest.mark.parametrize("case", FOLD_CASES[:4], ids=[c[0] for c in FOLD_CASES[:4]])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan], ids=["inf", "-inf", "nan"])
+def test_mode_forward_fold_keeps_nonfinite_inputs(isa, case, bad):
+    """An inf in the input's border would make (w_a + w_b) * inf = inf where
+    the padded sum w_a * inf + w_b * inf is NaN (taps of mixed signs): an
+    item whose input is not finite runs unfolded. The NaN and inf outputs of
+    the input padded by numpy, at each corner, each edge and the middle."""
+    _, xs, ws, padding, groups = case
+    (t, b), (l, r) = _padding_pairs(padding)
+    H, W = xs[2], xs[3]
+    for mode in ("reflect", "replicate"):
+        x, w = _fold_layer(case, np.float32, False)
+        for i, j in [(0, 0), (1, W - 1), (H - 1, 1), (H - 2, W - 2), (H // 2, 0),
+                     (0, W // 2), (H // 2, W // 2)]:
+            xb = x.copy()
+            xb[1, 0, i, j] = bad
+            xp = np.pad(xb, ((0, 0), (0, 0), (t, b), (l, r)), mode=NP_MODES[mode])
+            with np.errstate(invalid="ignore", over="ignore"):
+                want = convx.conv2d(xp.astype(np.float64), w.astype(np.float64), groups=groups)
+            for layout in ("NCHW", "NHWC"):
+                xi = _channels_last(xb) if layout == "NHWC" else xb
+                got = convx.conv2d(xi, w, padding=padding, padding_mode=mode, groups=groups,
+                                   algorithm="direct", layout=layout)
+                if layout == "NHWC":
+                    got = got.transpose(0, 3, 1, 2)
+                for kind in (np.isnan, np.isposinf, np.isneginf):
+                    np.testing.assert_array_equal(kind(got), kind(want))
+                fin = np.isfinite(want)
+                np.testing.assert_allclose(got[fin], want[fin], rtol=2e-5, atol=2e-5)
