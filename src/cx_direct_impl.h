@@ -1868,7 +1868,8 @@ static ptrdiff_t cx_dk_fold_row(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t 
    add their taps onto the taps that read the columns they copy (dk_fwdcs_tile,
    FOLD), where those tiles' edge pixels are exactly the padding's: "same"
    padding ((S-1)/2 each side) with unit steps and whole tiles to the row's
-   end. With both, the band's padded positions are never read. The products
+   end, and where the rows fold too: with both, the band's padded positions
+   are never read. The products
    of zero padding's tiles (lenet2: 64 of a kernel row's 70, 15-20 of 25
    kernel rows in the edge rows), where the band form multiplies every
    padded copy: `bench/ab.py lenet2 fwd NCHW T CX_DEV_NO_FOLD R S reflect`. */
@@ -1882,8 +1883,12 @@ static int cx_dk_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
     if (pl->dk_etop + pl->dk_ebot > 0 && pl->apack_units > 0 && pl->dk_qt == 0 &&
         cx_dk_fold_rows(d, pl->dk_etop, pl->dk_ebot))
         fold |= 1;
+    /* (columns only with the rows: then the band is zero padding's, kept
+       from item to item; alone, a 3x3 kernel's edge tile trades one FMA a
+       kernel row for an add, and latency1's reflect forward ran 0.975 of
+       the band form's time) */
     const ptrdiff_t eh = (d->S - 1) / 2;
-    if (d->S > 1 && pl->dk_qt == 0 && d->pad_left == eh && d->Q == d->W &&
+    if (fold && d->S > 1 && pl->dk_qt == 0 && d->pad_left == eh && d->Q == d->W &&
         d->Q % pl->dk_nv == 0 && d->W > eh)
         fold |= 2;
     return fold;
@@ -2851,36 +2856,46 @@ static int CX_NAME(dk_xin2)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 }
 
 /* Output rows of band bi of image n, group g. */
-/* Whether channels [c0, c0 + nc) of image n of x (the plan's layout; all of
-   the image's channels-last) hold only finite values: the taps cx_dk_fold adds
-   give (w_a + w_b) * v, whose inf or NaN is w_a * v + w_b * v's for finite or
-   NaN v but not always for an infinite one (taps of mixed signs: inf, not
-   NaN). The whole planes, not only the border the padding copies: one
-   contiguous run, whose vector loop costs ~0.4% of lenet2's forward (the
-   border's rows and columns by scalar loops: 8.6%). */
+/* Whether the rows [i0, i1) of channels [c0, c0 + nc) of image n of x (the
+   plan's layout; channels-last: all of the rows' channels) hold only finite
+   values: the taps cx_dk_fold adds give (w_a + w_b) * v, whose inf or NaN is
+   w_a * v + w_b * v's for finite or NaN v but not always for an infinite one
+   (taps of mixed signs: inf, not NaN). The whole rows an item's band reads,
+   not only the border the padding copies: a contiguous run a channel, whose
+   vector loop costs ~0.4% of lenet2's forward (the border's rows and columns
+   by scalar loops: 8.6%). */
 static int CX_NAME(dk_input_finite)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
-                                    const CX_T *x, ptrdiff_t n, ptrdiff_t c0, ptrdiff_t nc)
+                                    const CX_T *x, ptrdiff_t n, ptrdiff_t c0, ptrdiff_t nc,
+                                    ptrdiff_t i0, ptrdiff_t i1)
 {
-    const ptrdiff_t HW = d->H * d->W;
-    const CX_T *p = pl->dk_nhwc && d->C > 1 ? x + n * HW * d->C : x + (n * d->C + c0) * HW;
-    const ptrdiff_t len = pl->dk_nhwc && d->C > 1 ? HW * d->C : nc * HW;
+    const ptrdiff_t H = d->H, W = d->W, HW = H * W;
+    i0 = cx_max(i0, 0);
+    i1 = cx_min(i1, H);
+    if (i1 <= i0)
+        return 1;
+    const int nhwc = pl->dk_nhwc && d->C > 1;
+    const ptrdiff_t runs = nhwc ? 1 : nc, len = (i1 - i0) * W * (nhwc ? d->C : 1);
     /* (v - v: 0 for finite v, NaN for an inf or a NaN; four sums, so that
        no chain of adds sets the pace) */
     const CX_DV z = CX_NAME(dv_splat)(0);
     CX_DV a0 = z, a1 = z, a2 = z, a3 = z;
-    ptrdiff_t i = 0;
-    for (; i + 4 * CX_DVL <= len; i += 4 * CX_DVL) {
-        const CX_DV v0 = CX_NAME(dv_load)(p + i), v1 = CX_NAME(dv_load)(p + i + CX_DVL);
-        const CX_DV v2 = CX_NAME(dv_load)(p + i + 2 * CX_DVL);
-        const CX_DV v3 = CX_NAME(dv_load)(p + i + 3 * CX_DVL);
-        a0 += v0 - v0;
-        a1 += v1 - v1;
-        a2 += v2 - v2;
-        a3 += v3 - v3;
-    }
     CX_T t = 0;
-    for (; i < len; ++i)
-        t += p[i] - p[i];
+    for (ptrdiff_t r = 0; r < runs; ++r) {
+        const CX_T *p = nhwc ? x + (n * HW + i0 * W) * d->C
+                             : x + (n * d->C + c0 + r) * HW + i0 * W;
+        ptrdiff_t i = 0;
+        for (; i + 4 * CX_DVL <= len; i += 4 * CX_DVL) {
+            const CX_DV v0 = CX_NAME(dv_load)(p + i), v1 = CX_NAME(dv_load)(p + i + CX_DVL);
+            const CX_DV v2 = CX_NAME(dv_load)(p + i + 2 * CX_DVL);
+            const CX_DV v3 = CX_NAME(dv_load)(p + i + 3 * CX_DVL);
+            a0 += v0 - v0;
+            a1 += v1 - v1;
+            a2 += v2 - v2;
+            a3 += v3 - v3;
+        }
+        for (; i < len; ++i)
+            t += p[i] - p[i];
+    }
     a0 += a1 + a2 + a3;
     for (int l = 0; l < CX_DVL; ++l)
         t += a0[l];
@@ -2916,15 +2931,16 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
        zeros every item, and the same tap offsets) */
     long long *stamp = (long long *)ws;
     ws += CX_DK_STAMP;
-    /* (a padding mode folded onto the taps, cx_dk_fold: where the item's
-       input is finite, else the item's tiles unfolded, on a plan copy; in
+    /* (a padding mode folded onto the taps, cx_dk_fold: where the rows of
+       input the item's band copies are finite, else the item's tiles unfolded, on a plan copy; in
        rows and columns, the tiles read no padded position, and the band is
        zero padding's, kept from item to item as that is) */
     const cx_conv2d_desc *df = d;
     cx_conv2d_desc dz;
     cx_conv2d_plan pn;
     if (d->pad_mode != CX_PAD_ZEROS && cx_dk_fold(d, pl) &&
-        !CX_NAME(dk_input_finite)(d, pl, x, n, g * Cg, Cg)) {
+        !CX_NAME(dk_input_finite)(d, pl, x, n, g * Cg, Cg, p0 * d->stride_h - d->pad_top,
+                                  p0 * d->stride_h - d->pad_top + rows_in)) {
         pn = *pl;
         pn.dk_nofold = 1;
         pl = &pn;
