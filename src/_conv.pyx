@@ -219,6 +219,11 @@ def conv2d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     ws = _plan(&d, &pl, CX_OP_FWD, algorithm, dtype, nthreads, &ws_stride, &nt)
     pl.dk_stamp = _next_stamp()
     _pad_mode_for(&d, &pl, pad_mode)
+    # (a reflect or replicate padding folded onto the taps where the tiles can)
+    if floating is float:
+        pl.dk_fold = cx_f32_conv2d_fold(&d, &pl)
+    else:
+        pl.dk_fold = cx_f64_conv2d_fold(&d, &pl)
     # (zero padding only: a padding mode's pixels are the image's)
     _skip_padding(&pl, pad_mode == 0, _fwdr_rows(&d, &pl))
     _fwd_items(&d, NULL, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)

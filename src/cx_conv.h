@@ -137,6 +137,10 @@ typedef struct {
        would not give the padded sum's inf or NaN: the item's tiles multiply
        the band's padded copies instead */
     int dk_nofold;
+    /* direct fwd: a reflect or replicate padding folded onto the taps (bits of
+       cx_dk_fold in cx_direct_impl.h), set by the caller once the padding
+       mode is set (conv2d_fold); 0: the band form */
+    int dk_fold;
     /* direct wgrad, channel-vector tiles with dk_edge set (the same skip of
        zero padding's rows and columns, dk_etop / dk_ebot / dk_ecol as above
        but for the weight gradient): set to 1 by an item that left out a
@@ -247,6 +251,9 @@ typedef struct {
        position it copied; item: (ib images, group, block of 128 of its channels);      \
        ws: conv2d_dgrad_border_ws(d, ib) elements (see cx_direct_impl.h) */             \
     size_t P##conv2d_dgrad_border_ws(const cx_conv2d_desc *d, ptrdiff_t ib);            \
+    /* the forward's fold of a padding mode onto the taps for plan->dk_fold, once      \
+       d->pad_mode is set (0: none; see cx_dk_fold in cx_direct_impl.h) */              \
+    int P##conv2d_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan);            \
     /* its weight: wt = w (K, C/G, R, S) as (G, C/G in blocks of 16, R, S, K/G, 16),   \
        unit u of groups * ceil(K/G / 16): 16 output channels of a group; returns 1      \
        where a weight it read is inf or nan (0 otherwise) */                            \

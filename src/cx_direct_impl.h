@@ -1860,7 +1860,7 @@ static ptrdiff_t cx_dk_fold_row(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t 
 
 /* A reflect or replicate padding on the channel-vector sliding forward tiles
    (dk_mode 2), folded onto the taps (the padding mode is set after
-   planning: this is asked of the plan where it runs). Bit 1: the edge rows
+   planning: the caller asks conv2d_fold and sets plan->dk_fold). Bit 1: the edge rows
    (dk_etop, dk_ebot) run on compacted taps whose weights carry each padded
    kernel row's taps added onto those of the kernel row that reads the row it
    copies (dk_pack_edges), where every padded row they read has such a kernel
@@ -1873,10 +1873,10 @@ static ptrdiff_t cx_dk_fold_row(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t 
    of zero padding's tiles (lenet2: 64 of a kernel row's 70, 15-20 of 25
    kernel rows in the edge rows), where the band form multiplies every
    padded copy: `bench/ab.py lenet2 fwd NCHW T CX_DEV_NO_FOLD R S reflect`. */
-static int cx_dk_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+static int cx_dk_fold_rule(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 {
     int fold = 0;
-    if (pl->dk_mode != 2 || pl->op != CX_OP_FWD || pl->dk_tperm > 1 || pl->dk_nofold ||
+    if (pl->dk_mode != 2 || pl->op != CX_OP_FWD || pl->dk_tperm > 1 ||
         (d->pad_mode != CX_PAD_REFLECT && d->pad_mode != CX_PAD_REPLICATE) ||
         cx_dk_slide(d) != d->S || (cx_dev_flags & CX_DEV_NO_FOLD))
         return 0;
@@ -1892,6 +1892,15 @@ static int cx_dk_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
         d->Q % pl->dk_nv == 0 && d->W > eh)
         fold |= 2;
     return fold;
+}
+
+/* The plan's fold (cx_dk_fold_rule, found once a call: conv2d_fold; its
+   rows' check was 1.5% of lenet2's reflect forward asked three times an
+   item), none on an item's unfolded copy (dk_nofold). */
+static int cx_dk_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+{
+    (void)d;
+    return pl->dk_nofold ? 0 : pl->dk_fold;
 }
 
 /* Edge rows: the first et and the last eb output rows; edge row e is output row
@@ -4760,6 +4769,11 @@ size_t CX_NAME(conv2d_dgrad_border_ws)(const cx_conv2d_desc *d, ptrdiff_t ib)
    res3x3_256's call); reading the rows in order wrote RS streams Kg*bw apart
    (16 KB there: the same L1 sets, 5.5%), staging them through a buffer 4%.
    Returns whether one of them is inf or nan (v - v is then nan). */
+int CX_NAME(conv2d_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+{
+    return cx_dk_fold_rule(d, pl);
+}
+
 int CX_NAME(conv2d_dgrad_border_weight)(const cx_conv2d_desc *d, const CX_T *w, CX_T *wt,
                                         ptrdiff_t u)
 {
