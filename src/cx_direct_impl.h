@@ -1859,8 +1859,8 @@ static ptrdiff_t cx_dk_fold_row(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t 
 }
 
 /* A reflect or replicate padding on the channel-vector sliding forward tiles
-   (dk_mode 2), folded onto the taps (the padding mode is set after
-   planning: the caller asks conv2d_fold and sets plan->dk_fold). Bit 1: the edge rows
+   (dk_mode 2), folded onto the taps (the padding mode is set after planning:
+   the caller asks conv2d_fold and sets plan->dk_fold). Bit 1: the edge rows
    (dk_etop, dk_ebot) run on compacted taps whose weights carry each padded
    kernel row's taps added onto those of the kernel row that reads the row it
    copies (dk_pack_edges), where every padded row they read has such a kernel
@@ -1869,10 +1869,10 @@ static ptrdiff_t cx_dk_fold_row(const cx_conv2d_desc *d, ptrdiff_t p, ptrdiff_t 
    FOLD), where those tiles' edge pixels are exactly the padding's: "same"
    padding ((S-1)/2 each side) with unit steps and whole tiles to the row's
    end, and where the rows fold too: with both, the band's padded positions
-   are never read. The products
-   of zero padding's tiles (lenet2: 64 of a kernel row's 70, 15-20 of 25
-   kernel rows in the edge rows), where the band form multiplies every
-   padded copy: `bench/ab.py lenet2 fwd NCHW T CX_DEV_NO_FOLD R S reflect`. */
+   are never read. The products of zero padding's tiles (lenet2: 64 of a
+   kernel row's 70, 15-20 of 25 kernel rows in the edge rows), where the band
+   form multiplies every padded copy: `bench/ab.py lenet2 fwd NCHW T
+   268435456 R S reflect` (CX_DEV_NO_FOLD). */
 static int cx_dk_fold_rule(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 {
     int fold = 0;
@@ -2285,7 +2285,8 @@ static void CX_NAME(dk_pack_edges)(const cx_conv2d_desc *d, const cx_conv2d_plan
                 for (ptrdiff_t c = 0; c < Cg; ++c)
                     for (ptrdiff_t s2 = 0; s2 < S; ++s2)
                         for (ptrdiff_t i = 0; i < cvl; ++i)
-                            dst[(c * n1 + s2) * cvl + i] += wg[(k0 + i) * taps + (c * R + r) * S + s2];
+                            dst[(c * n1 + s2) * cvl + i] +=
+                                wg[(k0 + i) * taps + (c * R + r) * S + s2];
             }
         }
     }
@@ -2492,10 +2493,9 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
         const ptrdiff_t eh = (d->S - 1) / 2;
         /* (a folding plan's: the reflect or replicate forms, whose edge
            tiles are exactly a row's first and last: cx_dk_fold) */
+        const int fmode = (fold & 2) ? (d->pad_mode == CX_PAD_REFLECT ? 1 : 2) : 0;
         const CX_NAME(dk_fwdc_fn) *efn =
-            slide ? CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi]
-                                         [(fold & 2) ? (d->pad_mode == CX_PAD_REFLECT ? 1 : 2) : 0]
-                  : NULL;
+            slide ? CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi][fmode] : NULL;
         /* channels-first outputs, 16 lanes: each tile transposes its results
            and stores them in place (dk_fwdc_out), not through tr */
         const int fused = CX_DK_CV && !pl->dk_nhwc && !(cx_dev_flags & CX_DEV_NO_FWDCT);
@@ -2864,7 +2864,6 @@ static int CX_NAME(dk_xin2)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 #endif
 }
 
-/* Output rows of band bi of image n, group g. */
 /* Whether the rows [i0, i1) of channels [c0, c0 + nc) of image n of x (the
    plan's layout; channels-last: all of the rows' channels) hold only finite
    values: the taps cx_dk_fold adds give (w_a + w_b) * v, whose inf or NaN is
@@ -2924,6 +2923,7 @@ static int CX_NAME(dk_fold_all)(const cx_conv2d_desc *d, const cx_conv2d_plan *p
 #endif
 }
 
+/* Output rows of band bi of image n, group g. */
 static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                   const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                                   ptrdiff_t n, ptrdiff_t g, ptrdiff_t bi, CX_T *ws,
@@ -2940,10 +2940,11 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
        zeros every item, and the same tap offsets) */
     long long *stamp = (long long *)ws;
     ws += CX_DK_STAMP;
-    /* (a padding mode folded onto the taps, cx_dk_fold: where the rows of
-       input the item's band copies are finite, else the item's tiles unfolded, on a plan copy; in
-       rows and columns, the tiles read no padded position, and the band is
-       zero padding's, kept from item to item as that is) */
+    /* (a padding mode folded onto the taps, cx_dk_fold: where the input rows
+       the item's band copies are finite, else the item's tiles unfolded, on a
+       copy of the plan; folded in rows and columns, the tiles read no padded
+       position, and the band is zero padding's, kept from item to item as
+       that is) */
     const cx_conv2d_desc *df = d;
     cx_conv2d_desc dz;
     cx_conv2d_plan pn;
@@ -4762,6 +4763,13 @@ size_t CX_NAME(conv2d_dgrad_border_ws)(const cx_conv2d_desc *d, ptrdiff_t ib)
                           + CX_RING_CB * cx_max(q.Wv, q.Hv)) + 2 * CX_DVL);
 }
 
+/* The forward's fold of a reflect or replicate padding (cx_dk_fold_rule),
+   for plan->dk_fold once the caller has set d->pad_mode. */
+int CX_NAME(conv2d_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+{
+    return cx_dk_fold_rule(d, pl);
+}
+
 /* The border's weight: output channels [k0, k1) (16 of them) of group g,
    a block of CX_RING_CB channels and a tap at a time: 16 runs of bw, each
    gathered from a row of w (in L1 after the first tap) at a stride of RS,
@@ -4769,11 +4777,6 @@ size_t CX_NAME(conv2d_dgrad_border_ws)(const cx_conv2d_desc *d, ptrdiff_t ib)
    res3x3_256's call); reading the rows in order wrote RS streams Kg*bw apart
    (16 KB there: the same L1 sets, 5.5%), staging them through a buffer 4%.
    Returns whether one of them is inf or nan (v - v is then nan). */
-int CX_NAME(conv2d_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
-{
-    return cx_dk_fold_rule(d, pl);
-}
-
 int CX_NAME(conv2d_dgrad_border_weight)(const cx_conv2d_desc *d, const CX_T *w, CX_T *wt,
                                         ptrdiff_t u)
 {
