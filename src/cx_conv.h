@@ -132,10 +132,10 @@ typedef struct {
     int dk_ecol;
     int dk_edge;
     /* direct fwd under a reflect or replicate padding: set in an item's copy
-       of the plan where the input's border (the pixels the padding copies)
-       holds a non-finite value, for which the taps cx_dk_fold adds together
-       would not give the padded sum's inf or NaN: the item's tiles multiply
-       the band's padded copies instead */
+       of the plan where the input rows its band copies hold an inf or NaN,
+       for which the taps cx_dk_fold adds together would not always give the
+       padded sum's inf or NaN: the item's tiles multiply the band's padded
+       copies instead */
     int dk_nofold;
     /* direct fwd: a reflect or replicate padding folded onto the taps (bits of
        cx_dk_fold in cx_direct_impl.h), set by the caller once the padding

@@ -1897,9 +1897,8 @@ static int cx_dk_fold_rule(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 /* The plan's fold (cx_dk_fold_rule, found once a call: conv2d_fold; its
    rows' check was 1.5% of lenet2's reflect forward asked three times an
    item), none on an item's unfolded copy (dk_nofold). */
-static int cx_dk_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+static int cx_dk_fold(const cx_conv2d_plan *pl)
 {
-    (void)d;
     return pl->dk_nofold ? 0 : pl->dk_fold;
 }
 
@@ -2265,7 +2264,7 @@ static void CX_NAME(dk_pack_edges)(const cx_conv2d_desc *d, const cx_conv2d_plan
                 }
         }
     }
-    if (!(cx_dk_fold(d, pl) & 1))
+    if (!(cx_dk_fold(pl) & 1))
         return;
     /* a reflect or replicate padding's edge rows (cx_dk_fold): each padded
        kernel row's taps added onto those of the kernel row that reads the
@@ -2465,7 +2464,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
             fn = CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi][0][0];
         const CX_NAME(dk_fwdc_fn) fn0 = fn;
         /* (a padding mode folded onto the taps, cx_dk_fold: below) */
-        const int fold = cx_dk_fold(d, pl);
+        const int fold = cx_dk_fold(pl);
 #if CX_DK_ASM12
         /* (not where the edge tiles fold a padding's columns: they must) */
         if (fn == CX_NAME(dk_fwdcs_12_3) && !(cx_dev_flags & CX_DEV_NO_ASM) && !(fold & 2))
@@ -2864,14 +2863,51 @@ static int CX_NAME(dk_xin2)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 #endif
 }
 
+/* Are the n values of each of `runs` runs, run r at x + r * stride, all
+   finite? (x * 0 is 0 for finite x, NaN otherwise) */
+static int CX_NAME(dk_runs_finite)(const CX_T *x, ptrdiff_t runs, ptrdiff_t n,
+                                   ptrdiff_t stride)
+{
+    /* 8 independent sums, so that the check runs at load speed rather than at
+       one FMA latency per vector; added up once, after the last run */
+    const CX_DV zero = CX_NAME(dv_splat)(0);
+    CX_DV z[8];
+    for (int k = 0; k < 8; ++k)
+        z[k] = zero;
+    CX_T t = 0;
+    for (ptrdiff_t r = 0; r < runs; ++r, x += stride) {
+        ptrdiff_t i = 0;
+        for (; i + 8 * CX_DVL <= n; i += 8 * CX_DVL)
+            for (int k = 0; k < 8; ++k)
+                z[k] += CX_NAME(dv_load)(x + i + k * CX_DVL) * zero;
+        for (; i + CX_DVL <= n; i += CX_DVL)
+            z[0] += CX_NAME(dv_load)(x + i) * zero;
+        for (; i < n; ++i)
+            t += x[i] * 0;
+    }
+    for (int k = 0; k < 8; ++k) {
+        CX_T lanes[CX_DVL_MAX];
+        CX_NAME(dv_store)(lanes, z[k]);
+        for (ptrdiff_t l = 0; l < CX_DVL; ++l)
+            t += lanes[l];
+    }
+    return t == 0;
+}
+
+/* Are all n values finite? */
+static int CX_NAME(dk_all_finite)(const CX_T *x, ptrdiff_t n)
+{
+    return CX_NAME(dk_runs_finite)(x, 1, n, 0);
+}
+
 /* Whether the rows [i0, i1) of channels [c0, c0 + nc) of image n of x (the
    plan's layout; channels-last: all of the rows' channels) hold only finite
    values: the taps cx_dk_fold adds give (w_a + w_b) * v, whose inf or NaN is
    w_a * v + w_b * v's for finite or NaN v but not always for an infinite one
    (taps of mixed signs: inf, not NaN). The whole rows an item's band reads,
-   not only the border the padding copies: a contiguous run a channel, whose
-   vector loop costs ~0.4% of lenet2's forward (the border's rows and columns
-   by scalar loops: 8.6%). */
+   not only the border the padding copies: a contiguous run a channel
+   (fwd_dk_group, where it is inlined, had 2.0% of the samples of lenet2's
+   reflect forward; the border's rows and columns by scalar loops 8.6%). */
 static int CX_NAME(dk_input_finite)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                     const CX_T *x, ptrdiff_t n, ptrdiff_t c0, ptrdiff_t nc,
                                     ptrdiff_t i0, ptrdiff_t i1)
@@ -2881,46 +2917,17 @@ static int CX_NAME(dk_input_finite)(const cx_conv2d_desc *d, const cx_conv2d_pla
     i1 = cx_min(i1, H);
     if (i1 <= i0)
         return 1;
-    const int nhwc = pl->dk_nhwc && d->C > 1;
-    const ptrdiff_t runs = nhwc ? 1 : nc, len = (i1 - i0) * W * (nhwc ? d->C : 1);
-    /* (v - v: 0 for finite v, NaN for an inf or a NaN; four sums, so that
-       no chain of adds sets the pace) */
-    const CX_DV z = CX_NAME(dv_splat)(0);
-    CX_DV a0 = z, a1 = z, a2 = z, a3 = z;
-    CX_T t = 0;
-    for (ptrdiff_t r = 0; r < runs; ++r) {
-        const CX_T *p = nhwc ? x + (n * HW + i0 * W) * d->C
-                             : x + (n * d->C + c0 + r) * HW + i0 * W;
-        ptrdiff_t i = 0;
-        for (; i + 4 * CX_DVL <= len; i += 4 * CX_DVL) {
-            const CX_DV v0 = CX_NAME(dv_load)(p + i), v1 = CX_NAME(dv_load)(p + i + CX_DVL);
-            const CX_DV v2 = CX_NAME(dv_load)(p + i + 2 * CX_DVL);
-            const CX_DV v3 = CX_NAME(dv_load)(p + i + 3 * CX_DVL);
-            a0 += v0 - v0;
-            a1 += v1 - v1;
-            a2 += v2 - v2;
-            a3 += v3 - v3;
-        }
-        for (; i < len; ++i)
-            t += p[i] - p[i];
-    }
-    a0 += a1 + a2 + a3;
-    for (int l = 0; l < CX_DVL; ++l)
-        t += a0[l];
-    return t == 0;
+    if (pl->dk_nhwc && d->C > 1)
+        return CX_NAME(dk_all_finite)(x + (n * HW + i0 * W) * d->C, (i1 - i0) * W * d->C);
+    return CX_NAME(dk_runs_finite)(x + (n * d->C + c0) * HW + i0 * W, nc, (i1 - i0) * W, HW);
 }
 
 /* Whether dk_fwd_band's tiles run d's padding mode folded in rows and
    columns (cx_dk_fold 3, on the forms that fold: the edge rows' compacted
    taps and the sliding tiles' edge forms), reading no padded position. */
-static int CX_NAME(dk_fold_all)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+static int CX_NAME(dk_fold_all)(const cx_conv2d_plan *pl)
 {
-#if CX_DK_CV || CX_DK_CV8
-    return cx_dk_fold(d, pl) == 3 && !(cx_dev_flags & CX_DEV_NO_EDGE);
-#else
-    (void)d, (void)pl;
-    return 0;
-#endif
+    return cx_dk_fold(pl) == 3 && !(cx_dev_flags & CX_DEV_NO_EDGE);
 }
 
 /* Output rows of band bi of image n, group g. */
@@ -2948,14 +2955,14 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const cx_conv2d_desc *df = d;
     cx_conv2d_desc dz;
     cx_conv2d_plan pn;
-    if (d->pad_mode != CX_PAD_ZEROS && cx_dk_fold(d, pl) &&
+    if (d->pad_mode != CX_PAD_ZEROS && cx_dk_fold(pl) &&
         !CX_NAME(dk_input_finite)(d, pl, x, n, g * Cg, Cg, p0 * d->stride_h - d->pad_top,
                                   p0 * d->stride_h - d->pad_top + rows_in)) {
         pn = *pl;
         pn.dk_nofold = 1;
         pl = &pn;
     }
-    if (d->pad_mode != CX_PAD_ZEROS && CX_NAME(dk_fold_all)(d, pl)) {
+    if (d->pad_mode != CX_PAD_ZEROS && CX_NAME(dk_fold_all)(pl)) {
         dz = *d;
         dz.pad_mode = CX_PAD_ZEROS;
         df = &dz;
@@ -3147,33 +3154,6 @@ static CX_DK_INLINE void CX_NAME(dk_wgrad_tile)(const int MK, const int MT, cons
     for (int i = 0; i < MK; ++i)
         for (int j = 0; j < MT; ++j)
             accm[i * MT + j] = acc[i][j];
-}
-
-/* Are all n values finite? (x * 0 is 0 for finite x, NaN otherwise) */
-static int CX_NAME(dk_all_finite)(const CX_T *x, ptrdiff_t n)
-{
-    /* 8 independent sums, so that the check runs at load speed rather than at
-       one FMA latency per vector */
-    const CX_DV zero = CX_NAME(dv_splat)(0);
-    CX_DV z[8];
-    for (int k = 0; k < 8; ++k)
-        z[k] = zero;
-    ptrdiff_t i = 0;
-    for (; i + 8 * CX_DVL <= n; i += 8 * CX_DVL)
-        for (int k = 0; k < 8; ++k)
-            z[k] += CX_NAME(dv_load)(x + i + k * CX_DVL) * zero;
-    for (; i + CX_DVL <= n; i += CX_DVL)
-        z[0] += CX_NAME(dv_load)(x + i) * zero;
-    CX_T t = 0;
-    for (; i < n; ++i)
-        t += x[i] * 0;
-    for (int k = 0; k < 8; ++k) {
-        CX_T lanes[CX_DVL_MAX];
-        CX_NAME(dv_store)(lanes, z[k]);
-        for (ptrdiff_t l = 0; l < CX_DVL; ++l)
-            t += lanes[l];
-    }
-    return t == 0;
 }
 
 typedef void (*CX_NAME(dk_wgrad_fn))(ptrdiff_t, ptrdiff_t, ptrdiff_t, const CX_T *, ptrdiff_t,

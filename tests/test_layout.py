@@ -655,6 +655,23 @@ ROWSOUT_CASES = [
 ]
 
 
+def _nhwc_forward_same_with_flag(dev_flags, flag, x, w, b, kw, tol):
+    """The channels-last forward of x (NHWC) at 1 to 3 threads, with and
+    without the developer switch `flag`: all the same bits, and the NCHW
+    forward's values within tol. Returns it."""
+    got = []
+    for flags in (0, flag):
+        dev_flags(flags)
+        for threads in (1, 2, 3):
+            got.append(convx.conv2d(x, w, b, layout="NHWC", threads=threads, **kw))
+    dev_flags(0)
+    for other in got[1:]:
+        np.testing.assert_array_equal(got[0], other)
+    want = convx.conv2d(nchw(x), w, b, **kw)
+    np.testing.assert_allclose(nchw(got[0]), want, rtol=tol, atol=tol)
+    return got[0]
+
+
 @pytest.mark.parametrize("case", ROWSOUT_CASES, ids=[c[0] for c in ROWSOUT_CASES])
 def test_channels_last_forward_rows_out_as_made(dev_flags, case):
     """The channels-last forwards whose tiles make pixel-major results (8
@@ -668,17 +685,7 @@ def test_channels_last_forward_rows_out_as_made(dev_flags, case):
     x = rng.standard_normal(xs).astype(np.float32)
     w = rng.standard_normal(ws).astype(np.float32)
     b = rng.standard_normal(ws[0]).astype(np.float32)
-    got = []
-    for flags in (0, 32768):
-        dev_flags(flags)
-        for threads in (1, 2, 3):
-            got.append(convx.conv2d(x, w, b, layout="NHWC", threads=threads, **kw))
-    dev_flags(0)
-    for other in got[1:]:
-        np.testing.assert_array_equal(got[0], other)
-    want = convx.conv2d(nchw(x), w, b, **kw)
-    np.testing.assert_allclose(nchw(got[0]), want, rtol=1e-5, atol=1e-5)
-    y = got[0]
+    y = _nhwc_forward_same_with_flag(dev_flags, 32768, x, w, b, kw, 1e-5)
     g = rng.standard_normal(y.shape).astype(np.float32)
     dx = []
     for flags in (0, 32768):
@@ -710,17 +717,8 @@ def test_channels_last_forward_blocks_a_row_at_a_time(dev_flags, case):
         w = rng.standard_normal(ws).astype(dtype)
         b = rng.standard_normal(ws[0]).astype(dtype)
         for bias in (b, None):
-            got = []
-            for flags in (0, 134217728):
-                dev_flags(flags)
-                for threads in (1, 2, 3):
-                    got.append(convx.conv2d(x, w, bias, layout="NHWC", threads=threads, **kw))
-            dev_flags(0)
-            for other in got[1:]:
-                np.testing.assert_array_equal(got[0], other)
-            want = convx.conv2d(nchw(x), w, bias, **kw)
-            tol = 1e-4 if dtype == np.float32 else 1e-12
-            np.testing.assert_allclose(nchw(got[0]), want, rtol=tol, atol=tol)
+            _nhwc_forward_same_with_flag(dev_flags, 134217728, x, w, bias, kw,
+                                         1e-4 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("xs, ws, pad, groups", [
