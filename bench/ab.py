@@ -38,6 +38,7 @@ def main(argv):
     mode = argv[7] if len(argv) > 7 else "zeros"
     convx = import_convx()
     from convx import _conv
+    from convx import _api as api
     from api_ab import ND_LAYERS, layer_call
     if name in ND_LAYERS:       # conv3d_32, conv1d_audio: their public calls
         f, _ = layer_call(convx, name, op, "auto", threads)
@@ -51,6 +52,10 @@ def main(argv):
             t = {}
             for fl in order:
                 _conv._set_dev_flags(fl)
+                # (the calls' remembered routes too: a flag that turns a route
+                # down would otherwise leave its fallback remembered for A)
+                for memo in (api._FAST_FWD, api._FAST_WGRAD, api._FAST_DGRAD):
+                    memo.clear()
                 t[fl] = steady_median(f, secs)[0]
             ta.append(t[0])
             tb.append(t[flags])

@@ -592,7 +592,7 @@ def conv2d_dgrad_ring(const floating[::1] w, const floating[::1] dy, floating[::
     _fill_desc(&d2, g2)
     ws = _plan(&d2, &pl, CX_OP_FWD, "direct", dtype, nthreads, &ws_stride, &nt)
     pl.dk_stamp = _next_stamp()
-    if not pl.dk or pl.dk_qt != 0 or pl.dk_nhwc or pl.dk_stream:
+    if not pl.dk or pl.dk_qt != 0 or pl.dk_nhwc:
         return False
     Hp = d.P + (d.R - 1) * d.dil_h
     Wp = d.Q + (d.S - 1) * d.dil_w
@@ -604,7 +604,21 @@ def conv2d_dgrad_ring(const floating[::1] w, const floating[::1] dy, floating[::
     cdef const Py_ssize_t[::1] src_h = src_h_o
     cdef const Py_ssize_t[::1] src_w = src_w_o
     cdef Py_ssize_t nbuf = max(Wp, d.H)
-    buf = np.empty(nbuf * nt, dtype=dtype)
+    if pl.dk_stream:
+        # a streamed output: only where the padded positions fold onto the
+        # in-place tiles' taps (the ring's additions would read dx back from
+        # memory); buf then holds the tiles' tables (a block of channels' 3 x
+        # 20 vectors of at most 16 lanes each)
+        if floating is float:
+            pl.dk_tapfold = cx_f32_conv2d_tapfold(&d, &d2, &pl, Hp, Wp, &src_h[0], &src_w[0])
+        else:
+            pl.dk_tapfold = cx_f64_conv2d_tapfold(&d, &d2, &pl, Hp, Wp, &src_h[0], &src_w[0])
+        if not pl.dk_tapfold:
+            return False
+        # (the tags of pl.cblock slots, then their tables, 64-byte aligned)
+        nbuf = max(nbuf, pl.cblock * (8 // sizeof(floating) + 3 * 20 * 16) + 16)
+    # (zeros: no slot's tag is a call's, stamps start at 1)
+    buf = (np.zeros if pl.dk_tapfold else np.empty)(nbuf * nt, dtype=dtype)
     cdef floating[::1] bufv = buf
     cdef floating *bufp = &bufv[0]
     cdef floating[::1] wsv = ws

@@ -68,7 +68,7 @@ cdef extern from "cx_conv.h" nogil:
         int dk_stream, dk_inplace, dk_nhwc
         long long dk_stamp
         Py_ssize_t dk_etop, dk_ebot
-        int dk_ecol, dk_edge, dk_fold
+        int dk_ecol, dk_edge, dk_fold, dk_tapfold
         int *dk_nonfinite
         Py_ssize_t dk_tperm
         int path
@@ -137,6 +137,9 @@ cdef extern from "cx_conv.h" nogil:
                                Py_ssize_t plane, float *buf)
     size_t cx_f32_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
     int cx_f32_conv2d_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+    int cx_f32_conv2d_tapfold(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
+                            const cx_conv2d_plan *pl, Py_ssize_t Hp, Py_ssize_t Wp,
+                            const Py_ssize_t *src_h, const Py_ssize_t *src_w)
     int cx_f32_conv2d_dgrad_border_weight(const cx_conv2d_desc *d, const float *w, float *wt,
                                          Py_ssize_t u)
     void cx_f32_conv2d_dgrad_border(const cx_conv2d_desc *d, const float *w, const float *dy,
@@ -200,6 +203,9 @@ cdef extern from "cx_conv.h" nogil:
                                Py_ssize_t plane, double *buf)
     size_t cx_f64_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
     int cx_f64_conv2d_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+    int cx_f64_conv2d_tapfold(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
+                            const cx_conv2d_plan *pl, Py_ssize_t Hp, Py_ssize_t Wp,
+                            const Py_ssize_t *src_h, const Py_ssize_t *src_w)
     int cx_f64_conv2d_dgrad_border_weight(const cx_conv2d_desc *d, const double *w, double *wt,
                                          Py_ssize_t u)
     void cx_f64_conv2d_dgrad_border(const cx_conv2d_desc *d, const double *w, const double *dy,

@@ -141,6 +141,13 @@ typedef struct {
        cx_dk_fold in cx_direct_impl.h), set by the caller once the padding
        mode is set (conv2d_fold); 0: the band form */
     int dk_fold;
+    /* a padding mode's depthwise 3x3 input gradient (conv2d_fwd_ring on the
+       streamed in-place tiles): the padded positions' products folded onto
+       the tiles' taps (set by the caller where conv2d_tapfold says so), and
+       an item's fold spec (cx_dk_tapfold in cx_direct_impl.h, set in the
+       item's copy of the plan; NULL elsewhere) */
+    int dk_tapfold;
+    void *dk_tf;
     /* direct wgrad, channel-vector tiles with dk_edge set (the same skip of
        zero padding's rows and columns, dk_etop / dk_ebot / dk_ecol as above
        but for the weight gradient): set to 1 by an item that left out a
@@ -254,6 +261,12 @@ typedef struct {
     /* the forward's fold of a padding mode onto the taps for plan->dk_fold, once      \
        d->pad_mode is set (0: none; see cx_dk_fold in cx_direct_impl.h) */              \
     int P##conv2d_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan);            \
+    /* whether conv2d_fwd_ring's items on the plan (d2, plan) of d's zeros-padding      \
+       input gradient's forward form fold the padded positions onto the taps of the   \
+       depthwise 3x3 in-place tiles (plan->dk_tapfold; see cx_dk_tapfold) */           \
+    int P##conv2d_tapfold(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,           \
+                          const cx_conv2d_plan *plan, ptrdiff_t Hp, ptrdiff_t Wp,       \
+                          const ptrdiff_t *src_h, const ptrdiff_t *src_w);              \
     /* its weight: wt = w (K, C/G, R, S) as (G, C/G in blocks of 16, R, S, K/G, 16),   \
        unit u of groups * ceil(K/G / 16): 16 output channels of a group; returns 1      \
        where a weight it read is inf or nan (0 otherwise) */                            \
@@ -364,6 +377,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_PADPERM 67108864 /* a padding mode's band rows of at most two input vectors (AVX-512): loads, stores and scalar copies of the padded columns, not one permute a band vector */
 #define CX_DEV_NO_NHWCROWS 134217728 /* channels-last forward on pixel tiles, several blocks of output channels: the blocks outside the band's rows, one transpose at the band's end, not every block of a row of tiles then its transpose */
 #define CX_DEV_NO_FOLD 268435456 /* a reflect or replicate padding on the sliding channel-vector forward tiles: the band's padded copies multiplied like any pixel, not folded onto the taps of the pixels they copy (cx_dk_fold) */
+#define CX_DEV_NO_TAPFOLD 536870912 /* a reflect or replicate padding's depthwise 3x3 input gradient on streamed in-place tiles: the fused fold's padded buffer, not the padded positions folded onto the tiles' taps (conv2d_tapfold) */
 #define CX_DEV_NO_ZROWS 33554432 /* one-channel row-walking forward tiles (dk_fwdr) whose band rows include zero padding's: those rows' products too, not left out (dk_fwdre) */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);

@@ -47,6 +47,7 @@
 
 #ifndef CX_DK_COMMON_DEFINED
 #define CX_DK_COMMON_DEFINED
+#include <float.h>
 /* Output pixels a forward item aims for (its band is reused that many times). */
 #define CX_DK_PIXELS 4096
 /* Per-thread bytes of band (and weight-gradient accumulators) at most; beyond
@@ -76,6 +77,90 @@ typedef struct {
     const char *x, *dy;
     ptrdiff_t nx, ndy;
 } cx_dk_next;
+/* A reflect or replicate padding of a depthwise 3x3 layer's input gradient
+   folded onto the taps of the in-place tiles that compute the zeros-padding
+   gradient (its forward form over grad_output: conv2d_fwd_ring with
+   plan->dk_tapfold, dk_fwdxf_tile). A padded input position e that copies
+   input position i gets, from grad_output o = e + p - t, the products
+   w[t] * dy[o] (t: the forward's tap, p: its padding); the forward form's
+   output i reads dy[o] with its own tap r' = o - i + P' (P' = R - 1 - p, its
+   padding), so where r' lies in [0, R) the product is that tap's with
+   w[t] = wf[R - 1 - t] added to its weight: output row row[k] reads kernel
+   row r' as sum_r A[k][r'][r] * (kernel row r), and columns col[k] likewise
+   by B. The same count of products as the zeros-padding gradient (the
+   padded buffer's fused fold made 58 x 58 outputs of a 56 x 56 input and
+   copied them out; bench/README.md, session 31). */
+typedef struct {
+    ptrdiff_t row[2], col[2];       /* -1: none */
+    signed char A[2][3][3], B[2][3][3];
+    float Af[2][3][3], Bf[2][3][3];  /* (the same, as the tables multiply them) */
+    /* the thread's tables (dk_tapfold_tables): nslots channels' (channel g in
+       slot g % nslots, whose tag is stamp * groups + g once built in this call) */
+    void *tab;
+    long long *tags, stamp;
+    ptrdiff_t nslots;
+    int *bad;                       /* set where an output the fold touched is not finite */
+} cx_dk_tapfold;
+
+/* One dimension of cx_dk_tapfold for R = 3: n input positions, no outputs of
+   the problem, padding p before them, np padded positions in all, src[ip]:
+   the input position padded position ip copies. Returns 0 where a padded
+   position's product would read a tap the forward form's tile lacks, or more
+   than two positions take folds. */
+static inline int cx_dk_tapfold_dim(ptrdiff_t n, ptrdiff_t no, ptrdiff_t p, ptrdiff_t np,
+                             const ptrdiff_t *src, ptrdiff_t *row, signed char A[2][3][3])
+{
+    const ptrdiff_t R = 3;
+    row[0] = row[1] = -1;
+    for (int k = 0; k < 2; ++k)
+        for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 3; ++b)
+                A[k][a][b] = a == b;
+    for (ptrdiff_t ip = 0; ip < np; ++ip) {
+        if (ip >= p && ip < p + n)
+            continue;
+        const ptrdiff_t e = ip - p, i = src[ip];
+        int k = -1;
+        for (int q = 0; q < 2 && k < 0; ++q)
+            if (row[q] == i || row[q] < 0)
+                k = q;
+        if (k < 0)
+            return 0;
+        for (ptrdiff_t t = 0; t < R; ++t) {
+            const ptrdiff_t o = e + p - t, rr = (e - i) + (R - 1 - t);
+            if (o < 0 || o >= no)
+                continue;
+            if (rr < 0 || rr >= R || A[k][rr][R - 1 - t] > 100)
+                return 0;
+            row[k] = i;
+            A[k][rr][R - 1 - t] += 1;
+        }
+    }
+    return 1;
+}
+
+/* cx_dk_tapfold of problem d (stride 1, 3 x 3, the padded input Hp x Wp with
+   the input at (pad_top, pad_left); src_h / src_w as conv2d_fwd_ring's). */
+static inline int cx_dk_tapfold_make(const cx_conv2d_desc *d, ptrdiff_t Hp, ptrdiff_t Wp,
+                              const ptrdiff_t *src_h, const ptrdiff_t *src_w,
+                              cx_dk_tapfold *tf)
+{
+    if (d->R != 3 || d->S != 3 || d->stride_h != 1 || d->stride_w != 1 || d->dil_h != 1 ||
+        d->dil_w != 1 || d->pad_top > 2 || d->pad_left > 2)
+        return 0;
+    tf->tab = NULL;
+    tf->bad = NULL;
+    if (!cx_dk_tapfold_dim(d->H, d->P, d->pad_top, Hp, src_h, tf->row, tf->A) ||
+        !cx_dk_tapfold_dim(d->W, d->Q, d->pad_left, Wp, src_w, tf->col, tf->B))
+        return 0;
+    for (int k = 0; k < 2; ++k)
+        for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 3; ++b) {
+                tf->Af[k][a][b] = tf->A[k][a][b];
+                tf->Bf[k][a][b] = tf->B[k][a][b];
+            }
+    return 1;
+}
 /* How far ahead of those tiles' reads the input is prefetched (bytes): about
    the bytes in flight one core's memory stream needs (2, 4, 8 and 16 KB ran
    within 5% of each other; none at all 10% slower). */
@@ -1077,6 +1162,178 @@ CX_DK_FWDX_DEF(3, 1) CX_DK_FWDX_DEF(3, 2) CX_DK_FWDX_DEF(3, 4)
 /* [log2 NC]: 3x3, 4-row tiles */
 static const CX_NAME(dk_fwdx_fn) CX_NAME(dk_fwdx_fns)[3] = {
     CX_NAME(dk_fwdx_3x4x1), CX_NAME(dk_fwdx_3x4x2), CX_NAME(dk_fwdx_3x4x4)};
+
+/* A tapfold class's table (dk_tapfold_tables): the 9 taps' vectors for the
+   row's vector 0, the same for its vector nv - 1 (lanes on the folded
+   columns), then the 9 taps as scalars for the vectors between (two
+   vectors' room: 8 float64 lanes hold 8 of them). */
+#define CX_TF_CLASS (20 * CX_DVL)
+
+/* acc + (the vector at p) * x and acc + (*p broadcast) * x, the load an
+   operand of the multiply-add (the fold tile's 18 edge-weight vectors, left
+   to GCC, were loaded once into registers and spilled: 1.2x the tile's time) */
+static CX_DK_INLINE CX_DV CX_NAME(dv_fma_mem)(CX_DV acc, CX_DV x, const CX_T *p)
+{
+    if (sizeof(CX_T) == 4)
+        __asm__("vfmadd231ps %2, %1, %0" : "+v"(acc) : "v"(x), "m"(*(const __m512 *)p));
+    else
+        __asm__("vfmadd231pd %2, %1, %0" : "+v"(acc) : "v"(x), "m"(*(const __m512d *)p));
+    return acc;
+}
+static CX_DK_INLINE CX_DV CX_NAME(dv_fma_bcast)(CX_DV acc, CX_DV x, const CX_T *p)
+{
+    if (sizeof(CX_T) == 4)
+        __asm__("vfmadd231ps %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(x), "m"(*p));
+    else
+        __asm__("vfmadd231pd %2%{1to8%}, %1, %0" : "+v"(acc) : "v"(x), "m"(*p));
+    return acc;
+}
+
+/* dk_fwdx_tile with a padding mode folded onto its taps (cx_dk_tapfold):
+   accumulator row a takes its weights from wa[a] (a CX_TF_CLASS table; UNI:
+   every row's is wa[0]), vector 0 and vector NC - 1 as vectors (the folded
+   columns' lanes), the others broadcast, so the same instructions as
+   dk_fwdx_tile. *bad is set where an accumulator a fold may touch (the edge
+   vectors; every one of a row with its own table) is inf or NaN: there the
+   folded taps' (w_a + w_b) * v may differ from w_a * v + w_b * v, and the
+   caller makes the item again unfolded. */
+static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int NC, const int UNI,
+                                                const CX_T *const *wa,
+                                                const CX_T *restrict xp, ptrdiff_t H,
+                                                ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl,
+                                                const unsigned *mk, CX_T *restrict y,
+                                                ptrdiff_t Q, ptrdiff_t extent, ptrdiff_t nrows,
+                                                ptrdiff_t nq, CX_T bias, int *bad)
+{
+    const int R = 3, S = 3, NR = 4;
+    const CX_T *wr[4];
+    for (int a = 0; a < NR; ++a)
+        wr[a] = UNI ? wa[0] : wa[a];
+    CX_DV acc[4][4];
+    for (int r = 0; r < NR; ++r)
+        for (int c = 0; c < NC; ++c)
+            acc[r][c] = CX_NAME(dv_splat)(bias);
+    CX_DK_UNROLL for (int j = 0; j < NR + R - 1; ++j) {
+        const ptrdiff_t h = h0 + j;
+        const unsigned live = 0u - (unsigned)(h >= 0 && h < H);
+        const CX_T *xj = (const CX_T *)((size_t)xp +
+                                        (size_t)((h * W - pl) * (ptrdiff_t)sizeof(CX_T)));
+        CX_DV lo = CX_NAME(dv_maskz_load)(mk[0] & live, xj);
+        CX_DK_UNROLL for (int c = 0; c < NC; ++c) {
+            const CX_DV hi = CX_NAME(dv_maskz_load)(mk[c + 1] & live, xj + (c + 1) * CX_DVL);
+            CX_DK_UNROLL for (int s = 0; s < S; ++s) {
+                const CX_DV xv = s == 0 ? lo : CX_NAME(dv_shift)(lo, hi, s);
+                CX_DK_UNROLL for (int r = 0; r < R; ++r)
+                    if (j - r >= 0 && j - r < NR) {
+                        const CX_T *wt = wr[j - r];
+                        if (c == 0)
+                            acc[j - r][c] = CX_NAME(dv_fma_mem)(acc[j - r][c], xv,
+                                                                wt + (r * S + s) * CX_DVL);
+                        else if (c == NC - 1)
+                            acc[j - r][c] = CX_NAME(dv_fma_mem)(
+                                acc[j - r][c], xv, wt + (9 + r * S + s) * CX_DVL);
+                        else if (UNI)
+                            acc[j - r][c] += CX_NAME(dv_splat)(wt[18 * CX_DVL + r * S + s]) * xv;
+                        else
+                            acc[j - r][c] = CX_NAME(dv_fma_bcast)(
+                                acc[j - r][c], xv, wt + 18 * CX_DVL + r * S + s);
+                    }
+            }
+            lo = hi;
+        }
+    }
+    /* (v - v: 0, or NaN for an inf or NaN v; the sum NaN if any was) */
+    CX_DV z = CX_NAME(dv_splat)(0);
+    CX_DK_UNROLL for (int r = 0; r < NR; ++r)
+        CX_DK_UNROLL for (int c = 0; c < NC; ++c)
+            if (!UNI || c == 0 || c == NC - 1)
+                z += acc[r][c] - acc[r][c];
+    const unsigned nf =
+        sizeof(CX_T) == 4
+            ? (unsigned)_mm512_cmp_ps_mask((__m512)z, (__m512)z, _CMP_UNORD_Q)
+            : (unsigned)_mm512_cmp_pd_mask((__m512d)z, (__m512d)z, _CMP_UNORD_Q);
+    if (nf)
+        *bad = 1;
+    CX_NAME(dk_store_rows)(NR, NC, acc, y, Q, extent, nrows, nq);
+}
+
+typedef void (*CX_NAME(dk_fwdxf_fn))(const CX_T *const *, const CX_T *, ptrdiff_t, ptrdiff_t,
+                                     ptrdiff_t, ptrdiff_t, const unsigned *, CX_T *, ptrdiff_t,
+                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, CX_T, int *);
+#define CX_DK_FWDXF_DEF(NC, UNI)                                                           \
+    static void CX_NAME(dk_fwdxf_##NC##_##UNI)(                                             \
+        const CX_T *const *wa, const CX_T *xp, ptrdiff_t H, ptrdiff_t W, ptrdiff_t h0,      \
+        ptrdiff_t pl, const unsigned *mk, CX_T *y, ptrdiff_t Q, ptrdiff_t extent,           \
+        ptrdiff_t nrows, ptrdiff_t nq, CX_T bias, int *bad)                                 \
+    {                                                                                      \
+        CX_NAME(dk_fwdxf_tile)(NC, UNI, wa, xp, H, W, h0, pl, mk, y, Q, extent, nrows, nq,  \
+                               bias, bad);                                                 \
+    }
+CX_DK_FWDXF_DEF(1, 0) CX_DK_FWDXF_DEF(2, 0) CX_DK_FWDXF_DEF(4, 0)
+CX_DK_FWDXF_DEF(1, 1) CX_DK_FWDXF_DEF(2, 1) CX_DK_FWDXF_DEF(4, 1)
+#undef CX_DK_FWDXF_DEF
+/* [UNI][log2 NC] */
+static const CX_NAME(dk_fwdxf_fn) CX_NAME(dk_fwdxf_fns)[2][3] = {
+    {CX_NAME(dk_fwdxf_1_0), CX_NAME(dk_fwdxf_2_0), CX_NAME(dk_fwdxf_4_0)},
+    {CX_NAME(dk_fwdxf_1_1), CX_NAME(dk_fwdxf_2_1), CX_NAME(dk_fwdxf_4_1)}};
+
+/* One channel's tapfold tables (tab: 3 CX_TF_CLASS tables, 64-byte aligned)
+   from its forward-form taps wt (3 x 3, finite): class 0 for rows without a
+   fold, 1 + k for row tf->row[k]; rows of nv vectors. Returns 0 where a
+   folded tap could pass the type's range (a sum of at most 16 taps: any tap
+   over its largest value / 16). */
+static int CX_NAME(dk_tapfold_tables)(const cx_dk_tapfold *tf, const CX_T *wt, ptrdiff_t nv,
+                                      CX_T *restrict tab)
+{
+    const ptrdiff_t VL = CX_DVL;
+    CX_T big = 0;
+    for (int u = 0; u < 9; ++u) {
+        const CX_T a = wt[u] < 0 ? -wt[u] : wt[u];
+        big = a > big ? a : big;
+    }
+    for (int cl = 0; cl < 3; ++cl) {
+        if (cl > 0 && tf->row[cl - 1] < 0)
+            continue;
+        CX_T *t = tab + cl * CX_TF_CLASS, fr[9];
+        if (cl == 0) {
+            for (int u = 0; u < 9; ++u)
+                fr[u] = wt[u];
+        } else {
+            const float(*A)[3] = tf->Af[cl - 1];
+            for (int r = 0; r < 3; ++r)
+                for (int s = 0; s < 3; ++s)
+                    fr[r * 3 + s] = (CX_T)A[r][0] * wt[s] + (CX_T)A[r][1] * wt[3 + s] +
+                                    (CX_T)A[r][2] * wt[6 + s];
+        }
+        for (int u = 0; u < 9; ++u)
+            t[18 * VL + u] = fr[u];
+        /* (each vector stored once, its folded lanes blended in first: lanes
+           stored after the vector made the tile's next loads of it wait) */
+        for (int b = 0; b < 2; ++b) {
+            const ptrdiff_t c0 = b ? (nv - 1) * VL : 0;
+            for (int r = 0; r < 3; ++r)
+                for (int s = 0; s < 3; ++s) {
+                    CX_DV v = CX_NAME(dv_splat)(fr[r * 3 + s]);
+                    for (int k = 0; k < 2; ++k) {
+                        const ptrdiff_t j = tf->col[k];
+                        if (j < c0 || j >= c0 + VL)
+                            continue;
+                        const float *B = tf->Bf[k][s];
+                        const CX_T x = (CX_T)B[0] * fr[r * 3] + (CX_T)B[1] * fr[r * 3 + 1] +
+                                       (CX_T)B[2] * fr[r * 3 + 2];
+                        const unsigned m = 1u << (j - c0);
+                        v = sizeof(CX_T) == 4
+                                ? (CX_DV)_mm512_mask_blend_ps((__mmask16)m, (__m512)v,
+                                                              _mm512_set1_ps((float)x))
+                                : (CX_DV)_mm512_mask_blend_pd((__mmask8)m, (__m512d)v,
+                                                              _mm512_set1_pd((double)x));
+                    }
+                    CX_NAME(dv_store)(t + (b * 9 + r * 3 + s) * VL, v);
+                }
+        }
+    }
+    return big <= (sizeof(CX_T) == 4 ? (CX_T)FLT_MAX : (CX_T)DBL_MAX) / 16;
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
@@ -2755,6 +3012,24 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
             const char *pfd = (const char *)xp;
             const ptrdiff_t npix = rows * Q;
             ptrdiff_t done = 0;
+            /* (a padding mode folded onto the taps: cx_dk_tapfold, this
+               channel's tables first) */
+            const cx_dk_tapfold *tf = (const cx_dk_tapfold *)pl->dk_tf;
+            CX_T *tab = NULL;
+            if (tf) {
+                /* (built once a call for each channel the thread meets, kept
+                   while the slot is not needed: conv2d_fwd_ring runs a block
+                   of channels' images one after another) */
+                const ptrdiff_t slot = g % tf->nslots;
+                const long long tag = tf->stamp * d->groups + g;
+                tab = (CX_T *)tf->tab + slot * 3 * CX_TF_CLASS;
+                if (tf->tags[slot] != tag) {
+                    if (CX_NAME(dk_tapfold_tables)(tf, wb, nv, tab))
+                        tf->tags[slot] = tag;
+                    else
+                        *tf->bad = 1, tf->tags[slot] = -1;
+                }
+            }
             for (ptrdiff_t p = 0; p < rows; p += 4) {
                 const ptrdiff_t h0 = p0 + p - d->pad_top;
                 const ptrdiff_t h1 = cx_min(h0 + 4 + d->R - 1, d->H);
@@ -2763,8 +3038,22 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                     b = (const char *)xin->pfend;
                 for (pfd = (const char *)((size_t)pfd & ~(size_t)63); pfd < b; pfd += 64)
                     CX_NAME(dk_prefetch_line)((const CX_T *)pfd);
-                fx(wb, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
-                   cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0);
+                if (tf) {
+                    const CX_T *wa[4];
+                    int uni = 1;
+                    for (int a = 0; a < 4; ++a) {
+                        const ptrdiff_t i = p0 + p + a;
+                        const int cl = i == tf->row[0] ? 1 : i == tf->row[1] ? 2 : 0;
+                        wa[a] = tab + cl * CX_TF_CLASS;
+                        uni &= cl == 0;
+                    }
+                    CX_NAME(dk_fwdxf_fns)[uni][cx_dk_log2(nv)](
+                        wa, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
+                        cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0, tf->bad);
+                } else {
+                    fx(wb, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
+                       cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0);
+                }
                 if (pl->dk_stream && p + 4 < rows)
                     done = CX_NAME(dk_stream_upto)(yk, tb, done, (p + 4) * Q);
             }
@@ -4644,13 +4933,39 @@ void CX_NAME(conv2d_fwd_ring)(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
                               ptrdiff_t item, CX_T *ws, CX_T *buf)
 {
     const ptrdiff_t H = d->H, W = d->W, G = d2->groups, Kg2 = d2->K / G;
-    const ptrdiff_t per = pl->ntiles * pl->cblocks, n = item / per, sub = item % per;
+    const ptrdiff_t per = pl->ntiles * pl->cblocks;
+    /* (folding: a block of channels' images one after another, whose tables
+       the thread keeps; else images outside) */
+    const ptrdiff_t n = pl->dk_tapfold ? item % d->N : item / per;
+    const ptrdiff_t sub = pl->dk_tapfold ? item / d->N : item % per;
     const ptrdiff_t bi = sub % pl->ntiles, gb = sub / pl->ntiles;
     const ptrdiff_t i0 = bi * pl->tile, i1 = cx_min(H, i0 + pl->tile);
     const ptrdiff_t Hp = d->P + (d->R - 1) * d->dil_h;
     cx_conv2d_desc d1 = *d2;
     d1.N = 1;
     const CX_T *dyn = dy + n * d->K * d->P * d->Q;
+#if CX_DK_FWDX
+    if (pl->dk_tapfold) {
+        /* the padded positions folded onto the in-place tiles' taps
+           (cx_dk_tapfold; buf: the tables); where an output they touch is
+           not finite, the item again below, unfolded */
+        cx_dk_tapfold tf;
+        int bad = 0;
+        if (cx_dk_tapfold_make(d, Hp, Wp, src_h, src_w, &tf)) {
+            tf.nslots = pl->cblock;
+            tf.tags = (long long *)buf;
+            CX_T *tab = (CX_T *)(tf.tags + tf.nslots);
+            tf.tab = tab + (((size_t)tab % 64) ? (64 - (size_t)tab % 64) / sizeof(CX_T) : 0);
+            tf.stamp = pl->dk_stamp;
+            tf.bad = &bad;
+            cx_conv2d_plan pt = *pl;
+            pt.dk_tf = &tf;
+            CX_NAME(fwd_dk)(&d1, &pt, dyn, wt, NULL, dx + n * d->C * H * W, sub, ws);
+            if (!bad)
+                return;
+        }
+    }
+#endif
     CX_NAME(fwd_dk)(&d1, pl, dyn, wt, NULL, dx + n * d->C * H * W, sub, ws);
     const ptrdiff_t c0 = gb * pl->cblock * Kg2, c1 = cx_min(G, (gb + 1) * pl->cblock) * Kg2;
     for (ptrdiff_t c = c0; c < c1; ++c) {
@@ -4745,6 +5060,28 @@ size_t CX_NAME(conv2d_dgrad_border_ws)(const cx_conv2d_desc *d, ptrdiff_t ib)
 
 /* The forward's fold of a reflect or replicate padding (cx_dk_fold_rule),
    for plan->dk_fold once the caller has set d->pad_mode. */
+int CX_NAME(conv2d_tapfold)(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
+                            const cx_conv2d_plan *pl, ptrdiff_t Hp, ptrdiff_t Wp,
+                            const ptrdiff_t *src_h, const ptrdiff_t *src_w)
+{
+#if CX_DK_FWDX
+    cx_dk_tapfold tf;
+    if (!pl->dk || !pl->dk_inplace || !pl->dk_stream || pl->dk_nhwc || pl->dk_qt != 0 ||
+        pl->ntiles != 1 || d2->R != 3 || d2->S != 3 || d2->P != d->H || d2->Q != d->W ||
+        d->C != d->groups || d->K != d->groups || (cx_dev_flags & CX_DEV_NO_TAPFOLD) ||
+        !cx_dk_tapfold_make(d, Hp, Wp, src_h, src_w, &tf))
+        return 0;
+    /* (the folded columns on a row's first or last vector) */
+    for (int k = 0; k < 2; ++k)
+        if (tf.col[k] >= 0 && tf.col[k] / CX_DVL != 0 && tf.col[k] / CX_DVL != pl->dk_nv - 1)
+            return 0;
+    return 1;
+#else
+    (void)d, (void)d2, (void)pl, (void)Hp, (void)Wp, (void)src_h, (void)src_w;
+    return 0;
+#endif
+}
+
 int CX_NAME(conv2d_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 {
     return cx_dk_fold_rule(d, pl);

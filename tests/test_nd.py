@@ -1392,6 +1392,123 @@ def test_mode_input_gradient_ring_refusals():
     assert (dx == 7).all()
 
 
+
+NO_TAPFOLD = 536870912      # CX_DEV_NO_TAPFOLD
+TAPFOLD_CASES = [
+    # (input shape, padding, whether the folded taps run: AVX-512, float32;
+    # streamed outputs of over 8 MiB, rows of at most 4 vectors): the bench
+    # layer (4 vectors, the folded columns in the first and last), one vector
+    # holding both (17 rows: a last tile of one), two vectors; 33 columns put
+    # the right fold in a middle vector (the fused fold instead); asymmetric
+    # and one-sided padding
+    ((8, 128, 56, 56), 1, True),
+    ((128, 64, 17, 16), 1, True),
+    ((160, 32, 20, 30), 1, True),
+    ((64, 32, 33, 33), 1, False),
+    ((160, 32, 21, 30), ((1, 0), (0, 1)), True),
+]
+
+
+def _tapfold_reference(xs, w, g, pad, mode):
+    """The padded input's whole gradient (float64), folded."""
+    from convx import _api
+    geo = _api._geometry(xs, w.shape, 1, pad, 1, xs[1])
+    (t, b), (l, r) = geo.padding
+    psize = (xs[0], xs[1], xs[2] + t + b, xs[3] + l + r)
+    dxp = convx.conv2d_input(psize, w.astype(np.float64), g.astype(np.float64), padding=0,
+                             groups=xs[1])
+    return _padmode.fold(dxp, geo.padding, mode)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+@pytest.mark.parametrize("case", TAPFOLD_CASES, ids=["bench", "one_vector", "two_vectors",
+                                                     "middle_vector", "one_sided"])
+def test_mode_input_gradient_folds_onto_depthwise_taps(mode, case, dev_flags):
+    """A reflect or replicate padding's depthwise 3x3 input gradient whose
+    zeros-padding form streams its output: the padded positions' products
+    added onto the in-place tiles' taps (conv2d_dgrad_ring with the plan's
+    dk_tapfold) rather than the fused fold's padded buffer. Integer data:
+    exactly the folded padded gradient, float32 and float64; random float32:
+    within rounding of it, and (where the fold runs) not bit for bit
+    CX_DEV_NO_TAPFOLD's fused fold, i.e. the folded tiles ran; 1 and 2
+    threads, the second call by conv2d_input's remembered path."""
+    from convx import _api, _conv
+    xs, pad, folds = case
+    ws = (xs[1], 1, 3, 3)
+    rng = np.random.default_rng(81)
+    g_shape = _api._geometry(xs, ws, 1, pad, 1, xs[1]).output_shape
+    wi = rng.integers(-3, 4, ws)
+    gi = rng.integers(-3, 4, g_shape)
+    want = _tapfold_reference(xs, wi, gi, pad, mode)
+    for dtype in (np.float32, np.float64):
+        for threads in (1, 2):
+            for _ in range(2):
+                got = convx.conv2d_input(xs, wi.astype(dtype), gi.astype(dtype), padding=pad,
+                                         groups=xs[1], padding_mode=mode, threads=threads)
+                np.testing.assert_array_equal(got, want)
+    w = rng.standard_normal(ws).astype(np.float32)
+    g = rng.standard_normal(g_shape).astype(np.float32)
+    want = _tapfold_reference(xs, w, g, pad, mode)
+    for threads in (1, 2):
+        got = {}
+        for flags in (NO_TAPFOLD, 0):
+            dev_flags(flags)
+            _api._FAST_DGRAD.clear()    # (a call's remembered path: the flag's)
+            got[flags] = convx.conv2d_input(xs, w, g, padding=pad, groups=xs[1],
+                                            padding_mode=mode, threads=threads)
+            np.testing.assert_allclose(got[flags], want, rtol=2e-5, atol=2e-5)
+        dev_flags(0)
+        ran = not np.array_equal(got[0], got[NO_TAPFOLD])
+        assert ran == (folds and _conv.active_isa() == "avx512"), (threads, ran)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_mode_input_gradient_depthwise_taps_keep_nonfinite(mode, dev_flags):
+    """The folded taps' (w_a + w_b) * v is not w_a * v + w_b * v for an infinite
+    v (taps of mixed signs: inf, not NaN), nor where w_a + w_b passes the
+    type's range: an item whose folded outputs are not finite, or whose
+    channel's taps are that large, is made again unfolded (the ring form), so
+    the result has the padded gradient's inf and NaN pattern and its values
+    (float32, the layer's first, last and middle channels and images)."""
+    from convx import _api
+    xs = (8, 128, 56, 56)
+    ws = (xs[1], 1, 3, 3)
+    rng = np.random.default_rng(82)
+    w = rng.standard_normal(ws).astype(np.float32)
+    w[:, 0, 0, 0], w[:, 0, 0, 2] = 1.0, -1.0      # (mixed signs on the folded taps)
+    w[:, 0, 2, 0], w[:, 0, 2, 2] = -2.0, 3.0
+    g = rng.standard_normal(xs).astype(np.float32)
+    spots = [(0, 0, 0, 0), (0, 0, 0, 30), (7, 127, 55, 55), (3, 64, 27, 0), (3, 65, 20, 20),
+             (5, 9, 55, 17), (1, 2, 1, 1), (2, 3, 54, 54)]
+    for i, spot in enumerate(spots):
+        g[spot] = (np.inf, -np.inf, np.nan)[i % 3]
+    big = w.copy()
+    big[40] = 5e37      # (taps over FLT_MAX / 16: the item made unfolded)
+    g[:, 40] *= 1e-3    # (their products still finite)
+    for weight in (w, big):
+        with np.errstate(invalid="ignore"):      # (inf - inf in the fold: NaN, as wanted)
+            want = _tapfold_reference(xs, weight, g, 1, mode)
+        for threads in (1, 2):
+            got = convx.conv2d_input(xs, weight, g, padding=1, groups=xs[1], padding_mode=mode,
+                                     threads=threads)
+            dev_flags(NO_TAPFOLD)
+            _api._FAST_DGRAD.clear()
+            old = convx.conv2d_input(xs, weight, g, padding=1, groups=xs[1],
+                                     padding_mode=mode, threads=threads)
+            dev_flags(0)
+            ref = want
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+            np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(old))
+            finite = np.isfinite(ref)
+            # (channel 40 of the large taps: rounding of its own magnitude)
+            scale = np.maximum(np.abs(np.where(finite, ref, 0)), 1.0)
+            scale[:, 40] = np.abs(np.where(finite, ref, 0)[:, 40]).max()
+            with np.errstate(invalid="ignore"):
+                err = np.abs(got - ref)
+            assert (err[finite] <= 1e-5 * scale[finite]).all()
+
+
 BORDER_CASES = [
     # (input shape, weight shape, kwargs): C / groups >= 8, stride 1: the
     # zeros-padding input gradient plus the border's restricted-tap gradient
