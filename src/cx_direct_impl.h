@@ -94,6 +94,10 @@ typedef struct {
     ptrdiff_t row[2], col[2];       /* -1: none */
     signed char A[2][3][3], B[2][3][3];
     float Af[2][3][3], Bf[2][3][3];  /* (the same, as the tables multiply them) */
+    /* the tiles' form (dk_fwdxf_fns): 1 where the first vector's folded taps
+       are in kernel column 0 and the last's in column 2 alone (a reflect
+       padding of 1 each side), 2 for columns 1 and 1 (replicate), 0 else */
+    int form;
     /* the thread's tables (dk_tapfold_tables): nslots channels' (channel g in
        slot g % nslots, whose tag is stamp * groups + g once built in this call) */
     void *tab;
@@ -159,6 +163,17 @@ static inline int cx_dk_tapfold_make(const cx_conv2d_desc *d, ptrdiff_t Hp, ptrd
                 tf->Af[k][a][b] = tf->A[k][a][b];
                 tf->Bf[k][a][b] = tf->B[k][a][b];
             }
+    /* the kernel columns each folded column's taps differ in (-1: none, -2:
+       more than one) */
+    int sc[2] = {-1, -1};
+    for (int k = 0; k < 2; ++k)
+        for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 3; ++b)
+                if (tf->B[k][a][b] != (a == b))
+                    sc[k] = sc[k] == -1 || sc[k] == a ? a : -2;
+    /* (col[0] the left edge's, col[1] the right's: both edges fold) */
+    const int two = tf->col[0] >= 0 && tf->col[1] >= 0 && tf->col[0] < tf->col[1];
+    tf->form = two && sc[0] == 0 && sc[1] == 2 ? 1 : two && sc[0] == 1 && sc[1] == 1 ? 2 : 0;
     return 1;
 }
 /* How far ahead of those tiles' reads the input is prefetched (bytes): about
@@ -1197,7 +1212,8 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_fma_bcast)(CX_DV acc, CX_DV x, const CX_T *
    vectors; every one of a row with its own table) is inf or NaN: there the
    folded taps' (w_a + w_b) * v may differ from w_a * v + w_b * v, and the
    caller makes the item again unfolded. */
-static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int NC, const int UNI,
+static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int NC, const int UNI, const int SL,
+                                                const int SR,
                                                 const CX_T *const *wa,
                                                 const CX_T *restrict xp, ptrdiff_t H,
                                                 ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl,
@@ -1226,12 +1242,13 @@ static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int NC, const int UNI,
                 CX_DK_UNROLL for (int r = 0; r < R; ++r)
                     if (j - r >= 0 && j - r < NR) {
                         const CX_T *wt = wr[j - r];
-                        if (c == 0)
-                            acc[j - r][c] = CX_NAME(dv_fma_mem)(acc[j - r][c], xv,
-                                                                wt + (r * S + s) * CX_DVL);
-                        else if (c == NC - 1)
+                        /* (SL, SR >= 0: only that kernel column's taps differ
+                           on the first / last vector's folded lanes) */
+                        const int lf = c == 0 && (SL < 0 || s == SL);
+                        const int rf = c == NC - 1 && (SR < 0 || s == SR);
+                        if (lf || rf)
                             acc[j - r][c] = CX_NAME(dv_fma_mem)(
-                                acc[j - r][c], xv, wt + (9 + r * S + s) * CX_DVL);
+                                acc[j - r][c], xv, wt + ((c == 0 ? 0 : 9) + r * S + s) * CX_DVL);
                         else if (UNI)
                             acc[j - r][c] += CX_NAME(dv_splat)(wt[18 * CX_DVL + r * S + s]) * xv;
                         else
@@ -1260,22 +1277,32 @@ static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int NC, const int UNI,
 typedef void (*CX_NAME(dk_fwdxf_fn))(const CX_T *const *, const CX_T *, ptrdiff_t, ptrdiff_t,
                                      ptrdiff_t, ptrdiff_t, const unsigned *, CX_T *, ptrdiff_t,
                                      ptrdiff_t, ptrdiff_t, ptrdiff_t, CX_T, int *);
-#define CX_DK_FWDXF_DEF(NC, UNI)                                                           \
-    static void CX_NAME(dk_fwdxf_##NC##_##UNI)(                                             \
+#define CX_DK_FWDXF_DEF(NC, UNI, SL, SR, V)                                                \
+    static void CX_NAME(dk_fwdxf_##NC##_##UNI##V)(                                          \
         const CX_T *const *wa, const CX_T *xp, ptrdiff_t H, ptrdiff_t W, ptrdiff_t h0,      \
         ptrdiff_t pl, const unsigned *mk, CX_T *y, ptrdiff_t Q, ptrdiff_t extent,           \
         ptrdiff_t nrows, ptrdiff_t nq, CX_T bias, int *bad)                                 \
     {                                                                                      \
-        CX_NAME(dk_fwdxf_tile)(NC, UNI, wa, xp, H, W, h0, pl, mk, y, Q, extent, nrows, nq,  \
-                               bias, bad);                                                 \
+        CX_NAME(dk_fwdxf_tile)(NC, UNI, SL, SR, wa, xp, H, W, h0, pl, mk, y, Q, extent,     \
+                               nrows, nq, bias, bad);                                      \
     }
-CX_DK_FWDXF_DEF(1, 0) CX_DK_FWDXF_DEF(2, 0) CX_DK_FWDXF_DEF(4, 0)
-CX_DK_FWDXF_DEF(1, 1) CX_DK_FWDXF_DEF(2, 1) CX_DK_FWDXF_DEF(4, 1)
+CX_DK_FWDXF_DEF(1, 0, -1, -1, g) CX_DK_FWDXF_DEF(2, 0, -1, -1, g)
+CX_DK_FWDXF_DEF(4, 0, -1, -1, g) CX_DK_FWDXF_DEF(1, 1, -1, -1, g)
+CX_DK_FWDXF_DEF(2, 1, -1, -1, g) CX_DK_FWDXF_DEF(4, 1, -1, -1, g)
+CX_DK_FWDXF_DEF(1, 1, 0, 2, f) CX_DK_FWDXF_DEF(2, 1, 0, 2, f) CX_DK_FWDXF_DEF(4, 1, 0, 2, f)
+CX_DK_FWDXF_DEF(1, 1, 1, 1, p) CX_DK_FWDXF_DEF(2, 1, 1, 1, p) CX_DK_FWDXF_DEF(4, 1, 1, 1, p)
 #undef CX_DK_FWDXF_DEF
-/* [UNI][log2 NC] */
-static const CX_NAME(dk_fwdxf_fn) CX_NAME(dk_fwdxf_fns)[2][3] = {
-    {CX_NAME(dk_fwdxf_1_0), CX_NAME(dk_fwdxf_2_0), CX_NAME(dk_fwdxf_4_0)},
-    {CX_NAME(dk_fwdxf_1_1), CX_NAME(dk_fwdxf_2_1), CX_NAME(dk_fwdxf_4_1)}};
+/* [form][UNI][log2 NC]; form (cx_dk_tapfold's cols): 0 any, 1 reflect's
+   (the first vector's folded taps in kernel column 0, the last's in 2), 2
+   replicate's (1 and 1). The rows of their own tables (UNI 0) are 2 of a
+   56-row plane's 14 tiles: the general form. */
+static const CX_NAME(dk_fwdxf_fn) CX_NAME(dk_fwdxf_fns)[3][2][3] = {
+    {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
+     {CX_NAME(dk_fwdxf_1_1g), CX_NAME(dk_fwdxf_2_1g), CX_NAME(dk_fwdxf_4_1g)}},
+    {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
+     {CX_NAME(dk_fwdxf_1_1f), CX_NAME(dk_fwdxf_2_1f), CX_NAME(dk_fwdxf_4_1f)}},
+    {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
+     {CX_NAME(dk_fwdxf_1_1p), CX_NAME(dk_fwdxf_2_1p), CX_NAME(dk_fwdxf_4_1p)}}};
 
 /* One channel's tapfold tables (tab: 3 CX_TF_CLASS tables, 64-byte aligned)
    from its forward-form taps wt (3 x 3, finite): class 0 for rows without a
@@ -3047,7 +3074,10 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                         wa[a] = tab + cl * CX_TF_CLASS;
                         uni &= cl == 0;
                     }
-                    CX_NAME(dk_fwdxf_fns)[uni][cx_dk_log2(nv)](
+                    /* (the specialised forms: the right fold on the last
+                       vector, or one vector) */
+                    const int form = nv == 1 || tf->col[1] / VL == nv - 1 ? tf->form : 0;
+                    CX_NAME(dk_fwdxf_fns)[form][uni][cx_dk_log2(nv)](
                         wa, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
                         cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0, tf->bad);
                 } else {

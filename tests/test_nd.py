@@ -1397,15 +1397,18 @@ NO_TAPFOLD = 536870912      # CX_DEV_NO_TAPFOLD
 TAPFOLD_CASES = [
     # (input shape, padding, whether the folded taps run: AVX-512, float32;
     # streamed outputs of over 8 MiB, rows of at most 4 vectors): the bench
-    # layer (4 vectors, the folded columns in the first and last), one vector
-    # holding both (17 rows: a last tile of one), two vectors; 33 columns put
-    # the right fold in a middle vector (the fused fold instead); asymmetric
-    # and one-sided padding
+    # layer (4 vectors, the folded columns in the first and last: the
+    # specialised tiles), one vector holding both (17 rows: a last tile of
+    # one), two vectors; 33 columns put the right fold in a middle vector (the
+    # fused fold instead); one-sided padding (the general tiles)
     ((8, 128, 56, 56), 1, True),
     ((128, 64, 17, 16), 1, True),
     ((160, 32, 20, 30), 1, True),
     ((64, 32, 33, 33), 1, False),
     ((160, 32, 21, 30), ((1, 0), (0, 1)), True),
+    # 17 columns in two vectors: reflect's right fold (column 15) on the
+    # first, replicate's (16) on the second
+    ((128, 64, 16, 17), 1, True),
 ]
 
 
@@ -1422,7 +1425,8 @@ def _tapfold_reference(xs, w, g, pad, mode):
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate"])
 @pytest.mark.parametrize("case", TAPFOLD_CASES, ids=["bench", "one_vector", "two_vectors",
-                                                     "middle_vector", "one_sided"])
+                                                     "middle_vector", "one_sided",
+                                                     "right_fold_first_vector"])
 def test_mode_input_gradient_folds_onto_depthwise_taps(mode, case, dev_flags):
     """A reflect or replicate padding's depthwise 3x3 input gradient whose
     zeros-padding form streams its output: the padded positions' products
