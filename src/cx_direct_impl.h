@@ -3299,7 +3299,13 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         CX_NAME(dk_offsets)(d, Cg, xin2 ? d->H : rows_in, xin2 ? d->W : L, off, taps);
     /* (depthwise 3x3, streamed or straight to y: no band, the tiles read x in
        place) */
-    const int inplace = pl->dk_inplace && !pl->dk_nhwc && (pl->dk_stream || pl->dk_pitch == 0);
+    /* (zero padding only: the plan is made before the caller sets a padding
+       mode, and these tiles read zeros outside the image; under a mode the
+       band, which the mode fills. Until session 31 a mode's streamed
+       depthwise 3x3 forward took them: zero padding's border, a wrong
+       answer that the tests' small layers never streamed into) */
+    const int inplace = pl->dk_inplace && !pl->dk_nhwc && (pl->dk_stream || pl->dk_pitch == 0) &&
+                        d->pad_mode == CX_PAD_ZEROS;
     const CX_T *xg = x + (n * d->C + g * Cg) * d->H * d->W;
     const cx_dk_inplace xin = {xg, pf ? pf + pfn : xg + d->H * d->W};
     if (!inplace && !xin2)

@@ -1513,6 +1513,32 @@ def test_mode_input_gradient_depthwise_taps_keep_nonfinite(mode, dev_flags):
             assert (err[finite] <= 1e-5 * scale[finite]).all()
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_mode_forward_of_a_streamed_depthwise_layer(mode):
+    """A padding mode's depthwise 3x3 forward whose output streams past the
+    caches (over 8 MiB): its plan, made for zero padding, has the in-place
+    tiles, which read zeros outside the image; under a mode the band form must
+    run (until session 31 the in-place tiles did: zero padding's border, 7% of
+    the outputs wrong, on layers the other tests were too small to stream).
+    Against the forward of the numpy-padded input, float32, 1 and 2 threads."""
+    from convx import _conv
+    xs = (8, 128, 56, 56)
+    rng = np.random.default_rng(83)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal((xs[1], 1, 3, 3)).astype(np.float32)
+    form = (8, 128, 56, 56, 128, 3, 3, 56, 56, 1, 1, 1, 1, 1, 1, 128)
+    info = _conv.plan_info(form, "fwd", "direct", np.float32)
+    # (the layer the in-place tiles take under zero padding: AVX-512's)
+    assert info["in_place"] == (_conv.active_isa() == "avx512"), info
+    npmode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    want = convx.conv2d(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode=npmode), w,
+                        groups=xs[1])
+    for threads in (1, 2):
+        got = convx.conv2d(x, w, padding=1, groups=xs[1], padding_mode=mode, threads=threads)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+
 BORDER_CASES = [
     # (input shape, weight shape, kwargs): C / groups >= 8, stride 1: the
     # zeros-padding input gradient plus the border's restricted-tap gradient
