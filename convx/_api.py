@@ -1664,6 +1664,33 @@ def _fold2d(dxp, isize, geo, mode, last, nthreads):
 _BORDER_MIN_CG = 8
 
 
+def _input_circular(w, gy, geo, mode, algorithm, threads):
+    """conv2d_input under circular padding (NCHW) where the output has the
+    input's size (stride 1, top + bottom padding = dilation * (R - 1), the
+    same for columns): the forward is then circulant, and its adjoint the
+    circular correlation of grad_output with the flipped, transposed weight,
+    i.e. a forward convolution with circular padding (top and bottom, left
+    and right swapped). The same products as the padded input's gradient
+    folded back (every one of them: no zero padding anywhere), summed in
+    another order, at the forward's speed: lenet2's circular input gradient
+    took 1.45-1.49x the zeros one's time through the border, this 1.20-1.21x
+    (the forward's circular cost; bench/README.md, session 31). Groups of at
+    least _BORDER_MIN_CG input channels, the border's layers: a depthwise
+    layer's circular forward fills a band (1.66-1.71x against the fused
+    fold's 1.44-1.52x). None where it does not apply."""
+    (t, b), (l, r) = geo.padding
+    if (mode != "circular" or geo.stride != (1, 1) or geo.C // geo.groups < _BORDER_MIN_CG
+            or t + b != geo.dilation[0] * (geo.R - 1) or l + r != geo.dilation[1] * (geo.S - 1)
+            or not (w.size and gy.size)):
+        return None
+    G, (K, Cg, R, S) = geo.groups, w.shape
+    # (the flipped, transposed weight: a view, prepared by conv2d as any weight)
+    wt = w.reshape(G, K // G, Cg, R, S)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    return conv2d(gy, wt.reshape(G * Cg, K // G, R, S), None, 1, ((b, t), (r, l)),
+                  geo.dilation, G, padding_mode="circular", algorithm=algorithm,
+                  threads=threads)
+
+
 def _input_border(isize, w, gy, geo, mode, padding, dilation, groups, algorithm, threads,
                   key=None):
     """conv2d_input under padding mode ``mode`` (NCHW, stride 1) as the
@@ -1878,6 +1905,9 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
             if dx is not None:
                 return dx
         else:
+            dx = _input_circular(w, gy, geo, mode, algorithm, threads)
+            if dx is not None:
+                return dx
             dx = _input_border(isize, w, gy, geo, mode, padding, dilation, groups, algorithm,
                                threads, key)
             if dx is not None:

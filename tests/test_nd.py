@@ -1513,6 +1513,7 @@ def test_mode_input_gradient_depthwise_taps_keep_nonfinite(mode, dev_flags):
             assert (err[finite] <= 1e-5 * scale[finite]).all()
 
 
+
 @pytest.mark.parametrize("mode", MODES)
 def test_mode_forward_of_a_streamed_depthwise_layer(mode):
     """A padding mode's depthwise 3x3 forward whose output streams past the
@@ -1537,6 +1538,65 @@ def test_mode_forward_of_a_streamed_depthwise_layer(mode):
         got = convx.conv2d(x, w, padding=1, groups=xs[1], padding_mode=mode, threads=threads)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
+
+
+CIRCULAR_CASES = [
+    # (input shape, weight shape, kwargs): circular padding whose output has the
+    # input's size (stride 1, top + bottom = dilation * (R - 1)): the input
+    # gradient as the circular forward of grad_output; groups of >= 8 channels
+    ("lenet2_like", (2, 8, 14, 14), (16, 8, 5, 5), dict(padding=2), True),
+    ("asym_groups", (2, 16, 9, 11), (4, 8, 3, 3), dict(padding=((1, 1), (0, 2)), groups=2),
+     True),
+    ("dilated_even", (1, 8, 10, 12), (3, 8, 3, 2), dict(padding=((2, 2), (1, 0)),
+                                                       dilation=(2, 1)), True),
+    ("unbatched", (8, 7, 6), (5, 8, 4, 2), dict(padding=((1, 2), (1, 0))), True),
+    # not taken: output larger than the input, a stride, thin groups
+    ("pad_beyond_same", (1, 8, 6, 7), (2, 8, 3, 3), dict(padding=2), False),
+    ("strided", (1, 8, 9, 9), (2, 8, 3, 3), dict(padding=1, stride=2), False),
+    ("depthwise", (2, 4, 9, 10), (4, 1, 3, 3), dict(padding=1, groups=4), False),
+]
+
+
+@pytest.mark.parametrize("case", CIRCULAR_CASES, ids=[c[0] for c in CIRCULAR_CASES])
+def test_mode_input_gradient_circular_as_forward(case, monkeypatch):
+    """conv2d_input under circular padding where the forward is circulant:
+    the circular forward of grad_output with the flipped, transposed weight
+    (_api._input_circular), which must run there and only there. Integer
+    data: exactly the reference (the padded gradient folded), float32 and
+    float64, 1 and 2 threads; random reals within rounding; a non-finite
+    grad_output value's inf / NaN pattern as the reference's."""
+    from convx import _api
+    _, xs, ws, kw, taken = case
+    rng = np.random.default_rng(84)
+    ran = []
+    real = _api._input_circular
+    monkeypatch.setattr(_api, "_input_circular",
+                        lambda *a, **k: ran.append(real(*a, **k)) or ran[-1])
+    batched = xs if len(xs) == 4 else (1,) + xs
+    geo = _api._geometry(batched, ws, kw.get("stride", 1), kw["padding"],
+                         kw.get("dilation", 1), kw.get("groups", 1))
+    gshape = geo.output_shape if len(xs) == 4 else geo.output_shape[1:]
+    w = rng.integers(-3, 4, ws).astype(np.float64)
+    g = rng.integers(-3, 4, gshape).astype(np.float64)
+    ref = ref_conv_input(batched, w, g.reshape(geo.output_shape), mode="circular", **kw)
+    ref = ref.reshape(xs)
+    for dtype in (np.float32, np.float64):
+        for threads in (1, 2):
+            got = convx.conv2d_input(xs, w.astype(dtype), g.astype(dtype),
+                                     padding_mode="circular", threads=threads, **kw)
+            assert got.dtype == dtype and got.shape == xs
+            np.testing.assert_array_equal(got, ref)
+    assert any(r is not None for r in ran) == taken
+    wr, gr = rng.standard_normal(ws), rng.standard_normal(gshape)
+    gr.reshape(-1)[[0, gr.size // 2, -1]] = (np.inf, np.nan, -np.inf)
+    with np.errstate(invalid="ignore"):
+        ref = ref_conv_input(batched, wr, gr.reshape(geo.output_shape), mode="circular",
+                             **kw).reshape(xs)
+    got = convx.conv2d_input(xs, wr, gr, padding_mode="circular", **kw)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ref))
+    fin = np.isfinite(ref)
+    np.testing.assert_allclose(got[fin], ref[fin], rtol=1e-12, atol=1e-12)
 
 
 BORDER_CASES = [
@@ -1566,9 +1626,13 @@ def test_mode_input_gradient_border(mode, case, monkeypatch):
     on integer data exactly the reference, float32 and float64, 1 and 2
     threads, both explicit algorithms underneath, batched and unbatched; on
     random floats the padded input's whole gradient folded, within rounding."""
+    from convx import _api
     _, xs, ws, kw = case
     geo = _mode_geometry(xs, ws, kw, mode)
     calls = _count_calls(monkeypatch, "conv2d_dgrad_border")
+    # (circular padding of a circulant layer goes to its forward form,
+    # test_mode_input_gradient_circular_as_forward: here the border's)
+    monkeypatch.setattr(_api, "_input_circular", lambda *a, **k: None)
     rng = np.random.default_rng(71)
     w = rng.integers(-3, 4, ws).astype(np.float64)
     g = rng.integers(-3, 4, geo.output_shape).astype(np.float64)
