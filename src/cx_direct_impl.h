@@ -1114,70 +1114,6 @@ static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const 
 #pragma GCC push_options
 #pragma GCC optimize("no-tree-sink")
 #endif
-/* dk_fwdr_tile's aligned form for one input channel (depthwise), reading the
-   input plane xp (H x W) in place rather than a band: band row j of the tile
-   is input row h0 + j (zeros outside [0, H)), its vector c the input columns
-   [c*VL - pl, (c+1)*VL - pl) by a masked load (mk[c]: the lanes inside [0, W);
-   the others read nothing and are zero, as the band's padding columns). The
-   same products in the same order as dk_fwdr_tile on the band, so the same
-   results; NR * NC accumulators to y (rows of Q, stored whole up to extent). */
-static CX_DK_INLINE void CX_NAME(dk_fwdx_tile)(const int R, const int NR, const int NC,
-                                               const CX_T *restrict wt,
-                                               const CX_T *restrict xp, ptrdiff_t H,
-                                               ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl,
-                                               const unsigned *mk, CX_T *restrict y,
-                                               ptrdiff_t Q, ptrdiff_t extent, ptrdiff_t nrows,
-                                               ptrdiff_t nq, CX_T bias)
-{
-    const int S = R;
-    CX_DV acc[4][4];
-    for (int r = 0; r < NR; ++r)
-        for (int c = 0; c < NC; ++c)
-            acc[r][c] = CX_NAME(dv_splat)(bias);
-    CX_DK_UNROLL for (int j = 0; j < NR + R - 1; ++j) {
-        const ptrdiff_t h = h0 + j;
-        /* rows outside [0, H) load with empty masks (zeros, nothing read):
-           no branch, so that one straight path keeps the accumulators and
-           the weights in registers (with `in ? load : zero` GCC 12 split the
-           tile into paths and spilled them: 517 stack accesses a tile) */
-        const unsigned live = 0u - (unsigned)(h >= 0 && h < H);
-        /* (address arithmetic in integers: the row's first vector starts pl
-           elements before it, where no lane of it reads) */
-        const CX_T *xj = (const CX_T *)((size_t)xp +
-                                        (size_t)((h * W - pl) * (ptrdiff_t)sizeof(CX_T)));
-        CX_DV lo = CX_NAME(dv_maskz_load)(mk[0] & live, xj);
-        CX_DK_UNROLL for (int c = 0; c < NC; ++c) {
-            const CX_DV hi = CX_NAME(dv_maskz_load)(mk[c + 1] & live, xj + (c + 1) * CX_DVL);
-            CX_DK_UNROLL for (int s = 0; s < S; ++s) {
-                const CX_DV xv = s == 0 ? lo : CX_NAME(dv_shift)(lo, hi, s);
-                CX_DK_UNROLL for (int r = 0; r < R; ++r)
-                    if (j - r >= 0 && j - r < NR)
-                        acc[j - r][c] += CX_NAME(dv_splat)(wt[r * S + s]) * xv;
-            }
-            lo = hi;
-        }
-    }
-    CX_NAME(dk_store_rows)(NR, NC, acc, y, Q, extent, nrows, nq);
-}
-
-typedef void (*CX_NAME(dk_fwdx_fn))(const CX_T *, const CX_T *, ptrdiff_t, ptrdiff_t,
-                                    ptrdiff_t, ptrdiff_t, const unsigned *, CX_T *, ptrdiff_t,
-                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, CX_T);
-#define CX_DK_FWDX_DEF(R, NC)                                                              \
-    static void CX_NAME(dk_fwdx_##R##x4x##NC)(                                              \
-        const CX_T *wt, const CX_T *xp, ptrdiff_t H, ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl, \
-        const unsigned *mk, CX_T *y, ptrdiff_t Q, ptrdiff_t extent, ptrdiff_t nrows,         \
-        ptrdiff_t nq, CX_T bias)                                                            \
-    {                                                                                      \
-        CX_NAME(dk_fwdx_tile)(R, 4, NC, wt, xp, H, W, h0, pl, mk, y, Q, extent, nrows, nq,  \
-                              bias);                                                       \
-    }
-CX_DK_FWDX_DEF(3, 1) CX_DK_FWDX_DEF(3, 2) CX_DK_FWDX_DEF(3, 4)
-#undef CX_DK_FWDX_DEF
-/* [log2 NC]: 3x3, 4-row tiles */
-static const CX_NAME(dk_fwdx_fn) CX_NAME(dk_fwdx_fns)[3] = {
-    CX_NAME(dk_fwdx_3x4x1), CX_NAME(dk_fwdx_3x4x2), CX_NAME(dk_fwdx_3x4x4)};
-
 /* A tapfold class's table (dk_tapfold_tables): the 9 taps' vectors for the
    row's vector 0, the same for its vector nv - 1 (lanes on the folded
    columns), then the 9 taps as scalars for the vectors between (two
@@ -1204,7 +1140,15 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_fma_bcast)(CX_DV acc, CX_DV x, const CX_T *
     return acc;
 }
 
-/* dk_fwdx_tile with a padding mode folded onto its taps (cx_dk_tapfold):
+/* dk_fwdr_tile's aligned form for one input channel (depthwise), reading the
+   input plane xp (H x W) in place rather than a band: band row j of the tile
+   is input row h0 + j (zeros outside [0, H)), its vector c the input columns
+   [c*VL - pl, (c+1)*VL - pl) by a masked load (mk[c]: the lanes inside [0, W);
+   the others read nothing and are zero, as the band's padding columns). The
+   same products in the same order as dk_fwdr_tile on the band, so the same
+   results; NR * NC accumulators to y (rows of Q, stored whole up to extent); the
+   weights wa[0] (9 taps). */
+/* FOLD 1: the same with a padding mode folded onto its taps (cx_dk_tapfold):
    accumulator row a takes its weights from wa[a] (a CX_TF_CLASS table; UNI:
    every row's is wa[0]), vector 0 and vector NC - 1 as vectors (the folded
    columns' lanes), the others broadcast, so the same instructions as
@@ -1212,8 +1156,8 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_fma_bcast)(CX_DV acc, CX_DV x, const CX_T *
    vectors; every one of a row with its own table) is inf or NaN: there the
    folded taps' (w_a + w_b) * v may differ from w_a * v + w_b * v, and the
    caller makes the item again unfolded. */
-static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int NC, const int UNI, const int SL,
-                                                const int SR,
+static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int FOLD, const int NC, const int UNI,
+                                                const int SL, const int SR,
                                                 const CX_T *const *wa,
                                                 const CX_T *restrict xp, ptrdiff_t H,
                                                 ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl,
@@ -1242,6 +1186,10 @@ static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int NC, const int UNI, con
                 CX_DK_UNROLL for (int r = 0; r < R; ++r)
                     if (j - r >= 0 && j - r < NR) {
                         const CX_T *wt = wr[j - r];
+                        if (!FOLD) {
+                            acc[j - r][c] += CX_NAME(dv_splat)(wt[r * S + s]) * xv;
+                            continue;
+                        }
                         /* (SL, SR >= 0: only that kernel column's taps differ
                            on the first / last vector's folded lanes) */
                         const int lf = c == 0 && (SL < 0 || s == SL);
@@ -1259,6 +1207,10 @@ static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int NC, const int UNI, con
             lo = hi;
         }
     }
+    if (!FOLD) {
+        CX_NAME(dk_store_rows)(NR, NC, acc, y, Q, extent, nrows, nq);
+        return;
+    }
     /* (v - v: 0, or NaN for an inf or NaN v; the sum NaN if any was) */
     CX_DV z = CX_NAME(dv_splat)(0);
     CX_DK_UNROLL for (int r = 0; r < NR; ++r)
@@ -1274,6 +1226,24 @@ static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int NC, const int UNI, con
     CX_NAME(dk_store_rows)(NR, NC, acc, y, Q, extent, nrows, nq);
 }
 
+typedef void (*CX_NAME(dk_fwdx_fn))(const CX_T *, const CX_T *, ptrdiff_t, ptrdiff_t,
+                                    ptrdiff_t, ptrdiff_t, const unsigned *, CX_T *, ptrdiff_t,
+                                    ptrdiff_t, ptrdiff_t, ptrdiff_t, CX_T);
+#define CX_DK_FWDX_DEF(R, NC)                                                              \
+    static void CX_NAME(dk_fwdx_##R##x4x##NC)(                                              \
+        const CX_T *wt, const CX_T *xp, ptrdiff_t H, ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl, \
+        const unsigned *mk, CX_T *y, ptrdiff_t Q, ptrdiff_t extent, ptrdiff_t nrows,         \
+        ptrdiff_t nq, CX_T bias)                                                            \
+    {                                                                                      \
+        CX_NAME(dk_fwdxf_tile)(0, NC, 1, -1, -1, &wt, xp, H, W, h0, pl, mk, y, Q, extent,   \
+                               nrows, nq, bias, NULL);                                     \
+    }
+CX_DK_FWDX_DEF(3, 1) CX_DK_FWDX_DEF(3, 2) CX_DK_FWDX_DEF(3, 4)
+#undef CX_DK_FWDX_DEF
+/* [log2 NC]: 3x3, 4-row tiles */
+static const CX_NAME(dk_fwdx_fn) CX_NAME(dk_fwdx_fns)[3] = {
+    CX_NAME(dk_fwdx_3x4x1), CX_NAME(dk_fwdx_3x4x2), CX_NAME(dk_fwdx_3x4x4)};
+
 typedef void (*CX_NAME(dk_fwdxf_fn))(const CX_T *const *, const CX_T *, ptrdiff_t, ptrdiff_t,
                                      ptrdiff_t, ptrdiff_t, const unsigned *, CX_T *, ptrdiff_t,
                                      ptrdiff_t, ptrdiff_t, ptrdiff_t, CX_T, int *);
@@ -1283,7 +1253,7 @@ typedef void (*CX_NAME(dk_fwdxf_fn))(const CX_T *const *, const CX_T *, ptrdiff_
         ptrdiff_t pl, const unsigned *mk, CX_T *y, ptrdiff_t Q, ptrdiff_t extent,           \
         ptrdiff_t nrows, ptrdiff_t nq, CX_T bias, int *bad)                                 \
     {                                                                                      \
-        CX_NAME(dk_fwdxf_tile)(NC, UNI, SL, SR, wa, xp, H, W, h0, pl, mk, y, Q, extent,     \
+        CX_NAME(dk_fwdxf_tile)(1, NC, UNI, SL, SR, wa, xp, H, W, h0, pl, mk, y, Q, extent,  \
                                nrows, nq, bias, bad);                                      \
     }
 CX_DK_FWDXF_DEF(1, 0, -1, -1, g) CX_DK_FWDXF_DEF(2, 0, -1, -1, g)
