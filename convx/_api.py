@@ -1676,7 +1676,7 @@ def _input_circular(w, gy, geo, mode, algorithm, threads):
     took 1.45-1.49x the zeros one's time through the border, this 1.20-1.21x
     (the forward's circular cost; bench/README.md, session 31). Groups of at
     least _BORDER_MIN_CG input channels, the border's layers: a depthwise
-    layer's circular forward fills a band (1.66-1.71x against the fused
+    layer's circular forward fills a band (1.67-1.71x against the fused
     fold's 1.44-1.52x). None where it does not apply."""
     (t, b), (l, r) = geo.padding
     if (mode != "circular" or geo.stride != (1, 1) or geo.C // geo.groups < _BORDER_MIN_CG

@@ -574,11 +574,13 @@ def conv2d_dgrad_ring(const floating[::1] w, const floating[::1] dy, floating[::
     as for conv2d_dgrad_fold over the padded Hp x Wp; dx: (N, C, H, W)
     flattened. Returns False, having written nothing, where the
     zeros-padding gradient's forward form does not run on the direct kernels
-    without column tiles and streamed output (or the stride is not 1, or the
-    weight is not finite): the caller then takes another form. The sums: the
-    zeros-padding gradient's, then each padded position's (its taps that
-    reach grad_output) added at the input position it copied, padded columns
-    before padded rows."""
+    without column tiles (or the stride is not 1, or the weight is not
+    finite), or streams its output where the padded positions do not fold
+    onto the depthwise in-place tiles' taps (cx_*_conv2d_tapfold): the
+    caller then takes another form. The sums: the zeros-padding gradient's,
+    then each padded position's (its taps that reach grad_output) added at
+    the input position it copied, padded columns before padded rows; folded
+    (streamed), the padded positions' products inside the tiles' sums."""
     dtype = np.float32 if floating is float else np.float64
     as_fwd = _dgrad_as_forward(geometry, w, dtype, "direct")
     if as_fwd is None:

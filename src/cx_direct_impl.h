@@ -92,8 +92,7 @@ typedef struct {
    copied them out; bench/README.md, session 31). */
 typedef struct {
     ptrdiff_t row[2], col[2];       /* -1: none */
-    signed char A[2][3][3], B[2][3][3];
-    float Af[2][3][3], Bf[2][3][3];  /* (the same, as the tables multiply them) */
+    float A[2][3][3], B[2][3][3];   /* (small counts, as the tables multiply them) */
     /* the tiles' form (dk_fwdxf_fns): 1 where the first vector's folded taps
        are in kernel column 0 and the last's in column 2 alone (a reflect
        padding of 1 each side), 2 for columns 1 and 1 (replicate), 0 else */
@@ -112,7 +111,7 @@ typedef struct {
    position's product would read a tap the forward form's tile lacks, or more
    than two positions take folds. */
 static inline int cx_dk_tapfold_dim(ptrdiff_t n, ptrdiff_t no, ptrdiff_t p, ptrdiff_t np,
-                             const ptrdiff_t *src, ptrdiff_t *row, signed char A[2][3][3])
+                             const ptrdiff_t *src, ptrdiff_t *row, float A[2][3][3])
 {
     const ptrdiff_t R = 3;
     row[0] = row[1] = -1;
@@ -134,7 +133,7 @@ static inline int cx_dk_tapfold_dim(ptrdiff_t n, ptrdiff_t no, ptrdiff_t p, ptrd
             const ptrdiff_t o = e + p - t, rr = (e - i) + (R - 1 - t);
             if (o < 0 || o >= no)
                 continue;
-            if (rr < 0 || rr >= R || A[k][rr][R - 1 - t] > 100)
+            if (rr < 0 || rr >= R)
                 return 0;
             row[k] = i;
             A[k][rr][R - 1 - t] += 1;
@@ -157,12 +156,6 @@ static inline int cx_dk_tapfold_make(const cx_conv2d_desc *d, ptrdiff_t Hp, ptrd
     if (!cx_dk_tapfold_dim(d->H, d->P, d->pad_top, Hp, src_h, tf->row, tf->A) ||
         !cx_dk_tapfold_dim(d->W, d->Q, d->pad_left, Wp, src_w, tf->col, tf->B))
         return 0;
-    for (int k = 0; k < 2; ++k)
-        for (int a = 0; a < 3; ++a)
-            for (int b = 0; b < 3; ++b) {
-                tf->Af[k][a][b] = tf->A[k][a][b];
-                tf->Bf[k][a][b] = tf->B[k][a][b];
-            }
     /* the kernel columns each folded column's taps differ in (-1: none, -2:
        more than one) */
     int sc[2] = {-1, -1};
@@ -1296,7 +1289,7 @@ static int CX_NAME(dk_tapfold_tables)(const cx_dk_tapfold *tf, const CX_T *wt, p
             for (int u = 0; u < 9; ++u)
                 fr[u] = wt[u];
         } else {
-            const float(*A)[3] = tf->Af[cl - 1];
+            const float(*A)[3] = tf->A[cl - 1];
             for (int r = 0; r < 3; ++r)
                 for (int s = 0; s < 3; ++s)
                     fr[r * 3 + s] = (CX_T)A[r][0] * wt[s] + (CX_T)A[r][1] * wt[3 + s] +
@@ -1304,8 +1297,7 @@ static int CX_NAME(dk_tapfold_tables)(const cx_dk_tapfold *tf, const CX_T *wt, p
         }
         for (int u = 0; u < 9; ++u)
             t[18 * VL + u] = fr[u];
-        /* (each vector stored once, its folded lanes blended in first: lanes
-           stored after the vector made the tile's next loads of it wait) */
+        /* (each vector stored once, its folded lanes blended in first) */
         for (int b = 0; b < 2; ++b) {
             const ptrdiff_t c0 = b ? (nv - 1) * VL : 0;
             for (int r = 0; r < 3; ++r)
@@ -1315,7 +1307,7 @@ static int CX_NAME(dk_tapfold_tables)(const cx_dk_tapfold *tf, const CX_T *wt, p
                         const ptrdiff_t j = tf->col[k];
                         if (j < c0 || j >= c0 + VL)
                             continue;
-                        const float *B = tf->Bf[k][s];
+                        const float *B = tf->B[k][s];
                         const CX_T x = (CX_T)B[0] * fr[r * 3] + (CX_T)B[1] * fr[r * 3 + 1] +
                                        (CX_T)B[2] * fr[r * 3 + 2];
                         const unsigned m = 1u << (j - c0);
@@ -3013,6 +3005,9 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                channel's tables first) */
             const cx_dk_tapfold *tf = (const cx_dk_tapfold *)pl->dk_tf;
             CX_T *tab = NULL;
+            /* (the specialised tiles: the right fold on the last vector, or one
+               vector) */
+            const int form = tf && (nv == 1 || tf->col[1] / VL == nv - 1) ? tf->form : 0;
             if (tf) {
                 /* (built once a call for each channel the thread meets, kept
                    while the slot is not needed: conv2d_fwd_ring runs a block
@@ -3044,9 +3039,6 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                         wa[a] = tab + cl * CX_TF_CLASS;
                         uni &= cl == 0;
                     }
-                    /* (the specialised forms: the right fold on the last
-                       vector, or one vector) */
-                    const int form = nv == 1 || tf->col[1] / VL == nv - 1 ? tf->form : 0;
                     CX_NAME(dk_fwdxf_fns)[form][uni][cx_dk_log2(nv)](
                         wa, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
                         cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0, tf->bad);
