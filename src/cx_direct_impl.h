@@ -142,6 +142,44 @@ static inline int cx_dk_tapfold_dim(ptrdiff_t n, ptrdiff_t no, ptrdiff_t p, ptrd
     return 1;
 }
 
+/* tf->form from tf->B (cx_dk_tapfold). */
+static inline void cx_dk_tapfold_form(cx_dk_tapfold *tf)
+{
+    /* the kernel columns each folded column's taps differ in (-1: none, -2:
+       more than one) */
+    int sc[2] = {-1, -1};
+    for (int k = 0; k < 2; ++k)
+        for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 3; ++b)
+                if (tf->B[k][a][b] != (a == b))
+                    sc[k] = sc[k] == -1 || sc[k] == a ? a : -2;
+    /* (col[0] the left edge's, col[1] the right's: both edges fold) */
+    const int two = tf->col[0] >= 0 && tf->col[1] >= 0 && tf->col[0] < tf->col[1];
+    tf->form = !two                        ? 0
+               : sc[0] == 0 && sc[1] == 2 ? 1
+               : sc[0] == 1 && sc[1] == 1 ? 2
+               : sc[0] == 2 && sc[1] == 0 ? 3
+                                          : 0;
+}
+
+/* The input index a padded position i (any integer) copies under padding
+   mode `mode` on an axis of n >= 1 pixels (reflect without repeating the edge,
+   replicate the edge, wrap around), as numpy.pad's reflect/edge/wrap. */
+static ptrdiff_t cx_pad_source(ptrdiff_t i, ptrdiff_t n, int mode)
+{
+    if (i >= 0 && i < n)
+        return i;
+    if (mode == CX_PAD_REPLICATE)
+        return i < 0 ? 0 : n - 1;
+    if (mode == CX_PAD_CIRCULAR)
+        return ((i % n) + n) % n;
+    const ptrdiff_t period = 2 * (n - 1);       /* reflect */
+    if (period == 0)
+        return 0;
+    const ptrdiff_t j = (i < 0 ? -i : i) % period;
+    return j < n ? j : period - j;
+}
+
 /* cx_dk_tapfold of problem d (stride 1, 3 x 3, the padded input Hp x Wp with
    the input at (pad_top, pad_left); src_h / src_w as conv2d_fwd_ring's). */
 static inline int cx_dk_tapfold_make(const cx_conv2d_desc *d, ptrdiff_t Hp, ptrdiff_t Wp,
@@ -156,17 +194,67 @@ static inline int cx_dk_tapfold_make(const cx_conv2d_desc *d, ptrdiff_t Hp, ptrd
     if (!cx_dk_tapfold_dim(d->H, d->P, d->pad_top, Hp, src_h, tf->row, tf->A) ||
         !cx_dk_tapfold_dim(d->W, d->Q, d->pad_left, Wp, src_w, tf->col, tf->B))
         return 0;
-    /* the kernel columns each folded column's taps differ in (-1: none, -2:
-       more than one) */
-    int sc[2] = {-1, -1};
+    cx_dk_tapfold_form(tf);
+    return 1;
+}
+
+
+/* One dimension of the forward's own fold (fwd_dk, the in-place tiles of a
+   depthwise 3 x 3 forward under a padding mode): n input positions, no
+   outputs, padding p before them. Output o's kernel tap t reads input
+   position e = o - p + t; a padded e copies m (cx_pad_source), which the
+   zeros-padding tile of output o reads anyway, as its tap r' = m - o + p:
+   the product is that tap's, with w[t] added to its weight, A[k][r'][t] += 1
+   for o = row[k] (the padded position's own tap reads the tile's zeros).
+   Returns 0 where r' leaves [0, 3) (a circular padding's far side) or more
+   than two outputs fold. Only the outputs that reach the padding are
+   visited: o < p or o + 2 - p >= n. */
+static inline int cx_dk_tapfold_fwd_dim(ptrdiff_t n, ptrdiff_t no, ptrdiff_t p, int mode,
+                                        ptrdiff_t *row, float A[2][3][3])
+{
+    row[0] = row[1] = -1;
     for (int k = 0; k < 2; ++k)
         for (int a = 0; a < 3; ++a)
             for (int b = 0; b < 3; ++b)
-                if (tf->B[k][a][b] != (a == b))
-                    sc[k] = sc[k] == -1 || sc[k] == a ? a : -2;
-    /* (col[0] the left edge's, col[1] the right's: both edges fold) */
-    const int two = tf->col[0] >= 0 && tf->col[1] >= 0 && tf->col[0] < tf->col[1];
-    tf->form = two && sc[0] == 0 && sc[1] == 2 ? 1 : two && sc[0] == 1 && sc[1] == 1 ? 2 : 0;
+                A[k][a][b] = a == b;
+    for (ptrdiff_t o = 0; o < no; ++o) {
+        if (o >= p && o + 2 - p < n) {
+            o = cx_max(o, n - 2 + p) - 1;   /* (the next that reaches the far side) */
+            continue;
+        }
+        int k = -1;
+        for (int t = 0; t < 3; ++t) {
+            const ptrdiff_t e = o - p + t;
+            if (e >= 0 && e < n)
+                continue;
+            const ptrdiff_t rr = cx_pad_source(e, n, mode) - o + p;
+            if (rr < 0 || rr >= 3)
+                return 0;
+            for (int q = 0; q < 2 && k < 0; ++q)
+                if (row[q] == o || row[q] < 0)
+                    k = q;
+            if (k < 0)
+                return 0;
+            row[k] = o;
+            A[k][rr][t] += 1;
+        }
+    }
+    return 1;
+}
+
+/* The forward's own cx_dk_tapfold for problem d under its padding mode
+   (stride 1, 3 x 3, no dilation): 0 where it does not fold. */
+static inline int cx_dk_tapfold_fwd_make(const cx_conv2d_desc *d, cx_dk_tapfold *tf)
+{
+    if (d->R != 3 || d->S != 3 || d->stride_h != 1 || d->stride_w != 1 || d->dil_h != 1 ||
+        d->dil_w != 1 || d->pad_mode == CX_PAD_ZEROS || d->pad_top > 2 || d->pad_left > 2)
+        return 0;
+    tf->tab = NULL;
+    tf->bad = NULL;
+    if (!cx_dk_tapfold_fwd_dim(d->H, d->P, d->pad_top, d->pad_mode, tf->row, tf->A) ||
+        !cx_dk_tapfold_fwd_dim(d->W, d->Q, d->pad_left, d->pad_mode, tf->col, tf->B))
+        return 0;
+    cx_dk_tapfold_form(tf);
     return 1;
 }
 /* How far ahead of those tiles' reads the input is prefetched (bytes): about
@@ -615,23 +703,6 @@ static ptrdiff_t CX_NAME(dk_rows_in)(const cx_conv2d_desc *d, ptrdiff_t rows)
 
 /* band[c][i][phase][t] for channels [0, nc) of xg and input rows starting at
    padded row prow0 (input row prow0 - pad_top). */
-/* The input index a padded position i (any integer) copies under padding
-   mode `mode` on an axis of n >= 1 pixels (reflect without repeating the edge,
-   replicate the edge, wrap around), as numpy.pad's reflect/edge/wrap. */
-static ptrdiff_t cx_pad_source(ptrdiff_t i, ptrdiff_t n, int mode)
-{
-    if (i >= 0 && i < n)
-        return i;
-    if (mode == CX_PAD_REPLICATE)
-        return i < 0 ? 0 : n - 1;
-    if (mode == CX_PAD_CIRCULAR)
-        return ((i % n) + n) % n;
-    const ptrdiff_t period = 2 * (n - 1);       /* reflect */
-    if (period == 0)
-        return 0;
-    const ptrdiff_t j = (i < 0 ? -i : i) % period;
-    return j < n ? j : period - j;
-}
 
 /* Positions [t0, t1) of phase row o (input column t*sw + ph - pl) outside the
    input, filled from the row src as padding mode d->pad_mode says; only those
@@ -1112,6 +1183,13 @@ static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const 
    columns), then the 9 taps as scalars for the vectors between (two
    vectors' room: 8 float64 lanes hold 8 of them). */
 #define CX_TF_CLASS (20 * CX_DVL)
+/* Elements of fwd_dk's fold tables for nslots channels: the slots' tags,
+   then 3 tables a slot, 64-byte aligned. */
+static ptrdiff_t CX_NAME(dk_ffold_ws)(ptrdiff_t nslots)
+{
+    return nslots * (ptrdiff_t)(sizeof(long long) / sizeof(CX_T)) + nslots * 3 * CX_TF_CLASS +
+           64 / (ptrdiff_t)sizeof(CX_T);
+}
 
 /* acc + (the vector at p) * x and acc + (*p broadcast) * x, the load an
    operand of the multiply-add (the fold tile's 18 edge-weight vectors, left
@@ -1254,18 +1332,22 @@ CX_DK_FWDXF_DEF(4, 0, -1, -1, g) CX_DK_FWDXF_DEF(1, 1, -1, -1, g)
 CX_DK_FWDXF_DEF(2, 1, -1, -1, g) CX_DK_FWDXF_DEF(4, 1, -1, -1, g)
 CX_DK_FWDXF_DEF(1, 1, 0, 2, f) CX_DK_FWDXF_DEF(2, 1, 0, 2, f) CX_DK_FWDXF_DEF(4, 1, 0, 2, f)
 CX_DK_FWDXF_DEF(1, 1, 1, 1, p) CX_DK_FWDXF_DEF(2, 1, 1, 1, p) CX_DK_FWDXF_DEF(4, 1, 1, 1, p)
+CX_DK_FWDXF_DEF(1, 1, 2, 0, r) CX_DK_FWDXF_DEF(2, 1, 2, 0, r) CX_DK_FWDXF_DEF(4, 1, 2, 0, r)
 #undef CX_DK_FWDXF_DEF
 /* [form][UNI][log2 NC]; form (cx_dk_tapfold's cols): 0 any, 1 reflect's
-   (the first vector's folded taps in kernel column 0, the last's in 2), 2
-   replicate's (1 and 1). The rows of their own tables (UNI 0) are 2 of a
-   56-row plane's 14 tiles: the general form. */
-static const CX_NAME(dk_fwdxf_fn) CX_NAME(dk_fwdxf_fns)[3][2][3] = {
+   input gradient (the first vector's folded taps in kernel column 0, the
+   last's in 2), 2 replicate's (1 and 1, forward and input gradient), 3
+   reflect's forward (2 and 0). The rows of their own tables (UNI 0) are 2 of
+   a 56-row plane's 14 tiles: the general form. */
+static const CX_NAME(dk_fwdxf_fn) CX_NAME(dk_fwdxf_fns)[4][2][3] = {
     {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
      {CX_NAME(dk_fwdxf_1_1g), CX_NAME(dk_fwdxf_2_1g), CX_NAME(dk_fwdxf_4_1g)}},
     {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
      {CX_NAME(dk_fwdxf_1_1f), CX_NAME(dk_fwdxf_2_1f), CX_NAME(dk_fwdxf_4_1f)}},
     {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
-     {CX_NAME(dk_fwdxf_1_1p), CX_NAME(dk_fwdxf_2_1p), CX_NAME(dk_fwdxf_4_1p)}}};
+     {CX_NAME(dk_fwdxf_1_1p), CX_NAME(dk_fwdxf_2_1p), CX_NAME(dk_fwdxf_4_1p)}},
+    {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
+     {CX_NAME(dk_fwdxf_1_1r), CX_NAME(dk_fwdxf_2_1r), CX_NAME(dk_fwdxf_4_1r)}}};
 
 /* One channel's tapfold tables (tab: 3 CX_TF_CLASS tables, 64-byte aligned)
    from its forward-form taps wt (3 x 3, finite): class 0 for rows without a
@@ -2415,6 +2497,11 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
                    (pl->dk_stream ? (size_t)(mr * rows * Q + 2 * CX_DVL_MAX) : 0) +
                    /* channel tiles: 16 biases and the band's pixel-major outputs */
                    (multirow == 2 ? (size_t)(16 + (rows * (qt ? qt : Q) + 32) * 16) : 0);
+#if CX_DK_FWDX
+    /* (a padding mode folded onto the in-place tiles' taps: fwd_dk's tables) */
+    if (pl->dk_inplace)
+        pl->ws_elems += (size_t)CX_NAME(dk_ffold_ws)(pl->cblock);
+#endif
     pl->apack_units = packed ? G : 0;
     pl->apack_elems = packed ? (size_t)(Kg * Cg * d->R * d->S) : 0;
     /* edge rows on compacted taps (channel-vector tiles, prepacked weight,
@@ -2558,12 +2645,69 @@ static void CX_NAME(fwd_dk_step)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                           spread ? x + (n * G + g + 1) * plane : NULL, plane);
 }
 
+#if CX_DK_FWDX
+/* A padding mode's depthwise 3x3 forward folded onto the in-place tiles' taps
+   (fwd_dk): its spec in *tf where d's mode folds (cx_dk_tapfold_fwd_make) and
+   plan pl runs the streamed in-place tiles, the folded columns on a row's
+   first or last vector. */
+static int CX_NAME(dk_ffold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                             cx_dk_tapfold *tf)
+{
+    if (!pl->dk_inplace || !pl->dk_stream || pl->dk_nhwc || pl->dk_qt != 0 || pl->dk_tf ||
+        d->pad_mode == CX_PAD_ZEROS || (cx_dev_flags & CX_DEV_NO_FWDFOLD) ||
+        !cx_dk_tapfold_fwd_make(d, tf))
+        return 0;
+    for (int k = 0; k < 2; ++k)
+        if (tf->col[k] >= 0 && tf->col[k] / CX_DVL != 0 && tf->col[k] / CX_DVL != pl->dk_nv - 1)
+            return 0;
+    return 1;
+}
+#endif
+
 /* One item (n, block of cblock groups, band of output rows[, column tile]):
    y[n, those groups' channels, band rows[, tile columns]]. */
 static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                             const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                             ptrdiff_t item, CX_T *ws)
 {
+#if CX_DK_FWDX
+    cx_dk_tapfold tf;
+    if (d->pad_mode != CX_PAD_ZEROS && CX_NAME(dk_ffold)(d, pl, &tf)) {
+        /* a reflect or replicate padding folded onto the in-place tiles' taps
+           (cx_dk_tapfold_fwd_dim: a padded position's product is a product
+           the zeros-padding tile makes anyway, on a pixel of the image, with
+           the padded tap's weight added to that tap's), the padding itself
+           read as the tiles' zeros: no band. Items: a block of channels'
+           images one after another (n innermost), so that a thread builds a
+           channel's tables once a call (ws: cblock slots' tags and tables,
+           then the groups' workspace). A group whose folded outputs are not
+           all finite is made again on the band, which the mode fills
+           (dk_fwdxf_tile's *bad). */
+        const ptrdiff_t N = d->N, G = d->groups;
+        const ptrdiff_t n = item % N, bi = (item / N) % pl->ntiles;
+        const ptrdiff_t gbi = item / N / pl->ntiles;
+        const ptrdiff_t g1 = cx_min(G, (gbi + 1) * pl->cblock);
+        int bad = 0;
+        tf.nslots = pl->cblock;
+        tf.tags = (long long *)ws;
+        CX_T *tab = (CX_T *)(tf.tags + tf.nslots);
+        tf.tab = tab + (((size_t)tab % 64) ? (64 - (size_t)tab % 64) / sizeof(CX_T) : 0);
+        tf.stamp = pl->dk_stamp;
+        tf.bad = &bad;
+        CX_T *wsg = ws + CX_NAME(dk_ffold_ws)(pl->cblock);
+        cx_conv2d_plan pt = *pl, pn = *pl;
+        pt.dk_tf = &tf;
+        pn.dk_inplace = 0;
+        for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g) {
+            bad = 0;
+            CX_NAME(fwd_dk_step)(d, &pt, x, w, bias, y, n, g, g1, bi, wsg);
+            if (bad)
+                CX_NAME(fwd_dk_group)(d, &pn, x, w, bias, y, n, g, bi, wsg, NULL, 0);
+        }
+        CX_NAME(dk_sfence)();
+        return;
+    }
+#endif
     if (pl->dk_qt > 0) {
         /* a column tile [q0, q0 + qt) is the convolution of the same input
            with Q = qt outputs and the padding moved left by q0 * stride,
@@ -3236,7 +3380,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const cx_conv2d_desc *df = d;
     cx_conv2d_desc dz;
     cx_conv2d_plan pn;
-    if (d->pad_mode != CX_PAD_ZEROS && cx_dk_fold(pl) &&
+    if (d->pad_mode != CX_PAD_ZEROS && cx_dk_fold(pl) && !pl->dk_tf &&
         !CX_NAME(dk_input_finite)(d, pl, x, n, g * Cg, Cg, p0 * d->stride_h - d->pad_top,
                                   p0 * d->stride_h - d->pad_top + rows_in)) {
         pn = *pl;
@@ -3266,8 +3410,9 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
        band, which the mode fills. Until session 31 a mode's streamed
        depthwise 3x3 forward took them: zero padding's border, a wrong
        answer that the tests' small layers never streamed into) */
+    /* (or folded onto the in-place tiles' taps: pl->dk_tf, fwd_dk) */
     const int inplace = pl->dk_inplace && !pl->dk_nhwc && (pl->dk_stream || pl->dk_pitch == 0) &&
-                        d->pad_mode == CX_PAD_ZEROS;
+                        (d->pad_mode == CX_PAD_ZEROS || pl->dk_tf);
     const CX_T *xg = x + (n * d->C + g * Cg) * d->H * d->W;
     const cx_dk_inplace xin = {xg, pf ? pf + pfn : xg + d->H * d->W};
     if (!inplace && !xin2)
