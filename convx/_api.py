@@ -1675,11 +1675,16 @@ def _input_circular(w, gy, geo, mode, algorithm, threads):
     another order, at the forward's speed: lenet2's circular input gradient
     took 1.45-1.49x the zeros one's time through the border, this 1.20-1.21x
     (the forward's circular cost; bench/README.md, session 31). Groups of at
-    least _BORDER_MIN_CG input channels, the border's layers: a depthwise
-    layer's circular forward fills a band (1.67-1.71x against the fused
-    fold's 1.44-1.52x). None where it does not apply."""
+    least _BORDER_MIN_CG input channels, the border's layers, and depthwise
+    3x3 layers, whose forward's in-place tiles pad in registers (session 32:
+    the bench layer 1.14-1.17x the zeros gradient's time, the fused fold
+    1.43-1.53x; a small one, 4 x 64 x 28 x 28 on the band, 1.37-1.55x
+    against 1.55-1.67x). None where it does not apply."""
     (t, b), (l, r) = geo.padding
-    if (mode != "circular" or geo.stride != (1, 1) or geo.C // geo.groups < _BORDER_MIN_CG
+    depthwise3 = (geo.C == geo.groups == geo.K and (geo.R, geo.S) == (3, 3)
+                  and geo.dilation == (1, 1))
+    if (mode != "circular" or geo.stride != (1, 1)
+            or (geo.C // geo.groups < _BORDER_MIN_CG and not depthwise3)
             or t + b != geo.dilation[0] * (geo.R - 1) or l + r != geo.dilation[1] * (geo.S - 1)
             or not (w.size and gy.size)):
         return None

@@ -378,7 +378,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_NHWCROWS 134217728 /* channels-last forward on pixel tiles, several blocks of output channels: the blocks outside the band's rows, one transpose at the band's end, not every block of a row of tiles then its transpose */
 #define CX_DEV_NO_FOLD 268435456 /* a reflect or replicate padding on the sliding channel-vector forward tiles: the band's padded copies multiplied like any pixel, not folded onto the taps of the pixels they copy (cx_dk_fold) */
 #define CX_DEV_NO_TAPFOLD 536870912 /* a reflect or replicate padding's depthwise 3x3 input gradient on streamed in-place tiles: the fused fold's padded buffer, not the padded positions folded onto the tiles' taps (conv2d_tapfold) */
-#define CX_DEV_NO_FWDFOLD 1073741824 /* a reflect or replicate padding's depthwise 3x3 forward on streamed in-place tiles: the band, which the mode fills, not the padded positions folded onto the in-place tiles' taps (fwd_dk) */
+#define CX_DEV_NO_REGPAD 1073741824 /* a padding mode's depthwise 3x3 forward on streamed in-place tiles: the band, which the mode fills, not the in-place tiles padding their loads in registers (cx_dk_padx) */
 #define CX_DEV_NO_ZROWS 33554432 /* one-channel row-walking forward tiles (dk_fwdr) whose band rows include zero padding's: those rows' products too, not left out (dk_fwdre) */
 extern int cx_dev_flags;
 int cx_set_dev_flags(int flags);

@@ -61,7 +61,20 @@
    prefetches may reach (its last group's plane). */
 typedef struct {
     const void *x, *pfend;
+    const struct cx_dk_padx_s *padx;    /* a padding mode made in registers, or NULL */
 } cx_dk_inplace;
+/* A padding mode made in registers by the forward's in-place tiles
+   (dk_fwdxf_tile with PADX, dk_padx_make): a row outside the image reads the
+   row the mode copies there; the masked loads' lanes on padded columns (at
+   most one a side: column -1 in lane 0 of vector 0 where ml, column W in the
+   lanes mr[0] of vector NC - 1 and mr[1] of vector NC) take input columns sl
+   and sr of the row. */
+typedef struct cx_dk_padx_s {
+    int mode;
+    ptrdiff_t sl, sr;
+    unsigned ml, mr[2];
+} cx_dk_padx;
+
 /* A padding mode in the weight gradient's in-place tiles (dk_wgradx_tile):
    vector v = 3c + s (dY's vector c, kernel column s) has at most one lane on
    a padded column of the row (mask m[v], 0 for none), which copies input
@@ -158,7 +171,6 @@ static inline void cx_dk_tapfold_form(cx_dk_tapfold *tf)
     tf->form = !two                        ? 0
                : sc[0] == 0 && sc[1] == 2 ? 1
                : sc[0] == 1 && sc[1] == 1 ? 2
-               : sc[0] == 2 && sc[1] == 0 ? 3
                                           : 0;
 }
 
@@ -180,6 +192,32 @@ static ptrdiff_t cx_pad_source(ptrdiff_t i, ptrdiff_t n, int mode)
     return j < n ? j : period - j;
 }
 
+/* *px for d's padding mode on the forward's in-place tiles over rows of nv
+   vectors (3 x 3, unit steps): 0 where the mode is zero padding or a side
+   pads more than one column, or column W falls outside vectors nv - 1 and
+   nv. */
+static inline int cx_dk_padx_make(const cx_conv2d_desc *d, ptrdiff_t nv, ptrdiff_t VL,
+                                  cx_dk_padx *px)
+{
+    const ptrdiff_t pl = d->pad_left, pr = d->Q + 2 - pl - d->W;
+    if (d->pad_mode == CX_PAD_ZEROS || d->R != 3 || d->S != 3 || d->stride_h != 1 ||
+        d->stride_w != 1 || d->dil_h != 1 || d->dil_w != 1 || pl < 0 || pl > 1 || pr < 0 ||
+        pr > 1 || d->pad_top < 0 || d->pad_top > 2)
+        return 0;
+    px->mode = d->pad_mode;
+    px->sl = cx_pad_source(-1, d->W, d->pad_mode);
+    px->sr = cx_pad_source(d->W, d->W, d->pad_mode);
+    px->ml = pl == 1;
+    px->mr[0] = px->mr[1] = 0;
+    if (pr == 1) {
+        const ptrdiff_t v = (d->W + pl) / VL - (nv - 1);
+        if (v < 0 || v > 1)
+            return 0;
+        px->mr[v] = 1u << ((d->W + pl) % VL);
+    }
+    return 1;
+}
+
 /* cx_dk_tapfold of problem d (stride 1, 3 x 3, the padded input Hp x Wp with
    the input at (pad_top, pad_left); src_h / src_w as conv2d_fwd_ring's). */
 static inline int cx_dk_tapfold_make(const cx_conv2d_desc *d, ptrdiff_t Hp, ptrdiff_t Wp,
@@ -199,64 +237,6 @@ static inline int cx_dk_tapfold_make(const cx_conv2d_desc *d, ptrdiff_t Hp, ptrd
 }
 
 
-/* One dimension of the forward's own fold (fwd_dk, the in-place tiles of a
-   depthwise 3 x 3 forward under a padding mode): n input positions, no
-   outputs, padding p before them. Output o's kernel tap t reads input
-   position e = o - p + t; a padded e copies m (cx_pad_source), which the
-   zeros-padding tile of output o reads anyway, as its tap r' = m - o + p:
-   the product is that tap's, with w[t] added to its weight, A[k][r'][t] += 1
-   for o = row[k] (the padded position's own tap reads the tile's zeros).
-   Returns 0 where r' leaves [0, 3) (a circular padding's far side) or more
-   than two outputs fold. Only the outputs that reach the padding are
-   visited: o < p or o + 2 - p >= n. */
-static inline int cx_dk_tapfold_fwd_dim(ptrdiff_t n, ptrdiff_t no, ptrdiff_t p, int mode,
-                                        ptrdiff_t *row, float A[2][3][3])
-{
-    row[0] = row[1] = -1;
-    for (int k = 0; k < 2; ++k)
-        for (int a = 0; a < 3; ++a)
-            for (int b = 0; b < 3; ++b)
-                A[k][a][b] = a == b;
-    for (ptrdiff_t o = 0; o < no; ++o) {
-        if (o >= p && o + 2 - p < n) {
-            o = cx_max(o, n - 2 + p) - 1;   /* (the next that reaches the far side) */
-            continue;
-        }
-        int k = -1;
-        for (int t = 0; t < 3; ++t) {
-            const ptrdiff_t e = o - p + t;
-            if (e >= 0 && e < n)
-                continue;
-            const ptrdiff_t rr = cx_pad_source(e, n, mode) - o + p;
-            if (rr < 0 || rr >= 3)
-                return 0;
-            for (int q = 0; q < 2 && k < 0; ++q)
-                if (row[q] == o || row[q] < 0)
-                    k = q;
-            if (k < 0)
-                return 0;
-            row[k] = o;
-            A[k][rr][t] += 1;
-        }
-    }
-    return 1;
-}
-
-/* The forward's own cx_dk_tapfold for problem d under its padding mode
-   (stride 1, 3 x 3, no dilation): 0 where it does not fold. */
-static inline int cx_dk_tapfold_fwd_make(const cx_conv2d_desc *d, cx_dk_tapfold *tf)
-{
-    if (d->R != 3 || d->S != 3 || d->stride_h != 1 || d->stride_w != 1 || d->dil_h != 1 ||
-        d->dil_w != 1 || d->pad_mode == CX_PAD_ZEROS || d->pad_top > 2 || d->pad_left > 2)
-        return 0;
-    tf->tab = NULL;
-    tf->bad = NULL;
-    if (!cx_dk_tapfold_fwd_dim(d->H, d->P, d->pad_top, d->pad_mode, tf->row, tf->A) ||
-        !cx_dk_tapfold_fwd_dim(d->W, d->Q, d->pad_left, d->pad_mode, tf->col, tf->B))
-        return 0;
-    cx_dk_tapfold_form(tf);
-    return 1;
-}
 /* How far ahead of those tiles' reads the input is prefetched (bytes): about
    the bytes in flight one core's memory stream needs (2, 4, 8 and 16 KB ran
    within 5% of each other; none at all 10% slower). */
@@ -431,6 +411,16 @@ static CX_DK_INLINE void CX_NAME(dv_mask_store)(CX_T *p, unsigned m, CX_DV v)
     _mm512_mask_storeu_ps(p, (__mmask16)m, (__m512)v);
 #else
     _mm512_mask_storeu_pd(p, (__mmask8)m, (__m512d)v);
+#endif
+}
+
+/* v with the lanes set in mask m = s. */
+static CX_DK_INLINE CX_DV CX_NAME(dv_mask_splat)(CX_DV v, unsigned m, CX_T s)
+{
+#if CX_TSIZE == 4
+    return (CX_DV)_mm512_mask_mov_ps((__m512)v, (__mmask16)m, _mm512_set1_ps(s));
+#else
+    return (CX_DV)_mm512_mask_mov_pd((__m512d)v, (__mmask8)m, _mm512_set1_pd(s));
 #endif
 }
 
@@ -1183,13 +1173,6 @@ static CX_DK_INLINE void CX_NAME(dk_fwdr_tile)(const int R, const int NR, const 
    columns), then the 9 taps as scalars for the vectors between (two
    vectors' room: 8 float64 lanes hold 8 of them). */
 #define CX_TF_CLASS (20 * CX_DVL)
-/* Elements of fwd_dk's fold tables for nslots channels: the slots' tags,
-   then 3 tables a slot, 64-byte aligned. */
-static ptrdiff_t CX_NAME(dk_ffold_ws)(ptrdiff_t nslots)
-{
-    return nslots * (ptrdiff_t)(sizeof(long long) / sizeof(CX_T)) + nslots * 3 * CX_TF_CLASS +
-           64 / (ptrdiff_t)sizeof(CX_T);
-}
 
 /* acc + (the vector at p) * x and acc + (*p broadcast) * x, the load an
    operand of the multiply-add (the fold tile's 18 edge-weight vectors, left
@@ -1227,14 +1210,18 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_fma_bcast)(CX_DV acc, CX_DV x, const CX_T *
    vectors; every one of a row with its own table) is inf or NaN: there the
    folded taps' (w_a + w_b) * v may differ from w_a * v + w_b * v, and the
    caller makes the item again unfolded. */
+/* PADX (FOLD 0): the input padded by *px's mode in registers (cx_dk_padx):
+   the padded input's products, in the same order as on the band the mode
+   fills. */
 static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int FOLD, const int NC, const int UNI,
-                                                const int SL, const int SR,
+                                                const int SL, const int SR, const int PADX,
                                                 const CX_T *const *wa,
                                                 const CX_T *restrict xp, ptrdiff_t H,
                                                 ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl,
                                                 const unsigned *mk, CX_T *restrict y,
                                                 ptrdiff_t Q, ptrdiff_t extent, ptrdiff_t nrows,
-                                                ptrdiff_t nq, CX_T bias, int *bad)
+                                                ptrdiff_t nq, CX_T bias, int *bad,
+                                                const cx_dk_padx *px)
 {
     const int R = 3, S = 3, NR = 4;
     const CX_T *wr[4];
@@ -1245,13 +1232,24 @@ static CX_DK_INLINE void CX_NAME(dk_fwdxf_tile)(const int FOLD, const int NC, co
         for (int c = 0; c < NC; ++c)
             acc[r][c] = CX_NAME(dv_splat)(bias);
     CX_DK_UNROLL for (int j = 0; j < NR + R - 1; ++j) {
-        const ptrdiff_t h = h0 + j;
-        const unsigned live = 0u - (unsigned)(h >= 0 && h < H);
+        ptrdiff_t h = h0 + j;
+        unsigned live = 0u - (unsigned)(h >= 0 && h < H);
+        if (PADX && !live) {
+            h = cx_pad_source(h, H, px->mode);
+            live = ~0u;
+        }
         const CX_T *xj = (const CX_T *)((size_t)xp +
                                         (size_t)((h * W - pl) * (ptrdiff_t)sizeof(CX_T)));
         CX_DV lo = CX_NAME(dv_maskz_load)(mk[0] & live, xj);
+        if (PADX) {
+            lo = CX_NAME(dv_mask_splat)(lo, px->ml, xj[pl + px->sl]);
+            if (NC == 1)
+                lo = CX_NAME(dv_mask_splat)(lo, px->mr[0], xj[pl + px->sr]);
+        }
         CX_DK_UNROLL for (int c = 0; c < NC; ++c) {
-            const CX_DV hi = CX_NAME(dv_maskz_load)(mk[c + 1] & live, xj + (c + 1) * CX_DVL);
+            CX_DV hi = CX_NAME(dv_maskz_load)(mk[c + 1] & live, xj + (c + 1) * CX_DVL);
+            if (PADX && c + 1 >= NC - 1)
+                hi = CX_NAME(dv_mask_splat)(hi, px->mr[c + 2 - NC], xj[pl + px->sr]);
             CX_DK_UNROLL for (int s = 0; s < S; ++s) {
                 const CX_DV xv = s == 0 ? lo : CX_NAME(dv_shift)(lo, hi, s);
                 CX_DK_UNROLL for (int r = 0; r < R; ++r)
@@ -1306,14 +1304,32 @@ typedef void (*CX_NAME(dk_fwdx_fn))(const CX_T *, const CX_T *, ptrdiff_t, ptrdi
         const unsigned *mk, CX_T *y, ptrdiff_t Q, ptrdiff_t extent, ptrdiff_t nrows,         \
         ptrdiff_t nq, CX_T bias)                                                            \
     {                                                                                      \
-        CX_NAME(dk_fwdxf_tile)(0, NC, 1, -1, -1, &wt, xp, H, W, h0, pl, mk, y, Q, extent,   \
-                               nrows, nq, bias, NULL);                                     \
+        CX_NAME(dk_fwdxf_tile)(0, NC, 1, -1, -1, 0, &wt, xp, H, W, h0, pl, mk, y, Q, extent, \
+                               nrows, nq, bias, NULL, NULL);                               \
     }
 CX_DK_FWDX_DEF(3, 1) CX_DK_FWDX_DEF(3, 2) CX_DK_FWDX_DEF(3, 4)
 #undef CX_DK_FWDX_DEF
 /* [log2 NC]: 3x3, 4-row tiles */
 static const CX_NAME(dk_fwdx_fn) CX_NAME(dk_fwdx_fns)[3] = {
     CX_NAME(dk_fwdx_3x4x1), CX_NAME(dk_fwdx_3x4x2), CX_NAME(dk_fwdx_3x4x4)};
+
+typedef void (*CX_NAME(dk_fwdxp_fn))(const CX_T *, const CX_T *, ptrdiff_t, ptrdiff_t,
+                                     ptrdiff_t, ptrdiff_t, const unsigned *, CX_T *, ptrdiff_t,
+                                     ptrdiff_t, ptrdiff_t, ptrdiff_t, CX_T, const cx_dk_padx *);
+#define CX_DK_FWDXP_DEF(NC)                                                                \
+    static void CX_NAME(dk_fwdxp_3x4x##NC)(                                                 \
+        const CX_T *wt, const CX_T *xp, ptrdiff_t H, ptrdiff_t W, ptrdiff_t h0, ptrdiff_t pl, \
+        const unsigned *mk, CX_T *y, ptrdiff_t Q, ptrdiff_t extent, ptrdiff_t nrows,         \
+        ptrdiff_t nq, CX_T bias, const cx_dk_padx *px)                                      \
+    {                                                                                      \
+        CX_NAME(dk_fwdxf_tile)(0, NC, 1, -1, -1, 1, &wt, xp, H, W, h0, pl, mk, y, Q, extent, \
+                               nrows, nq, bias, NULL, px);                                 \
+    }
+CX_DK_FWDXP_DEF(1) CX_DK_FWDXP_DEF(2) CX_DK_FWDXP_DEF(4)
+#undef CX_DK_FWDXP_DEF
+/* [log2 NC]: the same with a padding mode made in registers (cx_dk_padx) */
+static const CX_NAME(dk_fwdxp_fn) CX_NAME(dk_fwdxp_fns)[3] = {
+    CX_NAME(dk_fwdxp_3x4x1), CX_NAME(dk_fwdxp_3x4x2), CX_NAME(dk_fwdxp_3x4x4)};
 
 typedef void (*CX_NAME(dk_fwdxf_fn))(const CX_T *const *, const CX_T *, ptrdiff_t, ptrdiff_t,
                                      ptrdiff_t, ptrdiff_t, const unsigned *, CX_T *, ptrdiff_t,
@@ -1324,30 +1340,26 @@ typedef void (*CX_NAME(dk_fwdxf_fn))(const CX_T *const *, const CX_T *, ptrdiff_
         ptrdiff_t pl, const unsigned *mk, CX_T *y, ptrdiff_t Q, ptrdiff_t extent,           \
         ptrdiff_t nrows, ptrdiff_t nq, CX_T bias, int *bad)                                 \
     {                                                                                      \
-        CX_NAME(dk_fwdxf_tile)(1, NC, UNI, SL, SR, wa, xp, H, W, h0, pl, mk, y, Q, extent,  \
-                               nrows, nq, bias, bad);                                      \
+        CX_NAME(dk_fwdxf_tile)(1, NC, UNI, SL, SR, 0, wa, xp, H, W, h0, pl, mk, y, Q,       \
+                               extent, nrows, nq, bias, bad, NULL);                        \
     }
 CX_DK_FWDXF_DEF(1, 0, -1, -1, g) CX_DK_FWDXF_DEF(2, 0, -1, -1, g)
 CX_DK_FWDXF_DEF(4, 0, -1, -1, g) CX_DK_FWDXF_DEF(1, 1, -1, -1, g)
 CX_DK_FWDXF_DEF(2, 1, -1, -1, g) CX_DK_FWDXF_DEF(4, 1, -1, -1, g)
 CX_DK_FWDXF_DEF(1, 1, 0, 2, f) CX_DK_FWDXF_DEF(2, 1, 0, 2, f) CX_DK_FWDXF_DEF(4, 1, 0, 2, f)
 CX_DK_FWDXF_DEF(1, 1, 1, 1, p) CX_DK_FWDXF_DEF(2, 1, 1, 1, p) CX_DK_FWDXF_DEF(4, 1, 1, 1, p)
-CX_DK_FWDXF_DEF(1, 1, 2, 0, r) CX_DK_FWDXF_DEF(2, 1, 2, 0, r) CX_DK_FWDXF_DEF(4, 1, 2, 0, r)
 #undef CX_DK_FWDXF_DEF
 /* [form][UNI][log2 NC]; form (cx_dk_tapfold's cols): 0 any, 1 reflect's
-   input gradient (the first vector's folded taps in kernel column 0, the
-   last's in 2), 2 replicate's (1 and 1, forward and input gradient), 3
-   reflect's forward (2 and 0). The rows of their own tables (UNI 0) are 2 of
-   a 56-row plane's 14 tiles: the general form. */
-static const CX_NAME(dk_fwdxf_fn) CX_NAME(dk_fwdxf_fns)[4][2][3] = {
+   (the first vector's folded taps in kernel column 0, the last's in 2), 2
+   replicate's (1 and 1). The rows of their own tables (UNI 0) are 2 of a
+   56-row plane's 14 tiles: the general form. */
+static const CX_NAME(dk_fwdxf_fn) CX_NAME(dk_fwdxf_fns)[3][2][3] = {
     {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
      {CX_NAME(dk_fwdxf_1_1g), CX_NAME(dk_fwdxf_2_1g), CX_NAME(dk_fwdxf_4_1g)}},
     {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
      {CX_NAME(dk_fwdxf_1_1f), CX_NAME(dk_fwdxf_2_1f), CX_NAME(dk_fwdxf_4_1f)}},
     {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
-     {CX_NAME(dk_fwdxf_1_1p), CX_NAME(dk_fwdxf_2_1p), CX_NAME(dk_fwdxf_4_1p)}},
-    {{CX_NAME(dk_fwdxf_1_0g), CX_NAME(dk_fwdxf_2_0g), CX_NAME(dk_fwdxf_4_0g)},
-     {CX_NAME(dk_fwdxf_1_1r), CX_NAME(dk_fwdxf_2_1r), CX_NAME(dk_fwdxf_4_1r)}}};
+     {CX_NAME(dk_fwdxf_1_1p), CX_NAME(dk_fwdxf_2_1p), CX_NAME(dk_fwdxf_4_1p)}}};
 
 /* One channel's tapfold tables (tab: 3 CX_TF_CLASS tables, 64-byte aligned)
    from its forward-form taps wt (3 x 3, finite): class 0 for rows without a
@@ -2497,11 +2509,6 @@ static int CX_NAME(plan_fwd_dk)(const cx_conv2d_desc *d, cx_conv2d_plan *pl)
                    (pl->dk_stream ? (size_t)(mr * rows * Q + 2 * CX_DVL_MAX) : 0) +
                    /* channel tiles: 16 biases and the band's pixel-major outputs */
                    (multirow == 2 ? (size_t)(16 + (rows * (qt ? qt : Q) + 32) * 16) : 0);
-#if CX_DK_FWDX
-    /* (a padding mode folded onto the in-place tiles' taps: fwd_dk's tables) */
-    if (pl->dk_inplace)
-        pl->ws_elems += (size_t)CX_NAME(dk_ffold_ws)(pl->cblock);
-#endif
     pl->apack_units = packed ? G : 0;
     pl->apack_elems = packed ? (size_t)(Kg * Cg * d->R * d->S) : 0;
     /* edge rows on compacted taps (channel-vector tiles, prepacked weight,
@@ -2645,69 +2652,12 @@ static void CX_NAME(fwd_dk_step)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                           spread ? x + (n * G + g + 1) * plane : NULL, plane);
 }
 
-#if CX_DK_FWDX
-/* A padding mode's depthwise 3x3 forward folded onto the in-place tiles' taps
-   (fwd_dk): its spec in *tf where d's mode folds (cx_dk_tapfold_fwd_make) and
-   plan pl runs the streamed in-place tiles, the folded columns on a row's
-   first or last vector. */
-static int CX_NAME(dk_ffold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
-                             cx_dk_tapfold *tf)
-{
-    if (!pl->dk_inplace || !pl->dk_stream || pl->dk_nhwc || pl->dk_qt != 0 || pl->dk_tf ||
-        d->pad_mode == CX_PAD_ZEROS || (cx_dev_flags & CX_DEV_NO_FWDFOLD) ||
-        !cx_dk_tapfold_fwd_make(d, tf))
-        return 0;
-    for (int k = 0; k < 2; ++k)
-        if (tf->col[k] >= 0 && tf->col[k] / CX_DVL != 0 && tf->col[k] / CX_DVL != pl->dk_nv - 1)
-            return 0;
-    return 1;
-}
-#endif
-
 /* One item (n, block of cblock groups, band of output rows[, column tile]):
    y[n, those groups' channels, band rows[, tile columns]]. */
 static void CX_NAME(fwd_dk)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                             const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
                             ptrdiff_t item, CX_T *ws)
 {
-#if CX_DK_FWDX
-    cx_dk_tapfold tf;
-    if (d->pad_mode != CX_PAD_ZEROS && CX_NAME(dk_ffold)(d, pl, &tf)) {
-        /* a reflect or replicate padding folded onto the in-place tiles' taps
-           (cx_dk_tapfold_fwd_dim: a padded position's product is a product
-           the zeros-padding tile makes anyway, on a pixel of the image, with
-           the padded tap's weight added to that tap's), the padding itself
-           read as the tiles' zeros: no band. Items: a block of channels'
-           images one after another (n innermost), so that a thread builds a
-           channel's tables once a call (ws: cblock slots' tags and tables,
-           then the groups' workspace). A group whose folded outputs are not
-           all finite is made again on the band, which the mode fills
-           (dk_fwdxf_tile's *bad). */
-        const ptrdiff_t N = d->N, G = d->groups;
-        const ptrdiff_t n = item % N, bi = (item / N) % pl->ntiles;
-        const ptrdiff_t gbi = item / N / pl->ntiles;
-        const ptrdiff_t g1 = cx_min(G, (gbi + 1) * pl->cblock);
-        int bad = 0;
-        tf.nslots = pl->cblock;
-        tf.tags = (long long *)ws;
-        CX_T *tab = (CX_T *)(tf.tags + tf.nslots);
-        tf.tab = tab + (((size_t)tab % 64) ? (64 - (size_t)tab % 64) / sizeof(CX_T) : 0);
-        tf.stamp = pl->dk_stamp;
-        tf.bad = &bad;
-        CX_T *wsg = ws + CX_NAME(dk_ffold_ws)(pl->cblock);
-        cx_conv2d_plan pt = *pl, pn = *pl;
-        pt.dk_tf = &tf;
-        pn.dk_inplace = 0;
-        for (ptrdiff_t g = gbi * pl->cblock; g < g1; ++g) {
-            bad = 0;
-            CX_NAME(fwd_dk_step)(d, &pt, x, w, bias, y, n, g, g1, bi, wsg);
-            if (bad)
-                CX_NAME(fwd_dk_group)(d, &pn, x, w, bias, y, n, g, bi, wsg, NULL, 0);
-        }
-        CX_NAME(dk_sfence)();
-        return;
-    }
-#endif
     if (pl->dk_qt > 0) {
         /* a column tile [q0, q0 + qt) is the convolution of the same input
            with Q = qt outputs and the padding moved left by q0 * stride,
@@ -3143,6 +3093,17 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
             const CX_NAME(dk_fwdx_fn) fx = CX_NAME(dk_fwdx_fns)[cx_dk_log2(nv)];
             const CX_T *xp = (const CX_T *)xin->x;
             const char *pfd = (const char *)xp;
+            if (xin->padx && xin->padx->mode == CX_PAD_CIRCULAR &&
+                (const CX_T *)xin->pfend > xp + d->H * d->W) {
+                /* (circular: the next plane's first tiles read its last
+                   rows, which the prefetches along the planes reach last;
+                   asked for now. Without: 1.13-1.14x zero padding's time,
+                   reflect 1.07-1.09) */
+                const char *e = (const char *)xin->pfend;
+                for (const char *a = e - d->pad_top * d->W * (ptrdiff_t)sizeof(CX_T); a < e;
+                     a += 64)
+                    CX_NAME(dk_prefetch_line)((const CX_T *)a);
+            }
             const ptrdiff_t npix = rows * Q;
             ptrdiff_t done = 0;
             /* (a padding mode folded onto the taps: cx_dk_tapfold, this
@@ -3186,6 +3147,10 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                     CX_NAME(dk_fwdxf_fns)[form][uni][cx_dk_log2(nv)](
                         wa, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
                         cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0, tf->bad);
+                } else if (xin->padx) {
+                    CX_NAME(dk_fwdxp_fns)[cx_dk_log2(nv)](
+                        wb, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
+                        cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0, xin->padx);
                 } else {
                     fx(wb, xp, d->H, d->W, h0, d->pad_left, mk, tb + p * Q, Q, (rows - p) * Q,
                        cx_min(4, rows - p), Q, bk ? bk[0] : (CX_T)0);
@@ -3410,11 +3375,17 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
        band, which the mode fills. Until session 31 a mode's streamed
        depthwise 3x3 forward took them: zero padding's border, a wrong
        answer that the tests' small layers never streamed into) */
-    /* (or folded onto the in-place tiles' taps: pl->dk_tf, fwd_dk) */
+    /* (or a padding mode: folded onto the tiles' taps, pl->dk_tf, the input
+       gradient's conv2d_fwd_ring; made in registers, cx_dk_padx: the same
+       products in the same order as on the band, 0.65x its time) */
+    cx_dk_padx pad;
+    const int padx = d->pad_mode != CX_PAD_ZEROS && !pl->dk_tf &&
+                     !(cx_dev_flags & CX_DEV_NO_REGPAD) &&
+                     cx_dk_padx_make(d, pl->dk_nv, CX_DVL, &pad);
     const int inplace = pl->dk_inplace && !pl->dk_nhwc && (pl->dk_stream || pl->dk_pitch == 0) &&
-                        (d->pad_mode == CX_PAD_ZEROS || pl->dk_tf);
+                        (d->pad_mode == CX_PAD_ZEROS || pl->dk_tf || padx);
     const CX_T *xg = x + (n * d->C + g * Cg) * d->H * d->W;
-    const cx_dk_inplace xin = {xg, pf ? pf + pfn : xg + d->H * d->W};
+    const cx_dk_inplace xin = {xg, pf ? pf + pfn : xg + d->H * d->W, padx ? &pad : NULL};
     if (!inplace && !xin2)
         CX_NAME(dk_fill_band_of)(df, df, pl, x, n, g, Cg, p0 * d->stride_h, rows_in, L, band,
                                  keep);

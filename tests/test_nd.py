@@ -1304,7 +1304,8 @@ def test_mode_input_gradient_ring(mode, case, monkeypatch):
     copied from): on integer data exactly the padded input's whole gradient
     folded, float32 and float64, 1 to 3 threads; on random floats the same
     bits for every thread count and within rounding of the fold. conv2d_input
-    takes it for depthwise layers (multiplier 1) only."""
+    takes it for depthwise layers (multiplier 1) only, but a circulant 3x3
+    one's circular padding (the circular forward)."""
     from convx import _api, _conv
     _, xs, ws, kw = case
     geo = _mode_geometry(xs, ws, kw, mode)
@@ -1355,8 +1356,12 @@ def test_mode_input_gradient_ring(mode, case, monkeypatch):
         got = convx.conv2d_input(xs, w, g, padding_mode=mode, **kw)
         np.testing.assert_array_equal(got, want)
     depthwise = ws[0] == xs[1] == groups
+    # (circular padding of a depthwise 3x3 layer whose output has the input's
+    # size: the circular forward instead, _api._input_circular)
+    circulant = (mode == "circular" and ws[2:] == (3, 3) and dil == 1 and
+                 (t + b, l + r) == (2, 2))
     # (a refusal is remembered: the second call goes straight to the fold)
-    assert len(calls) == (0 if not depthwise else 1 if streams(np.float64) else 2)
+    assert len(calls) == (0 if not depthwise or circulant else 1 if streams(np.float64) else 2)
 
 
 def test_mode_input_gradient_ring_refusals():
@@ -1540,24 +1545,23 @@ def test_mode_forward_of_a_streamed_depthwise_layer(mode):
 
 
 
-NO_FWDFOLD = 1073741824     # CX_DEV_NO_FWDFOLD
-FWDFOLD_CASES = [
-    # (input shape, padding, whether the folded taps run: AVX-512, float32;
-    # streamed outputs of over 8 MiB, rows of 1, 2 or 4 vectors): the bench
-    # layer (4 vectors: the specialised tiles), one vector holding both folded
-    # columns (17 rows: a last tile of one row), two vectors; 33 columns (3
-    # vectors: the band, no in-place tiles); one-sided padding (the general
-    # tiles); padding 2 (a padded position outside its output's taps)
-    ((8, 128, 56, 56), 1, True),
-    ((128, 64, 17, 16), 1, True),
-    ((160, 32, 20, 30), 1, True),
-    ((64, 32, 33, 33), 1, False),
-    ((160, 32, 21, 30), ((1, 0), (0, 1)), True),
-    ((64, 64, 18, 28), 2, False),
+NO_REGPAD = 1073741824      # CX_DEV_NO_REGPAD
+REGPAD_CASES = [
+    # (input shape, padding): depthwise 3x3 layers whose outputs stream (over
+    # 8 MiB): the bench layer (rows of 4 vectors, column W in the last), one
+    # vector (17 rows: a last tile of one row), two vectors (column W in the
+    # third: the last loaded vector), 33 columns (no in-place tiles: the
+    # band), one-sided padding, padding 2 (the band)
+    ((8, 128, 56, 56), 1),
+    ((128, 64, 17, 16), 1),
+    ((160, 32, 20, 31), 1),
+    ((64, 32, 33, 33), 1),
+    ((160, 32, 21, 30), ((1, 0), (0, 1))),
+    ((64, 64, 18, 28), 2),
 ]
 
 
-def _fwdfold_reference(x, w, pad, mode):
+def _padded_forward(x, w, pad, mode):
     """The forward of the numpy-padded input (zero padding's kernels)."""
     from convx import _api
     geo = _api._geometry(x.shape, w.shape, 1, pad, 1, x.shape[1])
@@ -1566,25 +1570,24 @@ def _fwdfold_reference(x, w, pad, mode):
     return convx.conv2d(xp, w, groups=x.shape[1])
 
 
-@pytest.mark.parametrize("mode", ["reflect", "replicate"])
-@pytest.mark.parametrize("case", FWDFOLD_CASES, ids=["bench", "one_vector", "two_vectors",
-                                                     "three_vectors", "one_sided", "pad2"])
-def test_mode_forward_folds_onto_depthwise_taps(mode, case, dev_flags):
-    """A reflect or replicate padding's depthwise 3x3 forward whose output
-    streams: the padded positions' products added onto the in-place tiles'
-    taps (fwd_dk, cx_dk_tapfold_fwd_make) rather than the band the mode
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", REGPAD_CASES, ids=["bench", "one_vector", "two_vectors",
+                                                    "three_vectors", "one_sided", "pad2"])
+def test_mode_forward_pads_depthwise_tiles_in_registers(mode, case, dev_flags):
+    """A padding mode's depthwise 3x3 forward whose output streams: the
+    in-place tiles read the rows the mode copies and put the padded columns'
+    values in their loads' lanes (cx_dk_padx) rather than the band the mode
     fills. Integer data: exactly the numpy-padded input's forward, float32
-    and float64, 1 and 2 threads; random float32: within rounding of it, and
-    (where the fold runs) not bit for bit CX_DEV_NO_FWDFOLD's band, i.e. the
-    folded tiles ran."""
-    from convx import _conv
-    xs, pad, folds = case
+    and float64, 1 and 2 threads; random float32 with inf and NaN on the
+    edges: bit for bit CX_DEV_NO_REGPAD's band (the same products in the same
+    order) and within rounding of the padded forward."""
+    xs, pad = case
     ws = (xs[1], 1, 3, 3)
     rng = np.random.default_rng(84)
     xi = rng.integers(-3, 4, xs)
     wi = rng.integers(-3, 4, ws)
     bi = rng.integers(-3, 4, xs[1])
-    want = _fwdfold_reference(xi.astype(np.float64), wi.astype(np.float64), pad, mode) + \
+    want = _padded_forward(xi.astype(np.float64), wi.astype(np.float64), pad, mode) + \
         bi[:, None, None]
     for dtype in (np.float32, np.float64):
         for threads in (1, 2):
@@ -1592,62 +1595,26 @@ def test_mode_forward_folds_onto_depthwise_taps(mode, case, dev_flags):
                                padding=pad, groups=xs[1], padding_mode=mode, threads=threads)
             np.testing.assert_array_equal(got, want)
     x = rng.standard_normal(xs).astype(np.float32)
+    H, W = xs[2:]
+    spots = [(0, 0, 0, 0), (0, 1, 0, W // 2), (xs[0] - 1, xs[1] - 1, H - 1, W - 1),
+             (1, 2, H // 2, 0), (1, 3, H - 1, 1), (2, 4, 1, W - 1)]
+    for i, spot in enumerate(spots):
+        x[spot] = (np.inf, -np.inf, np.nan)[i % 3]
     w = rng.standard_normal(ws).astype(np.float32)
-    want = _fwdfold_reference(x.astype(np.float64), w.astype(np.float64), pad, mode)
+    with np.errstate(invalid="ignore"):
+        want = _padded_forward(x.astype(np.float64), w.astype(np.float64), pad, mode)
     for threads in (1, 2):
         got = {}
-        for flags in (NO_FWDFOLD, 0):
+        for flags in (NO_REGPAD, 0):
             dev_flags(flags)
             got[flags] = convx.conv2d(x, w, padding=pad, groups=xs[1], padding_mode=mode,
                                       threads=threads)
-            np.testing.assert_allclose(got[flags], want, rtol=2e-5, atol=2e-5)
         dev_flags(0)
-        ran = not np.array_equal(got[0], got[NO_FWDFOLD])
-        assert ran == (folds and _conv.active_isa() == "avx512"), (threads, ran)
-
-
-@pytest.mark.parametrize("mode", ["reflect", "replicate"])
-def test_mode_forward_depthwise_taps_keep_nonfinite(mode, dev_flags):
-    """The folded taps' (w_a + w_b) * v is not w_a * v + w_b * v for an
-    infinite v, nor where w_a + w_b passes the type's range: a group whose
-    folded outputs are not finite, or whose channel's taps are that large, is
-    made again on the band, so the result has the padded input's forward's
-    inf and NaN pattern and its values (float32, spots on the edges and
-    corners of first, last and middle channels and images)."""
-    xs = (8, 128, 56, 56)
-    ws = (xs[1], 1, 3, 3)
-    rng = np.random.default_rng(85)
-    w = rng.standard_normal(ws).astype(np.float32)
-    w[:, 0, 0, 0], w[:, 0, 0, 2] = 1.0, -1.0      # (mixed signs on the folded taps)
-    w[:, 0, 2, 0], w[:, 0, 2, 2] = -2.0, 3.0
-    x = rng.standard_normal(xs).astype(np.float32)
-    spots = [(0, 0, 0, 0), (0, 0, 0, 30), (7, 127, 55, 55), (3, 64, 27, 0), (3, 65, 20, 20),
-             (5, 9, 55, 17), (1, 2, 1, 1), (2, 3, 54, 54), (4, 10, 0, 55)]
-    for i, spot in enumerate(spots):
-        x[spot] = (np.inf, -np.inf, np.nan)[i % 3]
-    big = w.copy()
-    big[40] = 5e37      # (taps over FLT_MAX / 16: the group made on the band)
-    x[:, 40] *= 1e-3    # (their products still finite)
-    for weight in (w, big):
-        with np.errstate(invalid="ignore", over="ignore"):
-            want = _fwdfold_reference(x.astype(np.float64), weight.astype(np.float64), 1,
-                                      mode)
-        for threads in (1, 2):
-            got = convx.conv2d(x, weight, padding=1, groups=xs[1], padding_mode=mode,
-                               threads=threads)
-            dev_flags(NO_FWDFOLD)
-            old = convx.conv2d(x, weight, padding=1, groups=xs[1], padding_mode=mode,
-                               threads=threads)
-            dev_flags(0)
-            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-            np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
-            np.testing.assert_array_equal(np.isnan(got), np.isnan(old))
-            finite = np.isfinite(want)
-            scale = np.maximum(np.abs(np.where(finite, want, 0)), 1.0)
-            scale[:, 40] = np.abs(np.where(finite, want, 0)[:, 40]).max()
-            with np.errstate(invalid="ignore"):
-                err = np.abs(got - want)
-            assert (err[finite] <= 1e-5 * scale[finite]).all()
+        np.testing.assert_array_equal(got[0], got[NO_REGPAD])
+        np.testing.assert_array_equal(np.isnan(got[0]), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got[0]), np.isinf(want))
+        finite = np.isfinite(want)
+        np.testing.assert_allclose(got[0][finite], want[finite], rtol=2e-5, atol=2e-5)
 
 
 CIRCULAR_CASES = [
@@ -1660,10 +1627,16 @@ CIRCULAR_CASES = [
     ("dilated_even", (1, 8, 10, 12), (3, 8, 3, 2), dict(padding=((2, 2), (1, 0)),
                                                        dilation=(2, 1)), True),
     ("unbatched", (8, 7, 6), (5, 8, 4, 2), dict(padding=((1, 2), (1, 0))), True),
-    # not taken: output larger than the input, a stride, thin groups
+    # depthwise 3x3 (one channel in and out a group): the forward's in-place
+    # tiles pad in registers (session 32)
+    ("depthwise", (2, 4, 9, 10), (4, 1, 3, 3), dict(padding=1, groups=4), True),
+    ("depthwise_wide", (2, 16, 20, 30), (16, 1, 3, 3), dict(padding=1, groups=16), True),
+    # not taken: output larger than the input, a stride, thin groups (other
+    # than depthwise 3x3)
     ("pad_beyond_same", (1, 8, 6, 7), (2, 8, 3, 3), dict(padding=2), False),
     ("strided", (1, 8, 9, 9), (2, 8, 3, 3), dict(padding=1, stride=2), False),
-    ("depthwise", (2, 4, 9, 10), (4, 1, 3, 3), dict(padding=1, groups=4), False),
+    ("depthwise5", (2, 4, 9, 10), (4, 1, 5, 5), dict(padding=2, groups=4), False),
+    ("multiplier", (2, 4, 9, 10), (8, 1, 3, 3), dict(padding=1, groups=4), False),
 ]
 
 
