@@ -273,8 +273,11 @@ typedef CX_T CX_NAME(dv);
    FMA that uses it (one load per use), which bound the tiles below by loads. */
 #if CX_DK_VECTORS && (defined(__x86_64__) || defined(__i386__))
 #define CX_DK_PIN(v) __asm__("" : "+v"(v))
+/* A pointer's value hidden from the compiler (no offsets precomputed from it). */
+#define CX_DK_OPAQUE(p) __asm__("" : "+r"(p))
 #else
 #define CX_DK_PIN(v) ((void)0)
+#define CX_DK_OPAQUE(p) ((void)0)
 #endif
 /* elements of a forward workspace slot's first 64 bytes: the band's stamp */
 #define CX_DK_STAMP ((ptrdiff_t)(64 / sizeof(CX_T)))

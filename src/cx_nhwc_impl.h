@@ -1133,18 +1133,35 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                         }
                         for (ptrdiff_t cc = c0; cc < cv; cc += CX_DVL) {
                             CX_DV acc[9];
-                            for (int t = 0; t < 9; ++t)
-                                acc[t] = CX_NAME(dv_load)(rb + t * C + cc);
+                            /* (pointers stepped, opaque: see xr below) */
+                            const CX_T *rp = rb + cc;
+                            for (int t = 0; t < 9; ++t) {
+                                acc[t] = CX_NAME(dv_load)(rp);
+                                rp += C;
+                                CX_DK_OPAQUE(rp);
+                            }
                             if (kind == 1) {
                                 /* each input vector loaded once for the (up
                                    to) 3 columns that read it */
                                 CX_DV g[WB];
-                                CX_DK_UNROLL for (int i = 0; i < WB; ++i)
-                                    g[i] = CX_NAME(dv_load)(dyr + (q0 + i) * K + cc);
+                                const CX_T *gp = dyr + q0 * K + cc;
+                                CX_DK_UNROLL for (int i = 0; i < WB; ++i) {
+                                    g[i] = CX_NAME(dv_load)(gp);
+                                    gp += K;
+                                    CX_DK_OPAQUE(gp);
+                                }
                                 CX_DK_UNROLL for (int r = 0; r < 3; ++r) {
-                                    const CX_T *xr0 = xn + xo[r] + q0 * C + cc;
+                                    const CX_T *xr = xn + xo[r] + q0 * C + cc;
                                     CX_DK_UNROLL for (int j = 0; j < WB + 2; ++j) {
-                                        const CX_DV xv = CX_NAME(dv_load)(xr0 + j * C);
+                                        const CX_DV xv = CX_NAME(dv_load)(xr);
+                                        /* (a pointer stepped a pixel at a
+                                           time, opaque to GCC: with
+                                           xr + j * C it kept the 30 row
+                                           pointers of a block, ran out of
+                                           registers and moved them through
+                                           vector ones, a vmovq per load) */
+                                        xr += C;
+                                        CX_DK_OPAQUE(xr);
                                         CX_DK_UNROLL for (int t = 0; t < 3; ++t)
                                             if (j - t >= 0 && j - t < WB)
                                                 acc[r * 3 + t] = CX_NAME(dv_fma)(
@@ -1165,8 +1182,12 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                                     CX_NAME(dw3_column)(acc, xn + cc, xo, rv, q, pl0, W, C,
                                                         CX_NAME(dv_load)(dyr + q * K + cc));
                             }
-                            for (int t = 0; t < 9; ++t)
-                                CX_NAME(dv_store)(rb + t * C + cc, acc[t]);
+                            CX_T *wq = rb + cc;
+                            for (int t = 0; t < 9; ++t) {
+                                CX_NAME(dv_store)(wq, acc[t]);
+                                wq += C;
+                                CX_DK_OPAQUE(wq);
+                            }
                         }
                     }
                     for (int t = 0; t < 9; ++t)
