@@ -1150,6 +1150,25 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                                     gp += K;
                                     CX_DK_OPAQUE(gp);
                                 }
+                                {
+                                    /* the next output row's dY and new x row
+                                       for these pixels and channels, a line
+                                       each, into L2 (prefetches past the
+                                       arrays' end do not fault; into L1
+                                       they measured 0.99 | 1.03 of the time,
+                                       into L2 0.94 | 0.99, two rows ahead
+                                       0.95 | 0.99) */
+                                    const CX_T *pd = dyr + (Q + q0) * K + cc;
+                                    const CX_T *px = xn + xo[2] + W * C + (q0 + 2) * C + cc;
+                                    CX_DK_UNROLL for (int i = 0; i < WB; ++i) {
+                                        __builtin_prefetch(pd, 0, 1);
+                                        __builtin_prefetch(px, 0, 1);
+                                        pd += K;
+                                        px += C;
+                                        CX_DK_OPAQUE(pd);
+                                        CX_DK_OPAQUE(px);
+                                    }
+                                }
                                 CX_DK_UNROLL for (int r = 0; r < 3; ++r) {
                                     const CX_T *xr = xn + xo[r] + q0 * C + cc;
                                     CX_DK_UNROLL for (int j = 0; j < WB + 2; ++j) {
