@@ -180,16 +180,26 @@ cdef object _prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, objec
     return buf
 
 
-def plan_info(tuple geometry, str op, str algorithm, object dtype):
-    """The work split and per-thread workspace of one operation, as a dict (for tests)."""
+def plan_info(tuple geometry, str op, str algorithm, object dtype, int pad_mode=0):
+    """The work split and per-thread workspace of one operation, as a dict (for
+    tests); register_padding: whether a forward under pad_mode (a CX_PAD_*
+    code) runs the streamed depthwise in-place tiles, the padding made in
+    registers."""
     cdef cx_conv2d_desc d
     cdef cx_conv2d_plan pl
+    cdef int regpad = 0
     _fill_desc(&d, geometry)
     code = {"fwd": CX_OP_FWD, "wgrad": CX_OP_WGRAD, "dgrad": CX_OP_DGRAD}[op]
     if np.dtype(dtype) == np.float32:
         cx_f32_conv2d_plan(&d, code, _algo_code(algorithm), &pl)
     else:
         cx_f64_conv2d_plan(&d, code, _algo_code(algorithm), &pl)
+    if pad_mode != CX_PAD_ZEROS and code == CX_OP_FWD and pl.algo == CX_ALGO_DIRECT and pl.dk:
+        d.pad_mode = pad_mode
+        if np.dtype(dtype) == np.float32:
+            regpad = cx_f32_conv2d_regpad(&d, &pl)
+        else:
+            regpad = cx_f64_conv2d_regpad(&d, &pl)
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, kblock=pl.kblock,
                 kblocks=pl.kblocks, cblock=pl.cblock, cblocks=pl.cblocks,
                 nsplit=pl.nsplit, nper=pl.nper, nseg=pl.nseg, fwd_shift=bool(pl.fwd_shift), wgrad_gemm=bool(pl.wgrad_gemm),
@@ -197,6 +207,7 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype):
                 prepacked_weight_bytes=pl.apack_units * pl.apack_elems * np.dtype(dtype).itemsize,
                 workspace_bytes=pl.ws_elems * np.dtype(dtype).itemsize,
                 edge_rows=(pl.dk_etop, pl.dk_ebot), edge_columns=bool(pl.dk_ecol),
+                register_padding=bool(regpad),
                 path="avx2" if pl.path == CX_PATH_AVX2 else cx_isa_name(cx_active_isa()).decode())
 
 

@@ -137,6 +137,7 @@ cdef extern from "cx_conv.h" nogil:
                                Py_ssize_t plane, float *buf)
     size_t cx_f32_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
     int cx_f32_conv2d_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+    int cx_f32_conv2d_regpad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
     int cx_f32_conv2d_tapfold(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
                             const cx_conv2d_plan *pl, Py_ssize_t Hp, Py_ssize_t Wp,
                             const Py_ssize_t *src_h, const Py_ssize_t *src_w)
@@ -203,6 +204,7 @@ cdef extern from "cx_conv.h" nogil:
                                Py_ssize_t plane, double *buf)
     size_t cx_f64_conv2d_dgrad_border_ws(const cx_conv2d_desc *d, Py_ssize_t ib)
     int cx_f64_conv2d_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+    int cx_f64_conv2d_regpad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
     int cx_f64_conv2d_tapfold(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
                             const cx_conv2d_plan *pl, Py_ssize_t Hp, Py_ssize_t Wp,
                             const Py_ssize_t *src_h, const Py_ssize_t *src_w)

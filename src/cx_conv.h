@@ -261,6 +261,9 @@ typedef struct {
     /* the forward's fold of a padding mode onto the taps for plan->dk_fold, once      \
        d->pad_mode is set (0: none; see cx_dk_fold in cx_direct_impl.h) */              \
     int P##conv2d_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *plan);            \
+    /* whether the forward's streamed in-place depthwise 3x3 tiles of plan run under    \
+       d's padding mode, the padding made in registers (see cx_dk_padx) */             \
+    int P##conv2d_regpad(const cx_conv2d_desc *d, const cx_conv2d_plan *plan);          \
     /* whether conv2d_fwd_ring's items on the plan (d2, plan) of d's zeros-padding      \
        input gradient's forward form fold the padded positions onto the taps of the   \
        depthwise 3x3 in-place tiles (plan->dk_tapfold; see cx_dk_tapfold) */           \

@@ -179,6 +179,8 @@ static void cx_f64_route_nhwc_plan(const cx_conv2d_desc *d, int op, cx_conv2d_pl
     { return CX_PICK(PFX, conv2d_dgrad_border_ws)(d, ib); }                                \
     int PUB##conv2d_fold(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)                \
     { return CX_PICK_PL(PFX, conv2d_fold, pl)(d, pl); }                                    \
+    int PUB##conv2d_regpad(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)              \
+    { return CX_PICK_PL(PFX, conv2d_regpad, pl)(d, pl); }                                  \
     int PUB##conv2d_tapfold(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,             \
                             const cx_conv2d_plan *pl, ptrdiff_t Hp, ptrdiff_t Wp,          \
                             const ptrdiff_t *src_h, const ptrdiff_t *src_w)                \

@@ -3323,6 +3323,27 @@ static int CX_NAME(dk_fold_all)(const cx_conv2d_plan *pl)
     return cx_dk_fold(pl) == 3 && !(cx_dev_flags & CX_DEV_NO_EDGE);
 }
 
+#if CX_DK_FWDX
+/* Whether the in-place tiles of plan pl run d's padding mode, made in
+   registers (*pad: cx_dk_padx_make): the streamed depthwise 3x3 forward in
+   place (not channels-last), a mode other than zeros padding at most a
+   column a side. */
+static int CX_NAME(dk_regpad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                              cx_dk_padx *pad)
+{
+    return pl->dk && pl->dk_inplace && !pl->dk_nhwc && (pl->dk_stream || pl->dk_pitch == 0) &&
+           d->pad_mode != CX_PAD_ZEROS && !(cx_dev_flags & CX_DEV_NO_REGPAD) &&
+           cx_dk_padx_make(d, pl->dk_nv, CX_DVL, pad);
+}
+#else
+static int CX_NAME(dk_regpad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
+                              void *pad)
+{
+    (void)d, (void)pl, (void)pad;
+    return 0;
+}
+#endif
+
 /* Output rows of band bi of image n, group g. */
 static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
                                   const CX_T *x, const CX_T *w, const CX_T *bias, CX_T *y,
@@ -3373,18 +3394,15 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
         CX_NAME(dk_offsets)(d, Cg, xin2 ? d->H : rows_in, xin2 ? d->W : L, off, taps);
     /* (depthwise 3x3, streamed or straight to y: no band, the tiles read x in
        place) */
-    /* (zero padding only: the plan is made before the caller sets a padding
-       mode, and these tiles read zeros outside the image; under a mode the
-       band, which the mode fills. Until session 31 a mode's streamed
-       depthwise 3x3 forward took them: zero padding's border, a wrong
-       answer that the tests' small layers never streamed into) */
-    /* (or a padding mode: folded onto the tiles' taps, pl->dk_tf, the input
-       gradient's conv2d_fwd_ring; made in registers, cx_dk_padx: the same
-       products in the same order as on the band, 0.65x its time) */
+    /* (zero padding, or a padding mode folded onto the tiles' taps, pl->dk_tf:
+       the input gradient's conv2d_fwd_ring, or made in registers, cx_dk_padx:
+       the same products in the same order as on the band, 0.65x its time.
+       The plan is made before the caller sets a padding mode, and the zeros
+       tiles read zeros outside the image: until session 31 a mode's streamed
+       depthwise 3x3 forward took them, zero padding's border, a wrong answer
+       that the tests' small layers never streamed into) */
     cx_dk_padx pad;
-    const int padx = d->pad_mode != CX_PAD_ZEROS && !pl->dk_tf &&
-                     !(cx_dev_flags & CX_DEV_NO_REGPAD) &&
-                     cx_dk_padx_make(d, pl->dk_nv, CX_DVL, &pad);
+    const int padx = !pl->dk_tf && CX_NAME(dk_regpad)(d, pl, &pad);
     const int inplace = pl->dk_inplace && !pl->dk_nhwc && (pl->dk_stream || pl->dk_pitch == 0) &&
                         (d->pad_mode == CX_PAD_ZEROS || pl->dk_tf || padx);
     const CX_T *xg = x + (n * d->C + g * Cg) * d->H * d->W;
@@ -5202,6 +5220,17 @@ int CX_NAME(conv2d_tapfold)(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
 int CX_NAME(conv2d_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 {
     return cx_dk_fold_rule(d, pl);
+}
+
+int CX_NAME(conv2d_regpad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
+{
+#if CX_DK_FWDX
+    cx_dk_padx pad;
+    return CX_NAME(dk_regpad)(d, pl, &pad);
+#else
+    (void)d, (void)pl;
+    return 0;
+#endif
 }
 
 /* The border's weight: output channels [k0, k1) (16 of them) of group g,

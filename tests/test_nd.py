@@ -1547,17 +1547,18 @@ def test_mode_forward_of_a_streamed_depthwise_layer(mode):
 
 NO_REGPAD = 1073741824      # CX_DEV_NO_REGPAD
 REGPAD_CASES = [
-    # (input shape, padding): depthwise 3x3 layers whose outputs stream (over
-    # 8 MiB): the bench layer (rows of 4 vectors, column W in the last), one
-    # vector (17 rows: a last tile of one row), two vectors (column W in the
-    # third: the last loaded vector), 33 columns (no in-place tiles: the
+    # (input shape, padding, whether the in-place tiles pad in registers:
+    # AVX-512, float32, streamed outputs of over 8 MiB): the bench layer
+    # (rows of 4 vectors, column W in the last), one vector (17 rows: a last
+    # tile of one row), two vectors (column W in the third: the last loaded
+    # vector), 33 columns (column W in a middle vector of the row's 4: the
     # band), one-sided padding, padding 2 (the band)
-    ((8, 128, 56, 56), 1),
-    ((128, 64, 17, 16), 1),
-    ((160, 32, 20, 31), 1),
-    ((64, 32, 33, 33), 1),
-    ((160, 32, 21, 30), ((1, 0), (0, 1))),
-    ((64, 64, 18, 28), 2),
+    ((8, 128, 56, 56), 1, True),
+    ((128, 64, 17, 16), 1, True),
+    ((160, 32, 20, 31), 1, True),
+    ((64, 32, 33, 33), 1, False),
+    ((160, 32, 21, 30), ((1, 0), (0, 1)), True),
+    ((64, 64, 18, 28), 2, False),
 ]
 
 
@@ -1580,8 +1581,14 @@ def test_mode_forward_pads_depthwise_tiles_in_registers(mode, case, dev_flags):
     fills. Integer data: exactly the numpy-padded input's forward, float32
     and float64, 1 and 2 threads; random float32 with inf and NaN on the
     edges: bit for bit CX_DEV_NO_REGPAD's band (the same products in the same
-    order) and within rounding of the padded forward."""
-    xs, pad = case
+    order) and within rounding of the padded forward; the plan's
+    register_padding (conv2d_regpad, which the forward asks) as expected."""
+    from convx import _api, _conv
+    xs, pad, regpad = case
+    geo = _api._geometry(xs, (xs[1], 1, 3, 3), 1, pad, 1, xs[1])
+    code = {"reflect": 1, "replicate": 2, "circular": 3}[mode]
+    info = _conv.plan_info(geo.astuple(), "fwd", "direct", np.float32, code)
+    assert info["register_padding"] == (regpad and _conv.active_isa() == "avx512"), info
     ws = (xs[1], 1, 3, 3)
     rng = np.random.default_rng(84)
     xi = rng.integers(-3, 4, xs)
