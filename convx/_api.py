@@ -1676,19 +1676,24 @@ def _input_circular(w, gy, geo, mode, algorithm, threads):
     took 1.45-1.49x the zeros one's time through the border, this 1.20-1.21x
     (the forward's circular cost; bench/README.md, session 31). Groups of at
     least _BORDER_MIN_CG input channels, the border's layers, and depthwise
-    3x3 layers, whose forward's in-place tiles pad in registers (session 32:
-    the bench layer 1.14-1.17x the zeros gradient's time, the fused fold
-    1.43-1.53x; a small one, 4 x 64 x 28 x 28 on the band, 1.37-1.55x
-    against 1.55-1.67x). None where it does not apply."""
+    layers whose circular forward runs the streamed in-place tiles padding
+    in registers (_conv.regpad_forward; `bench/circular_dgrad_ab.py`, session
+    32: the bench layer 1.17-1.25x the zeros gradient's time, the fused fold
+    1.44-1.51x; a small one on the band, 4 x 64 x 28 x 28, 1.54-1.69x
+    against 1.46-1.56x at 1 thread, so not there, though 1.38x against 1.63x
+    in one run at 2). None where it does not apply."""
     (t, b), (l, r) = geo.padding
-    depthwise3 = (geo.C == geo.groups == geo.K and (geo.R, geo.S) == (3, 3)
-                  and geo.dilation == (1, 1))
     if (mode != "circular" or geo.stride != (1, 1)
-            or (geo.C // geo.groups < _BORDER_MIN_CG and not depthwise3)
             or t + b != geo.dilation[0] * (geo.R - 1) or l + r != geo.dilation[1] * (geo.S - 1)
             or not (w.size and gy.size)):
         return None
     G, (K, Cg, R, S) = geo.groups, w.shape
+    if Cg < _BORDER_MIN_CG and not (
+            algorithm in ("auto", "direct") and _conv.regpad_forward(
+                _geometry(geo.output_shape, (G * Cg, K // G, R, S), 1, ((b, t), (r, l)),
+                          geo.dilation, G).astuple(),
+                _compute_dtype(w.dtype, gy.dtype), _PAD_CODES["circular"])):
+        return None
     # (the flipped, transposed weight: a view, prepared by conv2d as any weight)
     wt = w.reshape(G, K // G, Cg, R, S)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
     return conv2d(gy, wt.reshape(G * Cg, K // G, R, S), None, 1, ((b, t), (r, l)),

@@ -180,6 +180,31 @@ cdef object _prepack(cx_conv2d_desc *d, cx_conv2d_plan *pl, const void *w, objec
     return buf
 
 
+cdef int _regpad(cx_conv2d_desc *d, cx_conv2d_plan *pl, object dtype, int pad_mode):
+    """Whether the forward planned in pl runs under pad_mode with its streamed
+    depthwise in-place tiles padding in registers (cx_*_conv2d_regpad)."""
+    if pad_mode == CX_PAD_ZEROS or not (pl.algo == CX_ALGO_DIRECT and pl.dk):
+        return 0
+    d.pad_mode = pad_mode
+    if np.dtype(dtype) == np.float32:
+        return cx_f32_conv2d_regpad(d, pl)
+    return cx_f64_conv2d_regpad(d, pl)
+
+
+def regpad_forward(tuple geometry, object dtype, int pad_mode):
+    """Whether conv2d_fwd on the direct kernels under pad_mode (a CX_PAD_*
+    code) runs the streamed depthwise in-place tiles, the padding made in
+    registers."""
+    cdef cx_conv2d_desc d
+    cdef cx_conv2d_plan pl
+    _fill_desc(&d, geometry)
+    if np.dtype(dtype) == np.float32:
+        cx_f32_conv2d_plan(&d, CX_OP_FWD, CX_ALGO_DIRECT, &pl)
+    else:
+        cx_f64_conv2d_plan(&d, CX_OP_FWD, CX_ALGO_DIRECT, &pl)
+    return bool(_regpad(&d, &pl, dtype, pad_mode))
+
+
 def plan_info(tuple geometry, str op, str algorithm, object dtype, int pad_mode=0):
     """The work split and per-thread workspace of one operation, as a dict (for
     tests); register_padding: whether a forward under pad_mode (a CX_PAD_*
@@ -194,12 +219,8 @@ def plan_info(tuple geometry, str op, str algorithm, object dtype, int pad_mode=
         cx_f32_conv2d_plan(&d, code, _algo_code(algorithm), &pl)
     else:
         cx_f64_conv2d_plan(&d, code, _algo_code(algorithm), &pl)
-    if pad_mode != CX_PAD_ZEROS and code == CX_OP_FWD and pl.algo == CX_ALGO_DIRECT and pl.dk:
-        d.pad_mode = pad_mode
-        if np.dtype(dtype) == np.float32:
-            regpad = cx_f32_conv2d_regpad(&d, &pl)
-        else:
-            regpad = cx_f64_conv2d_regpad(&d, &pl)
+    if code == CX_OP_FWD:
+        regpad = _regpad(&d, &pl, dtype, pad_mode)
     return dict(nitems=pl.nitems, tile=pl.tile, ntiles=pl.ntiles, kblock=pl.kblock,
                 kblocks=pl.kblocks, cblock=pl.cblock, cblocks=pl.cblocks,
                 nsplit=pl.nsplit, nper=pl.nper, nseg=pl.nseg, fwd_shift=bool(pl.fwd_shift), wgrad_gemm=bool(pl.wgrad_gemm),

@@ -155,25 +155,6 @@ static inline int cx_dk_tapfold_dim(ptrdiff_t n, ptrdiff_t no, ptrdiff_t p, ptrd
     return 1;
 }
 
-/* tf->form from tf->B (cx_dk_tapfold). */
-static inline void cx_dk_tapfold_form(cx_dk_tapfold *tf)
-{
-    /* the kernel columns each folded column's taps differ in (-1: none, -2:
-       more than one) */
-    int sc[2] = {-1, -1};
-    for (int k = 0; k < 2; ++k)
-        for (int a = 0; a < 3; ++a)
-            for (int b = 0; b < 3; ++b)
-                if (tf->B[k][a][b] != (a == b))
-                    sc[k] = sc[k] == -1 || sc[k] == a ? a : -2;
-    /* (col[0] the left edge's, col[1] the right's: both edges fold) */
-    const int two = tf->col[0] >= 0 && tf->col[1] >= 0 && tf->col[0] < tf->col[1];
-    tf->form = !two                        ? 0
-               : sc[0] == 0 && sc[1] == 2 ? 1
-               : sc[0] == 1 && sc[1] == 1 ? 2
-                                          : 0;
-}
-
 /* The input index a padded position i (any integer) copies under padding
    mode `mode` on an axis of n >= 1 pixels (reflect without repeating the edge,
    replicate the edge, wrap around), as numpy.pad's reflect/edge/wrap. */
@@ -232,11 +213,19 @@ static inline int cx_dk_tapfold_make(const cx_conv2d_desc *d, ptrdiff_t Hp, ptrd
     if (!cx_dk_tapfold_dim(d->H, d->P, d->pad_top, Hp, src_h, tf->row, tf->A) ||
         !cx_dk_tapfold_dim(d->W, d->Q, d->pad_left, Wp, src_w, tf->col, tf->B))
         return 0;
-    cx_dk_tapfold_form(tf);
+    /* the kernel columns each folded column's taps differ in (-1: none, -2:
+       more than one) */
+    int sc[2] = {-1, -1};
+    for (int k = 0; k < 2; ++k)
+        for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 3; ++b)
+                if (tf->B[k][a][b] != (a == b))
+                    sc[k] = sc[k] == -1 || sc[k] == a ? a : -2;
+    /* (col[0] the left edge's, col[1] the right's: both edges fold) */
+    const int two = tf->col[0] >= 0 && tf->col[1] >= 0 && tf->col[0] < tf->col[1];
+    tf->form = two && sc[0] == 0 && sc[1] == 2 ? 1 : two && sc[0] == 1 && sc[1] == 1 ? 2 : 0;
     return 1;
 }
-
-
 /* How far ahead of those tiles' reads the input is prefetched (bytes): about
    the bytes in flight one core's memory stream needs (2, 4, 8 and 16 KB ran
    within 5% of each other; none at all 10% slower). */
@@ -637,6 +626,16 @@ static CX_DK_INLINE CX_DV CX_NAME(dv_head)(CX_DV v, ptrdiff_t count)
 #else
     (void)count;
     return v;
+#endif
+}
+
+/* Ask for p's cache line into L2 only (no fault whatever p is). */
+static CX_DK_INLINE void CX_NAME(dk_prefetch_l2)(const CX_T *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch((const void *)p, 0, 1);
+#else
+    (void)p;
 #endif
 }
 
@@ -3337,7 +3336,7 @@ static int CX_NAME(dk_regpad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
 }
 #else
 static int CX_NAME(dk_regpad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
-                              void *pad)
+                              cx_dk_padx *pad)
 {
     (void)d, (void)pl, (void)pad;
     return 0;
@@ -3369,7 +3368,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     const cx_conv2d_desc *df = d;
     cx_conv2d_desc dz;
     cx_conv2d_plan pn;
-    if (d->pad_mode != CX_PAD_ZEROS && cx_dk_fold(pl) && !pl->dk_tf &&
+    if (d->pad_mode != CX_PAD_ZEROS && cx_dk_fold(pl) &&
         !CX_NAME(dk_input_finite)(d, pl, x, n, g * Cg, Cg, p0 * d->stride_h - d->pad_top,
                                   p0 * d->stride_h - d->pad_top + rows_in)) {
         pn = *pl;
@@ -3396,7 +3395,8 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
        place) */
     /* (zero padding, or a padding mode folded onto the tiles' taps, pl->dk_tf:
        the input gradient's conv2d_fwd_ring, or made in registers, cx_dk_padx:
-       the same products in the same order as on the band, 0.65x its time.
+       the same products in the same order as on the band: 1.07-1.11x zero
+       padding's time, the band 1.64-1.67x, bench/README.md, session 32.
        The plan is made before the caller sets a padding mode, and the zeros
        tiles read zeros outside the image: until session 31 a mode's streamed
        depthwise 3x3 forward took them, zero padding's border, a wrong answer
@@ -5224,13 +5224,8 @@ int CX_NAME(conv2d_fold)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 
 int CX_NAME(conv2d_regpad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl)
 {
-#if CX_DK_FWDX
     cx_dk_padx pad;
     return CX_NAME(dk_regpad)(d, pl, &pad);
-#else
-    (void)d, (void)pl;
-    return 0;
-#endif
 }
 
 /* The border's weight: output channels [k0, k1) (16 of them) of group g,

@@ -1161,8 +1161,8 @@ static void CX_NAME(nhwc_dw_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan
                                     const CX_T *pd = dyr + (Q + q0) * K + cc;
                                     const CX_T *px = xn + xo[2] + W * C + (q0 + 2) * C + cc;
                                     CX_DK_UNROLL for (int i = 0; i < WB; ++i) {
-                                        __builtin_prefetch(pd, 0, 1);
-                                        __builtin_prefetch(px, 0, 1);
+                                        CX_NAME(dk_prefetch_l2)(pd);
+                                        CX_NAME(dk_prefetch_l2)(px);
                                         pd += K;
                                         px += C;
                                         CX_DK_OPAQUE(pd);

@@ -1357,9 +1357,12 @@ def test_mode_input_gradient_ring(mode, case, monkeypatch):
         np.testing.assert_array_equal(got, want)
     depthwise = ws[0] == xs[1] == groups
     # (circular padding of a depthwise 3x3 layer whose output has the input's
-    # size: the circular forward instead, _api._input_circular)
+    # size and whose circular forward pads in registers: that forward instead,
+    # _api._input_circular)
     circulant = (mode == "circular" and ws[2:] == (3, 3) and dil == 1 and
-                 (t + b, l + r) == (2, 2))
+                 (t + b, l + r) == (2, 2) and _conv.regpad_forward(
+                     _api._geometry(geo.output_shape, ws, 1, ((b, t), (r, l)), 1,
+                                    groups).astuple(), np.float64, 3))
     # (a refusal is remembered: the second call goes straight to the fold)
     assert len(calls) == (0 if not depthwise or circulant else 1 if streams(np.float64) else 2)
 
@@ -1634,14 +1637,15 @@ CIRCULAR_CASES = [
     ("dilated_even", (1, 8, 10, 12), (3, 8, 3, 2), dict(padding=((2, 2), (1, 0)),
                                                        dilation=(2, 1)), True),
     ("unbatched", (8, 7, 6), (5, 8, 4, 2), dict(padding=((1, 2), (1, 0))), True),
-    # depthwise 3x3 (one channel in and out a group): the forward's in-place
-    # tiles pad in registers (session 32)
-    ("depthwise", (2, 4, 9, 10), (4, 1, 3, 3), dict(padding=1, groups=4), True),
-    ("depthwise_wide", (2, 16, 20, 30), (16, 1, 3, 3), dict(padding=1, groups=16), True),
+    # depthwise 3x3 whose circular forward streams (outputs over 8 MiB) on the
+    # in-place tiles padding in registers (AVX-512; session 32)
+    ("depthwise_streamed", (128, 64, 17, 16), (64, 1, 3, 3), dict(padding=1, groups=64),
+     "regpad"),
     # not taken: output larger than the input, a stride, thin groups (other
-    # than depthwise 3x3)
+    # than those depthwise layers: a small one's circular forward fills a band)
     ("pad_beyond_same", (1, 8, 6, 7), (2, 8, 3, 3), dict(padding=2), False),
     ("strided", (1, 8, 9, 9), (2, 8, 3, 3), dict(padding=1, stride=2), False),
+    ("depthwise", (2, 4, 9, 10), (4, 1, 3, 3), dict(padding=1, groups=4), False),
     ("depthwise5", (2, 4, 9, 10), (4, 1, 5, 5), dict(padding=2, groups=4), False),
     ("multiplier", (2, 4, 9, 10), (8, 1, 3, 3), dict(padding=1, groups=4), False),
 ]
@@ -1676,6 +1680,9 @@ def test_mode_input_gradient_circular_as_forward(case, monkeypatch):
                                      padding_mode="circular", threads=threads, **kw)
             assert got.dtype == dtype and got.shape == xs
             np.testing.assert_array_equal(got, ref)
+    if taken == "regpad":   # (the streamed in-place tiles: AVX-512 builds)
+        from convx import _conv
+        taken = _conv.active_isa() == "avx512"
     assert any(r is not None for r in ran) == taken
     wr, gr = rng.standard_normal(ws), rng.standard_normal(gshape)
     gr.reshape(-1)[[0, gr.size // 2, -1]] = (np.inf, np.nan, -np.inf)
