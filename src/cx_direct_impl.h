@@ -1931,9 +1931,65 @@ __attribute__((noinline)) static void CX_NAME(dk_transpose16)(const CX_T *restri
    in the high half (no zero rows), so that vector c < 8 comes out as channel c of
    pixels 0..15 and vector 8 + c of pixels 16..31; masked loads (nothing past a
    pixel's 8 channels is read) and masked stores of the np valid columns. */
+/* dk_gather8x32 of contiguous pixels (ps == 8): each vector two whole pixels,
+   loaded masked at pixel np (16 loads where the 16 x 16 transpose made 32
+   half-vector loads and 16 inserts), turned by three stages of 8 two-source
+   permutes (lanes (pixel bit 0, channel) of register pixel / 2 to lane pixel of
+   register channel; 24 permutes for 32 pixels where the transpose took 64
+   shuffles). Stage 1 pairs registers 2i, 2i + 1 (pixel bit 1 out of the
+   registers, channel bit 0 in; lanes then (channel bits 2 and 1, pixel bits 1
+   and 0)), stage 2 registers i, i + 2 (pixel bit 2 for channel bit 1), stage 3
+   i, i + 4 (pixel bit 3 for channel bit 2: whole 256-bit halves). */
+static void CX_NAME(dk_gather8x32c)(const CX_T *src, ptrdiff_t np, CX_T *dst, ptrdiff_t ld)
+{
+    const __m512i i1a = _mm512_setr_epi32(0, 8, 16, 24, 2, 10, 18, 26, 4, 12, 20, 28, 6, 14, 22, 30);
+    const __m512i i1b = _mm512_setr_epi32(1, 9, 17, 25, 3, 11, 19, 27, 5, 13, 21, 29, 7, 15, 23, 31);
+    const __m512i i2a = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+    const __m512i i2b = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    CX_ASAN_RUN(src, np * 8);
+    for (ptrdiff_t h = 0; h < 32 && h < np; h += 16) {
+        __m512 r[8], s[8];
+        for (int v = 0; v < 8; ++v) {
+            const ptrdiff_t k = (np - h - 2 * v) * 8;       /* elements left from here */
+            const __mmask16 m = k >= 16 ? (__mmask16)0xFFFF
+                                : k > 0 ? (__mmask16)((1u << k) - 1u) : (__mmask16)0;
+            r[v] = k >= 16 ? _mm512_loadu_ps(src + (h + 2 * v) * 8)
+                           : _mm512_maskz_loadu_ps(m, src + (h + 2 * v) * 8);
+        }
+        for (int i = 0; i < 8; i += 2) {
+            s[i] = _mm512_permutex2var_ps(r[i], i1a, r[i + 1]);
+            s[i + 1] = _mm512_permutex2var_ps(r[i], i1b, r[i + 1]);
+        }
+        for (int i = 0; i < 8; i += 4) {
+            r[i] = _mm512_permutex2var_ps(s[i], i2a, s[i + 2]);
+            r[i + 1] = _mm512_permutex2var_ps(s[i + 1], i2a, s[i + 3]);
+            r[i + 2] = _mm512_permutex2var_ps(s[i], i2b, s[i + 2]);
+            r[i + 3] = _mm512_permutex2var_ps(s[i + 1], i2b, s[i + 3]);
+        }
+        const ptrdiff_t left = np - h;
+        const unsigned m = left >= 16 ? 0xFFFFu : (1u << left) - 1u;
+        for (int c = 0; c < 4; ++c) {
+            const __m512d a = _mm512_castps_pd(r[c]), b = _mm512_castps_pd(r[c + 4]);
+            const CX_DV lo = (CX_DV)_mm512_castpd_ps(_mm512_shuffle_f64x2(a, b, 0x44));
+            const CX_DV hi = (CX_DV)_mm512_castpd_ps(_mm512_shuffle_f64x2(a, b, 0xEE));
+            if (m == 0xFFFFu) {
+                CX_NAME(dv_store)(dst + c * ld + h, lo);
+                CX_NAME(dv_store)(dst + (c + 4) * ld + h, hi);
+            } else {
+                CX_NAME(dv_mask_store)(dst + c * ld + h, m, lo);
+                CX_NAME(dv_mask_store)(dst + (c + 4) * ld + h, m, hi);
+            }
+        }
+    }
+}
+
 static void CX_NAME(dk_gather8x32)(const CX_T *src, ptrdiff_t ps, ptrdiff_t np, CX_T *dst,
                                    ptrdiff_t ld)
 {
+    if (ps == 8) {
+        CX_NAME(dk_gather8x32c)(src, np, dst, ld);
+        return;
+    }
     CX_DV r[16];
     for (int i = 0; i < 16; ++i) {
         __m512 v = _mm512_setzero_ps();

@@ -932,7 +932,9 @@ def test_nhwc_eight_channel_gather_matches_the_one_it_replaces(dev_flags, width)
     """The channels-last band fill of exactly 8 channels (32 pixels a transpose,
     CX_DEV_NO_GATHER32 = 4 switches it off) copies the same values: bit for bit
     the same results on random floats, for row widths below, at and above 16
-    and 32 pixels, and equal to the NCHW result on integer data."""
+    and 32 pixels, and equal to the NCHW result on integer data. Pixels of
+    exactly 8 channels take the permute form of contiguous pixels, groups of 8
+    in wider pixels the transposing one."""
     rng = np.random.default_rng(width)
     x = rng.standard_normal((3, 8, 7, width)).astype(np.float32)
     w = rng.standard_normal((4, 8, 3, 5)).astype(np.float32)
@@ -944,6 +946,10 @@ def test_nhwc_eight_channel_gather_matches_the_one_it_replaces(dev_flags, width)
     # grad_output's 8 channels per pixel into channel rows
     x1 = rng.standard_normal((3, 9, width, 1)).astype(np.float32)
     g8 = rng.standard_normal((3, 9, width, 8)).astype(np.float32)
+    # two groups of 8 channels in 16-channel pixels (the gather's pixel stride 16)
+    x16 = rng.standard_normal((2, 6, width, 16)).astype(np.float32)
+    w16 = rng.standard_normal((4, 8, 3, 3)).astype(np.float32)
+    g16 = rng.standard_normal((2, 6, width, 4)).astype(np.float32)
     runs = {}
     for flags in (0, 4):
         dev_flags(flags)
@@ -953,6 +959,9 @@ def test_nhwc_eight_channel_gather_matches_the_one_it_replaces(dev_flags, width)
             convx.conv2d_input((3, 11, width + 2, 1), w8, gn, layout="NHWC",
                                algorithm="direct"),
             convx.conv2d_weight(x1, (8, 1, 5, 5), g8, padding=2, layout="NHWC",
+                                algorithm="direct"),
+            convx.conv2d(x16, w16, padding=1, groups=2, layout="NHWC", algorithm="direct"),
+            convx.conv2d_weight(x16, w16.shape, g16, padding=1, groups=2, layout="NHWC",
                                 algorithm="direct"))
     for a, b in zip(runs[0], runs[4]):
         np.testing.assert_array_equal(a, b)
@@ -970,6 +979,12 @@ def test_nhwc_eight_channel_gather_matches_the_one_it_replaces(dev_flags, width)
                             algorithm="direct"),
         ref_conv2d_weight(x1i.transpose(0, 3, 1, 2), (8, 1, 5, 5), g8i.transpose(0, 3, 1, 2),
                           padding=2))
+    x16i = rng.integers(-3, 4, x16.shape).astype(np.float32)
+    w16i = rng.integers(-3, 4, w16.shape).astype(np.float32)
+    np.testing.assert_array_equal(
+        convx.conv2d(x16i, w16i, padding=1, groups=2, layout="NHWC",
+                     algorithm="direct").transpose(0, 3, 1, 2),
+        ref_conv2d(x16i.transpose(0, 3, 1, 2), w16i, padding=1, groups=2))
 
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
