@@ -1217,15 +1217,35 @@ void CX_NAME(conv2d_wgrad)(const cx_conv2d_desc *d, const cx_conv2d_plan *pl,
         CX_NAME(wgrad_im2col)(d, pl, x, dy, dw, item, ws);
 }
 
+/* dw[i] = partial[i] + partial[wsize + i] + ... (nsplit partials, added in
+   that order) for i in [begin, end): blocks of dw in L1, each partial's block
+   added a vector at a time: the same bits as an element's partials read a
+   wsize apart and added one by one, which was 7% of res3x3_256's NCHW weight
+   gradient and 11% of its channels-last one (with a division an element);
+   bench/api_ab.py: 0.975 | 0.983 of the NCHW time, 0.915 | 0.918 NHWC (blocks
+   of 4096 the same) */
+static void CX_NAME(sum_partials)(const CX_T *partial, ptrdiff_t wsize, ptrdiff_t nsplit,
+                                  CX_T *dw, ptrdiff_t begin, ptrdiff_t end)
+{
+    enum { BLOCK = 1024 };
+    for (ptrdiff_t i0 = begin; i0 < end; i0 += BLOCK) {
+        const ptrdiff_t n = cx_min(BLOCK, end - i0);
+        CX_T *restrict o = dw + i0;
+        const CX_T *restrict s = partial + i0;
+        for (ptrdiff_t i = 0; i < n; ++i)
+            o[i] = s[i];
+        for (ptrdiff_t sp = 1; sp < nsplit; ++sp) {
+            const CX_T *restrict t = partial + sp * wsize + i0;
+            for (ptrdiff_t i = 0; i < n; ++i)
+                o[i] += t[i];
+        }
+    }
+}
+
 void CX_NAME(conv2d_wgrad_reduce)(const cx_conv2d_plan *pl, const CX_T *partial, CX_T *dw,
                                   ptrdiff_t begin, ptrdiff_t end)
 {
-    for (ptrdiff_t i = begin; i < end; ++i) {
-        CX_T acc = partial[i];
-        for (ptrdiff_t sp = 1; sp < pl->nsplit; ++sp)
-            acc += partial[sp * pl->wsize + i];
-        dw[i] = acc;
-    }
+    CX_NAME(sum_partials)(partial, pl->wsize, pl->nsplit, dw, begin, end);
 }
 
 /* ----------------------------------------------------------- input gradient */

@@ -1623,7 +1623,12 @@ void CX_NAME(conv2d_nhwc_wgrad_reduce)(const cx_conv2d_desc *d, const cx_conv2d_
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G, RS = d->R * d->S;
     if (begin >= end)
         return;
-    if (pl->nhwc_kmajor && !pl->dk_nhwc) {
+    if (pl->dk_nhwc) {
+        /* (the direct tiles' partials are in dw's own order) */
+        CX_NAME(sum_partials)(partial, pl->wsize, pl->nsplit, dw, begin, end);
+        return;
+    }
+    if (pl->nhwc_kmajor) {
         /* k-major: each output channel's whole block of dw (Cg x RS) from its
            partials' RS x Cg, read along the partials' rows (read along dw's
            order, the gather from RS * nsplit lines cost 7% of res3x3_256's
@@ -1653,10 +1658,9 @@ void CX_NAME(conv2d_nhwc_wgrad_reduce)(const cx_conv2d_desc *d, const cx_conv2d_
     ptrdiff_t k = begin / (Cg * RS), c = (begin / RS) % Cg, rs = begin % RS;
     for (ptrdiff_t i = begin; i < end; ++i) {
         const ptrdiff_t g = k / Kg, kl = k % Kg;
-        /* dw's own order (the direct tiles), k-major [g][k][rsc] partials, the
+        /* k-major [g][k][rsc] partials, the
            depthwise loops' wd order, or c-major [g][rsc][k] */
-        const ptrdiff_t src = pl->dk_nhwc ? i
-                              : pl->nhwc_kmajor ? k * RS * Cg + rs * Cg + c
+        const ptrdiff_t src = pl->nhwc_kmajor ? k * RS * Cg + rs * Cg + c
                               : pl->nhwc_dw ? (kl * RS + rs) * d->C + g
                                             : (g * RS * Cg + rs * Cg + c) * Kg + kl;
         CX_T acc = partial[src];
