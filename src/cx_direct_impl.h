@@ -2082,38 +2082,16 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
     const ptrdiff_t H = d->H, W = d->W, C = d->C, sw = d->stride_w, pl = d->pad_left;
     const ptrdiff_t rs = sw * L;
 #if CX_DK_CV && CX_DK_STREAM
-    if (sw == 1 && nc == 8 && C == 8 && !(cx_dev_flags & CX_DEV_NO_GATHER32)) {
-        /* pixels of exactly 8 channels (lenet1's input gradient: dY's): the
-           rows' columns once, then a gather a row (the general loop's
-           bookkeeping a row was 8% of that call, as much as its gathers' half) */
-        ptrdiff_t lo, hi;
-        cx_valid_range(L, 1, -pl, W, &lo, &hi);
-        const ptrdiff_t ld = rows_in * L;
-        for (ptrdiff_t i = 0; i < rows_in; ++i) {
-            const ptrdiff_t h = prow0 + i - d->pad_top;
-            CX_T *b = band + i * L;
-            if (h < 0 || h >= H) {
-                if (!keep)
-                    for (ptrdiff_t c = 0; c < 8; ++c)
-                        memset(b + c * ld, 0, (size_t)L * sizeof(CX_T));
-                continue;
-            }
-            if (!keep)
-                for (ptrdiff_t c = 0; c < 8; ++c)
-                    CX_NAME(dk_zero_outside)(b + c * ld, L, lo, hi);
-            const CX_T *src = xn + h * W * 8 - pl * 8;
-            for (ptrdiff_t t = lo; t < hi; t += 32)
-                CX_NAME(dk_gather8x32c)(src + t * 8, cx_min(32, hi - t), b + t, ld);
-        }
-        return;
-    }
-    if (sw == 1 && nc == C && nc % 16 == 0 && !(cx_dev_flags & CX_DEV_NO_GATHER32)) {
-        /* every channel of the pixels, in blocks of 16 (lenet2's input
-           gradient: dY's 16): the same loop, 16 pixels x 16 channels a
-           transpose, the stores through a stepped pointer (the general
-           loop's precomputed store addresses went through the stack: its
-           bookkeeping was 7% of that call); the lanes past the row's last
-           pixel are zeros, stored whole inside the row, masked at its end */
+    if (sw == 1 && (nc == 8 || nc % 16 == 0) && nc == C &&
+        !(cx_dev_flags & CX_DEV_NO_GATHER32)) {
+        /* every channel of the pixels, exactly 8 (lenet1's input gradient:
+           dY's) or in blocks of 16 (lenet2's: 16): the rows' valid columns
+           once, then a short loop a row, 8 channels by a gather of up to 32
+           pixels, 16 by 16 x 16 transposes, their stores through a stepped
+           pointer (the general loop's bookkeeping a row -- its 16 store
+           addresses on the stack -- was 8% of lenet1's call, 7% of
+           lenet2's); the lanes past a row's last pixel are zeros, stored
+           whole inside the row, masked at its end */
         ptrdiff_t lo, hi;
         cx_valid_range(L, 1, -pl, W, &lo, &hi);
         const ptrdiff_t ld = rows_in * L;
@@ -2130,6 +2108,11 @@ static void CX_NAME(dk_fill_band_nhwc)(const cx_conv2d_desc *d, const CX_T *xn, 
                 for (ptrdiff_t c = 0; c < nc; ++c)
                     CX_NAME(dk_zero_outside)(b + c * ld, L, lo, hi);
             const CX_T *src = xn + (h * W - pl) * C;
+            if (nc == 8) {
+                for (ptrdiff_t t = lo; t < hi; t += 32)
+                    CX_NAME(dk_gather8x32c)(src + t * 8, cx_min(32, hi - t), b + t, ld);
+                continue;
+            }
             for (ptrdiff_t t = lo; t < hi; t += 16) {
                 const ptrdiff_t np = cx_min(16, hi - t);
                 const unsigned m = cx_dk_lanes(0, L - t, CX_DVL);
