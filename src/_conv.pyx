@@ -1201,7 +1201,7 @@ def select_isa(str name):
     return cx_isa_name(cx_select_isa(_ISA_CODES[name])).decode()
 
 
-def _set_dev_flags(int flags):
+def _set_dev_flags(long long flags):
     """Developer switches (bits CX_DEV_* of cx_conv.h, each turning a newer path
     off: 1 the direct tiles walked by input row, 2 their aligned-row form, 4 the
     channels-last 8-channel gather of 32 pixels a transpose); returns the

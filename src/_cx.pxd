@@ -277,7 +277,7 @@ cdef extern from "cx_conv.h" nogil:
     const char *cx_isa_name(int isa)
     double cx_fma_probe(int isa, long n)
     double cx_fma_probe_flops(int isa, long n)
-    int cx_set_dev_flags(int flags)
+    long long cx_set_dev_flags(long long flags)
 
     const char *cx_compiler()
     int cx_openmp_version()

@@ -382,9 +382,10 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_NO_FOLD 268435456 /* a reflect or replicate padding on the sliding channel-vector forward tiles: the band's padded copies multiplied like any pixel, not folded onto the taps of the pixels they copy (cx_dk_fold) */
 #define CX_DEV_NO_TAPFOLD 536870912 /* a reflect or replicate padding's depthwise 3x3 input gradient on streamed in-place tiles: the fused fold's padded buffer, not the padded positions folded onto the tiles' taps (conv2d_tapfold) */
 #define CX_DEV_NO_REGPAD 1073741824 /* a padding mode's depthwise 3x3 forward on streamed in-place tiles: the band, which the mode fills, not the in-place tiles padding their loads in registers (cx_dk_padx) */
+#define CX_DEV_NO_PINWHEEL (1LL << 31) /* a padding mode's input gradient, the border's lines (conv2d_dgrad_border): rows over every padded column and columns over the inner rows, not the pinwheel (each line one side's corner and the inner part: a vector fewer a row where the padded width crosses a vector) */
 #define CX_DEV_NO_ZROWS 33554432 /* one-channel row-walking forward tiles (dk_fwdr) whose band rows include zero padding's: those rows' products too, not left out (dk_fwdre) */
-extern int cx_dev_flags;
-int cx_set_dev_flags(int flags);
+extern long long cx_dev_flags;
+long long cx_set_dev_flags(long long flags);
 
 /* ---- build and machine information (cx_info.c) ---- */
 const char *cx_compiler(void);

@@ -128,11 +128,11 @@ int cx_cpu_avx512_halves(void)
 
 /* Developer switches (cx_conv.h: CX_DEV_*), for A/B timing inside one process
    and for tests that compare a kernel with the one it replaces. */
-int cx_dev_flags = 0;
+long long cx_dev_flags = 0;
 
-int cx_set_dev_flags(int flags)
+long long cx_set_dev_flags(long long flags)
 {
-    const int old = cx_dev_flags;
+    const long long old = cx_dev_flags;
     cx_dev_flags = flags;
     return old;
 }

@@ -1711,6 +1711,11 @@ BORDER_CASES = [
     # items of 2 and 4 images (and what is left of them), channel blocks of 16 + 2
     ("five_images", (5, 8, 6, 7), (4, 8, 3, 3), dict(padding=1)),
     ("six_images_c18", (6, 18, 5, 19), (3, 18, 3, 3), dict(padding=(1, 2))),
+    # the pinwheel's lines (each with one corner; padded rows crossing a
+    # vector the input's rows do not): wide rows, asymmetric, dilated
+    ("pinwheel_wide_rows", (2, 8, 7, 30), (4, 8, 5, 5), dict(padding=2)),
+    ("pinwheel_asym", (1, 9, 10, 13), (5, 9, 4, 5), dict(padding=((2, 1), (3, 1)))),
+    ("pinwheel_dilated", (2, 8, 9, 12), (3, 8, 3, 3), dict(padding=3, dilation=3)),
 ]
 
 
