@@ -5306,8 +5306,13 @@ static void CX_NAME(ring_geometry)(const cx_conv2d_desc *d, CX_NAME(ring_geo) *q
              CX_NAME(ring_round)(d->W + q->r) < q->Wv &&
              q->l + CX_NAME(ring_round)(d->W + q->r) <= q->Wv && Hm <= q->Hv &&
              !(cx_dev_flags & CX_DEV_NO_PINWHEEL);
-    if (q->pin)
+    if (q->pin) {
         q->lcol = q->t + Hm + q->oh;
+        /* (the rows' copies only as far as the lines read: 22 of lenet2's
+           36, two vectors to copy a row, not three) */
+        q->lrow = q->ow + cx_max(CX_NAME(ring_round)(q->l + d->W),
+                                 q->l + CX_NAME(ring_round)(d->W + q->r));
+    }
 }
 
 /* Workspace elements one thread needs for conv2d_dgrad_border (stride 1)
@@ -5620,12 +5625,16 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
             for (ptrdiff_t m = 0; m < ni; ++m)
                 for (ptrdiff_t cb = 0; cb < nc; ++cb) {
                     CX_T *to = dx + ((n0 + m) * d->C + g * Cg + c + cb) * H * W + src_w[j];
-                    const CX_T *from = lb + (m * CX_RING_CB + cb) * ldl;
-                    for (ptrdiff_t y = 0; y < len; ++y) {
-                        const ptrdiff_t py = y0 + y;   /* padded row */
-                        const ptrdiff_t row = py >= q.t && py < q.t + H ? py - q.t : src_h[py];
-                        to[row * W] += from[y];
-                    }
+                    const CX_T *from = lb + (m * CX_RING_CB + cb) * ldl - y0;
+                    /* padded rows [y0, y0 + len): the top ring's, the inner
+                       rows, the bottom ring's (in that order) */
+                    const ptrdiff_t y1 = y0 + len, a = cx_min(q.t, y1), b = cx_min(q.t + H, y1);
+                    for (ptrdiff_t py = y0; py < a; ++py)
+                        to[src_h[py] * W] += from[py];
+                    for (ptrdiff_t py = cx_max(y0, q.t); py < b; ++py)
+                        to[(py - q.t) * W] += from[py];
+                    for (ptrdiff_t py = cx_max(y0, b); py < y1; ++py)
+                        to[src_h[py] * W] += from[py];
                 }
         }
     }
