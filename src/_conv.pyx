@@ -440,7 +440,8 @@ def conv3d_fwd(const floating[::1] x, const floating[::1] w, const floating[::1]
     _fwd_items(&d, &z, &pl, x, w, bias, y, has_bias, ws, ws_stride, nt)
 
 
-cdef object _dgrad_as_forward(tuple geometry, object w, object dtype, str algorithm="im2col"):
+cdef object _dgrad_as_forward(tuple geometry, object w, object dtype, str algorithm="im2col",
+                              int nthreads=1):
     """For stride 1, the input gradient is a forward convolution of the zero-padded
     grad_output with the flipped, transposed weight (padding (R-1)*dh - pad_top,
     (S-1)*dw - pad_left; no column matrix, no col2im). Returns that forward's
@@ -466,19 +467,43 @@ cdef object _dgrad_as_forward(tuple geometry, object w, object dtype, str algori
                 return None
     elif not plan_info(g2, "fwd", "direct", dtype)["direct_kernels"]:
         return None
-    wa = np.asarray(w)
-    if not np.isfinite(wa).all():
-        return None
-    Cg, Kg = C // G, K // G
-    wt = wa.reshape(G, Kg, Cg, R, S)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-    return g2, np.ascontiguousarray(wt).reshape(-1)
+    wt = _flip_weight(w, geometry, dtype, nthreads)
+    return None if wt is None else (g2, wt)
+
+
+cdef object _flip_weight(object w, tuple geometry, object dtype, int nthreads):
+    """The flipped, transposed weight of _dgrad_as_forward (G, C/G, K/G, R, S),
+    flattened; None where w holds inf or nan (cx_*_dgrad_flip_weight: 16 input
+    channels of a group a unit, in parallel)."""
+    cdef cx_conv2d_desc d
+    _fill_desc(&d, geometry)
+    cdef Py_ssize_t units = d.groups * ((d.C // d.groups + 15) // 16), u
+    wt = np.empty(d.K * (d.C // d.groups) * d.R * d.S, dtype=dtype)
+    cdef int nt = max(1, min(nthreads, units)), bad = 0
+    cdef const float[::1] wf
+    cdef float[::1] tf
+    cdef const double[::1] wd
+    cdef double[::1] td
+    if dtype == np.float32:
+        wf = w
+        tf = wt
+        with nogil:
+            for u in prange(units, num_threads=nt, schedule="static"):
+                bad |= cx_f32_dgrad_flip_weight(&d, &wf[0], &tf[0], u)
+    else:
+        wd = w
+        td = wt
+        with nogil:
+            for u in prange(units, num_threads=nt, schedule="static"):
+                bad |= cx_f64_dgrad_flip_weight(&d, &wd[0], &td[0], u)
+    return None if bad else wt
 
 
 def conv2d_dgrad(const floating[::1] w, const floating[::1] dy, floating[::1] dx,
                  tuple geometry, str algorithm, int nthreads):
     """dx = conv2d_input(w, dy), arrays flattened."""
     dtype = np.float32 if floating is float else np.float64
-    as_fwd = _dgrad_as_forward(geometry, w, dtype, algorithm)
+    as_fwd = _dgrad_as_forward(geometry, w, dtype, algorithm, nthreads)
     if as_fwd is not None:
         g2, wt = as_fwd
         conv2d_fwd(dy, wt, np.empty(0, dtype), dx, g2, False, algorithm, nthreads)
@@ -535,7 +560,7 @@ def conv2d_dgrad_fold(const floating[::1] w, const floating[::1] dy, floating[::
     it (fold_pad2d). The sums are the same as fold_pad2d's, added in another
     order (the padded rows last)."""
     dtype = np.float32 if floating is float else np.float64
-    as_fwd = _dgrad_as_forward(geometry, w, dtype, "direct")
+    as_fwd = _dgrad_as_forward(geometry, w, dtype, "direct", nthreads)
     if as_fwd is None:
         return False
     g2, wt = as_fwd
@@ -614,7 +639,7 @@ def conv2d_dgrad_ring(const floating[::1] w, const floating[::1] dy, floating[::
     the input position it copied, padded columns before padded rows; folded
     (streamed), the padded positions' products inside the tiles' sums."""
     dtype = np.float32 if floating is float else np.float64
-    as_fwd = _dgrad_as_forward(geometry, w, dtype, "direct")
+    as_fwd = _dgrad_as_forward(geometry, w, dtype, "direct", nthreads)
     if as_fwd is None:
         return False
     g2, wt = as_fwd

@@ -141,6 +141,7 @@ cdef extern from "cx_conv.h" nogil:
     int cx_f32_conv2d_tapfold(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
                             const cx_conv2d_plan *pl, Py_ssize_t Hp, Py_ssize_t Wp,
                             const Py_ssize_t *src_h, const Py_ssize_t *src_w)
+    int cx_f32_dgrad_flip_weight(const cx_conv2d_desc *d, const float *w, float *wt, Py_ssize_t u)
     int cx_f32_conv2d_dgrad_border_weight(const cx_conv2d_desc *d, const float *w, float *wt,
                                          Py_ssize_t u)
     void cx_f32_conv2d_dgrad_border(const cx_conv2d_desc *d, const float *w, const float *dy,
@@ -208,6 +209,7 @@ cdef extern from "cx_conv.h" nogil:
     int cx_f64_conv2d_tapfold(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,
                             const cx_conv2d_plan *pl, Py_ssize_t Hp, Py_ssize_t Wp,
                             const Py_ssize_t *src_h, const Py_ssize_t *src_w)
+    int cx_f64_dgrad_flip_weight(const cx_conv2d_desc *d, const double *w, double *wt, Py_ssize_t u)
     int cx_f64_conv2d_dgrad_border_weight(const cx_conv2d_desc *d, const double *w, double *wt,
                                          Py_ssize_t u)
     void cx_f64_conv2d_dgrad_border(const cx_conv2d_desc *d, const double *w, const double *dy,

@@ -270,6 +270,11 @@ typedef struct {
     int P##conv2d_tapfold(const cx_conv2d_desc *d, const cx_conv2d_desc *d2,           \
                           const cx_conv2d_plan *plan, ptrdiff_t Hp, ptrdiff_t Wp,       \
                           const ptrdiff_t *src_h, const ptrdiff_t *src_w);              \
+    /* the stride-1 input gradient's forward weight: wt (G, C/G, K/G, R, S) = w (K,     \
+       C/G, R, S) transposed per group, its taps reversed; unit u of groups *          \
+       ceil(C/G / 16): 16 input channels; returns 1 where a weight it read is inf or    \
+       nan (0 otherwise) */                                                             \
+    int P##dgrad_flip_weight(const cx_conv2d_desc *d, const T *w, T *wt, ptrdiff_t u);  \
     /* its weight: wt = w (K, C/G, R, S) as (G, C/G in blocks of 16, R, S, K/G, 16),   \
        unit u of groups * ceil(K/G / 16): 16 output channels of a group; returns 1      \
        where a weight it read is inf or nan (0 otherwise) */                            \

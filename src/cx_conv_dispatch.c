@@ -185,6 +185,8 @@ static void cx_f64_route_nhwc_plan(const cx_conv2d_desc *d, int op, cx_conv2d_pl
                             const cx_conv2d_plan *pl, ptrdiff_t Hp, ptrdiff_t Wp,          \
                             const ptrdiff_t *src_h, const ptrdiff_t *src_w)                \
     { return CX_PICK_PL(PFX, conv2d_tapfold, pl)(d, d2, pl, Hp, Wp, src_h, src_w); }       \
+    int PUB##dgrad_flip_weight(const cx_conv2d_desc *d, const T *w, T *wt, ptrdiff_t u)    \
+    { return CX_PICK(PFX, dgrad_flip_weight)(d, w, wt, u); }                               \
     int PUB##conv2d_dgrad_border_weight(const cx_conv2d_desc *d, const T *w, T *wt,        \
                                         ptrdiff_t u)                                       \
     { return CX_PICK(PFX, conv2d_dgrad_border_weight)(d, w, wt, u); }                      \
