@@ -263,6 +263,19 @@ def test_border_ab_script(tmp_path):
     assert bad.returncode != 0 and "unknown shape" in bad.stderr
 
 
+def test_border_only_ab_script(tmp_path):
+    """bench/border_only_ab.py: the same build's padding-mode border loaded
+    twice agrees with itself and is timed in rounds; a usage error."""
+    so = convx._conv.__file__
+    run = _script_runner("border_only_ab.py", tmp_path)
+    out = run(so, so, "1", "replicate", "2", "0.01")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("lenet2 border T1 replicate: ") and "median" in out.stdout
+    assert out.stdout.count("B/A per round") == 1
+    bad = run(so)
+    assert bad.returncode != 0 and "border_only_ab.py" in bad.stderr
+
+
 def test_so_ab_script(tmp_path):
     """bench/so_ab.py: the same build loaded twice agrees with itself and times
     both (forward, the input gradient's form, the weight gradient); a usage
