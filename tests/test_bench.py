@@ -276,6 +276,20 @@ def test_border_only_ab_script(tmp_path):
     assert bad.returncode != 0 and "border_only_ab.py" in bad.stderr
 
 
+def test_conv3d_algos_script(tmp_path):
+    """bench/conv3d_algos.py: one 3-D layer's forward and input gradient timed
+    with both explicit algorithms (a direct / im2col ratio each); a usage
+    error."""
+    run = _script_runner("conv3d_algos.py", tmp_path)
+    out = run("1", "1", "0.001", "--first", "1")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2 and all("direct / im2col" in r for r in lines), out.stdout
+    assert float(lines[0].split("direct / im2col ")[1]) > 0
+    bad = run("1")
+    assert bad.returncode != 0 and "conv3d_algos.py" in bad.stderr
+
+
 def test_so_ab_script(tmp_path):
     """bench/so_ab.py: the same build loaded twice agrees with itself and times
     both (forward, the input gradient's form, the weight gradient); a usage
