@@ -1560,7 +1560,14 @@ static const CX_NAME(dk_fwdre_fn) CX_NAME(dk_fwdre_fns)[2][3][3] = {
    vbroadcastss among its S FMAs. Zen 4: the separate broadcasts cost FP-pipe
    time the FMAs need (a 56-wide 3x3 row's edge tiles, 15 of 16 broadcasts and
    41 of 42 FMAs, ran 5.2-5.5% cheaper, not 2.4%); this form ran res3x3_64's
-   forward 3.4% faster, res3x3_256's 9%, conv3d_32's 6%, lenet2's 1%. */
+   forward 3.4% faster, res3x3_256's 9%, conv3d_32's 6%, lenet2's 1%.
+   Zen 5 (two 512-bit FMA pipes, two 512-bit loads a cycle) goes the other
+   way: 14-pixel 3-tap rows issue 45 loads per 42 FMAs this way, 19 with the
+   broadcasts apart, and the tile is bound by loads (session 35, one process:
+   conv3d_32's forward 0.75x, res3x3_256's 0.81x the time with the broadcasts
+   apart). Both forms are built (CX_DK_EMBC: the embedded one exists) and
+   the plan takes the embedded one only where the FMAs run as halves
+   (cx_dk_embc). */
 #if CX_DK_CV && CX_TSIZE == 4 && defined(__x86_64__)
 #define CX_DK_EMBC 1
 #else
@@ -1709,7 +1716,8 @@ static CX_DK_INLINE CX_DV CX_NAME(dk_fold_w)(const int NP, const int S, const in
 }
 
 static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, const int TL,
-                                                const int TH, const int FOLD, ptrdiff_t taps,
+                                                const int TH, const int FOLD, const int EMB,
+                                                ptrdiff_t taps,
                                                 const CX_T *restrict wq,
                                                 const CX_T *restrict base,
                                                 const ptrdiff_t *restrict off,
@@ -1732,26 +1740,32 @@ static CX_DK_INLINE void CX_NAME(dk_fwdcs_tile)(const int NP, const int S, const
             wv[s] = CX_NAME(dv_load)(wq + (t + s) * CX_DK_CVL);
         const CX_T *xp = base + off[t];
 #if CX_DK_EMBC
-        /* (the same pointer once per tap, through an asm the compiler cannot
-           see through: pixel e's S loads are then not merged into one) */
-        const CX_T *xs[7];
-        CX_DK_UNROLL for (int s = 0; s < S; ++s) {
-            xs[s] = xp;
-            __asm__ volatile("" : "+r"(xs[s]));
-        }
-#endif
-        CX_DK_UNROLL for (int e = TL; e < NP + S - 1 - TH; ++e) {
-#if CX_DK_EMBC
-            CX_DK_UNROLL for (int s = 0; s < S; ++s)
-                if (e - s >= 0 && e - s < NP)
-                    acc[e - s] += CX_NAME(dk_fold_w)(NP, S, TL, TH, FOLD, wv, e - s, s) *
-                                  CX_NAME(dv_splat)(xs[s][e]);
+        if (EMB) {
+            /* (the same pointer once per tap, through an asm the compiler
+               cannot see through: pixel e's S loads are then not merged into
+               one) */
+            const CX_T *xs[7];
+            CX_DK_UNROLL for (int s = 0; s < S; ++s) {
+                xs[s] = xp;
+                __asm__ volatile("" : "+r"(xs[s]));
+            }
+            CX_DK_UNROLL for (int e = TL; e < NP + S - 1 - TH; ++e)
+                CX_DK_UNROLL for (int s = 0; s < S; ++s)
+                    if (e - s >= 0 && e - s < NP)
+                        acc[e - s] += CX_NAME(dk_fold_w)(NP, S, TL, TH, FOLD, wv, e - s, s) *
+                                      CX_NAME(dv_splat)(xs[s][e]);
+        } else
 #else
-            const CX_DV bx = CX_NAME(dv_splat)(xp[e]);
-            CX_DK_UNROLL for (int s = 0; s < S; ++s)
-                if (e - s >= 0 && e - s < NP)
-                    acc[e - s] += CX_NAME(dk_fold_w)(NP, S, TL, TH, FOLD, wv, e - s, s) * bx;
+        (void)EMB;
 #endif
+        {
+            CX_DK_UNROLL for (int e = TL; e < NP + S - 1 - TH; ++e) {
+                const CX_DV bx = CX_NAME(dv_splat)(xp[e]);
+                CX_DK_UNROLL for (int s = 0; s < S; ++s)
+                    if (e - s >= 0 && e - s < NP)
+                        acc[e - s] += CX_NAME(dk_fold_w)(NP, S, TL, TH, FOLD, wv, e - s, s) *
+                                      bx;
+            }
         }
         t += S;
     } while (t < taps);
@@ -1775,16 +1789,24 @@ static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdc_fns)[6] = {
     CX_NAME(dk_fwdc_8), CX_NAME(dk_fwdc_12), CX_NAME(dk_fwdc_14)};
 /* dk_fwdcs_NP_S and its edge forms dk_fwdcs_NP_S_e1 (the first (S-1)/2 band
    pixels left out), _e2 (the last (S-1)/2), _e3 (both): "same" padding's zero
-   columns at the row's first and last tiles */
-#define CX_DK_FWDCS1(NP, S, SUF, TL, TH, FOLD)                                             \
-    static void CX_NAME(dk_fwdcs_##NP##_##S##SUF)(ptrdiff_t taps, const CX_T *wq,          \
-                                                  const CX_T *base, const ptrdiff_t *off,  \
-                                                  const CX_T *bias, CX_T *tr, CX_T *yo,    \
-                                                  ptrdiff_t ldc, unsigned m)               \
+   columns at the row's first and last tiles; dk_fwdcsb_NP_S...: the same
+   with embedded broadcasts (CX_DK_EMBC) */
+#define CX_DK_FWDCS2(B, EMB, NP, S, SUF, TL, TH, FOLD)                                      \
+    static void CX_NAME(dk_fwdcs##B##_##NP##_##S##SUF)(ptrdiff_t taps, const CX_T *wq,     \
+                                                       const CX_T *base,                    \
+                                                       const ptrdiff_t *off,                \
+                                                       const CX_T *bias, CX_T *tr,          \
+                                                       CX_T *yo, ptrdiff_t ldc, unsigned m) \
     {                                                                                      \
-        CX_NAME(dk_fwdcs_tile)(NP, S, TL, TH, FOLD, taps, wq, base, off, bias, tr, yo, ldc, \
-                               m);                                                         \
+        CX_NAME(dk_fwdcs_tile)(NP, S, TL, TH, FOLD, EMB, taps, wq, base, off, bias, tr, yo, \
+                               ldc, m);                                                    \
     }
+#if CX_DK_EMBC
+#define CX_DK_FWDCS1(NP, S, SUF, TL, TH, FOLD)                                             \
+    CX_DK_FWDCS2(, 0, NP, S, SUF, TL, TH, FOLD) CX_DK_FWDCS2(b, 1, NP, S, SUF, TL, TH, FOLD)
+#else
+#define CX_DK_FWDCS1(NP, S, SUF, TL, TH, FOLD) CX_DK_FWDCS2(, 0, NP, S, SUF, TL, TH, FOLD)
+#endif
 #define CX_DK_FWDCS(NP, S)                                                                 \
     CX_DK_FWDCS1(NP, S, , 0, 0, 0) CX_DK_FWDCS1(NP, S, _e1, (S - 1) / 2, 0, 0)            \
     CX_DK_FWDCS1(NP, S, _e2, 0, (S - 1) / 2, 0)                                           \
@@ -1800,6 +1822,7 @@ CX_DK_FWDCS_S(3) CX_DK_FWDCS_S(5) CX_DK_FWDCS_S(7)
 #undef CX_DK_FWDCS_S
 #undef CX_DK_FWDCS
 #undef CX_DK_FWDCS1
+#undef CX_DK_FWDCS2
 
 /* AVX2's 12-pixel tile of 3-tap rows in assembly. Its 12 accumulators, 3 tap
    vectors and a broadcast take all 16 registers; GCC 12 compiles the C tile
@@ -1857,21 +1880,26 @@ static void CX_NAME(dk_fwdcs_12_3a)(ptrdiff_t taps, const CX_T *wq, const CX_T *
 #else
 #define CX_DK_ASM12 0
 #endif
-#define CX_DK_FWDCS_E(NP, S)                                                               \
-    {{CX_NAME(dk_fwdcs_##NP##_##S), CX_NAME(dk_fwdcs_##NP##_##S##_e1),                    \
-      CX_NAME(dk_fwdcs_##NP##_##S##_e2), CX_NAME(dk_fwdcs_##NP##_##S##_e3)},              \
-     {CX_NAME(dk_fwdcs_##NP##_##S), CX_NAME(dk_fwdcs_##NP##_##S##_f1),                    \
-      CX_NAME(dk_fwdcs_##NP##_##S##_f2), CX_NAME(dk_fwdcs_##NP##_##S##_f3)},              \
-     {CX_NAME(dk_fwdcs_##NP##_##S), CX_NAME(dk_fwdcs_##NP##_##S##_g1),                    \
-      CX_NAME(dk_fwdcs_##NP##_##S##_g2), CX_NAME(dk_fwdcs_##NP##_##S##_g3)}}
-#define CX_DK_FWDCS_ROW(S)                                                                 \
-    {CX_DK_FWDCS_E(4, S), CX_DK_FWDCS_E(6, S), CX_DK_FWDCS_E(7, S), CX_DK_FWDCS_E(8, S),   \
-     CX_DK_FWDCS_E(12, S), CX_DK_FWDCS_E(14, S)}
-/* [S = 3, 5, 7][index of NP in cx_dk_nps][0 zero padding, 1 reflect, 2
-   replicate: the left-out pixels' products folded, cx_dk_fold][edge: 0 every
-   band pixel, 1 the first (S-1)/2 left out, 2 the last, 3 both] */
-static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdcs_fns)[3][6][3][4] = {
-    CX_DK_FWDCS_ROW(3), CX_DK_FWDCS_ROW(5), CX_DK_FWDCS_ROW(7)};
+#define CX_DK_FWDCS_E(B, NP, S)                                                            \
+    {{CX_NAME(dk_fwdcs##B##_##NP##_##S), CX_NAME(dk_fwdcs##B##_##NP##_##S##_e1),          \
+      CX_NAME(dk_fwdcs##B##_##NP##_##S##_e2), CX_NAME(dk_fwdcs##B##_##NP##_##S##_e3)},    \
+     {CX_NAME(dk_fwdcs##B##_##NP##_##S), CX_NAME(dk_fwdcs##B##_##NP##_##S##_f1),          \
+      CX_NAME(dk_fwdcs##B##_##NP##_##S##_f2), CX_NAME(dk_fwdcs##B##_##NP##_##S##_f3)},    \
+     {CX_NAME(dk_fwdcs##B##_##NP##_##S), CX_NAME(dk_fwdcs##B##_##NP##_##S##_g1),          \
+      CX_NAME(dk_fwdcs##B##_##NP##_##S##_g2), CX_NAME(dk_fwdcs##B##_##NP##_##S##_g3)}}
+#define CX_DK_FWDCS_ROW(B, S)                                                              \
+    {CX_DK_FWDCS_E(B, 4, S), CX_DK_FWDCS_E(B, 6, S), CX_DK_FWDCS_E(B, 7, S),              \
+     CX_DK_FWDCS_E(B, 8, S), CX_DK_FWDCS_E(B, 12, S), CX_DK_FWDCS_E(B, 14, S)}
+/* [0 broadcasts apart, 1 embedded (CX_DK_EMBC; cx_dk_embc)][S = 3, 5, 7][index
+   of NP in cx_dk_nps][0 zero padding, 1 reflect, 2 replicate: the left-out
+   pixels' products folded, cx_dk_fold][edge: 0 every band pixel, 1 the first
+   (S-1)/2 left out, 2 the last, 3 both] */
+static const CX_NAME(dk_fwdc_fn) CX_NAME(dk_fwdcs_fns)[1 + CX_DK_EMBC][3][6][3][4] = {
+    {CX_DK_FWDCS_ROW(, 3), CX_DK_FWDCS_ROW(, 5), CX_DK_FWDCS_ROW(, 7)},
+#if CX_DK_EMBC
+    {CX_DK_FWDCS_ROW(b, 3), CX_DK_FWDCS_ROW(b, 5), CX_DK_FWDCS_ROW(b, 7)},
+#endif
+};
 #undef CX_DK_FWDCS_ROW
 #undef CX_DK_FWDCS_E
 #endif
@@ -1897,6 +1925,21 @@ static ptrdiff_t cx_dk_slide(const cx_conv2d_desc *d)
         return d->S;
     return d->S % 3 == 0 ? 3 : d->S % 5 == 0 ? 5 : d->S % 7 == 0 ? 7 : 0;
 }
+
+/* Do the sliding tiles take their embedded-broadcast form (CX_DK_EMBC)? Where
+   the CPU runs 512-bit FMAs as two halves (Zen 4: the broadcasts apart would
+   take FP-pipe time), not where it has two full-width FMA pipes (Zen 5,
+   Intel: the tile is then bound by its loads). Both forms give the same bits. */
+#if CX_DK_EMBC
+static int cx_dk_embc(void)
+{
+    if (cx_dev_flags & CX_DEV_EMBC)
+        return 1;
+    if (cx_dev_flags & CX_DEV_NO_EMBC)
+        return 0;
+    return cx_cpu_avx512_halves();
+}
+#endif
 
 #if CX_DK_CV
 /* (not inlined: inlined into the caller's loop over pixel blocks, GCC kept 16
@@ -2914,8 +2957,14 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
         /* kernel rows of 3, 5 or 7 contiguous taps (or of chunks of them):
            the sliding tiles */
         const ptrdiff_t slide = cx_dk_slide(d);
+        /* (their embedded-broadcast form where the FMAs run as halves) */
+#if CX_DK_EMBC
+        const int emb = cx_dk_embc();
+#else
+        const int emb = 0;
+#endif
         if (slide)
-            fn = CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi][0][0];
+            fn = CX_NAME(dk_fwdcs_fns)[emb][(slide - 3) / 2][npi][0][0];
         const CX_NAME(dk_fwdc_fn) fn0 = fn;
         /* (a padding mode folded onto the taps, cx_dk_fold: below) */
         const int fold = cx_dk_fold(pl);
@@ -2948,7 +2997,7 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
            tiles are exactly a row's first and last: cx_dk_fold) */
         const int fmode = (fold & 2) ? (d->pad_mode == CX_PAD_REFLECT ? 1 : 2) : 0;
         const CX_NAME(dk_fwdc_fn) *efn =
-            slide ? CX_NAME(dk_fwdcs_fns)[(slide - 3) / 2][npi][fmode] : NULL;
+            slide ? CX_NAME(dk_fwdcs_fns)[emb][(slide - 3) / 2][npi][fmode] : NULL;
         /* channels-first outputs, 16 lanes: each tile transposes its results
            and stores them in place (dk_fwdc_out), not through tr */
         const int fused = CX_DK_CV && !pl->dk_nhwc && !(cx_dev_flags & CX_DEV_NO_FWDCT);

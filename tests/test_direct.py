@@ -1331,3 +1331,74 @@ def test_mode_forward_fold_keeps_nonfinite_inputs(isa, case, bad):
                     np.testing.assert_array_equal(kind(got), kind(want))
                 fin = np.isfinite(want)
                 np.testing.assert_allclose(got[fin], want[fin], rtol=2e-5, atol=2e-5)
+
+
+EMBC, NO_EMBC = 1 << 32, 1 << 33       # CX_DEV_EMBC, CX_DEV_NO_EMBC
+EMBC_CASES = FOLD_CASES[:6] + [
+    ("k32_w56_3x3", (2, 16, 6, 56), (32, 16, 3, 3), 1, 1),
+    ("k16_w30_5x5", (1, 8, 7, 30), (16, 8, 5, 5), 2, 1),
+]
+
+
+@pytest.mark.skipif("avx512" not in PATHS, reason="this CPU has no AVX-512")
+@pytest.mark.parametrize("case", EMBC_CASES, ids=[c[0] for c in EMBC_CASES])
+def test_sliding_tiles_embedded_broadcasts_same_bits(dev_flags, case):
+    """The AVX-512 float32 sliding channel-vector tiles in their two forms, an
+    FMA's own broadcast of its pixel (CX_DEV_EMBC, taken where 512-bit FMAs run
+    as halves) and a pixel broadcast once for its S taps (CX_DEV_NO_EMBC,
+    elsewhere): the same FMAs in the same order, so the same bits, forward and
+    stride-1 input gradient (a forward on the same tiles), zero padding's edge
+    tiles and a reflect or replicate padding's folded ones, 1 and 2 threads;
+    both within float32 rounding of the float64 forward. And the default is
+    one of the two."""
+    _, xs, ws, padding, groups = case
+    before = _conv.active_isa()
+    try:
+        _conv.select_isa("avx512")
+        x, w = _fold_layer(case, np.float32, False)
+        want = convx.conv2d(x.astype(np.float64), w.astype(np.float64), padding=padding,
+                            groups=groups)
+        gy = np.random.default_rng(5).standard_normal(want.shape).astype(np.float32)
+        for mode in ("zeros", "reflect", "replicate"):
+            for threads in (1, 2):
+                kw = dict(padding=padding, groups=groups, padding_mode=mode,
+                          algorithm="direct", threads=threads)
+                got = {}
+                for flags in (0, EMBC, NO_EMBC):
+                    dev_flags(flags)
+                    got[flags] = (convx.conv2d(x, w, **kw),
+                                  convx.conv2d_input(x.shape, w, gy, **kw))
+                dev_flags(0)
+                for a, b in zip(got[EMBC], got[NO_EMBC]):
+                    np.testing.assert_array_equal(a, b)
+                for a, b in zip(got[0], got[NO_EMBC]):
+                    np.testing.assert_array_equal(a, b)
+                if mode == "zeros":
+                    np.testing.assert_allclose(got[EMBC][0], want, rtol=2e-5, atol=2e-5)
+    finally:
+        _conv.select_isa(before)
+
+
+@pytest.mark.skipif("avx512" not in PATHS, reason="this CPU has no AVX-512")
+def test_conv3d_sliding_tiles_embedded_broadcasts_same_bits(dev_flags):
+    """conv3d's native forward and input gradient (the depth-folded channels on
+    the same sliding tiles) give the same bits with either broadcast form."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 16, 5, 9, 30)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((2, 32, 5, 9, 30)).astype(np.float32)
+    before = _conv.active_isa()
+    try:
+        _conv.select_isa("avx512")
+        got = []
+        for flags in (EMBC, NO_EMBC):
+            dev_flags(flags)
+            got.append((convx.conv3d(x, w, padding=1, algorithm="direct"),
+                        convx.conv3d_input(x.shape, w, gy, padding=1, algorithm="direct")))
+        dev_flags(0)
+        for a, b in zip(*got):
+            np.testing.assert_array_equal(a, b)
+        ref = convx.conv3d(x.astype(np.float64), w.astype(np.float64), padding=1)
+        np.testing.assert_allclose(got[0][0], ref, rtol=2e-5, atol=2e-4)
+    finally:
+        _conv.select_isa(before)
