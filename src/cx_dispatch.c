@@ -22,10 +22,12 @@ static const cx_f32_gemm_kernel f32_kernels[] = {
      cx_f32_dot_ukernel_3x4__avx2, 3, 4, "cx_f32_dot_ukernel_3x4__avx2",
      cx_f32_igemm_ukernel_6x16__avx2, {2, 4},
      {cx_f32_gemm_ukernel_2x16_e6__avx2, cx_f32_gemm_ukernel_4x16_e6__avx2},
-     {cx_f32_igemm_ukernel_2x16_e6__avx2, cx_f32_igemm_ukernel_4x16_e6__avx2}},
+     {cx_f32_igemm_ukernel_2x16_e6__avx2, cx_f32_igemm_ukernel_4x16_e6__avx2},
+     cx_f32_agemm_ukernel_6x16__avx2},
     {cx_f32_gemm_ukernel_8x48__avx512, 8, 48, 256, 144, 1536, "cx_f32_gemm_ukernel_8x48__avx512",
      cx_f32_dot_ukernel_4x6__avx512, 4, 6, "cx_f32_dot_ukernel_4x6__avx512",
-     cx_f32_igemm_ukernel_8x48__avx512},
+     cx_f32_igemm_ukernel_8x48__avx512, {0, 0}, {NULL, NULL}, {NULL, NULL},
+     cx_f32_agemm_ukernel_8x48__avx512},
 #endif
 };
 
@@ -38,10 +40,12 @@ static const cx_f64_gemm_kernel f64_kernels[] = {
      cx_f64_dot_ukernel_3x4__avx2, 3, 4, "cx_f64_dot_ukernel_3x4__avx2",
      cx_f64_igemm_ukernel_6x8__avx2, {2, 4},
      {cx_f64_gemm_ukernel_2x8_e6__avx2, cx_f64_gemm_ukernel_4x8_e6__avx2},
-     {cx_f64_igemm_ukernel_2x8_e6__avx2, cx_f64_igemm_ukernel_4x8_e6__avx2}},
+     {cx_f64_igemm_ukernel_2x8_e6__avx2, cx_f64_igemm_ukernel_4x8_e6__avx2},
+     cx_f64_agemm_ukernel_6x8__avx2},
     {cx_f64_gemm_ukernel_8x24__avx512, 8, 24, 256, 96, 768, "cx_f64_gemm_ukernel_8x24__avx512",
      cx_f64_dot_ukernel_4x6__avx512, 4, 6, "cx_f64_dot_ukernel_4x6__avx512",
-     cx_f64_igemm_ukernel_8x24__avx512},
+     cx_f64_igemm_ukernel_8x24__avx512, {0, 0}, {NULL, NULL}, {NULL, NULL},
+     cx_f64_agemm_ukernel_8x24__avx512},
 #endif
 };
 
@@ -49,10 +53,12 @@ static const cx_f64_gemm_kernel f64_kernels[] = {
 /* Narrow tiles (cx_gemm.h), AVX-512 only: MR 12 x 2 vectors, the blocks of the main tile. */
 static const cx_f32_gemm_kernel f32_narrow_avx512 = {
     cx_f32_gemm_ukernel_12x32__avx512, 12, 32, 256, 144, 1536,
-    "cx_f32_gemm_ukernel_12x32__avx512", NULL, 0, 0, "", NULL};
+    "cx_f32_gemm_ukernel_12x32__avx512", NULL, 0, 0, "", NULL, {0, 0}, {NULL, NULL},
+    {NULL, NULL}, cx_f32_agemm_ukernel_12x32__avx512};
 static const cx_f64_gemm_kernel f64_narrow_avx512 = {
     cx_f64_gemm_ukernel_12x16__avx512, 12, 16, 256, 96, 768,
-    "cx_f64_gemm_ukernel_12x16__avx512", NULL, 0, 0, "", NULL};
+    "cx_f64_gemm_ukernel_12x16__avx512", NULL, 0, 0, "", NULL, {0, 0}, {NULL, NULL},
+    {NULL, NULL}, cx_f64_agemm_ukernel_12x16__avx512};
 #endif
 
 static int active_isa = CX_ISA_GENERIC;

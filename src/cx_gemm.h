@@ -22,7 +22,8 @@
  *   cx_f32_gemm_ukernel_8x48__avx512  cx_f64_gemm_ukernel_8x24__avx512  AVX-512F
  *   cx_f32_gemm_ukernel_12x32__avx512 cx_f64_gemm_ukernel_12x16__avx512 AVX-512F, narrow
  * each with an indirect twin (cx_*_igemm_ukernel_*) that reads B row p in place
- * at b + boff[p], and a dot-product tile (cx_*_dot_ukernel_*) described below.
+ * at b + boff[p], the SIMD ones an A-row twin (cx_*_agemm_ukernel_*) that reads
+ * A's rows in place at a + i*lda, and a dot-product tile (cx_*_dot_ukernel_*) described below.
  * The AVX2 tiles have edge twins of 4 and 2 rows (cx_*_gemm_ukernel_4x16_e6__avx2
  * ...: "e6", they read A panels packed for 6 rows) for a last block of 1-4 rows.
  */
@@ -35,6 +36,14 @@ typedef void (*cx_f32_ukernel_fn)(ptrdiff_t kc, const float *a, const float *b, 
                                   float *c,
                                   ptrdiff_t rsc, ptrdiff_t csc, int accumulate,
                                   ptrdiff_t m, ptrdiff_t n);
+/* A-row variant (cx_*_agemm_ukernel_*): A's MR rows read in place, row i at
+   a + i*lda; full row blocks only (m == MR; n <= NR as the packed kernel) */
+typedef void (*cx_f32_aukernel_fn)(ptrdiff_t kc, const float *a, ptrdiff_t lda, const float *b,
+                                   ptrdiff_t ldb, float *c, ptrdiff_t rsc, ptrdiff_t csc,
+                                   int accumulate, ptrdiff_t m, ptrdiff_t n);
+typedef void (*cx_f64_aukernel_fn)(ptrdiff_t kc, const double *a, ptrdiff_t lda,
+                                   const double *b, ptrdiff_t ldb, double *c, ptrdiff_t rsc,
+                                   ptrdiff_t csc, int accumulate, ptrdiff_t m, ptrdiff_t n);
 typedef void (*cx_f32_iukernel_fn)(ptrdiff_t kc, const float *a, const float *b,
                                    const ptrdiff_t *boff, float *c, ptrdiff_t rsc, ptrdiff_t csc,
                                    int accumulate, ptrdiff_t m, ptrdiff_t n);
@@ -81,6 +90,7 @@ typedef struct {
     ptrdiff_t edge_mr[2];
     cx_f32_ukernel_fn edge_ukernel[2];
     cx_f32_iukernel_fn edge_iukernel[2];
+    cx_f32_aukernel_fn aukernel;   /* A-row variant (same tile), or NULL */
 } cx_f32_gemm_kernel;
 
 typedef struct {
@@ -98,6 +108,7 @@ typedef struct {
     ptrdiff_t edge_mr[2];
     cx_f64_ukernel_fn edge_ukernel[2];
     cx_f64_iukernel_fn edge_iukernel[2];
+    cx_f64_aukernel_fn aukernel;   /* A-row variant (same tile), or NULL */
 } cx_f64_gemm_kernel;
 
 /* Instruction-set paths, lowest first. */
@@ -165,6 +176,24 @@ void cx_f32_gemm_ukernel_12x32__avx512(ptrdiff_t, const float *, const float *, 
                                         ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f64_gemm_ukernel_12x16__avx512(ptrdiff_t, const double *, const double *, ptrdiff_t,
                                         double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
+void cx_f32_agemm_ukernel_6x16__avx2(ptrdiff_t, const float *, ptrdiff_t, const float *,
+                                     ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t,
+                                     ptrdiff_t);
+void cx_f64_agemm_ukernel_6x8__avx2(ptrdiff_t, const double *, ptrdiff_t, const double *,
+                                    ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t,
+                                    ptrdiff_t);
+void cx_f32_agemm_ukernel_8x48__avx512(ptrdiff_t, const float *, ptrdiff_t, const float *,
+                                       ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t,
+                                       ptrdiff_t);
+void cx_f64_agemm_ukernel_8x24__avx512(ptrdiff_t, const double *, ptrdiff_t, const double *,
+                                       ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t,
+                                       ptrdiff_t);
+void cx_f32_agemm_ukernel_12x32__avx512(ptrdiff_t, const float *, ptrdiff_t, const float *,
+                                        ptrdiff_t, float *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t,
+                                        ptrdiff_t);
+void cx_f64_agemm_ukernel_12x16__avx512(ptrdiff_t, const double *, ptrdiff_t, const double *,
+                                        ptrdiff_t, double *, ptrdiff_t, ptrdiff_t, int, ptrdiff_t,
+                                        ptrdiff_t);
 void cx_f32_gemm_ukernel_4x16_e6__avx2(ptrdiff_t, const float *, const float *, ptrdiff_t, float *,
                                        ptrdiff_t, ptrdiff_t, int, ptrdiff_t, ptrdiff_t);
 void cx_f32_igemm_ukernel_4x16_e6__avx2(ptrdiff_t, const float *, const float *, const ptrdiff_t *,

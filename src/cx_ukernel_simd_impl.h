@@ -17,6 +17,12 @@
  * same chain of FMAs in the same order as the main kernel's, so the result is
  * bit-identical, only cheaper.
  *
+ * With UK_AROWS defined, A is not a panel but MR rows read in place, row i
+ * at a + i*lda (element p of it at a[i*lda + p]): the channels-last 1x1
+ * forward's pixel rows, with no packing. Only full tiles of rows (m == UK_MR;
+ * a driver packs a last, shorter block); the same FMAs in the same order as
+ * the packed kernel, so the same bits.
+ *
  * Include after defining:
  *   UK_NAME, UK_T, UK_V (vector type), UK_VLEN (lanes), UK_MR, UK_NV (vectors per row),
  *   UK_LOAD(p), UK_STORE(p, v), UK_BCAST(x), UK_FMA(a, b, c) (a*b + c), UK_ZERO(),
@@ -30,7 +36,11 @@
 _Static_assert(UK_ASTRIDE >= UK_MR, "an A panel narrower than the tile");
 _Static_assert(UK_MR * UK_NR <= CX_GEMM_TILE_MAX, "tile larger than CX_GEMM_TILE_MAX (cx_gemm.h)");
 
-#ifdef UK_INDIRECT
+#if defined(UK_AROWS)
+UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, ptrdiff_t lda,
+                       const UK_T *restrict b, ptrdiff_t ldb, UK_T *restrict c, ptrdiff_t rsc,
+                       ptrdiff_t csc, int accumulate, ptrdiff_t m, ptrdiff_t n)
+#elif defined(UK_INDIRECT)
 /* Indirect variant: row p of B is b + boff[p] (NR values read in place). */
 UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restrict b,
                        const ptrdiff_t *restrict boff, UK_T *restrict c, ptrdiff_t rsc,
@@ -47,7 +57,26 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
 #pragma GCC unroll 4
         for (int v = 0; v < UK_NV; ++v)
             acc[i][v] = UK_ZERO();
+#ifdef UK_AROWS
+    /* the next row block's lines (rows a + (MR + r)*lda, kc elements each),
+       one a step: a driver walking row blocks in order reads them next */
+    const ptrdiff_t pf_line = 64 / (ptrdiff_t)sizeof(UK_T);
+    const ptrdiff_t pf_row = (kc + pf_line - 1) / pf_line;
+    const UK_T *pf = a + UK_MR * lda;
+    ptrdiff_t pf_left = pf_row, pf_rows = UK_MR;
+#endif
     for (ptrdiff_t p = 0; p < kc; ++p) {
+#ifdef UK_AROWS
+        if (pf_rows > 0) {
+            __builtin_prefetch(pf);
+            pf += pf_line;
+            if (--pf_left == 0) {
+                pf += lda - pf_row * pf_line;
+                pf_left = pf_row;
+                --pf_rows;
+            }
+        }
+#endif
 #ifdef UK_INDIRECT
         const UK_T *bp = b + boff[p];
 #else
@@ -59,12 +88,20 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
             bv[v] = UK_LOAD(bp + v * UK_VLEN);
 #pragma GCC unroll 16
         for (int i = 0; i < UK_MR; ++i) {
+#ifdef UK_AROWS
+            const UK_V ai = UK_BCAST(a[i * lda]);
+#else
             const UK_V ai = UK_BCAST(a[i]);
+#endif
 #pragma GCC unroll 4
             for (int v = 0; v < UK_NV; ++v)
                 acc[i][v] = UK_FMA(ai, bv[v], acc[i][v]);
         }
+#ifdef UK_AROWS
+        a += 1;
+#else
         a += UK_ASTRIDE;
+#endif
 #ifndef UK_INDIRECT
         b += ldb;
 #endif
@@ -101,6 +138,7 @@ UK_TARGET void UK_NAME(ptrdiff_t kc, const UK_T *restrict a, const UK_T *restric
 #undef UK_NR
 #undef UK_ASTRIDE
 #undef UK_INDIRECT
+#undef UK_AROWS
 #undef UK_NAME
 #undef UK_T
 #undef UK_V

@@ -198,6 +198,37 @@
 #define UK_ZERO() _mm256_setzero_pd()
 #include "cx_ukernel_simd_impl.h"
 
+/* A-row twins (UK_AROWS): A read in place as MR rows of stride lda */
+#define UK_AROWS
+#define UK_NAME cx_f32_agemm_ukernel_6x16__avx2
+#define UK_T float
+#define UK_V __m256
+#define UK_VLEN 8
+#define UK_MR 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_ps(p)
+#define UK_STORE(p, v) _mm256_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm256_set1_ps(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_ps((a), (b))
+#define UK_ZERO() _mm256_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_AROWS
+#define UK_NAME cx_f64_agemm_ukernel_6x8__avx2
+#define UK_T double
+#define UK_V __m256d
+#define UK_VLEN 4
+#define UK_MR 6
+#define UK_NV 2
+#define UK_LOAD(p) _mm256_loadu_pd(p)
+#define UK_STORE(p, v) _mm256_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm256_set1_pd(x)
+#define UK_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm256_add_pd((a), (b))
+#define UK_ZERO() _mm256_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
 #undef UK_TARGET
 
 /* ---- AVX-512F: 32 zmm registers, 8 x 3 accumulators ---- */
@@ -278,6 +309,67 @@
 #include "cx_ukernel_simd_impl.h"
 
 #define UK_NAME cx_f64_gemm_ukernel_12x16__avx512
+#define UK_T double
+#define UK_V __m512d
+#define UK_VLEN 8
+#define UK_MR 12
+#define UK_NV 2
+#define UK_LOAD(p) _mm512_loadu_pd(p)
+#define UK_STORE(p, v) _mm512_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm512_set1_pd(x)
+#define UK_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm512_add_pd((a), (b))
+#define UK_ZERO() _mm512_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
+/* A-row twins (UK_AROWS): A read in place as MR rows of stride lda */
+#define UK_AROWS
+#define UK_NAME cx_f32_agemm_ukernel_8x48__avx512
+#define UK_T float
+#define UK_V __m512
+#define UK_VLEN 16
+#define UK_MR 8
+#define UK_NV 3
+#define UK_LOAD(p) _mm512_loadu_ps(p)
+#define UK_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm512_set1_ps(x)
+#define UK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm512_add_ps((a), (b))
+#define UK_ZERO() _mm512_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_AROWS
+#define UK_NAME cx_f64_agemm_ukernel_8x24__avx512
+#define UK_T double
+#define UK_V __m512d
+#define UK_VLEN 8
+#define UK_MR 8
+#define UK_NV 3
+#define UK_LOAD(p) _mm512_loadu_pd(p)
+#define UK_STORE(p, v) _mm512_storeu_pd((p), (v))
+#define UK_BCAST(x) _mm512_set1_pd(x)
+#define UK_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define UK_ADD(a, b) _mm512_add_pd((a), (b))
+#define UK_ZERO() _mm512_setzero_pd()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_AROWS
+#define UK_NAME cx_f32_agemm_ukernel_12x32__avx512
+#define UK_T float
+#define UK_V __m512
+#define UK_VLEN 16
+#define UK_MR 12
+#define UK_NV 2
+#define UK_LOAD(p) _mm512_loadu_ps(p)
+#define UK_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define UK_BCAST(x) _mm512_set1_ps(x)
+#define UK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define UK_ADD(a, b) _mm512_add_ps((a), (b))
+#define UK_ZERO() _mm512_setzero_ps()
+#include "cx_ukernel_simd_impl.h"
+
+#define UK_AROWS
+#define UK_NAME cx_f64_agemm_ukernel_12x16__avx512
 #define UK_T double
 #define UK_V __m512d
 #define UK_VLEN 8

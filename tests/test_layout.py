@@ -838,3 +838,47 @@ def test_forward_pixel_major_stem_streamed():
     outs = [convx.conv2d(xh, w, b, layout="NHWC", threads=t, **kw) for t in (1, 2)]
     np.testing.assert_array_equal(nchw(outs[0]), convx.conv2d(x, w, b, **kw))
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+# (id, N, C, H, W, K, groups): 1x1 stride-1 forwards on the GEMM, whose pixel
+# rows the tile's A-row twin reads in place in whole blocks of MR rows (the
+# last shorter block packed): pixel counts off the row blocks and the MC
+# blocks, reductions above KC (several KC passes over one output), output
+# channels across several NR panels and within one, groups (a channel
+# offset inside each pixel row)
+AROWS_CASES = [
+    ("res1x1_like", 2, 64, 9, 13, 64, 1),
+    ("reduction_above_kc", 1, 600, 5, 7, 40, 1),
+    ("many_panels", 1, 24, 11, 17, 200, 1),
+    ("groups2", 2, 32, 6, 25, 48, 2),
+    ("one_pixel_block", 1, 16, 2, 3, 8, 1),
+]
+
+
+@pytest.mark.skipif(SUBRUN, reason="runs every SIMD path in-process")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("case", AROWS_CASES, ids=[c[0] for c in AROWS_CASES])
+def test_channels_last_1x1_forward_reads_pixel_rows_in_place(dev_flags, case, dtype):
+    """The channels-last 1x1 stride-1 forward on the GEMM reads its pixel rows
+    in place (the tile's A-row twin, cx_*_agemm_ukernel_*): the same bits as
+    with the rows packed into A panels (CX_DEV_NO_AROWS) on random reals at 1
+    to 3 threads on every SIMD path, and exactly the NCHW forward on integer
+    data."""
+    _, N, C, H, W, K, groups = case
+    rng = np.random.default_rng(N + C + K)
+    kw = dict(groups=groups, algorithm="im2col")
+    for path in SUPPORTED:
+        with on_path(path):
+            for integers in (True, False):
+                if integers:
+                    x = rng.integers(-4, 5, (N, H, W, C)).astype(dtype)
+                    w = rng.integers(-4, 5, (K, C // groups, 1, 1)).astype(dtype)
+                    b = rng.integers(-4, 5, K).astype(dtype)
+                else:
+                    x = rng.standard_normal((N, H, W, C)).astype(dtype)
+                    w = rng.standard_normal((K, C // groups, 1, 1)).astype(dtype)
+                    b = rng.standard_normal(K).astype(dtype)
+                tol = 1e-4 if dtype == np.float32 else 1e-12
+                y = _nhwc_forward_same_with_flag(dev_flags, 1 << 34, x, w, b, kw, tol)
+                if integers:
+                    np.testing.assert_array_equal(nchw(y), convx.conv2d(nchw(x), w, b, **kw))
