@@ -859,8 +859,13 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         # 1.06, 64 -> 128 1.18 | 1.12; not on 8 x 28^2 (6272 pixels) 0.90 |
         # 0.83, nor from 128 channels 0.97 | 0.89 or 16 0.86 | 0.66, nor 64
         # -> 64 (1.28 | 0.98))
+        # (on a Zen 4, whose 512-bit FMAs run as halves; on a Zen 5 the GEMM
+        # won all four, session 35, direct / im2col paired at 1 | 2 threads:
+        # res1x1's 64 -> 256 on 8 x 56^2 1.22 | 1.29, 32 x 28^2 1.18 | 1.18,
+        # 32 -> 128 on 8 x 56^2 1.33 | 1.29, 64 -> 128 1.24 | 1.24)
         expand = (not avx2 and 32 <= Kg <= 64 and Cg >= 2 * Kg and Cg % 16 == 0
-                  and geo.N * geo.H * geo.W >= 20000 and _channel_tiles(dtype))
+                  and geo.N * geo.H * geo.W >= 20000 and _channel_tiles(dtype)
+                  and _conv.cpu_avx512_halves())
         if pointwise and not ((pointwise_tiles(Kg, Cg)
                                and (threads == 1 or geo.N * geo.H * geo.W >= 256)) or expand):
             return "im2col", lambda: ("1x1 stride-1 convolution: a plain GEMM on "
