@@ -763,8 +763,16 @@ def _auto_rule(op, geo, dtype=np.float32, fft=True, threads=1):
         # 0.85-0.87, the input gradient of 16 -> 64 x 7^2 0.81. Weight
         # gradients stay on the GEMM: 0.10-0.73. Wider rows too: within
         # 10-15% either way, 0.82-1.16, on 28^2 and 56^2 images.)
+        # (measured on a Zen 4, whose 512-bit FMAs run as halves; on a Zen 5
+        # the GEMM from 14-pixel rows, session 35, im2col / direct paired at
+        # 1 | 2 threads: 8 x 256 -> 256 x 14^2 0.78 | 0.83 forward, 0.87 |
+        # 0.89 input gradient, 8 x 1024 -> 256 x 14^2 0.73 | 0.82, 0.85 |
+        # 0.93, 32 x 64 -> 64 x 14^2 0.88 | 0.90, 0.95 | 0.90; on 7-pixel
+        # rows still the tiles: 8 x 512 -> 128 x 7^2 1.00 | 1.02, 1.23 | 1.25,
+        # 8 x 2048 -> 512 x 7^2 1.25 | 1.10, 1.23 | 1.01)
         q = geo.W if op == "dgrad" else geo.Q
-        return (not avx2 and q <= 16 and cin >= 64 and cout >= 64 and cout % 16 == 0
+        widest = 16 if _conv.cpu_avx512_halves() else 8
+        return (not avx2 and q <= widest and cin >= 64 and cout >= 64 and cout % 16 == 0
                 and _channel_tiles(dtype))
 
     def lane_use(width):
