@@ -391,6 +391,7 @@ double cx_fma_probe_flops(int isa, long n);
 #define CX_DEV_EMBC (1LL << 32) /* AVX-512 float32 sliding channel-vector tiles (dk_fwdcs) with embedded broadcasts (an FMA's own load of its pixel), as on CPUs that run 512-bit FMAs as halves, on any CPU */
 #define CX_DEV_NO_EMBC (1LL << 33) /* ... their broadcasts apart (a pixel loaded once for its S taps' FMAs), as on CPUs with full-width FMA pipes, on any CPU */
 #define CX_DEV_NO_AROWS (1LL << 34) /* channels-last 1x1 stride-1 forward: the pixel rows packed into A panels (nhwc_gather), not read in place by the tile's A-row twin */
+#define CX_DEV_NO_PF3 (1LL << 35) /* 3-D forward on the direct tiles: the next output depth's new input depth not fetched while a depth's tiles run (its fill waits on memory) */
 #define CX_DEV_NO_ZROWS 33554432 /* one-channel row-walking forward tiles (dk_fwdr) whose band rows include zero padding's: those rows' products too, not left out (dk_fwdre) */
 extern long long cx_dev_flags;
 long long cx_set_dev_flags(long long flags);

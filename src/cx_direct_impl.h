@@ -673,6 +673,38 @@ static CX_DK_INLINE void CX_NAME(dk_prefetch_part)(const CX_T *p, ptrdiff_t n, p
 #endif
 }
 
+/* Regions base + i*stride, i < count, of len elements each (a 3-D forward's
+   next input depth: one run of band rows per channel), fetched a part at a
+   time while a band's tiles run (dk_fwd_band). */
+typedef struct {
+    const CX_T *base;
+    ptrdiff_t count, stride, len;
+} CX_NAME(dk_pfset);
+
+/* The regions of s in [count*a/rows, count*b/rows): part a..b of rows. */
+static CX_DK_INLINE void CX_NAME(dk_prefetch_set)(const CX_NAME(dk_pfset) *s, ptrdiff_t a,
+                                                  ptrdiff_t b, ptrdiff_t rows)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    if (!s || rows <= 0)
+        return;
+    const ptrdiff_t i1 = s->count * cx_min(b, rows) / rows;
+    for (ptrdiff_t i = s->count * a / rows; i < i1; ++i) {
+        const char *r = (const char *)(s->base + i * s->stride);
+        const ptrdiff_t bytes = s->len * (ptrdiff_t)sizeof(CX_T);
+        for (ptrdiff_t o = 0; o < bytes; o += 64)
+            __builtin_prefetch(r + o, 0, 3);
+        if (bytes > 0)
+            __builtin_prefetch(r + bytes - 1, 0, 3);
+    }
+#else
+    (void)s;
+    (void)a;
+    (void)b;
+    (void)rows;
+#endif
+}
+
 /* [p, p + n) at once (dk_prefetch_part's whole span). */
 static void CX_NAME(dk_prefetch)(const CX_T *p, ptrdiff_t n)
 {
@@ -2935,7 +2967,8 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                                  const CX_T *wpk, ptrdiff_t n, ptrdiff_t g, ptrdiff_t p0,
                                  ptrdiff_t rows, const CX_T *bias, CX_T *y, CX_T *yg,
                                  ptrdiff_t ldc, const CX_T *pf, ptrdiff_t pfn, ptrdiff_t ca,
-                                 ptrdiff_t cb, const cx_dk_inplace *xin)
+                                 ptrdiff_t cb, const cx_dk_inplace *xin,
+                                 const CX_NAME(dk_pfset) *pfs)
 {
     const ptrdiff_t G = d->groups, Cg = d->C / G, Kg = d->K / G;
     const ptrdiff_t taps = Cg * d->R * d->S, P = d->P, Q = d->Q, L = pl->dk_L;
@@ -3010,6 +3043,8 @@ static void CX_NAME(dk_fwd_band)(const cx_conv2d_desc *d, const cx_conv2d_plan *
                 bb[i] = bias ? bias[g * Kg + k0 + i] : (CX_T)0;
             for (ptrdiff_t p = 0; p < rows; ++p) {
                 const ptrdiff_t gp = p0 + p;
+                if (k0 == 0)
+                    CX_NAME(dk_prefetch_set)(pfs, p, p + 1, rows);
                 /* the channels [ca, cb) of the taps: a run of them */
                 const ptrdiff_t nrs = d->R * d->S;
                 ptrdiff_t tv = (cb - ca) * nrs;
@@ -3595,7 +3630,7 @@ static void CX_NAME(fwd_dk_group)(const cx_conv2d_desc *d, const cx_conv2d_plan 
     }
     CX_NAME(dk_fwd_band)(d, pb, src, band + Cg * rows_in * d->stride_w * L, off, wpk, n, g, p0,
                          rows, bias, y, y + ((n * d->K + g * Kg) * P + p0) * ldq, P * ldq, pf,
-                         pfn, 0, Cg, inplace && !xin2 ? &xin : NULL);
+                         pfn, 0, Cg, inplace && !xin2 ? &xin : NULL, NULL);
 }
 
 /* ------------------------------------------------ 3-D bands (cx_conv3d_depth) */
