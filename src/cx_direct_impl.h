@@ -664,6 +664,9 @@ static CX_DK_INLINE void CX_NAME(dk_prefetch_part)(const CX_T *p, ptrdiff_t n, p
     const ptrdiff_t lo = bytes * a / rows / 64 * 64, hi = bytes * cx_min(b, rows) / rows;
     for (ptrdiff_t o = lo; o < hi; o += 64)
         __builtin_prefetch((const char *)p + o, 0, 3);
+    /* (the last part: the span's last line too, where p is not line-aligned) */
+    if (b >= rows && bytes > 0)
+        __builtin_prefetch((const char *)p + bytes - 1, 0, 3);
 #else
     (void)p;
     (void)n;
@@ -671,6 +674,12 @@ static CX_DK_INLINE void CX_NAME(dk_prefetch_part)(const CX_T *p, ptrdiff_t n, p
     (void)b;
     (void)rows;
 #endif
+}
+
+/* [p, p + n) at once (dk_prefetch_part's whole span). */
+static void CX_NAME(dk_prefetch)(const CX_T *p, ptrdiff_t n)
+{
+    CX_NAME(dk_prefetch_part)(p, n, 0, 1, 1);
 }
 
 /* Regions base + i*stride, i < count, of len elements each (a 3-D forward's
@@ -685,30 +694,11 @@ typedef struct {
 static CX_DK_INLINE void CX_NAME(dk_prefetch_set)(const CX_NAME(dk_pfset) *s, ptrdiff_t a,
                                                   ptrdiff_t b, ptrdiff_t rows)
 {
-#if defined(__GNUC__) || defined(__clang__)
     if (!s || rows <= 0)
         return;
     const ptrdiff_t i1 = s->count * cx_min(b, rows) / rows;
-    for (ptrdiff_t i = s->count * a / rows; i < i1; ++i) {
-        const char *r = (const char *)(s->base + i * s->stride);
-        const ptrdiff_t bytes = s->len * (ptrdiff_t)sizeof(CX_T);
-        for (ptrdiff_t o = 0; o < bytes; o += 64)
-            __builtin_prefetch(r + o, 0, 3);
-        if (bytes > 0)
-            __builtin_prefetch(r + bytes - 1, 0, 3);
-    }
-#else
-    (void)s;
-    (void)a;
-    (void)b;
-    (void)rows;
-#endif
-}
-
-/* [p, p + n) at once (dk_prefetch_part's whole span). */
-static void CX_NAME(dk_prefetch)(const CX_T *p, ptrdiff_t n)
-{
-    CX_NAME(dk_prefetch_part)(p, n, 0, 1, 1);
+    for (ptrdiff_t i = s->count * a / rows; i < i1; ++i)
+        CX_NAME(dk_prefetch)(s->base + i * s->stride, s->len);
 }
 
 /* ------------------------------------------------------------------ the band */
@@ -5497,15 +5487,11 @@ int CX_NAME(dgrad_flip_weight)(const cx_conv2d_desc *d, const CX_T *w, CX_T *wt,
     const ptrdiff_t nb = (Cg + 15) / 16, g = u / nb, c0 = u % nb * 16;
     const ptrdiff_t c1 = cx_min(Cg, c0 + 16);
     int bad = 0;
-    const ptrdiff_t run = (c1 - c0) * RS * (ptrdiff_t)sizeof(CX_T);
     for (ptrdiff_t k0 = 0; k0 < Kg; k0 += 16) {
         const ptrdiff_t k1 = cx_min(Kg, k0 + 16);
         /* (the next block's runs of w asked for: they come from memory) */
-        for (ptrdiff_t k = k0 + 16; k < cx_min(Kg, k0 + 32); ++k) {
-            const char *r = (const char *)(w + ((g * Kg + k) * Cg + c0) * RS);
-            for (ptrdiff_t b = 0; b < run; b += 64)
-                __builtin_prefetch(r + b);
-        }
+        for (ptrdiff_t k = k0 + 16; k < cx_min(Kg, k0 + 32); ++k)
+            CX_NAME(dk_prefetch)(w + ((g * Kg + k) * Cg + c0) * RS, (c1 - c0) * RS);
         for (ptrdiff_t k = k0; k < k1; ++k) {
             const CX_T *restrict src = w + ((g * Kg + k) * Cg + c0) * RS;
             for (ptrdiff_t c = c0; c < c1; ++c, src += RS) {
@@ -5725,18 +5711,13 @@ void CX_NAME(conv2d_dgrad_border)(const cx_conv2d_desc *d, const CX_T *w, const 
         for (ptrdiff_t k = 0; k < Kg; ++k) {
             if (k + CX_RING_PF < Kg) {
                 /* (the copied rows whole, every row's ends for the columns) */
-                const char *pf = (const char *)(dyn + (k + CX_RING_PF) * P * Q);
-                const ptrdiff_t rb = Q * (ptrdiff_t)sizeof(CX_T);
-                for (ptrdiff_t i = 0; i < nrows; ++i) {
-                    const ptrdiff_t row = i < q.nrt ? i : q.rb0 + i - q.nrt;
-                    for (ptrdiff_t b = 0; b < rb; b += 64)
-                        __builtin_prefetch(pf + row * rb + b);
-                    __builtin_prefetch(pf + row * rb + rb - 1);
-                }
+                const CX_T *pf = dyn + (k + CX_RING_PF) * P * Q;
+                for (ptrdiff_t i = 0; i < nrows; ++i)
+                    CX_NAME(dk_prefetch)(pf + (i < q.nrt ? i : q.rb0 + i - q.nrt) * Q, Q);
                 if (ncols > 0)
                     for (ptrdiff_t y = 0; y < P; ++y) {
-                        __builtin_prefetch(pf + y * rb);
-                        __builtin_prefetch(pf + y * rb + rb - 1);
+                        CX_NAME(dk_prefetch_line)(pf + y * Q);
+                        CX_NAME(dk_prefetch_line)(pf + y * Q + Q - 1);
                     }
             }
             for (ptrdiff_t i = 0; i < nrows; ++i) {

@@ -1415,8 +1415,9 @@ static void CX_NAME(nhwc_fwd_gemm)(const cx_conv2d_desc *d, const cx_conv2d_plan
        A-row twin (row stride C) in whole blocks of MR, only a last shorter
        block packed; the same sums as the packed tile's (session 35: the
        transposing pack was 37% of res1x1's forward; in place, blocks of rows
-       outside, with the next block's lines prefetched, it ran 0.80-0.84 of
-       the NCHW forward's time) */
+       outside, with the next block's lines prefetched, it ran 0.73 of the
+       NCHW forward's time by bench/variant_ab.py, 0.76 | 0.80 paired in
+       bench/speed8.py at 1 | 2 threads) */
     const int arows = cx_is_pointwise(d) && kr->aukernel && !(cx_dev_flags & CX_DEV_NO_AROWS);
     for (ptrdiff_t pc = 0; pc < RSC; pc += KC) {
         const ptrdiff_t kc = cx_min(KC, RSC - pc);
